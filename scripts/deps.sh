@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Installs everything Sluice needs on a fresh Debian 12 machine, idempotently
+# and without prompts:
+#   - Debian packages: compilers and -dev libraries, the servers the test
+#     stack runs (PostgreSQL, Redis, InfluxDB, etcd) and the clients tests
+#     judge with (kcat, psql, redis-cli, ffmpeg);
+#   - Apache Kafka's jars from Maven Central (scripts/kafka/pom.xml);
+#   - kube-apiserver, kube-controller-manager (and kubectl when the machine
+#     has none) built with `go build` from k8s.io/kubernetes (scripts/k8s/).
+# Downloads and builds live under $SLUICE_CACHE (default ~/.cache/sluice),
+# keyed by version, so only the first run pays for them.
+#
+#   - InfluxDB 1.8.10 built with `go install` (for its /api/v2/write).
+#
+# Usage: scripts/deps.sh [apt|python|kafka|k8s|influxdb|all]   (default: all)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/versions.sh
+. "$here/versions.sh"
+
+say() { printf 'deps: %s\n' "$*" >&2; }
+die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
+
+APT_PACKAGES=(
+	# build
+	build-essential pkg-config clang clang-format clang-tidy cppcheck
+	libfuzzer-14-dev valgrind curl ca-certificates openssl procps iproute2
+	# libraries (design.md, "Dependencies")
+	libcurl4-openssl-dev libcjson-dev libyaml-dev librdkafka-dev
+	libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev
+	libswresample-dev libavutil-dev libpq-dev libhiredis-dev libssl-dev
+	libmicrohttpd-dev libcmocka-dev
+	# servers for the test stack, and the clients tests judge with
+	postgresql-15 postgresql-client-15 redis-server redis-tools influxdb
+	influxdb-client etcd-server etcd-client kcat ffmpeg
+	openjdk-17-jre-headless maven
+)
+
+need_root() {
+	[ "$(id -u)" = 0 ] || die "installing Debian packages needs root (run: sudo make deps)"
+}
+
+deps_apt() {
+	local missing=() p
+	for p in "${APT_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		say "Debian packages: all present"
+		return 0
+	fi
+	need_root
+	say "Debian packages: installing ${missing[*]}"
+	# Packaged services must not start on their default ports on install:
+	# policy-rc.d exit 101 forbids invoke-rc.d actions, and PostgreSQL must
+	# not create its 'main' cluster at all (notes/real-servers.md, section 0).
+	local policy=/usr/sbin/policy-rc.d placed_policy=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod +x "$policy"
+		placed_policy=1
+	fi
+	mkdir -p /etc/postgresql-common/createcluster.d
+	echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/sluice.conf
+	local rc=0
+	{
+		# An old or empty package list fails the install; refresh it first.
+		apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends "${missing[@]}"
+	} >"$SLUICE_CACHE/apt.log" 2>&1 || rc=$?
+	[ $placed_policy = 1 ] && rm -f "$policy"
+	if [ $rc -ne 0 ]; then
+		tail -n 20 "$SLUICE_CACHE/apt.log" >&2
+		die "apt-get failed (exit $rc); full log: $SLUICE_CACHE/apt.log"
+	fi
+}
+
+deps_kafka() {
+	local dir="$SLUICE_CACHE/kafka-$KAFKA_VERSION"
+	if [ -f "$dir/.complete" ]; then
+		say "Kafka $KAFKA_VERSION: cached in $dir"
+		return 0
+	fi
+	command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+	command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
+	say "Kafka $KAFKA_VERSION: fetching jars from Maven Central into $dir"
+	rm -rf "$dir"
+	mkdir -p "$dir/libs"
+	if ! mvn -B -q -f "$here/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+		org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$dir/libs" >"$dir/mvn.log" 2>&1; then
+		tail -n 20 "$dir/mvn.log" >&2
+		die "maven could not fetch Kafka's jars; full log: $dir/mvn.log"
+	fi
+	touch "$dir/.complete"
+}
+
+deps_k8s() {
+	local dir="$SLUICE_CACHE/k8s-$K8S_VERSION"
+	local bins=(kube-apiserver kube-controller-manager)
+	command -v kubectl >/dev/null || bins+=(kubectl)
+	local b all=1
+	for b in "${bins[@]}"; do [ -x "$dir/bin/$b" ] || all=0; done
+	if [ $all = 1 ]; then
+		say "Kubernetes $K8S_VERSION: cached in $dir/bin"
+		return 0
+	fi
+	command -v go >/dev/null || die "go not found; Go >= 1.24 builds the Kubernetes binaries"
+	say "Kubernetes $K8S_VERSION: building ${bins[*]} with go build (first run: 15-30 min on 2 cores)"
+	mkdir -p "$dir/src" "$dir/bin"
+	cp "$here/k8s/go.mod" "$here/k8s/go.sum" "$here/k8s/tools.go" "$dir/src/"
+	# The version variables hack/lib/version.sh sets; without them the
+	# binaries report v0.0.0-master and kubectl warns about skew.
+	local minor=${K8S_VERSION#v1.}
+	minor=${minor%%.*}
+	local ldf="-s -w" p
+	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldf+=" -X '$p.gitVersion=$K8S_VERSION' -X '$p.gitMajor=1' -X '$p.gitMinor=$minor'"
+	done
+	local pkgs=() log="$dir/build.log"
+	for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+	if ! (cd "$dir/src" && GOFLAGS=-modcacherw CGO_ENABLED=0 \
+		go build -trimpath -ldflags "$ldf" -o "$dir/bin/" "${pkgs[@]}") >"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		die "building the Kubernetes binaries failed; full log: $log"
+	fi
+	say "Kubernetes $K8S_VERSION: built into $dir/bin"
+}
+
+# InfluxDB 1.8 adds the /api/v2/write API (token auth) that Debian's 1.6
+# lacks; its go.mod has no replace directives, so `go install` builds it.
+deps_influxdb() {
+	local dir="$SLUICE_CACHE/influxdb-$INFLUXDB_VERSION"
+	if [ -x "$dir/bin/influxd" ]; then
+		say "InfluxDB $INFLUXDB_VERSION: cached in $dir/bin"
+		return 0
+	fi
+	command -v go >/dev/null || die "go not found; it builds InfluxDB $INFLUXDB_VERSION"
+	say "InfluxDB $INFLUXDB_VERSION: building influxd with go install (first run: ~2 min)"
+	mkdir -p "$dir"
+	if ! (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-modcacherw GOBIN="$dir/bin.tmp" \
+		go install "github.com/influxdata/influxdb/cmd/influxd@v$INFLUXDB_VERSION") >"$dir/build.log" 2>&1; then
+		tail -n 20 "$dir/build.log" >&2
+		die "building InfluxDB $INFLUXDB_VERSION failed; full log: $dir/build.log"
+	fi
+	rm -rf "$dir/bin"
+	mv "$dir/bin.tmp" "$dir/bin"
+}
+
+# pytest runs the end-to-end suite; PyPI has it where the machine lacks it.
+deps_python() {
+	python3 -m pytest --version >/dev/null 2>&1 && return 0
+	say "pytest: installing from PyPI"
+	python3 -m pip install --quiet pytest || die "could not install pytest (python3 -m pip install pytest)"
+}
+
+mkdir -p "$SLUICE_CACHE"
+case "${1:-all}" in
+apt) deps_apt ;;
+kafka) deps_kafka ;;
+k8s) deps_k8s ;;
+influxdb) deps_influxdb ;;
+python) deps_python ;;
+all)
+	deps_apt
+	deps_python
+	deps_kafka
+	deps_k8s
+	deps_influxdb
+	;;
+*) die "unknown part '$1' (apt, python, kafka, k8s, influxdb or all)" ;;
+esac

@@ -1,0 +1,11 @@
+//go:build tools
+
+// Package tools pins the commands built from k8s.io/kubernetes so that
+// `go mod tidy` records every module they need in go.sum.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
