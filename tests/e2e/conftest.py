@@ -1,0 +1,57 @@
+"""Shared fixtures for the end-to-end tests.
+
+The tests run against the real servers that tests/e2e/stack.sh started; they
+read the stack's env file (SLUICE_STACK_ENV, default build/stack.env) and
+judge with independent real clients (kcat, psql, redis-cli, curl, kubectl,
+Kafka's own Java tools). Nothing here imports or shares code with Sluice.
+"""
+import os
+import pathlib
+import shlex
+import subprocess
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+STACK_SH = ROOT / "tests" / "e2e" / "stack.sh"
+
+
+def load_env(path):
+    """Returns the variables the env file exports, as bash sees them."""
+    out = subprocess.run(
+        ["bash", "-c", f"set -a; . {shlex.quote(str(path))}; env -0"],
+        check=True, capture_output=True).stdout
+    return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    path = pathlib.Path(os.environ.get("SLUICE_STACK_ENV", ROOT / "build" / "stack.env"))
+    if not path.exists():
+        pytest.fail(f"no test stack is up ({path} missing): run `make stack-up` first")
+    env = load_env(path)
+    env["SLUICE_STACK_ENV"] = str(path)
+    return env
+
+
+def stack_sh(stack, *args, check=True):
+    """Runs tests/e2e/stack.sh on the stack under test (stop/start a server)."""
+    env = {**os.environ, "SLUICE_STACK_ENV": stack["SLUICE_STACK_ENV"]}
+    return run([str(STACK_SH), *args], env=env, check=check, timeout=300)
+
+
+def run(cmd, env=None, input=None, check=True, timeout=120):
+    """Runs a client command; on failure the message carries its output."""
+    p = subprocess.run(cmd, env=env, input=input, capture_output=True, text=True,
+                       timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+@pytest.fixture
+def unique():
+    """A short unique suffix so tests never collide on names."""
+    return uuid.uuid4().hex[:8]

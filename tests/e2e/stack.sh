@@ -1,0 +1,682 @@
+#!/usr/bin/env bash
+# The test stack: real servers on 127.0.0.1, on free ports, in a temporary
+# directory. Nothing here is a mock; tests and the demo use what it starts.
+#
+#   stack.sh up               start everything, write the env file, print it
+#   stack.sh down             stop everything this stack started (by PID)
+#   stack.sh status           one line per server: pid, port, answering or not
+#   stack.sh stop NAME        stop one server (e.g. postgres, kafka2) ...
+#   stack.sh start NAME       ... and start it again on the same port and data
+#   stack.sh names            the servers of the running stack
+#
+# Environment: KAFKA_BROKERS=1|3 (default 1), SLUICE_STACK_ENV (the env file,
+# default build/stack.env), SLUICE_STACK_COMPONENTS (default all:
+# "kafka postgres redis influxdb etcd kube-apiserver kube-controller-manager"),
+# SLUICE_<NAME>_PORT to pin a port (e.g. SLUICE_POSTGRES_PORT=15432).
+# Installed tools come from scripts/deps.sh (make deps).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/versions.sh
+. "$root/scripts/versions.sh"
+
+ENV_FILE=${SLUICE_STACK_ENV:-$root/build/stack.env}
+ALL_COMPONENTS="kafka postgres redis influxdb etcd kube-apiserver kube-controller-manager"
+READY_TIMEOUT=${SLUICE_STACK_TIMEOUT:-120}
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- helpers
+
+require() {
+	local tool=$1 hint=$2
+	command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found: $hint"
+}
+
+# Prints N distinct free TCP ports on 127.0.0.1. All sockets are held open
+# until every port is chosen, so the N are distinct.
+free_ports() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+port_in_use() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+pidfile() { echo "$STACK_DIR/pids/$1.pid"; }
+logfile() { echo "$STACK_DIR/logs/$1.log"; }
+
+pid_of() {
+	local f
+	f=$(pidfile "$1")
+	[ -f "$f" ] && cat "$f" || true
+}
+
+# Runs a server in the background in a session of its own (so a Ctrl-C on
+# the terminal does not reach it and its children share its process group),
+# records its PID, appends its output to its log.
+spawn() {
+	local name=$1
+	shift
+	local log
+	log=$(logfile "$name")
+	echo "---- start $(date -u +%FT%TZ): $*" >>"$log"
+	setsid "$@" >>"$log" 2>&1 </dev/null &
+	echo $! >"$(pidfile "$name")"
+}
+
+fail_with_log() {
+	local name=$1 why=$2 log
+	log=$(logfile "$name")
+	say "$name $why; the last lines of its log ($log):"
+	tail -n 25 "$log" | sed 's/^/    | /' >&2
+	return 1
+}
+
+# wait_ready NAME CHECK...: polls CHECK until it succeeds, the process dies,
+# or the timeout passes.
+wait_ready() {
+	local name=$1
+	shift
+	local pid deadline=$((SECONDS + READY_TIMEOUT))
+	pid=$(pid_of "$name")
+	while ! "$@" >/dev/null 2>&1; do
+		pid_alive "$pid" || {
+			fail_with_log "$name" "exited during start-up"
+			return 1
+		}
+		[ $SECONDS -lt $deadline ] || {
+			fail_with_log "$name" "did not answer within ${READY_TIMEOUT}s"
+			return 1
+		}
+		sleep 0.2
+	done
+}
+
+# Stops one server by its recorded PID: the polite signal first, then KILL
+# of its process group after a grace period. Split in two so that `down`
+# can signal every server at once and wait for them together (a lone Kafka
+# broker waits for a quorum that is already gone otherwise).
+signal_pid() {
+	local pid
+	pid=$(pid_of "$1")
+	pid_alive "$pid" && kill -s "${2:-TERM}" "$pid" 2>/dev/null
+	return 0
+}
+
+reap_pid() {
+	local name=$1 pid i
+	pid=$(pid_of "$name")
+	[ -n "$pid" ] || return 0
+	for i in $(seq 1 100); do
+		pid_alive "$pid" || break
+		sleep 0.1
+	done
+	if pid_alive "$pid"; then
+		say "$name (pid $pid) did not stop within 10s; killing its process group"
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		while pid_alive "$pid"; do sleep 0.1; done
+	fi
+	# Children left in the group (PostgreSQL backends, for one).
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	rm -f "$(pidfile "$name")"
+}
+
+stop_pid() {
+	signal_pid "$1" "${2:-TERM}"
+	reap_pid "$1"
+}
+
+# ---------------------------------------------------------------- state
+
+load_state() {
+	[ -f "$ENV_FILE" ] || return 1
+	# shellcheck disable=SC1090
+	. "$ENV_FILE"
+	STACK_DIR=$SLUICE_STACK_DIR
+	[ -d "$STACK_DIR" ] || return 1
+	# shellcheck disable=SC1091
+	. "$STACK_DIR/ports.sh"
+}
+
+# The order in which servers start; each entry is a name start_/stop_/
+# check_ functions know. Kafka with 3 brokers is kafka1..kafka3.
+server_names() {
+	local c i
+	for c in $COMPONENTS; do
+		if [ "$c" = kafka ]; then
+			for i in $(seq 1 "$KAFKA_BROKERS"); do echo "kafka$i"; done
+		else
+			echo "$c"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- kafka
+
+kafka_libs() { echo "$SLUICE_CACHE/kafka-$KAFKA_VERSION/libs"; }
+
+init_kafka() {
+	local libs i voters="" cid
+	libs=$(kafka_libs)
+	[ -f "$SLUICE_CACHE/kafka-$KAFKA_VERSION/.complete" ] ||
+		die "Kafka $KAFKA_VERSION jars not in $SLUICE_CACHE (run: make deps)"
+	require java "apt-get install openjdk-17-jre-headless (make deps)"
+	for i in $(seq 1 "$KAFKA_BROKERS"); do
+		voters+="${voters:+,}$i@127.0.0.1:$(eval echo "\$KAFKA${i}_CONTROLLER_PORT")"
+	done
+	local rf=1 isr=1
+	[ "$KAFKA_BROKERS" -ge 3 ] && rf=3 isr=2
+	cat >"$STACK_DIR/kafka/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka=INFO
+log4j.logger.state.change.logger=WARN
+EOF
+	cid=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+	[ -n "$cid" ] || die "kafka: could not generate a cluster id (java -cp $libs/* kafka.tools.StorageTool random-uuid)"
+	for i in $(seq 1 "$KAFKA_BROKERS"); do
+		local d="$STACK_DIR/kafka/$i" bport cport
+		bport=$(eval echo "\$KAFKA${i}_PORT")
+		cport=$(eval echo "\$KAFKA${i}_CONTROLLER_PORT")
+		mkdir -p "$d"
+		cat >"$d/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$voters
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$d/data
+num.partitions=1
+# Topics are created on purpose, never by a stray produce or fetch.
+auto.create.topics.enable=false
+default.replication.factor=$rf
+min.insync.replicas=1
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+log.flush.interval.messages=9223372036854775807
+EOF
+		java -Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" -cp "$libs/*" \
+			kafka.tools.StorageTool format --cluster-id="$cid" -c "$d/server.properties" \
+			>>"$(logfile "kafka$i")" 2>&1 ||
+			fail_with_log "kafka$i" "could not format its log directory" || exit 1
+	done
+}
+
+start_kafka() {
+	local i=${1#kafka} d
+	d="$STACK_DIR/kafka/$i"
+	spawn "kafka$i" java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-XX:TieredStopAtLevel=1 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Djava.io.tmpdir="$d" \
+		-Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" \
+		-cp "$(kafka_libs)/*" kafka.Kafka "$d/server.properties"
+}
+
+check_kafka() {
+	local i=${1#kafka} port
+	port=$(eval echo "\$KAFKA${i}_PORT")
+	# The broker logs this once it has registered and serves clients;
+	# kcat then proves a client can fetch metadata through the port.
+	tail -n 400 "$(logfile "kafka$i")" | grep -q 'Kafka Server started' &&
+		kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe 2>&1 | grep -q "broker $i at"
+}
+
+
+# ---------------------------------------------------------------- postgres
+
+PGBIN=/usr/lib/postgresql/15/bin
+
+# initdb and postgres refuse to run as root: as root they run as the
+# 'postgres' account the Debian package creates, through setpriv, which
+# execs (no extra process), so the recorded PID is the postmaster's.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_prefix() {
+	[ "$(id -u)" = 0 ] && echo "setpriv --reuid=postgres --regid=postgres --init-groups --"
+	return 0
+}
+
+init_postgres() {
+	[ -x "$PGBIN/postgres" ] || die "PostgreSQL 15 not found in $PGBIN (make deps)"
+	local d="$STACK_DIR/postgres"
+	mkdir -p "$d/data" "$d/run"
+	chmod 700 "$d/data"
+	[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$d"
+	as_pg "$PGBIN/initdb" -D "$d/data" -U postgres -A trust -E UTF8 --no-locale --no-sync \
+		--no-instructions >>"$(logfile postgres)" 2>&1 ||
+		fail_with_log postgres "initdb failed" || exit 1
+}
+
+start_postgres() {
+	local d="$STACK_DIR/postgres"
+	# shellcheck disable=SC2046
+	spawn postgres $(pg_prefix) "$PGBIN/postgres" -D "$d/data" -c listen_addresses=127.0.0.1 \
+		-p "$POSTGRES_PORT" -k "$d/run" -c fsync=off -c synchronous_commit=off \
+		-c full_page_writes=off -c max_connections=200
+}
+
+check_postgres() {
+	psql -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres -tAc 'select 1' | grep -qx 1
+}
+
+after_postgres() {
+	psql -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres -tAc \
+		"select 1 from pg_database where datname='sluice'" | grep -qx 1 ||
+		psql -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres \
+			-c 'CREATE DATABASE sluice' >>"$(logfile postgres)" 2>&1
+}
+
+# SIGINT is PostgreSQL's "fast" shutdown: SIGTERM would wait for clients.
+stop_signal_postgres() { echo INT; }
+
+# ---------------------------------------------------------------- redis
+
+init_redis() { require redis-server "apt-get install redis-server (make deps)"; mkdir -p "$STACK_DIR/redis"; }
+
+start_redis() {
+	spawn redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+		--dir "$STACK_DIR/redis" --daemonize no --logfile ''
+}
+
+check_redis() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
+
+# ---------------------------------------------------------------- influxdb
+
+influxd_bin() {
+	# InfluxDB 1.8 (built by deps for its /api/v2/write) when present,
+	# Debian's 1.6 otherwise.
+	local b="$SLUICE_CACHE/influxdb-$INFLUXDB_VERSION/bin/influxd"
+	[ -x "$b" ] && echo "$b" || command -v influxd
+}
+
+init_influxdb() {
+	local d="$STACK_DIR/influxdb" bin
+	bin=$(influxd_bin) || die "influxd not found (make deps)"
+	mkdir -p "$d"
+	cat >"$d/influxdb.conf" <<EOF
+reporting-disabled = true
+bind-address = "127.0.0.1:$INFLUXDB_RPC_PORT"
+[meta]
+  dir = "$d/meta"
+  logging-enabled = false
+[data]
+  dir = "$d/data"
+  wal-dir = "$d/wal"
+  query-log-enabled = false
+  trace-logging-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:$INFLUXDB_PORT"
+  auth-enabled = false
+  log-enabled = false
+  pprof-enabled = false
+[continuous_queries]
+  enabled = false
+[logging]
+  level = "warn"
+  suppress-logo = true
+EOF
+}
+
+start_influxdb() { spawn influxdb "$(influxd_bin)" run -config "$STACK_DIR/influxdb/influxdb.conf"; }
+
+check_influxdb() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$INFLUXDB_PORT/ping")" = 204 ]
+}
+
+after_influxdb() {
+	curl -sf -XPOST "http://127.0.0.1:$INFLUXDB_PORT/query" \
+		--data-urlencode 'q=CREATE DATABASE sluice' >/dev/null
+}
+
+
+# ---------------------------------------------------------------- etcd
+
+init_etcd() { require etcd "apt-get install etcd-server (make deps)"; mkdir -p "$STACK_DIR/etcd"; }
+
+start_etcd() {
+	local extra=()
+	# 3.5+ can skip fsync, as controller-runtime's envtest does.
+	etcd --help 2>&1 | grep -q -- --unsafe-no-fsync && extra+=(--unsafe-no-fsync)
+	spawn etcd etcd --name sluice --data-dir "$STACK_DIR/etcd/data" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster "sluice=http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster-state new --logger zap --log-outputs stderr --log-level warn \
+		"${extra[@]}"
+}
+
+check_etcd() { curl -sf "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
+
+# ---------------------------------------------------------------- kubernetes
+
+k8s_bin() { echo "$SLUICE_CACHE/k8s-$K8S_VERSION/bin/$1"; }
+
+# A CA of the stack's own signs the API server's serving certificate (so
+# clients verify TLS for real) and an admin client certificate; the admin
+# also has a bearer token. Both are in system:masters.
+init_kube_apiserver() {
+	local d="$STACK_DIR/kube"
+	[ -x "$(k8s_bin kube-apiserver)" ] || die "kube-apiserver $K8S_VERSION not in $SLUICE_CACHE (run: make deps)"
+	require openssl "apt-get install openssl"
+	require kubectl "kubectl is expected on the machine (make deps builds it when missing)"
+	mkdir -p "$d"
+	(
+		cd "$d"
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 7 \
+			-subj "/CN=sluice-test-ca" 2>/dev/null
+		openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+			-subj "/CN=kube-apiserver" 2>/dev/null
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n' >san.ext
+		openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out apiserver.crt -days 7 -extfile san.ext 2>/dev/null
+		openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr \
+			-subj "/O=system:masters/CN=sluice-admin" 2>/dev/null
+		openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out admin.crt -days 7 2>/dev/null
+		openssl genrsa -out sa.key 2048 2>/dev/null
+		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+		head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >admin.token
+		printf '%s,sluice-admin,sluice-admin,"system:masters"\n' "$(cat admin.token)" >tokens.csv
+		rm -f ./*.csr san.ext
+	) || die "openssl could not make the stack's certificates in $d"
+	local server="https://127.0.0.1:$KUBE_APISERVER_PORT"
+	kc() { kubectl --kubeconfig "$d/kubeconfig" config "$@" >/dev/null; }
+	kc set-cluster sluice --server "$server" --certificate-authority "$d/ca.crt" --embed-certs
+	kc set-credentials sluice-admin --token "$(cat "$d/admin.token")"
+	kc set-credentials sluice-admin-cert --client-certificate "$d/admin.crt" \
+		--client-key "$d/admin.key" --embed-certs
+	kc set-context sluice --cluster sluice --user sluice-admin
+	kc set-context sluice-cert --cluster sluice --user sluice-admin-cert
+	kc use-context sluice
+	chmod 600 "$d/kubeconfig"
+}
+
+start_kube_apiserver() {
+	local d="$STACK_DIR/kube"
+	spawn kube-apiserver "$(k8s_bin kube-apiserver)" \
+		--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+		--secure-port="$KUBE_APISERVER_PORT" \
+		--tls-cert-file="$d/apiserver.crt" --tls-private-key-file="$d/apiserver.key" \
+		--client-ca-file="$d/ca.crt" --token-auth-file="$d/tokens.csv" \
+		--authorization-mode=Node,RBAC \
+		--service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
+		--disable-admission-plugins=ServiceAccount \
+		--service-account-issuer="https://127.0.0.1:$KUBE_APISERVER_PORT" \
+		--service-account-key-file="$d/sa.pub" \
+		--service-account-signing-key-file="$d/sa.key" \
+		--profiling=false --v=1
+}
+
+check_kube_apiserver() {
+	curl -sf --cacert "$STACK_DIR/kube/ca.crt" \
+		-H "Authorization: Bearer $(cat "$STACK_DIR/kube/admin.token")" \
+		"https://127.0.0.1:$KUBE_APISERVER_PORT/readyz" | grep -qx ok
+}
+
+
+init_kube_controller_manager() {
+	[ -x "$(k8s_bin kube-controller-manager)" ] ||
+		die "kube-controller-manager $K8S_VERSION not in $SLUICE_CACHE (run: make deps)"
+}
+
+start_kube_controller_manager() {
+	local d="$STACK_DIR/kube"
+	spawn kube-controller-manager "$(k8s_bin kube-controller-manager)" \
+		--kubeconfig="$d/kubeconfig" --authentication-kubeconfig="$d/kubeconfig" \
+		--authorization-kubeconfig="$d/kubeconfig" \
+		--bind-address=127.0.0.1 --secure-port="$KUBE_CONTROLLER_MANAGER_PORT" \
+		--cert-dir="$d/kcm-certs" --leader-elect=false \
+		--service-account-private-key-file="$d/sa.key" --root-ca-file="$d/ca.crt" \
+		--controllers='*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+		--profiling=false --v=1
+}
+
+check_kube_controller_manager() {
+	curl -sfk "https://127.0.0.1:$KUBE_CONTROLLER_MANAGER_PORT/healthz" | grep -qx ok
+}
+
+
+# ---------------------------------------------------------------- dispatch
+
+fn_of() { # kafka3 -> kafka, kube-apiserver -> kube_apiserver
+	case $1 in
+	kafka[0-9]*) echo kafka ;;
+	*) echo "${1//-/_}" ;;
+	esac
+}
+
+start_one() {
+	local name=$1 f
+	f=$(fn_of "$name")
+	pid_alive "$(pid_of "$name")" && { say "$name already running (pid $(pid_of "$name"))"; return 0; }
+	"start_$f" "$name"
+}
+
+wait_one() {
+	local name=$1 f
+	f=$(fn_of "$name")
+	wait_ready "$name" "check_$f" "$name" || return 1
+	if declare -F "after_$f" >/dev/null; then "after_$f" || fail_with_log "$name" "set-up after start failed"; fi
+}
+
+stop_signal() {
+	local f
+	f=$(fn_of "$1")
+	if declare -F "stop_signal_$f" >/dev/null; then "stop_signal_$f"; else echo TERM; fi
+}
+
+stop_one() { stop_pid "$1" "$(stop_signal "$1")"; }
+
+write_env() {
+	local bootstrap="" i
+	for i in $(seq 1 "$KAFKA_BROKERS"); do
+		bootstrap+="${bootstrap:+,}127.0.0.1:$(eval echo "\$KAFKA${i}_PORT")"
+	done
+	local tmp="$ENV_FILE.tmp"
+	mkdir -p "$(dirname "$ENV_FILE")"
+	cat >"$tmp" <<EOF
+# Written by tests/e2e/stack.sh up; source it: . $ENV_FILE
+export SLUICE_STACK_DIR='$STACK_DIR'
+export SLUICE_STACK_COMPONENTS='$COMPONENTS'
+export KAFKA_BROKERS='$KAFKA_BROKERS'
+export KAFKA_BOOTSTRAP='$bootstrap'
+export PG_DSN='postgresql://postgres@127.0.0.1:$POSTGRES_PORT/sluice?sslmode=disable'
+export PGHOST=127.0.0.1 PGPORT='$POSTGRES_PORT' PGUSER=postgres PGDATABASE=sluice
+export REDIS_ADDR='127.0.0.1:$REDIS_PORT'
+export REDIS_HOST=127.0.0.1 REDIS_PORT='$REDIS_PORT'
+export INFLUX_URL='http://127.0.0.1:$INFLUXDB_PORT'
+export INFLUX_DB=sluice
+export ETCD_URL='http://127.0.0.1:$ETCD_PORT'
+export KUBE_APISERVER='https://127.0.0.1:$KUBE_APISERVER_PORT'
+export KUBECONFIG='$STACK_DIR/kube/kubeconfig'
+export KAFKA_LIBS='$(kafka_libs)'
+EOF
+	mv "$tmp" "$ENV_FILE"
+}
+
+cmd_up() {
+	if load_state 2>/dev/null; then
+		local n alive=0
+		for n in $(server_names); do pid_alive "$(pid_of "$n")" && alive=1; done
+		[ $alive = 0 ] || die "a stack is already up ($STACK_DIR); run: make stack-down"
+		rm -f "$ENV_FILE"
+	fi
+	COMPONENTS=${SLUICE_STACK_COMPONENTS:-$ALL_COMPONENTS}
+	KAFKA_BROKERS=${KAFKA_BROKERS:-1}
+	case $KAFKA_BROKERS in 1 | 3) ;; *) die "KAFKA_BROKERS must be 1 or 3, not '$KAFKA_BROKERS'" ;; esac
+	local c
+	for c in $COMPONENTS; do
+		case " $ALL_COMPONENTS " in *" $c "*) ;; *) die "unknown component '$c' (known: $ALL_COMPONENTS)" ;; esac
+	done
+	case " $COMPONENTS " in *" kube-apiserver "*)
+		case " $COMPONENTS " in *" etcd "*) ;; *) die "kube-apiserver needs etcd in SLUICE_STACK_COMPONENTS" ;; esac ;;
+	esac
+	require curl "apt-get install curl"
+	require python3 "python3 picks free ports"
+	command -v kcat >/dev/null || die "'kcat' not found: apt-get install kcat (make deps)"
+	command -v psql >/dev/null || die "'psql' not found: apt-get install postgresql-client-15 (make deps)"
+	command -v redis-cli >/dev/null || die "'redis-cli' not found: apt-get install redis-tools (make deps)"
+
+	STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-stack.XXXXXX")
+	chmod 755 "$STACK_DIR"
+	mkdir -p "$STACK_DIR/pids" "$STACK_DIR/logs" "$STACK_DIR/kafka"
+
+	# Ports: pinned ones (SLUICE_<NAME>_PORT) must be free; the rest are
+	# picked free now.
+	local vars=() i
+	for i in $(seq 1 "$KAFKA_BROKERS"); do vars+=("KAFKA${i}_PORT" "KAFKA${i}_CONTROLLER_PORT"); done
+	vars+=(POSTGRES_PORT REDIS_PORT INFLUXDB_PORT INFLUXDB_RPC_PORT ETCD_PORT ETCD_PEER_PORT
+		KUBE_APISERVER_PORT KUBE_CONTROLLER_MANAGER_PORT)
+	local free
+	read -r -a free <<<"$(free_ports ${#vars[@]})"
+	: >"$STACK_DIR/ports.sh"
+	for i in "${!vars[@]}"; do
+		local v=${vars[$i]} pinned_var="SLUICE_${vars[$i]}" port
+		port=${!pinned_var:-${free[$i]}}
+		if [ -n "${!pinned_var:-}" ] && port_in_use "$port"; then
+			rm -rf "$STACK_DIR"
+			die "port $port ($pinned_var) is already in use on 127.0.0.1; pick another or unset $pinned_var"
+		fi
+		printf '%s=%s\n' "$v" "$port" >>"$STACK_DIR/ports.sh"
+	done
+	echo "KAFKA_BROKERS=$KAFKA_BROKERS" >>"$STACK_DIR/ports.sh"
+	echo "COMPONENTS='$COMPONENTS'" >>"$STACK_DIR/ports.sh"
+	# shellcheck disable=SC1091
+	. "$STACK_DIR/ports.sh"
+	write_env
+
+	# From here on, any failure (or Ctrl-C) takes down what was started.
+	trap 'rc=$?; [ $rc = 0 ] || { say "start-up failed; stopping what was started"; cmd_down >/dev/null 2>&1 || true; }' EXIT
+	trap 'exit 130' INT TERM
+	say "starting in $STACK_DIR (kafka brokers: $KAFKA_BROKERS)"
+	for c in $COMPONENTS; do "init_${c//-/_}"; done
+	# Independent servers start together; Kubernetes waits for etcd.
+	local n
+	for n in $(server_names); do
+		case $n in kube-*) continue ;; esac
+		start_one "$n"
+	done
+	for n in $(server_names); do
+		case $n in kube-*) continue ;; esac
+		wait_one "$n"
+		say "$n ready (pid $(pid_of "$n"))"
+	done
+	for n in kube-apiserver kube-controller-manager; do
+		case " $COMPONENTS " in *" $n "*) ;; *) continue ;; esac
+		start_one "$n"
+		wait_one "$n"
+		say "$n ready (pid $(pid_of "$n"))"
+	done
+	trap - EXIT INT TERM
+	say "up; env file: $ENV_FILE"
+	cat "$ENV_FILE"
+}
+
+cmd_down() {
+	load_state || { say "no stack recorded in $ENV_FILE; nothing to stop"; return 0; }
+	local names n
+	# Reverse start order: Kubernetes before etcd.
+	names=$(server_names | tac)
+	for n in $names; do signal_pid "$n" "$(stop_signal "$n")"; done
+	for n in $names; do
+		[ -n "$(pid_of "$n")" ] || continue
+		reap_pid "$n"
+		say "$n stopped"
+	done
+	rm -f "$ENV_FILE"
+	if [ -n "${SLUICE_STACK_KEEP:-}" ]; then
+		say "kept $STACK_DIR (SLUICE_STACK_KEEP is set)"
+	else
+		rm -rf "$STACK_DIR"
+	fi
+}
+
+cmd_status() {
+	load_state || { say "no stack is up (no $ENV_FILE)"; return 3; }
+	local n f pid state rc=0
+	printf '%-26s %-8s %-10s %s\n' SERVER PID STATE LOG
+	for n in $(server_names); do
+		f=$(fn_of "$n")
+		pid=$(pid_of "$n")
+		if ! pid_alive "$pid"; then
+			state=stopped
+			rc=1
+		elif "check_$f" "$n" >/dev/null 2>&1; then
+			state=ready
+		else
+			state=starting
+			rc=1
+		fi
+		printf '%-26s %-8s %-10s %s\n' "$n" "${pid:--}" "$state" "$(logfile "$n")"
+	done
+	return $rc
+}
+
+cmd_names() { load_state || die "no stack is up"; server_names; }
+
+cmd_start() {
+	load_state || die "no stack is up (make stack-up)"
+	server_names | grep -qx "$1" || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
+	start_one "$1"
+	wait_one "$1"
+	say "$1 ready (pid $(pid_of "$1"))"
+}
+
+cmd_stop() {
+	load_state || die "no stack is up (make stack-up)"
+	server_names | grep -qx "$1" || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
+	stop_one "$1"
+	say "$1 stopped"
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+names) cmd_names ;;
+start) cmd_start "${2:?usage: stack.sh start NAME}" ;;
+stop) cmd_stop "${2:?usage: stack.sh stop NAME}" ;;
+*) die "usage: stack.sh up|down|status|names|start NAME|stop NAME" ;;
+esac
