@@ -83,6 +83,13 @@ spawn() {
 	echo $! >"$(pidfile "$name")"
 }
 
+# The log lines of a server's current run (spawn marks each start), so a
+# restarted server is not taken as ready by its previous run's lines.
+since_last_start() {
+	awk '/^---- start /{n=0; delete l} {l[n++]=$0} END{for(i=0;i<n;i++) print l[i]}' \
+		"$(logfile "$1")"
+}
+
 fail_with_log() {
 	local name=$1 why=$2 log
 	log=$(logfile "$name")
@@ -247,7 +254,7 @@ check_kafka() {
 	port=$(eval echo "\$KAFKA${i}_PORT")
 	# The broker logs this once it has registered and serves clients;
 	# kcat then proves a client can fetch metadata through the port.
-	tail -n 400 "$(logfile "kafka$i")" | grep -q 'Kafka Server started' &&
+	since_last_start "kafka$i" | grep -q 'Kafka Server started' &&
 		kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe 2>&1 | grep -q "broker $i at"
 }
 
