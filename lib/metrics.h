@@ -1,0 +1,97 @@
+/*
+ * metrics.h - a registry of Prometheus counters, gauges and histograms,
+ * rendered in the text exposition format 0.0.4
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/).
+ *
+ * A family (one metric name) has a fixed list of label names; each distinct
+ * list of label values is a child with its own value, created on first use.
+ * Families render in registration order, children in creation order.
+ *
+ * Threads: one mutex per registry guards everything, so the HTTP thread may
+ * render while other threads update. Families live as long as the registry.
+ */
+#ifndef SLUICE_METRICS_H
+#define SLUICE_METRICS_H
+
+#include <stddef.h>
+
+#define METRICS_ERR (-1)
+
+/* Bounds, so a label fed from data (a topic, a resource name) cannot grow
+ * the registry without limit: past them, updates fail. */
+#define METRICS_MAX_LABELS 8
+#define METRICS_MAX_CHILDREN 10000
+#define METRICS_MAX_BUCKETS 64
+
+struct metrics_registry;
+struct metrics_family;
+
+/* A new, empty registry, or NULL when out of memory. */
+struct metrics_registry *metrics_registry_new(void);
+
+/* Frees the registry and every family in it; NULL is a no-op. No other
+ * thread may use it or its families any more. */
+void metrics_registry_free(struct metrics_registry *reg);
+
+/*
+ * Register a family. name must match [a-zA-Z_:][a-zA-Z0-9_:]* and be new in
+ * the registry; labels is a NULL-terminated array of label names matching
+ * [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__", distinct, at most
+ * METRICS_MAX_LABELS (NULL for none; histograms may not use "le"). help may
+ * be NULL (no # HELP line). Names, help and label names are copied.
+ *
+ * A family without labels starts with its single child at 0, so it renders
+ * before its first update; a family with labels renders nothing until its
+ * first child exists.
+ *
+ * Histogram bounds are the upper bounds of the buckets, finite and strictly
+ * increasing (nbounds <= METRICS_MAX_BUCKETS); the +Inf bucket is implicit.
+ *
+ * On success *out is the family (owned by the registry) and 0 is returned;
+ * otherwise METRICS_ERR with the reason in errbuf, e.g.
+ *   metrics: invalid metric name "9lives"
+ */
+int metrics_counter(struct metrics_registry *reg, const char *name, const char *help,
+                    const char *const labels[], struct metrics_family **out, char *errbuf,
+                    size_t errbuf_size);
+int metrics_gauge(struct metrics_registry *reg, const char *name, const char *help,
+                  const char *const labels[], struct metrics_family **out, char *errbuf,
+                  size_t errbuf_size);
+int metrics_histogram(struct metrics_registry *reg, const char *name, const char *help,
+                      const char *const labels[], const double *bounds, size_t nbounds,
+                      struct metrics_family **out, char *errbuf, size_t errbuf_size);
+
+/*
+ * Updates. values is a NULL-terminated array with one value per label name,
+ * in the family's order (NULL or {NULL} for a family without labels); values
+ * are copied on a child's creation. Each returns 0, or METRICS_ERR when the
+ * number of values is wrong, the operation does not fit the family's type,
+ * the family already has METRICS_MAX_CHILDREN children, memory runs out, or:
+ *
+ * metrics_add: counters (v >= 0, not NaN) and gauges (any v).
+ * metrics_inc: metrics_add with 1.
+ * metrics_set: gauges only.
+ * metrics_observe: histograms only; NaN counts only in the +Inf bucket.
+ */
+int metrics_add(struct metrics_family *fam, const char *const values[], double v);
+int metrics_inc(struct metrics_family *fam, const char *const values[]);
+int metrics_set(struct metrics_family *fam, const char *const values[], double v);
+int metrics_observe(struct metrics_family *fam, const char *const values[], double v);
+
+/*
+ * Renders the registry. On success *text is a NUL-terminated string the
+ * caller frees with free(), *len its length, and 0 is returned; METRICS_ERR
+ * when out of memory.
+ */
+int metrics_render(struct metrics_registry *reg, char **text, size_t *len);
+
+/*
+ * Formats v as Prometheus reads it: the fewest digits that read back as
+ * exactly v ("0.1", "3", "1.5e-07"), whole numbers below 1e17 in full
+ * ("40000", not "4e+04"), or "+Inf", "-Inf", "NaN". Uses the C locale's
+ * decimal point (Sluice never calls setlocale). buf should hold 32 bytes.
+ * Returns buf.
+ */
+const char *metrics_format_value(char *buf, size_t size, double v);
+
+#endif /* SLUICE_METRICS_H */

@@ -1,0 +1,364 @@
+/* Unit tests for lib/metrics.c: exact exposition text, validation, bounds, threads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static char errbuf[256];
+
+static int setup(void **state)
+{
+	*state = metrics_registry_new();
+	errbuf[0] = '\0';
+	return *state == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	metrics_registry_free(*state);
+	return 0;
+}
+
+/* Renders reg and compares with expect. */
+static void assert_rendered(struct metrics_registry *reg, const char *expect)
+{
+	char *text;
+	size_t len;
+	assert_int_equal(metrics_render(reg, &text, &len), 0);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal(text, expect);
+	free(text);
+}
+
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_empty_registry(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+
+	assert_rendered(reg, "");
+	/* A family with labels shows nothing until its first child. */
+	assert_int_equal(metrics_counter(reg, "x_total", "X.", L("a"), &f, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_rendered(reg, "");
+	metrics_registry_free(NULL);
+}
+
+static void test_counter_and_gauge(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *reconciles, *queue, *up;
+
+	assert_int_equal(metrics_counter(reg, "sluice_reconciles_total", "Reconciles by result.",
+	                                 L("resource", "result"), &reconciles, errbuf,
+	                                 sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_gauge(reg, "sluice_queue_depth", "Items waiting.", NULL, &queue,
+	                               errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_gauge(reg, "up", NULL, NULL, &up, errbuf, sizeof(errbuf)), 0);
+
+	assert_int_equal(metrics_inc(reconciles, L("videojobs", "ok")), 0);
+	assert_int_equal(metrics_inc(reconciles, L("videojobs", "error")), 0);
+	assert_int_equal(metrics_add(reconciles, L("videojobs", "ok"), 2), 0);
+	assert_int_equal(metrics_add(reconciles, L("streams", "ok"), 0.5), 0);
+	assert_int_equal(metrics_set(queue, NULL, 7), 0);
+	assert_int_equal(metrics_add(queue, L(NULL), -2.25), 0);
+
+	assert_rendered(reg, "# HELP sluice_reconciles_total Reconciles by result.\n"
+	                     "# TYPE sluice_reconciles_total counter\n"
+	                     "sluice_reconciles_total{resource=\"videojobs\",result=\"ok\"} 3\n"
+	                     "sluice_reconciles_total{resource=\"videojobs\",result=\"error\"} 1\n"
+	                     "sluice_reconciles_total{resource=\"streams\",result=\"ok\"} 0.5\n"
+	                     "# HELP sluice_queue_depth Items waiting.\n"
+	                     "# TYPE sluice_queue_depth gauge\n"
+	                     "sluice_queue_depth 4.75\n"
+	                     "# TYPE up gauge\n"
+	                     "up 0\n");
+}
+
+static void test_histogram(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *h, *plain;
+	const double bounds[] = {0.1, 1, 10};
+
+	assert_int_equal(metrics_histogram(reg, "sluice_request_seconds", "Request latency.",
+	                                   L("verb"), bounds, 3, &h, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_observe(h, L("GET"), 0.05), 0);
+	assert_int_equal(metrics_observe(h, L("GET"), 0.1), 0); /* le is inclusive */
+	assert_int_equal(metrics_observe(h, L("GET"), 5), 0);
+	assert_int_equal(metrics_observe(h, L("GET"), 100), 0);
+	assert_int_equal(metrics_observe(h, L("PUT"), 1), 0);
+
+	assert_int_equal(metrics_histogram(reg, "plain_seconds", NULL, NULL, NULL, 0, &plain,
+	                                   errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_observe(plain, NULL, 2), 0);
+	assert_int_equal(metrics_observe(plain, NULL, NAN), 0);
+
+	assert_rendered(reg, "# HELP sluice_request_seconds Request latency.\n"
+	                     "# TYPE sluice_request_seconds histogram\n"
+	                     "sluice_request_seconds_bucket{verb=\"GET\",le=\"0.1\"} 2\n"
+	                     "sluice_request_seconds_bucket{verb=\"GET\",le=\"1\"} 2\n"
+	                     "sluice_request_seconds_bucket{verb=\"GET\",le=\"10\"} 3\n"
+	                     "sluice_request_seconds_bucket{verb=\"GET\",le=\"+Inf\"} 4\n"
+	                     "sluice_request_seconds_sum{verb=\"GET\"} 105.15\n"
+	                     "sluice_request_seconds_count{verb=\"GET\"} 4\n"
+	                     "sluice_request_seconds_bucket{verb=\"PUT\",le=\"0.1\"} 0\n"
+	                     "sluice_request_seconds_bucket{verb=\"PUT\",le=\"1\"} 1\n"
+	                     "sluice_request_seconds_bucket{verb=\"PUT\",le=\"10\"} 1\n"
+	                     "sluice_request_seconds_bucket{verb=\"PUT\",le=\"+Inf\"} 1\n"
+	                     "sluice_request_seconds_sum{verb=\"PUT\"} 1\n"
+	                     "sluice_request_seconds_count{verb=\"PUT\"} 1\n"
+	                     "# TYPE plain_seconds histogram\n"
+	                     "plain_seconds_bucket{le=\"+Inf\"} 2\n"
+	                     "plain_seconds_sum NaN\n"
+	                     "plain_seconds_count 2\n");
+}
+
+static void test_escaping(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+
+	assert_int_equal(metrics_gauge(reg, "g", "Back\\slash, \"quotes\"\nand a newline.",
+	                               L("path"), &f, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_set(f, L("C:\\dir \"x\"\nnext"), 1), 0);
+	assert_int_equal(metrics_set(f, L(""), 2), 0);
+	assert_rendered(reg, "# HELP g Back\\\\slash, \"quotes\"\\nand a newline.\n"
+	                     "# TYPE g gauge\n"
+	                     "g{path=\"C:\\\\dir \\\"x\\\"\\nnext\"} 1\n"
+	                     "g{path=\"\"} 2\n");
+}
+
+static void test_special_values(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+
+	assert_int_equal(metrics_gauge(reg, "v", NULL, L("k"), &f, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(metrics_set(f, L("inf"), INFINITY), 0);
+	assert_int_equal(metrics_set(f, L("ninf"), -INFINITY), 0);
+	assert_int_equal(metrics_set(f, L("nan"), NAN), 0);
+	assert_int_equal(metrics_set(f, L("big"), 1e21), 0);
+	assert_int_equal(metrics_set(f, L("small"), 1.5e-7), 0);
+	assert_int_equal(metrics_set(f, L("sum"), 0.1 + 0.2), 0);
+	assert_int_equal(metrics_set(f, L("int"), 123456789012.0), 0);
+	assert_int_equal(metrics_set(f, L("neg"), -42.5), 0);
+	assert_rendered(reg, "# TYPE v gauge\n"
+	                     "v{k=\"inf\"} +Inf\n"
+	                     "v{k=\"ninf\"} -Inf\n"
+	                     "v{k=\"nan\"} NaN\n"
+	                     "v{k=\"big\"} 1e+21\n"
+	                     "v{k=\"small\"} 1.5e-07\n"
+	                     "v{k=\"sum\"} 0.30000000000000004\n"
+	                     "v{k=\"int\"} 123456789012\n"
+	                     "v{k=\"neg\"} -42.5\n");
+
+	char buf[32];
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 0), "0");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 0.005), "0.005");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 0.0001), "0.0001");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 0.00001), "1e-05");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 10), "10");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 40000), "40000");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 1e6), "1000000");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 1e16), "10000000000000000");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 1e17), "1e+17");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), -0.0), "-0");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 2.5), "2.5");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 9007199254740993.0),
+	                    "9007199254740992");
+	assert_string_equal(metrics_format_value(buf, sizeof(buf), 1.7976931348623157e308),
+	                    "1.7976931348623157e+308");
+}
+
+static void test_registration_errors(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f = (struct metrics_family *)1;
+	const double good[] = {1, 2};
+	const double unordered[] = {1, 1};
+	const double with_inf[] = {1, INFINITY};
+	double many[METRICS_MAX_BUCKETS + 1];
+
+	for (int i = 0; i <= METRICS_MAX_BUCKETS; i++)
+		many[i] = i;
+
+#define REG_FAILS(call, message)                                                                   \
+	do {                                                                                       \
+		f = (struct metrics_family *)1;                                                    \
+		assert_int_equal(call, METRICS_ERR);                                               \
+		assert_null(f);                                                                    \
+		assert_string_equal(errbuf, message);                                              \
+	} while (0)
+
+	REG_FAILS(metrics_counter(reg, "9lives", NULL, NULL, &f, errbuf, sizeof(errbuf)),
+	          "metrics: invalid metric name \"9lives\"");
+	REG_FAILS(metrics_counter(reg, "", NULL, NULL, &f, errbuf, sizeof(errbuf)),
+	          "metrics: invalid metric name \"\"");
+	REG_FAILS(metrics_counter(reg, "a-b", NULL, NULL, &f, errbuf, sizeof(errbuf)),
+	          "metrics: invalid metric name \"a-b\"");
+	REG_FAILS(metrics_counter(reg, NULL, NULL, NULL, &f, errbuf, sizeof(errbuf)),
+	          "metrics: invalid metric name \"(null)\"");
+	REG_FAILS(metrics_counter(reg, "a", NULL, L("__reserved"), &f, errbuf, sizeof(errbuf)),
+	          "metrics: a: invalid label name \"__reserved\"");
+	REG_FAILS(metrics_counter(reg, "a", NULL, L("a:b"), &f, errbuf, sizeof(errbuf)),
+	          "metrics: a: invalid label name \"a:b\"");
+	REG_FAILS(metrics_counter(reg, "a", NULL, L("1x"), &f, errbuf, sizeof(errbuf)),
+	          "metrics: a: invalid label name \"1x\"");
+	REG_FAILS(metrics_counter(reg, "a", NULL, L("x", "y", "x"), &f, errbuf, sizeof(errbuf)),
+	          "metrics: a: label \"x\" appears twice");
+	REG_FAILS(metrics_counter(reg, "a", NULL, L("a", "b", "c", "d", "e", "f", "g", "h", "i"),
+	                          &f, errbuf, sizeof(errbuf)),
+	          "metrics: a: more than 8 labels");
+	REG_FAILS(metrics_histogram(reg, "h", NULL, L("le"), good, 2, &f, errbuf, sizeof(errbuf)),
+	          "metrics: h: a histogram cannot have the label \"le\"");
+	REG_FAILS(metrics_histogram(reg, "h", NULL, NULL, unordered, 2, &f, errbuf, sizeof(errbuf)),
+	          "metrics: h: bucket bounds must be finite and increasing");
+	REG_FAILS(metrics_histogram(reg, "h", NULL, NULL, with_inf, 2, &f, errbuf, sizeof(errbuf)),
+	          "metrics: h: bucket bounds must be finite and increasing");
+	REG_FAILS(metrics_histogram(reg, "h", NULL, NULL, many, METRICS_MAX_BUCKETS + 1, &f, errbuf,
+	                            sizeof(errbuf)),
+	          "metrics: h: more than 64 buckets");
+	REG_FAILS(metrics_histogram(reg, "h", NULL, NULL, NULL, 2, &f, errbuf, sizeof(errbuf)),
+	          "metrics: h: bounds missing");
+
+	/* "le" is fine on other types; colons are fine in metric names. */
+	assert_int_equal(metrics_gauge(reg, "ns:le", NULL, L("le"), &f, errbuf, sizeof(errbuf)), 0);
+	REG_FAILS(metrics_counter(reg, "ns:le", NULL, NULL, &f, errbuf, sizeof(errbuf)),
+	          "metrics: metric \"ns:le\" is already registered");
+	assert_int_equal(metrics_histogram(reg, "h", NULL, NULL, many, METRICS_MAX_BUCKETS, &f,
+	                                   errbuf, sizeof(errbuf)),
+	                 0);
+#undef REG_FAILS
+}
+
+static void test_update_errors(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *c, *g, *h;
+	const double bounds[] = {1};
+
+	assert_int_equal(metrics_counter(reg, "c", NULL, L("a", "b"), &c, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_gauge(reg, "g", NULL, NULL, &g, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(
+	    metrics_histogram(reg, "h", NULL, NULL, bounds, 1, &h, errbuf, sizeof(errbuf)), 0);
+
+	assert_int_equal(metrics_inc(c, L("x")), METRICS_ERR);           /* too few */
+	assert_int_equal(metrics_inc(c, L("x", "y", "z")), METRICS_ERR); /* too many */
+	assert_int_equal(metrics_inc(c, NULL), METRICS_ERR);
+	assert_int_equal(metrics_add(c, L("x", "y"), -1), METRICS_ERR);
+	assert_int_equal(metrics_add(c, L("x", "y"), NAN), METRICS_ERR);
+	assert_int_equal(metrics_set(c, L("x", "y"), 1), METRICS_ERR);
+	assert_int_equal(metrics_observe(c, L("x", "y"), 1), METRICS_ERR);
+	assert_int_equal(metrics_observe(g, NULL, 1), METRICS_ERR);
+	assert_int_equal(metrics_add(h, NULL, 1), METRICS_ERR);
+	assert_int_equal(metrics_set(h, NULL, 1), METRICS_ERR);
+	assert_int_equal(metrics_inc(g, L("extra")), METRICS_ERR);
+	assert_int_equal(metrics_inc(NULL, NULL), METRICS_ERR);
+	/* Failed updates create nothing. */
+	assert_rendered(reg, "# TYPE g gauge\ng 0\n"
+	                     "# TYPE h histogram\nh_bucket{le=\"1\"} 0\nh_bucket{le=\"+Inf\"} 0\n"
+	                     "h_sum 0\nh_count 0\n");
+}
+
+static void test_children_are_bounded(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	char value[16];
+
+	assert_int_equal(metrics_counter(reg, "c", NULL, L("id"), &f, errbuf, sizeof(errbuf)), 0);
+	for (int i = 0; i < METRICS_MAX_CHILDREN; i++) {
+		snprintf(value, sizeof(value), "%d", i);
+		assert_int_equal(metrics_inc(f, L(value)), 0);
+	}
+	assert_int_equal(metrics_inc(f, L("one-more")), METRICS_ERR);
+	/* Existing children still update. */
+	assert_int_equal(metrics_inc(f, L("0")), 0);
+
+	char *text;
+	size_t len;
+	assert_int_equal(metrics_render(reg, &text, &len), 0);
+	assert_non_null(strstr(text, "\nc{id=\"0\"} 2\n"));
+	assert_non_null(strstr(text, "\nc{id=\"9999\"} 1\n"));
+	assert_null(strstr(text, "one-more"));
+	free(text);
+}
+
+struct worker {
+	struct metrics_family *f;
+	const char *label;
+};
+
+static void *increment(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < 20000; i++)
+		if (metrics_inc(w->f, L(w->label)) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	pthread_t t[4];
+	struct worker w[4];
+
+	assert_int_equal(metrics_counter(reg, "c", NULL, L("t"), &f, errbuf, sizeof(errbuf)), 0);
+	/* Children render in creation order: create them before the race. */
+	assert_int_equal(metrics_add(f, L("even"), 0), 0);
+	assert_int_equal(metrics_add(f, L("odd"), 0), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i].f = f;
+		w[i].label = i % 2 == 0 ? "even" : "odd";
+		assert_int_equal(pthread_create(&t[i], NULL, increment, &w[i]), 0);
+	}
+	/* Render while the others update. */
+	for (int i = 0; i < 50; i++) {
+		char *text;
+		size_t len;
+		assert_int_equal(metrics_render(reg, &text, &len), 0);
+		free(text);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *rc;
+		assert_int_equal(pthread_join(t[i], &rc), 0);
+		assert_null(rc);
+	}
+	assert_rendered(reg, "# TYPE c counter\nc{t=\"even\"} 40000\nc{t=\"odd\"} 40000\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_empty_registry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_counter_and_gauge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_histogram, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_special_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_registration_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_children_are_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
