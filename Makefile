@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
-	format format-check lint fuzz clean FORCE
+	format format-check lint fuzz integration bench clean FORCE
 
 all: build
 
@@ -55,8 +55,10 @@ help:
 	@echo 'make stack-status  show what the stack runs;  make stack-down: stop it'
 	@echo 'make e2e           end-to-end tests against a running stack'
 	@echo 'make format lint   clang-format, cppcheck'
-	@echo 'make fuzz          libFuzzer on the YAML config loader for FUZZ_TIME seconds'
+	@echo 'make fuzz          every libFuzzer target in tests/fuzz/ for FUZZ_TIME seconds each'
 	@echo '                   (default 20); finds go to $(BUILD)/fuzz/'
+	@echo 'make bench         benchmarks (figures, ratios against a reference where one exists)'
+	@echo 'make integration   C integration tests against a running stack (make stack-up)'
 
 build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker
 
@@ -90,22 +92,55 @@ unit: $(UNIT_BIN)
 unit-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 unit
 
-# libFuzzer needs clang. The first corpus directory collects new inputs; the
-# checked-in seeds in tests/fuzz/corpus/ are only read.
+# libFuzzer needs clang. Each tests/fuzz/fuzz_<name>.c is built with every
+# module but the mains; its seeds are tests/fuzz/corpus/<name>/ (only read)
+# and new inputs collect in $(BUILD)/fuzz/corpus-<name>/.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_DEPS := $(LIB_SRC) $(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC))
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined -Ilib $(shell pkg-config --cflags yaml-0.1)
+	-fsanitize=fuzzer,address,undefined -Ilib -Iworkers -Ioperator $(PKG_CFLAGS) \
+	-DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_GIT_REV='"fuzz"'
 
-$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c lib/config.c lib/config.h
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(wildcard lib/*.h workers/*.h operator/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_config.c lib/config.c \
-		$(shell pkg-config --libs yaml-0.1)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
 
-fuzz: $(BUILD)/fuzz/fuzz_config
-	@mkdir -p $(BUILD)/fuzz/corpus-config
-	$(BUILD)/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -timeout=10 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-config tests/fuzz/corpus/config
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_TIME)s"; \
+		$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=65536 \
+			-artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n \
+			$$(test -d tests/fuzz/corpus/$$n && echo tests/fuzz/corpus/$$n) 2>&1 | tail -n 3; \
+	done
+
+# Integration tests: C programs that drive a module against the real servers
+# of the test stack (build/stack.env); `make test` runs them after stack-up.
+IT_SRC := $(wildcard tests/integration/*_it.c)
+IT_BIN := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%_it: tests/integration/%_it.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS) $(shell pkg-config --libs cmocka)
+
+integration: $(IT_BIN)
+	@set -a; . $${SLUICE_STACK_ENV:-build/stack.env}; set +a; tests/unit/run.sh $(IT_BIN)
+
+# Benchmarks print figures; targets are checked by reading them, never by
+# timed tests. Each tests/bench/bench_<name>.c links every module but the mains.
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 deps:
 	@scripts/deps.sh all

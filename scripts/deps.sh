@@ -25,7 +25,7 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 APT_PACKAGES=(
 	# build
 	build-essential pkg-config clang clang-format clang-tidy cppcheck
-	libfuzzer-14-dev valgrind curl ca-certificates openssl procps iproute2
+	libfuzzer-14-dev libclang-rt-14-dev valgrind curl ca-certificates openssl procps iproute2
 	# libraries (design.md, "Dependencies")
 	libcurl4-openssl-dev libcjson-dev libyaml-dev librdkafka-dev
 	libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev

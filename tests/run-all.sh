@@ -40,6 +40,7 @@ step build make --no-print-directory build
 step "unit tests" bash -c 'set -o pipefail; make --no-print-directory unit 2>&1 | tee build/unit-plain.log'
 step "unit tests (ASan+UBSan)" bash -c 'set -o pipefail; make --no-print-directory unit-asan 2>&1 | tee build/unit-asan.log'
 if step "stack up" stack_up; then
+	step "integration tests" bash -c 'set -o pipefail; make --no-print-directory integration 2>&1 | tee build/unit-integration.log'
 	step "end-to-end tests" tests/e2e/run.sh
 	step "stack down" tests/e2e/stack.sh down
 fi
