@@ -1,0 +1,195 @@
+/* tw_spec.h -- the TelemetryWindow spec: one definition of its fields, their
+ * defaults and their validation, for the worker's --config file and for the
+ * operator, which writes the same JSON into the worker's ConfigMap.
+ *
+ * Input is the resource as JSON (or YAML, converted): either a Kubernetes
+ * object {"apiVersion", "kind": "TelemetryWindow", "metadata": {"name",
+ * "namespace"}, "spec": {...}} or the short form {"name", "namespace",
+ * "spec": {...}}. Fields, defaults and bounds:
+ *
+ *   kafka.bootstrap         required, "host:port[,host:port...]"
+ *   kafka.topic             required, a Kafka topic name
+ *   kafka.group             default "sluice-tw-<namespace>-<name>"
+ *   kafka.deadLetterTopic   default "<topic>.dlq"; must differ from topic
+ *   format                  json (default) | csv | influx
+ *   csv.columns[]           required with format csv, else refused
+ *   csv.delimiter           one character, default ","
+ *   fields.timestamp        required for json and csv; influx: "" or "_time"
+ *                           (the line's own timestamp)
+ *   fields.timestampFormat  rfc3339 (default) | epoch_s | epoch_ms | epoch_us |
+ *                           epoch_ns | a strptime pattern (has a '%');
+ *                           influx: the precision, default epoch_ns
+ *   fields.keys[]           0..TW_KEYS_MAX names, no repeats
+ *   fields.values[]         0..TW_VALUES_MAX names, no repeats
+ *   window.size             required duration, at most 10000h
+ *   window.slide            default size; divides size; size/slide <= 1024
+ *   window.watermarkDelay   default 10s
+ *   window.allowedLateness  default 0s
+ *   window.idleTimeout      default 30s; "0s" turns idle advance off
+ *   dedupe.enabled          default true
+ *   dedupe.horizon          default size + watermarkDelay
+ *   dedupe.maxEntries       default 262144 per partition (Sluice addition:
+ *                           the memory bound, see tw_dedupe.h)
+ *   aggregations[]          default all: count sum min max mean p50 p95 p99
+ *   sinks                   optional; each sink optional:
+ *     influxdb: url (http[s]://, required), database (required), org (v2),
+ *               token {name, key} (a Secret reference; required for api v2),
+ *               raw (default false), windows (default true; not both false),
+ *               api v1 (default) | v2
+ *     postgres: dsn {name, key} (a Secret reference, required),
+ *               table (default telemetry_windows; a lower-case identifier)
+ *     redis:    addr "host:port" (required), prefix (default
+ *               "sluice:<namespace>:<name>:"), ttl (default 1h)
+ *   retention.maxRowsPerKey default 1000 (0: no cap)
+ *   retention.maxAge        default 0s (no age limit)
+ *   workers.minReplicas     default 1;  workers.maxReplicas default 10
+ *   workers.lagThreshold    default 1000 (messages of lag per replica)
+ *
+ * Durations are strings: "30s", "500ms", "2m", "1h", "1m30s" (lib/config's
+ * syntax; ms resolution). Unknown fields are errors, so a typo cannot pass
+ * for a default. Every error names the field path:
+ *
+ *   spec.window.slide: 45s does not divide spec.window.size: 60s
+ */
+#ifndef SLUICE_TW_SPEC_H
+#define SLUICE_TW_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "tw_event.h"
+#include "tw_parse.h"
+#include "tw_time.h"
+
+enum tw_spec_error {
+	TW_SPEC_E_INVALID = -1, /* the spec breaks a rule; errbuf names the field */
+	TW_SPEC_E_NOMEM = -2,
+	TW_SPEC_E_IO = -3, /* tw_spec_load_file: the file could not be read */
+};
+
+/* Most durations may be: 10000h (keeps event-time arithmetic in int64). */
+#define TW_SPEC_DURATION_MAX_NS (INT64_C(10000) * 3600 * 1000000000)
+/* Largest config file read. */
+#define TW_SPEC_FILE_MAX (1024 * 1024)
+
+enum tw_influx_api {
+	TW_INFLUX_V1 = 1,
+	TW_INFLUX_V2 = 2,
+};
+
+/* A reference to a key of a Kubernetes Secret (never the secret itself). */
+struct tw_secret_ref {
+	char *name;
+	char *key;
+};
+
+/*
+ * A parsed, defaulted, validated spec. Every string is owned by the struct
+ * and freed by tw_spec_free; unset optional strings are NULL (only
+ * influxdb.org and influxdb.token may be). Plain data otherwise: read it
+ * from any thread once parsed.
+ */
+struct tw_spec {
+	char *name;
+	char *namespace;
+
+	struct {
+		char *bootstrap, *topic, *group, *dead_letter_topic;
+	} kafka;
+
+	enum tw_format format;
+	struct {
+		char **columns;
+		size_t ncolumns;
+		char delimiter;
+	} csv;
+
+	struct {
+		char *timestamp; /* "" for influx's own timestamp */
+		enum tw_time_kind timestamp_kind;
+		char *timestamp_pattern; /* TW_TIME_STRPTIME only, else NULL */
+		char *keys[TW_KEYS_MAX];
+		size_t nkeys;
+		char *values[TW_VALUES_MAX];
+		size_t nvalues;
+	} fields;
+
+	struct {
+		int64_t size_ns, slide_ns, watermark_delay_ns, allowed_lateness_ns;
+		int64_t idle_timeout_ns;
+	} window;
+
+	struct {
+		int enabled;
+		int64_t horizon_ns;
+		uint32_t max_entries;
+	} dedupe;
+
+	unsigned aggregations; /* TW_AGG_* bits */
+
+	struct {
+		struct {
+			int enabled;
+			char *url, *database, *org;
+			struct tw_secret_ref token; /* name NULL: none */
+			int raw, windows;
+			enum tw_influx_api api;
+		} influxdb;
+		struct {
+			int enabled;
+			struct tw_secret_ref dsn;
+			char *table;
+		} postgres;
+		struct {
+			int enabled;
+			char *addr, *prefix;
+			int64_t ttl_ns;
+		} redis;
+	} sinks;
+
+	struct {
+		uint32_t max_rows_per_key;
+		int64_t max_age_ns;
+	} retention;
+
+	struct {
+		int32_t min_replicas, max_replicas;
+		int64_t lag_threshold;
+	} workers;
+};
+
+/*
+ * Parses spec (the resource's .spec object) for the resource name in
+ * namespace into *out. Returns 0, or TW_SPEC_E_INVALID / TW_SPEC_E_NOMEM
+ * with one line in errbuf. On success the caller frees *out with
+ * tw_spec_free; on failure *out holds nothing to free.
+ */
+int tw_spec_parse(const cJSON *spec, const char *name, const char *namespace, struct tw_spec *out,
+                  char *errbuf, size_t errbuf_size);
+
+/* The same for a whole document, in either form described at the top.
+ * Errors name metadata.name, kind, ... for the envelope. */
+int tw_spec_parse_document(const cJSON *doc, struct tw_spec *out, char *errbuf, size_t errbuf_size);
+
+/*
+ * Reads path (JSON when its first non-blank byte is '{', YAML otherwise; at
+ * most TW_SPEC_FILE_MAX bytes) and parses it as a document. Errors start
+ * with the path: "/etc/sluice/tw.yaml: spec.window.size: required".
+ */
+int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_t errbuf_size);
+
+/* Frees what tw_spec_parse put in spec and zeroes it; safe on a zeroed
+ * struct and twice. */
+void tw_spec_free(struct tw_spec *spec);
+
+/*
+ * Fills *ps, the input parser's settings (tw_parse.h), from spec. Strings
+ * and arrays in *ps are borrowed from spec: keep spec alive while ps is
+ * used (tw_parser_new copies what it keeps, so that is one call).
+ * tw_spec_parse has already checked that tw_parser_new accepts them.
+ */
+void tw_spec_parser_spec(const struct tw_spec *spec, struct tw_parser_spec *ps);
+
+#endif
