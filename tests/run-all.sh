@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: build with warnings as errors, unit tests plain and under
+# `make test`: build with warnings as errors, lint and format checks, unit
+# tests plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, the real-server stack, the
 # end-to-end suite, teardown (also on failure or Ctrl-C). Ends with one line:
 # "N passed, N failed".
@@ -37,6 +38,8 @@ trap 'tests/e2e/stack.sh down >/dev/null 2>&1' EXIT
 trap 'exit 130' INT TERM
 
 step build make --no-print-directory build
+step "lint (cppcheck)" make --no-print-directory lint
+step "format (clang-format)" make --no-print-directory format-check
 step "unit tests" bash -c 'set -o pipefail; make --no-print-directory unit 2>&1 | tee build/unit-plain.log'
 step "unit tests (ASan+UBSan)" bash -c 'set -o pipefail; make --no-print-directory unit-asan 2>&1 | tee build/unit-asan.log'
 if step "stack up" stack_up; then
