@@ -1,0 +1,595 @@
+/* Unit tests for the pure parts of operator/reflector.c: store keys, watch
+ * events applied one by one, whole-list replacement and the diff it
+ * reports, ownership (deep copies out, everything freed: LSan checks),
+ * bounds, readers on other threads, the backoff curve and option checks.
+ * The list/watch loop itself runs against a real API server in
+ * tests/integration/reflector_it.c. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../operator/reflector.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static cJSON *obj(const char *ns, const char *name, const char *rv)
+{
+	char buf[512];
+	cJSON *o;
+
+	if (ns != NULL)
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"kind\":\"VideoJob\",\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\","
+		    "\"resourceVersion\":\"%s\"},\"spec\":{\"segmentSeconds\":2}}",
+		    ns, name, rv);
+	else
+		snprintf(buf, sizeof(buf),
+		         "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\","
+		         "\"resourceVersion\":\"%s\"}}",
+		         name, rv);
+	o = cJSON_Parse(buf);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *rv_of(const cJSON *o)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "resourceVersion");
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* What a handler heard: "added ns/a rv=1 old=-" lines. */
+struct log {
+	char lines[64][128];
+	int n;
+	struct reflector_store *store; /* when set, the handler reads it too */
+	int seen_in_store;             /* the handler's key was readable */
+};
+
+static void record(enum reflector_event ev, const char *key, const cJSON *o, const cJSON *old,
+                   void *opaque)
+{
+	struct log *l = opaque;
+
+	assert_true(l->n < 64);
+	snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%s %s rv=%s old=%s",
+	         reflector_event_name(ev), key, o != NULL ? rv_of(o) : "-",
+	         old != NULL ? rv_of(old) : "-");
+	if (l->store != NULL) {
+		cJSON *copy = NULL;
+		int rc = reflector_store_get(l->store, key, &copy);
+
+		/* The handler runs without the lock: reading does not deadlock,
+		 * and it sees the change it is told about. */
+		if (ev == REFLECTOR_DELETED) {
+			assert_int_equal(rc, REFLECTOR_ENOTFOUND);
+		} else {
+			assert_int_equal(rc, 0);
+			assert_string_equal(rv_of(copy), rv_of(o));
+			l->seen_in_store++;
+		}
+		cJSON_Delete(copy);
+	}
+}
+
+static int has_line(const struct log *l, const char *line)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strcmp(l->lines[i], line) == 0)
+			return 1;
+	return 0;
+}
+
+static cJSON *array_of(cJSON *first, ...)
+{
+	cJSON *a = cJSON_CreateArray();
+	va_list ap;
+
+	assert_non_null(a);
+	va_start(ap, first);
+	for (cJSON *o = first; o != NULL; o = va_arg(ap, cJSON *))
+		cJSON_AddItemToArray(a, o);
+	va_end(ap);
+	return a;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static void test_object_key(void **state)
+{
+	char buf[REFLECTOR_KEY_MAX];
+	char small[6];
+	cJSON *o;
+	char longname[400];
+
+	(void)state;
+	o = obj("media", "demo", "1");
+	assert_int_equal(reflector_object_key(o, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "media/demo");
+	assert_int_equal(reflector_object_key(o, small, sizeof(small)), REFLECTOR_EINVAL);
+	assert_string_equal(small, "");
+	cJSON_Delete(o);
+
+	o = obj(NULL, "cluster-wide", "1");
+	assert_int_equal(reflector_object_key(o, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "cluster-wide");
+	cJSON_Delete(o);
+
+	static const char *const bad[] = {
+	    "{}",
+	    "{\"metadata\":5}",
+	    "{\"metadata\":{}}",
+	    "{\"metadata\":{\"name\":\"\"}}",
+	    "{\"metadata\":{\"name\":7}}",
+	    "{\"metadata\":{\"name\":\"a/b\"}}",
+	    "{\"metadata\":{\"name\":\"a\",\"namespace\":\"x/y\"}}",
+	    "[]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = cJSON_Parse(bad[i]);
+		assert_non_null(o);
+		assert_int_equal(reflector_object_key(o, buf, sizeof(buf)), REFLECTOR_EINVAL);
+		cJSON_Delete(o);
+	}
+	assert_int_equal(reflector_object_key(NULL, buf, sizeof(buf)), REFLECTOR_EINVAL);
+	assert_int_equal(reflector_object_key(NULL, NULL, 0), REFLECTOR_EINVAL);
+
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	o = obj("ns", longname, "1");
+	assert_int_equal(reflector_object_key(o, buf, sizeof(buf)), REFLECTOR_EINVAL);
+	cJSON_Delete(o);
+}
+
+/* ---------------------------------------------------------------- apply */
+
+static void test_apply_add_update_delete(void **state)
+{
+	struct reflector_store *s;
+	struct log l = {0};
+	cJSON *copy;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	l.store = s;
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "a", "1"), record, &l), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "a", "2"), record, &l), 0);
+	/* The same version again (a replayed event): nobody is told. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "a", "2"), record, &l), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "a", "2"), record, &l), 0);
+	/* MODIFIED for an object never seen is an add, from the store's view. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "b", "3"), record, &l), 0);
+	assert_int_equal(reflector_store_len(s), 2);
+
+	assert_int_equal(reflector_store_get(s, "ns/a", &copy), 0);
+	assert_string_equal(rv_of(copy), "2");
+	cJSON_Delete(copy);
+
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_DELETED, obj("ns", "a", "4"), record, &l), 0);
+	/* A delete for an object the store never held still reaches the
+	 * handler, with the event's object as the last state. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_DELETED, obj("ns", "ghost", "5"), record, &l), 0);
+	assert_int_equal(reflector_store_get(s, "ns/a", &copy), REFLECTOR_ENOTFOUND);
+	assert_null(copy);
+	assert_int_equal(reflector_store_len(s), 1);
+
+	assert_int_equal(l.n, 5);
+	assert_string_equal(l.lines[0], "added ns/a rv=1 old=-");
+	assert_string_equal(l.lines[1], "updated ns/a rv=2 old=1");
+	assert_string_equal(l.lines[2], "added ns/b rv=3 old=-");
+	assert_string_equal(l.lines[3], "deleted ns/a rv=- old=2");
+	assert_string_equal(l.lines[4], "deleted ns/ghost rv=- old=5");
+	assert_int_equal(l.seen_in_store, 3);
+	reflector_store_free(s);
+}
+
+static void test_apply_without_handler_and_other_types(void **state)
+{
+	struct reflector_store *s;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj(NULL, "n", "1"), NULL, NULL), 0);
+	/* Bookmarks and errors do not touch the store; the object is freed. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_BOOKMARK, obj(NULL, "bm", "9"), NULL, NULL), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ERROR, obj(NULL, "e", "9"), NULL, NULL), 0);
+	assert_int_equal(reflector_store_len(s), 1);
+	/* No key: refused and freed. */
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED,
+	                                       cJSON_Parse("{\"metadata\":{}}"), NULL, NULL),
+	                 REFLECTOR_EINVAL);
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, NULL, NULL, NULL),
+	                 REFLECTOR_EINVAL);
+	/* Objects without a resourceVersion always count as changed. */
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_MODIFIED,
+	                                       cJSON_Parse("{\"metadata\":{\"name\":\"n\"}}"), NULL,
+	                                       NULL),
+	                 0);
+	{
+		struct log l = {0};
+
+		assert_int_equal(reflector_store_apply(
+		                     s, KUBE_WATCH_MODIFIED,
+		                     cJSON_Parse("{\"metadata\":{\"name\":\"n\"}}"), record, &l),
+		                 0);
+		assert_int_equal(l.n, 1);
+	}
+	reflector_store_free(s);
+	reflector_store_free(NULL);
+}
+
+static void test_get_is_a_deep_copy(void **state)
+{
+	struct reflector_store *s;
+	cJSON *a, *b;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "a", "1"), NULL, NULL), 0);
+	assert_int_equal(reflector_store_get(s, "ns/a", &a), 0);
+	assert_int_equal(reflector_store_get(s, "ns/a", &b), 0);
+	assert_ptr_not_equal(a, b);
+	/* The caller's copy is its own to change and free. */
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(a, "spec"),
+	                                       "segmentSeconds", cJSON_CreateNumber(9));
+	cJSON_Delete(a);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(
+	                     cJSON_GetObjectItemCaseSensitive(b, "spec"), "segmentSeconds")
+	                     ->valueint,
+	                 2);
+	cJSON_Delete(b);
+	assert_int_equal(reflector_store_get(s, "ns/a", &a), 0);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(
+	                     cJSON_GetObjectItemCaseSensitive(a, "spec"), "segmentSeconds")
+	                     ->valueint,
+	                 2);
+	cJSON_Delete(a);
+	assert_int_equal(reflector_store_get(s, NULL, &a), REFLECTOR_ENOTFOUND);
+	reflector_store_free(s);
+}
+
+static void test_apply_bounded(void **state)
+{
+	struct reflector_store *s;
+	struct log l = {0};
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 2), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "a", "1"), record, &l), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "b", "1"), record, &l), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "c", "1"), record, &l),
+	    REFLECTOR_EFULL);
+	/* Updates and deletes of held objects still work. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "a", "2"), record, &l), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_DELETED, obj("ns", "b", "2"), record, &l), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "c", "1"), record, &l), 0);
+	assert_int_equal(l.n, 5); /* the refused add was reported to nobody */
+	assert_true(has_line(&l, "added ns/c rv=1 old=-"));
+	reflector_store_free(s);
+}
+
+/* ---------------------------------------------------------------- replace */
+
+static void test_replace_reports_the_difference(void **state)
+{
+	struct reflector_store *s;
+	struct reflector_replace_result res;
+	struct log l = {0};
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	l.store = s;
+	assert_int_equal(
+	    reflector_store_replace(s,
+	                            array_of(obj("ns", "keep", "1"), obj("ns", "change", "1"),
+	                                     obj("ns", "gone", "1"), NULL),
+	                            record, &l, &res),
+	    0);
+	assert_int_equal(res.added, 3);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.seen_in_store, 3);
+	assert_true(has_line(&l, "added ns/gone rv=1 old=-"));
+
+	/* A relist after an outage: one unchanged, one changed, one deleted
+	 * meanwhile, one new; plus a key listed twice and one without a key. */
+	l.n = 0;
+	l.seen_in_store = 0;
+	assert_int_equal(
+	    reflector_store_replace(s,
+	                            array_of(obj("ns", "keep", "1"), obj("ns", "change", "7"),
+	                                     obj("ns", "new", "8"), obj("ns", "new", "9"),
+	                                     cJSON_Parse("{\"metadata\":{\"name\":\"\"}}"), NULL),
+	                            record, &l, &res),
+	    0);
+	assert_int_equal(res.added, 1);
+	assert_int_equal(res.updated, 1);
+	assert_int_equal(res.deleted, 1);
+	assert_int_equal(res.unchanged, 1);
+	assert_int_equal(res.invalid, 1);
+	assert_int_equal(res.dropped, 0);
+	assert_int_equal(l.n, 3);
+	/* The handler sees the old objects alive, and the new state in the store. */
+	assert_true(has_line(&l, "updated ns/change rv=7 old=1"));
+	assert_true(has_line(&l, "deleted ns/gone rv=- old=1"));
+	assert_true(has_line(&l, "added ns/new rv=9 old=-")); /* the later copy wins */
+	assert_int_equal(reflector_store_len(s), 3);
+
+	/* An empty list deletes everything. */
+	l.n = 0;
+	l.store = NULL;
+	assert_int_equal(reflector_store_replace(s, cJSON_CreateArray(), record, &l, NULL), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(reflector_store_len(s), 0);
+	/* Not an array: refused, store unchanged, argument freed. */
+	assert_int_equal(reflector_store_replace(s, cJSON_CreateObject(), record, &l, &res),
+	                 REFLECTOR_EINVAL);
+	assert_int_equal(reflector_store_replace(s, NULL, NULL, NULL, NULL), REFLECTOR_EINVAL);
+	reflector_store_free(s);
+}
+
+static void test_replace_bounded(void **state)
+{
+	struct reflector_store *s;
+	struct reflector_replace_result res;
+	cJSON *copy;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 2), 0);
+	assert_int_equal(
+	    reflector_store_replace(s,
+	                            array_of(obj("ns", "a", "1"), obj("ns", "b", "1"),
+	                                     obj("ns", "c", "1"), obj("ns", "d", "1"), NULL),
+	                            NULL, NULL, &res),
+	    REFLECTOR_EFULL);
+	assert_int_equal(res.added, 2);
+	assert_int_equal(res.dropped, 2);
+	/* The first ones listed are kept. */
+	assert_int_equal(reflector_store_get(s, "ns/a", &copy), 0);
+	cJSON_Delete(copy);
+	assert_int_equal(reflector_store_get(s, "ns/b", &copy), 0);
+	cJSON_Delete(copy);
+	assert_int_equal(reflector_store_get(s, "ns/c", &copy), REFLECTOR_ENOTFOUND);
+	reflector_store_free(s);
+}
+
+/* ---------------------------------------------------------------- foreach */
+
+static int count_keys(const char *key, const cJSON *o, void *opaque)
+{
+	char k[REFLECTOR_KEY_MAX];
+
+	assert_int_equal(reflector_object_key(o, k, sizeof(k)), 0);
+	assert_string_equal(k, key);
+	++*(int *)opaque;
+	return 0;
+}
+
+static int stop_at_two(const char *key, const cJSON *o, void *opaque)
+{
+	(void)key;
+	(void)o;
+	return ++*(int *)opaque == 2 ? 7 : 0;
+}
+
+static void test_foreach(void **state)
+{
+	struct reflector_store *s;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	for (int i = 0; i < 50; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "o%d", i);
+		assert_int_equal(
+		    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", name, "1"), NULL, NULL),
+		    0);
+	}
+	assert_int_equal(reflector_store_foreach(s, count_keys, &n), 0);
+	assert_int_equal(n, 50);
+	n = 0;
+	assert_int_equal(reflector_store_foreach(s, stop_at_two, &n), 7);
+	assert_int_equal(n, 2);
+	reflector_store_free(s);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static struct {
+	struct reflector_store *s;
+	atomic_int done;
+	atomic_long reads;
+} race;
+
+static int check_one(const char *key, const cJSON *o, void *opaque)
+{
+	(void)key;
+	(void)opaque;
+	assert_non_null(rv_of(o));
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race.done)) {
+		cJSON *copy = NULL;
+		int rc = reflector_store_get(race.s, "ns/hot", &copy);
+
+		if (rc == 0) {
+			assert_string_equal(
+			    cJSON_GetObjectItemCaseSensitive(
+			        cJSON_GetObjectItemCaseSensitive(copy, "metadata"), "name")
+			        ->valuestring,
+			    "hot");
+			cJSON_Delete(copy);
+		} else {
+			assert_int_equal(rc, REFLECTOR_ENOTFOUND);
+		}
+		(void)reflector_store_len(race.s);
+		reflector_store_foreach(race.s, check_one, NULL);
+		atomic_fetch_add(&race.reads, 1);
+	}
+	return NULL;
+}
+
+static void test_readers_while_the_writer_writes(void **state)
+{
+	pthread_t t[3];
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&race.s, 0), 0);
+	atomic_store(&race.done, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, reader_main, NULL), 0);
+	for (int i = 0; i < 3000; i++) {
+		char rv[16];
+
+		snprintf(rv, sizeof(rv), "%d", i + 1);
+		if (i % 100 == 99) {
+			assert_int_equal(
+			    reflector_store_replace(
+			        race.s, array_of(obj("ns", "hot", rv), obj("ns", "cold", rv), NULL),
+			        NULL, NULL, NULL),
+			    0);
+		} else if (i % 10 == 9) {
+			assert_int_equal(reflector_store_apply(race.s, KUBE_WATCH_DELETED,
+			                                       obj("ns", "hot", rv), NULL, NULL),
+			                 0);
+		} else {
+			assert_int_equal(reflector_store_apply(race.s, KUBE_WATCH_MODIFIED,
+			                                       obj("ns", "hot", rv), NULL, NULL),
+			                 0);
+		}
+	}
+	atomic_store(&race.done, 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_true(atomic_load(&race.reads) > 0);
+	reflector_store_free(race.s);
+}
+
+/* ---------------------------------------------------------------- backoff */
+
+static void test_backoff_curve(void **state)
+{
+	(void)state;
+	/* client-go's defaults: 800 ms doubling to 30 s; each wait in [d/2, d]. */
+	assert_int_equal(reflector_backoff_ms(0, 800, 30000, 1.0), 800);
+	assert_int_equal(reflector_backoff_ms(0, 800, 30000, 0.0), 400);
+	assert_int_equal(reflector_backoff_ms(1, 800, 30000, 1.0), 1600);
+	assert_int_equal(reflector_backoff_ms(5, 800, 30000, 1.0), 25600);
+	assert_int_equal(reflector_backoff_ms(6, 800, 30000, 1.0), 30000);
+	assert_int_equal(reflector_backoff_ms(6, 800, 30000, 0.0), 15000);
+	assert_int_equal(reflector_backoff_ms(1000, 800, 30000, 0.5), 22500);
+	/* Out-of-range randomness is clamped. */
+	assert_int_equal(reflector_backoff_ms(0, 800, 30000, 7.0), 800);
+	assert_int_equal(reflector_backoff_ms(0, 800, 30000, -1.0), 400);
+	for (unsigned n = 0; n < 70; n++)
+		for (double r = 0; r <= 1.0; r += 0.25) {
+			int64_t ms = reflector_backoff_ms(n, 50, 1000, r);
+
+			assert_true(ms >= 25 && ms <= 1000);
+		}
+}
+
+/* ---------------------------------------------------------------- options */
+
+static void test_new_checks_options(void **state)
+{
+	struct reflector *r;
+	struct reflector_options o;
+	struct reflector_stats st;
+	char err[256];
+	atomic_int stop = 0;
+	/* Never used for I/O here: reflector_new does none. */
+	struct kube_client *fake = (struct kube_client *)&stop;
+	char long_group[200];
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.client = fake;
+	o.ref = (struct kube_ref){"sluice.dev", "v1alpha1", "videojobs", NULL, NULL, NULL};
+	assert_int_equal(reflector_new(&r, &o, err, sizeof(err)), REFLECTOR_EINVAL);
+	assert_string_equal(err, "reflector: client and stop are required");
+	o.stop = &stop;
+	o.ref.name = "x";
+	assert_int_equal(reflector_new(&r, &o, err, sizeof(err)), REFLECTOR_EINVAL);
+	assert_non_null(strstr(err, "no name"));
+	o.ref.name = NULL;
+	o.ref.version = NULL;
+	assert_int_equal(reflector_new(&r, &o, err, sizeof(err)), REFLECTOR_EINVAL);
+	assert_string_equal(err, "reflector: ref.version is required");
+	o.ref.version = "v1alpha1";
+	memset(long_group, 'g', sizeof(long_group) - 1);
+	long_group[sizeof(long_group) - 1] = '\0';
+	o.ref.group = long_group;
+	assert_int_equal(reflector_new(&r, &o, err, sizeof(err)), REFLECTOR_EINVAL);
+	assert_string_equal(err, "reflector: ref.group is too long");
+	o.ref.group = "sluice.dev";
+	o.page_size = -1;
+	assert_int_equal(reflector_new(&r, &o, NULL, 0), REFLECTOR_EINVAL);
+	o.page_size = 0;
+
+	o.label_selector = "app=sluice";
+	assert_int_equal(reflector_new(&r, &o, err, sizeof(err)), 0);
+	reflector_stats(r, &st);
+	assert_int_equal(st.lists, 0);
+	assert_int_equal(st.synced, 0);
+	assert_int_equal(st.objects, 0);
+	assert_string_equal(st.resource_version, "");
+	assert_false(reflector_synced(r));
+	assert_non_null(reflector_get_store(r));
+	assert_int_equal(reflector_store_len(reflector_get_store(r)), 0);
+	reflector_free(r);
+	reflector_free(NULL);
+	assert_string_equal(reflector_event_name((enum reflector_event)42), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_object_key),
+	    cmocka_unit_test(test_apply_add_update_delete),
+	    cmocka_unit_test(test_apply_without_handler_and_other_types),
+	    cmocka_unit_test(test_get_is_a_deep_copy),
+	    cmocka_unit_test(test_apply_bounded),
+	    cmocka_unit_test(test_replace_reports_the_difference),
+	    cmocka_unit_test(test_replace_bounded),
+	    cmocka_unit_test(test_foreach),
+	    cmocka_unit_test(test_readers_while_the_writer_writes),
+	    cmocka_unit_test(test_backoff_curve),
+	    cmocka_unit_test(test_new_checks_options),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
