@@ -1,0 +1,819 @@
+/* Unit tests for the telemetry sinks' pure parts (workers/tw_sink*.c): the
+ * secret variable names, the exact SQL, Redis arguments and line protocol
+ * they build, the answer tables (SQLSTATE, Redis errors, InfluxDB status
+ * and body), Retry-After, the 413 split, and tw_sinks_new's configuration
+ * errors. No server is needed: the one write here goes to a closed port. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../lib/metrics.h"
+#include "../../workers/tw_agg.h"
+#include "../../workers/tw_sink.h"
+#include "../../workers/tw_sink_int.h"
+#include "../../workers/tw_spec.h"
+
+#define T0 INT64_C(1795410000000000000) /* 2026-11-23T05:00:00Z */
+#define MIN INT64_C(60000000000)
+
+/* prod/sensors, keys host and site, values temp and load, 1m windows. */
+static const struct tw_sink_schema schema = {
+    .resource = "prod/sensors",
+    .key_names = {"host", "site"},
+    .nkeys = 2,
+    .value_names = {"temp", "load"},
+    .nvalues = 2,
+    .aggregations = TW_AGG_ALL,
+    .window_size_ns = MIN,
+};
+
+/* A window of key "h1" US "s3": temp over 3 events, load in none. */
+static struct tw_row make_row(void)
+{
+	struct tw_row r;
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.key, "h1\x1fs3", 5);
+	r.key_len = 5;
+	r.start_ns = T0;
+	r.end_ns = T0 + MIN;
+	r.count = 3;
+	r.nvalues = 2;
+	r.values[0] = (struct tw_value_result){3, 64.5, 21, 22, 21.5, 21.5, 22, 22};
+	r.values[1] = (struct tw_value_result){0, 0, NAN, NAN, NAN, NAN, NAN, NAN};
+	return r;
+}
+
+/* The buffer as a NUL-terminated string (it may hold a NUL already). */
+static const char *buf_str(struct tw_buf *b)
+{
+	assert_int_equal(tw_buf_append(b, "", 1), 0);
+	b->len--;
+	return b->data;
+}
+
+/* ==== Common ==== */
+
+static void test_secret_env(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(tw_sink_secret_env("pg-creds", "dsn", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "SLUICE_SECRET_PG_CREDS_DSN");
+	assert_int_equal(tw_sink_secret_env("influx.v2/x", "Token_1", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "SLUICE_SECRET_INFLUX_V2_X_TOKEN_1");
+	assert_int_equal(tw_sink_secret_env("a", "b", buf, 18), 0); /* exactly fits */
+	assert_string_equal(buf, "SLUICE_SECRET_A_B");
+	assert_int_equal(tw_sink_secret_env("a", "b", buf, 17), -1);
+	assert_int_equal(tw_sink_secret_env(NULL, "b", buf, sizeof(buf)), -1);
+	assert_int_equal(tw_sink_secret_env("a", NULL, buf, sizeof(buf)), -1);
+	assert_int_equal(tw_sink_secret_env("\xc3\xa9", "k", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "SLUICE_SECRET____K"); /* each non-ASCII byte a '_' */
+}
+
+static void test_key_split(void **state)
+{
+	struct tw_sink_key_part p[8];
+
+	(void)state;
+	assert_int_equal(tw_sink_key_split("h1\x1fs3", 5, 2, p, 8), 2);
+	assert_int_equal(p[0].len, 2);
+	assert_memory_equal(p[0].p, "h1", 2);
+	assert_int_equal(p[1].len, 2);
+	assert_memory_equal(p[1].p, "s3", 2);
+	assert_int_equal(tw_sink_key_split("", 0, 0, p, 8), 0);
+	assert_int_equal(tw_sink_key_split("", 0, 1, p, 8), 1);
+	assert_int_equal(p[0].len, 0);
+	assert_int_equal(tw_sink_key_split("a\x1f", 2, 2, p, 8), 2);
+	assert_int_equal(p[1].len, 0);
+	assert_int_equal(tw_sink_key_split("a\x1f"
+	                                   "b\x1f"
+	                                   "c",
+	                                   5, 3, p, 2),
+	                 2); /* bounded */
+}
+
+/* ==== PostgreSQL ==== */
+
+static void test_pg_insert_sql(void **state)
+{
+	static const char one[] =
+	    "INSERT INTO \"tw\" AS t (resource, key, key_fields, window_start, window_end, count, "
+	    "field, value_count, sum, min, max, mean, p50, p95, p99) VALUES ($1, $2, $3, $4, $5, "
+	    "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (resource, key, "
+	    "window_start, field) DO UPDATE SET key_fields = EXCLUDED.key_fields, window_end = "
+	    "EXCLUDED.window_end, count = EXCLUDED.count, value_count = EXCLUDED.value_count, sum "
+	    "= EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, mean = EXCLUDED.mean, p50 = "
+	    "EXCLUDED.p50, p95 = EXCLUDED.p95, p99 = EXCLUDED.p99 WHERE (t.key_fields, "
+	    "t.window_end, t.count, t.value_count, t.sum, t.min, t.max, t.mean, t.p50, t.p95, "
+	    "t.p99) IS DISTINCT FROM (EXCLUDED.key_fields, EXCLUDED.window_end, EXCLUDED.count, "
+	    "EXCLUDED.value_count, EXCLUDED.sum, EXCLUDED.min, EXCLUDED.max, EXCLUDED.mean, "
+	    "EXCLUDED.p50, EXCLUDED.p95, EXCLUDED.p99)";
+	struct tw_buf b;
+
+	(void)state;
+	tw_buf_init(&b, 1 << 20);
+	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 1), 0);
+	assert_string_equal(b.data, one);
+	assert_int_equal(b.len, sizeof(one)); /* the NUL counted */
+
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 2), 0);
+	assert_non_null(strstr(b.data, "$14, $15), ($16, $17, "));
+	assert_non_null(strstr(b.data, "$29, $30) ON CONFLICT"));
+	assert_null(strstr(b.data, "$31"));
+
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", TW_SINK_PG_ROWS_PER_INSERT), 0);
+	assert_non_null(strstr(b.data, "$14985), ($14986, "));
+	assert_non_null(strstr(b.data, "$15000) ON CONFLICT"));
+	assert_null(strstr(b.data, "$15001"));
+	tw_buf_free(&b);
+
+	tw_buf_init(&b, 100); /* a buffer too small fails, never writes half */
+	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 1), TW_LP_E_FULL);
+	tw_buf_free(&b);
+}
+
+static void test_pg_key_array(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(tw_sink_pg_key_array("d-17\x1fs3", 7, 2, buf, sizeof(buf)), 13);
+	assert_string_equal(buf, "{\"d-17\",\"s3\"}");
+	assert_int_equal(tw_sink_pg_key_array("a\"b\\c", 5, 1, buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "{\"a\\\"b\\\\c\"}");
+	assert_int_equal(tw_sink_pg_key_array("", 0, 0, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "{}");
+	assert_int_equal(tw_sink_pg_key_array("", 0, 1, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "{\"\"}");
+	assert_int_equal(tw_sink_pg_key_array("NULL\x1f{x, y}", 11, 2, buf, sizeof(buf)), 17);
+	assert_string_equal(buf, "{\"NULL\",\"{x, y}\"}");
+	assert_int_equal(tw_sink_pg_key_array("abc", 3, 1, buf, 7), -1);
+	assert_int_equal(tw_sink_pg_key_array("abc", 3, 1, buf, 8), 7);
+}
+
+static void test_pg_format(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(tw_sink_pg_format_ts(0, buf, sizeof(buf)), 29);
+	assert_string_equal(buf, "1970-01-01 00:00:00.000000+00");
+	tw_sink_pg_format_ts(T0 + 123456789, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-11-23 05:00:00.123456+00"); /* ns dropped */
+	tw_sink_pg_format_ts(INT64_MAX, buf, sizeof(buf));
+	assert_string_equal(buf, "2262-04-11 23:47:16.854775+00");
+	assert_int_equal(tw_sink_pg_format_ts(0, buf, 31), -1);
+
+	assert_null(tw_sink_pg_format_double(NAN, buf, sizeof(buf)));
+	assert_string_equal(tw_sink_pg_format_double(INFINITY, buf, sizeof(buf)), "Infinity");
+	assert_string_equal(tw_sink_pg_format_double(-INFINITY, buf, sizeof(buf)), "-Infinity");
+	assert_string_equal(tw_sink_pg_format_double(21.5, buf, sizeof(buf)), "21.5");
+	assert_string_equal(tw_sink_pg_format_double(0.1, buf, sizeof(buf)), "0.1");
+	assert_string_equal(tw_sink_pg_format_double(-3, buf, sizeof(buf)), "-3");
+	assert_string_equal(tw_sink_pg_format_double(1e300, buf, sizeof(buf)), "1e+300");
+}
+
+static void test_pg_classify(void **state)
+{
+	static const struct {
+		const char *state;
+		int want;
+	} cases[] = {
+	    {NULL, TW_SINK_E_RETRY},     {"", TW_SINK_E_RETRY},       {"08006", TW_SINK_E_RETRY},
+	    {"40001", TW_SINK_E_RETRY},  {"40P01", TW_SINK_E_RETRY},  {"53100", TW_SINK_E_RETRY},
+	    {"55P03", TW_SINK_E_RETRY},  {"57014", TW_SINK_E_RETRY},  {"57P01", TW_SINK_E_RETRY},
+	    {"58030", TW_SINK_E_RETRY},  {"XX000", TW_SINK_E_RETRY},  {"25P02", TW_SINK_E_RETRY},
+	    {"42P01", TW_SINK_E_RETRY},  {"42703", TW_SINK_E_RETRY},  {"22021", TW_SINK_E_REJECT},
+	    {"22003", TW_SINK_E_REJECT}, {"23505", TW_SINK_E_REJECT}, {"21000", TW_SINK_E_REJECT},
+	    {"42601", TW_SINK_E_REJECT}, {"54000", TW_SINK_E_REJECT}, {"42501", TW_SINK_E_CONFIG},
+	    {"28P01", TW_SINK_E_CONFIG}, {"3D000", TW_SINK_E_CONFIG},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (tw_sink_pg_classify(cases[i].state) != cases[i].want)
+			fail_msg("SQLSTATE %s: got %d want %d",
+			         cases[i].state ? cases[i].state : "NULL",
+			         tw_sink_pg_classify(cases[i].state), cases[i].want);
+}
+
+/* ==== Redis ==== */
+
+static void test_redis_member(void **state)
+{
+	struct tw_row r = make_row();
+	struct tw_sink_schema s = schema;
+	struct tw_buf b;
+
+	(void)state;
+	tw_buf_init(&b, 1 << 16);
+	assert_int_equal(tw_sink_redis_member(&b, &s, &r), 0);
+	assert_string_equal(buf_str(&b),
+	                    "{\"start\":1795410000000000000,\"end\":1795410060000000000,"
+	                    "\"count\":3,\"fields\":{\"temp\":{\"count\":3,\"sum\":64.5,\"min\":21,"
+	                    "\"max\":22,\"mean\":21.5,\"p50\":21.5,\"p95\":22,\"p99\":22},"
+	                    "\"load\":{\"count\":0,\"sum\":0}}}");
+
+	/* Only what was asked for; field names escaped as JSON. */
+	s.aggregations = TW_AGG_COUNT | TW_AGG_MAX | TW_AGG_P99;
+	s.value_names[0] = "t\"q";
+	s.nvalues = 1;
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_redis_member(&b, &s, &r), 0);
+	assert_string_equal(buf_str(&b), "{\"start\":1795410000000000000,\"end\":"
+	                                 "1795410060000000000,\"count\":3,\"fields\":{\"t\\\"q\":{"
+	                                 "\"count\":3,\"max\":22,\"p99\":22}}}");
+
+	/* A spec without value fields. */
+	s.nvalues = 0;
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_redis_member(&b, &s, &r), 0);
+	assert_string_equal(buf_str(&b), "{\"start\":1795410000000000000,\"end\":"
+	                                 "1795410060000000000,\"count\":3,\"fields\":{}}");
+	tw_buf_free(&b);
+}
+
+static void test_redis_row_cmd(void **state)
+{
+	static const char *const want[] = {"EVALSHA",
+	                                   "0123456789abcdef0123456789abcdef01234567",
+	                                   "2",
+	                                   "sluice:prod:sensors:h1\x1fs3:latest",
+	                                   "sluice:prod:sensors:h1\x1fs3:timeline",
+	                                   "1795410000000000000",
+	                                   "1795410000000",
+	                                   "3600000",
+	                                   "60",
+	                                   NULL /* member */,
+	                                   "start",
+	                                   "1795410000000000000",
+	                                   "end",
+	                                   "1795410060000000000",
+	                                   "count",
+	                                   "3",
+	                                   "temp.count",
+	                                   "3",
+	                                   "temp.sum",
+	                                   "64.5",
+	                                   "temp.min",
+	                                   "21",
+	                                   "temp.max",
+	                                   "22",
+	                                   "temp.mean",
+	                                   "21.5",
+	                                   "temp.p50",
+	                                   "21.5",
+	                                   "temp.p95",
+	                                   "22",
+	                                   "temp.p99",
+	                                   "22",
+	                                   "load.count",
+	                                   "0",
+	                                   "load.sum",
+	                                   "0"};
+	const size_t nwant = sizeof(want) / sizeof(want[0]);
+	struct tw_row r = make_row();
+	struct tw_sink_redis_cmd *cmd = calloc(1, sizeof(*cmd));
+	char err[128];
+
+	(void)state;
+	assert_non_null(cmd);
+	tw_buf_init(&cmd->buf, 1 << 20);
+	assert_int_equal(tw_sink_redis_row_cmd(cmd, "0123456789abcdef0123456789abcdef01234567",
+	                                       "sluice:prod:sensors:", INT64_C(3600) * 1000000000,
+	                                       &schema, &r, err, sizeof(err)),
+	                 0);
+	assert_int_equal(cmd->argc, nwant);
+	for (size_t i = 0; i < nwant; i++) {
+		if (want[i] == NULL)
+			continue;
+		if (cmd->argvlen[i] != strlen(want[i]) ||
+		    memcmp(cmd->argv[i], want[i], cmd->argvlen[i]) != 0)
+			fail_msg("argv[%zu] is \"%.*s\", want \"%s\"", i, (int)cmd->argvlen[i],
+			         cmd->argv[i], want[i]);
+	}
+	assert_int_equal(cmd->argvlen[9], strlen("{\"start\":1795410000000000000,"
+	                                         "\"end\":1795410060000000000,\"count\":3,"
+	                                         "\"fields\":{\"temp\":{\"count\":3,\"sum\":64.5,"
+	                                         "\"min\":21,\"max\":22,\"mean\":21.5,\"p50\":21.5,"
+	                                         "\"p95\":22,\"p99\":22},\"load\":{\"count\":0,"
+	                                         "\"sum\":0}}}"));
+	assert_memory_equal(cmd->argv[9], "{\"start\":1795410000000000000,", 29);
+	assert_true(cmd->argc <= TW_SINK_REDIS_ARGS_MAX);
+	tw_buf_free(&cmd->buf);
+	free(cmd);
+}
+
+/* The largest row fits in TW_SINK_REDIS_ARGS_MAX arguments. */
+static void test_redis_row_cmd_max(void **state)
+{
+	static const char *const names[TW_VALUES_MAX] = {"a", "b", "c", "d", "e", "f", "g", "h",
+	                                                 "i", "j", "k", "l", "m", "n", "o", "p"};
+	struct tw_sink_schema s = schema;
+	struct tw_row r = make_row();
+	struct tw_sink_redis_cmd *cmd = calloc(1, sizeof(*cmd));
+	char err[128];
+
+	(void)state;
+	assert_non_null(cmd);
+	memcpy(s.value_names, names, sizeof(names));
+	s.nvalues = TW_VALUES_MAX;
+	r.nvalues = TW_VALUES_MAX;
+	for (size_t i = 0; i < TW_VALUES_MAX; i++)
+		r.values[i] = (struct tw_value_result){1, 1, 1, 1, 1, 1, 1, 1};
+	tw_buf_init(&cmd->buf, 1 << 20);
+	assert_int_equal(
+	    tw_sink_redis_row_cmd(cmd, "x", "p:", 1000000000, &s, &r, err, sizeof(err)), 0);
+	assert_int_equal(cmd->argc, TW_SINK_REDIS_ARGS_MAX);
+	tw_buf_free(&cmd->buf);
+	free(cmd);
+}
+
+static void test_redis_classify(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_sink_redis_classify("LOADING Redis is loading the dataset in memory"),
+	                 TW_SINK_E_RETRY);
+	assert_int_equal(tw_sink_redis_classify("BUSY Redis is busy running a script"),
+	                 TW_SINK_E_RETRY);
+	assert_int_equal(tw_sink_redis_classify("OOM command not allowed when used memory > "
+	                                        "'maxmemory'"),
+	                 TW_SINK_E_RETRY);
+	assert_int_equal(tw_sink_redis_classify("READONLY You can't write against a read only "
+	                                        "replica."),
+	                 TW_SINK_E_RETRY);
+	assert_int_equal(tw_sink_redis_classify("MASTERDOWN Link with MASTER is down"),
+	                 TW_SINK_E_RETRY);
+	assert_int_equal(tw_sink_redis_classify(NULL), TW_SINK_E_RETRY);
+	assert_int_equal(tw_sink_redis_classify("NOAUTH Authentication required."),
+	                 TW_SINK_E_CONFIG);
+	assert_int_equal(tw_sink_redis_classify("WRONGPASS invalid username-password pair"),
+	                 TW_SINK_E_CONFIG);
+	assert_int_equal(tw_sink_redis_classify("NOPERM this user has no permissions"),
+	                 TW_SINK_E_CONFIG);
+	assert_int_equal(tw_sink_redis_classify("WRONGTYPE Operation against a key holding the "
+	                                        "wrong kind of value script: 1a2b"),
+	                 TW_SINK_E_REJECT);
+	assert_int_equal(tw_sink_redis_classify("ERR Error running script"), TW_SINK_E_REJECT);
+	assert_int_equal(tw_sink_redis_classify("OOMX not a code we know"), TW_SINK_E_REJECT);
+}
+
+/* ==== InfluxDB ==== */
+
+static void test_influx_classify(void **state)
+{
+	static const struct {
+		enum tw_influx_api api;
+		long status;
+		const char *body;
+		enum tw_sink_influx_action want;
+	} cases[] = {
+	    {TW_INFLUX_V1, 204, NULL, TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 204, "", TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 200, NULL, TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 201, NULL, TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 202, NULL, TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 207, NULL, TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V1, 400, "{\"error\":\"unable to parse 'x': missing fields\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 400,
+	     "{\"error\":\"partial write: field type conflict: input field \\\"count\\\" on "
+	     "measurement \\\"m\\\" is type integer, already exists as type string dropped=1\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 400, NULL, TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 422,
+	     "{\"code\":\"unprocessable entity\",\"message\":\"partial write: "
+	     "dropped 4 points outside retention policy\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 406, NULL, TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 404, "{\"message\":\"bucket \\\"b\\\" not found\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 404, "{\"error\":\"database not found: \\\"x\\\"\"}",
+	     TW_INFLUX_ACT_CREATE_DB},
+	    {TW_INFLUX_V2, 404, "{\"error\":\"database not found: \\\"x\\\"\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"database not found: \\\"x\\\"\"}",
+	     TW_INFLUX_ACT_CREATE_DB},
+	    {TW_INFLUX_V1, 413, NULL, TW_INFLUX_ACT_SPLIT},
+	    {TW_INFLUX_V2, 413, "{\"code\":\"request too large\"}", TW_INFLUX_ACT_SPLIT},
+	    {TW_INFLUX_V1, 401, NULL, TW_INFLUX_ACT_AUTH},
+	    {TW_INFLUX_V2, 403, NULL, TW_INFLUX_ACT_AUTH},
+	    {TW_INFLUX_V2, 429, NULL, TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 429, NULL, TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 502, NULL, TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 503, "{\"message\":\"partial write\"}", TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 504, NULL, TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"timeout\"}", TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 500, NULL, TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 500,
+	     "{\"error\":\"partial write: points beyond retention policy "
+	     "dropped=2\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"points beyond retention policy\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"unable to parse\"}", TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"retention policy not found: x\"}",
+	     TW_INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"write failed: hinted handoff queue not empty\"}",
+	     TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V1, 301, NULL, TW_INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 0, NULL, TW_INFLUX_ACT_RETRY},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum tw_sink_influx_action got =
+		    tw_sink_influx_classify(cases[i].api, cases[i].status, cases[i].body);
+
+		if (got != cases[i].want)
+			fail_msg("case %zu: v%d %ld %s: got %d want %d", i, (int)cases[i].api,
+			         cases[i].status, cases[i].body ? cases[i].body : "(no body)", got,
+			         cases[i].want);
+	}
+}
+
+static void test_influx_retry_after(void **state)
+{
+	/* Wed, 21 Oct 2015 07:28:00 GMT */
+	const time_t date = 1445412480;
+
+	(void)state;
+	assert_int_equal(tw_sink_influx_retry_after(NULL, 0), 0);
+	assert_int_equal(tw_sink_influx_retry_after("120", 0), 120000);
+	assert_int_equal(tw_sink_influx_retry_after(" 7 ", 0), 7000);
+	assert_int_equal(tw_sink_influx_retry_after("1.5", 0), 1500);
+	assert_int_equal(tw_sink_influx_retry_after("0", 0), 0);
+	assert_int_equal(tw_sink_influx_retry_after("600", 0), 600000);
+	assert_int_equal(tw_sink_influx_retry_after("601", 0), TW_SINK_INFLUX_RETRY_AFTER_MAX_MS);
+	assert_int_equal(tw_sink_influx_retry_after("1e300", 0), TW_SINK_INFLUX_RETRY_AFTER_MAX_MS);
+	assert_int_equal(tw_sink_influx_retry_after("soon", 0), TW_SINK_INFLUX_RETRY_AFTER_BAD_MS);
+	assert_int_equal(tw_sink_influx_retry_after("5s", 0), TW_SINK_INFLUX_RETRY_AFTER_BAD_MS);
+	assert_int_equal(tw_sink_influx_retry_after("-5", 0), TW_SINK_INFLUX_RETRY_AFTER_BAD_MS);
+	assert_int_equal(tw_sink_influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 30),
+	                 30000);
+	assert_int_equal(tw_sink_influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + 5), 0);
+	assert_int_equal(tw_sink_influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 3600),
+	                 TW_SINK_INFLUX_RETRY_AFTER_MAX_MS);
+}
+
+static void test_influx_write_url(void **state)
+{
+	struct tw_buf b;
+
+	(void)state;
+	tw_buf_init(&b, 4096);
+	assert_int_equal(
+	    tw_sink_influx_write_url(&b, TW_INFLUX_V1, "http://influx:8086", "sluice", NULL), 0);
+	assert_string_equal(b.data, "http://influx:8086/write?db=sluice&precision=ns");
+	tw_buf_reset(&b);
+	assert_int_equal(
+	    tw_sink_influx_write_url(&b, TW_INFLUX_V1, "https://h/base//", "my db&x", "ignored"),
+	    0);
+	assert_string_equal(b.data, "https://h/base/write?db=my%20db%26x&precision=ns");
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_influx_write_url(&b, TW_INFLUX_V2, "http://h:8086/",
+	                                          "sluice/autogen", "Acme Inc"),
+	                 0);
+	assert_string_equal(
+	    b.data,
+	    "http://h:8086/api/v2/write?org=Acme%20Inc&bucket=sluice%2Fautogen&precision=ns");
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_influx_write_url(&b, TW_INFLUX_V2, "http://h", "b", NULL), 0);
+	assert_string_equal(b.data, "http://h/api/v2/write?bucket=b&precision=ns");
+	tw_buf_free(&b);
+}
+
+static void test_influx_duration(void **state)
+{
+	char buf[24];
+
+	(void)state;
+	assert_int_equal(tw_sink_influx_duration(MIN, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "1m");
+	tw_sink_influx_duration(90 * INT64_C(1000000000), buf, sizeof(buf));
+	assert_string_equal(buf, "90s");
+	tw_sink_influx_duration(2 * 60 * MIN, buf, sizeof(buf));
+	assert_string_equal(buf, "2h");
+	tw_sink_influx_duration(1500 * INT64_C(1000000), buf, sizeof(buf));
+	assert_string_equal(buf, "1500ms");
+	tw_sink_influx_duration(500, buf, sizeof(buf));
+	assert_string_equal(buf, "500ns");
+	assert_int_equal(tw_sink_influx_duration(MIN, buf, 23), -1);
+}
+
+static void test_influx_window_line(void **state)
+{
+	struct tw_sink_schema s = schema;
+	struct tw_row r = make_row();
+	char err[256], tag[64];
+	struct tw_buf b;
+
+	(void)state;
+	tw_buf_init(&b, 1 << 16);
+	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), 0);
+	assert_string_equal(buf_str(&b),
+	                    "telemetry_window,host=h1,resource=prod/sensors,site=s3,window=1m "
+	                    "count=3i,temp_count=3i,temp_sum=64.5,temp_min=21,temp_max=22,"
+	                    "temp_mean=21.5,temp_p50=21.5,temp_p95=22,temp_p99=22,load_count=0i,"
+	                    "load_sum=0 1795410000000000000\n");
+
+	/* Key fields named like our own tags are renamed; an empty key part
+	 * is no tag; aggregates not asked for are left out. */
+	s.key_names[0] = "resource";
+	s.key_names[1] = "window";
+	s.aggregations = TW_AGG_COUNT | TW_AGG_MEAN;
+	memcpy(r.key, "a b\x1f", 4);
+	r.key_len = 4;
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), 0);
+	assert_string_equal(buf_str(&b),
+	                    "telemetry_window,key_resource=a\\ b,resource=prod/sensors,"
+	                    "window=1m count=3i,temp_count=3i,temp_mean=21.5,"
+	                    "load_count=0i 1795410000000000000\n");
+	assert_string_equal(tw_sink_influx_key_tag("window", tag, sizeof(tag)), "key_window");
+	assert_string_equal(tw_sink_influx_key_tag("host", tag, sizeof(tag)), "host");
+
+	/* What line protocol cannot carry is refused, the buffer untouched. */
+	memcpy(r.key, "a\\\x1fs3", 5);
+	r.key_len = 5;
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), TW_LP_E_INVALID);
+	assert_int_equal(b.len, 0);
+	tw_buf_free(&b);
+}
+
+static void test_influx_event_line(void **state)
+{
+	struct tw_event ev;
+	char err[256];
+	struct tw_buf b;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = T0 + 123;
+	memcpy(ev.key, "h1\x1fs3", 5);
+	ev.key_len = 5;
+	ev.present = 2;
+	ev.values[0] = 99;
+	ev.values[1] = 0.25;
+	tw_buf_init(&b, 1 << 16);
+	assert_int_equal(tw_sink_influx_event_line(&b, &schema, &ev, err, sizeof(err)), 0);
+	assert_string_equal(buf_str(&b), "telemetry_raw,host=h1,resource=prod/sensors,site=s3 "
+	                                 "load=0.25 1795410000000000123\n");
+	ev.present = 0;
+	tw_buf_reset(&b);
+	assert_int_equal(tw_sink_influx_event_line(&b, &schema, &ev, err, sizeof(err)), 1);
+	assert_int_equal(b.len, 0);
+	tw_buf_free(&b);
+}
+
+static void test_influx_split_point(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_sink_influx_split_point("", 0), 0);
+	assert_int_equal(tw_sink_influx_split_point("a\n", 2), 0);
+	assert_int_equal(tw_sink_influx_split_point("a\nb\n", 4), 2);
+	assert_int_equal(tw_sink_influx_split_point("a\nb\nc\n", 6), 2);
+	assert_int_equal(tw_sink_influx_split_point("a\nb\nc\nd\n", 8), 4);
+	assert_int_equal(tw_sink_influx_split_point("a\nbb\nccc\ndddd\neeeee\n", 20), 5);
+	assert_int_equal(tw_sink_influx_split_point("a\nb", 3), 2); /* no final newline */
+}
+
+/* A fake server: answers 413 to a body over max_lines lines, RETRY at the
+ * retry_at-th request, REJECT for a body holding reject_line; records the
+ * bodies it accepted. */
+struct fake {
+	size_t max_lines;
+	int retry_at, reject_line;
+	int calls;
+	char accepted[64][64];
+	int naccepted;
+};
+
+static int fake_post(void *ctx, const char *data, size_t len, char *errbuf, size_t errbuf_size)
+{
+	struct fake *f = ctx;
+	size_t lines = 0;
+	char body[64];
+
+	f->calls++;
+	for (size_t i = 0; i < len; i++)
+		lines += data[i] == '\n';
+	if (f->retry_at == f->calls)
+		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY, "503 at call %d",
+		                    f->calls);
+	if (lines > f->max_lines)
+		return TW_SINK_INFLUX_TOO_LARGE;
+	snprintf(body, sizeof(body), "%.*s", (int)len, data);
+	if (f->reject_line > 0) {
+		char needle[16];
+
+		snprintf(needle, sizeof(needle), "%d\n", f->reject_line);
+		if (strstr(body, needle) != NULL)
+			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_REJECT, "400 with %d",
+			                    f->reject_line);
+	}
+	snprintf(f->accepted[f->naccepted++], sizeof(f->accepted[0]), "%s", body);
+	return TW_SINK_OK;
+}
+
+static void test_influx_post_split(void **state)
+{
+	static const char lines[] = "1\n2\n3\n4\n5\n6\n7\n";
+	struct fake f;
+	char err[128];
+
+	(void)state;
+	/* Taken whole. */
+	memset(&f, 0, sizeof(f));
+	f.max_lines = 100;
+	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.calls, 1);
+
+	/* 7 lines, at most 2 per request: 7 -> 3 + 4 -> (1 + 2) + (2 + 2), in
+	 * order, every line once. */
+	memset(&f, 0, sizeof(f));
+	f.max_lines = 2;
+	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.naccepted, 4);
+	assert_string_equal(f.accepted[0], "1\n");
+	assert_string_equal(f.accepted[1], "2\n3\n");
+	assert_string_equal(f.accepted[2], "4\n5\n");
+	assert_string_equal(f.accepted[3], "6\n7\n");
+	assert_int_equal(f.calls, 7); /* 7, 3, 1, 2, 4, 2, 2 */
+
+	/* A single line still too large is a REJECT. */
+	memset(&f, 0, sizeof(f));
+	f.max_lines = 0;
+	assert_int_equal(tw_sink_influx_post_split("1\n2\n", 4, fake_post, &f, err, sizeof(err)),
+	                 TW_SINK_E_REJECT);
+	assert_non_null(strstr(err, "413"));
+
+	/* A rejected half does not stop the other; the first reason is kept. */
+	memset(&f, 0, sizeof(f));
+	f.max_lines = 2;
+	f.reject_line = 3;
+	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)),
+	                 TW_SINK_E_REJECT);
+	assert_string_equal(err, "400 with 3");
+	assert_int_equal(f.naccepted, 3); /* 1, 4-5, 6-7 */
+
+	/* RETRY stops at once: nothing after it is sent. */
+	memset(&f, 0, sizeof(f));
+	f.max_lines = 2;
+	f.retry_at = 3; /* 7 (413), 3 (413), 1 (503) */
+	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)),
+	                 TW_SINK_E_RETRY);
+	assert_int_equal(f.calls, 3);
+	assert_string_equal(err, "503 at call 3");
+
+	/* RETRY after a REJECT wins, with its own reason. */
+	memset(&f, 0, sizeof(f));
+	f.max_lines = 2;
+	f.reject_line = 1;
+	f.retry_at = 5; /* 7, 3, 1 (400), 2-3, 4-7 (503) */
+	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)),
+	                 TW_SINK_E_RETRY);
+	assert_string_equal(err, "503 at call 5");
+}
+
+/* ==== tw_sinks_new ==== */
+
+static const char doc_head[] =
+    "{\"name\":\"sensors\",\"namespace\":\"prod\",\"spec\":{"
+    "\"kafka\":{\"bootstrap\":\"127.0.0.1:9092\",\"topic\":\"t\"},"
+    "\"fields\":{\"timestamp\":\"ts\",\"keys\":[\"%s\"],\"values\":[\"temp\"]},"
+    "\"window\":{\"size\":\"60s\"}%s}}";
+
+static void load_spec(struct tw_spec *spec, const char *key, const char *sinks)
+{
+	char text[2048], err[256];
+	cJSON *doc;
+
+	snprintf(text, sizeof(text), doc_head, key, sinks);
+	doc = cJSON_Parse(text);
+	assert_non_null(doc);
+	if (tw_spec_parse_document(doc, spec, err, sizeof(err)) != 0)
+		fail_msg("spec: %s", err);
+	cJSON_Delete(doc);
+}
+
+static void test_sinks_new(void **state)
+{
+	struct tw_spec spec;
+	struct tw_sink **sinks;
+	size_t n = 99;
+	char err[256];
+
+	(void)state;
+	load_spec(&spec, "host", "");
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	tw_sinks_free(sinks, n);
+	tw_spec_free(&spec);
+
+	/* All three, in order; nothing connects yet. */
+	setenv("SLUICE_SECRET_PG_CREDS_DSN", "host=127.0.0.1 port=1 dbname=x", 1);
+	setenv("SLUICE_SECRET_INFLUX_TOKEN", "u:p", 1);
+	load_spec(&spec, "host",
+	          ",\"sinks\":{\"influxdb\":{\"url\":\"http://127.0.0.1:1\",\"database\":\"d\","
+	          "\"api\":\"v2\",\"org\":\"o\",\"token\":{\"name\":\"influx\",\"key\":\"token\"}},"
+	          "\"postgres\":{\"dsn\":{\"name\":\"pg-creds\",\"key\":\"dsn\"}},"
+	          "\"redis\":{\"addr\":\"[::1]:6379\"}}");
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(tw_sink_name(sinks[0]), "postgres");
+	assert_string_equal(tw_sink_name(sinks[1]), "redis");
+	assert_string_equal(tw_sink_name(sinks[2]), "influxdb");
+	assert_int_equal(tw_sink_retry_after_ms(sinks[2]), 0);
+	assert_int_equal(tw_sink_trim(sinks[1], 0, err, sizeof(err)), 0); /* Redis: TTL */
+	tw_sinks_free(sinks, n);
+
+	/* A secret that is not in the environment. */
+	unsetenv("SLUICE_SECRET_PG_CREDS_DSN");
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), TW_SINK_E_CONFIG);
+	assert_string_equal(err, "spec.sinks.postgres.dsn: environment variable "
+	                         "SLUICE_SECRET_PG_CREDS_DSN is not set (Secret \"pg-creds\", key "
+	                         "\"dsn\")");
+	assert_null(sinks);
+	assert_int_equal(n, 0);
+
+	/* A DSN libpq cannot read. */
+	setenv("SLUICE_SECRET_PG_CREDS_DSN", "host=x port", 1);
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), TW_SINK_E_CONFIG);
+	assert_non_null(strstr(err, "spec.sinks.postgres.dsn: "));
+	unsetenv("SLUICE_SECRET_PG_CREDS_DSN");
+	unsetenv("SLUICE_SECRET_INFLUX_TOKEN");
+	tw_spec_free(&spec);
+
+	/* A key InfluxDB cannot name. */
+	load_spec(&spec, "_host",
+	          ",\"sinks\":{\"influxdb\":{\"url\":\"http://127.0.0.1:1\",\"database\":\"d\"}}");
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), TW_SINK_E_CONFIG);
+	assert_string_equal(err, "spec.fields.keys[0]: \"_host\" starts with '_', which InfluxDB "
+	                         "reserves: the influxdb sink cannot write it");
+	tw_spec_free(&spec);
+}
+
+/* A failed write shows in the metrics (the server: a closed port). */
+static void test_sinks_metrics(void **state)
+{
+	struct metrics_registry *reg = metrics_registry_new();
+	struct tw_row row = make_row();
+	struct tw_batch batch = {&row, 1, NULL, 0};
+	struct tw_spec spec;
+	struct tw_sink **sinks;
+	size_t n, len;
+	char err[512], *text;
+
+	(void)state;
+	assert_non_null(reg);
+	assert_int_equal(tw_sinks_set_metrics(reg), 0);
+	assert_int_equal(tw_sinks_set_metrics(reg), 0); /* the same registry: no-op */
+	load_spec(&spec, "host", ",\"sinks\":{\"redis\":{\"addr\":\"127.0.0.1:1\"}}");
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), 0);
+	row.nvalues = 1;
+	assert_int_equal(tw_sink_write(sinks[0], &batch, err, sizeof(err)), TW_SINK_E_RETRY);
+	assert_non_null(strstr(err, "redis: connect: "));
+	assert_int_equal(metrics_render(reg, &text, &len), 0);
+	assert_non_null(strstr(text, "sluice_tw_sink_write_seconds_count{sink=\"redis\"} 1\n"));
+	assert_non_null(strstr(text, "sluice_tw_sink_errors_total{sink=\"redis\",op=\"write\","
+	                             "result=\"retry\"} 1\n"));
+	free(text);
+	tw_sinks_free(sinks, n);
+	tw_spec_free(&spec);
+	assert_int_equal(tw_sinks_set_metrics(NULL), 0);
+	metrics_registry_free(reg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_secret_env),         cmocka_unit_test(test_key_split),
+	    cmocka_unit_test(test_pg_insert_sql),      cmocka_unit_test(test_pg_key_array),
+	    cmocka_unit_test(test_pg_format),          cmocka_unit_test(test_pg_classify),
+	    cmocka_unit_test(test_redis_member),       cmocka_unit_test(test_redis_row_cmd),
+	    cmocka_unit_test(test_redis_row_cmd_max),  cmocka_unit_test(test_redis_classify),
+	    cmocka_unit_test(test_influx_classify),    cmocka_unit_test(test_influx_retry_after),
+	    cmocka_unit_test(test_influx_write_url),   cmocka_unit_test(test_influx_duration),
+	    cmocka_unit_test(test_influx_window_line), cmocka_unit_test(test_influx_event_line),
+	    cmocka_unit_test(test_influx_split_point), cmocka_unit_test(test_influx_post_split),
+	    cmocka_unit_test(test_sinks_new),          cmocka_unit_test(test_sinks_metrics),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
