@@ -20,22 +20,22 @@
 #define TW_KEY_SEP '\x1f'
 
 struct tw_event {
-	int64_t ts_ns;                  /* event time, ns since the Unix epoch (UTC) */
-	size_t key_len;                 /* bytes used in key */
-	char key[TW_KEY_MAX];           /* key fields joined by TW_KEY_SEP, not NUL-terminated */
-	uint32_t present;               /* bit i set: values[i] was in the event */
-	double values[TW_VALUES_MAX];   /* in spec.fields.values order */
+	int64_t ts_ns;                /* event time, ns since the Unix epoch (UTC) */
+	size_t key_len;               /* bytes used in key */
+	char key[TW_KEY_MAX];         /* key fields joined by TW_KEY_SEP, not NUL-terminated */
+	uint32_t present;             /* bit i set: values[i] was in the event */
+	double values[TW_VALUES_MAX]; /* in spec.fields.values order */
 };
 
 /* Why an event was refused; the reason text for the dead-letter topic comes
  * with it in the parser's errbuf. */
 enum tw_event_error {
 	TW_EVENT_OK = 0,
-	TW_EVENT_E_SYNTAX = -1,      /* not JSON / CSV / line protocol */
-	TW_EVENT_E_MISSING = -2,     /* a timestamp or key field is absent */
-	TW_EVENT_E_TYPE = -3,        /* a value that is not a number, a key that is not a scalar */
-	TW_EVENT_E_TIMESTAMP = -4,   /* unparsable or absurd (before 1970 or after 2262) */
-	TW_EVENT_E_TOO_LONG = -5,    /* key or field count past the bounds above */
+	TW_EVENT_E_SYNTAX = -1,    /* not JSON / CSV / line protocol */
+	TW_EVENT_E_MISSING = -2,   /* a timestamp or key field is absent */
+	TW_EVENT_E_TYPE = -3,      /* a value that is not a number, a key that is not a scalar */
+	TW_EVENT_E_TIMESTAMP = -4, /* unparsable or absurd (before 1970 or after 2262) */
+	TW_EVENT_E_TOO_LONG = -5,  /* key or field count past the bounds above */
 };
 
 #endif
