@@ -114,6 +114,10 @@ int app_start(struct app *app)
 	    .addr = config_get_string(cfg, "metrics.addr"),
 	    .port = (int)config_get_int(cfg, "metrics.port"),
 	    .metrics = app->metrics,
+	    .healthz = app->healthz,
+	    .healthz_arg = app->check_arg,
+	    .readyz = app->readyz,
+	    .readyz_arg = app->check_arg,
 	};
 	if (httpd_start(&opts, &app->httpd, errbuf, sizeof(errbuf)) < 0) {
 		log_error("cannot start the http endpoint", "error", errbuf, NULL);

@@ -63,6 +63,9 @@ struct app {
 	int max_args;                        /* positional arguments allowed */
 	FILE *out;                           /* --help, --version; NULL: stdout */
 	FILE *err;                           /* usage errors; NULL: stderr */
+	httpd_check_fn healthz;              /* /healthz check; NULL: always "ok" */
+	httpd_check_fn readyz;               /* /readyz check; NULL: always "ok" */
+	void *check_arg;                     /* passed to both checks */
 
 	/* Owned, set by app_parse and app_start, freed by app_stop. */
 	struct config *cfg;
@@ -83,7 +86,8 @@ int app_parse(struct app *app, int argc, char *const argv[], int *status);
  * Sets the log component and level, installs the signal handlers, creates
  * the metrics registry (with sluice_build_info and
  * process_start_time_seconds) and starts the HTTP endpoint, whose /healthz
- * and /readyz answer "ok" from then on. Logs "starting" and "http endpoint
+ * and /readyz answer from then on (through app->healthz and app->readyz;
+ * "ok" when those are NULL). Logs "starting" and "http endpoint
  * listening". Returns 0, or APP_ERR after logging why; call app_stop either
  * way.
  */

@@ -1,22 +1,91 @@
 /*
  * main.c - sluice-worker MODE: one binary for every stage of a Sluice
- * pipeline, the stage picked by the first argument (design.md). No mode is
- * built yet; this answers --help and --version and says so for the rest.
+ * pipeline, the stage picked by the first argument (design.md). Built so
+ * far: telemetry (telemetry.h) and load (load.h); the other modes say they
+ * are not available yet.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "load.h"
+#include "log.h"
+#include "signals.h"
+#include "telemetry.h"
 
+static const char *const progress_choices[] = {"auto", "bar", "log", "none", NULL};
+
+/* clang-format off */
 static const struct config_option options[] = {
     APP_COMMON_OPTIONS("9090"),
+    {.name = "kafka.client_id", .flag = "--client-id", .env = "SLUICE_KAFKA_CLIENT_ID",
+     .type = CONFIG_STRING, .def = NULL,
+     .help = "Kafka client.id (default: sluice-worker-<hostname>, sluice-load-<hostname>)."},
+    {.name = "telemetry.unhealthy_after", .flag = "--unhealthy-after",
+     .env = "SLUICE_UNHEALTHY_AFTER", .type = CONFIG_DURATION, .def = "60s", .min = 1000,
+     .max = 86400000,
+     .help = "telemetry: /healthz fails once a sink has failed continuously for this long."},
+    {.name = "telemetry.flush_interval", .flag = "--flush-interval",
+     .env = "SLUICE_FLUSH_INTERVAL", .type = CONFIG_DURATION, .def = "500ms", .min = 10,
+     .max = 60000, .help = "telemetry: a batch goes to the sinks at the latest after this."},
+    {.name = "telemetry.flush_rows", .flag = "--flush-rows", .env = "SLUICE_FLUSH_ROWS",
+     .type = CONFIG_INT, .def = "2000", .min = 1, .max = 1000000,
+     .help = "telemetry: ... or as soon as this many window rows and raw events wait."},
+    {.name = "telemetry.buffer_rows", .flag = "--buffer-rows", .env = "SLUICE_BUFFER_ROWS",
+     .type = CONFIG_INT, .def = "20000", .min = 1, .max = 4000000,
+     .help = "telemetry: rows held behind a batch the sinks retry before consumption pauses."},
+    {.name = "telemetry.session_timeout", .flag = "--session-timeout",
+     .env = "SLUICE_SESSION_TIMEOUT", .type = CONFIG_DURATION, .def = "45s", .min = 1000,
+     .max = 3600000,
+     .help = "telemetry: how long the group waits for a silent member (a crash) before "
+             "giving its partitions to others."},
+    {.name = "telemetry.shutdown_timeout", .flag = "--shutdown-timeout",
+     .env = "SLUICE_SHUTDOWN_TIMEOUT", .type = CONFIG_DURATION, .def = "20s", .min = 0,
+     .max = 3600000, .help = "telemetry: how long SIGTERM's final flush may take."},
+    {.name = "telemetry.retry_max", .flag = "--retry-max", .env = "SLUICE_RETRY_MAX",
+     .type = CONFIG_DURATION, .def = "30s", .min = 100, .max = 3600000,
+     .help = "telemetry: longest backoff between retries of a batch (Retry-After aside)."},
+    {.name = "telemetry.trim_interval", .flag = "--trim-interval",
+     .env = "SLUICE_TRIM_INTERVAL", .type = CONFIG_DURATION, .def = "1m", .min = 0,
+     .max = 86400000, .help = "telemetry: how often retention trims old rows; 0 turns it off."},
+    {.name = "telemetry.create_dlq_topic", .flag = "--create-dlq-topic",
+     .env = "SLUICE_CREATE_DLQ_TOPIC", .type = CONFIG_BOOL, .def = "true",
+     .help = "telemetry: create the dead-letter topic at start when it is missing "
+             "(same partitions and replication as the source)."},
+    {.name = "load.file", .flag = "--file", .type = CONFIG_STRING,
+     .help = "load: the CSV file to publish (its first record is the header); - for stdin."},
+    {.name = "load.topic", .flag = "--topic", .type = CONFIG_STRING,
+     .help = "load: the topic to publish to (it must exist)."},
+    {.name = "load.bootstrap", .flag = "--bootstrap", .env = "SLUICE_KAFKA_BOOTSTRAP",
+     .type = CONFIG_STRING, .help = "load: Kafka bootstrap servers, host:port[,host:port]."},
+    {.name = "load.key_fields", .flag = "--key-fields", .type = CONFIG_STRING,
+     .help = "load: columns whose cells, joined by ',', are each message's key."},
+    {.name = "load.rate", .flag = "--rate", .type = CONFIG_INT, .def = "0", .min = 0,
+     .max = 100000000, .help = "load: messages per second; 0 for as fast as possible."},
+    {.name = "load.as_json", .flag = "--as-json", .type = CONFIG_BOOL, .def = "false",
+     .help = "load: publish each record as a JSON object keyed by the header's names."},
+    {.name = "load.delimiter", .flag = "--delimiter", .type = CONFIG_STRING, .def = ",",
+     .help = "load: the CSV delimiter, one character."},
+    {.name = "load.progress", .flag = "--progress", .type = CONFIG_ENUM, .def = "auto",
+     .choices = progress_choices,
+     .help = "load: progress on stderr: a bar on a terminal (auto), bar, log lines, none."},
     {0},
 };
+/* clang-format on */
 
-static const char usage[] = "Usage: sluice-worker MODE [options]\n"
-                            "\n"
-                            "Runs one stage of a Sluice pipeline. Options also come from the\n"
-                            "environment and a YAML file; flags win over both.\n";
+static const char usage[] =
+    "Usage: sluice-worker MODE [options]\n"
+    "\n"
+    "Runs one stage of a Sluice pipeline. Options also come from the\n"
+    "environment and a YAML file; flags win over both.\n"
+    "\n"
+    "  sluice-worker telemetry --config TW.yaml [options]\n"
+    "      In this mode --config names the TelemetryWindow (JSON or YAML), not an\n"
+    "      options file; the worker's options come from flags, the environment, or\n"
+    "      a YAML file named by $SLUICE_CONFIG. MODE must come first.\n"
+    "  sluice-worker load --file F.csv --topic T --bootstrap HOST:PORT\n"
+    "                     [--key-fields a,b] [--rate N] [--as-json]\n";
 
 static const char modes[] =
     "Modes:\n"
@@ -30,6 +99,129 @@ static const char modes[] =
 static const char *const planned[] = {"telemetry", "load",    "export",
                                       "split",     "process", "assemble"};
 
+/*
+ * In telemetry mode --config FILE is the TelemetryWindow, which the option
+ * loader would otherwise read as an options file. Takes it out of args
+ * (argc entries, in place) and returns the path, or NULL; *argc shrinks.
+ * Only when MODE is the first argument, as the usage says.
+ */
+static const char *take_spec_path(int *argc, char **args)
+{
+	const char *path = NULL;
+	int o = 1;
+
+	if (*argc < 2 || strcmp(args[1], "telemetry") != 0)
+		return NULL;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(args[i], "--") == 0) {
+			while (i < *argc)
+				args[o++] = args[i++];
+			break;
+		}
+		if (strcmp(args[i], "--config") == 0 && i + 1 < *argc) {
+			path = args[++i];
+			continue;
+		}
+		if (strncmp(args[i], "--config=", 9) == 0) {
+			path = args[i] + 9;
+			continue;
+		}
+		args[o++] = args[i];
+	}
+	args[o] = NULL;
+	*argc = o;
+	return path;
+}
+
+static int run_telemetry(struct app *app, const char *spec_path)
+{
+	const struct config *cfg = app->cfg;
+	struct telemetry_options o;
+	struct telemetry *t = NULL;
+	char errbuf[1024];
+	int status;
+
+	telemetry_options_default(&o);
+	o.spec_path = spec_path;
+	o.client_id = config_get_string(cfg, "kafka.client_id");
+	o.unhealthy_after_ms = config_get_duration_ms(cfg, "telemetry.unhealthy_after");
+	o.flush_interval_ms = config_get_duration_ms(cfg, "telemetry.flush_interval");
+	o.flush_rows = (size_t)config_get_int(cfg, "telemetry.flush_rows");
+	o.buffer_max = (size_t)config_get_int(cfg, "telemetry.buffer_rows");
+	o.session_timeout_ms = config_get_duration_ms(cfg, "telemetry.session_timeout");
+	o.shutdown_timeout_ms = config_get_duration_ms(cfg, "telemetry.shutdown_timeout");
+	o.retry_max_ms = config_get_duration_ms(cfg, "telemetry.retry_max");
+	o.trim_interval_ms = config_get_duration_ms(cfg, "telemetry.trim_interval");
+	o.create_dlq_topic = config_get_bool(cfg, "telemetry.create_dlq_topic");
+	if (telemetry_new(&o, &t, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "sluice-worker: %s\n", errbuf);
+		app_stop(app);
+		return APP_EXIT_USAGE;
+	}
+	app->healthz = telemetry_healthz;
+	app->readyz = telemetry_readyz;
+	app->check_arg = t;
+	if (app_start(app) < 0) {
+		status = 1;
+	} else if (telemetry_start(t, app->metrics, errbuf, sizeof(errbuf)) < 0) {
+		log_error("cannot start the telemetry worker", "error", errbuf, NULL);
+		status = 1;
+	} else {
+		status = telemetry_run(t) < 0 ? 1 : 0;
+		if (signals_stop_requested())
+			log_info("stop requested", NULL);
+	}
+	/* The health checks read t on the HTTP thread: stop it first. The
+	 * registry lives on until app_stop, after t's last metric update. */
+	httpd_stop(app->httpd);
+	app->httpd = NULL;
+	telemetry_free(t);
+	app_stop(app);
+	return status;
+}
+
+static int run_load(struct app *app)
+{
+	const struct config *cfg = app->cfg;
+	enum log_level level = LOG_LEVEL_INFO;
+	const char *delim = config_get_string(cfg, "load.delimiter");
+	const char *progress = config_get_string(cfg, "load.progress");
+	struct load_options o = {
+	    .file = config_get_string(cfg, "load.file"),
+	    .topic = config_get_string(cfg, "load.topic"),
+	    .bootstrap = config_get_string(cfg, "load.bootstrap"),
+	    .key_fields = config_get_string(cfg, "load.key_fields"),
+	    .client_id = config_get_string(cfg, "kafka.client_id"),
+	    .rate = config_get_int(cfg, "load.rate"),
+	    .as_json = config_get_bool(cfg, "load.as_json"),
+	};
+	int status, rc;
+
+	if (delim == NULL || strlen(delim) != 1) {
+		fprintf(stderr, "sluice-worker: load: --delimiter must be one character\n");
+		app_stop(app);
+		return APP_EXIT_USAGE;
+	}
+	o.delimiter = delim[0];
+	o.progress = strcmp(progress, "bar") == 0    ? LOAD_PROGRESS_BAR
+	             : strcmp(progress, "log") == 0  ? LOAD_PROGRESS_LOG
+	             : strcmp(progress, "none") == 0 ? LOAD_PROGRESS_NONE
+	                                             : LOAD_PROGRESS_AUTO;
+	/* A command-line tool: logs and signals, no HTTP endpoint. */
+	log_set_component("worker");
+	(void)log_level_parse(config_get_string(cfg, "log.level"), &level);
+	log_set_level(level);
+	rc = signals_install();
+	if (rc < 0) {
+		log_error("cannot install signal handlers", "error", strerror(-rc), NULL);
+		app_stop(app);
+		return 1;
+	}
+	status = load_run(&o);
+	app_stop(app);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct app app = {.program = "sluice-worker",
@@ -38,11 +230,31 @@ int main(int argc, char **argv)
 	                  .epilog = modes,
 	                  .options = options,
 	                  .max_args = 1};
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	const char *spec_path;
 	int status;
 
-	if (app_parse(&app, argc, argv, &status) < 0)
+	if (args == NULL) {
+		fprintf(stderr, "sluice-worker: out of memory\n");
+		return 1;
+	}
+	memcpy(args, argv, (size_t)argc * sizeof(*args));
+	spec_path = take_spec_path(&argc, args);
+	if (app_parse(&app, argc, args, &status) < 0) {
+		free(args);
 		return status;
+	}
 	const char *mode = config_arg(app.cfg, 0);
+	if (mode != NULL && strcmp(mode, "telemetry") == 0) {
+		status = run_telemetry(&app, spec_path);
+		free(args);
+		return status;
+	}
+	if (mode != NULL && strcmp(mode, "load") == 0) {
+		status = run_load(&app);
+		free(args);
+		return status;
+	}
 	int known = 0;
 	for (size_t i = 0; mode != NULL && i < sizeof(planned) / sizeof(planned[0]); i++)
 		known |= strcmp(mode, planned[i]) == 0;
@@ -58,5 +270,6 @@ int main(int argc, char **argv)
 		        "split, process, assemble)\n",
 		        mode);
 	app_stop(&app);
+	free(args);
 	return APP_EXIT_USAGE;
 }

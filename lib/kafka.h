@@ -1,0 +1,149 @@
+/*
+ * kafka.h - the one place where Sluice sets up librdkafka: consumers,
+ * producers, topic creation and error text, shared by the workers and the
+ * operator so that every client is configured the same way.
+ *
+ * Consumers are made for at-least-once processing with offsets committed by
+ * the program itself, never behind its back:
+ *
+ *   enable.auto.commit=false        the program commits, after its sinks
+ *                                   acknowledged (telemetry.c)
+ *   enable.auto.offset.store=false  nothing is stored implicitly either
+ *   auto.offset.reset=earliest      a group without a commit starts at the
+ *                                   beginning: no event is skipped
+ *   partition.assignment.strategy=range
+ *                                   eager rebalancing. cooperative-sticky
+ *                                   would move fewer partitions, but the
+ *                                   librdkafka Debian ships (2.0.2) has
+ *                                   known crashes in it (an assertion when
+ *                                   a consumer closes before its first
+ *                                   rebalance completes, librdkafka#4312,
+ *                                   fixed in 2.2.1). A revoked partition
+ *                                   is replayed from its committed offset
+ *                                   anyway, so eager costs a replay, not
+ *                                   correctness. kafka_rebalance_assign()
+ *                                   and _revoke() follow whichever protocol
+ *                                   is in use, so switching is a config
+ *                                   change.
+ *   isolation.level=read_committed  aborted transactional writes are never
+ *                                   read
+ *   enable.partition.eof=false, statistics.interval.ms=0
+ *
+ * Producers: acks=all and enable.idempotence=true (no duplicates or
+ * reordering from internal retries), partitioner=murmur2_random (the Java
+ * client's: a key lands in the same partition whichever client produced
+ * it).
+ *
+ * librdkafka's log lines go to lib/log (component unchanged, "kafka_fac"
+ * and "client" fields); its error callback logs there too. Fatal errors
+ * (rd_kafka_fatal_error) are only logged: callers check for them.
+ *
+ * Threads: librdkafka runs its own threads and calls the log callback from
+ * them (lib/log is thread-safe). Every other callback (rebalance, delivery
+ * reports, errors) runs inside the caller's rd_kafka_consumer_poll,
+ * rd_kafka_poll or rd_kafka_flush, on the caller's thread.
+ */
+#ifndef SLUICE_KAFKA_H
+#define SLUICE_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define KAFKA_ERR (-1)
+
+/* Longest text kafka_source() writes, NUL included. */
+#define KAFKA_SOURCE_MAX 300
+
+struct kafka_config {
+	const char *bootstrap; /* "host:port[,host:port...]", required */
+	const char *client_id; /* required: shows in broker logs and group listings */
+	const char *group;     /* consumers: the group id, required */
+	/* Consumers: how long the group waits for a silent member before
+	 * giving its partitions away (a kill -9 is noticed after this). 0:
+	 * librdkafka's default (45 s). The heartbeat interval follows it. */
+	int session_timeout_ms;
+	/* Any other librdkafka properties, applied last as name, value pairs,
+	 * NULL-terminated; NULL for none. */
+	const char *const *extra;
+};
+
+typedef void (*kafka_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t *partitions, void *opaque);
+typedef void (*kafka_delivery_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/*
+ * A consumer configured as above (not subscribed yet). rebalance may be NULL
+ * (librdkafka then assigns by itself); opaque reaches every callback.
+ * Returns the handle (the caller closes it with rd_kafka_consumer_close and
+ * frees it with rd_kafka_destroy), or NULL with the reason in errbuf:
+ *   kafka: group.id: required for a consumer
+ */
+rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn rebalance,
+                               void *opaque, char *errbuf, size_t errbuf_size);
+
+/* A producer configured as above; delivery (may be NULL) gets each
+ * message's report during rd_kafka_poll/rd_kafka_flush. Free with
+ * rd_kafka_destroy after rd_kafka_flush. NULL with the reason in errbuf. */
+rd_kafka_t *kafka_producer_new(const struct kafka_config *kc, kafka_delivery_fn delivery,
+                               void *opaque, char *errbuf, size_t errbuf_size);
+
+/*
+ * Creates topic with partitions and replication factor through rk (any
+ * client handle), waiting at most timeout_ms. A topic that already exists
+ * is success (its settings are left as they are). Returns 0, or KAFKA_ERR
+ * with the broker's reason in errbuf:
+ *   kafka: create topic "t": Broker: Invalid replication factor (INVALID_REPLICATION_FACTOR): ...
+ */
+int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int replication,
+                       int timeout_ms, char *errbuf, size_t errbuf_size);
+
+/*
+ * Reads topic's partition count and the replica count of its first
+ * partition from the cluster's metadata. Returns 0, or KAFKA_ERR with the
+ * reason in errbuf (an unknown topic: UNKNOWN_TOPIC_OR_PART).
+ */
+int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
+                         int *replication, char *errbuf, size_t errbuf_size);
+
+/*
+ * The rebalance callback's two moves for either protocol: assign adds
+ * partitions (with the offsets the caller put in them) to the assignment,
+ * revoke removes them (eager: clears the assignment). Return 0, or
+ * KAFKA_ERR with librdkafka's reason in errbuf.
+ */
+int kafka_rebalance_assign(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *partitions,
+                           char *errbuf, size_t errbuf_size);
+int kafka_rebalance_revoke(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *partitions,
+                           char *errbuf, size_t errbuf_size);
+
+/*
+ * Error text as "<description> (<NAME>)", e.g.
+ *   Broker: Unknown topic or partition (UNKNOWN_TOPIC_OR_PART)
+ * into buf; returns buf. The name is what to search for in librdkafka's
+ * and Kafka's documentation.
+ */
+const char *kafka_strerror(char *buf, size_t size, rd_kafka_resp_err_t err);
+
+/* Writes "kafka: <what>: <kafka_strerror>" into errbuf; returns KAFKA_ERR,
+ * so a failure reads: return kafka_fail(errbuf, errbuf_size, "commit", err); */
+int kafka_fail(char *errbuf, size_t errbuf_size, const char *what, rd_kafka_resp_err_t err);
+
+/* The same for an rd_kafka_error_t, which it destroys; NULL error: 0. */
+int kafka_fail_error(char *errbuf, size_t errbuf_size, const char *what, rd_kafka_error_t *error);
+
+/*
+ * Whether rk hit a fatal error (an idempotent producer's broken sequence, a
+ * fenced consumer): 1 with the description in errbuf, else 0. A fatal
+ * client is unusable; the program should stop and be restarted.
+ */
+int kafka_fatal(rd_kafka_t *rk, char *errbuf, size_t errbuf_size);
+
+/* "topic/partition/offset" (offset "-" when negative), the form Sluice uses
+ * in logs and in dead letters' sluice-source header. Cut to fit; returns
+ * buf. */
+const char *kafka_source(char *buf, size_t size, const char *topic, int32_t partition,
+                         int64_t offset);
+
+#endif /* SLUICE_KAFKA_H */

@@ -1,0 +1,397 @@
+/* load.c -- publishes a CSV file to a Kafka topic; see load.h. */
+#include "load.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csvrec.h"
+#include "kafka.h"
+#include "log.h"
+#include "signals.h"
+
+/* Most key fields. */
+#define LOAD_KEYS_MAX 16
+/* How often progress is shown: a terminal line, or a log line. */
+#define BAR_MS 100
+#define LOG_MS 2000
+/* Failed deliveries and skipped records logged one by one; the rest are
+ * only counted. */
+#define LOAD_LOG_MAX 10
+/* Longest wait for the last delivery reports (librdkafka's own
+ * message.timeout.ms, 5 minutes, ends every message before). */
+#define LOAD_FLUSH_MAX_MS (6 * 60 * 1000)
+
+struct load {
+	const struct load_options *o;
+	rd_kafka_t *p;
+	FILE *f;
+	struct csvrec_reader r;
+	char **columns; /* the header's names, in the header's scratch */
+	char *header_scratch;
+	size_t ncolumns;
+	size_t key_idx[LOAD_KEYS_MAX];
+	size_t nkeys;
+	uint64_t rows, sent, delivered, failed, skipped;
+	uint64_t dr_failed; /* failed delivery reports (part of failed) */
+	uint64_t file_size; /* 0: unknown (a pipe) */
+	int bar;
+	int64_t start_ms, last_progress_ms;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *u64(char *buf, size_t size, uint64_t v)
+{
+	snprintf(buf, size, "%" PRIu64, v);
+	return buf;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct load *l = opaque;
+	char text[256], src[KAFKA_SOURCE_MAX];
+
+	(void)rk;
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		l->delivered++;
+		return;
+	}
+	l->dr_failed++;
+	if (l->failed++ < LOAD_LOG_MAX)
+		log_error("message not delivered", "topic", l->o->topic, "source",
+		          kafka_source(src, sizeof(src), l->o->topic, msg->partition, -1), "error",
+		          kafka_strerror(text, sizeof(text), msg->err), NULL);
+}
+
+static void progress(struct load *l, int64_t now, int final)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+	double secs = (double)(now - l->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)l->delivered / secs : 0;
+	int pct = l->file_size > 0 ? (int)(l->r.bytes * 100 / l->file_size) : -1;
+
+	if (pct > 100)
+		pct = 100;
+	if (!final && now - l->last_progress_ms < (l->bar ? BAR_MS : LOG_MS))
+		return;
+	l->last_progress_ms = now;
+	if (l->o->progress == LOAD_PROGRESS_NONE)
+		return;
+	if (l->bar) {
+		char bar[32];
+		int fill = pct >= 0 ? pct * 30 / 100 : 0;
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '-';
+		bar[30] = '\0';
+		if (pct >= 0)
+			fprintf(stderr, "\r[%s] %3d%%", bar, pct);
+		else
+			fprintf(stderr, "\r");
+		fprintf(stderr,
+		        "  %" PRIu64 " rows  %" PRIu64 " delivered  %" PRIu64
+		        " failed  %.0f msg/s\033[K%s",
+		        l->rows, l->delivered, l->failed, rate, final ? "\n" : "");
+		fflush(stderr);
+		return;
+	}
+	snprintf(e, sizeof(e), "%d", pct);
+	log_info(final ? "load finished" : "load progress", "file", l->o->file, "topic",
+	         l->o->topic, "rows", u64(a, sizeof(a), l->rows), "delivered",
+	         u64(b, sizeof(b), l->delivered), "failed", u64(c, sizeof(c), l->failed), "skipped",
+	         u64(d, sizeof(d), l->skipped), "percent", pct >= 0 ? e : "unknown", NULL);
+}
+
+/* Splits "a,b" into the header's column indexes. */
+static int resolve_keys(struct load *l)
+{
+	const char *s = l->o->key_fields;
+
+	while (s != NULL && *s != '\0') {
+		const char *end = strchr(s, ',');
+		size_t n = end != NULL ? (size_t)(end - s) : strlen(s);
+		size_t i;
+		if (l->nkeys == LOAD_KEYS_MAX) {
+			fprintf(stderr, "sluice-worker: load: --key-fields: more than %d fields\n",
+			        LOAD_KEYS_MAX);
+			return -1;
+		}
+		for (i = 0; i < l->ncolumns; i++)
+			if (strlen(l->columns[i]) == n && memcmp(l->columns[i], s, n) == 0)
+				break;
+		if (i == l->ncolumns) {
+			fprintf(
+			    stderr,
+			    "sluice-worker: load: --key-fields: \"%.*s\" is not a column of %s\n",
+			    (int)n, s, l->o->file);
+			return -1;
+		}
+		l->key_idx[l->nkeys++] = i;
+		s = end != NULL ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int read_header(struct load *l, char delim)
+{
+	char errbuf[256];
+	const char *rec;
+	size_t len;
+	int rc = csvrec_read(&l->r, &rec, &len, errbuf, sizeof(errbuf));
+
+	if (rc <= 0) {
+		fprintf(stderr, "sluice-worker: load: %s: %s\n", l->o->file,
+		        rc == 0 ? "empty file: no header" : errbuf);
+		return -1;
+	}
+	l->header_scratch = malloc(len + CSVREC_CELLS_MAX);
+	l->columns = malloc(CSVREC_CELLS_MAX * sizeof(*l->columns));
+	if (l->header_scratch == NULL || l->columns == NULL) {
+		fprintf(stderr, "sluice-worker: load: out of memory\n");
+		return -1;
+	}
+	int n = csvrec_split(rec, len, delim, l->header_scratch, len + CSVREC_CELLS_MAX, l->columns,
+	                     CSVREC_CELLS_MAX, errbuf, sizeof(errbuf));
+	if (n < 0) {
+		fprintf(stderr, "sluice-worker: load: %s: header: %s\n", l->o->file, errbuf);
+		return -1;
+	}
+	l->ncolumns = (size_t)n;
+	return 0;
+}
+
+/* Produces one message, waiting while librdkafka's queue is full. */
+static int produce(struct load *l, const char *key, size_t key_len, const char *value, size_t len)
+{
+	char text[256];
+
+	for (;;) {
+		rd_kafka_resp_err_t err = rd_kafka_producev(
+		    l->p, RD_KAFKA_V_TOPIC(l->o->topic), RD_KAFKA_V_KEY(key, key_len),
+		    RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			l->sent++;
+			return 0;
+		}
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			char line[32];
+			log_error("cannot produce", "topic", l->o->topic, "line",
+			          u64(line, sizeof(line), l->r.line), "error",
+			          kafka_strerror(text, sizeof(text), err), NULL);
+			l->failed++;
+			return -1;
+		}
+		rd_kafka_poll(l->p, 100);
+		progress(l, mono_ms(), 0);
+	}
+}
+
+/* --rate: message n is due at start + n / rate seconds. */
+static void pace(struct load *l)
+{
+	if (l->o->rate <= 0)
+		return;
+	for (;;) {
+		int64_t due = l->start_ms + (int64_t)(l->sent * 1000 / (uint64_t)l->o->rate);
+		int64_t now = mono_ms();
+		if (now >= due || signals_stop_requested())
+			return;
+		int64_t wait = due - now < 100 ? due - now : 100;
+		rd_kafka_poll(l->p, (int)wait);
+		progress(l, mono_ms(), 0);
+	}
+}
+
+static int publish(struct load *l, char delim)
+{
+	char errbuf[256], key[4096];
+	char *scratch = NULL, **cells = NULL;
+	size_t scratch_size = 0;
+	const char *rec;
+	size_t len;
+	int rc = 0;
+	int need_cells = l->nkeys > 0 || l->o->as_json;
+
+	cells = malloc(CSVREC_CELLS_MAX * sizeof(*cells));
+	if (cells == NULL) {
+		log_error("out of memory", NULL);
+		return -1;
+	}
+	while (!signals_stop_requested()) {
+		int r = csvrec_read(&l->r, &rec, &len, errbuf, sizeof(errbuf));
+		if (r == 0)
+			break;
+		if (r < 0) {
+			log_error("cannot read the file", "file", l->o->file, "error", errbuf,
+			          NULL);
+			rc = -1;
+			break;
+		}
+		l->rows++;
+		const char *value = rec;
+		size_t value_len = len, key_len = 0;
+		char *json = NULL;
+		if (need_cells) {
+			if (scratch_size < len + CSVREC_CELLS_MAX) {
+				free(scratch);
+				scratch_size = len + CSVREC_CELLS_MAX;
+				scratch = malloc(scratch_size);
+				if (scratch == NULL) {
+					log_error("out of memory", NULL);
+					rc = -1;
+					break;
+				}
+			}
+			int n = csvrec_split(rec, len, delim, scratch, scratch_size, cells,
+			                     CSVREC_CELLS_MAX, errbuf, sizeof(errbuf));
+			if (n >= 0 && (size_t)n != l->ncolumns)
+				snprintf(errbuf, sizeof(errbuf),
+				         "csv: %d cells, the header has %zu", n, l->ncolumns);
+			if (n < 0 || (size_t)n != l->ncolumns) {
+				char line[32];
+				if (l->skipped++ < LOAD_LOG_MAX)
+					log_warn("record skipped", "file", l->o->file, "line",
+					         u64(line, sizeof(line), l->r.line), "error",
+					         errbuf, NULL);
+				continue;
+			}
+			for (size_t k = 0; k < l->nkeys; k++) {
+				const char *c = cells[l->key_idx[k]];
+				size_t clen = strlen(c);
+				if (key_len + clen + 1 > sizeof(key))
+					clen = sizeof(key) - key_len - 1;
+				if (k > 0 && key_len < sizeof(key) - 1)
+					key[key_len++] = ',';
+				memcpy(key + key_len, c, clen);
+				key_len += clen;
+			}
+			if (l->o->as_json) {
+				json = csvrec_json(l->columns, cells, (size_t)n);
+				if (json == NULL) {
+					log_error("out of memory", NULL);
+					rc = -1;
+					break;
+				}
+				value = json;
+				value_len = strlen(json);
+			}
+		}
+		pace(l);
+		int p = produce(l, l->nkeys > 0 ? key : NULL, key_len, value, value_len);
+		free(json);
+		if (p < 0) {
+			rc = -1;
+			break;
+		}
+		rd_kafka_poll(l->p, 0);
+		progress(l, mono_ms(), 0);
+	}
+	free(scratch);
+	free(cells);
+	return rc;
+}
+
+int load_run(const struct load_options *o)
+{
+	struct load l = {.o = o};
+	char errbuf[512], host[256] = "localhost", client_id[300];
+	char delim = o->delimiter != 0 ? o->delimiter : ',';
+	int parts = 0, repl = 0, status = 1;
+
+	if (o->file == NULL || o->topic == NULL || o->bootstrap == NULL) {
+		fprintf(stderr,
+		        "sluice-worker: load: --file, --topic and --bootstrap are required\n");
+		return 2;
+	}
+	if (delim == '"' || delim == '\r' || delim == '\n') {
+		fprintf(stderr,
+		        "sluice-worker: load: --delimiter cannot be a quote or a line break\n");
+		return 2;
+	}
+	l.f = strcmp(o->file, "-") == 0 ? stdin : fopen(o->file, "r");
+	if (l.f == NULL) {
+		fprintf(stderr, "sluice-worker: load: cannot open %s: %s\n", o->file,
+		        strerror(errno));
+		return 2;
+	}
+	struct stat st;
+	if (fstat(fileno(l.f), &st) == 0 && S_ISREG(st.st_mode))
+		l.file_size = (uint64_t)st.st_size;
+	csvrec_init(&l.r, l.f);
+	if (read_header(&l, delim) < 0 || resolve_keys(&l) < 0) {
+		status = 2;
+		goto done;
+	}
+	l.bar = o->progress == LOAD_PROGRESS_BAR ||
+	        (o->progress == LOAD_PROGRESS_AUTO && isatty(fileno(stderr)));
+	if (o->client_id != NULL && o->client_id[0] != '\0') {
+		snprintf(client_id, sizeof(client_id), "%s", o->client_id);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(client_id, sizeof(client_id), "sluice-load-%s", host);
+	}
+	static const char *const extra[] = {"linger.ms", "20", NULL};
+	struct kafka_config kc = {
+	    .bootstrap = o->bootstrap, .client_id = client_id, .extra = extra};
+	l.p = kafka_producer_new(&kc, on_delivery, &l, errbuf, sizeof(errbuf));
+	if (l.p == NULL) {
+		log_error("cannot create the producer", "error", errbuf, NULL);
+		goto done;
+	}
+	/* Fail fast and clearly on a missing topic: the producer would only
+	 * give up on each message after its metadata timeout. */
+	if (kafka_topic_describe(l.p, o->topic, 10000, &parts, &repl, errbuf, sizeof(errbuf)) < 0) {
+		log_error(
+		    "cannot publish to the topic (topics are never created by accident: create "
+		    "it first)",
+		    "topic", o->topic, "error", errbuf, NULL);
+		goto done;
+	}
+	log_info("load starting", "file", o->file, "topic", o->topic, "key_fields",
+	         o->key_fields != NULL ? o->key_fields : "", "format", o->as_json ? "json" : "csv",
+	         NULL);
+	l.start_ms = mono_ms();
+	l.last_progress_ms = l.start_ms;
+	int rc = publish(&l, delim);
+	/* Every message sent gets its report, even after a stop request. */
+	int64_t flush_start = mono_ms();
+	while (rd_kafka_outq_len(l.p) > 0 && mono_ms() - flush_start < LOAD_FLUSH_MAX_MS) {
+		(void)rd_kafka_flush(l.p, 100);
+		progress(&l, mono_ms(), 0);
+	}
+	/* Messages still without a report after the wait count as failed. */
+	if (l.sent > l.delivered + l.dr_failed)
+		l.failed += l.sent - l.delivered - l.dr_failed;
+	progress(&l, mono_ms(), 1);
+	if (l.bar) {
+		char a[32], b[32], c[32], d[32];
+		log_info("load finished", "file", o->file, "topic", o->topic, "rows",
+		         u64(a, sizeof(a), l.rows), "delivered", u64(b, sizeof(b), l.delivered),
+		         "failed", u64(c, sizeof(c), l.failed), "skipped",
+		         u64(d, sizeof(d), l.skipped), NULL);
+	}
+	status = rc == 0 && l.failed == 0 && l.skipped == 0 && !signals_stop_requested() ? 0 : 1;
+done:
+	if (l.p != NULL)
+		rd_kafka_destroy(l.p);
+	csvrec_free(&l.r);
+	free(l.columns);
+	free(l.header_scratch);
+	if (l.f != NULL && l.f != stdin)
+		fclose(l.f);
+	return status;
+}
