@@ -28,10 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Default bound on remembered pairs per partition: 10 MiB at most. */
-#define TW_DEDUPE_MAX_ENTRIES_DEFAULT (1u << 18)
-/* Upper limit for max_entries (the index is 32-bit, at most half full). */
-#define TW_DEDUPE_MAX_ENTRIES_LIMIT (1u << 30)
+/* TW_DEDUPE_MAX_ENTRIES_DEFAULT and _LIMIT are the spec's (tw_spec.h). */
+#include "tw_spec.h"
 
 enum tw_dedupe_verdict {
 	TW_DEDUPE_NEW = 0,

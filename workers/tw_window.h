@@ -78,6 +78,7 @@
 
 #include "tw_agg.h"
 #include "tw_event.h"
+#include "tw_spec.h" /* TW_WINDOW_PANES_MAX */
 
 /* "No time yet" for max_ts and the watermark. */
 #define TW_TS_NONE INT64_MIN
@@ -85,8 +86,6 @@
 #define TW_TS_LIMIT (INT64_C(1) << 62)
 /* Bound for each duration: 2^55 ns, about 417 days. */
 #define TW_DURATION_LIMIT (INT64_C(1) << 55)
-/* Most windows an event belongs to (size / slide). */
-#define TW_WINDOW_PANES_MAX 1024
 /* Default cap on (pane, key) aggregates per partition. */
 #define TW_WINDOW_MAX_STATES_DEFAULT 1000000u
 /* "Nothing to commit" for a checkpoint's offset. */

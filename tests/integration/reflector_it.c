@@ -25,7 +25,7 @@
  *      $(pkg-config --cflags libcurl libcjson yaml-0.1 cmocka) \
  *      -o build/tests/reflector_it tests/integration/reflector_it.c \
  *      lib/log.c operator/kube_*.c operator/strmap.c operator/workqueue.c \
- *      operator/reflector.c workers/yaml_json.c \
+ *      operator/reflector.c lib/yaml_json.c \
  *      $(pkg-config --libs libcurl libcjson yaml-0.1 cmocka) -lpthread -lm
  */
 #include <stdarg.h>
@@ -50,7 +50,7 @@
 #include "../../operator/kube_client.h"
 #include "../../operator/reflector.h"
 #include "../../operator/workqueue.h"
-#include "../../workers/yaml_json.h"
+#include "../../lib/yaml_json.h"
 #include "log.h"
 
 static struct {

@@ -1,5 +1,5 @@
 /* The TelemetryWindow CRD (crds/telemetrywindows.sluice.dev.yaml) and the
- * worker's spec parser (workers/tw_spec.c) must describe one spec: the
+ * worker's spec parser (lib/tw_spec.c) must describe one spec: the
  * operator copies what the API server stored, defaults included, into the
  * worker's ConfigMap. This test reads the CRD's schema and checks, against
  * tw_spec_parse():
@@ -25,15 +25,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../workers/tw_spec.h"
-#include "../../workers/yaml_json.h"
+#include "../../lib/tw_spec.h"
+#include "../../lib/yaml_json.h"
 
 #define CRD_PATH "crds/telemetrywindows.sluice.dev.yaml"
 
 static cJSON *crd;               /* the whole document */
 static const cJSON *spec_schema; /* .spec's schema */
 
-/* Every field workers/tw_spec.h documents, each with a valid value. When
+/* Every field lib/tw_spec.h documents, each with a valid value. When
  * tw_spec learns a field, add it here; the test then insists the CRD has it. */
 static const char full_spec[] =
     "{\"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\",\"group\":\"g\","

@@ -1,4 +1,4 @@
-/* Unit tests for workers/tw_agg.c: names, config, count/sum/min/max/mean,
+/* Unit tests for lib/tw_agg.c: names, config, count/sum/min/max/mean,
  * absent and non-finite values, quantiles on and off, merge, reset. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../workers/tw_agg.h"
+#include "../../lib/tw_agg.h"
 
 static struct tw_agg_config config(uint32_t nvalues, unsigned kinds)
 {

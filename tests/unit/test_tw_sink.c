@@ -18,10 +18,10 @@
 #include <cjson/cJSON.h>
 
 #include "../../lib/metrics.h"
-#include "../../workers/tw_agg.h"
+#include "../../lib/tw_agg.h"
 #include "../../workers/tw_sink.h"
 #include "../../workers/tw_sink_int.h"
-#include "../../workers/tw_spec.h"
+#include "../../lib/tw_spec.h"
 
 #define T0 INT64_C(1795410000000000000) /* 2026-11-23T05:00:00Z */
 #define MIN INT64_C(60000000000)

@@ -1,4 +1,4 @@
-/* Unit tests for workers/tw_sketch.c: the relative-error bound on several
+/* Unit tests for lib/tw_sketch.c: the relative-error bound on several
  * distributions against exact sorted quantiles, merging, zero and negative
  * values, the bucket cap and its collapse, refusals. */
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../workers/tw_sketch.h"
+#include "../../lib/tw_sketch.h"
 
 #define ALPHA 0.01
 /* The bound holds up to floating-point rounding in log() and exp(). */

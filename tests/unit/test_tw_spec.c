@@ -1,4 +1,4 @@
-/* Unit tests for workers/tw_spec.c: defaults, a full spec, both document
+/* Unit tests for lib/tw_spec.c: defaults, a full spec, both document
  * forms, file loading (JSON and YAML), and every validation message,
  * table-driven: each case changes one field of a valid spec. */
 #include <stdarg.h>
@@ -14,9 +14,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../workers/tw_agg.h"
+#include "../../lib/tw_agg.h"
 #include "../../workers/tw_core.h"
-#include "../../workers/tw_spec.h"
+#include "../../lib/tw_spec.h"
 
 #define S INT64_C(1000000000)
 

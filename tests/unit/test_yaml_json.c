@@ -1,4 +1,4 @@
-/* Unit tests for workers/yaml_json.c: core-schema scalars, tags, anchors
+/* Unit tests for lib/yaml_json.c: core-schema scalars, tags, anchors
  * and aliases, structure, every error, and the bounds. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../workers/yaml_json.h"
+#include "../../lib/yaml_json.h"
 
 /* Converts yaml and compares the compact JSON with want. */
 static void same(const char *yaml, const char *want)

@@ -16,8 +16,6 @@
 
 #include "config.h"
 #include "tw_agg.h"
-#include "tw_dedupe.h"
-#include "tw_window.h"
 #include "yaml_json.h"
 
 #define NS_PER_MS INT64_C(1000000)

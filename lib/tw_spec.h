@@ -71,6 +71,12 @@ enum tw_spec_error {
 
 /* Most durations may be: 10000h (keeps event-time arithmetic in int64). */
 #define TW_SPEC_DURATION_MAX_NS (INT64_C(10000) * 3600 * 1000000000)
+/* Most windows an event belongs to (size / slide). */
+#define TW_WINDOW_PANES_MAX 1024
+/* Default bound on remembered dedupe pairs per partition: 10 MiB at most. */
+#define TW_DEDUPE_MAX_ENTRIES_DEFAULT (1u << 18)
+/* Upper limit for dedupe.maxEntries (the index is 32-bit, at most half full). */
+#define TW_DEDUPE_MAX_ENTRIES_LIMIT (1u << 30)
 /* Largest config file read. */
 #define TW_SPEC_FILE_MAX (1024 * 1024)
 
