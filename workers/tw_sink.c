@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "secret_env.h"
 #include "tw_agg.h"
 #include "tw_sink_int.h"
 
@@ -105,31 +106,6 @@ static double elapsed_s(const struct timespec *a, const struct timespec *b)
 
 /* ==== Secrets ==== */
 
-int tw_sink_secret_env(const char *name, const char *key, char *buf, size_t size)
-{
-	static const char prefix[] = "SLUICE_SECRET_";
-	size_t n = 0;
-
-	if (name == NULL || key == NULL || buf == NULL ||
-	    size < sizeof(prefix) + strlen(name) + 1 + strlen(key))
-		return -1;
-	memcpy(buf, prefix, sizeof(prefix) - 1);
-	n = sizeof(prefix) - 1;
-	for (const char *parts[] = {name, "_", key, NULL}, **p = parts; *p != NULL; p++) {
-		for (const char *c = *p; *c != '\0'; c++) {
-			char ch = *c;
-
-			if (ch >= 'a' && ch <= 'z')
-				ch = (char)(ch - 'a' + 'A');
-			else if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
-				ch = '_';
-			buf[n++] = ch;
-		}
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 /* The secret ref names, from the environment; *out NULL when the spec has
  * no reference. The value stays owned by the environment. */
 static int read_secret(const struct tw_secret_ref *ref, const char *field, const char **out,
@@ -141,7 +117,7 @@ static int read_secret(const struct tw_secret_ref *ref, const char *field, const
 	*out = NULL;
 	if (ref->name == NULL)
 		return 0;
-	if (tw_sink_secret_env(ref->name, ref->key, var, sizeof(var)) < 0)
+	if (secret_env_name(ref->name, ref->key, var, sizeof(var)) < 0)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "%s: the Secret reference {%s, %s} is too long", field,
 		                    ref->name, ref->key);

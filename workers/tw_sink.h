@@ -86,11 +86,7 @@ struct metrics_registry;
  * families (a name already registered). */
 int tw_sinks_set_metrics(struct metrics_registry *reg);
 
-/* The environment variable holding secret reference {name, key}:
- * "SLUICE_SECRET_" NAME "_" KEY, upper-cased, every other byte than A-Z and
- * 0-9 turned into '_' (name "pg-creds", key "dsn": SLUICE_SECRET_PG_CREDS_DSN).
- * Returns 0, or -1 when it does not fit in buf. */
-int tw_sink_secret_env(const char *name, const char *key, char *buf, size_t size);
+/* Secret references are read with lib/secret_env.h. */
 
 /* "postgres", "redis" or "influxdb": for logs and metric labels. */
 const char *tw_sink_name(const struct tw_sink *s);

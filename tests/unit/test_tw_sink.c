@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../lib/metrics.h"
+#include "../../lib/secret_env.h"
 #include "../../lib/tw_agg.h"
 #include "../../workers/tw_sink.h"
 #include "../../workers/tw_sink_int.h"
@@ -69,16 +70,16 @@ static void test_secret_env(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(tw_sink_secret_env("pg-creds", "dsn", buf, sizeof(buf)), 0);
+	assert_int_equal(secret_env_name("pg-creds", "dsn", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "SLUICE_SECRET_PG_CREDS_DSN");
-	assert_int_equal(tw_sink_secret_env("influx.v2/x", "Token_1", buf, sizeof(buf)), 0);
+	assert_int_equal(secret_env_name("influx.v2/x", "Token_1", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "SLUICE_SECRET_INFLUX_V2_X_TOKEN_1");
-	assert_int_equal(tw_sink_secret_env("a", "b", buf, 18), 0); /* exactly fits */
+	assert_int_equal(secret_env_name("a", "b", buf, 18), 0); /* exactly fits */
 	assert_string_equal(buf, "SLUICE_SECRET_A_B");
-	assert_int_equal(tw_sink_secret_env("a", "b", buf, 17), -1);
-	assert_int_equal(tw_sink_secret_env(NULL, "b", buf, sizeof(buf)), -1);
-	assert_int_equal(tw_sink_secret_env("a", NULL, buf, sizeof(buf)), -1);
-	assert_int_equal(tw_sink_secret_env("\xc3\xa9", "k", buf, sizeof(buf)), 0);
+	assert_int_equal(secret_env_name("a", "b", buf, 17), -1);
+	assert_int_equal(secret_env_name(NULL, "b", buf, sizeof(buf)), -1);
+	assert_int_equal(secret_env_name("a", NULL, buf, sizeof(buf)), -1);
+	assert_int_equal(secret_env_name("\xc3\xa9", "k", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "SLUICE_SECRET____K"); /* each non-ASCII byte a '_' */
 }
 
