@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
-	format format-check lint fuzz integration bench clean FORCE
+	format format-check lint fuzz integration bench images clean FORCE
 
 all: build
 
@@ -59,6 +59,7 @@ help:
 	@echo '                   (default 20); finds go to $(BUILD)/fuzz/'
 	@echo 'make bench         benchmarks (figures, ratios against a reference where one exists)'
 	@echo 'make integration   C integration tests against a running stack (make stack-up)'
+	@echo 'make images        build the operator and worker container images with podman'
 
 build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker
 
@@ -173,6 +174,10 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=varFuncNullUB --inline-suppr --std=c11 -Ilib lib operator workers
+
+# Container images, built for real with podman from a debootstrap base.
+images:
+	scripts/images.sh
 
 clean:
 	rm -rf $(BUILD) build

@@ -35,6 +35,8 @@ APT_PACKAGES=(
 	postgresql-15 postgresql-client-15 redis-server redis-tools influxdb
 	influxdb-client etcd-server etcd-client kcat ffmpeg
 	openjdk-17-jre-headless maven
+	# container images (make images): podman with runc, a debootstrap base
+	podman runc debootstrap
 )
 
 need_root() {
