@@ -1,10 +1,23 @@
 /*
  * main.c - sluice-operator: turns VideoJob and TelemetryWindow resources
- * into Kafka-consuming worker Deployments (design.md). For now it reads its
- * options, serves /metrics, /healthz and /readyz, and waits for SIGTERM.
+ * into Kafka-consuming worker Deployments (design.md). Reads its options
+ * (CONTRACTS.md 4), connects to the API server (--kubeconfig or in-cluster),
+ * starts the controller (controller.h) and serves /metrics, /healthz and
+ * /readyz (ready once every cache has listed) until SIGTERM or SIGINT,
+ * then stops the reflectors, lets reconciles in progress finish and exits.
  */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "app.h"
+#include "controller.h"
+#include "kube_client.h"
+#include "kube_config.h"
 #include "log.h"
+#include "signals.h"
 
 static const struct config_option options[] = {
     APP_COMMON_OPTIONS("8080"),
@@ -19,6 +32,54 @@ static const struct config_option options[] = {
      .type = CONFIG_STRING,
      .def = "",
      .help = "Namespace whose resources are reconciled; empty: all namespaces."},
+    {.name = "worker-image",
+     .flag = "--worker-image",
+     .env = "SLUICE_WORKER_IMAGE",
+     .type = CONFIG_STRING,
+     .def = "sluice-worker:latest",
+     .help = "Image of the worker pods, unless a resource names its own."},
+    {.name = "kafka-bootstrap",
+     .flag = "--kafka-bootstrap",
+     .env = "SLUICE_KAFKA_BOOTSTRAP",
+     .type = CONFIG_STRING,
+     .help = "Default Kafka bootstrap servers (host:port,...) for resources that name none."},
+    {.name = "redis-addr",
+     .flag = "--redis-addr",
+     .env = "SLUICE_REDIS_ADDR",
+     .type = CONFIG_STRING,
+     .help = "Status Redis (host:port): workers report progress there (SLUICE_STATUS_REDIS), "
+             "and the default sinks.redis."},
+    {.name = "postgres-secret",
+     .flag = "--postgres-secret",
+     .env = "SLUICE_POSTGRES_SECRET",
+     .type = CONFIG_STRING,
+     .help = "Secret with key \"dsn\": the default sinks.postgres.dsn."},
+    {.name = "influx-url",
+     .flag = "--influx-url",
+     .env = "SLUICE_INFLUX_URL",
+     .type = CONFIG_STRING,
+     .help = "Default sinks.influxdb.url (with --influx-database)."},
+    {.name = "influx-database",
+     .flag = "--influx-database",
+     .env = "SLUICE_INFLUX_DATABASE",
+     .type = CONFIG_STRING,
+     .help = "Default sinks.influxdb.database."},
+    {.name = "workers",
+     .flag = "--workers",
+     .env = "SLUICE_WORKERS",
+     .type = CONFIG_INT,
+     .def = "4",
+     .min = 1,
+     .max = 64,
+     .help = "Reconciles that may run at once (never two for one resource)."},
+    {.name = "resync-period",
+     .flag = "--resync-period",
+     .env = "SLUICE_RESYNC_PERIOD",
+     .type = CONFIG_DURATION,
+     .def = "30s",
+     .min = 1000,
+     .max = 3600000,
+     .help = "How often a resource is looked at again without a change (topics, progress)."},
     {0},
 };
 
@@ -27,25 +88,100 @@ static const char usage[] = "Usage: sluice-operator [options]\n"
                             "Runs the Sluice Kubernetes operator. Options also come from the\n"
                             "environment and a YAML file; flags win over both.\n";
 
+/* The controller once started, for /readyz (read on the HTTP thread). */
+static _Atomic(struct controller *) running;
+
+static int readyz(void *arg, char *reason, size_t reason_size)
+{
+	(void)arg;
+	return controller_ready(atomic_load(&running), reason, reason_size);
+}
+
+static const char *opt(const struct config *cfg, const char *name)
+{
+	const char *v = config_get_string(cfg, name);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct app app = {.program = "sluice-operator",
 	                  .component = "operator",
 	                  .usage = usage,
-	                  .options = options};
-	int status;
+	                  .options = options,
+	                  .readyz = readyz};
+	struct kube_config kcfg;
+	struct kube_client *kube = NULL;
+	struct controller *ctl = NULL;
+	char err[1024], host[256] = "sluice-operator";
+	int status, rc = 1;
 
 	if (app_parse(&app, argc, argv, &status) < 0)
 		return status;
-	if (app_start(&app) < 0) {
-		app_stop(&app);
-		return 1;
+	if (app_start(&app) < 0)
+		goto out;
+
+	const struct config *cfg = app.cfg;
+	const char *kubeconfig = opt(cfg, "kubeconfig");
+	const char *ns = config_get_string(cfg, "namespace");
+	if (kube_config_load(&kcfg, kubeconfig, NULL, err, sizeof(err)) != 0) {
+		log_error("cannot load the Kubernetes configuration", "error", err, NULL);
+		goto out;
 	}
-	const char *kubeconfig = config_get_string(app.cfg, "kubeconfig");
-	const char *ns = config_get_string(app.cfg, "namespace");
-	log_info("operator running", "kubeconfig", kubeconfig != NULL ? kubeconfig : "(in-cluster)",
-	         "namespace", ns[0] != '\0' ? ns : "(all)", NULL);
-	app_wait(&app);
+	int workers = (int)config_get_int(cfg, "workers");
+	struct kube_client_options ko = {.max_handles = (unsigned)workers + 6};
+	if (kube_client_new(&kube, &kcfg, &ko, err, sizeof(err)) != 0) {
+		log_error("cannot create the Kubernetes client", "error", err, NULL);
+		kube_config_free(&kcfg);
+		goto out;
+	}
+	if (getenv("POD_NAME") != NULL)
+		snprintf(host, sizeof(host), "%s", getenv("POD_NAME"));
+	else
+		gethostname(host, sizeof(host) - 1);
+
+	struct controller_options co = {
+	    .kube = kube,
+	    .namespace = ns,
+	    .workers = workers,
+	    .metrics = app.metrics,
+	    .ctx =
+	        {
+	            .defaults =
+	                {
+	                    .worker_image = opt(cfg, "worker-image"),
+	                    .kafka_bootstrap = opt(cfg, "kafka-bootstrap"),
+	                    .redis_addr = opt(cfg, "redis-addr"),
+	                    .postgres_secret = opt(cfg, "postgres-secret"),
+	                    .influx_url = opt(cfg, "influx-url"),
+	                    .influx_database = opt(cfg, "influx-database"),
+	                },
+	            .instance = host,
+	            .poll_ms = (int)config_get_duration_ms(cfg, "resync-period"),
+	        },
+	};
+	log_info("operator running", "server", kube_client_config(kube)->server, "source",
+	         kube_client_config(kube)->source, "namespace", ns[0] != '\0' ? ns : "(all)", NULL);
+	if (controller_start(&ctl, &co, err, sizeof(err)) != 0) {
+		log_error("cannot start the controller", "error", err, NULL);
+		goto out;
+	}
+	atomic_store(&running, ctl);
+
+	/* Until SIGTERM/SIGINT; the metrics that mirror counters move every second. */
+	int w;
+	while ((w = signals_wait(1000)) == 0)
+		controller_update_metrics(ctl);
+	if (w < 0)
+		log_error("cannot wait for signals", NULL);
+	else
+		log_info("stop requested", "signal", signals_last() == 15 ? "SIGTERM" : "SIGINT",
+		         NULL);
+	rc = 0;
+out:
+	atomic_store(&running, NULL);
+	controller_stop(ctl);
+	kube_client_free(kube);
 	app_stop(&app);
-	return 0;
+	return rc;
 }

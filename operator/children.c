@@ -1,0 +1,423 @@
+/* children.c - see children.h. */
+#include "children.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret_env.h"
+
+static const char *meta_str(const cJSON *obj, const char *field)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, field));
+}
+
+static int set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+int children_name_ok(const char *name)
+{
+	return set(name) && strlen(name) <= CHILDREN_NAME_MAX;
+}
+
+/* Adds an object member "name" holding a string member; NULL on failure. */
+static cJSON *add_ref(cJSON *parent, const char *member, const char *name, const char *key)
+{
+	cJSON *r = cJSON_AddObjectToObject(parent, member);
+	if (r == NULL || cJSON_AddStringToObject(r, "name", name) == NULL ||
+	    cJSON_AddStringToObject(r, "key", key) == NULL)
+		return NULL;
+	return r;
+}
+
+cJSON *children_tw_effective_spec(const cJSON *spec, const struct children_defaults *d)
+{
+	cJSON *out = cJSON_Duplicate(spec, 1);
+	cJSON *sinks;
+
+	if (out == NULL)
+		return NULL;
+	if (set(d->kafka_bootstrap) && cJSON_IsObject(out)) {
+		cJSON *k = cJSON_GetObjectItemCaseSensitive(out, "kafka");
+		if (k == NULL)
+			k = cJSON_AddObjectToObject(out, "kafka");
+		if (cJSON_IsObject(k) && !cJSON_HasObjectItem(k, "bootstrap") &&
+		    cJSON_AddStringToObject(k, "bootstrap", d->kafka_bootstrap) == NULL)
+			goto fail;
+	}
+	sinks = cJSON_GetObjectItemCaseSensitive(out, "sinks");
+	if (sinks == NULL && (sinks = cJSON_AddObjectToObject(out, "sinks")) == NULL)
+		goto fail;
+	if (!cJSON_IsObject(sinks))
+		return out; /* the parser will name the problem */
+	if (set(d->redis_addr) && !cJSON_HasObjectItem(sinks, "redis")) {
+		cJSON *r = cJSON_AddObjectToObject(sinks, "redis");
+		if (r == NULL || cJSON_AddStringToObject(r, "addr", d->redis_addr) == NULL)
+			goto fail;
+	}
+	if (set(d->postgres_secret) && !cJSON_HasObjectItem(sinks, "postgres")) {
+		cJSON *p = cJSON_AddObjectToObject(sinks, "postgres");
+		if (p == NULL || add_ref(p, "dsn", d->postgres_secret, "dsn") == NULL)
+			goto fail;
+	}
+	if (set(d->influx_url) && set(d->influx_database) &&
+	    !cJSON_HasObjectItem(sinks, "influxdb")) {
+		cJSON *i = cJSON_AddObjectToObject(sinks, "influxdb");
+		if (i == NULL || cJSON_AddStringToObject(i, "url", d->influx_url) == NULL ||
+		    cJSON_AddStringToObject(i, "database", d->influx_database) == NULL)
+			goto fail;
+	}
+	if (cJSON_GetArraySize(sinks) == 0)
+		cJSON_DeleteItemFromObjectCaseSensitive(out, "sinks");
+	return out;
+fail:
+	cJSON_Delete(out);
+	return NULL;
+}
+
+char *children_config_json(const char *name, const char *namespace, const cJSON *spec)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *copy = cJSON_Duplicate(spec, 1);
+	char *text = NULL;
+
+	if (doc == NULL || copy == NULL)
+		goto done;
+	if (cJSON_AddStringToObject(doc, "name", name) == NULL ||
+	    cJSON_AddStringToObject(doc, "namespace", namespace) == NULL)
+		goto done;
+	if (!cJSON_AddItemToObject(doc, "spec", copy))
+		goto done;
+	copy = NULL;
+	text = cJSON_PrintUnformatted(doc);
+done:
+	cJSON_Delete(copy);
+	cJSON_Delete(doc);
+	return text;
+}
+
+const char *children_config_hash(const char *text, char *buf, size_t size)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+		h ^= *p;
+		h *= UINT64_C(1099511628211);
+	}
+	snprintf(buf, size, "%016" PRIx64, h);
+	return buf;
+}
+
+cJSON *children_owner_ref(const cJSON *owner)
+{
+	const char *api =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(owner, "apiVersion"));
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(owner, "kind"));
+	const char *name = meta_str(owner, "name");
+	const char *uid = meta_str(owner, "uid");
+	cJSON *r;
+
+	if (!set(api) || !set(kind) || !set(name) || !set(uid))
+		return NULL;
+	r = cJSON_CreateObject();
+	if (r == NULL || cJSON_AddStringToObject(r, "apiVersion", api) == NULL ||
+	    cJSON_AddStringToObject(r, "kind", kind) == NULL ||
+	    cJSON_AddStringToObject(r, "name", name) == NULL ||
+	    cJSON_AddStringToObject(r, "uid", uid) == NULL ||
+	    cJSON_AddTrueToObject(r, "controller") == NULL ||
+	    cJSON_AddTrueToObject(r, "blockOwnerDeletion") == NULL) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+cJSON *children_labels(const char *kind_label, const char *name, const char *component)
+{
+	char key[64];
+	cJSON *l = cJSON_CreateObject();
+
+	snprintf(key, sizeof(key), "sluice.dev/%s", kind_label);
+	if (l == NULL ||
+	    cJSON_AddStringToObject(l, "app.kubernetes.io/name", "sluice-worker") == NULL ||
+	    cJSON_AddStringToObject(l, "app.kubernetes.io/instance", name) == NULL ||
+	    (component != NULL &&
+	     cJSON_AddStringToObject(l, "app.kubernetes.io/component", component) == NULL) ||
+	    cJSON_AddStringToObject(l, CHILDREN_LABEL_MANAGED_BY, CHILDREN_MANAGED_BY) == NULL ||
+	    cJSON_AddStringToObject(l, key, name) == NULL) {
+		cJSON_Delete(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* {apiVersion, kind, metadata: {name, namespace, labels, ownerReferences}} */
+static cJSON *child_object(const char *api, const char *kind, const cJSON *owner,
+                           const char *child_name, const char *kind_label, const char *component)
+{
+	const char *name = meta_str(owner, "name");
+	const char *ns = meta_str(owner, "namespace");
+	cJSON *obj, *md, *refs, *ref;
+
+	if (!children_name_ok(name) || !set(ns))
+		return NULL;
+	obj = cJSON_CreateObject();
+	if (obj == NULL || cJSON_AddStringToObject(obj, "apiVersion", api) == NULL ||
+	    cJSON_AddStringToObject(obj, "kind", kind) == NULL ||
+	    (md = cJSON_AddObjectToObject(obj, "metadata")) == NULL ||
+	    cJSON_AddStringToObject(md, "name", child_name) == NULL ||
+	    cJSON_AddStringToObject(md, "namespace", ns) == NULL)
+		goto fail;
+	if (!cJSON_AddItemToObject(md, "labels", children_labels(kind_label, name, component)))
+		goto fail;
+	if ((refs = cJSON_AddArrayToObject(md, "ownerReferences")) == NULL ||
+	    (ref = children_owner_ref(owner)) == NULL)
+		goto fail;
+	cJSON_AddItemToArray(refs, ref);
+	return obj;
+fail:
+	cJSON_Delete(obj);
+	return NULL;
+}
+
+char *children_name(const cJSON *owner, const char *mode)
+{
+	const char *name = meta_str(owner, "name");
+	size_t n;
+	char *out;
+
+	if (name == NULL)
+		return NULL;
+	n = strlen(name) + strlen(mode) + 2;
+	out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "%s-%s", name, mode);
+	return out;
+}
+
+cJSON *children_configmap(const cJSON *owner, const char *kind_label, const char *config_text)
+{
+	char *name = children_name(owner, "config");
+	cJSON *cm = name != NULL
+	                ? child_object("v1", "ConfigMap", owner, name, kind_label, "config")
+	                : NULL;
+	cJSON *data;
+
+	free(name);
+	if (cm == NULL)
+		return NULL;
+	if ((data = cJSON_AddObjectToObject(cm, "data")) == NULL ||
+	    cJSON_AddStringToObject(data, CHILDREN_CONFIG_KEY, config_text) == NULL) {
+		cJSON_Delete(cm);
+		return NULL;
+	}
+	return cm;
+}
+
+static int add_env_value(cJSON *env, const char *name, const char *value)
+{
+	cJSON *e = cJSON_CreateObject();
+	if (e == NULL || !cJSON_AddItemToArray(env, e)) {
+		cJSON_Delete(e);
+		return -1;
+	}
+	return cJSON_AddStringToObject(e, "name", name) != NULL &&
+	               cJSON_AddStringToObject(e, "value", value) != NULL
+	           ? 0
+	           : -1;
+}
+
+/* The container's env: one secretKeyRef per distinct reference, in order,
+ * then SLUICE_STATUS_REDIS and POD_NAME / POD_NAMESPACE (client ids). */
+static cJSON *pod_env(const struct children_workload *w)
+{
+	cJSON *env = cJSON_CreateArray();
+	char var[256];
+
+	if (env == NULL)
+		return NULL;
+	for (size_t i = 0; i < w->n_secrets; i++) {
+		const struct children_secret *s = &w->secrets[i];
+		int dup = 0;
+		cJSON *e, *vf, *skr;
+
+		if (!set(s->name) || !set(s->key) ||
+		    secret_env_name(s->name, s->key, var, sizeof(var)) != 0)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (set(w->secrets[j].name) && set(w->secrets[j].key) &&
+			    strcmp(w->secrets[j].name, s->name) == 0 &&
+			    strcmp(w->secrets[j].key, s->key) == 0)
+				dup = 1;
+		if (dup)
+			continue;
+		e = cJSON_CreateObject();
+		if (e == NULL || !cJSON_AddItemToArray(env, e)) {
+			cJSON_Delete(e);
+			goto fail;
+		}
+		if (cJSON_AddStringToObject(e, "name", var) == NULL ||
+		    (vf = cJSON_AddObjectToObject(e, "valueFrom")) == NULL ||
+		    (skr = cJSON_AddObjectToObject(vf, "secretKeyRef")) == NULL ||
+		    cJSON_AddStringToObject(skr, "name", s->name) == NULL ||
+		    cJSON_AddStringToObject(skr, "key", s->key) == NULL)
+			goto fail;
+	}
+	if (set(w->defaults->redis_addr) &&
+	    add_env_value(env, "SLUICE_STATUS_REDIS", w->defaults->redis_addr) != 0)
+		goto fail;
+	static const char *const fields[][2] = {{"POD_NAME", "metadata.name"},
+	                                        {"POD_NAMESPACE", "metadata.namespace"}};
+	for (size_t i = 0; i < 2; i++) {
+		cJSON *e = cJSON_CreateObject(), *vf, *fr;
+		if (e == NULL || !cJSON_AddItemToArray(env, e)) {
+			cJSON_Delete(e);
+			goto fail;
+		}
+		if (cJSON_AddStringToObject(e, "name", fields[i][0]) == NULL ||
+		    (vf = cJSON_AddObjectToObject(e, "valueFrom")) == NULL ||
+		    (fr = cJSON_AddObjectToObject(vf, "fieldRef")) == NULL ||
+		    cJSON_AddStringToObject(fr, "fieldPath", fields[i][1]) == NULL)
+			goto fail;
+	}
+	return env;
+fail:
+	cJSON_Delete(env);
+	return NULL;
+}
+
+/* The pod template: labels, the config hash, one container, the ConfigMap
+ * volume. restart_policy NULL: the Deployment's default (Always). */
+static cJSON *pod_template(const struct children_workload *w, const char *restart_policy)
+{
+	const char *name = meta_str(w->owner, "name");
+	const char *image = set(w->image) ? w->image : w->defaults->worker_image;
+	char *cm_name = children_name(w->owner, "config");
+	cJSON *t = cJSON_CreateObject(), *md, *ann, *spec, *cs, *c, *args, *cmd, *vm, *vols, *v,
+	      *sc, *psc, *caps, *drop;
+
+	if (t == NULL || cm_name == NULL || !set(image))
+		goto fail;
+	if ((md = cJSON_AddObjectToObject(t, "metadata")) == NULL ||
+	    !cJSON_AddItemToObject(md, "labels", children_labels(w->kind_label, name, w->mode)) ||
+	    (ann = cJSON_AddObjectToObject(md, "annotations")) == NULL ||
+	    cJSON_AddStringToObject(ann, CHILDREN_CONFIG_HASH, w->config_hash) == NULL)
+		goto fail;
+	if ((spec = cJSON_AddObjectToObject(t, "spec")) == NULL ||
+	    (restart_policy != NULL &&
+	     cJSON_AddStringToObject(spec, "restartPolicy", restart_policy) == NULL) ||
+	    (psc = cJSON_AddObjectToObject(spec, "securityContext")) == NULL ||
+	    cJSON_AddTrueToObject(psc, "runAsNonRoot") == NULL ||
+	    (cs = cJSON_AddArrayToObject(spec, "containers")) == NULL)
+		goto fail;
+	c = cJSON_CreateObject();
+	if (c == NULL || !cJSON_AddItemToArray(cs, c)) {
+		cJSON_Delete(c);
+		goto fail;
+	}
+	if (cJSON_AddStringToObject(c, "name", "worker") == NULL ||
+	    cJSON_AddStringToObject(c, "image", image) == NULL ||
+	    (set(w->defaults->image_pull_policy) &&
+	     cJSON_AddStringToObject(c, "imagePullPolicy", w->defaults->image_pull_policy) ==
+	         NULL) ||
+	    (cmd = cJSON_AddArrayToObject(c, "command")) == NULL ||
+	    (args = cJSON_AddArrayToObject(c, "args")) == NULL)
+		goto fail;
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("sluice-worker"));
+	cJSON_AddItemToArray(args, cJSON_CreateString(w->mode));
+	cJSON_AddItemToArray(args, cJSON_CreateString("--config"));
+	cJSON_AddItemToArray(args, cJSON_CreateString(CHILDREN_CONFIG_DIR "/" CHILDREN_CONFIG_KEY));
+	if (cJSON_GetArraySize(cmd) != 1 || cJSON_GetArraySize(args) != 3)
+		goto fail;
+	if (!cJSON_AddItemToObject(c, "env", pod_env(w)))
+		goto fail;
+	if (w->resources != NULL &&
+	    !cJSON_AddItemToObject(c, "resources", cJSON_Duplicate(w->resources, 1)))
+		goto fail;
+	if ((sc = cJSON_AddObjectToObject(c, "securityContext")) == NULL ||
+	    cJSON_AddFalseToObject(sc, "allowPrivilegeEscalation") == NULL ||
+	    cJSON_AddTrueToObject(sc, "readOnlyRootFilesystem") == NULL ||
+	    (caps = cJSON_AddObjectToObject(sc, "capabilities")) == NULL ||
+	    (drop = cJSON_AddArrayToObject(caps, "drop")) == NULL ||
+	    !cJSON_AddItemToArray(drop, cJSON_CreateString("ALL")))
+		goto fail;
+	if ((vm = cJSON_AddArrayToObject(c, "volumeMounts")) == NULL ||
+	    (v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vm, v) ||
+	    cJSON_AddStringToObject(v, "name", "config") == NULL ||
+	    cJSON_AddStringToObject(v, "mountPath", CHILDREN_CONFIG_DIR) == NULL ||
+	    cJSON_AddTrueToObject(v, "readOnly") == NULL)
+		goto fail;
+	if ((vols = cJSON_AddArrayToObject(spec, "volumes")) == NULL ||
+	    (v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vols, v) ||
+	    cJSON_AddStringToObject(v, "name", "config") == NULL ||
+	    (v = cJSON_AddObjectToObject(v, "configMap")) == NULL ||
+	    cJSON_AddStringToObject(v, "name", cm_name) == NULL)
+		goto fail;
+	free(cm_name);
+	return t;
+fail:
+	free(cm_name);
+	cJSON_Delete(t);
+	return NULL;
+}
+
+/* spec.selector.matchLabels: the resource and the component. */
+static int add_selector(cJSON *spec, const struct children_workload *w)
+{
+	char key[64];
+	cJSON *sel, *ml;
+
+	snprintf(key, sizeof(key), "sluice.dev/%s", w->kind_label);
+	return (sel = cJSON_AddObjectToObject(spec, "selector")) != NULL &&
+	               (ml = cJSON_AddObjectToObject(sel, "matchLabels")) != NULL &&
+	               cJSON_AddStringToObject(ml, key, meta_str(w->owner, "name")) != NULL &&
+	               cJSON_AddStringToObject(ml, "app.kubernetes.io/component", w->mode) != NULL
+	           ? 0
+	           : -1;
+}
+
+cJSON *children_deployment(const struct children_workload *w)
+{
+	char *name = children_name(w->owner, w->mode);
+	cJSON *d = name != NULL ? child_object("apps/v1", "Deployment", w->owner, name,
+	                                       w->kind_label, w->mode)
+	                        : NULL;
+	cJSON *spec;
+
+	free(name);
+	if (d == NULL)
+		return NULL;
+	if ((spec = cJSON_AddObjectToObject(d, "spec")) == NULL ||
+	    (w->replicas >= 0 && cJSON_AddNumberToObject(spec, "replicas", w->replicas) == NULL) ||
+	    add_selector(spec, w) != 0 ||
+	    !cJSON_AddItemToObject(spec, "template", pod_template(w, NULL))) {
+		cJSON_Delete(d);
+		return NULL;
+	}
+	return d;
+}
+
+cJSON *children_job(const struct children_workload *w, int backoff_limit)
+{
+	char *name = children_name(w->owner, w->mode);
+	cJSON *j = name != NULL
+	               ? child_object("batch/v1", "Job", w->owner, name, w->kind_label, w->mode)
+	               : NULL;
+	cJSON *spec;
+
+	free(name);
+	if (j == NULL)
+		return NULL;
+	if ((spec = cJSON_AddObjectToObject(j, "spec")) == NULL ||
+	    cJSON_AddNumberToObject(spec, "backoffLimit", backoff_limit) == NULL ||
+	    !cJSON_AddItemToObject(spec, "template", pod_template(w, "Never"))) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}

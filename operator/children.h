@@ -1,0 +1,127 @@
+/*
+ * children.h - the objects the operator creates for a resource, built from
+ * the resource alone (pure: no I/O), so each reconcile computes the same
+ * desired state and server-side apply makes it so (design.md, "Pure cores,
+ * thin edges").
+ *
+ * For every resource: a ConfigMap "<name>-config" holding config.json, the
+ * worker configuration of CONTRACTS.md 1 ({"name", "namespace", "spec"}
+ * with the operator's default sinks filled in); worker Deployments and Jobs
+ * whose pods run `sluice-worker <mode> --config /etc/sluice/config.json`
+ * with that ConfigMap mounted, a Secret reference turned into env
+ * SLUICE_SECRET_<NAME>_<KEY> through secretKeyRef (lib/secret_env.h), and
+ * SLUICE_STATUS_REDIS. Each child carries a controller ownerReference to
+ * the resource, so the garbage collector deletes it with the resource, and
+ * these labels:
+ *
+ *   app.kubernetes.io/name        sluice-worker
+ *   app.kubernetes.io/instance    <resource name>
+ *   app.kubernetes.io/component   <mode>: telemetry, split, process, assemble
+ *   app.kubernetes.io/managed-by  sluice-operator  (the operator's watch selector)
+ *   sluice.dev/<kind label>       <resource name>  (telemetrywindow, videojob)
+ *
+ * Label values are at most 63 bytes, so a resource name longer than that
+ * is refused (children_name_ok); Kubernetes object names may be longer.
+ *
+ * Ownership: every function returning cJSON * or char * hands it to the
+ * caller (cJSON_Delete / free); inputs are borrowed. NULL means out of
+ * memory unless said otherwise.
+ */
+#ifndef SLUICE_CHILDREN_H
+#define SLUICE_CHILDREN_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#define CHILDREN_MANAGED_BY "sluice-operator"
+#define CHILDREN_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+/* The label selector the operator's child reflectors use. */
+#define CHILDREN_SELECTOR CHILDREN_LABEL_MANAGED_BY "=" CHILDREN_MANAGED_BY
+/* The pod template annotation whose change rolls the workers. */
+#define CHILDREN_CONFIG_HASH "sluice.dev/config-hash"
+#define CHILDREN_CONFIG_DIR "/etc/sluice"
+#define CHILDREN_CONFIG_KEY "config.json"
+/* Longest resource name the children's labels can carry. */
+#define CHILDREN_NAME_MAX 63
+
+/* What the operator fills in where a resource leaves a sink out, and what
+ * its pods get (CONTRACTS.md 3 and 4). NULL or "" members are unset. */
+struct children_defaults {
+	const char *worker_image;      /* --worker-image */
+	const char *kafka_bootstrap;   /* --kafka-bootstrap: kafka.bootstrap when left out */
+	const char *redis_addr;        /* --redis-addr: status Redis and default sinks.redis */
+	const char *postgres_secret;   /* --postgres-secret: a Secret with key "dsn" */
+	const char *influx_url;        /* --influx-url */
+	const char *influx_database;   /* --influx-database */
+	const char *image_pull_policy; /* NULL: Kubernetes' default */
+};
+
+/* Whether name can be carried by the children's labels (1..63 bytes). */
+int children_name_ok(const char *name);
+
+/*
+ * The effective spec of a TelemetryWindow: a deep copy of spec where the
+ * operator's defaults fill what the resource leaves out: kafka.bootstrap
+ * from kafka_bootstrap, and whole sinks — sinks.redis
+ * {addr} from redis_addr, sinks.postgres {dsn: {name: postgres_secret, key:
+ * "dsn"}}, sinks.influxdb {url, database} when both are set. A sink the
+ * resource names is left exactly as it is.
+ */
+cJSON *children_tw_effective_spec(const cJSON *spec, const struct children_defaults *d);
+
+/* config.json: {"name", "namespace", "spec"} printed compactly; the key
+ * order is fixed, so the same input gives the same bytes (and hash). */
+char *children_config_json(const char *name, const char *namespace, const cJSON *spec);
+
+/* FNV-1a 64 of text as 16 lower-case hex digits into buf (>= 17 bytes):
+ * the pod template annotation, not a security measure. Returns buf. */
+const char *children_config_hash(const char *text, char *buf, size_t size);
+
+/* The controller ownerReference to owner (apiVersion, kind, name, uid,
+ * controller, blockOwnerDeletion), or NULL when owner lacks one of them. */
+cJSON *children_owner_ref(const cJSON *owner);
+
+/* The labels above for a child of owner (kind_label: "telemetrywindow"). */
+cJSON *children_labels(const char *kind_label, const char *name, const char *component);
+
+/* The ConfigMap "<name>-config" with config.json = config_text, for
+ * server-side apply (apiVersion, kind, metadata with labels and owner). */
+cJSON *children_configmap(const cJSON *owner, const char *kind_label, const char *config_text);
+
+/* A Secret reference to put in the pod's environment. */
+struct children_secret {
+	const char *name, *key;
+};
+
+/* What a worker pod runs. */
+struct children_workload {
+	const cJSON *owner;                    /* the resource */
+	const char *kind_label;                /* "telemetrywindow", "videojob" */
+	const char *mode;                      /* sluice-worker's mode and the component label */
+	const char *config_hash;               /* children_config_hash of config.json */
+	const char *image;                     /* NULL: defaults->worker_image */
+	const cJSON *resources;                /* the container's resources, or NULL */
+	const struct children_secret *secrets; /* n_secrets references; repeats dropped */
+	size_t n_secrets;
+	int replicas; /* Deployment only; < 0: left out (the scaler owns it) */
+	const struct children_defaults *defaults;
+};
+
+/* "<name>-<mode>": the Deployment's or Job's name. Returns a malloc'd
+ * string. */
+char *children_name(const cJSON *owner, const char *mode);
+
+/*
+ * The worker Deployment: selector on sluice.dev/<kind_label> and the
+ * component, the config hash as a pod template annotation (a new hash rolls
+ * the pods), a non-root, read-only container. NULL also when the owner
+ * lacks metadata or the image is unset.
+ */
+cJSON *children_deployment(const struct children_workload *w);
+
+/* A run-to-completion Job of the same pod (restartPolicy Never,
+ * backoffLimit). */
+cJSON *children_job(const struct children_workload *w, int backoff_limit);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * controller.h - the operator's control loop, assembled:
+ *
+ *   reflectors (TelemetryWindows, VideoJobs, and the Deployments and Jobs
+ *   the operator made, by label) ─► handlers ─► work queue ─► workers ─►
+ *   reconcile_tw / reconcile_vj
+ *
+ * One thread per reflector, `workers` reconcile threads. A resource's key
+ * is queued when it is added or deleted, when its generation, finalizers or
+ * deletionTimestamp change (not for its own status writes, which would
+ * loop), when one of its children changes (a Deployment's status, a child
+ * deleted by hand), and again poll_ms after each reconcile that asks for it.
+ * A failed reconcile is retried with the key's exponential backoff.
+ *
+ * Threads: controller_start/stop from the main thread; controller_ready
+ * and controller_update_metrics from any.
+ */
+#ifndef SLUICE_CONTROLLER_H
+#define SLUICE_CONTROLLER_H
+
+#include <stddef.h>
+
+#include "kube_client.h"
+#include "metrics.h"
+#include "reconcile.h"
+
+struct controller_options {
+	struct kube_client *kube;         /* borrowed */
+	const char *namespace;            /* NULL or "": all namespaces */
+	int workers;                      /* reconcile threads; 0: 4 */
+	struct reconcile_ctx ctx;         /* kube, stores and topics are filled in */
+	struct metrics_registry *metrics; /* may be NULL */
+};
+
+struct controller;
+
+/* Builds everything and starts the threads. Returns 0 with *out set, or -1
+ * with errbuf saying why (nothing left running). */
+int controller_start(struct controller **out, const struct controller_options *opts, char *errbuf,
+                     size_t errbuf_size);
+
+/* Stops the reflectors and the queue, waits for reconciles in progress to
+ * end (each is bounded by the client's timeouts), joins every thread and
+ * frees everything. NULL is a no-op. */
+void controller_stop(struct controller *c);
+
+/* /readyz: 0 once every reflector has listed, else non-zero with the
+ * reflectors still waiting in reason. An httpd_check_fn. */
+int controller_ready(void *c, char *reason, size_t reason_size);
+
+/* Copies the queue's, reflectors' and client's counters into the metrics
+ * (called every second or so by main). */
+void controller_update_metrics(struct controller *c);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * reconcile.h - what the reconcilers share: their context, result codes,
+ * and the API writes every kind makes the same way (status through /status
+ * only when it changed, the finalizer, server-side apply of a child).
+ *
+ * A reconciler is called with one key at a time by the work queue (never
+ * two workers on one key), reads the resource from its reflector's store,
+ * and drives the cluster towards the state the resource describes. It is
+ * idempotent: running it twice changes nothing the second time, and a
+ * restarted operator finds its children by their fixed names.
+ *
+ * Threads: the context is read-only once built; its members are
+ * thread-safe, so any number of workers share it.
+ */
+#ifndef SLUICE_RECONCILE_H
+#define SLUICE_RECONCILE_H
+
+#include <cjson/cJSON.h>
+
+#include "children.h"
+#include "kube_client.h"
+#include "reflector.h"
+#include "topics.h"
+
+enum reconcile_rc {
+	RECONCILE_OK = 0,    /* done; look again on the next change */
+	RECONCILE_POLL = 1,  /* done; look again after ctx->poll_ms too */
+	RECONCILE_ERROR = -1 /* failed; retry with the key's backoff */
+};
+
+/* The finalizer that holds a resource until its external state is gone. */
+#define RECONCILE_FINALIZER "sluice.dev/cleanup"
+/* The server-side apply field manager of everything the operator writes. */
+#define RECONCILE_FIELD_MANAGER "sluice-operator"
+
+struct reconcile_ctx {
+	struct kube_client *kube;
+	struct reflector_store *tw_store; /* TelemetryWindows */
+	struct reflector_store *vj_store; /* VideoJobs */
+	struct topics *topics;
+	struct children_defaults defaults;
+	const char *instance; /* Events' reportingInstance (the pod or host name) */
+	int poll_ms;          /* RECONCILE_POLL's delay */
+	int kafka_timeout_ms; /* one topic describe/create/delete */
+	int redis_timeout_ms;
+};
+
+/* The reference of a kind's collection in ns. */
+struct kube_ref reconcile_kind_ref(const char *plural, const char *ns, const char *name,
+                                   const char *subresource);
+
+/* metadata.<field> of obj as a string, or NULL. */
+const char *reconcile_meta(const cJSON *obj, const char *field);
+
+/* Whether obj's metadata.finalizers holds RECONCILE_FINALIZER. */
+int reconcile_has_finalizer(const cJSON *obj);
+
+/*
+ * Adds (add 1) or removes (add 0) RECONCILE_FINALIZER on the resource obj
+ * (plural: "telemetrywindows") with a merge patch carrying obj's
+ * resourceVersion, so a concurrent change makes it fail with
+ * KUBE_ECONFLICT instead of dropping another controller's finalizer.
+ * A no-op when already so. Returns 0 or a KUBE_E* code (logged).
+ */
+int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
+                            int add);
+
+/*
+ * Whether every member of status differs from nothing in old (obj's
+ * .status): 1 when a write is needed, 0 when old already says it all.
+ * Pure.
+ */
+int reconcile_status_changed(const cJSON *old, const cJSON *status);
+
+/* Merge-patches obj's /status with status when reconcile_status_changed.
+ * Returns 0 or a KUBE_E* code (logged). */
+int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
+                           const cJSON *status);
+
+/* Server-side apply of body to ref (force, RECONCILE_FIELD_MANAGER);
+ * *out (may be NULL) is the object as stored. Logs failures. */
+int reconcile_apply(const struct reconcile_ctx *ctx, const struct kube_ref *ref, const cJSON *body,
+                    cJSON **out, char *errbuf, size_t errbuf_size);
+
+#endif
