@@ -134,7 +134,7 @@ def test_helm_template_defaults(helm):
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     c = pod["containers"][0]
-    assert c["image"] == "sluice-operator:0.1.0"
+    assert c["image"] == "localhost/sluice-operator:0.1.0"
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
@@ -147,7 +147,7 @@ def test_helm_template_defaults(helm):
     assert env["SLUICE_LEASE_DURATION"] == "15s"
     assert env["SLUICE_RENEW_DEADLINE"] == "10s"
     assert env["SLUICE_RETRY_PERIOD"] == "2s"
-    assert env["SLUICE_WORKER_IMAGE"] == "sluice-worker:0.1.0"
+    assert env["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:0.1.0"
     assert env["SLUICE_METRICS_ADDR"] == "0.0.0.0"
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     # No password anywhere in what the chart renders.
@@ -176,7 +176,7 @@ def test_helm_template_variants(helm):
     objs = render(helm, "--set", "postgres.secretName=pg,image.worker.tag=9.9,image.operator.repository=r/op")
     d = by_kind(objs, "Deployment")[0]
     assert env_of(d)["SLUICE_POSTGRES_SECRET"] == "pg"
-    assert env_of(d)["SLUICE_WORKER_IMAGE"] == "sluice-worker:9.9"
+    assert env_of(d)["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:9.9"
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "r/op:0.1.0"
 
 
