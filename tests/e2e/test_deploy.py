@@ -124,8 +124,10 @@ def env_of(deploy):
 def test_helm_template_defaults(helm):
     objs = render(helm)
     kinds = sorted(o["kind"] for o in objs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding",
-                     "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget",
+                     "Role", "RoleBinding", "ServiceAccount"]
+    (pdb,) = by_kind(objs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
     (d,) = by_kind(objs, "Deployment")
     assert d["metadata"]["name"] == "sluice-operator"
     assert d["spec"]["replicas"] == 2
@@ -180,6 +182,23 @@ def test_helm_template_variants(helm):
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "r/op:0.1.0"
 
 
+@pytest.mark.parametrize("bad,where", [
+    ("replicaCount=two", "/replicaCount"),
+    ("leaderElection.leaseDuration=15", "/leaderElection/leaseDuration"),
+    ("leaderElection.retryPeriod=2 s", "/leaderElection/retryPeriod"),
+    ("image.worker.pullPolicy=Sometimes", "/image/worker/pullPolicy"),
+    ("postgres.password=hunter2", "/postgres"),
+    ("watchNamespace=Not_A_Namespace", "/watchNamespace"),
+    ("logLevel=loud", "/logLevel"),
+])
+def test_values_schema_refuses_bad_values(helm, bad, where):
+    """values.schema.json: a wrong value fails the render with its path,
+    and there is no place for a password."""
+    p = helm("template", "x", str(CHART), "--set", bad, check=False)
+    assert p.returncode != 0
+    assert where in p.stderr, p.stderr
+
+
 def test_helm_package_holds_the_crds(helm, tmp_path):
     helm("package", str(CHART), "-d", str(tmp_path))
     (tgz,) = tmp_path.glob("sluice-*.tgz")
@@ -219,6 +238,7 @@ def test_manifests_objects_exist(installed_manifests):
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert env["SLUICE_LEADER_ELECT"]["value"] == "true"
     for kind, name in (("serviceaccount", "sluice-operator"),
+                       ("poddisruptionbudget", "sluice-operator"),
                        ("role", "sluice-operator-leader-election"),
                        ("rolebinding", "sluice-operator-leader-election")):
         kubectl(stack, "-n", "sluice-system", "get", kind, name)
