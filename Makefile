@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
-	format format-check lint fuzz integration bench clean FORCE
+	format format-check lint fuzz integration bench images clean FORCE
 
 all: build
 
@@ -59,6 +59,7 @@ help:
 	@echo '                   (default 20); finds go to $(BUILD)/fuzz/'
 	@echo 'make bench         benchmarks (figures, ratios against a reference where one exists)'
 	@echo 'make integration   C integration tests against a running stack (make stack-up)'
+	@echo 'make images        build the operator and worker container images with podman'
 
 build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker
 
@@ -139,8 +140,12 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Benchmarks that need a server read the stack's env file when one is up
+# (bench_lag: KAFKA_BOOTSTRAP) and skip that part with a message otherwise.
 bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
+		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
+	for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 deps:
 	@scripts/deps.sh all
@@ -173,6 +178,10 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=varFuncNullUB --inline-suppr --std=c11 -Ilib lib operator workers
+
+# Container images, built for real with podman from a debootstrap base.
+images:
+	scripts/images.sh
 
 clean:
 	rm -rf $(BUILD) build

@@ -37,6 +37,7 @@
 #define DEFAULT_MAX_REPLICAS 10
 #define DEFAULT_LAG_THRESHOLD 1000
 #define REPLICAS_LIMIT 1000
+#define LAG_LIMIT INT64_C(1000000000000)
 
 struct ctx {
 	char *errbuf;
@@ -762,12 +763,148 @@ static int parse_retention(struct ctx *c, const cJSON *spec, struct tw_spec *out
 	return 0;
 }
 
+/* The quantity grammar of k8s.io/apimachinery (and the CRD's pattern):
+ *   sign? (digits ('.' digits?)? | '.' digits)
+ *   (binarySI Ki..Ei | decimalSI n u m k M G T P E | exponent e[+-]?number)? */
+static const char *skip_number(const char *s)
+{
+	const char *start = s;
+
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (s > start) {
+		if (*s == '.')
+			for (s++; *s >= '0' && *s <= '9'; s++)
+				;
+		return s;
+	}
+	if (*s != '.' || !(s[1] >= '0' && s[1] <= '9'))
+		return NULL;
+	for (s++; *s >= '0' && *s <= '9'; s++)
+		;
+	return s;
+}
+
+int tw_spec_quantity_ok(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	s = skip_number(s);
+	if (s == NULL)
+		return 0;
+	if (*s == '\0')
+		return 1;
+	if (strchr("KMGTPE", *s) != NULL && s[1] == 'i' && s[2] == '\0')
+		return 1;
+	if (strchr("numkMGTPE", *s) != NULL && s[1] == '\0')
+		return 1;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		s = skip_number(s);
+		return s != NULL && *s == '\0';
+	}
+	return 0;
+}
+
+/* A resource name as Kubernetes writes them: "cpu", "memory",
+ * "ephemeral-storage", "nvidia.com/gpu", "hugepages-2Mi". */
+static int resource_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NAME_MAX_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' || ch == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* obj.name: a map resource name -> quantity (string or integer). */
+static int get_resource_list(struct ctx *c, const cJSON *obj, const char *name, const char *path,
+                             struct tw_resource_list *out)
+{
+	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
+	const cJSON *it;
+
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsObject(item))
+		return fail(c, "%s.%s: must be a map of resource names to quantities", path, name);
+	for (it = item->child; it != NULL; it = it->next) {
+		char num[32];
+		const char *v;
+
+		if (out->n == TW_RESOURCES_MAX)
+			return fail(c, "%s.%s: more than %d resources", path, name,
+			            TW_RESOURCES_MAX);
+		if (!resource_name_ok(it->string))
+			return fail(c, "%s.%s: \"%s\" is not a resource name", path, name,
+			            it->string);
+		for (size_t j = 0; j < out->n; j++)
+			if (strcmp(out->names[j], it->string) == 0)
+				return fail(c, "%s.%s.%s: given twice", path, name, it->string);
+		if (cJSON_IsNumber(it)) {
+			if (it->valuedouble != floor(it->valuedouble) ||
+			    fabs(it->valuedouble) > 9e15)
+				return fail(c, "%s.%s.%s: %g is not a quantity", path, name,
+				            it->string, it->valuedouble);
+			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
+			v = num;
+		} else if (cJSON_IsString(it)) {
+			v = it->valuestring;
+			if (strlen(v) > 64 || !tw_spec_quantity_ok(v))
+				return fail(
+				    c,
+				    "%s.%s.%s: \"%s\" is not a quantity (such as 500m, 64Mi, "
+				    "2)",
+				    path, name, it->string, v);
+		} else {
+			return fail(c, "%s.%s.%s: must be a quantity (a string or an integer)",
+			            path, name, it->string);
+		}
+		if (dup_to(c, &out->names[out->n], it->string) < 0 ||
+		    dup_to(c, &out->values[out->n], v) < 0) {
+			out->n++; /* names[n] is freed with the rest */
+			return TW_SPEC_E_NOMEM;
+		}
+		out->n++;
+	}
+	return 0;
+}
+
+static int parse_resources(struct ctx *c, const cJSON *w, struct tw_spec *out)
+{
+	static const char *const fields[] = {"requests", "limits", NULL};
+	const char *p = "spec.workers.resources";
+	const cJSON *r;
+	int rc;
+
+	if ((rc = get_object(c, w, "resources", "spec.workers", 0, &r)) < 0 || r == NULL)
+		return rc;
+	if ((rc = check_fields(c, r, p, fields)) < 0 ||
+	    (rc = get_resource_list(c, r, "requests", p, &out->workers.requests)) < 0 ||
+	    (rc = get_resource_list(c, r, "limits", p, &out->workers.limits)) < 0)
+		return rc;
+	return 0;
+}
+
 static int parse_workers(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 {
-	static const char *const fields[] = {"minReplicas", "maxReplicas", "lagThreshold", NULL};
+	static const char *const fields[] = {
+	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
+	    "image",       "imagePullPolicy", "resources",    NULL};
+	static const char *const policies[] = {"Always", "IfNotPresent", "Never", NULL};
 	const char *p = "spec.workers";
 	const cJSON *w;
-	long long lo, hi, lag;
+	long long lo, hi, lag, act;
+	size_t i;
 	int rc;
 
 	if ((rc = get_object(c, spec, "workers", "spec", 0, &w)) < 0 ||
@@ -777,15 +914,33 @@ static int parse_workers(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	    (rc = get_int(c, w, "maxReplicas", p,
 	                  lo > DEFAULT_MAX_REPLICAS ? lo : DEFAULT_MAX_REPLICAS, 1, REPLICAS_LIMIT,
 	                  &hi)) < 0 ||
-	    (rc = get_int(c, w, "lagThreshold", p, DEFAULT_LAG_THRESHOLD, 1, INT64_C(1000000000000),
-	                  &lag)) < 0)
+	    (rc = get_int(c, w, "lagThreshold", p, DEFAULT_LAG_THRESHOLD, 1, LAG_LIMIT, &lag)) <
+	        0 ||
+	    (rc = get_int(c, w, "activationLagThreshold", p, 0, 0, LAG_LIMIT, &act)) < 0)
 		return rc;
 	if (hi < lo)
 		return fail(c, "%s.maxReplicas: %lld is below %s.minReplicas: %lld", p, hi, p, lo);
 	out->workers.min_replicas = (int32_t)lo;
 	out->workers.max_replicas = (int32_t)hi;
 	out->workers.lag_threshold = lag;
-	return 0;
+	out->workers.activation_lag_threshold = act;
+	if ((rc = get_string(c, w, "image", p, 0, NULL, TEXT_MAX, &out->workers.image)) < 0 ||
+	    (rc = get_string(c, w, "imagePullPolicy", p, 0, NULL, TEXT_MAX,
+	                     &out->workers.image_pull_policy)) < 0)
+		return rc;
+	if (out->workers.image != NULL && strpbrk(out->workers.image, " \t\r\n\f\v") != NULL)
+		return fail(c, "%s.image: \"%s\" has blanks", p, out->workers.image);
+	if (out->workers.image_pull_policy != NULL) {
+		for (i = 0; policies[i] != NULL; i++)
+			if (strcmp(out->workers.image_pull_policy, policies[i]) == 0)
+				break;
+		if (policies[i] == NULL)
+			return fail(c,
+			            "%s.imagePullPolicy: \"%s\" is not Always, IfNotPresent or "
+			            "Never",
+			            p, out->workers.image_pull_policy);
+	}
+	return parse_resources(c, w, out);
 }
 
 /* The input parser is the judge of field names (JSON paths, line-protocol
@@ -1019,5 +1174,15 @@ void tw_spec_free(struct tw_spec *s)
 	free(s->sinks.postgres.table);
 	free(s->sinks.redis.addr);
 	free(s->sinks.redis.prefix);
+	free(s->workers.image);
+	free(s->workers.image_pull_policy);
+	for (size_t i = 0; i < s->workers.requests.n; i++) {
+		free(s->workers.requests.names[i]);
+		free(s->workers.requests.values[i]);
+	}
+	for (size_t i = 0; i < s->workers.limits.n; i++) {
+		free(s->workers.limits.names[i]);
+		free(s->workers.limits.values[i]);
+	}
 	memset(s, 0, sizeof(*s));
 }

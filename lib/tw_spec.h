@@ -44,6 +44,15 @@
  *   retention.maxAge        default 0s (no age limit)
  *   workers.minReplicas     default 1;  workers.maxReplicas default 10
  *   workers.lagThreshold    default 1000 (messages of lag per replica)
+ *   workers.activationLagThreshold  default 0: scale from zero only above it
+ *   workers.image           default unset (the operator's --worker-image);
+ *                           no blanks, at most 1024 bytes
+ *   workers.imagePullPolicy Always | IfNotPresent | Never; default unset
+ *                           (Kubernetes decides)
+ *   workers.resources       {requests, limits}: maps of at most
+ *                           TW_RESOURCES_MAX resource names to Kubernetes
+ *                           quantities ("500m", "64Mi", or an integer), as
+ *                           in a Pod's container
  *
  * Durations are strings: "30s", "500ms", "2m", "1h", "1m30s" (lib/config's
  * syntax; ms resolution). Unknown fields are errors, so a typo cannot pass
@@ -77,6 +86,9 @@ enum tw_spec_error {
 #define TW_DEDUPE_MAX_ENTRIES_DEFAULT (1u << 18)
 /* Upper limit for dedupe.maxEntries (the index is 32-bit, at most half full). */
 #define TW_DEDUPE_MAX_ENTRIES_LIMIT (1u << 30)
+/* Most entries in workers.resources.requests (and in .limits), as the CRD's
+ * maxProperties. */
+#define TW_RESOURCES_MAX 16
 /* Largest config file read. */
 #define TW_SPEC_FILE_MAX (1024 * 1024)
 
@@ -91,10 +103,21 @@ struct tw_secret_ref {
 	char *key;
 };
 
+/* Container resources, one map (requests or limits): names[i] -> values[i],
+ * in the order written. Values are quantities as the user wrote them (an
+ * integer as its decimal text), validated with Kubernetes' quantity syntax,
+ * so the operator can copy them into the Pod spec as strings. */
+struct tw_resource_list {
+	char *names[TW_RESOURCES_MAX];
+	char *values[TW_RESOURCES_MAX];
+	size_t n;
+};
+
 /*
  * A parsed, defaulted, validated spec. Every string is owned by the struct
  * and freed by tw_spec_free; unset optional strings are NULL (only
- * influxdb.org and influxdb.token may be). Plain data otherwise: read it
+ * influxdb.org, influxdb.token, workers.image and workers.imagePullPolicy
+ * may be). Plain data otherwise: read it
  * from any thread once parsed.
  */
 struct tw_spec {
@@ -162,7 +185,10 @@ struct tw_spec {
 
 	struct {
 		int32_t min_replicas, max_replicas;
-		int64_t lag_threshold;
+		int64_t lag_threshold, activation_lag_threshold;
+		char *image;             /* NULL: the operator's default image */
+		char *image_pull_policy; /* NULL: Kubernetes' default */
+		struct tw_resource_list requests, limits;
 	} workers;
 };
 
@@ -185,6 +211,10 @@ int tw_spec_parse_document(const cJSON *doc, struct tw_spec *out, char *errbuf, 
  * with the path: "/etc/sluice/tw.yaml: spec.window.size: required".
  */
 int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_t errbuf_size);
+
+/* 1 when s is a Kubernetes resource quantity ("100m", "1.5Gi", "2e3"),
+ * by the apimachinery grammar the CRD's pattern states. */
+int tw_spec_quantity_ok(const char *s);
 
 /* Frees what tw_spec_parse put in spec and zeroes it; safe on a zeroed
  * struct and twice. */

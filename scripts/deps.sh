@@ -10,9 +10,10 @@
 # Downloads and builds live under $SLUICE_CACHE (default ~/.cache/sluice),
 # keyed by version, so only the first run pays for them.
 #
-#   - InfluxDB 1.8.10 built with `go install` (for its /api/v2/write).
+#   - InfluxDB 1.8.10 built with `go install` (for its /api/v2/write);
+#   - helm built with `go install` (the chart's lint/template/install tests).
 #
-# Usage: scripts/deps.sh [apt|python|kafka|k8s|influxdb|all]   (default: all)
+# Usage: scripts/deps.sh [apt|python|kafka|k8s|influxdb|helm|all]   (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +36,8 @@ APT_PACKAGES=(
 	postgresql-15 postgresql-client-15 redis-server redis-tools influxdb
 	influxdb-client etcd-server etcd-client kcat ffmpeg
 	openjdk-17-jre-headless maven
+	# container images (make images): podman with runc, a debootstrap base
+	podman runc debootstrap
 )
 
 need_root() {
@@ -150,6 +153,31 @@ deps_influxdb() {
 	mv "$dir/bin.tmp" "$dir/bin"
 }
 
+# helm from v3.7.0 on has no replace directives in its go.mod, so `go install`
+# builds it from the Go module proxy (notes/operator-patterns.md section 5).
+# The binary lands in $SLUICE_CACHE/helm-$HELM_VERSION/bin; tests/e2e/stack.sh
+# and tests/e2e/run.sh put that directory on PATH.
+deps_helm() {
+	local dir="$SLUICE_CACHE/helm-$HELM_VERSION"
+	if [ -x "$dir/bin/helm" ]; then
+		say "helm $HELM_VERSION: cached in $dir/bin"
+		return 0
+	fi
+	command -v go >/dev/null || die "go not found; it builds helm $HELM_VERSION"
+	say "helm $HELM_VERSION: building with go install (first run: ~5 min on 2 cores)"
+	mkdir -p "$dir"
+	# Built into bin.tmp and renamed, so an interrupted build is never taken
+	# for a cached one.
+	if ! (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-modcacherw GOBIN="$dir/bin.tmp" \
+		go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+		"helm.sh/helm/v3/cmd/helm@$HELM_VERSION") >"$dir/build.log" 2>&1; then
+		tail -n 20 "$dir/build.log" >&2
+		die "building helm $HELM_VERSION failed; full log: $dir/build.log"
+	fi
+	rm -rf "$dir/bin"
+	mv "$dir/bin.tmp" "$dir/bin"
+}
+
 # pytest runs the end-to-end suite; PyPI has it where the machine lacks it.
 deps_python() {
 	python3 -m pytest --version >/dev/null 2>&1 && return 0
@@ -164,12 +192,14 @@ kafka) deps_kafka ;;
 k8s) deps_k8s ;;
 influxdb) deps_influxdb ;;
 python) deps_python ;;
+helm) deps_helm ;;
 all)
 	deps_apt
 	deps_python
 	deps_kafka
 	deps_k8s
 	deps_influxdb
+	deps_helm
 	;;
-*) die "unknown part '$1' (apt, python, kafka, k8s, influxdb or all)" ;;
+*) die "unknown part '$1' (apt, python, kafka, k8s, influxdb, helm or all)" ;;
 esac

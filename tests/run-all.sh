@@ -42,6 +42,7 @@ step "lint (cppcheck)" make --no-print-directory lint
 step "format (clang-format)" make --no-print-directory format-check
 step "unit tests" bash -c 'set -o pipefail; make --no-print-directory unit 2>&1 | tee build/unit-plain.log'
 step "unit tests (ASan+UBSan)" bash -c 'set -o pipefail; make --no-print-directory unit-asan 2>&1 | tee build/unit-asan.log'
+step "images (podman)" make --no-print-directory images
 if step "stack up" stack_up; then
 	step "integration tests" bash -c 'set -o pipefail; make --no-print-directory integration 2>&1 | tee build/unit-integration.log'
 	step "end-to-end tests" tests/e2e/run.sh

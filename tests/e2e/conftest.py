@@ -55,3 +55,24 @@ def run(cmd, env=None, input=None, check=True, timeout=120):
 def unique():
     """A short unique suffix so tests never collide on names."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def localrun(stack, tmp_path_factory):
+    """Runs tests/e2e/localrun.py (the stand-in kubelet: pods become local
+    processes) for the session; yields its work directory, where each pod's
+    log is <namespace>_<pod>.log. Test machinery, not part of Sluice."""
+    workdir = tmp_path_factory.mktemp("localrun")
+    log = open(workdir / "localrun.log", "wb")
+    proc = subprocess.Popen(
+        ["python3", str(ROOT / "tests" / "e2e" / "localrun.py"), "--kubeconfig",
+         stack["KUBECONFIG"], "--bin-dir", str(ROOT / "build"), "--work-dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT)
+    yield workdir
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()

@@ -6,6 +6,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+# helm from scripts/deps.sh (built with go install, cached by version).
+# shellcheck source=scripts/versions.sh
+. scripts/versions.sh
+export PATH="$SLUICE_CACHE/helm-$HELM_VERSION/bin:$PATH"
 env_file=${SLUICE_STACK_ENV:-$root/build/stack.env}
 own_stack=0
 if [ ! -f "$env_file" ]; then

@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,11 @@ static const char full_spec[] =
     "  \"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\"},"
     "  \"redis\":{\"addr\":\"r:6379\",\"prefix\":\"p:\",\"ttl\":\"1h\"}},"
     " \"retention\":{\"maxRowsPerKey\":5,\"maxAge\":\"24h\"},"
-    " \"workers\":{\"minReplicas\":1,\"maxReplicas\":3,\"lagThreshold\":10}}";
+    " \"workers\":{\"minReplicas\":1,\"maxReplicas\":3,\"lagThreshold\":10,"
+    "  \"activationLagThreshold\":2,\"image\":\"reg/sluice-worker:1\","
+    "  \"imagePullPolicy\":\"IfNotPresent\","
+    "  \"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"},"
+    "   \"limits\":{\"cpu\":1,\"memory\":\"128Mi\"}}}}";
 
 /* The least a user writes, with every sink present (empty of optional
  * fields) so their defaults are compared too. */
@@ -142,6 +147,9 @@ static void check_known(const cJSON *obj, const cJSON *schema, const char *path)
 		const cJSON *sub = cJSON_GetObjectItemCaseSensitive(props(schema), it->string);
 		char p[256];
 
+		/* A map (resources.requests): any name, the schema of its values. */
+		if (sub == NULL)
+			sub = cJSON_GetObjectItemCaseSensitive(schema, "additionalProperties");
 		snprintf(p, sizeof(p), "%s.%s", path, it->string);
 		if (sub == NULL)
 			fail_msg("%s: tw_spec reads it, the CRD does not have it (the API server "
@@ -273,6 +281,11 @@ static void compare(const struct tw_spec *a, const struct tw_spec *b)
 	SAME(workers.min_replicas);
 	SAME(workers.max_replicas);
 	SAME(workers.lag_threshold);
+	SAME(workers.activation_lag_threshold);
+	SAME_STR(workers.image);
+	SAME_STR(workers.image_pull_policy);
+	SAME(workers.requests.n);
+	SAME(workers.limits.n);
 }
 
 static void check_defaults_of(const char *text, const char *edit_key, const char *edit_json)
@@ -370,7 +383,8 @@ static int parse_with(const char *dotted, const cJSON *value, char *err, size_t 
 
 static void test_crd_enums_admitted_by_the_worker(void **state)
 {
-	static const char *const enums[] = {"format", "sinks.influxdb.api"};
+	static const char *const enums[] = {"format", "sinks.influxdb.api",
+	                                    "workers.imagePullPolicy"};
 	char err[256];
 
 	(void)state;
@@ -477,6 +491,39 @@ static void test_crd_integer_bounds_are_the_workers(void **state)
 	check_bounds(spec_schema, "");
 }
 
+/* The CRD's quantity pattern (resources.requests and .limits) and the
+ * worker's tw_spec_quantity_ok agree on a set of edge cases. The pattern is
+ * POSIX ERE as written, so regcomp judges it. */
+static void test_crd_quantity_pattern_is_the_workers(void **state)
+{
+	static const char *const samples[] = {
+	    "1",   "0",  "+1",   "-1",   "500m", "0.5", ".5",  "1.", "64Mi",  "1Gi", "2Ei",   "1k",
+	    "1n",  "3u", "1e3",  "1E+3", "1e-3", "",    "m",   "Mi", "1MB",   "1mi", "1 Mi",  "1e",
+	    "1e+", ".",  "1..2", "--1",  "0x10", "1K",  "1iB", "e3", "1.5.5", "7Ti", "1.5e.5"};
+	static const char *const lists[] = {"workers.resources.requests",
+	                                    "workers.resources.limits"};
+
+	(void)state;
+	for (size_t l = 0; l < 2; l++) {
+		const cJSON *ap =
+		    cJSON_GetObjectItemCaseSensitive(schema_at(lists[l]), "additionalProperties");
+		const cJSON *pat = cJSON_GetObjectItemCaseSensitive(ap, "pattern");
+		regex_t re;
+
+		assert_true(cJSON_IsString(pat));
+		assert_int_equal(regcomp(&re, pat->valuestring, REG_EXTENDED | REG_NOSUB), 0);
+		for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+			int crd_ok = regexec(&re, samples[i], 0, NULL, 0) == 0;
+
+			if (crd_ok != tw_spec_quantity_ok(samples[i]))
+				fail_msg("spec.%s: \"%s\": the CRD %s it, the worker %s it",
+				         lists[l], samples[i], crd_ok ? "takes" : "refuses",
+				         crd_ok ? "refuses" : "takes");
+		}
+		regfree(&re);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +531,7 @@ int main(void)
 	    cmocka_unit_test(test_crd_defaults_are_the_workers),
 	    cmocka_unit_test(test_crd_enums_admitted_by_the_worker),
 	    cmocka_unit_test(test_crd_integer_bounds_are_the_workers),
+	    cmocka_unit_test(test_crd_quantity_pattern_is_the_workers),
 	};
 
 	return cmocka_run_group_tests_name("crd_tw_spec", tests, load_crd, free_crd);

@@ -111,6 +111,11 @@ static void test_defaults(void **state)
 	assert_int_equal(s.workers.min_replicas, 1);
 	assert_int_equal(s.workers.max_replicas, 10);
 	assert_int_equal(s.workers.lag_threshold, 1000);
+	assert_int_equal(s.workers.activation_lag_threshold, 0);
+	assert_null(s.workers.image);
+	assert_null(s.workers.image_pull_policy);
+	assert_int_equal(s.workers.requests.n, 0);
+	assert_int_equal(s.workers.limits.n, 0);
 	tw_spec_free(&s);
 	tw_spec_free(&s); /* twice is fine */
 }
@@ -136,7 +141,10 @@ static void test_full_spec(void **state)
 	    "  \"postgres\":{\"dsn\":{\"name\":\"pg\",\"key\":\"dsn\"},\"table\":\"tw_rows\"},"
 	    "  \"redis\":{\"addr\":\"[::1]:6379\",\"prefix\":\"p:\",\"ttl\":\"2h\"}},"
 	    " \"retention\":{\"maxRowsPerKey\":0,\"maxAge\":\"24h\"},"
-	    " \"workers\":{\"minReplicas\":0,\"maxReplicas\":5,\"lagThreshold\":50000}}",
+	    " \"workers\":{\"minReplicas\":0,\"maxReplicas\":5,\"lagThreshold\":50000,"
+	    "  \"activationLagThreshold\":7,\"image\":\"registry.local/sluice-worker:0.3\","
+	    "  \"imagePullPolicy\":\"Never\",\"resources\":{\"requests\":{\"cpu\":\"250m\","
+	    "  \"memory\":\"48Mi\"},\"limits\":{\"memory\":67108864,\"nvidia.com/gpu\":1}}}}",
 	    NULL};
 	struct tw_spec s;
 	char err[256];
@@ -177,6 +185,18 @@ static void test_full_spec(void **state)
 	assert_int_equal(s.workers.min_replicas, 0);
 	assert_int_equal(s.workers.max_replicas, 5);
 	assert_int_equal(s.workers.lag_threshold, 50000);
+	assert_int_equal(s.workers.activation_lag_threshold, 7);
+	assert_string_equal(s.workers.image, "registry.local/sluice-worker:0.3");
+	assert_string_equal(s.workers.image_pull_policy, "Never");
+	assert_int_equal(s.workers.requests.n, 2);
+	assert_string_equal(s.workers.requests.names[0], "cpu");
+	assert_string_equal(s.workers.requests.values[0], "250m");
+	assert_string_equal(s.workers.requests.names[1], "memory");
+	assert_string_equal(s.workers.requests.values[1], "48Mi");
+	assert_int_equal(s.workers.limits.n, 2);
+	assert_string_equal(s.workers.limits.values[0], "67108864");
+	assert_string_equal(s.workers.limits.names[1], "nvidia.com/gpu");
+	assert_string_equal(s.workers.limits.values[1], "1");
 	tw_spec_free(&s);
 }
 
@@ -450,7 +470,30 @@ static const struct bad bad_cases[] = {
     {{"spec.workers.minReplicas", "1001"},
      "spec.workers.minReplicas: 1001 is out of range 0..1000"},
     {{"spec.workers.maxReplicas", "0"}, "spec.workers.maxReplicas: 0 is out of range 1..1000"},
-    {{"spec.workers.image", "\"x\""}, "spec.workers.image: unknown field"},
+    {{"spec.workers.img", "\"x\""}, "spec.workers.img: unknown field"},
+    {{"spec.workers.image", "\"reg/w: 1\""}, "spec.workers.image: \"reg/w: 1\" has blanks"},
+    {{"spec.workers.image", "1"}, "spec.workers.image: must be a string"},
+    {{"spec.workers.imagePullPolicy", "\"always\""},
+     "spec.workers.imagePullPolicy: \"always\" is not Always, IfNotPresent or Never"},
+    {{"spec.workers.activationLagThreshold", "-1"},
+     "spec.workers.activationLagThreshold: -1 is out of range 0..1000000000000"},
+    {{"spec.workers.resources", "[]"}, "spec.workers.resources: must be an object"},
+    {{"spec.workers.resources", "{\"request\":{}}"},
+     "spec.workers.resources.request: unknown field"},
+    {{"spec.workers.resources", "{\"requests\":\"1\"}"},
+     "spec.workers.resources.requests: must be a map of resource names to quantities"},
+    {{"spec.workers.resources", "{\"limits\":{\"memory\":\"64MB\"}}"},
+     "spec.workers.resources.limits.memory: \"64MB\" is not a quantity (such as 500m, 64Mi, 2)"},
+    {{"spec.workers.resources", "{\"limits\":{\"cpu\":0.5}}"},
+     "spec.workers.resources.limits.cpu: 0.5 is not a quantity"},
+    {{"spec.workers.resources", "{\"limits\":{\"cpu\":true}}"},
+     "spec.workers.resources.limits.cpu: must be a quantity (a string or an integer)"},
+    {{"spec.workers.resources", "{\"limits\":{\"c pu\":\"1\"}}"},
+     "spec.workers.resources.limits: \"c pu\" is not a resource name"},
+    {{"spec.workers.resources",
+      "{\"requests\":{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+      "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"q\":1}}"},
+     "spec.workers.resources.requests: more than 16 resources"},
     /* envelope */
     {{"spec.extra", "1"}, "spec.extra: unknown field"},
     {{"spec", NULL}, "spec: required"},
@@ -495,6 +538,25 @@ static void test_every_message(void **state)
 		/* Nothing to free on failure; a second free is harmless anyway. */
 		tw_spec_free(&s);
 	}
+}
+
+/* The apimachinery quantity grammar, as the CRD's pattern states it. */
+static void test_quantities(void **state)
+{
+	static const char *const good[] = {"1",   "0",    "+1",   "-1",     "500m",     "0.5", ".5",
+	                                   "1.",  "64Mi", "1Gi",  "2Ei",    "1k",       "1n",  "3u",
+	                                   "1e3", "1E+3", "1e-3", "1.5e.5", "128974848"};
+	static const char *const bad[] = {"",     "m",  "Mi",  "1MB", "1mi",  "1 Mi",
+	                                  "1Ki ", "1e", "1e+", ".",   "1..2", "--1",
+	                                  "0x10", "1K", "1iB", "e3",  "1.5.5"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!tw_spec_quantity_ok(good[i]))
+			fail_msg("\"%s\" refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (tw_spec_quantity_ok(bad[i]))
+			fail_msg("\"%s\" taken", bad[i]);
 }
 
 static void test_dead_letter_default_too_long(void **state)
@@ -705,6 +767,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_full_spec),
+	    cmocka_unit_test(test_quantities),
 	    cmocka_unit_test(test_sink_defaults_and_influx_format),
 	    cmocka_unit_test(test_short_form_and_direct),
 	    cmocka_unit_test(test_every_message),

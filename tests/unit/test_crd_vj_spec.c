@@ -1,0 +1,437 @@
+/* The VideoJob CRD (crds/videojobs.sluice.dev.yaml) and the
+ * worker's spec parser (lib/vj_spec.c) must describe one spec: the
+ * operator copies what the API server stored, defaults included, into the
+ * worker's ConfigMap. This test reads the CRD's schema and checks, against
+ * vj_spec_parse():
+ *
+ *   - the same field names, both ways (a CRD-only field would make the
+ *     worker refuse the spec; a worker-only field would be pruned by the API
+ *     server and never reach it);
+ *   - the CRD's defaults are the worker's (a spec defaulted by the API server
+ *     parses to exactly what the bare spec parses to);
+ *   - every enum value the CRD admits, and every integer bound, is one the
+ *     worker admits too.
+ *
+ * Run from the repository root (make does). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../lib/vj_spec.h"
+#include "../../lib/yaml_json.h"
+
+#define CRD_PATH "crds/videojobs.sluice.dev.yaml"
+
+static cJSON *crd;               /* the whole document */
+static const cJSON *spec_schema; /* .spec's schema */
+
+/* Every field lib/vj_spec.h documents, each with a valid value. When
+ * vj_spec learns a field, add it here; the test then insists the CRD has it. */
+static const char full_spec[] =
+    "{\"source\":{\"uri\":\"file:///in/a.mp4\"},\"output\":{\"uri\":\"file:///out/a.mp4\"},"
+    " \"segmentSeconds\":4,\"maxAttempts\":5,\"filters\":\"scale=640:-2,hue=s=0\","
+    " \"analysis\":[\"meanLuma\",\"motion\"],"
+    " \"encoder\":{\"codec\":\"libx265\",\"crf\":20,\"preset\":\"fast\"},"
+    " \"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\"},"
+    " \"workers\":{\"minReplicas\":0,\"maxReplicas\":3,\"lagThreshold\":10,"
+    "  \"activationLagThreshold\":1,\"image\":\"w:1\",\"imagePullPolicy\":\"Never\","
+    "  \"resources\":{\"requests\":{\"cpu\":\"500m\"},\"limits\":{\"memory\":\"1Gi\"}}},"
+    " \"sinks\":{\"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\"},"
+    "  \"redis\":{\"addr\":\"r:6379\",\"password\":{\"name\":\"s\",\"key\":\"p\"},"
+    "   \"prefix\":\"p:\"},"
+    "  \"influxdb\":{\"url\":\"http://i:8086\",\"database\":\"d\",\"org\":\"o\","
+    "   \"token\":{\"name\":\"s\",\"key\":\"k\"},\"api\":\"v2\"}}}";
+
+/* The least a user writes, with every sink present (empty of optional
+ * fields) so their defaults are compared too. */
+static const char minimal_spec[] =
+    "{\"source\":{\"uri\":\"file:///in/a.mp4\"},\"output\":{\"uri\":\"file:///out/a.mp4\"},"
+    " \"kafka\":{\"bootstrap\":\"k:9092\"},"
+    " \"sinks\":{\"postgres\":{},\"redis\":{},"
+    "  \"influxdb\":{\"url\":\"http://i:8086\",\"database\":\"d\"}}}";
+
+/* ---------------------------------------------------------------- loading */
+
+static int load_crd(void **state)
+{
+	FILE *f = fopen(CRD_PATH, "rb");
+	char err[256], *text;
+	long len;
+	const cJSON *versions, *schema;
+
+	(void)state;
+	if (f == NULL) {
+		fprintf(stderr, "%s: cannot open (run from the repository root)\n", CRD_PATH);
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		return -1;
+	}
+	text = malloc((size_t)len);
+	if (text == NULL || fread(text, 1, (size_t)len, f) != (size_t)len) {
+		free(text);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (yaml_json_parse(text, (size_t)len, &crd, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", CRD_PATH, err);
+		free(text);
+		return -1;
+	}
+	free(text);
+	versions = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(crd, "spec"),
+	                                            "versions");
+	schema = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(versions, 0), "schema"),
+	    "openAPIV3Schema");
+	spec_schema = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(schema, "properties"), "spec");
+	if (spec_schema == NULL) {
+		fprintf(stderr, "%s: no openAPIV3Schema.properties.spec\n", CRD_PATH);
+		return -1;
+	}
+	return 0;
+}
+
+static int free_crd(void **state)
+{
+	(void)state;
+	cJSON_Delete(crd);
+	return 0;
+}
+
+static cJSON *parse(const char *text)
+{
+	cJSON *j = cJSON_Parse(text);
+
+	assert_non_null(j);
+	return j;
+}
+
+static const cJSON *props(const cJSON *schema)
+{
+	return cJSON_GetObjectItemCaseSensitive(schema, "properties");
+}
+
+static int parse_spec(const cJSON *spec, struct vj_spec *out, char *err, size_t size)
+{
+	return vj_spec_parse(spec, "vj", "ns", out, err, size);
+}
+
+/* ---------------------------------------------------------------- names */
+
+/* Every member of obj (recursively through objects) is a property of
+ * schema. */
+static void check_known(const cJSON *obj, const cJSON *schema, const char *path)
+{
+	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+		const cJSON *sub = cJSON_GetObjectItemCaseSensitive(props(schema), it->string);
+		char p[256];
+
+		snprintf(p, sizeof(p), "%s.%s", path, it->string);
+		if (sub == NULL)
+			fail_msg("%s: vj_spec reads it, the CRD does not have it (the API server "
+			         "would prune it)",
+			         p);
+		/* A map (additionalProperties) has free keys. */
+		if (cJSON_IsObject(it) &&
+		    cJSON_GetObjectItemCaseSensitive(sub, "additionalProperties") == NULL)
+			check_known(it, sub, p);
+	}
+}
+
+/* Every property of schema (recursively through object properties) is a
+ * member of obj. */
+static void check_covered(const cJSON *schema, const cJSON *obj, const char *path)
+{
+	for (const cJSON *it = props(schema) != NULL ? props(schema)->child : NULL; it != NULL;
+	     it = it->next) {
+		const cJSON *member = cJSON_GetObjectItemCaseSensitive(obj, it->string);
+		char p[256];
+
+		snprintf(p, sizeof(p), "%s.%s", path, it->string);
+		if (member == NULL)
+			fail_msg("%s: in the CRD but not in this test's full spec (is it a vj_spec "
+			         "field? the worker refuses unknown fields)",
+			         p);
+		if (props(it) != NULL)
+			check_covered(it, member, p);
+	}
+}
+
+static void test_same_field_names(void **state)
+{
+	cJSON *full = parse(full_spec);
+	struct vj_spec s;
+	char err[256];
+
+	(void)state;
+	/* vj_spec refuses unknown fields: all of these are its own. */
+	if (parse_spec(full, &s, err, sizeof(err)) != 0)
+		fail_msg("the full spec: %s", err);
+	vj_spec_free(&s);
+	check_known(full, spec_schema, "spec");
+	check_covered(spec_schema, full, "spec");
+	cJSON_Delete(full);
+}
+
+/* ---------------------------------------------------------------- defaults */
+
+/* Structural defaulting as the API server does it: a property absent from
+ * obj gets its schema default; objects present (or just defaulted) are
+ * defaulted inside. */
+static void apply_defaults(cJSON *obj, const cJSON *schema)
+{
+	for (const cJSON *p = props(schema) != NULL ? props(schema)->child : NULL; p != NULL;
+	     p = p->next) {
+		cJSON *member = cJSON_GetObjectItemCaseSensitive(obj, p->string);
+		const cJSON *def = cJSON_GetObjectItemCaseSensitive(p, "default");
+
+		if (member == NULL && def != NULL) {
+			member = cJSON_Duplicate(def, 1);
+			assert_non_null(member);
+			cJSON_AddItemToObject(obj, p->string, member);
+		}
+		if (member != NULL && cJSON_IsObject(member))
+			apply_defaults(member, p);
+	}
+}
+
+static void same_str(const char *a, const char *b, const char *what)
+{
+	if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+		fail_msg("%s: worker default \"%s\", CRD default gives \"%s\"", what,
+		         a != NULL ? a : "(null)", b != NULL ? b : "(null)");
+}
+
+#define SAME(field)                                                                                \
+	do {                                                                                       \
+		if ((a)->field != (b)->field)                                                      \
+			fail_msg("%s: worker default %lld, CRD default gives %lld", #field,        \
+			         (long long)(a)->field, (long long)(b)->field);                    \
+	} while (0)
+#define SAME_STR(field) same_str((a)->field, (b)->field, #field)
+
+/* a: the bare spec parsed (the worker's defaults); b: the spec the API
+ * server would store, parsed. */
+static void compare(const struct vj_spec *a, const struct vj_spec *b)
+{
+	SAME_STR(source_uri);
+	SAME_STR(output_uri);
+	SAME(segment_seconds);
+	SAME(max_attempts);
+	SAME_STR(filters);
+	SAME(analysis);
+	SAME_STR(encoder.codec);
+	SAME(encoder.crf);
+	SAME_STR(encoder.preset);
+	SAME_STR(kafka.bootstrap);
+	SAME_STR(kafka.topic);
+	SAME_STR(kafka.group);
+	SAME_STR(kafka.dead_letter_topic);
+	SAME(workers.min_replicas);
+	SAME(workers.max_replicas);
+	SAME(workers.lag_threshold);
+	SAME(workers.activation_lag_threshold);
+	SAME_STR(workers.image);
+	SAME_STR(workers.image_pull_policy);
+	SAME(sinks.postgres.enabled);
+	SAME_STR(sinks.postgres.dsn.name);
+	SAME_STR(sinks.postgres.table);
+	SAME(sinks.redis.enabled);
+	SAME_STR(sinks.redis.addr);
+	SAME_STR(sinks.redis.prefix);
+	SAME(sinks.influxdb.enabled);
+	SAME_STR(sinks.influxdb.url);
+	SAME(sinks.influxdb.api);
+}
+
+static void check_defaults_of(const char *text, const char *edit_key, const char *edit_json)
+{
+	cJSON *bare = parse(text), *defaulted;
+	struct vj_spec a, b;
+	char err[256];
+
+	if (edit_key != NULL) {
+		cJSON_DeleteItemFromObjectCaseSensitive(bare, edit_key);
+		cJSON_AddItemToObject(bare, edit_key, parse(edit_json));
+	}
+	defaulted = cJSON_Duplicate(bare, 1);
+	assert_non_null(defaulted);
+	apply_defaults(defaulted, spec_schema);
+	if (parse_spec(bare, &a, err, sizeof(err)) != 0)
+		fail_msg("bare spec: %s", err);
+	if (parse_spec(defaulted, &b, err, sizeof(err)) != 0)
+		fail_msg("the spec with the CRD's defaults: %s", err);
+	compare(&a, &b);
+	vj_spec_free(&a);
+	vj_spec_free(&b);
+	cJSON_Delete(bare);
+	cJSON_Delete(defaulted);
+}
+
+static void test_crd_defaults_are_the_workers(void **state)
+{
+	(void)state;
+	check_defaults_of(minimal_spec, NULL, NULL);
+	/* Partly written sections get the rest from the defaults. */
+	check_defaults_of(minimal_spec, "workers", "{\"minReplicas\":1}");
+	check_defaults_of(minimal_spec, "encoder", "{\"crf\":30}");
+	/* No sinks at all: the table and prefix still have their defaults. */
+	check_defaults_of(minimal_spec, "sinks", "{}");
+}
+
+/* ---------------------------------------------------------------- enums, bounds */
+
+static const cJSON *schema_at(const char *dotted)
+{
+	const cJSON *s = spec_schema;
+	char buf[128], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", dotted);
+	for (tok = strtok_r(buf, ".", &save); tok != NULL; tok = strtok_r(NULL, ".", &save)) {
+		s = cJSON_GetObjectItemCaseSensitive(props(s), tok);
+		if (s == NULL)
+			fail_msg("the CRD has no spec.%s", dotted);
+	}
+	return s;
+}
+
+/* A full spec with member path set to value (JSON text). */
+static int parse_with(const char *dotted, const cJSON *value, char *err, size_t size)
+{
+	cJSON *spec = parse(full_spec), *obj = spec;
+	char buf[128], *dot, *key = buf;
+	struct vj_spec s;
+	int rc;
+
+	snprintf(buf, sizeof(buf), "%s", dotted);
+	while ((dot = strchr(key, '.')) != NULL) {
+		*dot = '\0';
+		obj = cJSON_GetObjectItemCaseSensitive(obj, key);
+		assert_non_null(obj);
+		key = dot + 1;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	cJSON_AddItemToObject(obj, key, cJSON_Duplicate(value, 1));
+	/* Bounds of one field must not trip another's rule. */
+	if (strcmp(dotted, "workers.minReplicas") == 0) {
+		cJSON *w = cJSON_GetObjectItemCaseSensitive(spec, "workers");
+
+		cJSON_DeleteItemFromObjectCaseSensitive(w, "maxReplicas");
+		cJSON_AddNumberToObject(w, "maxReplicas", 1000);
+	}
+	rc = parse_spec(spec, &s, err, size);
+	if (rc == 0)
+		vj_spec_free(&s);
+	cJSON_Delete(spec);
+	return rc;
+}
+
+static void test_crd_enums_admitted_by_the_worker(void **state)
+{
+	static const char *const enums[] = {"encoder.codec", "encoder.preset",
+	                                    "workers.imagePullPolicy", "sinks.influxdb.api"};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(schema_at(enums[i]), "enum"), *v;
+
+		assert_non_null(e);
+		cJSON_ArrayForEach(v, e)
+		{
+			if (parse_with(enums[i], v, err, sizeof(err)) != 0)
+				fail_msg("spec.%s: the CRD admits \"%s\", the worker says: %s",
+				         enums[i], v->valuestring, err);
+		}
+	}
+	/* Analysis: the item enum, each alone, and the default is all of it. */
+	{
+		const cJSON *items =
+		    cJSON_GetObjectItemCaseSensitive(schema_at("analysis"), "items");
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(items, "enum"), *v;
+		const cJSON *def =
+		    cJSON_GetObjectItemCaseSensitive(schema_at("analysis"), "default");
+
+		assert_int_equal(cJSON_GetArraySize(e), cJSON_GetArraySize(def));
+		cJSON_ArrayForEach(v, e)
+		{
+			cJSON *one = cJSON_CreateArray();
+
+			cJSON_AddItemToArray(one, cJSON_Duplicate(v, 1));
+			if (parse_with("analysis", one, err, sizeof(err)) != 0)
+				fail_msg("analysis: the CRD admits \"%s\", the worker says: %s",
+				         v->valuestring, err);
+			cJSON_Delete(one);
+		}
+	}
+}
+
+/* Every integer with bounds in the CRD: the worker takes both ends and
+ * refuses one past each. */
+static void check_bounds(const cJSON *schema, const char *path)
+{
+	for (const cJSON *p = props(schema) != NULL ? props(schema)->child : NULL; p != NULL;
+	     p = p->next) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(p, "type");
+		const cJSON *min = cJSON_GetObjectItemCaseSensitive(p, "minimum");
+		const cJSON *max = cJSON_GetObjectItemCaseSensitive(p, "maximum");
+		char sub[128], err[256];
+
+		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] != '\0' ? "." : "", p->string);
+		if (props(p) != NULL)
+			check_bounds(p, sub);
+		if (!cJSON_IsString(type) || strcmp(type->valuestring, "integer") != 0)
+			continue;
+		if (min == NULL || max == NULL)
+			fail_msg("spec.%s: an integer without both bounds", sub);
+		{
+			double ends[4] = {min->valuedouble, max->valuedouble, min->valuedouble - 1,
+			                  max->valuedouble + 1};
+
+			for (int i = 0; i < 4; i++) {
+				cJSON *v = cJSON_CreateNumber(ends[i]);
+				int rc = parse_with(sub, v, err, sizeof(err));
+
+				cJSON_Delete(v);
+				if (i < 2 && rc != 0)
+					fail_msg(
+					    "spec.%s: the CRD admits %.0f, the worker says: %s",
+					    sub, ends[i], err);
+				if (i >= 2 && rc == 0)
+					fail_msg(
+					    "spec.%s: the CRD refuses %.0f, the worker takes it",
+					    sub, ends[i]);
+			}
+		}
+	}
+}
+
+static void test_crd_integer_bounds_are_the_workers(void **state)
+{
+	(void)state;
+	check_bounds(spec_schema, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_same_field_names),
+	    cmocka_unit_test(test_crd_defaults_are_the_workers),
+	    cmocka_unit_test(test_crd_enums_admitted_by_the_worker),
+	    cmocka_unit_test(test_crd_integer_bounds_are_the_workers),
+	};
+
+	return cmocka_run_group_tests_name("crd_vj_spec", tests, load_crd, free_crd);
+}
