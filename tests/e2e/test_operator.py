@@ -1,0 +1,457 @@
+"""sluice-operator against the real stack: kube-apiserver, kube-controller-manager
+(its garbage collector and Deployment controller), Kafka and Redis.
+
+The operator runs as a process with --kubeconfig; the tests act as a user
+would, with kubectl, and judge with kubectl, kcat, redis-cli and curl. There
+is no kubelet: pods never run, Deployments only get ReplicaSets from kcm.
+
+Needs: SLUICE_STACK_COMPONENTS="kafka redis etcd kube-apiserver
+kube-controller-manager" tests/e2e/stack.sh up (or the whole stack).
+"""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, run, stack_sh
+
+OPERATOR = ROOT / "build" / "sluice-operator"
+HASH = "sluice.dev/config-hash"
+
+
+# ---- clients -------------------------------------------------------------
+
+def kubectl(stack, *args, input=None, check=True, timeout=60):
+    env = {**os.environ, "KUBECONFIG": stack["KUBECONFIG"]}
+    return run(["kubectl", *args], env=env, input=input, check=check, timeout=timeout)
+
+
+def get(stack, kind, name, ns, check=True):
+    p = kubectl(stack, "get", kind, name, "-n", ns, "-o", "json", check=check)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def exists(stack, kind, name, ns):
+    p = kubectl(stack, "get", kind, name, "-n", ns, "--ignore-not-found", "-o", "name")
+    return p.stdout.strip() != ""
+
+
+def events(stack, ns, name):
+    """The Events about object `name` in ns, as kubectl lists them."""
+    p = kubectl(stack, "get", "events", "-n", ns, "-o", "json",
+                "--field-selector", f"involvedObject.name={name}")
+    return json.loads(p.stdout)["items"]
+
+
+def reasons(stack, ns, name):
+    return [e.get("reason") for e in events(stack, ns, name)]
+
+
+def redis_cli(stack, *args):
+    return run(["redis-cli", "-h", stack["REDIS_HOST"], "-p", stack["REDIS_PORT"],
+                "--raw", *args]).stdout
+
+
+def create_topic(stack, topic, partitions):
+    run(["java", "-Xmx256m", "-Dlog4j.configuration=file:/dev/null", "-cp",
+         stack["KAFKA_LIBS"] + "/*", "org.apache.kafka.tools.TopicCommand",
+         "--bootstrap-server", stack["KAFKA_BOOTSTRAP"], "--create", "--topic", topic,
+         "--partitions", str(partitions), "--replication-factor", stack["KAFKA_BROKERS"]])
+
+
+def topics(stack):
+    out = run(["kcat", "-b", stack["KAFKA_BOOTSTRAP"], "-L", "-J"]).stdout
+    return {t["topic"]: len(t["partitions"]) for t in json.loads(out)["topics"]}
+
+
+def wait_for(what, fn, timeout=30, interval=0.3):
+    """Polls fn until it returns a true value; returns it, or fails naming what."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except AssertionError as e:  # a client failed: keep trying until the deadline
+            last = e
+        if last and not isinstance(last, AssertionError):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def stack_ctl(stack, verb, name):
+    """stack.sh start/stop NAME, tried again when its name check loses a race
+    (`server_names | grep -q` under pipefail can fail on SIGPIPE)."""
+    for _ in range(5):
+        p = stack_sh(stack, verb, name, check=False)
+        if p.returncode == 0:
+            return p
+        if "unknown server" not in p.stderr:
+            break
+    raise AssertionError(f"stack.sh {verb} {name} failed:\n{p.stderr}")
+
+
+def cond(obj, ctype):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+# ---- the operator process --------------------------------------------------
+
+class Operator:
+    def __init__(self, stack, workdir):
+        self.stack = stack
+        self.workdir = workdir
+        self.proc = None
+        self.port = None
+        self.log = None
+        self.runs = 0
+
+    def start(self):
+        self.runs += 1
+        self.log = pathlib.Path(self.workdir) / f"operator-{self.runs}.log"
+        args = [str(OPERATOR), "--kubeconfig", self.stack["KUBECONFIG"],
+                "--redis-addr", self.stack["REDIS_ADDR"], "--worker-image", "sluice-worker:e2e",
+                "--metrics-port", "0", "--resync-period", "2s", "--log-level", "debug"]
+        env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log, "w"), env=env)
+        self.port = wait_for("the operator's endpoint", self._port, timeout=15)
+        wait_for("/readyz", lambda: self.http("/readyz")[0] == 200, timeout=30)
+
+    def _port(self):
+        assert self.proc.poll() is None, f"operator exited {self.proc.returncode}:\n{self.logs()}"
+        m = re.search(r'"msg":"http endpoint listening".*?"port":"(\d+)"', self.logs())
+        return int(m.group(1)) if m else None
+
+    def http(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self):
+        return self.http("/metrics")[1]
+
+    def logs(self):
+        return self.log.read_text() if self.log and self.log.exists() else ""
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"operator did not stop on {sig!r}:\n{self.logs()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def op(stack):
+    kubectl(stack, "apply", "-f", str(ROOT / "crds"))
+    kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s",
+            "crd/telemetrywindows.sluice.dev", "crd/videojobs.sluice.dev")
+    with tempfile.TemporaryDirectory(prefix="sluice-op-") as d:
+        o = Operator(stack, d)
+        o.start()
+        yield o
+        rc = o.stop()
+        if rc != 0:
+            print(o.logs()[-5000:])
+        assert rc == 0, "SIGTERM should end the operator cleanly"
+
+
+@pytest.fixture
+def ns(stack, unique):
+    name = f"op-{unique}"
+    kubectl(stack, "create", "namespace", name)
+    yield name
+    kubectl(stack, "delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def topic(stack):
+    """One input topic with 3 partitions, shared by the tests."""
+    name = f"op-in-{os.getpid()}"
+    create_topic(stack, name, 3)
+    return name
+
+
+def tw_manifest(name, ns, bootstrap, topic, **extra):
+    spec = {
+        "kafka": {"bootstrap": bootstrap, "topic": topic},
+        "fields": {"timestamp": "ts", "keys": ["host"], "values": ["temp"]},
+        "window": {"size": "30s"},
+        "sinks": {"postgres": {"dsn": {"name": "pg-creds", "key": "dsn"}}},
+        "workers": {"minReplicas": 2, "maxReplicas": 6},
+    }
+    for k, v in extra.items():
+        spec[k] = v
+    return json.dumps({"apiVersion": "sluice.dev/v1alpha1", "kind": "TelemetryWindow",
+                       "metadata": {"name": name, "namespace": ns}, "spec": spec})
+
+
+def apply_tw(stack, name, ns, topic, bootstrap=None, **extra):
+    kubectl(stack, "apply", "-f", "-",
+            input=tw_manifest(name, ns, bootstrap or stack["KAFKA_BOOTSTRAP"], topic, **extra))
+
+
+def running(stack, name, ns):
+    tw = get(stack, "tw", name, ns, check=False)
+    st = (tw or {}).get("status", {})
+    if st.get("phase") == "Running" and \
+            st.get("observedGeneration") == tw["metadata"]["generation"]:
+        return tw
+    return None
+
+
+def deployment_hash(dep):
+    return dep["spec"]["template"]["metadata"]["annotations"][HASH]
+
+
+# ---- tests -----------------------------------------------------------------
+
+def test_children_have_owner_refs_config_and_secret_env(stack, op, ns, topic):
+    apply_tw(stack, "sensors", ns, topic)
+    tw = wait_for("Running", lambda: running(stack, "sensors", ns))
+    uid = tw["metadata"]["uid"]
+
+    dep = get(stack, "deployment", "sensors-telemetry", ns)
+    cm = get(stack, "configmap", "sensors-config", ns)
+    for child in (dep, cm):
+        refs = child["metadata"]["ownerReferences"]
+        assert len(refs) == 1
+        assert refs[0]["uid"] == uid and refs[0]["kind"] == "TelemetryWindow"
+        assert refs[0]["controller"] is True and refs[0]["blockOwnerDeletion"] is True
+        assert child["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "sluice-operator"
+        assert child["metadata"]["labels"]["sluice.dev/telemetrywindow"] == "sensors"
+
+    # config.json: the short form with the effective spec (the operator's Redis filled in).
+    cfg = json.loads(cm["data"]["config.json"])
+    assert cfg["name"] == "sensors" and cfg["namespace"] == ns
+    assert cfg["spec"]["kafka"]["topic"] == topic
+    assert cfg["spec"]["sinks"]["redis"]["addr"] == stack["REDIS_ADDR"]
+    assert cfg["spec"]["sinks"]["postgres"]["dsn"] == {"name": "pg-creds", "key": "dsn"}
+    assert "password" not in cm["data"]["config.json"]
+
+    # The Deployment: created with minReplicas, the worker's command line, the
+    # ConfigMap mounted, the Secret by reference only.
+    assert dep["spec"]["replicas"] == 2
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["image"] == "sluice-worker:e2e"
+    assert c["command"] == ["sluice-worker"]
+    assert c["args"] == ["telemetry", "--config", "/etc/sluice/config.json"]
+    assert {"name": "config", "mountPath": "/etc/sluice", "readOnly": True} in c["volumeMounts"]
+    assert pod["volumes"][0]["configMap"]["name"] == "sensors-config"
+    env = {e["name"]: e for e in c["env"]}
+    assert env["SLUICE_SECRET_PG_CREDS_DSN"]["valueFrom"]["secretKeyRef"] == \
+        {"name": "pg-creds", "key": "dsn"}
+    assert env["SLUICE_STATUS_REDIS"]["value"] == stack["REDIS_ADDR"]
+    assert re.fullmatch(r"[0-9a-f]{16}", deployment_hash(dep))
+    # kcm made a ReplicaSet for it (no kubelet, so no running pods).
+    wait_for("a ReplicaSet", lambda: kubectl(
+        stack, "get", "rs", "-n", ns, "-l", "sluice.dev/telemetrywindow=sensors",
+        "-o", "name").stdout.strip())
+
+
+def test_status_conditions_and_events(stack, op, ns, topic):
+    apply_tw(stack, "st", ns, topic)
+    tw = wait_for("Running", lambda: running(stack, "st", ns))
+    st = tw["status"]
+    assert st["observedGeneration"] == tw["metadata"]["generation"] == 1
+    ready, topic_ready = cond(tw, "Ready"), cond(tw, "TopicReady")
+    assert ready["status"] == "True" and ready["reason"] == "Running"
+    assert topic_ready["status"] == "True" and "3 partitions" in topic_ready["message"]
+    for c in st["conditions"]:
+        assert c["observedGeneration"] == 1
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c["lastTransitionTime"])
+    # The Deployment's own availability (no kubelet: never available).
+    wa = wait_for("WorkersAvailable from the Deployment",
+                  lambda: cond(get(stack, "tw", "st", ns), "WorkersAvailable"))
+    assert wa["status"] in ("False", "Unknown")
+    wait_for("status.replicas", lambda: get(stack, "tw", "st", ns)["status"].get("replicas") == 2)
+    # Events, as `kubectl get events` shows them.
+    wait_for("Created and Ready events",
+             lambda: {"Created", "Ready"} <= set(reasons(stack, ns, "st")))
+    out = kubectl(stack, "get", "events", "-n", ns).stdout
+    assert "telemetrywindow/st" in out and "created ConfigMap st-config" in out
+    # The dead-letter topic was created with the input's partitions.
+    assert topics(stack).get(topic + ".dlq") == 3
+    # A Running resource is left alone: lastTransitionTime does not move.
+    t0 = cond(tw, "Ready")["lastTransitionTime"]
+    time.sleep(3)
+    assert cond(get(stack, "tw", "st", ns), "Ready")["lastTransitionTime"] == t0
+
+
+def test_spec_change_rolls_the_workers(stack, op, ns, topic):
+    apply_tw(stack, "roll", ns, topic)
+    wait_for("Running", lambda: running(stack, "roll", ns))
+    before = deployment_hash(get(stack, "deployment", "roll-telemetry", ns))
+    # The scaler's replicas are not fought: scale by hand, then change the spec.
+    kubectl(stack, "scale", "deployment/roll-telemetry", "-n", ns, "--replicas=4")
+    kubectl(stack, "patch", "tw", "roll", "-n", ns, "--type=merge",
+            "-p", '{"spec":{"window":{"size":"1m"}}}')
+    dep = wait_for("a new config hash", lambda: (
+        lambda d: d if deployment_hash(d) != before else None)(
+            get(stack, "deployment", "roll-telemetry", ns)))
+    assert dep["spec"]["replicas"] == 4
+    cfg = json.loads(get(stack, "configmap", "roll-config", ns)["data"]["config.json"])
+    assert cfg["spec"]["window"]["size"] == "1m"
+    tw = wait_for("observedGeneration 2", lambda: (
+        lambda t: t if t["status"].get("observedGeneration") == 2 else None)(
+            get(stack, "tw", "roll", ns)))
+    assert all(c["observedGeneration"] == 2 for c in tw["status"]["conditions"])
+    wait_for("a ConfigChanged event", lambda: "ConfigChanged" in reasons(stack, ns, "roll"))
+    # kcm rolls: a second ReplicaSet for the new template.
+    wait_for("two ReplicaSets", lambda: len(kubectl(
+        stack, "get", "rs", "-n", ns, "-l", "sluice.dev/telemetrywindow=roll",
+        "-o", "name").stdout.split()) == 2)
+
+
+def test_broken_resources_get_false_conditions_and_others_still_work(stack, op, ns, topic):
+    # Admitted by the schema, refused by the worker's parser.
+    apply_tw(stack, "badspec", ns, topic,
+             fields={"timestamp": "ts", "timestampFormat": "%Y-%m-%d %Q"})
+    apply_tw(stack, "notopic", ns, f"missing-{os.getpid()}")
+    apply_tw(stack, "nokafka", ns, topic, bootstrap="kafka.invalid:9092")
+    apply_tw(stack, "good", ns, topic)
+
+    def ready_reason(name):
+        c = cond(get(stack, "tw", name, ns), "Ready")
+        return c and c["status"] == "False" and c["reason"]
+
+    assert wait_for("InvalidSpec", lambda: ready_reason("badspec")) == "InvalidSpec"
+    bad = get(stack, "tw", "badspec", ns)
+    assert bad["status"]["phase"] == "Failed"
+    assert "spec.fields.timestampFormat" in cond(bad, "Ready")["message"]
+    assert not exists(stack, "deployment", "badspec-telemetry", ns)
+
+    assert wait_for("TopicNotFound", lambda: ready_reason("notopic")) == "TopicNotFound"
+    nt = get(stack, "tw", "notopic", ns)
+    assert nt["status"]["phase"] == "Degraded"
+    assert cond(nt, "TopicReady")["reason"] == "TopicNotFound"
+    assert wait_for("KafkaUnavailable", lambda: ready_reason("nokafka"),
+                    timeout=45) == "KafkaUnavailable"
+
+    wait_for("the good one Running", lambda: running(stack, "good", ns))
+    # Each broken one got a Warning Event naming the reason.
+    for name, reason in (("badspec", "InvalidSpec"), ("notopic", "TopicNotFound"),
+                         ("nokafka", "KafkaUnavailable")):
+        evs = wait_for(f"{reason} event", lambda: [
+            e for e in events(stack, ns, name) if e.get("reason") == reason])
+        assert evs[0]["type"] == "Warning"
+    # One Event per transition, not one per pass (the resync runs every 2 s).
+    time.sleep(4)
+    assert reasons(stack, ns, "badspec").count("InvalidSpec") == 1
+
+    # The topic appears: the resource recovers without being touched.
+    create_topic(stack, nt["spec"]["kafka"]["topic"], 1)
+    wait_for("notopic Running", lambda: running(stack, "notopic", ns), timeout=30)
+    # Fixing the spec brings it up.
+    kubectl(stack, "patch", "tw", "badspec", "-n", ns, "--type=merge",
+            "-p", '{"spec":{"fields":{"timestampFormat":"rfc3339"}}}')
+    wait_for("badspec Running", lambda: running(stack, "badspec", ns))
+
+
+def test_delete_cascades_and_finalizer_removes_redis_keys(stack, op, ns, topic):
+    apply_tw(stack, "gone", ns, topic)
+    tw = wait_for("Running", lambda: running(stack, "gone", ns))
+    assert "sluice.dev/cleanup" in tw["metadata"]["finalizers"]
+    wait_for("ReplicaSet", lambda: kubectl(
+        stack, "get", "rs", "-n", ns, "-l", "sluice.dev/telemetrywindow=gone",
+        "-o", "name").stdout.strip())
+    redis_cli(stack, "HSET", f"sluice:tw:{ns}:gone:stats", "p0.events", "5")
+    redis_cli(stack, "SET", f"sluice:{ns}:gone:host-1", "x")
+    redis_cli(stack, "SET", f"sluice:{ns}:gone2:host-1", "keep")   # another resource's
+    kubectl(stack, "delete", "tw", "gone", "-n", ns, "--timeout=30s")
+    assert redis_cli(stack, "EXISTS", f"sluice:tw:{ns}:gone:stats").strip() == "0"
+    assert redis_cli(stack, "EXISTS", f"sluice:{ns}:gone:host-1").strip() == "0"
+    assert redis_cli(stack, "GET", f"sluice:{ns}:gone2:host-1").strip() == "keep"
+    # The garbage collector removes the children (and the ReplicaSets under them).
+    for kind, name in (("deployment", "gone-telemetry"), ("configmap", "gone-config")):
+        wait_for(f"{kind} {name} deleted", lambda: not exists(stack, kind, name, ns))
+    wait_for("ReplicaSets deleted", lambda: kubectl(
+        stack, "get", "rs", "-n", ns, "-l", "sluice.dev/telemetrywindow=gone",
+        "-o", "name").stdout.strip() == "")
+    assert "CleanedUp" in reasons(stack, ns, "gone")
+
+
+def test_child_deleted_by_hand_comes_back(stack, op, ns, topic):
+    apply_tw(stack, "heal", ns, topic)
+    wait_for("Running", lambda: running(stack, "heal", ns))
+    uid = get(stack, "deployment", "heal-telemetry", ns)["metadata"]["uid"]
+    kubectl(stack, "delete", "deployment", "heal-telemetry", "-n", ns)
+    dep = wait_for("a new Deployment", lambda: (
+        lambda d: d if d and d["metadata"]["uid"] != uid else None)(
+            get(stack, "deployment", "heal-telemetry", ns, check=False)))
+    assert dep["metadata"]["ownerReferences"][0]["name"] == "heal"
+
+
+def test_metrics_and_readyz(stack, op, ns, topic):
+    apply_tw(stack, "m", ns, topic)
+    wait_for("Running", lambda: running(stack, "m", ns))
+    assert op.http("/readyz") == (200, "ok")
+    assert op.http("/healthz")[0] == 200
+
+    def has_all():
+        text = op.metrics()
+        return all(s in text for s in (
+            'sluice_operator_reconcile_total{kind="TelemetryWindow",result="success"}',
+            'sluice_operator_reconcile_duration_seconds_bucket{kind="TelemetryWindow"',
+            "sluice_operator_workqueue_depth",
+            'sluice_operator_cache_objects{resource="telemetrywindows"}',
+            'rest_client_requests_total{verb="apply",code="200"}',
+            'sluice_operator_watch_restarts_total')) and text
+    assert wait_for("metrics", has_all, timeout=10)
+
+
+def test_restart_makes_no_duplicates(stack, op, ns, topic):
+    apply_tw(stack, "again", ns, topic)
+    wait_for("Running", lambda: running(stack, "again", ns))
+    dep = get(stack, "deployment", "again-telemetry", ns)
+    op.stop(signal.SIGKILL)
+    op.start()
+    time.sleep(5)   # two resync periods of the new process
+    deps = kubectl(stack, "get", "deployments", "-n", ns, "-o", "name").stdout.split()
+    cms = kubectl(stack, "get", "configmaps", "-n", ns, "-l", "sluice.dev/telemetrywindow",
+                  "-o", "name").stdout.split()
+    assert deps == ["deployment.apps/again-telemetry"]
+    assert cms == ["configmap/again-config"]
+    after = get(stack, "deployment", "again-telemetry", ns)
+    assert after["metadata"]["uid"] == dep["metadata"]["uid"]
+    # Nothing changed, so nothing was written: same template, same generation.
+    assert after["metadata"]["generation"] == dep["metadata"]["generation"]
+    assert reasons(stack, ns, "again").count("Created") == 1
+
+
+def test_api_server_restart(stack, op, ns, topic):
+    apply_tw(stack, "survive", ns, topic)
+    wait_for("Running", lambda: running(stack, "survive", ns))
+    before = deployment_hash(get(stack, "deployment", "survive-telemetry", ns))
+    stack_ctl(stack, "stop", "kube-apiserver")
+    try:
+        time.sleep(4)
+        assert op.proc.poll() is None, "the operator must outlive the API server"
+    finally:
+        stack_ctl(stack, "start", "kube-apiserver")
+    kubectl(stack, "patch", "tw", "survive", "-n", ns, "--type=merge",
+            "-p", '{"spec":{"window":{"size":"2m"}}}')
+    wait_for("the change reconciled after the restart", lambda: deployment_hash(
+        get(stack, "deployment", "survive-telemetry", ns)) != before, timeout=60)
+    wait_for("observedGeneration 2", lambda: get(stack, "tw", "survive", ns)["status"].get(
+        "observedGeneration") == 2, timeout=30)
+    assert op.proc.poll() is None
+    assert "watch_restarts" in op.metrics()
