@@ -146,7 +146,7 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 bench: $(BENCH_BIN)
 	@if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
 		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
-	for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	for b in $(BENCH_BIN) tests/bench/bench_*.py; do echo "== $$b"; $$b || exit 1; done
 
 deps:
 	@scripts/deps.sh all

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "autoscaler.h"
 #include "controller.h"
 #include "kube_client.h"
 #include "kube_config.h"
@@ -80,6 +81,31 @@ static const struct config_option options[] = {
      .min = 1000,
      .max = 3600000,
      .help = "How often a resource is looked at again without a change (topics, progress)."},
+    {.name = "polling-interval",
+     .flag = "--polling-interval",
+     .env = "SLUICE_POLLING_INTERVAL",
+     .type = CONFIG_DURATION,
+     .def = "5s",
+     .min = 100,
+     .max = 3600000,
+     .help = "How often each resource's consumer-group lag is read and its workers scaled."},
+    {.name = "stabilization-window",
+     .flag = "--stabilization-window",
+     .env = "SLUICE_STABILIZATION_WINDOW",
+     .type = CONFIG_DURATION,
+     .def = "5m",
+     .min = 0,
+     .max = 86400000,
+     .help = "Scale down only to the highest replica count asked for within this window."},
+    {.name = "cooldown-period",
+     .flag = "--cooldown-period",
+     .env = "SLUICE_COOLDOWN_PERIOD",
+     .type = CONFIG_DURATION,
+     .def = "5m",
+     .min = 0,
+     .max = 86400000,
+     .help = "Scale to zero (minReplicas 0) only after the lag stayed at or below the "
+             "activation threshold this long."},
     {0},
 };
 
@@ -113,6 +139,7 @@ int main(int argc, char **argv)
 	struct kube_config kcfg;
 	struct kube_client *kube = NULL;
 	struct controller *ctl = NULL;
+	struct autoscaler *scaler = NULL;
 	char err[1024], host[256] = "sluice-operator";
 	int status, rc = 1;
 
@@ -167,6 +194,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	atomic_store(&running, ctl);
+	struct autoscaler_options ao = {
+	    .ctx = controller_context(ctl),
+	    .polling_ms = config_get_duration_ms(cfg, "polling-interval"),
+	    .stabilization_ms = config_get_duration_ms(cfg, "stabilization-window"),
+	    .cooldown_ms = config_get_duration_ms(cfg, "cooldown-period"),
+	    .trend_ms = -1,
+	    .fallback_replicas = -1,
+	    .metrics = app.metrics,
+	};
+	if (autoscaler_start(&scaler, &ao, err, sizeof(err)) != 0) {
+		log_error("cannot start the autoscaler", "error", err, NULL);
+		goto out;
+	}
 
 	/* Until SIGTERM/SIGINT; the metrics that mirror counters move every second. */
 	int w;
@@ -180,6 +220,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	atomic_store(&running, NULL);
+	autoscaler_stop(scaler);
 	controller_stop(ctl);
 	kube_client_free(kube);
 	app_stop(&app);
