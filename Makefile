@@ -10,7 +10,8 @@ BUILD ?= build
 VERSION := $(shell cat VERSION)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka
+PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka \
+	libavformat libavcodec libavfilter libswscale libavutil
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
