@@ -383,3 +383,34 @@ def test_bad_config_names_the_field(stack, tmp_path):
     p = worker(stack, "split", cfg, check=False)
     assert p.returncode == 2
     assert "spec.segmentSeconds: 0 is out of range 1..60" in p.stderr
+
+
+def test_assemble_fails_loudly(stack, sources, tmp_path, unique):
+    """A segment that lost frames, then one that is missing: assemble fails,
+    names the problem, leaves no output (not even a partial one) and marks
+    the job failed in PostgreSQL and Redis."""
+    src = sources["h264"]
+    name = f"short-{unique}"
+    job = f"e2e/{name}"
+    out = tmp_path / f"{name}.mp4"
+    cfg = job_config(stack, tmp_path, name, f"file://{src}", f"file://{out}")
+    worker(stack, "split", cfg)
+    make_segments(stack, job, src)
+    seg1 = pathlib.Path(psql(stack, f"SELECT output FROM video_segments WHERE job = '{job}' "
+                                    f"AND idx = 1").strip()[len("file://"):])
+    short = seg1.with_name("short.mp4")
+    ffmpeg("-i", str(seg1), "-frames:v", "10", "-c", "copy", str(short))
+    short.rename(seg1)
+
+    p = worker(stack, "assemble", cfg, check=False)
+    assert p.returncode == 1, p.stderr
+    assert f"assemble {job}: verify: the output has" in p.stderr
+    assert not out.exists() and not list(tmp_path.glob("*.partial-*"))
+    assert psql(stack, f"SELECT state FROM video_jobs WHERE job = '{job}'").strip() == "failed"
+    assert "verify" in hgetall(stack, f"sluice:vj:e2e:{name}:meta")["failed"]
+
+    seg1.unlink()
+    p = worker(stack, "assemble", cfg, check=False)
+    assert p.returncode == 1
+    assert "segment 1 (" in p.stderr and "No such file or directory" in p.stderr
+    assert not out.exists()
