@@ -337,9 +337,10 @@ def test_rendered_chart_accepted_by_server(stack, helm, ns):
     kubectl(stack, "delete", "-n", ns, "-f", "-", "--wait=false", input=rendered)
 
 
-def test_helm_install_and_uninstall(stack, helm, ns):
+def test_helm_install_upgrade_uninstall(stack, helm, ns):
     """helm install into the real API server creates the operator's objects
-    (CRDs already present are left alone); uninstall removes them."""
+    (CRDs already present are left alone); upgrade changes them; uninstall
+    removes them."""
     release = f"sluice-{ns[-8:]}"
     out = helm("install", release, str(CHART), "-n", ns, "--wait=false").stdout
     assert "STATUS: deployed" in out, out
@@ -355,6 +356,13 @@ def test_helm_install_and_uninstall(stack, helm, ns):
     assert can_i(stack, sa, "get", "secrets", ["-A"]) == "no"
     listed = helm("list", "-n", ns, "-o", "json").stdout
     assert json.loads(listed)[0]["status"] == "deployed"
+    # An upgrade changes the Deployment in place (revision 2).
+    helm("upgrade", release, str(CHART), "-n", ns, "--reuse-values", "--set",
+         "logLevel=debug,leaderElection.leaseDuration=20s")
+    d = json.loads(kubectl(stack, "-n", ns, "get", "deployment", fullname, "-o", "json").stdout)
+    env = {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SLUICE_LOG_LEVEL"] == "debug" and env["SLUICE_LEASE_DURATION"] == "20s"
+    assert json.loads(helm("list", "-n", ns, "-o", "json").stdout)[0]["revision"] == "2"
     helm("uninstall", release, "-n", ns)
     assert kubectl(stack, "-n", ns, "get", "deployment", fullname, check=False).returncode != 0
     assert kubectl(stack, "get", "clusterrole", fullname, check=False).returncode != 0
