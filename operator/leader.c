@@ -437,17 +437,28 @@ failed:
 		set_leading(l, 0, "renew deadline passed");
 }
 
-/* Gives the lease up so another candidate need not wait for it to expire. */
+/* Gives the lease up so another candidate need not wait for it to expire.
+ * Reads it first: the write must carry the current resourceVersion, and a
+ * Lease someone else holds by now is not ours to clear. */
 static void release(struct leader *l)
 {
+	struct kube_ref ref;
+	struct kube_error err;
+	cJSON *lease = NULL;
+	struct leader_record cur, next;
 	char now_rfc[LEADER_TIME_MAX];
-	struct leader_record next;
-	if (!l->have_observed || now_microtime(now_rfc, sizeof(now_rfc)) != 0)
+	lease_ref(l, &ref, 1);
+	if (kube_client_get(l->client, &ref, &lease, &err) != 0) {
+		log_warn("leader election: cannot read the lease to release it", "lease",
+		         l->cfg.name, "error", err.message, NULL);
 		return;
-	if (strcmp(l->observed.holder, l->cfg.identity) != 0)
+	}
+	int ok = leader_record_parse(lease, &cur) == 0;
+	cJSON_Delete(lease);
+	if (!ok || strcmp(cur.holder, l->cfg.identity) != 0 ||
+	    now_microtime(now_rfc, sizeof(now_rfc)) != 0)
 		return;
-	leader_record_next(&l->observed, l->cfg.identity, l->cfg.lease_duration_ms, now_rfc, 1,
-	                   &next);
+	leader_record_next(&cur, l->cfg.identity, l->cfg.lease_duration_ms, now_rfc, 1, &next);
 	if (write_record(l, &next, 0, mono_ms()) == 0)
 		log_info("leader election: released the lease", "lease", l->cfg.name, NULL);
 }

@@ -155,8 +155,8 @@ deps_influxdb() {
 
 # helm from v3.7.0 on has no replace directives in its go.mod, so `go install`
 # builds it from the Go module proxy (notes/operator-patterns.md section 5).
-# The binary lands in $SLUICE_CACHE/helm-$HELM_VERSION/bin; tests/e2e/stack.sh
-# and tests/e2e/run.sh put that directory on PATH.
+# The binary lands in $SLUICE_CACHE/helm-$HELM_VERSION/bin; tests/e2e/run.sh puts
+# that directory on PATH and tests/e2e/test_deploy.py looks there too.
 deps_helm() {
 	local dir="$SLUICE_CACHE/helm-$HELM_VERSION"
 	if [ -x "$dir/bin/helm" ]; then
