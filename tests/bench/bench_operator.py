@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""bench_operator: the operator's size and speed (issue 5's targets).
+
+  1. time from creating a TelemetryWindow to its children existing
+     (ConfigMap and Deployment), over 20 resources created one at a time
+     (target under 200 ms on loopback);
+  2. RSS with 200 resources of each kind (target under 16 MB), read from
+     /proc once every resource has a status;
+  3. reconciles per second while those 400 are first reconciled, from the
+     operator's own sluice_operator_reconcile_total.
+
+Needs a stack with Kafka and the Kubernetes API (make stack-up); prints a
+line and exits 0 when there is none. Run by `make bench`.
+"""
+import os
+import statistics
+import subprocess
+import time
+
+from benchkube import ROOT, Api, Operator, create_topic, sh, stack_env_or_skip
+
+N = int(os.environ.get("BENCH_OPERATOR_RESOURCES", "200"))
+LATENCY_ROUNDS = 20
+GROUP = "/apis/sluice.dev/v1alpha1/namespaces"
+
+
+def tw(name, ns, env, topic):
+    return {"apiVersion": "sluice.dev/v1alpha1", "kind": "TelemetryWindow",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"kafka": {"bootstrap": env["KAFKA_BOOTSTRAP"], "topic": topic},
+                     "fields": {"timestamp": "ts", "keys": ["k"], "values": ["v"]},
+                     "window": {"size": "10s"}, "workers": {"minReplicas": 0}}}
+
+
+def vj(name, ns, env):
+    return {"apiVersion": "sluice.dev/v1alpha1", "kind": "VideoJob",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"source": {"uri": "file:///media/in.mp4"},
+                     "output": {"uri": f"file:///media/out/{name}.mp4"},
+                     "kafka": {"bootstrap": env["KAFKA_BOOTSTRAP"]}}}
+
+
+def count_with_status(api, ns, plural):
+    items = api.call("GET", f"{GROUP}/{ns}/{plural}")["items"]
+    return sum(1 for i in items if (i.get("status") or {}).get("observedGeneration"))
+
+
+def main():
+    env = stack_env_or_skip("bench_operator")
+    kc = ["kubectl", "--kubeconfig", env["KUBECONFIG"]]
+    api = Api(env["KUBECONFIG"])
+    ns = f"bench-op-{os.getpid()}"
+    sh(*kc, "apply", "-f", str(ROOT / "crds"))
+    sh(*kc, "wait", "--for=condition=Established", "--timeout=60s",
+       "crd/telemetrywindows.sluice.dev", "crd/videojobs.sluice.dev")
+    sh(*kc, "create", "namespace", ns)
+    topic = f"{ns}-in"
+    create_topic(env, topic, 2)
+    op = Operator(env, ns)
+    try:
+        rss0 = op.rss_kib()
+        lat = []
+        for i in range(LATENCY_ROUNDS):
+            name = f"lat{i}"
+            t0 = time.monotonic()
+            api.call("POST", f"{GROUP}/{ns}/telemetrywindows", tw(name, ns, env, topic))
+            while (api.call("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{name}-telemetry")
+                   is None or api.call("GET", f"/api/v1/namespaces/{ns}/configmaps/"
+                                      f"{name}-config") is None):
+                if time.monotonic() - t0 > 30:
+                    raise SystemExit(f"no children for {name} in 30 s; log: {op.log_path}")
+                time.sleep(0.002)
+            lat.append((time.monotonic() - t0) * 1000)
+        lat.sort()
+        p95 = lat[int(len(lat) * 0.95) - 1]
+        print(f"apply -> children: median {statistics.median(lat):.0f} ms, p95 {p95:.0f} ms "
+              f"over {len(lat)}; target < 200 ms; p95 / target = {p95 / 200:.2f}")
+
+        r0, t0 = op.metric_sum("sluice_operator_reconcile_total"), time.monotonic()
+        for i in range(N):
+            api.call("POST", f"{GROUP}/{ns}/telemetrywindows", tw(f"tw{i}", ns, env, topic))
+            api.call("POST", f"{GROUP}/{ns}/videojobs", vj(f"vj{i}", ns, env))
+        want_tw, want_vj = N + LATENCY_ROUNDS, N
+        deadline = time.monotonic() + 600
+        while True:
+            done_tw = count_with_status(api, ns, "telemetrywindows")
+            done_vj = count_with_status(api, ns, "videojobs")
+            if done_tw >= want_tw and done_vj >= want_vj:
+                break
+            if time.monotonic() > deadline or op.proc.poll() is not None:
+                raise SystemExit(f"only {done_tw}/{want_tw} TelemetryWindows and {done_vj}/"
+                                 f"{want_vj} VideoJobs have a status; log: {op.log_path}")
+            time.sleep(0.5)
+        dt = time.monotonic() - t0
+        r1 = op.metric_sum("sluice_operator_reconcile_total")
+        time.sleep(2)
+        rss = op.rss_kib()
+        print(f"reconciles: {r1 - r0:.0f} in {dt:.1f} s = {(r1 - r0) / dt:.0f}/s while "
+              f"{2 * N} resources were created and first reconciled")
+        print(f"operator RSS with {want_tw} TelemetryWindows and {want_vj} VideoJobs: "
+              f"{rss / 1024:.1f} MiB (at start {rss0 / 1024:.1f} MiB); target < 16 MB; "
+              f"ratio {rss * 1024 / 16e6:.2f}")
+    finally:
+        op.stop()
+        subprocess.run([*kc, "delete", "namespace", ns, "--wait=false"], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
