@@ -414,3 +414,23 @@ def test_assemble_fails_loudly(stack, sources, tmp_path, unique):
     assert p.returncode == 1
     assert "segment 1 (" in p.stderr and "No such file or directory" in p.stderr
     assert not out.exists()
+
+
+def test_same_name_other_source(stack, sources, tmp_path, unique):
+    """A live job's plan never changes; a VideoJob deleted (its Redis keys
+    gone, as the operator's finalizer does) and created again under the same
+    name with another source gets a new plan."""
+    name = f"again-{unique}"
+    job = f"e2e/{name}"
+    out = f"file://{tmp_path}/{name}.mp4"
+    worker(stack, "split", job_config(stack, tmp_path, name, f"file://{sources['h264']}", out))
+    other = job_config(stack, tmp_path, name, f"file://{sources['noaudio']}", out)
+    p = worker(stack, "split", other, check=False)
+    assert p.returncode == 1 and "a different plan is recorded" in p.stderr
+    redis(stack, "DEL", *(f"sluice:vj:e2e:{name}:{k}" for k in ("meta", "done", "failed")))
+    worker(stack, "split", other)
+    assert psql(stack, f"SELECT source FROM video_jobs WHERE job = '{job}'").strip() == \
+        f"file://{sources['noaudio']}"
+    frames, _ = video_info(sources["noaudio"])
+    assert int(psql(stack, f"SELECT sum(frames_expected) FROM video_segments "
+                           f"WHERE job = '{job}'")) == frames
