@@ -270,6 +270,7 @@ int video_split_main(const char *spec_path)
 		return 2;
 	}
 	vj_spec_job_id(&s.spec, s.job, sizeof(s.job));
+	video_probe_log_to_json(s.job);
 	if (run(&s, errbuf, sizeof(errbuf)) < 0) {
 		snprintf(msg, sizeof(msg), "split %s: %s", s.job, errbuf);
 		log_error("split failed", "job", s.job, "error", msg, NULL);
