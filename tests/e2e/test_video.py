@@ -440,3 +440,21 @@ def test_same_name_other_source(stack, sources, tmp_path, unique):
     frames, _ = video_info(sources["noaudio"])
     assert int(psql(stack, f"SELECT sum(frames_expected) FROM video_segments "
                            f"WHERE job = '{job}'")) == frames
+
+
+def test_split_resumes_after_a_crash(stack, sources, tmp_path, unique):
+    """A split that recorded its plan but died before split_done: the rerun
+    publishes again the segments not yet done, and only those."""
+    name = f"resume-{unique}"
+    job = f"e2e/{name}"
+    topic = f"sluice-vj-e2e-{name}"
+    cfg = job_config(stack, tmp_path, name, f"file://{sources['h264']}",
+                     f"file://{tmp_path}/{name}.mp4")
+    worker(stack, "split", cfg)
+    segments = len(tasks(stack, topic))
+    psql(stack, f"UPDATE video_segments SET state = 'done' WHERE job = '{job}' AND idx = 0")
+    redis(stack, "HDEL", f"sluice:vj:e2e:{name}:meta", "split_done")
+    worker(stack, "split", cfg)
+    keys = sorted(int(k) for _, k, _ in tasks(stack, topic))
+    assert keys == sorted(list(range(segments)) + list(range(1, segments)))
+    assert hgetall(stack, f"sluice:vj:e2e:{name}:meta")["split_done"] == "1"
