@@ -14,6 +14,7 @@
 #include "signals.h"
 #include "telemetry.h"
 #include "video_assemble.h"
+#include "video_process.h"
 #include "video_split.h"
 
 static const char *const progress_choices[] = {"auto", "bar", "log", "none", NULL};
@@ -55,6 +56,15 @@ static const struct config_option options[] = {
      .env = "SLUICE_CREATE_DLQ_TOPIC", .type = CONFIG_BOOL, .def = "true",
      .help = "telemetry: create the dead-letter topic at start when it is missing "
              "(same partitions and replication as the source)."},
+    {.name = "process.decoder_threads", .flag = "--decoder-threads",
+     .env = "SLUICE_DECODER_THREADS", .type = CONFIG_INT, .def = "0", .min = 0, .max = 256,
+     .help = "process: decoder threads; 0 lets FFmpeg pick (one per core)."},
+    {.name = "process.encoder_threads", .flag = "--encoder-threads",
+     .env = "SLUICE_ENCODER_THREADS", .type = CONFIG_INT, .def = "0", .min = 0, .max = 256,
+     .help = "process: encoder threads; 0 lets FFmpeg pick (one per core)."},
+    {.name = "process.filter_threads", .flag = "--filter-threads",
+     .env = "SLUICE_FILTER_THREADS", .type = CONFIG_INT, .def = "0", .min = 0, .max = 256,
+     .help = "process: filter graph threads; 0 lets FFmpeg pick."},
     {.name = "load.file", .flag = "--file", .type = CONFIG_STRING,
      .help = "load: the CSV file to publish (its first record is the header); - for stdin."},
     {.name = "load.topic", .flag = "--topic", .type = CONFIG_STRING,
@@ -87,6 +97,9 @@ static const char usage[] =
     "      options file; the worker's options come from flags, the environment, or\n"
     "      a YAML file named by $SLUICE_CONFIG. MODE must come first.\n"
     "  sluice-worker split --config VJ.json     plan a VideoJob, publish its tasks\n"
+    "  sluice-worker process --config VJ.json [--decoder-threads N]\n"
+    "                        [--encoder-threads N] [--filter-threads N]\n"
+    "                                           process its segment tasks\n"
     "  sluice-worker assemble --config VJ.json  join its finished segments\n"
     "  sluice-worker load --file F.csv --topic T --bootstrap HOST:PORT\n"
     "                     [--key-fields a,b] [--rate N] [--as-json]\n";
@@ -195,6 +208,48 @@ static int run_telemetry(struct app *app, const char *spec_path)
 	return status;
 }
 
+/* `process`: the scaled VideoJob worker (video_process.h). It shares
+ * --session-timeout, --retry-max and --create-dlq-topic with telemetry. */
+static int run_process(struct app *app, const char *spec_path)
+{
+	const struct config *cfg = app->cfg;
+	struct video_process_options o;
+	struct video_process *p = NULL;
+	char errbuf[1024];
+	int status;
+
+	video_process_options_default(&o);
+	o.spec_path = spec_path;
+	o.client_id = config_get_string(cfg, "kafka.client_id");
+	o.decoder_threads = (int)config_get_int(cfg, "process.decoder_threads");
+	o.encoder_threads = (int)config_get_int(cfg, "process.encoder_threads");
+	o.filter_threads = (int)config_get_int(cfg, "process.filter_threads");
+	o.session_timeout_ms = config_get_duration_ms(cfg, "telemetry.session_timeout");
+	o.retry_max_ms = config_get_duration_ms(cfg, "telemetry.retry_max");
+	o.create_dlq_topic = config_get_bool(cfg, "telemetry.create_dlq_topic");
+	if (video_process_new(&o, &p, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "sluice-worker: %s\n", errbuf);
+		app_stop(app);
+		return APP_EXIT_USAGE;
+	}
+	app->readyz = video_process_readyz;
+	app->check_arg = p;
+	if (app_start(app) < 0) {
+		status = 1;
+	} else if (video_process_start(p, app->metrics, errbuf, sizeof(errbuf)) < 0) {
+		log_error("cannot start the process worker", "error", errbuf, NULL);
+		status = 1;
+	} else {
+		status = video_process_run(p) < 0 ? 1 : 0;
+	}
+	/* /readyz reads p on the HTTP thread: stop it first. */
+	httpd_stop(app->httpd);
+	app->httpd = NULL;
+	video_process_free(p);
+	app_stop(app);
+	return status;
+}
+
 static int run_load(struct app *app)
 {
 	const struct config *cfg = app->cfg;
@@ -262,6 +317,11 @@ int main(int argc, char **argv)
 	const char *mode = config_arg(app.cfg, 0);
 	if (mode != NULL && strcmp(mode, "telemetry") == 0) {
 		status = run_telemetry(&app, spec_path);
+		free(args);
+		return status;
+	}
+	if (mode != NULL && strcmp(mode, "process") == 0) {
+		status = run_process(&app, spec_path);
 		free(args);
 		return status;
 	}

@@ -912,7 +912,11 @@ static int finish(struct seg *s)
 	if (s->have_pending) {
 		int64_t out_pts = s->pending->pts - s->offset;
 		int64_t dur = 0;
-		if (s->seg_len != INT64_MAX && s->seg_len > out_pts)
+		/* Up to end when a frame at or past end was seen (the next
+		 * segment starts there); at the end of the stream the last
+		 * frame keeps its own duration (split's last end is one tick
+		 * past the last pts, not a frame past it). */
+		if (s->done && s->seg_len != INT64_MAX && s->seg_len > out_pts)
 			dur = s->seg_len - out_pts;
 		else if (s->last_src_dur > 0)
 			dur = av_rescale_q(s->last_src_dur, s->st->time_base, s->sink_tb);

@@ -17,8 +17,9 @@
  * (what split reads from the packet index, exact for any frame rate). The
  * output's timestamps start at 0 (pts - start) in the filter graph's output
  * time base, and every packet carries its duration (to the next frame; the
- * last frame's runs to end), so the segment file lasts exactly end - start
- * and the concat demuxer places the next segment where this one ends.
+ * last frame's runs to end, or is its own duration when the stream ends
+ * first), so the segment file lasts exactly end - start and the concat
+ * demuxer places the next segment where this one ends.
  *
  * Corrupt packets inside a readable stream (the decoder says
  * AVERROR_INVALIDDATA) are skipped and counted in the result, not fatal;

@@ -1,0 +1,1042 @@
+/* video_process.c -- the `process` worker's loop: Kafka task in, segment
+ * out, sinks written, offset committed last. video_process.h has the order
+ * of the steps and why; docs/video-process.md how to run it. */
+#include "video_process.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libavutil/log.h>
+#include <libpq-fe.h>
+
+#include "dead_letter.h"
+#include "kafka.h"
+#include "log.h"
+#include "secret_env.h"
+#include "signals.h"
+#include "tw_lineproto.h"
+#include "tw_sink_int.h"
+#include "video_db.h"
+#include "vj_progress.h"
+#include "vj_spec.h"
+#include "vj_task.h"
+
+/* A poll never sleeps longer, so a stop request is seen quickly. */
+#define POLL_MS 200
+/* COPY data is sent in pieces of about this size. */
+#define COPY_CHUNK 65536
+/* InfluxDB: a throughput point is a metric, not the job's result: a few
+ * tries, then it is dropped with a warning. */
+#define INFLUX_TRIES 3
+#define INFLUX_TIMEOUT_S 10
+/* How long one dead letter may take to be delivered before it is retried. */
+#define DLQ_FLUSH_MS 10000
+/* Segments can take minutes at high resolutions; librdkafka's 5 min
+ * default would make a slow segment look like a dead member. */
+#define MAX_POLL_INTERVAL "900000"
+
+#define DLQ_KIND_FAILED "failed"
+
+struct pmetrics {
+	struct metrics_family *segments, *frames, *failures, *corrupt, *seconds, *busy;
+};
+
+struct video_process {
+	struct video_process_options opt;
+	struct vj_spec spec;
+	char job[VJ_TASK_JOB_MAX + 1];
+	char client_id[300];
+
+	rd_kafka_t *consumer, *producer;
+	int closed;
+	int ready; /* read by the HTTP thread: __atomic */
+	int dlq_failed;
+
+	PGconn *pg;
+	redisContext *redis;
+
+	int influx_on;
+	CURL *curl;
+	struct curl_slist *influx_headers;
+	struct tw_buf influx_url, influx_query_url;
+	char curl_err[CURL_ERROR_SIZE];
+	long influx_status;
+	char influx_body[512];
+	size_t influx_body_len;
+
+	struct vseg_frame *rows;
+	size_t nrows, cap_rows;
+	int rows_failed;
+
+	struct pmetrics m;
+	int metrics_warned;
+};
+
+/* ==== pure parts ==== */
+
+int64_t vproc_backoff_ms(int attempt, int64_t cap_ms)
+{
+	int64_t d = 1000;
+
+	for (int i = 1; i < attempt && d < cap_ms; i++)
+		d *= 2;
+	return d < cap_ms ? d : cap_ms;
+}
+
+static int put_double(char *buf, size_t size, double v)
+{
+	if (isnan(v))
+		return snprintf(buf, size, "\\N");
+	return snprintf(buf, size, "%.17g", v);
+}
+
+int vproc_copy_row(char *buf, size_t size, const char *job, int32_t segment,
+                   const struct vseg_frame *row)
+{
+	size_t n = 0;
+
+	for (const char *c = job; *c != '\0'; c++) {
+		const char *esc = *c == '\\'   ? "\\\\"
+		                  : *c == '\t' ? "\\t"
+		                  : *c == '\n' ? "\\n"
+		                  : *c == '\r' ? "\\r"
+		                               : NULL;
+		size_t len = esc != NULL ? 2 : 1;
+		if (n + len >= size)
+			return -1;
+		if (esc != NULL)
+			memcpy(buf + n, esc, 2);
+		else
+			buf[n] = *c;
+		n += len;
+	}
+	int w = snprintf(buf + n, size - n, "\t%" PRId32 "\t%" PRId64 "\t%" PRId64 "\t", segment,
+	                 row->index, row->pts_ms);
+	if (w < 0 || (size_t)w >= size - n)
+		return -1;
+	n += (size_t)w;
+	const double v[3] = {row->mean_luma, row->motion, row->scene_score};
+	for (int i = 0; i < 3; i++) {
+		w = put_double(buf + n, size - n, v[i]);
+		if (w < 0 || (size_t)w + 1 >= size - n)
+			return -1;
+		n += (size_t)w;
+		buf[n++] = i < 2 ? '\t' : '\n';
+		buf[n] = '\0';
+	}
+	return (int)n;
+}
+
+/* ==== small helpers ==== */
+
+static const char *i64s(char *buf, size_t size, int64_t v)
+{
+	snprintf(buf, size, "%" PRId64, v);
+	return buf;
+}
+
+static void madd(struct video_process *p, struct metrics_family *f, const char *const labels[],
+                 double v)
+{
+	if (f != NULL && metrics_add(f, labels, v) < 0 && !p->metrics_warned) {
+		p->metrics_warned = 1;
+		log_warn("cannot update a metric (further failures are not logged)", NULL);
+	}
+}
+
+static void count_segment(struct video_process *p, const char *result)
+{
+	madd(p, p->m.segments, (const char *const[]){result, NULL}, 1);
+}
+
+/* Sleeps ms unless a stop is requested; returns 1 when it is. */
+static int nap(int64_t ms)
+{
+	return signals_wait((int)ms) == 1;
+}
+
+void video_process_options_default(struct video_process_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->retry_max_ms = 30000;
+	o->create_dlq_topic = 1;
+}
+
+/* FFmpeg's own log lines as JSON lines at the matching level (warnings and
+ * errors only: the rest is decoder chatter). */
+static void on_av_log(void *avcl, int level, const char *fmt, va_list vl)
+{
+	static int print_prefix = 1;
+	char line[1024];
+
+	if (level > AV_LOG_WARNING)
+		return;
+	av_log_format_line(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+	line[strcspn(line, "\n")] = '\0';
+	if (line[0] == '\0')
+		return;
+	log_msg(level <= AV_LOG_ERROR ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "ffmpeg", "detail", line,
+	        NULL);
+}
+
+/* ==== PostgreSQL ==== */
+
+static int pg_ensure(struct video_process *p, char *errbuf, size_t errbuf_size)
+{
+	if (p->pg != NULL && PQstatus(p->pg) == CONNECTION_OK)
+		return 0;
+	if (p->pg != NULL) {
+		PQfinish(p->pg);
+		p->pg = NULL;
+	}
+	p->pg = video_db_connect_spec(&p->spec, errbuf, errbuf_size);
+	return p->pg != NULL ? 0 : -1;
+}
+
+static int pg_exec(struct video_process *p, const char *what, const char *sql, int nparams,
+                   const char *const *params, ExecStatusType want, char *errbuf, size_t errbuf_size)
+{
+	PGresult *r = PQexecParams(p->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	int ok = r != NULL && PQresultStatus(r) == want;
+
+	if (!ok) {
+		const char *msg = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(p->pg);
+		snprintf(errbuf, errbuf_size, "postgres: %s: %.*s", what, (int)strcspn(msg, "\n"),
+		         msg);
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Step 3: the segment's rows replaced and the segment marked done, in one
+ * transaction. */
+static int pg_write_segment(struct video_process *p, const struct vj_task *t, int64_t frames,
+                            char *errbuf, size_t errbuf_size)
+{
+	char seg[16], sql[512];
+	const char *params[] = {t->job, seg};
+	char *chunk = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (pg_ensure(p, errbuf, errbuf_size) < 0)
+		return -1;
+	snprintf(seg, sizeof(seg), "%" PRId32, t->segment);
+	if (pg_exec(p, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, errbuf, errbuf_size) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\" WHERE job = $1 AND segment = $2",
+	         p->spec.sinks.postgres.table);
+	if (pg_exec(p, "delete frame rows", sql, 2, params, PGRES_COMMAND_OK, errbuf, errbuf_size) <
+	    0)
+		goto rollback;
+	snprintf(sql, sizeof(sql),
+	         "COPY \"%s\" (job, segment, frame, pts_ms, mean_luma, motion, scene_score) "
+	         "FROM STDIN",
+	         p->spec.sinks.postgres.table);
+	if (pg_exec(p, "copy frame rows", sql, 0, NULL, PGRES_COPY_IN, errbuf, errbuf_size) < 0)
+		goto rollback;
+	chunk = malloc(COPY_CHUNK + 1024);
+	if (chunk == NULL) {
+		PQputCopyEnd(p->pg, "out of memory");
+		snprintf(errbuf, errbuf_size, "postgres: copy frame rows: out of memory");
+		goto drain;
+	}
+	for (size_t i = 0; i < p->nrows; i++) {
+		int n = vproc_copy_row(chunk + len, COPY_CHUNK + 1024 - len, t->job, t->segment,
+		                       &p->rows[i]);
+		if (n < 0) {
+			PQputCopyEnd(p->pg, "row too long");
+			snprintf(errbuf, errbuf_size, "postgres: copy frame rows: row too long");
+			goto drain;
+		}
+		len += (size_t)n;
+		if (len >= COPY_CHUNK || i + 1 == p->nrows) {
+			if (PQputCopyData(p->pg, chunk, (int)len) != 1) {
+				snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %s",
+				         PQerrorMessage(p->pg));
+				goto drain;
+			}
+			len = 0;
+		}
+	}
+	if (PQputCopyEnd(p->pg, NULL) != 1) {
+		snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %s",
+		         PQerrorMessage(p->pg));
+		goto drain;
+	}
+	rc = 0;
+drain:
+	/* The COPY's own result, then nothing. */
+	for (PGresult *r; (r = PQgetResult(p->pg)) != NULL; PQclear(r))
+		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+			const char *msg = PQresultErrorMessage(r);
+			snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %.*s",
+			         (int)strcspn(msg, "\n"), msg);
+			rc = -1;
+		}
+	free(chunk);
+	if (rc < 0)
+		goto rollback;
+	if (video_db_segment_done(p->pg, t->job, t->segment, frames, errbuf, errbuf_size) < 0)
+		goto rollback;
+	return pg_exec(p, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, errbuf, errbuf_size);
+rollback:
+	if (PQstatus(p->pg) == CONNECTION_OK) {
+		PGresult *r = PQexec(p->pg, "ROLLBACK");
+		PQclear(r);
+	}
+	return -1;
+}
+
+/* ==== Redis ==== */
+
+static int redis_ensure(struct video_process *p, char *errbuf, size_t errbuf_size)
+{
+	if (p->redis != NULL && p->redis->err == 0)
+		return 0;
+	if (p->redis != NULL) {
+		redisFree(p->redis);
+		p->redis = NULL;
+	}
+	p->redis = vj_progress_connect_spec(&p->spec, errbuf, errbuf_size);
+	return p->redis != NULL ? 0 : -1;
+}
+
+/* ==== InfluxDB (the pure rules and URL come from tw_sink_influx.c) ==== */
+
+static size_t on_influx_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct video_process *p = arg;
+	size_t bytes = size * n, room = sizeof(p->influx_body) - 1 - p->influx_body_len;
+	size_t take = bytes < room ? bytes : room;
+
+	memcpy(p->influx_body + p->influx_body_len, data, take);
+	p->influx_body_len += take;
+	p->influx_body[p->influx_body_len] = '\0';
+	return bytes;
+}
+
+static int influx_post(struct video_process *p, const char *url, const char *data, size_t len,
+                       char *errbuf, size_t errbuf_size)
+{
+	CURLcode cc;
+
+	p->influx_body_len = 0;
+	p->influx_body[0] = '\0';
+	p->curl_err[0] = '\0';
+	if ((cc = curl_easy_setopt(p->curl, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len)) !=
+	        CURLE_OK ||
+	    (cc = curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, data)) != CURLE_OK ||
+	    (cc = curl_easy_perform(p->curl)) != CURLE_OK) {
+		snprintf(errbuf, errbuf_size, "influxdb: POST %s: %s", url,
+		         p->curl_err[0] != '\0' ? p->curl_err : curl_easy_strerror(cc));
+		return -1;
+	}
+	p->influx_status = 0;
+	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &p->influx_status);
+	return 0;
+}
+
+static void influx_point(struct video_process *p, const struct vj_task *t,
+                         const struct vseg_result *r)
+{
+	struct tw_buf b;
+	char errbuf[512] = "";
+	int64_t now_ns;
+	struct timespec ts;
+
+	if (!p->influx_on)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	const struct tw_lp_tag tags[] = {
+	    {.key = "job", .value = t->job, .value_len = strlen(t->job)},
+	    {.key = "worker", .value = p->client_id, .value_len = strlen(p->client_id)},
+	};
+	const struct tw_lp_field fields[] = {
+	    {.key = "segment", .type = TW_LP_INT, .v.i = t->segment},
+	    {.key = "frames", .type = TW_LP_INT, .v.i = r->frames},
+	    {.key = "seconds", .type = TW_LP_FLOAT, .v.f = r->seconds},
+	    {.key = "fps",
+	     .type = TW_LP_FLOAT,
+	     .v.f = r->seconds > 0 ? (double)r->frames / r->seconds : 0},
+	    {.key = "bytes", .type = TW_LP_INT, .v.i = r->bytes},
+	    {.key = "corrupt_packets", .type = TW_LP_INT, .v.i = r->corrupt_packets},
+	};
+	const struct tw_lp_point pt = {.measurement = "sluice_vj_segments",
+	                               .tags = tags,
+	                               .n_tags = 2,
+	                               .fields = fields,
+	                               .n_fields = 6,
+	                               .ts_ns = now_ns,
+	                               .has_ts = 1};
+	tw_buf_init(&b, 4096);
+	if (tw_lp_append(&b, &pt, errbuf, sizeof(errbuf)) < 0) {
+		log_warn("influxdb point not built", "job", t->job, "error", errbuf, NULL);
+		tw_buf_free(&b);
+		return;
+	}
+	for (int attempt = 0; attempt < INFLUX_TRIES; attempt++) {
+		if (influx_post(p, p->influx_url.data, b.data, b.len, errbuf, sizeof(errbuf)) ==
+		    0) {
+			enum tw_sink_influx_action act =
+			    tw_sink_influx_classify((enum tw_influx_api)p->spec.sinks.influxdb.api,
+			                            p->influx_status, p->influx_body);
+			if (act == TW_INFLUX_ACT_OK)
+				break;
+			snprintf(errbuf, sizeof(errbuf), "influxdb: %ld: %.*s", p->influx_status,
+			         (int)strcspn(p->influx_body, "\n"), p->influx_body);
+			if (act == TW_INFLUX_ACT_CREATE_DB) {
+				char q[600], e2[256];
+				snprintf(q, sizeof(q), "q=CREATE+DATABASE+%%22%s%%22",
+				         p->spec.sinks.influxdb.database);
+				(void)influx_post(p, p->influx_query_url.data, q, strlen(q), e2,
+				                  sizeof(e2));
+			} else if (act == TW_INFLUX_ACT_REJECT) {
+				attempt = INFLUX_TRIES;
+			}
+		}
+		if (attempt + 1 >= INFLUX_TRIES) {
+			log_warn("throughput point not written to influxdb (dropped)", "job",
+			         t->job, "error", errbuf, NULL);
+			break;
+		}
+		if (nap(500))
+			break;
+	}
+	tw_buf_free(&b);
+}
+
+static int influx_setup(struct video_process *p, char *errbuf, size_t errbuf_size)
+{
+	const char *token = NULL;
+	char var[256];
+
+	if (!p->spec.sinks.influxdb.enabled)
+		return 0;
+	if (p->spec.sinks.influxdb.token.name != NULL) {
+		token = secret_env_get(p->spec.sinks.influxdb.token.name,
+		                       p->spec.sinks.influxdb.token.key, var, sizeof(var));
+		if (token == NULL) {
+			snprintf(errbuf, errbuf_size,
+			         "spec.sinks.influxdb.token: environment variable %s is not set",
+			         var);
+			return VPROC_ERR;
+		}
+	}
+	tw_buf_init(&p->influx_url, 8192);
+	tw_buf_init(&p->influx_query_url, 8192);
+	if (tw_sink_influx_write_url(&p->influx_url, (enum tw_influx_api)p->spec.sinks.influxdb.api,
+	                             p->spec.sinks.influxdb.url, p->spec.sinks.influxdb.database,
+	                             p->spec.sinks.influxdb.org) < 0 ||
+	    tw_buf_append(&p->influx_query_url, p->spec.sinks.influxdb.url,
+	                  strcspn(p->spec.sinks.influxdb.url, "?")) < 0) {
+		snprintf(errbuf, errbuf_size, "spec.sinks.influxdb: url too long");
+		return VPROC_ERR;
+	}
+	while (p->influx_query_url.len > 0 &&
+	       p->influx_query_url.data[p->influx_query_url.len - 1] == '/')
+		p->influx_query_url.len--;
+	if (tw_buf_append(&p->influx_query_url, "/query", 7) < 0) {
+		snprintf(errbuf, errbuf_size, "spec.sinks.influxdb: url too long");
+		return VPROC_ERR;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (p->curl = curl_easy_init()) == NULL) {
+		snprintf(errbuf, errbuf_size, "influxdb: curl_easy_init failed");
+		return VPROC_ERR;
+	}
+	p->influx_headers = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
+	if (p->influx_headers != NULL && token != NULL) {
+		char auth[4096];
+		snprintf(auth, sizeof(auth), "Authorization: Token %s", token);
+		struct curl_slist *l = curl_slist_append(p->influx_headers, auth);
+		memset(auth, 0, sizeof(auth));
+		if (l != NULL)
+			p->influx_headers = l;
+	}
+	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->curl, CURLOPT_TIMEOUT, (long)INFLUX_TIMEOUT_S);
+	curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(p->curl, CURLOPT_USERAGENT, "sluice-worker");
+	curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->curl_err);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_influx_body);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, p);
+	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->influx_headers);
+	p->influx_on = 1;
+	return 0;
+}
+
+/* ==== Kafka ==== */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct video_process *p = opaque;
+	char errbuf[256], n[16];
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (kafka_rebalance_assign(rk, parts, errbuf, sizeof(errbuf)) < 0)
+			log_error("cannot take the assigned partitions", "job", p->job, "error",
+			          errbuf, NULL);
+		else
+			log_info("partitions assigned", "job", p->job, "count",
+			         i64s(n, sizeof(n), parts->cnt), NULL);
+		__atomic_store_n(&p->ready, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+		log_error("rebalance failed: dropping every partition", "job", p->job, "error",
+		          kafka_strerror(errbuf, sizeof(errbuf), err), NULL);
+	if (kafka_rebalance_revoke(rk, parts, errbuf, sizeof(errbuf)) < 0)
+		log_error("cannot give partitions back", "job", p->job, "error", errbuf, NULL);
+	else
+		log_info("partitions revoked", "job", p->job, "count",
+		         i64s(n, sizeof(n), parts->cnt), NULL);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct video_process *p = opaque;
+
+	(void)rk;
+	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		p->dlq_failed = 1;
+}
+
+/* Sends the task to the dead-letter topic and waits for its delivery,
+ * retrying until it is delivered or a stop is requested. 0 once
+ * delivered, -1 when stopped first. */
+static int dead_letter(struct video_process *p, const rd_kafka_message_t *m, const char *kind,
+                       const char *reason)
+{
+	char src[KAFKA_SOURCE_MAX], text[256];
+
+	kafka_source(src, sizeof(src), rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+	for (int attempt = 1;; attempt++) {
+		p->dlq_failed = 0;
+		rd_kafka_resp_err_t err = rd_kafka_producev(
+		    p->producer, RD_KAFKA_V_TOPIC(p->spec.kafka.dead_letter_topic),
+		    RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADER(DLQ_HEADER_REASON, reason, (ssize_t)strlen(reason)),
+		    RD_KAFKA_V_HEADER(DLQ_HEADER_KIND, kind, (ssize_t)strlen(kind)),
+		    RD_KAFKA_V_HEADER(DLQ_HEADER_SOURCE, src, (ssize_t)strlen(src)),
+		    RD_KAFKA_V_HEADER(DLQ_HEADER_RESOURCE, p->job, (ssize_t)strlen(p->job)),
+		    RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    rd_kafka_flush(p->producer, DLQ_FLUSH_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    !p->dlq_failed) {
+			log_warn("task dead-lettered", "job", p->job, "source", src, "kind", kind,
+			         "reason", reason, "topic", p->spec.kafka.dead_letter_topic, NULL);
+			return 0;
+		}
+		log_warn("dead letter not delivered: retrying", "job", p->job, "source", src,
+		         "error",
+		         err != RD_KAFKA_RESP_ERR_NO_ERROR ? kafka_strerror(text, sizeof(text), err)
+		                                           : "not delivered in time",
+		         NULL);
+		if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
+			return -1;
+	}
+}
+
+/* ==== one task ==== */
+
+static int on_row(void *arg, const struct vseg_frame *row)
+{
+	struct video_process *p = arg;
+
+	if (p->nrows == p->cap_rows) {
+		size_t ncap = p->cap_rows ? p->cap_rows * 2 : 256;
+		struct vseg_frame *r = realloc(p->rows, ncap * sizeof(*r));
+		if (r == NULL) {
+			p->rows_failed = 1;
+			return 1;
+		}
+		p->rows = r;
+		p->cap_rows = ncap;
+	}
+	p->rows[p->nrows++] = *row;
+	return 0;
+}
+
+static int stop_requested(void *arg)
+{
+	(void)arg;
+	return signals_stop_requested();
+}
+
+/* Marks the segment failed everywhere and dead-letters the task. 0, or
+ * -1 when stopped before it was all done (nothing to commit then). */
+static int fail_segment(struct video_process *p, const rd_kafka_message_t *m,
+                        const struct vj_task *t, const char *reason)
+{
+	char errbuf[1024], job_reason[VJ_PROGRESS_REASON_MAX];
+
+	/* The job cannot succeed without this segment: it fails with the
+	 * segment's reason (the operator shows meta.failed). */
+	snprintf(job_reason, sizeof(job_reason), "segment %" PRId32 " failed: %s", t->segment,
+	         reason);
+	for (int attempt = 1;; attempt++) {
+		int ok =
+		    pg_ensure(p, errbuf, sizeof(errbuf)) == 0 &&
+		    video_db_segment_failed(p->pg, t->job, t->segment, reason, errbuf,
+		                            sizeof(errbuf)) == 0 &&
+		    video_db_job_state(p->pg, t->job, "failed", job_reason, errbuf,
+		                       sizeof(errbuf)) == 0 &&
+		    redis_ensure(p, errbuf, sizeof(errbuf)) == 0 &&
+		    vj_progress_segment_failed(p->redis, p->spec.namespace, p->spec.name,
+		                               t->segment, reason, errbuf, sizeof(errbuf)) == 0 &&
+		    vj_progress_job_failed(p->redis, p->spec.namespace, p->spec.name, job_reason,
+		                           errbuf, sizeof(errbuf)) == 0;
+		if (ok)
+			break;
+		log_warn("cannot record a failed segment: retrying", "job", p->job, "error", errbuf,
+		         NULL);
+		if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
+			return -1;
+	}
+	count_segment(p, "failed");
+	return dead_letter(p, m, DLQ_KIND_FAILED, reason);
+}
+
+/* Steps 3 and 4, retried until they hold or a stop is requested. */
+static int persist(struct video_process *p, const struct vj_task *t, const struct vseg_result *r)
+{
+	char errbuf[1024];
+
+	for (int attempt = 1;; attempt++) {
+		if (pg_write_segment(p, t, r->frames, errbuf, sizeof(errbuf)) == 0 &&
+		    redis_ensure(p, errbuf, sizeof(errbuf)) == 0 &&
+		    vj_progress_segment_done(p->redis, p->spec.namespace, p->spec.name, t->segment,
+		                             r->frames, errbuf, sizeof(errbuf)) == 0)
+			break;
+		log_warn("cannot record a finished segment: retrying", "job", p->job, "error",
+		         errbuf, NULL);
+		if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
+			return -1;
+	}
+	influx_point(p, t, r);
+	return 0;
+}
+
+/* Whether the segment is already done (state and frames from PostgreSQL)
+ * and its file is in place: a redelivery after the rows were committed but
+ * before the offset was. 1 yes (frames in *frames), 0 no, -1 unknown. */
+static int already_done(struct video_process *p, const struct vj_task *t, int64_t *frames)
+{
+	char seg[16], errbuf[512], path[VJ_TASK_URI_MAX + 1];
+	const char *params[] = {t->job, seg};
+	const char *file = vj_spec_file_path(t->output);
+	int rc = 0;
+
+	if (pg_ensure(p, errbuf, sizeof(errbuf)) < 0)
+		return -1;
+	snprintf(seg, sizeof(seg), "%" PRId32, t->segment);
+	PGresult *r = PQexecParams(p->pg,
+	                           "SELECT frames_done FROM video_segments WHERE job = $1 AND "
+	                           "idx = $2 AND state = 'done'",
+	                           2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s", file != NULL ? file : t->output);
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) && access(path, R_OK) == 0) {
+		*frames = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		rc = 1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Counts an attempt in PostgreSQL, retrying while it is away. 0 with
+ * *attempts set, -1 when stopped, -2 when the segment is not in the plan
+ * (or another error the server will repeat). */
+static int count_attempt(struct video_process *p, const struct vj_task *t, int32_t *attempts,
+                         char *errbuf, size_t errbuf_size)
+{
+	for (int attempt = 1;; attempt++) {
+		if (pg_ensure(p, errbuf, errbuf_size) == 0) {
+			if (video_db_segment_attempt(p->pg, t->job, t->segment, attempts, errbuf,
+			                             errbuf_size) == 0)
+				return 0;
+			/* Connected and refused: a segment missing from the plan. */
+			if (PQstatus(p->pg) == CONNECTION_OK)
+				return -2;
+		}
+		log_warn("cannot count the attempt: retrying", "job", p->job, "error", errbuf,
+		         NULL);
+		if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
+			return -1;
+	}
+}
+
+/* Handles one task message. Returns 1 when its offset may be committed,
+ * 0 when not (a stop came first). */
+static int handle_task(struct video_process *p, const rd_kafka_message_t *m)
+{
+	struct vj_task *t = malloc(sizeof(*t));
+	char errbuf[1024], src[KAFKA_SOURCE_MAX], n1[24], n2[24], n3[24];
+	int ret = 0;
+
+	kafka_source(src, sizeof(src), rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+	if (t == NULL)
+		return 0;
+	if (vj_task_decode(m->payload, m->len, t, errbuf, sizeof(errbuf)) < 0 ||
+	    (strcmp(t->job, p->job) != 0 &&
+	     snprintf(errbuf, sizeof(errbuf), "task of job \"%s\" on the topic of \"%s\"", t->job,
+	              p->job) > 0)) {
+		count_segment(p, "malformed");
+		ret = dead_letter(p, m, DLQ_KIND_MALFORMED, errbuf) == 0;
+		free(t);
+		return ret;
+	}
+	struct vseg_request req;
+	vseg_request_init(&req);
+	req.source = t->source;
+	req.segment = t->segment;
+	req.stream_index = t->stream;
+	req.start_pts = t->start_pts;
+	req.end_pts = t->end_pts;
+	req.filters = p->spec.filters;
+	req.encoder.codec = p->spec.encoder.codec;
+	req.encoder.crf = p->spec.encoder.crf;
+	req.encoder.preset = p->spec.encoder.preset;
+	req.encoder.threads = p->opt.encoder_threads;
+	req.decoder_threads = p->opt.decoder_threads;
+	req.filter_threads = p->opt.filter_threads;
+	req.output = t->output;
+	req.on_frame = on_row;
+	req.frame_arg = p;
+	req.cancel = stop_requested;
+
+	int64_t done_frames = 0;
+	if (already_done(p, t, &done_frames) == 1) {
+		/* Done before the crash or rebalance that redelivered it: set
+		 * the progress again (the write that may have been lost) and
+		 * move on. */
+		for (int attempt = 1;; attempt++) {
+			if (redis_ensure(p, errbuf, sizeof(errbuf)) == 0 &&
+			    vj_progress_segment_done(p->redis, p->spec.namespace, p->spec.name,
+			                             t->segment, done_frames, errbuf,
+			                             sizeof(errbuf)) == 0) {
+				ret = 1;
+				break;
+			}
+			if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
+				break;
+		}
+		count_segment(p, "skipped");
+		log_info("segment already done: redelivery skipped", "job", p->job, "segment",
+		         i64s(n1, sizeof(n1), t->segment), "source", src, NULL);
+		free(t);
+		return ret;
+	}
+	for (int attempt = 1;; attempt++) {
+		int32_t attempts = 0;
+		int rc = count_attempt(p, t, &attempts, errbuf, sizeof(errbuf));
+		if (rc == -1)
+			break;
+		if (rc == -2) {
+			/* Not in the plan: nothing to mark, the task is poison. */
+			count_segment(p, "malformed");
+			ret = dead_letter(p, m, DLQ_KIND_MALFORMED, errbuf) == 0;
+			break;
+		}
+		if (attempts > p->spec.max_attempts) {
+			/* Earlier tries died with their worker (a crash, kill -9). */
+			snprintf(errbuf, sizeof(errbuf),
+			         "segment %" PRId32 ": gave up after %d attempts (earlier attempts "
+			         "did not finish: the worker stopped or crashed)",
+			         t->segment, p->spec.max_attempts);
+			ret = fail_segment(p, m, t, errbuf) == 0;
+			break;
+		}
+		struct vseg_result res;
+		p->nrows = 0;
+		p->rows_failed = 0;
+		log_info("segment started", "job", p->job, "segment",
+		         i64s(n1, sizeof(n1), t->segment), "attempt",
+		         i64s(n2, sizeof(n2), attempts), "source", src, NULL);
+		if (p->m.busy != NULL)
+			(void)metrics_set(p->m.busy, NULL, 1);
+		rc = vseg_run(&req, &res, errbuf, sizeof(errbuf));
+		if (p->m.busy != NULL)
+			(void)metrics_set(p->m.busy, NULL, 0);
+		madd(p, p->m.corrupt, NULL, (double)res.corrupt_packets);
+		if (rc == VSEG_E_CANCELLED) {
+			log_info("segment abandoned: stopping", "job", p->job, "segment",
+			         i64s(n1, sizeof(n1), t->segment), NULL);
+			break;
+		}
+		if (rc == 0) {
+			if (p->m.seconds != NULL)
+				(void)metrics_observe(p->m.seconds, NULL, res.seconds);
+			if (persist(p, t, &res) < 0)
+				break;
+			madd(p, p->m.frames, NULL, (double)res.frames);
+			count_segment(p, "done");
+			char secs[32], fps[32];
+			snprintf(secs, sizeof(secs), "%.3f", res.seconds);
+			snprintf(fps, sizeof(fps), "%.1f",
+			         res.seconds > 0 ? (double)res.frames / res.seconds : 0);
+			log_info("segment done", "job", p->job, "segment",
+			         i64s(n1, sizeof(n1), t->segment), "frames",
+			         i64s(n2, sizeof(n2), res.frames), "corrupt_packets",
+			         i64s(n3, sizeof(n3), res.corrupt_packets), "seconds", secs, "fps",
+			         fps, "output", t->output, NULL);
+			ret = 1;
+			break;
+		}
+		if (rc == VSEG_E_CALLBACK && p->rows_failed)
+			snprintf(errbuf, sizeof(errbuf), "segment %" PRId32 ": out of memory",
+			         t->segment);
+		madd(p, p->m.failures, (const char *const[]){vseg_error_name(rc), NULL}, 1);
+		log_warn("segment failed", "job", p->job, "segment",
+		         i64s(n1, sizeof(n1), t->segment), "attempt",
+		         i64s(n2, sizeof(n2), attempts), "error", errbuf, NULL);
+		if (attempts >= p->spec.max_attempts) {
+			ret = fail_segment(p, m, t, errbuf) == 0;
+			break;
+		}
+		count_segment(p, "retried");
+		if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
+			break;
+	}
+	free(t);
+	return ret;
+}
+
+/* ==== life cycle ==== */
+
+int video_process_new(const struct video_process_options *o, struct video_process **out,
+                      char *errbuf, size_t errbuf_size)
+{
+	struct video_process *p = calloc(1, sizeof(*p));
+	char host[256];
+
+	if (p == NULL) {
+		snprintf(errbuf, errbuf_size, "out of memory");
+		return VPROC_ERR;
+	}
+	p->opt = *o;
+	if (o->spec_path == NULL) {
+		snprintf(errbuf, errbuf_size, "process: --config VJ.json is required");
+		free(p);
+		return VPROC_ERR;
+	}
+	if (vj_spec_load_file(o->spec_path, &p->spec, errbuf, errbuf_size) < 0) {
+		free(p);
+		return VPROC_ERR;
+	}
+	if (vj_spec_job_id(&p->spec, p->job, sizeof(p->job)) < 0) {
+		snprintf(errbuf, errbuf_size, "the job's name is too long");
+		video_process_free(p);
+		return VPROC_ERR;
+	}
+	if (o->client_id != NULL && o->client_id[0] != '\0') {
+		snprintf(p->client_id, sizeof(p->client_id), "%s", o->client_id);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(p->client_id, sizeof(p->client_id), "sluice-worker-%s", host);
+	}
+	*out = p;
+	return 0;
+}
+
+int video_process_readyz(void *arg, char *reason, size_t reason_size)
+{
+	struct video_process *p = arg;
+
+	if (__atomic_load_n(&p->ready, __ATOMIC_ACQUIRE))
+		return 0;
+	snprintf(reason, reason_size, "waiting for the first partition assignment");
+	return 1;
+}
+
+static int register_metrics(struct video_process *p, struct metrics_registry *reg, char *errbuf,
+                            size_t errbuf_size)
+{
+	static const char *const result_l[] = {"result", NULL};
+	static const char *const kind_l[] = {"kind", NULL};
+	static const double secs[] = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300};
+
+	if (metrics_counter(
+	        reg, "sluice_vj_segments_total",
+	        "Segment tasks handled, by result (done, failed, retried, malformed, skipped).",
+	        result_l, &p->m.segments, errbuf, errbuf_size) < 0 ||
+	    metrics_counter(reg, "sluice_vj_frames_total", "Frames encoded into segment files.",
+	                    NULL, &p->m.frames, errbuf, errbuf_size) < 0 ||
+	    metrics_counter(reg, "sluice_vj_segment_failures_total",
+	                    "Failed tries of a segment, by kind (source, decode, filter, encode, "
+	                    "output, empty, ...).",
+	                    kind_l, &p->m.failures, errbuf, errbuf_size) < 0 ||
+	    metrics_counter(reg, "sluice_vj_corrupt_packets_total",
+	                    "Damaged packets skipped while decoding.", NULL, &p->m.corrupt, errbuf,
+	                    errbuf_size) < 0 ||
+	    metrics_histogram(reg, "sluice_vj_segment_seconds",
+	                      "Wall time of one segment: decode, filter, encode, write.", NULL,
+	                      secs, sizeof(secs) / sizeof(secs[0]), &p->m.seconds, errbuf,
+	                      errbuf_size) < 0 ||
+	    metrics_gauge(reg, "sluice_vj_busy", "1 while a segment is being processed.", NULL,
+	                  &p->m.busy, errbuf, errbuf_size) < 0)
+		return VPROC_ERR;
+	static const char *const results[] = {"done", "failed", "retried", "malformed", "skipped"};
+	for (size_t i = 0; i < 5; i++)
+		(void)metrics_add(p->m.segments, (const char *const[]){results[i], NULL}, 0);
+	return 0;
+}
+
+int video_process_start(struct video_process *p, struct metrics_registry *reg, char *errbuf,
+                        size_t errbuf_size)
+{
+	char producer_id[340];
+	int partitions = 0, replication = 0;
+
+	av_log_set_callback(on_av_log);
+	/* Connecting now creates the schema and shows a bad DSN at once;
+	 * a database that is away is retried with the first task. */
+	char why[512];
+	if (pg_ensure(p, why, sizeof(why)) < 0)
+		log_warn("postgres not reachable yet", "job", p->job, "error", why, NULL);
+	if (reg != NULL && register_metrics(p, reg, errbuf, errbuf_size) < 0)
+		return VPROC_ERR;
+	if (influx_setup(p, errbuf, errbuf_size) < 0)
+		return VPROC_ERR;
+	static const char *const producer_extra[] = {"linger.ms", "0", NULL};
+	snprintf(producer_id, sizeof(producer_id), "%s-dlq", p->client_id);
+	struct kafka_config pc = {.bootstrap = p->spec.kafka.bootstrap,
+	                          .client_id = producer_id,
+	                          .extra = producer_extra};
+	p->producer = kafka_producer_new(&pc, on_delivery, p, errbuf, errbuf_size);
+	if (p->producer == NULL)
+		return VPROC_ERR;
+	if (p->opt.create_dlq_topic) {
+		if (kafka_topic_describe(p->producer, p->spec.kafka.topic, 10000, &partitions,
+		                         &replication, why, sizeof(why)) < 0)
+			log_warn("cannot read the task topic: the dead-letter topic is not created",
+			         "job", p->job, "topic", p->spec.kafka.topic, "error", why, NULL);
+		else if (kafka_topic_create(p->producer, p->spec.kafka.dead_letter_topic, 1,
+		                            replication, 10000, why, sizeof(why)) < 0)
+			log_warn("cannot create the dead-letter topic", "job", p->job, "topic",
+			         p->spec.kafka.dead_letter_topic, "error", why, NULL);
+	}
+	/* One task at a time, and no prefetched backlog: tasks this member
+	 * is not working on stay in Kafka where a rebalance can move them. */
+	static const char *const consumer_extra[] = {"max.poll.interval.ms", MAX_POLL_INTERVAL,
+	                                             "queued.min.messages", "1", NULL};
+	struct kafka_config cc = {.bootstrap = p->spec.kafka.bootstrap,
+	                          .client_id = p->client_id,
+	                          .group = p->spec.kafka.group,
+	                          .session_timeout_ms = (int)p->opt.session_timeout_ms,
+	                          .extra = consumer_extra};
+	p->consumer = kafka_consumer_new(&cc, on_rebalance, p, errbuf, errbuf_size);
+	if (p->consumer == NULL)
+		return VPROC_ERR;
+	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, p->spec.kafka.topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t err = rd_kafka_subscribe(p->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return kafka_fail(errbuf, errbuf_size, "subscribe", err);
+	char n[3][16];
+	log_info("process worker subscribed", "job", p->job, "topic", p->spec.kafka.topic, "group",
+	         p->spec.kafka.group, "dead_letter_topic", p->spec.kafka.dead_letter_topic,
+	         "client_id", p->client_id, "decoder_threads",
+	         i64s(n[0], sizeof(n[0]), p->opt.decoder_threads), "encoder_threads",
+	         i64s(n[1], sizeof(n[1]), p->opt.encoder_threads), "filter_threads",
+	         i64s(n[2], sizeof(n[2]), p->opt.filter_threads), NULL);
+	return 0;
+}
+
+static void close_consumer(struct video_process *p)
+{
+	char text[256];
+
+	if (p->consumer == NULL || p->closed)
+		return;
+	p->closed = 1;
+	rd_kafka_resp_err_t err = rd_kafka_consumer_close(p->consumer);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_warn("consumer close failed", "job", p->job, "error",
+		         kafka_strerror(text, sizeof(text), err), NULL);
+}
+
+int video_process_run(struct video_process *p)
+{
+	char errbuf[512], src[KAFKA_SOURCE_MAX];
+	int fatal = 0;
+
+	while (!signals_stop_requested()) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, POLL_MS);
+		if (m == NULL) {
+			if (kafka_fatal(p->consumer, errbuf, sizeof(errbuf))) {
+				log_error("fatal consumer error", "job", p->job, "error", errbuf,
+				          NULL);
+				fatal = 1;
+				break;
+			}
+			continue;
+		}
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			log_warn("consumer error", "job", p->job, "error",
+			         kafka_strerror(errbuf, sizeof(errbuf), m->err), NULL);
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (handle_task(p, m)) {
+			/* Synchronous: the next task starts only once this one is
+			 * on record. A commit refused after a rebalance took the
+			 * partition is harmless: its new owner redoes the task. */
+			rd_kafka_resp_err_t err = rd_kafka_commit_message(p->consumer, m, 0);
+			if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+				log_warn("offset commit failed: the task will be redone", "job",
+				         p->job, "source",
+				         kafka_source(src, sizeof(src), rd_kafka_topic_name(m->rkt),
+				                      m->partition, m->offset),
+				         "error", kafka_strerror(errbuf, sizeof(errbuf), err),
+				         NULL);
+		}
+		rd_kafka_message_destroy(m);
+	}
+	log_info("process worker stopping", "job", p->job, NULL);
+	close_consumer(p);
+	return fatal ? VPROC_ERR : 0;
+}
+
+void video_process_free(struct video_process *p)
+{
+	if (p == NULL)
+		return;
+	if (p->consumer != NULL) {
+		close_consumer(p);
+		rd_kafka_destroy(p->consumer);
+	}
+	if (p->producer != NULL) {
+		rd_kafka_flush(p->producer, 5000);
+		rd_kafka_destroy(p->producer);
+	}
+	if (p->pg != NULL)
+		PQfinish(p->pg);
+	if (p->redis != NULL)
+		redisFree(p->redis);
+	if (p->curl != NULL)
+		curl_easy_cleanup(p->curl);
+	curl_slist_free_all(p->influx_headers);
+	tw_buf_free(&p->influx_url);
+	tw_buf_free(&p->influx_query_url);
+	free(p->rows);
+	vj_spec_free(&p->spec);
+	free(p);
+}
