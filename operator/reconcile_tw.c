@@ -258,6 +258,8 @@ static int apply_children(const struct reconcile_ctx *ctx, const cJSON *obj,
 	    .mode = MODE,
 	    .config_hash = hash,
 	    .image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(workers, "image")),
+	    .pull_policy =
+	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(workers, "imagePullPolicy")),
 	    .resources = cJSON_GetObjectItemCaseSensitive(workers, "resources"),
 	    .secrets = secrets,
 	    .n_secrets = secrets_of(ts, secrets),
