@@ -10,7 +10,8 @@ BUILD ?= build
 VERSION := $(shell cat VERSION)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka
+PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka \
+	libavformat libavcodec libavfilter libswscale libavutil
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -145,7 +146,7 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 bench: $(BENCH_BIN)
 	@if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
 		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
-	for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	for b in $(BENCH_BIN) tests/bench/bench_*.py; do echo "== $$b"; $$b || exit 1; done
 
 deps:
 	@scripts/deps.sh all

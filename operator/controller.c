@@ -438,3 +438,8 @@ void controller_update_metrics(struct controller *c)
 			c->last_requests[v][k] = ks.requests[v][k];
 		}
 }
+
+const struct reconcile_ctx *controller_context(const struct controller *c)
+{
+	return c != NULL ? &c->ctx : NULL;
+}

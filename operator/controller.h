@@ -57,6 +57,10 @@ void controller_deactivate(struct controller *c);
  * frees everything. NULL is a no-op. */
 void controller_stop(struct controller *c);
 
+/* The reconcilers' context (client, caches, defaults), for the autoscaler:
+ * valid until controller_stop. */
+const struct reconcile_ctx *controller_context(const struct controller *c);
+
 /* /readyz: 0 once every reflector has listed, else non-zero with the
  * reflectors still waiting in reason. An httpd_check_fn. */
 int controller_ready(void *c, char *reason, size_t reason_size);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "autoscaler.h"
 #include "controller.h"
 #include "kube_client.h"
 #include "kube_config.h"
@@ -82,6 +83,31 @@ static const struct config_option options[] = {
      .min = 1000,
      .max = 3600000,
      .help = "How often a resource is looked at again without a change (topics, progress)."},
+    {.name = "polling-interval",
+     .flag = "--polling-interval",
+     .env = "SLUICE_POLLING_INTERVAL",
+     .type = CONFIG_DURATION,
+     .def = "5s",
+     .min = 100,
+     .max = 3600000,
+     .help = "How often each resource's consumer-group lag is read and its workers scaled."},
+    {.name = "stabilization-window",
+     .flag = "--stabilization-window",
+     .env = "SLUICE_STABILIZATION_WINDOW",
+     .type = CONFIG_DURATION,
+     .def = "5m",
+     .min = 0,
+     .max = 86400000,
+     .help = "Scale down only to the highest replica count asked for within this window."},
+    {.name = "cooldown-period",
+     .flag = "--cooldown-period",
+     .env = "SLUICE_COOLDOWN_PERIOD",
+     .type = CONFIG_DURATION,
+     .def = "5m",
+     .min = 0,
+     .max = 86400000,
+     .help = "Scale to zero (minReplicas 0) only after the lag stayed at or below the "
+             "activation threshold this long."},
     {0},
 };
 
@@ -103,6 +129,12 @@ static void started_leading(void *arg)
 {
 	(void)arg;
 	atomic_store(&leading, 1);
+}
+
+static int is_leading(void *arg)
+{
+	(void)arg;
+	return atomic_load(&leading) == 1;
 }
 
 static void stopped_leading(void *arg)
@@ -135,6 +167,7 @@ int main(int argc, char **argv)
 	struct controller *ctl = NULL;
 	struct leader *elector = NULL;
 	struct leader_config lc;
+	struct autoscaler *scaler = NULL;
 	char err[1024], host[256] = "sluice-operator";
 	int status, rc = 1;
 
@@ -189,6 +222,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	atomic_store(&running, ctl);
+	struct autoscaler_options ao = {
+	    .ctx = controller_context(ctl),
+	    .polling_ms = config_get_duration_ms(cfg, "polling-interval"),
+	    .stabilization_ms = config_get_duration_ms(cfg, "stabilization-window"),
+	    .cooldown_ms = config_get_duration_ms(cfg, "cooldown-period"),
+	    .trend_ms = -1,
+	    .fallback_replicas = -1,
+	    .is_leader = is_leading,
+	    .metrics = app.metrics,
+	};
+	if (autoscaler_start(&scaler, &ao, err, sizeof(err)) != 0) {
+		log_error("cannot start the autoscaler", "error", err, NULL);
+		goto out;
+	}
 
 	/* The caches fill on every replica; only the leader reconciles. */
 	if (leader_config_from(&lc, cfg, err, sizeof(err)) != 0) {
@@ -229,8 +276,9 @@ int main(int argc, char **argv)
 	rc = w > 0 ? 0 : 1;
 out:
 	atomic_store(&running, NULL);
-	/* Reconciles end before the Lease is released, so the next leader
-	 * never overlaps with this one. */
+	/* Reconciles and scaling end before the Lease is released, so the
+	 * next leader never overlaps with this one. */
+	autoscaler_stop(scaler);
 	controller_stop(ctl);
 	leader_stop(elector);
 	kube_client_free(kube);

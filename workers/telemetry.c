@@ -40,6 +40,8 @@
 #include "signals.h"
 #include "tw_core.h"
 #include "tw_parse.h"
+#include "tw_progress.h"
+#include "tw_report.h"
 #include "tw_sink.h"
 #include "tw_spec.h"
 #include "tw_time.h"
@@ -68,6 +70,8 @@
 #define COMMITTED_TRIES 3
 /* Repeated failures of one sink are logged at most this often. */
 #define FAILURE_LOG_MS 10000
+/* ... and those of the status Redis. */
+#define REPORT_LOG_MS 30000
 
 /* Malformed reasons, as metric labels, by -tw_event_error (and range). */
 static const char *const malformed_names[] = {"other",     "syntax",   "missing", "type",
@@ -107,7 +111,7 @@ struct pending_cp {
 struct tmetrics {
 	struct metrics_family *events_in, *duplicates, *late, *partial_late, *replayed, *overflow,
 	    *malformed, *windows, *dlq, *batches, *commits, *commit_errors, *sink_up, *lag,
-	    *watermark, *assigned, *paused, *pending;
+	    *watermark, *assigned, *paused, *pending, *status_errors;
 };
 
 struct telemetry {
@@ -120,6 +124,10 @@ struct telemetry {
 	struct tw_sink **sinks;
 	size_t nsinks;
 	int raw; /* keep raw events for InfluxDB */
+	/* Progress to the status Redis (tw_report.h); NULL: none configured. */
+	struct tw_report *report;
+	int64_t last_report_log;
+	uint64_t report_errors_synced;
 
 	rd_kafka_t *consumer, *producer;
 	int closed; /* the consumer left the group */
@@ -558,6 +566,7 @@ static void on_revoke(struct telemetry *t, rd_kafka_topic_partition_list_t *part
 		 * the committed offset (docs/telemetry-semantics.md). */
 		(void)tw_core_revoke(t->core, e->partition);
 		part_remove(t, e->partition);
+		tw_report_forget(t->report, e->partition);
 		/* Its windows not yet in flight come again from the replay. */
 		(void)rowbuf_drop_partition(&t->rows, e->partition);
 		if (t->m.lag != NULL) {
@@ -986,6 +995,53 @@ static void log_failure(struct telemetry *t, size_t slot, int64_t now, const cha
 	         u64(rows, sizeof(rows), t->rows.frozen_rows), "error", error, NULL);
 }
 
+/* After a commit: the owned partitions' counts to the status Redis
+ * (tw_report.h). Never blocks longer than its timeout, never fails the
+ * stream: a failure is counted, logged now and then, and retried by a later
+ * flush after a backoff. */
+static void report_progress(struct telemetry *t, int64_t now)
+{
+	struct tw_progress_part parts[64];
+	int32_t ids[64];
+	char errbuf[512];
+	size_t n = 0;
+
+	if (t->report == NULL)
+		return;
+	/* In slices of 64 partitions; one slice a flush covers the usual case. */
+	for (size_t i = 0; i < t->nparts; i++) {
+		struct tw_core_stats st;
+
+		if (tw_core_stats(t->core, t->parts[i].partition, &st) != 0)
+			continue;
+		ids[n] = t->parts[i].partition;
+		parts[n].events = (int64_t)(st.events_in + st.skipped);
+		parts[n].duplicates = (int64_t)st.duplicates;
+		parts[n].late = (int64_t)st.window.late;
+		parts[n].malformed = (int64_t)st.skipped;
+		parts[n].windows = (int64_t)st.window.windows_emitted;
+		parts[n].watermark_ns =
+		    st.window.watermark_ns == TW_TS_NONE ? INT64_MIN : st.window.watermark_ns;
+		if (++n < 64 && i + 1 < t->nparts)
+			continue;
+		errbuf[0] = '\0';
+		int rc = tw_report_write(t->report, ids, parts, n, now, errbuf, sizeof(errbuf));
+		n = 0;
+		if (rc == TW_REPORT_WAITING)
+			return;
+		if (rc < 0) {
+			if (t->last_report_log == 0 || now - t->last_report_log >= REPORT_LOG_MS) {
+				t->last_report_log = now;
+				log_warn(
+				    "status redis write failed: the stream goes on, the status "
+				    "is retried later",
+				    "resource", t->resource, "error", errbuf, NULL);
+			}
+			return;
+		}
+	}
+}
+
 /* Steps 2 to 4 for the batch in flight. */
 static void flush_try(struct telemetry *t, int64_t now)
 {
@@ -1052,6 +1108,7 @@ static void flush_try(struct telemetry *t, int64_t now)
 	}
 	health_ok(t, t->nsinks);
 	commit_checkpoints(t);
+	report_progress(t, now);
 	char rows[32], events[32], ms[32];
 	log_debug("batch acknowledged", "resource", t->resource, "rows",
 	          u64(rows, sizeof(rows), b.nrows), "events",
@@ -1106,6 +1163,12 @@ static void sync_metrics(struct telemetry *t)
 		madd(t, t->m.dlq, (const char *const[]){dlq_kind_names[i], NULL},
 		     (double)(t->dlq_by[i] - t->dlq_synced[i]));
 		t->dlq_synced[i] = t->dlq_by[i];
+	}
+	{
+		uint64_t f = tw_report_failures(t->report);
+
+		madd(t, t->m.status_errors, NULL, (double)(f - t->report_errors_synced));
+		t->report_errors_synced = f;
 	}
 	t->synced.malformed = t->c.malformed;
 	t->synced.dead_lettered = t->c.dead_lettered;
@@ -1251,6 +1314,24 @@ int telemetry_new(const struct telemetry_options *o, struct telemetry **out, cha
 		goto fail;
 	}
 	t->raw = t->spec.sinks.influxdb.enabled && t->spec.sinks.influxdb.raw;
+	{
+		/* CONTRACTS.md 3: the status Redis, else the Redis sink's. */
+		const char *addr = getenv("SLUICE_STATUS_REDIS");
+
+		if ((addr == NULL || addr[0] == '\0') && t->spec.sinks.redis.enabled)
+			addr = t->spec.sinks.redis.addr;
+		if (addr != NULL && addr[0] != '\0') {
+			char why[256];
+
+			t->report =
+			    tw_report_new(addr, t->spec.namespace, t->spec.name, why, sizeof(why));
+			if (t->report == NULL) {
+				snprintf(errbuf, errbuf_size, "telemetry: SLUICE_STATUS_REDIS: %s",
+				         why);
+				goto fail;
+			}
+		}
+	}
 	for (size_t i = 0; i < t->nsinks; i++)
 		t->h.names[i] = tw_sink_name(t->sinks[i]);
 	t->h.names[t->nsinks] = "dead-letter producer";
@@ -1302,6 +1383,9 @@ static int register_metrics(struct telemetry *t, struct metrics_registry *reg, c
 	    {&m->commits, "sluice_tw_commits_total", "Partition checkpoints committed to Kafka."},
 	    {&m->commit_errors, "sluice_tw_commit_errors_total",
 	     "Partition checkpoints Kafka refused to commit (retried by a later flush)."},
+	    {&m->status_errors, "sluice_tw_status_errors_total",
+	     "Progress writes to the status Redis that failed (retried later; the stream goes "
+	     "on)."},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		if (metrics_counter(reg, counters[i].name, counters[i].help, NULL, counters[i].f,
@@ -1517,6 +1601,7 @@ void telemetry_free(struct telemetry *t)
 	if (t->reg != NULL)
 		(void)tw_sinks_set_metrics(NULL); /* the registry may go before the next user */
 	tw_sinks_free(t->sinks, t->nsinks);
+	tw_report_free(t->report);
 	tw_core_free(t->core);
 	tw_parser_free(t->parser);
 	tw_spec_free(&t->spec);

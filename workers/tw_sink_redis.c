@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "tw_agg.h"
+#include "tw_progress.h"
 #include "tw_sink_int.h"
 
 /* Connect and command timeout: a Redis that does not answer in this long
@@ -413,32 +414,6 @@ static void redis_close(void *impl)
 	free(s);
 }
 
-/* "host:port" or "[v6]:port" into host and port. */
-static int split_addr(const char *addr, char *host, size_t size, int *port)
-{
-	const char *colon = strrchr(addr, ':'), *h = addr;
-	size_t n;
-	char *end;
-	long p;
-
-	if (colon == NULL)
-		return -1;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		h = addr + 1;
-		n -= 2;
-	}
-	if (n == 0 || n >= size)
-		return -1;
-	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || end == colon + 1 || p < 1 || p > 65535)
-		return -1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 static int redis_open(const struct tw_spec *spec, const char *secret, void **impl, char *errbuf,
                       size_t errbuf_size)
 {
@@ -450,7 +425,8 @@ static int redis_open(const struct tw_spec *spec, const char *secret, void **imp
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: out of memory");
 	tw_buf_init(&s->cmd.buf, 1u << 20);
-	if (split_addr(spec->sinks.redis.addr, s->host, sizeof(s->host), &s->port) < 0) {
+	if (tw_progress_split_addr(spec->sinks.redis.addr, s->host, sizeof(s->host), &s->port) <
+	    0) {
 		redis_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.redis.addr: \"%s\" is not host:port",

@@ -124,8 +124,10 @@ def env_of(deploy):
 def test_helm_template_defaults(helm):
     objs = render(helm)
     kinds = sorted(o["kind"] for o in objs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding",
-                     "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget",
+                     "Role", "RoleBinding", "ServiceAccount"]
+    (pdb,) = by_kind(objs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
     (d,) = by_kind(objs, "Deployment")
     assert d["metadata"]["name"] == "sluice-operator"
     assert d["spec"]["replicas"] == 2
@@ -134,7 +136,7 @@ def test_helm_template_defaults(helm):
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     c = pod["containers"][0]
-    assert c["image"] == "sluice-operator:0.1.0"
+    assert c["image"] == "localhost/sluice-operator:0.1.0"
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
@@ -147,7 +149,7 @@ def test_helm_template_defaults(helm):
     assert env["SLUICE_LEASE_DURATION"] == "15s"
     assert env["SLUICE_RENEW_DEADLINE"] == "10s"
     assert env["SLUICE_RETRY_PERIOD"] == "2s"
-    assert env["SLUICE_WORKER_IMAGE"] == "sluice-worker:0.1.0"
+    assert env["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:0.1.0"
     assert env["SLUICE_METRICS_ADDR"] == "0.0.0.0"
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     # No password anywhere in what the chart renders.
@@ -176,8 +178,25 @@ def test_helm_template_variants(helm):
     objs = render(helm, "--set", "postgres.secretName=pg,image.worker.tag=9.9,image.operator.repository=r/op")
     d = by_kind(objs, "Deployment")[0]
     assert env_of(d)["SLUICE_POSTGRES_SECRET"] == "pg"
-    assert env_of(d)["SLUICE_WORKER_IMAGE"] == "sluice-worker:9.9"
+    assert env_of(d)["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:9.9"
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "r/op:0.1.0"
+
+
+@pytest.mark.parametrize("bad,where", [
+    ("replicaCount=two", "/replicaCount"),
+    ("leaderElection.leaseDuration=15", "/leaderElection/leaseDuration"),
+    ("leaderElection.retryPeriod=2 s", "/leaderElection/retryPeriod"),
+    ("image.worker.pullPolicy=Sometimes", "/image/worker/pullPolicy"),
+    ("postgres.password=hunter2", "/postgres"),
+    ("watchNamespace=Not_A_Namespace", "/watchNamespace"),
+    ("logLevel=loud", "/logLevel"),
+])
+def test_values_schema_refuses_bad_values(helm, bad, where):
+    """values.schema.json: a wrong value fails the render with its path,
+    and there is no place for a password."""
+    p = helm("template", "x", str(CHART), "--set", bad, check=False)
+    assert p.returncode != 0
+    assert where in p.stderr, p.stderr
 
 
 def test_helm_package_holds_the_crds(helm, tmp_path):
@@ -219,6 +238,7 @@ def test_manifests_objects_exist(installed_manifests):
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert env["SLUICE_LEADER_ELECT"]["value"] == "true"
     for kind, name in (("serviceaccount", "sluice-operator"),
+                       ("poddisruptionbudget", "sluice-operator"),
                        ("role", "sluice-operator-leader-election"),
                        ("rolebinding", "sluice-operator-leader-election")):
         kubectl(stack, "-n", "sluice-system", "get", kind, name)

@@ -303,6 +303,20 @@ def test_status_conditions_and_events(stack, op, ns, topic):
     time.sleep(3)
     assert cond(get(stack, "tw", "st", ns), "Ready")["lastTransitionTime"] == t0
 
+    # What the workers record in the status Redis (CONTRACTS.md 3) reaches the status:
+    # counts summed over partitions, the lowest partition watermark.
+    redis_cli(stack, "HSET", f"sluice:tw:{ns}:st:stats",
+              "p0.events", "10", "p1.events", "5", "p0.duplicates", "2", "p1.late", "1",
+              "p0.malformed", "3", "p0.windows", "4", "p1.windows", "1",
+              "p0.watermark", "1795392000000000000", "p1.watermark", "1795391970000000000")
+    st = wait_for("progress in the status", lambda: (
+        lambda s: s if s.get("eventsProcessed") == 15 else None)(
+            get(stack, "tw", "st", ns)["status"]), timeout=15)
+    assert (st["duplicates"], st["late"], st["malformed"], st["windowsEmitted"]) == (2, 1, 3, 5)
+    assert st["lastWatermark"] == "2026-11-22T23:59:30Z"
+    cols = kubectl(stack, "get", "tw", "st", "-n", ns).stdout
+    assert re.search(r"st\s+Running\s+\S*\s*2\s+5\s", cols), cols
+
 
 def test_spec_change_rolls_the_workers(stack, op, ns, topic):
     apply_tw(stack, "roll", ns, topic)

@@ -108,6 +108,22 @@ def redis(stack, *args):
                 *args]).stdout
 
 
+def redis_hash(stack, key):
+    """HGETALL as {field: int}."""
+    f = redis(stack, "HGETALL", key).splitlines()
+    return {a: int(b) for a, b in zip(f[0::2], f[1::2])}
+
+
+def rfc3339_ms(text):
+    """'2027-01-15T08:00:09.5Z' (up to ns) as ms since the epoch, exactly."""
+    import calendar
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z", text)
+    assert m, text
+    secs = calendar.timegm(tuple(int(x) for x in m.groups()[:6]))
+    frac = (m.group(7) or "").ljust(9, "0")
+    return secs * 1000 + int(frac[:3])
+
+
 def influx(stack, q):
     qs = urllib.parse.urlencode({"db": stack["INFLUX_DB"], "q": q, "epoch": "ms"})
     with urllib.request.urlopen(f"{stack['INFLUX_URL']}/query?{qs}", timeout=10) as r:
@@ -138,7 +154,9 @@ class Worker:
     """One sluice-worker telemetry process; its JSON log lines are collected."""
 
     def __init__(self, stack, spec, *flags):
-        env = {**os.environ, "SLUICE_SECRET_PG_DSN": stack["PG_DSN"]}
+        # The status Redis, as the operator sets it (CONTRACTS.md 3).
+        env = {**os.environ, "SLUICE_SECRET_PG_DSN": stack["PG_DSN"],
+               "SLUICE_STATUS_REDIS": stack["REDIS_ADDR"]}
         self.p = subprocess.Popen(
             [WORKER, "telemetry", "--config", str(spec), "--metrics-port", "0",
              "--session-timeout", "6s", "--flush-interval", "200ms", "--retry-max", "2s",
@@ -403,6 +421,19 @@ def test_results_match_an_independent_reference(stack, workers, tmp_path, unique
         assert w.stop() == 0
         stopped = json.loads(w.logged("telemetry worker stopped")[0]["status"])
         assert stopped["eventsIn"] == len(events) and stopped["late"] == len(late)
+        # The progress hash in the status Redis (CONTRACTS.md 3), written at
+        # each commit, the last one included.
+        stats = redis_hash(stack, f"sluice:tw:e2e:{name}:stats")
+        wm = stats.pop("p0.watermark", None)
+        assert stats == {"p0.events": len(events), "p0.duplicates": dups,
+                         "p0.late": len(late), "p0.malformed": 0,
+                         "p0.windows": stopped["windowsEmitted"]}, stats
+        assert stopped["windowsEmitted"] > 0
+        # The watermark: max event time - delay, or later by the idle advance;
+        # the worker's own status says which, to the millisecond.
+        max_ts = max(ts for ts, _, _ in events)
+        assert wm is not None and wm >= (max_ts - 1000) * 1_000_000, (wm, max_ts)
+        assert wm // 1_000_000 == rfc3339_ms(stopped["partitions"][0]["watermark"]), (wm, stopped)
     offsets = group_offsets(stack, f"sluice-tw-e2e-tumbling-{unique}")
     assert offsets == {0: (str(len(events)), str(len(events)))}, offsets
 

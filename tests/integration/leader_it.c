@@ -9,6 +9,10 @@
  *   - the Lease is taken over by force (an update naming another holder, as
  *     a partitioned leader would find after others took it): the leader
  *     steps down and its on_stopped_leading runs;
+ *   - the leader's renewals are refused (a ValidatingAdmissionPolicy denies
+ *     updates of its Lease): it steps down once the renew deadline passes,
+ *     and leader_is_leader() is 0 from that moment, even before the elector
+ *     notices;
  *   - a leaseDuration of the lease taken over is honoured: candidates wait.
  *
  * Short timings keep it quick: lease 3 s, renew deadline 2 s, retry 0.4 s.
@@ -69,8 +73,8 @@ static void sleep_ms(long ms)
 		double until_ = now_s() + (seconds);                                               \
 		while (!(pred)) {                                                                  \
 			if (now_s() > until_)                                                      \
-				fail_msg("timed out after %.1fs waiting for %s", (double)(seconds), \
-				         what);                                                    \
+				fail_msg("timed out after %.1fs waiting for %s",                   \
+				         (double)(seconds), what);                                 \
 			sleep_ms(10);                                                              \
 		}                                                                                  \
 	} while (0)
@@ -155,6 +159,71 @@ static void force_holder(const char *holder, int lease_s)
 	fail_msg("could not force the lease over in 20 attempts");
 }
 
+/* A ValidatingAdmissionPolicy (and its binding) denying every UPDATE of
+ * Lease `lease` in our namespace: renewals fail as they would for a leader
+ * cut off from the API server, while reads still work. */
+static void freeze_lease(const char *lease, int on)
+{
+	char name[96];
+	snprintf(name, sizeof(name), "sluice-lit-%ld", (long)getpid());
+	struct kube_ref pol = {
+	    "admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", NULL, NULL, NULL};
+	struct kube_ref bind = {"admissionregistration.k8s.io",
+	                        "v1",
+	                        "validatingadmissionpolicybindings",
+	                        NULL,
+	                        NULL,
+	                        NULL};
+	if (!on) {
+		bind.name = name;
+		pol.name = name;
+		kube_client_delete(it.direct, &bind, NULL, NULL, NULL);
+		kube_client_delete(it.direct, &pol, NULL, NULL, NULL);
+		return;
+	}
+	char body[2048];
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"admissionregistration.k8s.io/v1\","
+	         "\"kind\":\"ValidatingAdmissionPolicy\",\"metadata\":{\"name\":\"%s\"},"
+	         "\"spec\":{\"failurePolicy\":\"Fail\",\"matchConstraints\":{\"resourceRules\":[{"
+	         "\"apiGroups\":[\"coordination.k8s.io\"],\"apiVersions\":[\"v1\"],"
+	         "\"operations\":[\"UPDATE\"],\"resources\":[\"leases\"]}]},"
+	         "\"validations\":[{\"expression\":\"object.metadata.namespace != '%s' || "
+	         "object.metadata.name != '%s'\",\"message\":\"frozen by leader_it\"}]}}",
+	         name, it.ns, lease);
+	cJSON *o = cJSON_Parse(body);
+	assert_non_null(o);
+	struct kube_error e;
+	if (kube_client_create(it.direct, &pol, o, NULL, &e) != 0)
+		fail_msg("create policy: %s", e.message);
+	cJSON_Delete(o);
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"admissionregistration.k8s.io/v1\","
+	         "\"kind\":\"ValidatingAdmissionPolicyBinding\",\"metadata\":{\"name\":\"%s\"},"
+	         "\"spec\":{\"policyName\":\"%s\",\"validationActions\":[\"Deny\"]}}",
+	         name, name);
+	o = cJSON_Parse(body);
+	assert_non_null(o);
+	if (kube_client_create(it.direct, &bind, o, NULL, &e) != 0)
+		fail_msg("create binding: %s", e.message);
+	cJSON_Delete(o);
+}
+
+/* Whether an update of the Lease (rewriting the same holder) is refused. */
+static int lease_update_refused(void)
+{
+	struct kube_ref ref = {"coordination.k8s.io", "v1", "leases", it.ns, LEASE, NULL};
+	struct leader_record rec, next;
+	if (read_lease(&rec) != 0)
+		return 0;
+	leader_record_next(&rec, rec.holder, rec.lease_duration_s * 1000, rec.renew_time, 0, &next);
+	cJSON *body = leader_lease_build(&next, it.ns, LEASE);
+	struct kube_error e;
+	int rc = kube_client_replace(it.direct, &ref, body, NULL, &e);
+	cJSON_Delete(body);
+	return rc != 0 && rc != KUBE_ECONFLICT && strstr(e.message, "frozen by leader_it") != NULL;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static int group_setup(void **state)
@@ -202,6 +271,8 @@ static int group_teardown(void **state)
 		                             .grace_period_seconds = -1};
 		kube_client_delete(it.direct, &ns, &d, NULL, NULL);
 	}
+	if (it.direct != NULL)
+		freeze_lease(LEASE, 0);
 	kube_client_free(it.direct);
 	kube_config_free(&it.cfg);
 	return 0;
@@ -246,8 +317,8 @@ static void test_one_leader_then_release(void **state)
 	assert_int_equal(atomic_load(&lead->stopped), 1);
 	WAIT_FOR(leader_is_leader(other->l), 3.0, "takeover after release");
 	double took = now_s() - t0;
-	fprintf(stderr, "leader_it: takeover after release in %.0f ms (retry %d ms)\n",
-	        took * 1000, RETRY_MS);
+	fprintf(stderr, "leader_it: takeover after release in %.0f ms (retry %d ms)\n", took * 1000,
+	        RETRY_MS);
 	/* A poll is at most retry * 1.2 away; then a GET and a PUT. Far below
 	 * the 3 s a lease that was not released would take. */
 	assert_true(took < RETRY_MS * 1.2 / 1000 + 1.0);
@@ -288,6 +359,40 @@ static void test_step_down_when_taken(void **state)
 	stop(&a);
 }
 
+/* Renewals refused by the API server: the leader keeps the Lease on record
+ * but stops leading when its renew deadline (2 s) passes; nobody else may
+ * take it before the lease duration (3 s after they last saw it change). */
+static void test_step_down_when_renewals_fail(void **state)
+{
+	(void)state;
+	struct candidate a = {0};
+	delete_lease();
+	start(&a, "cand-a");
+	WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads");
+	freeze_lease(LEASE, 1);
+	/* Policies reach admission within a second or so: probe until ours
+	 * refuses an update. */
+	WAIT_FOR(lease_update_refused(), 10.0, "the admission policy to take effect");
+	double t0 = now_s();
+	WAIT_FOR(!leader_is_leader(a.l), 3.0, "a no longer leader");
+	double lost = now_s() - t0;
+	WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a's on_stopped_leading");
+	fprintf(stderr,
+	        "leader_it: renewals refused: not leader after %.0f ms, told after %.0f ms "
+	        "(renew deadline 2000 ms)\n",
+	        lost * 1000, (now_s() - t0) * 1000);
+	/* At most a renew deadline after the last renewal that got through,
+	 * which was no earlier than the probe began refusing minus a retry. */
+	assert_true(lost < 2.0 + 0.2);
+	struct leader_record rec;
+	assert_int_equal(read_lease(&rec), 0);
+	assert_string_equal(rec.holder, "cand-a"); /* still on record, but a has stopped */
+	freeze_lease(LEASE, 0);
+	/* Once writes go through again, a renews (it is still the holder). */
+	WAIT_FOR(leader_is_leader(a.l), 10.0, "a leads again after the policy is gone");
+	stop(&a);
+}
+
 /* A Lease object that exists with no spec (made by hand) is free to take;
  * a Lease held by someone who keeps renewing is never taken. */
 static void test_free_and_held(void **state)
@@ -325,6 +430,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_one_leader_then_release),
 	    cmocka_unit_test(test_step_down_when_taken),
+	    cmocka_unit_test(test_step_down_when_renewals_fail),
 	    cmocka_unit_test(test_free_and_held),
 	};
 	return cmocka_run_group_tests_name("leader_it", tests, group_setup, group_teardown);

@@ -1,0 +1,557 @@
+/* autoscaler.c - the lag scaler's loop (autoscaler.h). */
+#include "autoscaler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "children.h"
+#include "conditions.h"
+#include "events.h"
+#include "kube_client.h"
+#include "lag.h"
+#include "log.h"
+#include "metrics.h"
+#include "reflector.h"
+#include "scale.h"
+#include "strmap.h"
+#include "tw_spec.h"
+#include "vj_spec.h"
+
+#define MAX_RESOURCES 4096
+#define TICK_MS 200
+
+enum kind { KIND_TW, KIND_VJ };
+
+static const struct kind_info {
+	const char *plural, *label, *mode;
+} kinds[] = {
+    [KIND_TW] = {"telemetrywindows", "TelemetryWindow", "telemetry"},
+    [KIND_VJ] = {"videojobs", "VideoJob", "process"},
+};
+
+/* One resource's history; keyed "<plural>/<ns>/<name>". */
+struct entry {
+	struct scale_state state;
+	char uid[64];         /* a new object under the same name starts afresh */
+	int64_t next_poll_ms; /* monotonic */
+	unsigned seen;        /* the sweep that last saw it */
+};
+
+struct autoscaler {
+	struct autoscaler_options o;
+	struct strmap *entries;
+	struct lag_pool *pool;
+	struct lag_result res;
+	pthread_t thread;
+	atomic_int stop;
+	unsigned sweep;
+	struct metrics_family *m_lag, *m_desired, *m_decisions, *m_errors;
+};
+
+/* A resource due for a poll, copied out of the cache. */
+struct due {
+	enum kind kind;
+	cJSON *obj;
+	struct due *next;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *str_at(const cJSON *obj, const char *a, const char *b)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, a);
+
+	return cJSON_GetStringValue(b != NULL ? cJSON_GetObjectItemCaseSensitive(o, b) : o);
+}
+
+/* ---- what to scale: the spec's numbers, through the workers' own parsers ---- */
+
+struct target {
+	char *bootstrap, *topic, *group;
+	struct scale_spec spec;
+};
+
+static void target_free(struct target *t)
+{
+	free(t->bootstrap);
+	free(t->topic);
+	free(t->group);
+}
+
+static void fill_scale_spec(const struct autoscaler *a, struct scale_spec *s, int32_t min,
+                            int32_t max, int64_t threshold, int64_t activation)
+{
+	scale_spec_defaults(s);
+	s->min_replicas = min;
+	s->max_replicas = max;
+	s->lag_threshold = threshold;
+	s->activation_lag_threshold = activation;
+	s->polling_interval_ms = a->o.polling_ms;
+	s->stabilization_window_ms = a->o.stabilization_ms;
+	s->cooldown_period_ms = a->o.cooldown_ms;
+	s->trend_window_ms = a->o.trend_ms;
+	s->fallback_replicas = a->o.fallback_replicas;
+}
+
+/* The resource's target, or -1 (the reconciler reports a bad spec). */
+static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *obj, struct target *t,
+                     char *err, size_t errsz)
+{
+	const char *ns = str_at(obj, "metadata", "namespace");
+	const char *name = str_at(obj, "metadata", "name");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	const struct children_defaults *d = &a->o.ctx->defaults;
+	cJSON *eff;
+	int rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (kind == KIND_TW) {
+		struct tw_spec ts;
+
+		eff = children_tw_effective_spec(spec, d);
+		if (eff == NULL || tw_spec_parse(eff, name, ns, &ts, err, errsz) != 0) {
+			cJSON_Delete(eff);
+			return -1;
+		}
+		t->bootstrap = strdup(ts.kafka.bootstrap);
+		t->topic = strdup(ts.kafka.topic);
+		t->group = strdup(ts.kafka.group);
+		fill_scale_spec(a, &t->spec, ts.workers.min_replicas, ts.workers.max_replicas,
+		                ts.workers.lag_threshold, ts.workers.activation_lag_threshold);
+		tw_spec_free(&ts);
+	} else {
+		struct vj_spec vs;
+		cJSON *kafka;
+
+		/* kafka.bootstrap left out: the operator's --kafka-bootstrap, as the
+		 * reconciler does for the workers' configuration. */
+		eff = cJSON_Duplicate(spec, 1);
+		if (eff == NULL)
+			return -1;
+		kafka = cJSON_GetObjectItemCaseSensitive(eff, "kafka");
+		if (kafka == NULL)
+			kafka = cJSON_AddObjectToObject(eff, "kafka");
+		if (kafka != NULL && d->kafka_bootstrap != NULL && d->kafka_bootstrap[0] != '\0' &&
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(kafka, "bootstrap")))
+			cJSON_AddStringToObject(kafka, "bootstrap", d->kafka_bootstrap);
+		if (vj_spec_parse(eff, name, ns, &vs, err, errsz) != 0) {
+			cJSON_Delete(eff);
+			return -1;
+		}
+		t->bootstrap = strdup(vs.kafka.bootstrap);
+		t->topic = strdup(vs.kafka.topic);
+		t->group = strdup(vs.kafka.group);
+		fill_scale_spec(a, &t->spec, vs.workers.min_replicas, vs.workers.max_replicas,
+		                vs.workers.lag_threshold, vs.workers.activation_lag_threshold);
+		vj_spec_free(&vs);
+	}
+	cJSON_Delete(eff);
+	if (t->bootstrap == NULL || t->topic == NULL || t->group == NULL) {
+		snprintf(err, errsz, "out of memory");
+		target_free(t);
+		return -1;
+	}
+	rc = scale_spec_validate(&t->spec, err, errsz);
+	if (rc != 0)
+		target_free(t);
+	return rc;
+}
+
+/* ---- one poll ---- */
+
+/* status fields the autoscaler owns, as they should be now. */
+static cJSON *status_patch(const cJSON *obj, const struct scale_decision *dec,
+                           const char *scaled_at)
+{
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	cJSON *st = cJSON_CreateObject(), *patch;
+	int changed = 0;
+	struct {
+		const char *field;
+		double v;
+		int set;
+	} nums[] = {
+	    {"lag", (double)dec->lag, dec->lag >= 0},
+	    {"lagSeconds", (double)dec->lag_seconds, dec->lag_seconds >= 0},
+	    {"desiredReplicas", (double)dec->desired, 1},
+	};
+
+	if (st == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(old, nums[i].field);
+
+		if (!nums[i].set) {
+			if (o != NULL && !cJSON_IsNull(o)) {
+				cJSON_AddNullToObject(st, nums[i].field);
+				changed = 1;
+			}
+			continue;
+		}
+		if (!cJSON_IsNumber(o) || o->valuedouble != nums[i].v)
+			changed = 1;
+		cJSON_AddNumberToObject(st, nums[i].field, nums[i].v);
+	}
+	if (scaled_at != NULL) {
+		cJSON_AddStringToObject(st, "lastScaleTime", scaled_at);
+		changed = 1;
+	}
+	if (!changed) {
+		cJSON_Delete(st);
+		return NULL;
+	}
+	patch = cJSON_CreateObject();
+	if (patch == NULL) {
+		cJSON_Delete(st);
+		return NULL;
+	}
+	cJSON_AddItemToObject(patch, "status", st);
+	return patch;
+}
+
+static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, struct entry *e)
+{
+	const struct reconcile_ctx *ctx = a->o.ctx;
+	const struct kind_info *k = &kinds[kind];
+	const char *ns = str_at(obj, "metadata", "namespace");
+	const char *name = str_at(obj, "metadata", "name");
+	const char *labels[] = {k->label, ns, name, NULL};
+	struct kube_error kerr;
+	struct target t;
+	struct scale_obs ob = {0};
+	struct scale_decision dec;
+	struct lag_reader *reader;
+	cJSON *dep = NULL, *patch;
+	char err[512] = "", scaled_at[32], *dep_name;
+	int read_ok;
+
+	if (kind == KIND_VJ) {
+		const char *phase = str_at(obj, "status", "phase");
+
+		if (phase == NULL ||
+		    (strcmp(phase, "Splitting") != 0 && strcmp(phase, "Processing") != 0))
+			return;
+	}
+	if (target_of(a, kind, obj, &t, err, sizeof(err)) != 0)
+		return;
+	dep_name = children_name(obj, k->mode);
+	if (dep_name == NULL)
+		goto out;
+	struct kube_ref dref = {.group = "apps",
+	                        .version = "v1",
+	                        .resource = "deployments",
+	                        .namespace = ns,
+	                        .name = dep_name};
+	if (kube_client_get(ctx->kube, &dref, &dep, &kerr) != 0)
+		goto out; /* not created yet, or already gone with the job */
+	const cJSON *replicas = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(dep, "spec"), "replicas");
+	ob.current_replicas = cJSON_IsNumber(replicas) ? (int32_t)replicas->valuedouble : 1;
+	ob.now_ms = wall_ms();
+
+	reader = lag_pool_get(a->pool, t.bootstrap, err, sizeof(err));
+	read_ok = reader != NULL && lag_read(reader, t.group, t.topic, LAG_RESET_EARLIEST,
+	                                     a->o.kafka_timeout_ms, &a->res, err, sizeof(err)) == 0;
+	if (read_ok) {
+		ob.ok = 1;
+		ob.total_lag = a->res.total_lag;
+		ob.partition_lag = a->res.lag;
+		ob.partitions = a->res.partitions;
+		ob.consumed = a->res.consumed;
+	} else {
+		metrics_inc(a->m_errors, labels);
+		log_warn("cannot read lag", "resource", k->plural, "namespace", ns, "name", name,
+		         "error", err, NULL);
+	}
+	scale_decide(&t.spec, &e->state, &ob, read_ok ? NULL : err, &dec);
+	metrics_inc(a->m_decisions,
+	            (const char *const[]){k->label, ns, name, scale_reason_name(dec.reason), NULL});
+	metrics_set(a->m_desired, labels, dec.desired);
+	if (dec.lag >= 0)
+		metrics_set(a->m_lag, labels, (double)dec.lag);
+
+	const char *when = NULL;
+	if (dec.desired != ob.current_replicas) {
+		cJSON *out = NULL;
+
+		if (kube_client_scale(ctx->kube, &dref, dec.desired, &out, &kerr) == 0) {
+			char note[SCALE_REASON_MAX + 64];
+
+			when = conditions_now(scaled_at, sizeof(scaled_at));
+			snprintf(note, sizeof(note), "%d -> %d replicas: %s", ob.current_replicas,
+			         dec.desired, dec.reason_text);
+			log_info("scaled", "resource", k->plural, "namespace", ns, "name", name,
+			         "reason", dec.reason_text, NULL);
+			events_emit(ctx->kube, obj, EVENTS_NORMAL, "Scaled", note, "Scale",
+			            ctx->instance);
+		} else {
+			kube_error_format(&kerr, err, sizeof(err));
+			log_warn("cannot scale", "resource", k->plural, "namespace", ns, "name",
+			         name, "deployment", dep_name, "error", err, NULL);
+		}
+		cJSON_Delete(out);
+	}
+	patch = status_patch(obj, &dec, when);
+	if (patch != NULL) {
+		struct kube_ref sref = reconcile_kind_ref(k->plural, ns, name, "status");
+		cJSON *out = NULL;
+
+		if (kube_client_merge_patch(ctx->kube, &sref, patch, &out, &kerr) != 0) {
+			kube_error_format(&kerr, err, sizeof(err));
+			log_warn("status update failed", "resource", k->plural, "namespace", ns,
+			         "name", name, "error", err, NULL);
+		}
+		cJSON_Delete(out);
+		cJSON_Delete(patch);
+	}
+out:
+	cJSON_Delete(dep);
+	free(dep_name);
+	target_free(&t);
+}
+
+/* ---- the loop ---- */
+
+struct collect {
+	struct autoscaler *a;
+	enum kind kind;
+	int64_t now;
+	struct due *list;
+};
+
+static int collect_due(const char *key, const cJSON *obj, void *opaque)
+{
+	struct collect *c = opaque;
+	struct autoscaler *a = c->a;
+	char k[512];
+	const char *uid = str_at(obj, "metadata", "uid");
+	struct entry *e;
+
+	(void)key;
+	snprintf(k, sizeof(k), "%s/%s/%s", kinds[c->kind].plural,
+	         str_at(obj, "metadata", "namespace") ? str_at(obj, "metadata", "namespace") : "",
+	         str_at(obj, "metadata", "name") ? str_at(obj, "metadata", "name") : "");
+	e = strmap_get(a->entries, k);
+	if (e != NULL && uid != NULL && strcmp(e->uid, uid) != 0) {
+		free(strmap_remove(a->entries, k));
+		e = NULL;
+	}
+	if (e == NULL) {
+		void *old = NULL;
+
+		e = calloc(1, sizeof(*e));
+		if (e == NULL || strmap_put(a->entries, k, e, NULL, &old) != 0) {
+			free(e);
+			return 0;
+		}
+		free(old);
+		snprintf(e->uid, sizeof(e->uid), "%s", uid != NULL ? uid : "");
+	}
+	e->seen = a->sweep;
+	if (c->now < e->next_poll_ms)
+		return 0;
+	e->next_poll_ms = c->now + a->o.polling_ms;
+	struct due *d = malloc(sizeof(*d));
+	if (d == NULL)
+		return 0;
+	d->kind = c->kind;
+	d->obj = cJSON_Duplicate(obj, 1);
+	d->next = c->list;
+	c->list = d;
+	return 0;
+}
+
+struct sweep_arg {
+	struct autoscaler *a;
+	char **gone;
+	size_t n, cap;
+};
+
+static int find_gone(const char *key, void *value, void *opaque)
+{
+	struct sweep_arg *s = opaque;
+	const struct entry *e = value;
+
+	if (e->seen == s->a->sweep)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **g = realloc(s->gone, cap * sizeof(*g));
+
+		if (g == NULL)
+			return 1;
+		s->gone = g;
+		s->cap = cap;
+	}
+	s->gone[s->n++] = strdup(key);
+	return 0;
+}
+
+static void tick(struct autoscaler *a)
+{
+	const struct reconcile_ctx *ctx = a->o.ctx;
+	struct collect c = {.a = a, .now = mono_ms()};
+	struct sweep_arg s = {.a = a};
+
+	a->sweep++;
+	if (ctx->tw_store != NULL) {
+		c.kind = KIND_TW;
+		reflector_store_foreach(ctx->tw_store, collect_due, &c);
+	}
+	if (ctx->vj_store != NULL) {
+		c.kind = KIND_VJ;
+		reflector_store_foreach(ctx->vj_store, collect_due, &c);
+	}
+	while (c.list != NULL) {
+		struct due *d = c.list;
+		char k[512];
+
+		c.list = d->next;
+		snprintf(k, sizeof(k), "%s/%s/%s", kinds[d->kind].plural,
+		         str_at(d->obj, "metadata", "namespace"),
+		         str_at(d->obj, "metadata", "name"));
+		struct entry *e = strmap_get(a->entries, k);
+		if (e != NULL && d->obj != NULL && !atomic_load(&a->stop))
+			poll_one(a, d->kind, d->obj, e);
+		cJSON_Delete(d->obj);
+		free(d);
+	}
+	/* Deleted resources take their history with them. */
+	strmap_foreach(a->entries, find_gone, &s);
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.gone[i] != NULL)
+			free(strmap_remove(a->entries, s.gone[i]));
+		free(s.gone[i]);
+	}
+	free(s.gone);
+}
+
+static int drop_entry(const char *key, void *value, void *opaque)
+{
+	(void)key;
+	(void)opaque;
+	free(value);
+	return 0;
+}
+
+static void forget_all(struct autoscaler *a)
+{
+	strmap_foreach(a->entries, drop_entry, NULL);
+	strmap_free(a->entries);
+	strmap_new(&a->entries, MAX_RESOURCES);
+}
+
+static void *run(void *arg)
+{
+	struct autoscaler *a = arg;
+	int leading = 0;
+
+	while (!atomic_load(&a->stop)) {
+		int now_leading = a->o.is_leader == NULL || a->o.is_leader(a->o.leader_arg);
+
+		if (now_leading)
+			tick(a);
+		else if (leading && a->entries != NULL)
+			forget_all(a); /* a follower keeps no history (autoscaler.h) */
+		leading = now_leading;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+int autoscaler_start(struct autoscaler **out, const struct autoscaler_options *opts, char *errbuf,
+                     size_t errbuf_size)
+{
+	static const char *const labels[] = {"kind", "namespace", "name", NULL};
+	static const char *const dlabels[] = {"kind", "namespace", "name", "reason", NULL};
+	struct autoscaler *a = calloc(1, sizeof(*a));
+	char merr[256];
+
+	*out = NULL;
+	if (a == NULL || opts == NULL || opts->ctx == NULL) {
+		snprintf(errbuf, errbuf_size, "autoscaler: %s",
+		         a == NULL ? "out of memory" : "no context");
+		free(a);
+		return -1;
+	}
+	a->o = *opts;
+	if (a->o.polling_ms <= 0)
+		a->o.polling_ms = SCALE_DEFAULT_POLLING_MS;
+	if (a->o.stabilization_ms < 0)
+		a->o.stabilization_ms = SCALE_DEFAULT_STABILIZATION_MS;
+	if (a->o.cooldown_ms < 0)
+		a->o.cooldown_ms = SCALE_DEFAULT_COOLDOWN_MS;
+	if (a->o.trend_ms < 0)
+		a->o.trend_ms = SCALE_DEFAULT_TREND_MS;
+	if (a->o.kafka_timeout_ms <= 0)
+		a->o.kafka_timeout_ms = 5000;
+	if (strmap_new(&a->entries, MAX_RESOURCES) != 0 || lag_pool_new(16, &a->pool) != 0) {
+		snprintf(errbuf, errbuf_size, "autoscaler: out of memory");
+		goto fail;
+	}
+	if (opts->metrics != NULL &&
+	    (metrics_gauge(opts->metrics, "sluice_autoscaler_lag_messages",
+	                   "Consumer-group lag of a resource's workers at the last poll.", labels,
+	                   &a->m_lag, merr, sizeof(merr)) != 0 ||
+	     metrics_gauge(opts->metrics, "sluice_autoscaler_desired_replicas",
+	                   "Replicas the last decision asked for.", labels, &a->m_desired, merr,
+	                   sizeof(merr)) != 0 ||
+	     metrics_counter(opts->metrics, "sluice_autoscaler_decisions_total",
+	                     "Scaling decisions, by reason.", dlabels, &a->m_decisions, merr,
+	                     sizeof(merr)) != 0 ||
+	     metrics_counter(opts->metrics, "sluice_autoscaler_lag_errors_total",
+	                     "Polls whose lag could not be read.", labels, &a->m_errors, merr,
+	                     sizeof(merr)) != 0)) {
+		snprintf(errbuf, errbuf_size, "autoscaler: %s", merr);
+		goto fail;
+	}
+	if (pthread_create(&a->thread, NULL, run, a) != 0) {
+		snprintf(errbuf, errbuf_size, "autoscaler: cannot start its thread");
+		goto fail;
+	}
+	*out = a;
+	return 0;
+fail:
+	lag_pool_free(a->pool);
+	strmap_free(a->entries);
+	free(a);
+	return -1;
+}
+
+void autoscaler_stop(struct autoscaler *a)
+{
+	if (a == NULL)
+		return;
+	atomic_store(&a->stop, 1);
+	pthread_join(a->thread, NULL);
+	if (a->entries != NULL) {
+		strmap_foreach(a->entries, drop_entry, NULL);
+		strmap_free(a->entries);
+	}
+	lag_result_free(&a->res);
+	lag_pool_free(a->pool);
+	free(a);
+}

@@ -1,0 +1,197 @@
+/* tw_report.c -- partition progress to the status Redis; see tw_report.h. */
+#include "tw_report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+struct base {
+	int32_t partition;
+	struct tw_progress_part v; /* what the previous owners reported */
+};
+
+struct tw_report {
+	char host[256];
+	int port;
+	char *ns, *name;
+	redisContext *c;
+	struct base *bases;
+	size_t nbases, cap;
+	int64_t next_try_ms, backoff_ms;
+	uint64_t failures;
+	/* scratch for the write */
+	int32_t *ids;
+	struct tw_progress_part *vals;
+	size_t scratch;
+};
+
+struct tw_report *tw_report_new(const char *addr, const char *ns, const char *name, char *errbuf,
+                                size_t errbuf_size)
+{
+	struct tw_report *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		snprintf(errbuf, errbuf_size, "out of memory");
+		return NULL;
+	}
+	if (tw_progress_split_addr(addr, r->host, sizeof(r->host), &r->port) < 0) {
+		snprintf(errbuf, errbuf_size, "\"%s\" is not host:port", addr);
+		free(r);
+		return NULL;
+	}
+	r->ns = strdup(ns);
+	r->name = strdup(name);
+	if (r->ns == NULL || r->name == NULL) {
+		snprintf(errbuf, errbuf_size, "out of memory");
+		tw_report_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void tw_report_free(struct tw_report *r)
+{
+	if (r == NULL)
+		return;
+	if (r->c != NULL)
+		redisFree(r->c);
+	free(r->ns);
+	free(r->name);
+	free(r->bases);
+	free(r->ids);
+	free(r->vals);
+	free(r);
+}
+
+static struct base *base_find(struct tw_report *r, int32_t partition)
+{
+	for (size_t i = 0; i < r->nbases; i++)
+		if (r->bases[i].partition == partition)
+			return &r->bases[i];
+	return NULL;
+}
+
+void tw_report_forget(struct tw_report *r, int32_t partition)
+{
+	struct base *b = r != NULL ? base_find(r, partition) : NULL;
+
+	if (b != NULL)
+		*b = r->bases[--r->nbases];
+}
+
+uint64_t tw_report_failures(const struct tw_report *r)
+{
+	return r != NULL ? r->failures : 0;
+}
+
+static int failed(struct tw_report *r, int64_t now_ms)
+{
+	r->failures++;
+	if (r->c != NULL) {
+		redisFree(r->c);
+		r->c = NULL;
+	}
+	r->backoff_ms = r->backoff_ms == 0 ? TW_REPORT_BACKOFF_MIN_MS : r->backoff_ms * 2;
+	if (r->backoff_ms > TW_REPORT_BACKOFF_MAX_MS)
+		r->backoff_ms = TW_REPORT_BACKOFF_MAX_MS;
+	r->next_try_ms = now_ms + r->backoff_ms;
+	return TW_REPORT_FAILED;
+}
+
+static int connect_once(struct tw_report *r, char *errbuf, size_t errbuf_size)
+{
+	struct timeval tv = {0, TW_REPORT_TIMEOUT_MS * 1000};
+
+	if (r->c != NULL)
+		return 0;
+	r->c = redisConnectWithTimeout(r->host, r->port, tv);
+	if (r->c == NULL || r->c->err) {
+		snprintf(errbuf, errbuf_size, "redis: connect %s:%d: %s", r->host, r->port,
+		         r->c != NULL ? r->c->errstr : "out of memory");
+		return -1;
+	}
+	if (redisSetTimeout(r->c, tv) != REDIS_OK) {
+		snprintf(errbuf, errbuf_size, "redis: set timeout: %s", r->c->errstr);
+		return -1;
+	}
+	return 0;
+}
+
+static int reserve(struct tw_report *r, size_t n)
+{
+	if (n > r->scratch) {
+		int32_t *ids = realloc(r->ids, n * sizeof(*ids));
+		if (ids == NULL)
+			return -1;
+		r->ids = ids;
+		struct tw_progress_part *vals = realloc(r->vals, n * sizeof(*vals));
+		if (vals == NULL)
+			return -1;
+		r->vals = vals;
+		r->scratch = n;
+	}
+	if (r->nbases + n > r->cap) {
+		size_t ncap = r->cap == 0 ? 16 : r->cap;
+		while (ncap < r->nbases + n)
+			ncap *= 2;
+		struct base *b = realloc(r->bases, ncap * sizeof(*b));
+		if (b == NULL)
+			return -1;
+		r->bases = b;
+		r->cap = ncap;
+	}
+	return 0;
+}
+
+int tw_report_write(struct tw_report *r, const int32_t *partitions,
+                    const struct tw_progress_part *parts, size_t n, int64_t now_ms, char *errbuf,
+                    size_t errbuf_size)
+{
+	size_t m = 0;
+
+	if (n == 0)
+		return TW_REPORT_WRITTEN;
+	if (now_ms < r->next_try_ms)
+		return TW_REPORT_WAITING;
+	if (reserve(r, n) < 0) {
+		snprintf(errbuf, errbuf_size, "out of memory");
+		return TW_REPORT_NOMEM;
+	}
+	if (connect_once(r, errbuf, errbuf_size) < 0)
+		return failed(r, now_ms);
+	for (size_t i = 0; i < n; i++) {
+		struct base *b = base_find(r, partitions[i]);
+		struct tw_progress_part *out = &r->vals[m];
+
+		if (b == NULL) {
+			int found;
+
+			b = &r->bases[r->nbases];
+			b->partition = partitions[i];
+			if (tw_progress_read_part(r->c, r->ns, r->name, partitions[i], &b->v,
+			                          &found, errbuf, errbuf_size) < 0) {
+				if (r->c->err)
+					return failed(r, now_ms);
+				/* A corrupt field: start this partition's totals afresh. */
+				memset(&b->v, 0, sizeof(b->v));
+			}
+			r->nbases++;
+		}
+		out->events = b->v.events + parts[i].events;
+		out->duplicates = b->v.duplicates + parts[i].duplicates;
+		out->late = b->v.late + parts[i].late;
+		out->malformed = b->v.malformed + parts[i].malformed;
+		out->windows = b->v.windows + parts[i].windows;
+		/* The restored checkpoint carries the watermark: it only moves on. */
+		out->watermark_ns = parts[i].watermark_ns;
+		r->ids[m++] = partitions[i];
+	}
+	if (tw_progress_write(r->c, r->ns, r->name, r->ids, r->vals, m, errbuf, errbuf_size) < 0)
+		return failed(r, now_ms);
+	r->backoff_ms = 0;
+	r->next_try_ms = 0;
+	return TW_REPORT_WRITTEN;
+}

@@ -1,0 +1,70 @@
+/* video_analysis.h -- the per-frame measures a VideoJob writes to
+ * PostgreSQL (spec.analysis), computed on an 8-bit luma plane. Pure: no
+ * FFmpeg, no I/O; video_segment.c feeds it the decoded source frames.
+ *
+ *   mean_luma    mean of the Y samples, 0..255 (limited-range black is
+ *                16, white 235)
+ *   motion       mean absolute difference of Y against the previous frame,
+ *                0..255; NaN for the first frame seen (no previous one)
+ *   scene_score  half the L1 distance between the normalised 64-bin luma
+ *                histograms of this frame and the previous one, 0..1: 0 for
+ *                the same brightness distribution, 1 when no sample falls
+ *                in a bin the other frame used (a cut from black to
+ *                white); NaN for the first frame. Histograms ignore where
+ *                samples are, so it does not react to pans the way motion
+ *                does, and a cut between two scenes of the same tonal
+ *                distribution scores low: motion shows those.
+ *
+ * Frames larger than VA_FULL_RES_MAX samples are measured on every other
+ * sample of every other row (a quarter of them): at 1080p that keeps the
+ * cost well under a millisecond per frame, and means move by far less than
+ * the measures' useful precision. va_step() says which.
+ *
+ * Threads: a struct video_analysis belongs to one thread.
+ */
+#ifndef SLUICE_VIDEO_ANALYSIS_H
+#define SLUICE_VIDEO_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VA_BINS 64
+/* Frames up to this many samples (720x576) are measured at every sample. */
+#define VA_FULL_RES_MAX (720 * 576)
+
+struct video_analysis {
+	uint8_t *prev; /* the previous frame's sampled luma, packed */
+	size_t prev_cap;
+	int prev_w, prev_h; /* sampled size; 0: no previous frame */
+	uint32_t prev_hist[VA_BINS];
+};
+
+struct va_measures {
+	double mean_luma, motion, scene_score; /* NaN: not available */
+};
+
+/* An empty state (no previous frame). */
+void va_init(struct video_analysis *va);
+
+/* Frees the copy of the previous frame; va can be reused after va_init. */
+void va_free(struct video_analysis *va);
+
+/* Forgets the previous frame, so the next one has no motion or scene
+ * score (a new segment, a size change). */
+void va_reset(struct video_analysis *va);
+
+/* The sampling step for a w x h frame: 1 or 2 (see above). */
+int va_step(int w, int h);
+
+/*
+ * Measures one frame: y is the luma plane (w x h samples, rows stride
+ * bytes apart; stride may be negative as FFmpeg allows), and remembers it
+ * as the previous frame for the next call. A frame of another size than
+ * the previous one gets NaN motion and scene score. Returns 0, or -1 when
+ * out of memory or w/h are not positive (m is then all NaN and the state
+ * is reset).
+ */
+int va_measure(struct video_analysis *va, const uint8_t *y, ptrdiff_t stride, int w, int h,
+               struct va_measures *m);
+
+#endif
