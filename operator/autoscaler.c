@@ -12,7 +12,6 @@
 #include <cjson/cJSON.h>
 
 #include "children.h"
-#include "conditions.h"
 #include "events.h"
 #include "kube_client.h"
 #include "lag.h"
@@ -20,6 +19,7 @@
 #include "metrics.h"
 #include "reflector.h"
 #include "scale.h"
+#include "scale_json.h"
 #include "strmap.h"
 #include "tw_spec.h"
 #include "vj_spec.h"
@@ -39,9 +39,10 @@ static const struct kind_info {
 /* One resource's history; keyed "<plural>/<ns>/<name>". */
 struct entry {
 	struct scale_state state;
-	char uid[64];         /* a new object under the same name starts afresh */
-	int64_t next_poll_ms; /* monotonic */
-	unsigned seen;        /* the sweep that last saw it */
+	char uid[64];          /* a new object under the same name starts afresh */
+	int64_t next_poll_ms;  /* monotonic */
+	int64_t last_scale_ms; /* wall clock; 0: never scaled by this process */
+	unsigned seen;         /* the sweep that last saw it */
 };
 
 struct autoscaler {
@@ -180,49 +181,31 @@ static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *ob
 
 /* ---- one poll ---- */
 
-/* status fields the autoscaler owns, as they should be now. */
+/* The status fields the autoscaler owns (scale_status_fill), as a merge
+ * patch, or NULL when they already read so. */
 static cJSON *status_patch(const cJSON *obj, const struct scale_decision *dec,
-                           const char *scaled_at)
+                           int64_t last_scale_ms)
 {
+	static const char *const owned[] = {"lag", "lagSeconds", "desiredReplicas",
+	                                    "lastScaleTime"};
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	cJSON *st = cJSON_CreateObject(), *patch;
 	int changed = 0;
-	struct {
-		const char *field;
-		double v;
-		int set;
-	} nums[] = {
-	    {"lag", (double)dec->lag, dec->lag >= 0},
-	    {"lagSeconds", (double)dec->lag_seconds, dec->lag_seconds >= 0},
-	    {"desiredReplicas", (double)dec->desired, 1},
-	};
 
-	if (st == NULL)
-		return NULL;
-	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		const cJSON *o = cJSON_GetObjectItemCaseSensitive(old, nums[i].field);
-
-		if (!nums[i].set) {
-			if (o != NULL && !cJSON_IsNull(o)) {
-				cJSON_AddNullToObject(st, nums[i].field);
-				changed = 1;
-			}
-			continue;
-		}
-		if (!cJSON_IsNumber(o) || o->valuedouble != nums[i].v)
-			changed = 1;
-		cJSON_AddNumberToObject(st, nums[i].field, nums[i].v);
-	}
-	if (scaled_at != NULL) {
-		cJSON_AddStringToObject(st, "lastScaleTime", scaled_at);
-		changed = 1;
-	}
-	if (!changed) {
+	if (st == NULL || scale_status_fill(st, dec, 0, last_scale_ms) != 0) {
 		cJSON_Delete(st);
 		return NULL;
 	}
-	patch = cJSON_CreateObject();
-	if (patch == NULL) {
+	/* status.replicas is the reconciler's (what the Deployment runs). */
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "replicas");
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(st, owned[i]);
+
+		if (n != NULL &&
+		    !cJSON_Compare(n, cJSON_GetObjectItemCaseSensitive(old, owned[i]), 1))
+			changed = 1;
+	}
+	if (!changed || (patch = cJSON_CreateObject()) == NULL) {
 		cJSON_Delete(st);
 		return NULL;
 	}
@@ -243,7 +226,7 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	struct scale_decision dec;
 	struct lag_reader *reader;
 	cJSON *dep = NULL, *patch;
-	char err[512] = "", scaled_at[32], *dep_name;
+	char err[512] = "", *dep_name;
 	int read_ok;
 
 	if (kind == KIND_VJ) {
@@ -291,14 +274,13 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	if (dec.lag >= 0)
 		metrics_set(a->m_lag, labels, (double)dec.lag);
 
-	const char *when = NULL;
 	if (dec.desired != ob.current_replicas) {
 		cJSON *out = NULL;
 
 		if (kube_client_scale(ctx->kube, &dref, dec.desired, &out, &kerr) == 0) {
 			char note[SCALE_REASON_MAX + 64];
 
-			when = conditions_now(scaled_at, sizeof(scaled_at));
+			e->last_scale_ms = ob.now_ms;
 			snprintf(note, sizeof(note), "%d -> %d replicas: %s", ob.current_replicas,
 			         dec.desired, dec.reason_text);
 			log_info("scaled", "resource", k->plural, "namespace", ns, "name", name,
@@ -312,7 +294,7 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 		}
 		cJSON_Delete(out);
 	}
-	patch = status_patch(obj, &dec, when);
+	patch = status_patch(obj, &dec, e->last_scale_ms);
 	if (patch != NULL) {
 		struct kube_ref sref = reconcile_kind_ref(k->plural, ns, name, "status");
 		cJSON *out = NULL;

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void scale_spec_defaults(struct scale_spec *spec)
@@ -156,26 +157,42 @@ static struct scale_sample *history_add(const struct scale_spec *s, struct scale
 	return newest;
 }
 
-/* Consume and growth rates between the oldest sample inside the trend
- * window (and after rate_from_ms) and the newest. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Rates over the samples inside the trend window (and after rate_from_ms):
+ * the consume rate is the average between the oldest and the newest; the
+ * growth rate is the median of the growth between consecutive samples, so
+ * that one burst among steady polls is not read as a trend. */
 static void history_rates(const struct scale_spec *s, struct scale_state *st, int64_t now,
                           struct scale_decision *out)
 {
 	const struct scale_sample *newest = sample_at(st, 0), *oldest = NULL;
 	int64_t win = s->trend_window_ms > 0 ? s->trend_window_ms : s->polling_interval_ms * 12;
+	double slopes[SCALE_HISTORY_MAX];
+	int n = 0;
 
 	for (int age = 1; age < st->count; age++) {
-		const struct scale_sample *x = sample_at(st, age);
+		const struct scale_sample *x = sample_at(st, age), *next = sample_at(st, age - 1);
 		if (x->t_ms < now - win || x->t_ms < st->rate_from_ms)
 			break;
 		oldest = x;
+		if (next->t_ms > x->t_ms)
+			slopes[n++] =
+			    (double)(next->lag - x->lag) * 1000.0 / (double)(next->t_ms - x->t_ms);
 	}
-	if (oldest == NULL || newest->t_ms - oldest->t_ms < s->polling_interval_ms)
+	if (oldest == NULL || n == 0 || newest->t_ms - oldest->t_ms < s->polling_interval_ms)
 		return;
 	double dt = (double)(newest->t_ms - oldest->t_ms) / 1000.0;
 	out->rates_known = 1;
+	out->rate_span_ms = newest->t_ms - oldest->t_ms;
 	out->consume_rate = (double)(newest->consumed - oldest->consumed) / dt;
-	out->lag_rate = (double)(newest->lag - oldest->lag) / dt;
+	qsort(slopes, (size_t)n, sizeof(slopes[0]), cmp_double);
+	out->lag_rate = n % 2 ? slopes[n / 2] : (slopes[n / 2 - 1] + slopes[n / 2]) / 2.0;
 }
 
 /* The highest recommendation recorded within the stabilization window. */
@@ -272,8 +289,14 @@ int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const s
 	int64_t level_only = base;
 	int trend_up = 0, hold = 0;
 	double horizon_s = (double)s->trend_window_ms / 1000.0;
+	double lead_s = 0;
 	if (s->trend_window_ms > 0 && out->rates_known && out->lag_rate > 0) {
-		double proj = (double)lag + out->lag_rate * horizon_s;
+		/* Look ahead no further than the rate looked back: a step in
+		 * the lag seen over two polls is not a trend for a minute. */
+		lead_s = (double)(out->rate_span_ms < s->trend_window_ms ? out->rate_span_ms
+		                                                         : s->trend_window_ms) /
+		         1000.0;
+		double proj = (double)lag + out->lag_rate * lead_s;
 		int64_t p = proj >= (double)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)ceil(proj);
 		int64_t n = level(p, s->lag_threshold, cap);
 		if (n > base) {
@@ -338,7 +361,7 @@ int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const s
 			snprintf(out->reason_text, sizeof(out->reason_text),
 			         "%s growing %.1f/s, %.0fs ahead needs %" PRId32 ": %" PRId32
 			         " -> %" PRId32,
-			         head, out->lag_rate, horizon_s, rec, cur, rec);
+			         head, out->lag_rate, lead_s, rec, cur, rec);
 		else
 			snprintf(out->reason_text, sizeof(out->reason_text),
 			         "%s needs %" PRId32 ": %" PRId32 " -> %" PRId32, head, rec, cur,

@@ -20,10 +20,12 @@
  *      to a metric later divided by the HPA with a 10 % tolerance, so P is
  *      reached exactly (KEDA #2908: stuck at 63 of 64).
  *   2. Trend (trendWindow > 0 and rates known, see below): with g the lag's
- *      growth rate (messages/s, produced minus consumed) over the trend
- *      window and H = trendWindow:
- *        growing (g > 0):  base = max(base, capped ceil((L + g*H) / T)),
- *                          the level the lag will reach one window ahead;
+ *      growth rate (messages/s, produced minus consumed) measured over the
+ *      last S seconds (S <= H = trendWindow):
+ *        growing (g > 0):  base = max(base, capped ceil((L + g*min(H,S)) / T)),
+ *                          the level the lag will reach as far ahead as
+ *                          the rate was measured back (a one-off step
+ *                          seen over two polls is not a minute's trend);
  *        draining (g < 0): a step up (rec > cur >= 1) is held at cur when
  *                          L / -g <= H, the lag is gone within a window
  *                          at the current pace, more replicas would only
@@ -48,12 +50,14 @@
  *
  * Rates: each good read adds a sample (time, lag, consumed) to the history;
  * consumed is a counter of the group's progress (operator/lag.h: the sum of
- * positions), so consume rate c = d(consumed)/dt and growth rate
- * g = d(lag)/dt, both between the oldest sample within trendWindow and the
- * newest. They are known when those two samples are at least one polling
- * interval apart. A drop in consumed (offsets reset, partitions changed)
- * clears the history's rates: they restart from that sample.
- * lagSeconds = ceil(L / c) when c > 0; 0 when L == 0; -1 (unknown) else.
+ * positions). Over the samples within trendWindow: the consume rate c is
+ * the average d(consumed)/dt from the oldest to the newest; the growth rate
+ * g is the median of d(lag)/dt between consecutive samples, so a single
+ * burst among steady polls is not taken for a trend (nor, once draining
+ * starts, does the burst hide it). They are known when the oldest and the
+ * newest sample are at least one polling interval apart. A drop in consumed (offsets reset,
+ * partitions changed) clears the history's rates: they restart from that sample. lagSeconds =
+ * ceil(L / c) when c > 0; 0 when L == 0; -1 (unknown) else.
  *
  * State: struct scale_state belongs to the caller, one per resource, zeroed
  * before the first call (a plain value, ~5 KiB; no pointers inside, so it
@@ -143,6 +147,7 @@ struct scale_decision {
 	int rates_known;                    /* consume_rate and lag_rate valid */
 	double consume_rate;                /* messages/s */
 	double lag_rate;                    /* messages/s, > 0 growing */
+	int64_t rate_span_ms;               /* the time the rates were measured over */
 	int active;                         /* L > activation threshold */
 	char reason_text[SCALE_REASON_MAX]; /* one line for status and Events */
 };

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "signals.h"
 #include "telemetry.h"
+#include "video_assemble.h"
+#include "video_split.h"
 
 static const char *const progress_choices[] = {"auto", "bar", "log", "none", NULL};
 
@@ -84,6 +86,8 @@ static const char usage[] =
     "      In this mode --config names the TelemetryWindow (JSON or YAML), not an\n"
     "      options file; the worker's options come from flags, the environment, or\n"
     "      a YAML file named by $SLUICE_CONFIG. MODE must come first.\n"
+    "  sluice-worker split --config VJ.json     plan a VideoJob, publish its tasks\n"
+    "  sluice-worker assemble --config VJ.json  join its finished segments\n"
     "  sluice-worker load --file F.csv --topic T --bootstrap HOST:PORT\n"
     "                     [--key-fields a,b] [--rate N] [--as-json]\n";
 
@@ -99,9 +103,20 @@ static const char modes[] =
 static const char *const planned[] = {"telemetry", "load",    "export",
                                       "split",     "process", "assemble"};
 
+/* Modes whose --config FILE is the resource (CONTRACTS.md 1). */
+static int takes_spec(const char *mode)
+{
+	static const char *const m[] = {"telemetry", "split", "process", "assemble", NULL};
+
+	for (size_t i = 0; m[i] != NULL; i++)
+		if (strcmp(mode, m[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /*
- * In telemetry mode --config FILE is the TelemetryWindow, which the option
- * loader would otherwise read as an options file. Takes it out of args
+ * In telemetry and video modes --config FILE is the resource, which the
+ * option loader would otherwise read as an options file. Takes it out of args
  * (argc entries, in place) and returns the path, or NULL; *argc shrinks.
  * Only when MODE is the first argument, as the usage says.
  */
@@ -110,7 +125,7 @@ static const char *take_spec_path(int *argc, char **args)
 	const char *path = NULL;
 	int o = 1;
 
-	if (*argc < 2 || strcmp(args[1], "telemetry") != 0)
+	if (*argc < 2 || !takes_spec(args[1]))
 		return NULL;
 	for (int i = 1; i < *argc; i++) {
 		if (strcmp(args[i], "--") == 0) {
@@ -252,6 +267,19 @@ int main(int argc, char **argv)
 	}
 	if (mode != NULL && strcmp(mode, "load") == 0) {
 		status = run_load(&app);
+		free(args);
+		return status;
+	}
+	if (mode != NULL && (strcmp(mode, "split") == 0 || strcmp(mode, "assemble") == 0)) {
+		enum log_level level = LOG_LEVEL_INFO;
+
+		/* One-shot jobs: logs, no HTTP endpoint. */
+		log_set_component("worker");
+		(void)log_level_parse(config_get_string(app.cfg, "log.level"), &level);
+		log_set_level(level);
+		status = strcmp(mode, "split") == 0 ? video_split_main(spec_path)
+		                                    : video_assemble_main(spec_path);
+		app_stop(&app);
 		free(args);
 		return status;
 	}

@@ -489,12 +489,24 @@ static void test_trend_growing_scales_earlier(void **state)
 	assert_int_equal(poll_at(&r, T0, 500), 1);
 	assert_false(r.d.rates_known); /* one sample */
 	r.consumed = 0;                /* one replica that consumes nothing */
-	assert_int_equal(poll_at(&r, T0 + 5 * SEC, 1500), 14);
+	/* 200/s seen over 5 s: 5 s ahead, 2500: 3 where the level says 2. */
+	assert_int_equal(poll_at(&r, T0 + 5 * SEC, 1500), 3);
 	assert_true(r.d.rates_known);
+	assert_int_equal(r.d.rate_span_ms, 5000);
 	assert_true(r.d.lag_rate > 199.9 && r.d.lag_rate < 200.1);
 	assert_int_equal(r.d.reason, SCALE_UP_TREND);
-	assert_non_null(strstr(r.d.reason_text, "growing 200.0/s"));
+	assert_non_null(strstr(r.d.reason_text, "growing 200.0/s, 5s ahead needs 3: 1 -> 3"));
 	assert_int_equal(r.d.lag_seconds, -1); /* consuming nothing */
+	/* Still 200/s after 30 s: 30 s ahead, 12500: 13 where the level says 7. */
+	assert_int_equal(poll_at(&r, T0 + 30 * SEC, 6500), 13);
+	assert_int_equal(r.d.reason, SCALE_UP_TREND);
+	/* After 90 s at 200/s, the lead stops at the window: 18500 + 12000. */
+	assert_int_equal(poll_at(&r, T0 + 90 * SEC, 18500), 20);
+	assert_int_equal(r.d.rate_span_ms, 60000);
+	r.spec.max_replicas = 40;
+	/* 5 s later, the window holds only T0+90 s: 5 s ahead again. */
+	assert_int_equal(poll_at(&r, T0 + 95 * SEC, 19500), 21);
+	assert_int_equal(r.d.rate_span_ms, 5000);
 
 	/* The same reads with the trend off: the level alone. */
 	rig_init(&r, 1, 20, 1000);
@@ -507,7 +519,7 @@ static void test_trend_growing_scales_earlier(void **state)
 	r.spec.trend_window_ms = 60 * SEC;
 	r.partitions = 6;
 	assert_int_equal(poll_at(&r, T0, 500), 1);
-	assert_int_equal(poll_at(&r, T0 + 5 * SEC, 1500), 6);
+	assert_int_equal(poll_at(&r, T0 + 30 * SEC, 6500), 6);
 }
 
 /* A lag shrinking fast enough is left to the replicas there. */
@@ -717,6 +729,66 @@ static void test_invariants_sweep(void **state)
 	assert_true(cases > 100000);
 }
 
+/* docs/autoscaling.md's worked example, poll by poll: a start, a burst,
+ * the drain, the window and the cooldown. Keep the two in step. */
+static void run_example(struct rig *r, int32_t *out, int n)
+{
+	static const int64_t lag[] = {0, 2000,  3000, 2500, 1200, 0, 0,
+	                              0, 12000, 9000, 6000, 3000, 0};
+	static const int64_t con[] = {0,    0,    0,    1500,  4000,  6500, 6500,
+	                              6500, 6500, 9500, 12500, 15500, 18500};
+
+	for (int i = 0; i < n; i++) {
+		r->consumed = i < 13 ? con[i] : 18500;
+		out[i] = poll_at(r, T0 + i * 5 * SEC, i < 13 ? lag[i] : 0);
+	}
+}
+
+static void test_worked_example(void **state)
+{
+	static const int32_t want[] = {0, 4, 6, 6, 6, 6, 6, 6, 8, 8, 8, 8, 8};
+	int32_t got[72];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 0, 10, 1000);
+	r.spec.trend_window_ms = SCALE_DEFAULT_TREND_MS;
+	r.partitions = 8;
+	run_example(&r, got, 72);
+	for (int i = 0; i < 13; i++)
+		if (got[i] != want[i])
+			fail_msg("t=%ds: %d replicas, want %d", i * 5, got[i], want[i]);
+	for (int i = 13; i < 70; i++)
+		assert_int_equal(got[i], 8); /* the window, then the cooldown */
+	assert_int_equal(got[70], 6);        /* 350 s: the 8 of 40-45 s left the window */
+	assert_int_equal(got[71], 0);        /* 355 s: 300 s since the lag was last > 0 */
+	assert_int_equal(r.d.reason, SCALE_TO_ZERO);
+
+	/* The same without the trend rule: 2 and 3 at 5 and 10 s. */
+	rig_init(&r, 0, 10, 1000);
+	r.partitions = 8;
+	run_example(&r, got, 3);
+	assert_int_equal(got[1], 2);
+	assert_int_equal(got[2], 3);
+}
+
+/* Steady polls and one burst: the median growth ignores the burst. */
+static void test_trend_ignores_one_burst(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 1, 20, 1000);
+	r.spec.trend_window_ms = 60 * SEC;
+	r.partitions = 20;
+	r.cur = 3;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(poll_at(&r, T0 + i * 5 * SEC, 2500), 3);
+	assert_int_equal(poll_at(&r, T0 + 50 * SEC, 9500), 10); /* level only */
+	assert_int_equal(r.d.reason, SCALE_UP);
+	assert_true(r.d.lag_rate == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +815,8 @@ int main(void)
 	    cmocka_unit_test(test_huge_values),
 	    cmocka_unit_test(test_reason_names),
 	    cmocka_unit_test(test_invariants_sweep),
+	    cmocka_unit_test(test_worked_example),
+	    cmocka_unit_test(test_trend_ignores_one_burst),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

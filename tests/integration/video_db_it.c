@@ -1,0 +1,172 @@
+/*
+ * video_db_it.c - workers/video_db.c against a REAL PostgreSQL and
+ * lib/vj_progress.c against a REAL Redis: what split, process and assemble
+ * rely on. The plan is recorded once (a rerun is a no-op, a different plan
+ * is refused), segment states move as process moves them, progress counts
+ * a redelivered segment once.
+ *
+ * Needs PG_DSN and REDIS_ADDR (build/stack.env): `make integration`.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/vj_progress.h"
+#include "../../workers/video_db.h"
+
+static char job[64], ns[32], name[32];
+
+static const char *env(const char *n)
+{
+	const char *v = getenv(n);
+
+	if (v == NULL || v[0] == '\0')
+		fail_msg("%s is not set: source build/stack.env", n);
+	return v;
+}
+
+static void plan(struct video_db_job *j, struct video_db_segment *s, size_t n, int64_t shift)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->job, sizeof(j->job), "%s", job);
+	snprintf(j->source, sizeof(j->source), "file:///in.mp4");
+	snprintf(j->output, sizeof(j->output), "file:///out.mp4");
+	j->tb_num = 1;
+	j->tb_den = 12800;
+	j->frames_total = (int64_t)n * 50;
+	j->duration_ms = (int64_t)n * 2000;
+	memset(s, 0, n * sizeof(*s));
+	for (size_t i = 0; i < n; i++) {
+		s[i].idx = (int32_t)i;
+		s[i].start_pts = (int64_t)i * 25600 + shift;
+		s[i].end_pts = (int64_t)(i + 1) * 25600;
+		s[i].start_ms = (int64_t)i * 2000;
+		s[i].end_ms = (int64_t)(i + 1) * 2000;
+		s[i].frames_expected = 50;
+		snprintf(s[i].output, sizeof(s[i].output), "file:///seg-%zu.mp4", i);
+	}
+}
+
+static void test_plan_and_segment_states(void **state)
+{
+	struct video_db_job j, got;
+	struct video_db_segment s[3], *segs = NULL;
+	size_t n;
+	int64_t total, done, failed;
+	int32_t attempts;
+	char err[1024];
+	PGconn *c;
+
+	(void)state;
+	c = video_db_connect(env("PG_DSN"), "video_frames_it", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	plan(&j, s, 3, 0);
+	assert_int_equal(video_db_record_plan(c, &j, s, 3, err, sizeof(err)), 1);
+	/* The same plan again: nothing new. */
+	assert_int_equal(video_db_record_plan(c, &j, s, 3, err, sizeof(err)), 0);
+	/* Other boundaries under the same name: refused. */
+	plan(&j, s, 3, 1);
+	assert_int_equal(video_db_record_plan(c, &j, s, 3, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "boundaries differ"));
+	plan(&j, s, 2, 0);
+	assert_int_equal(video_db_record_plan(c, &j, s, 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a different plan is recorded"));
+
+	assert_int_equal(video_db_read_plan(c, job, &got, &segs, &n, err, sizeof(err)), 1);
+	assert_int_equal(n, 3);
+	assert_int_equal(got.segments_total, 3);
+	assert_int_equal(got.tb_den, 12800);
+	assert_string_equal(got.state, "planned");
+	assert_int_equal(segs[2].start_pts, 51200);
+	assert_string_equal(segs[1].state, "pending");
+	assert_string_equal(segs[1].output, "file:///seg-1.mp4");
+	free(segs);
+
+	assert_int_equal(video_db_segment_attempt(c, job, 1, &attempts, err, sizeof(err)), 0);
+	assert_int_equal(attempts, 1);
+	assert_int_equal(video_db_segment_attempt(c, job, 1, &attempts, err, sizeof(err)), 0);
+	assert_int_equal(attempts, 2);
+	assert_int_equal(video_db_segment_done(c, job, 1, 50, err, sizeof(err)), 0);
+	assert_int_equal(video_db_segment_done(c, job, 1, 50, err, sizeof(err)), 0);
+	assert_int_equal(video_db_segment_failed(c, job, 2, "decode: boom", err, sizeof(err)), 0);
+	assert_int_equal(video_db_segment_done(c, job, 7, 50, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has no segment 7"));
+	assert_int_equal(video_db_segment_counts(c, job, &total, &done, &failed, err, sizeof(err)),
+	                 0);
+	assert_int_equal(total, 3);
+	assert_int_equal(done, 1);
+	assert_int_equal(failed, 1);
+	assert_int_equal(video_db_job_state(c, job, "failed", "segment 2 failed", err, sizeof(err)),
+	                 0);
+	assert_int_equal(video_db_read_plan(c, job, &got, &segs, &n, err, sizeof(err)), 1);
+	assert_string_equal(got.state, "failed");
+	assert_string_equal(got.reason, "segment 2 failed");
+	assert_int_equal(segs[1].frames_done, 50);
+	assert_int_equal(segs[1].attempts, 2);
+	free(segs);
+	assert_int_equal(video_db_read_plan(c, "no/such", &got, &segs, &n, err, sizeof(err)), 0);
+	assert_null(segs);
+	PQfinish(c);
+}
+
+static void test_progress(void **state)
+{
+	struct vj_progress p;
+	char err[512];
+	redisContext *r;
+
+	(void)state;
+	r = vj_progress_connect(env("REDIS_ADDR"), NULL, 2000, err, sizeof(err));
+	if (r == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(vj_progress_split(r, ns, name, 4, 200, 8000, err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_segment_done(r, ns, name, 0, 50, err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_segment_done(r, ns, name, 0, 50, err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_segment_failed(r, ns, name, 1, "boom", err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_read(r, ns, name, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.segments_total, 4);
+	assert_int_equal(p.frames_total, 200);
+	assert_int_equal(p.segments_done, 1);
+	assert_int_equal(p.frames_done, 50);
+	assert_int_equal(p.segments_failed, 1);
+	assert_true(p.split_done);
+	assert_false(p.assembled);
+	/* A retried segment that succeeds leaves the failed hash. */
+	assert_int_equal(vj_progress_segment_done(r, ns, name, 1, 49, err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_assembled(r, ns, name, 99, err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_job_failed(r, ns, name, "why", err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_read(r, ns, name, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.segments_done, 2);
+	assert_int_equal(p.frames_done, 99);
+	assert_int_equal(p.segments_failed, 0);
+	assert_true(p.assembled);
+	assert_int_equal(p.output_frames, 99);
+	assert_string_equal(p.failed, "why");
+	assert_int_equal(vj_progress_delete(r, ns, name, err, sizeof(err)), 0);
+	assert_int_equal(vj_progress_read(r, ns, name, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.segments_total, 0);
+	redisFree(r);
+	assert_null(vj_progress_connect("127.0.0.1:1", NULL, 2000, err, sizeof(err)));
+	assert_non_null(strstr(err, "redis 127.0.0.1:1: "));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_plan_and_segment_states),
+	    cmocka_unit_test(test_progress),
+	};
+
+	snprintf(ns, sizeof(ns), "it");
+	snprintf(name, sizeof(name), "vdb-%ld", (long)getpid());
+	snprintf(job, sizeof(job), "%s/%s", ns, name);
+	return cmocka_run_group_tests_name("video_db_it", tests, NULL, NULL);
+}

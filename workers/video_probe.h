@@ -1,0 +1,39 @@
+/* video_probe.h -- a source's video packet index, read through libavformat
+ * without decoding: what split plans from and assemble checks against.
+ */
+#ifndef SLUICE_VIDEO_PROBE_H
+#define SLUICE_VIDEO_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "video_plan.h"
+
+struct video_probe {
+	int stream; /* the video stream's index */
+	int tb_num, tb_den;
+	int width, height;
+	char codec[32];
+	int has_audio;
+	struct video_plan_packet *packets; /* decode order; malloc'd */
+	size_t npackets;
+	int64_t min_pts, max_pts;
+	int64_t duration_ms; /* first frame to the end of the last */
+	int64_t corrupt;     /* packets flagged corrupt (kept) */
+};
+
+/*
+ * Opens uri (file:///path, http(s)://...) and reads its video packet
+ * index. Network reads time out after timeout_ms. Returns 0, or -1 with
+ * "<uri>: <step>: <FFmpeg's message>" in errbuf. Free with
+ * video_probe_free.
+ */
+int video_probe_open(const char *uri, int timeout_ms, struct video_probe *out, char *errbuf,
+                     size_t errbuf_size);
+
+void video_probe_free(struct video_probe *p);
+
+/* The URL libavformat opens for uri: the path of a file:// URI, else uri. */
+const char *video_probe_url(const char *uri);
+
+#endif
