@@ -297,6 +297,7 @@ static cJSON *pod_template(const struct children_workload *w, const char *restar
 {
 	const char *name = meta_str(w->owner, "name");
 	const char *image = set(w->image) ? w->image : w->defaults->worker_image;
+	const char *pull = set(w->pull_policy) ? w->pull_policy : w->defaults->image_pull_policy;
 	char *cm_name = children_name(w->owner, "config");
 	cJSON *t = cJSON_CreateObject(), *md, *ann, *spec, *cs, *c, *args, *cmd, *vm, *vols, *v,
 	      *sc, *psc, *caps, *drop;
@@ -322,9 +323,7 @@ static cJSON *pod_template(const struct children_workload *w, const char *restar
 	}
 	if (cJSON_AddStringToObject(c, "name", "worker") == NULL ||
 	    cJSON_AddStringToObject(c, "image", image) == NULL ||
-	    (set(w->defaults->image_pull_policy) &&
-	     cJSON_AddStringToObject(c, "imagePullPolicy", w->defaults->image_pull_policy) ==
-	         NULL) ||
+	    (set(pull) && cJSON_AddStringToObject(c, "imagePullPolicy", pull) == NULL) ||
 	    (cmd = cJSON_AddArrayToObject(c, "command")) == NULL ||
 	    (args = cJSON_AddArrayToObject(c, "args")) == NULL)
 		goto fail;

@@ -101,6 +101,7 @@ struct children_workload {
 	const char *mode;                      /* sluice-worker's mode and the component label */
 	const char *config_hash;               /* children_config_hash of config.json */
 	const char *image;                     /* NULL: defaults->worker_image */
+	const char *pull_policy;               /* NULL: defaults->image_pull_policy */
 	const cJSON *resources;                /* the container's resources, or NULL */
 	const struct children_secret *secrets; /* n_secrets references; repeats dropped */
 	size_t n_secrets;

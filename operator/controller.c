@@ -51,12 +51,15 @@ struct controller {
 	pthread_t refl_threads[NREFLECTORS];
 	int refl_started[NREFLECTORS];
 	pthread_t workers[MAX_WORKERS];
-	int nworkers;
+	int want_workers;  /* started by controller_activate */
+	int nworkers;      /* running */
+	atomic_int active; /* reconciles allowed (this replica leads) */
+	atomic_int busy;   /* workers inside an iteration that may reconcile */
 	atomic_int stop;
 
 	/* Metrics, and the last counters copied into them. */
 	struct metrics_family *m_reconciles, *m_errors, *m_duration, *m_depth, *m_adds, *m_retries,
-	    *m_restarts, *m_relists, *m_objects, *m_requests, *m_leader;
+	    *m_restarts, *m_relists, *m_objects, *m_requests;
 	uint64_t last_adds, last_retries;
 	uint64_t last_restarts[NREFLECTORS], last_relists[NREFLECTORS];
 	unsigned long long last_requests[KUBE_VERB_COUNT][KUBE_STATS_CODES];
@@ -151,17 +154,39 @@ static void *worker_thread(void *arg)
 	struct controller *c = arg;
 	char key[WORKQUEUE_KEY_MAX], split[WORKQUEUE_KEY_MAX];
 
-	while (workqueue_get(c->queue, key, sizeof(key), -1) == 0) {
+	while (!atomic_load(&c->stop)) {
 		const char *kind_name, *ns, *name;
 		const struct kind *k;
 		int rc = RECONCILE_ERROR;
-		double t0 = now_s();
+		double t0;
+
+		/* busy is raised before active is read, so controller_deactivate,
+		 * which lowers active and then waits for busy to reach 0, never
+		 * returns while a reconcile may still start. */
+		atomic_fetch_add(&c->busy, 1);
+		if (!atomic_load(&c->active)) {
+			atomic_fetch_sub(&c->busy, 1);
+			struct timespec pause = {0, 100 * 1000 * 1000};
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		int got = workqueue_get(c->queue, key, sizeof(key), 500);
+		if (got == WORKQUEUE_ETIMEDOUT) {
+			atomic_fetch_sub(&c->busy, 1);
+			continue;
+		}
+		if (got != 0) {
+			atomic_fetch_sub(&c->busy, 1);
+			break; /* shut down */
+		}
+		t0 = now_s();
 
 		memcpy(split, key, sizeof(split));
 		if (workqueue_key_split(split, &kind_name, &ns, &name) != 0 ||
 		    (k = kind_named(kind_name)) == NULL) {
 			workqueue_forget(c->queue, key);
 			workqueue_done(c->queue, key);
+			atomic_fetch_sub(&c->busy, 1);
 			continue;
 		}
 		rc = k->reconcile(&c->ctx, ns, name);
@@ -180,6 +205,7 @@ static void *worker_thread(void *arg)
 				workqueue_add_after(c->queue, key, c->ctx.poll_ms);
 		}
 		workqueue_done(c->queue, key);
+		atomic_fetch_sub(&c->busy, 1);
 	}
 	return NULL;
 }
@@ -220,11 +246,8 @@ static int register_metrics(struct controller *c, char *errbuf, size_t n)
 	                  resource, &c->m_objects, errbuf, n) != 0 ||
 	    metrics_counter(r, "rest_client_requests_total",
 	                    "Kubernetes API requests by verb and HTTP code.", verb_code,
-	                    &c->m_requests, errbuf, n) != 0 ||
-	    metrics_gauge(r, "sluice_operator_leader", "1 while this process is the leader.", NULL,
-	                  &c->m_leader, errbuf, n) != 0)
+	                    &c->m_requests, errbuf, n) != 0)
 		return -1;
-	metrics_set(c->m_leader, NULL, 1);
 	return 0;
 }
 
@@ -249,9 +272,9 @@ int controller_start(struct controller **out, const struct controller_options *o
 		c->ctx.kafka_timeout_ms = 5000;
 	if (c->ctx.redis_timeout_ms <= 0)
 		c->ctx.redis_timeout_ms = 3000;
-	c->nworkers = opts->workers > 0 ? opts->workers : 4;
-	if (c->nworkers > MAX_WORKERS)
-		c->nworkers = MAX_WORKERS;
+	c->want_workers = opts->workers > 0 ? opts->workers : 4;
+	if (c->want_workers > MAX_WORKERS)
+		c->want_workers = MAX_WORKERS;
 	if (register_metrics(c, errbuf, errbuf_size) != 0)
 		goto fail;
 	c->ctx.topics = topics_new("sluice-operator");
@@ -297,19 +320,46 @@ int controller_start(struct controller **out, const struct controller_options *o
 		}
 		c->refl_started[i] = 1;
 	}
-	for (int i = 0; i < c->nworkers; i++) {
-		if (pthread_create(&c->workers[i], NULL, worker_thread, c) != 0) {
-			c->nworkers = i;
-			snprintf(errbuf, errbuf_size, "cannot start a worker thread");
-			goto fail;
-		}
-	}
 	log_info("controller started", "namespace", ns != NULL ? ns : "(all)", NULL);
 	*out = c;
 	return 0;
 fail:
 	controller_stop(c);
 	return -1;
+}
+
+int controller_activate(struct controller *c, char *errbuf, size_t errbuf_size)
+{
+	int want = c->want_workers;
+
+	atomic_store(&c->active, 1);
+	if (c->nworkers > 0) {
+		log_info("reconciling again", NULL);
+		return 0;
+	}
+	for (int i = 0; i < want; i++) {
+		if (pthread_create(&c->workers[i], NULL, worker_thread, c) != 0) {
+			snprintf(errbuf, errbuf_size, "cannot start a worker thread");
+			return -1;
+		}
+		c->nworkers = i + 1;
+	}
+	char nbuf[16];
+	snprintf(nbuf, sizeof(nbuf), "%d", want);
+	log_info("reconciling", "workers", nbuf, NULL);
+	return 0;
+}
+
+void controller_deactivate(struct controller *c)
+{
+	if (c == NULL || !atomic_load(&c->active))
+		return;
+	atomic_store(&c->active, 0);
+	while (atomic_load(&c->busy) > 0) {
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	log_info("reconciling paused", NULL);
 }
 
 void controller_stop(struct controller *c)

@@ -34,10 +34,23 @@ struct controller_options {
 
 struct controller;
 
-/* Builds everything and starts the threads. Returns 0 with *out set, or -1
+/* Builds everything and starts the reflectors, so the caches fill (and
+ * /readyz turns ready) on every replica; keys queue up but nothing is
+ * reconciled until controller_activate(). Returns 0 with *out set, or -1
  * with errbuf saying why (nothing left running). */
 int controller_start(struct controller **out, const struct controller_options *opts, char *errbuf,
                      size_t errbuf_size);
+
+/* Lets the reconcile workers run (starting their threads the first time):
+ * called when this replica becomes the leader (at once without leader
+ * election). Idempotent. Returns 0, or -1 with errbuf set. */
+int controller_activate(struct controller *c, char *errbuf, size_t errbuf_size);
+
+/* Stops reconciling, for a replica that lost the lead (the API server away
+ * past the renew deadline, say): returns once no reconcile is running, so
+ * the next leader never overlaps with this one. Keys stay queued; the
+ * caches keep watching; controller_activate() resumes. */
+void controller_deactivate(struct controller *c);
 
 /* Stops the reflectors and the queue, waits for reconciles in progress to
  * end (each is bounded by the client's timeouts), joins every thread and

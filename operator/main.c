@@ -17,11 +17,13 @@
 #include "controller.h"
 #include "kube_client.h"
 #include "kube_config.h"
+#include "leader.h"
 #include "log.h"
 #include "signals.h"
 
 static const struct config_option options[] = {
     APP_COMMON_OPTIONS("8080"),
+    LEADER_OPTIONS,
     {.name = "kubeconfig",
      .flag = "--kubeconfig",
      .env = "KUBECONFIG",
@@ -117,6 +119,30 @@ static const char usage[] = "Usage: sluice-operator [options]\n"
 /* The controller once started, for /readyz (read on the HTTP thread). */
 static _Atomic(struct controller *) running;
 
+/* Leadership as the elector's callbacks report it, read by the main loop:
+ * 1 leading, 0 not. A replica that loses the lead (the API server away
+ * past the renew deadline) stops reconciling and stays a candidate: the
+ * process outlives an API server restart and leads again when it can. */
+static atomic_int leading;
+
+static void started_leading(void *arg)
+{
+	(void)arg;
+	atomic_store(&leading, 1);
+}
+
+static int is_leading(void *arg)
+{
+	(void)arg;
+	return atomic_load(&leading) == 1;
+}
+
+static void stopped_leading(void *arg)
+{
+	(void)arg;
+	atomic_store(&leading, 0);
+}
+
 static int readyz(void *arg, char *reason, size_t reason_size)
 {
 	(void)arg;
@@ -139,6 +165,8 @@ int main(int argc, char **argv)
 	struct kube_config kcfg;
 	struct kube_client *kube = NULL;
 	struct controller *ctl = NULL;
+	struct leader *elector = NULL;
+	struct leader_config lc;
 	struct autoscaler *scaler = NULL;
 	char err[1024], host[256] = "sluice-operator";
 	int status, rc = 1;
@@ -201,6 +229,7 @@ int main(int argc, char **argv)
 	    .cooldown_ms = config_get_duration_ms(cfg, "cooldown-period"),
 	    .trend_ms = -1,
 	    .fallback_replicas = -1,
+	    .is_leader = is_leading,
 	    .metrics = app.metrics,
 	};
 	if (autoscaler_start(&scaler, &ao, err, sizeof(err)) != 0) {
@@ -208,20 +237,50 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	/* Until SIGTERM/SIGINT; the metrics that mirror counters move every second. */
-	int w;
-	while ((w = signals_wait(1000)) == 0)
-		controller_update_metrics(ctl);
+	/* The caches fill on every replica; only the leader reconciles. */
+	if (leader_config_from(&lc, cfg, err, sizeof(err)) != 0) {
+		log_error("bad leader election options", "error", err, NULL);
+		goto out;
+	}
+	lc.on_started_leading = started_leading;
+	lc.on_stopped_leading = stopped_leading;
+	if (leader_start(&elector, kube_client_config(kube), &lc, app.metrics, err, sizeof(err)) !=
+	    0) {
+		log_error("cannot start leader election", "error", err, NULL);
+		goto out;
+	}
+
+	/* Until SIGTERM/SIGINT; leadership is checked every 100 ms, the
+	 * metrics that mirror counters move every second. */
+	int w, active = 0, tick = 0;
+	while ((w = signals_wait(100)) == 0) {
+		int l = atomic_load(&leading);
+		if (l == 1 && !active) {
+			if (controller_activate(ctl, err, sizeof(err)) != 0) {
+				log_error("cannot start reconciling", "error", err, NULL);
+				break;
+			}
+			active = 1;
+		} else if (l == 0 && active) {
+			controller_deactivate(ctl);
+			active = 0;
+		}
+		if (++tick % 10 == 0)
+			controller_update_metrics(ctl);
+	}
 	if (w < 0)
 		log_error("cannot wait for signals", NULL);
-	else
+	else if (w > 0)
 		log_info("stop requested", "signal", signals_last() == 15 ? "SIGTERM" : "SIGINT",
 		         NULL);
-	rc = 0;
+	rc = w > 0 ? 0 : 1;
 out:
 	atomic_store(&running, NULL);
+	/* Reconciles and scaling end before the Lease is released, so the
+	 * next leader never overlaps with this one. */
 	autoscaler_stop(scaler);
 	controller_stop(ctl);
+	leader_stop(elector);
 	kube_client_free(kube);
 	app_stop(&app);
 	return rc;

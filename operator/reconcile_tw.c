@@ -1,15 +1,20 @@
 /* reconcile_tw.c - see reconcile_tw.h. */
 #include "reconcile_tw.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <hiredis/hiredis.h>
 
 #include "conditions.h"
 #include "events.h"
 #include "log.h"
 #include "redis_keys.h"
+#include "tw_progress.h"
 #include "tw_spec.h"
+#include "tw_time.h"
 
 #define KIND_LABEL "telemetrywindow"
 #define MODE "telemetry"
@@ -24,6 +29,8 @@ struct tw_pass {
 	const char *topic_status, *topic_reason; /* TopicReady; NULL: left out */
 	char topic_msg[1024];
 	const cJSON *deployment; /* as stored, or NULL */
+	int have_progress;       /* progress read from the status Redis */
+	struct tw_progress progress;
 };
 
 static long long generation_of(const cJSON *obj)
@@ -71,6 +78,20 @@ static int finish(const struct reconcile_ctx *ctx, struct tw_pass *p)
 	    cJSON_AddNumberToObject(st, "replicas", int_at(p->deployment, "status", "replicas")) ==
 	        NULL)
 		goto nomem;
+	if (p->have_progress) {
+		const struct tw_progress *g = &p->progress;
+		char wm[64];
+		if (cJSON_AddNumberToObject(st, "eventsProcessed", (double)g->events) == NULL ||
+		    cJSON_AddNumberToObject(st, "duplicates", (double)g->duplicates) == NULL ||
+		    cJSON_AddNumberToObject(st, "late", (double)g->late) == NULL ||
+		    cJSON_AddNumberToObject(st, "malformed", (double)g->malformed) == NULL ||
+		    cJSON_AddNumberToObject(st, "windowsEmitted", (double)g->windows) == NULL)
+			goto nomem;
+		if (g->watermark_ns != INT64_MIN &&
+		    tw_time_format_rfc3339(g->watermark_ns, wm, sizeof(wm)) > 0 &&
+		    cJSON_AddStringToObject(st, "lastWatermark", wm) == NULL)
+			goto nomem;
+	}
 	if (conditions_add(conds, p->old_conds, "Ready", p->ready_status, p->ready_reason,
 	                   p->ready_msg, p->generation, now) != 0)
 		goto nomem;
@@ -233,6 +254,35 @@ static void check_topics(const struct reconcile_ctx *ctx, const struct tw_spec *
 	fail_pass(p, p->topic_reason, p->topic_msg);
 }
 
+/* What the workers recorded (CONTRACTS.md 3), from the status Redis; a
+ * Redis that cannot be read leaves the counts out of this status write
+ * (the ones stored stay) and is only logged. */
+static void read_progress(const struct reconcile_ctx *ctx, const char *ns, const char *name,
+                          struct tw_pass *p)
+{
+	char host[256], err[256];
+	int port;
+	const char *addr = ctx->defaults.redis_addr;
+
+	if (addr == NULL || addr[0] == '\0' ||
+	    tw_progress_split_addr(addr, host, sizeof(host), &port) != 0)
+		return;
+	struct timeval tv = {ctx->redis_timeout_ms / 1000, (ctx->redis_timeout_ms % 1000) * 1000};
+	redisContext *rc = redisConnectWithTimeout(host, port, tv);
+	if (rc == NULL || rc->err != 0) {
+		log_debug("status Redis unavailable", "addr", addr, "error",
+		          rc != NULL ? rc->errstr : "out of memory", NULL);
+		redisFree(rc);
+		return;
+	}
+	redisSetTimeout(rc, tv);
+	if (tw_progress_read(rc, ns, name, &p->progress, err, sizeof(err)) == 0)
+		p->have_progress = 1;
+	else
+		log_debug("progress not read", "namespace", ns, "name", name, "error", err, NULL);
+	redisFree(rc);
+}
+
 /* ConfigMap and Deployment. Returns 0 or a KUBE_E* code with p's Ready
  * set to ApplyFailed; *dep_out is the Deployment as stored. */
 static int apply_children(const struct reconcile_ctx *ctx, const cJSON *obj,
@@ -258,6 +308,8 @@ static int apply_children(const struct reconcile_ctx *ctx, const cJSON *obj,
 	    .mode = MODE,
 	    .config_hash = hash,
 	    .image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(workers, "image")),
+	    .pull_policy =
+	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(workers, "imagePullPolicy")),
 	    .resources = cJSON_GetObjectItemCaseSensitive(workers, "resources"),
 	    .secrets = secrets,
 	    .n_secrets = secrets_of(ts, secrets),
@@ -399,6 +451,7 @@ int reconcile_tw(const struct reconcile_ctx *ctx, const char *ns, const char *na
 	if (apply_children(ctx, obj, &ts, config_text, &p, &dep) != 0)
 		rc = RECONCILE_ERROR;
 	p.deployment = dep;
+	read_progress(ctx, ns, name, &p);
 status:
 	if (finish(ctx, &p) != 0 && rc != RECONCILE_ERROR)
 		rc = RECONCILE_ERROR;

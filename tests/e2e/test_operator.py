@@ -108,7 +108,9 @@ def cond(obj, ctype):
 # ---- the operator process --------------------------------------------------
 
 class Operator:
-    def __init__(self, stack, workdir):
+    def __init__(self, stack, workdir, lease_ns, name="op"):
+        self.lease_ns = lease_ns
+        self.name = name
         self.stack = stack
         self.workdir = workdir
         self.proc = None
@@ -118,11 +120,14 @@ class Operator:
 
     def start(self):
         self.runs += 1
-        self.log = pathlib.Path(self.workdir) / f"operator-{self.runs}.log"
+        self.log = pathlib.Path(self.workdir) / f"{self.name}-{self.runs}.log"
         args = [str(OPERATOR), "--kubeconfig", self.stack["KUBECONFIG"],
                 "--redis-addr", self.stack["REDIS_ADDR"], "--worker-image", "sluice-worker:e2e",
-                "--metrics-port", "0", "--resync-period", "2s", "--log-level", "debug"]
+                "--metrics-port", "0", "--resync-period", "2s", "--log-level", "debug",
+                "--leader-election-namespace", self.lease_ns, "--lease-duration", "4s",
+                "--renew-deadline", "3s", "--retry-period", "500ms"]
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        env["POD_NAME"] = f"{self.name}-{self.runs}"
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log, "w"), env=env)
         self.port = wait_for("the operator's endpoint", self._port, timeout=15)
@@ -163,11 +168,14 @@ def op(stack):
     kubectl(stack, "apply", "-f", str(ROOT / "crds"))
     kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s",
             "crd/telemetrywindows.sluice.dev", "crd/videojobs.sluice.dev")
+    lease_ns = f"op-lease-{os.getpid()}"
+    kubectl(stack, "create", "namespace", lease_ns)
     with tempfile.TemporaryDirectory(prefix="sluice-op-") as d:
-        o = Operator(stack, d)
+        o = Operator(stack, d, lease_ns)
         o.start()
         yield o
         rc = o.stop()
+        kubectl(stack, "delete", "namespace", lease_ns, "--wait=false", check=False)
         if rc != 0:
             print(o.logs()[-5000:])
         assert rc == 0, "SIGTERM should end the operator cleanly"
@@ -294,6 +302,20 @@ def test_status_conditions_and_events(stack, op, ns, topic):
     t0 = cond(tw, "Ready")["lastTransitionTime"]
     time.sleep(3)
     assert cond(get(stack, "tw", "st", ns), "Ready")["lastTransitionTime"] == t0
+
+    # What the workers record in the status Redis (CONTRACTS.md 3) reaches the status:
+    # counts summed over partitions, the lowest partition watermark.
+    redis_cli(stack, "HSET", f"sluice:tw:{ns}:st:stats",
+              "p0.events", "10", "p1.events", "5", "p0.duplicates", "2", "p1.late", "1",
+              "p0.malformed", "3", "p0.windows", "4", "p1.windows", "1",
+              "p0.watermark", "1795392000000000000", "p1.watermark", "1795391970000000000")
+    st = wait_for("progress in the status", lambda: (
+        lambda s: s if s.get("eventsProcessed") == 15 else None)(
+            get(stack, "tw", "st", ns)["status"]), timeout=15)
+    assert (st["duplicates"], st["late"], st["malformed"], st["windowsEmitted"]) == (2, 1, 3, 5)
+    assert st["lastWatermark"] == "2026-11-22T23:59:30Z"
+    cols = kubectl(stack, "get", "tw", "st", "-n", ns).stdout
+    assert re.search(r"st\s+Running\s+\S*\s*2\s+5\s", cols), cols
 
 
 def test_spec_change_rolls_the_workers(stack, op, ns, topic):
@@ -455,3 +477,35 @@ def test_api_server_restart(stack, op, ns, topic):
         "observedGeneration") == 2, timeout=30)
     assert op.proc.poll() is None
     assert "watch_restarts" in op.metrics()
+
+
+def leads(o):
+    m = re.search(r"^sluice_leader (\d+)", o.metrics(), re.M)
+    return m is not None and m.group(1) == "1"
+
+
+def test_two_operators_one_leader_and_takeover(stack, op, ns, topic):
+    wait_for("the first operator leads", lambda: leads(op))
+    standby = Operator(stack, op.workdir, op.lease_ns, name="standby")
+    standby.start()     # ready: its caches are synced although it does not lead
+    try:
+        time.sleep(2)
+        assert not leads(standby)
+        apply_tw(stack, "one", ns, topic)
+        wait_for("Running", lambda: running(stack, "one", ns))
+        assert "sluice_operator_reconcile_total{" not in standby.metrics()
+        lease = get(stack, "lease", "sluice-operator", op.lease_ns)
+        assert lease["spec"]["holderIdentity"] == f"op-{op.runs}"
+
+        op.stop(signal.SIGKILL)          # no release: the standby waits out the lease
+        t0 = time.monotonic()
+        wait_for("the standby takes over", lambda: leads(standby), timeout=15)
+        assert time.monotonic() - t0 < 4 + 3, "takeover within the lease duration (+retry)"
+        apply_tw(stack, "two", ns, topic)
+        wait_for("Running under the new leader", lambda: running(stack, "two", ns))
+        assert get(stack, "lease", "sluice-operator", op.lease_ns)["spec"][
+            "holderIdentity"] == f"standby-{standby.runs}"
+    finally:
+        op.start()                       # the module's operator, again
+        assert standby.stop() == 0       # releases the Lease on SIGTERM
+    wait_for("the restarted operator leads", lambda: leads(op), timeout=15)
