@@ -1,14 +1,15 @@
 /*
  * main.c - sluice-worker MODE: one binary for every stage of a Sluice
  * pipeline, the stage picked by the first argument (design.md). Built so
- * far: telemetry (telemetry.h) and load (load.h); the other modes say they
- * are not available yet.
+ * far: telemetry (telemetry.h), load (load.h) and export (export.h); the
+ * other modes say they are not available yet.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "export.h"
 #include "load.h"
 #include "log.h"
 #include "signals.h"
@@ -82,6 +83,12 @@ static const struct config_option options[] = {
     {.name = "load.progress", .flag = "--progress", .type = CONFIG_ENUM, .def = "auto",
      .choices = progress_choices,
      .help = "load: progress on stderr: a bar on a terminal (auto), bar, log lines, none."},
+    {.name = "export.last", .flag = "--last", .type = CONFIG_INT, .def = "10", .min = 1,
+     .max = EXPORT_LAST_MAX, .help = "export: how many of the latest windows to write."},
+    {.name = "export.key", .flag = "--key", .type = CONFIG_STRING,
+     .help = "export: only this key (the key fields' values joined by ',')."},
+    {.name = "export.output", .flag = "--output", .type = CONFIG_STRING, .def = "-",
+     .help = "export: the CSV file to write (replaced whole), or - for stdout."},
     {0},
 };
 /* clang-format on */
@@ -102,13 +109,14 @@ static const char usage[] =
     "                                           process its segment tasks\n"
     "  sluice-worker assemble --config VJ.json  join its finished segments\n"
     "  sluice-worker load --file F.csv --topic T --bootstrap HOST:PORT\n"
-    "                     [--key-fields a,b] [--rate N] [--as-json]\n";
+    "                     [--key-fields a,b] [--rate N] [--as-json]\n"
+    "  sluice-worker export --config TW.yaml [--last N] [--key K] [--output F.csv|-]\n";
 
 static const char modes[] =
     "Modes:\n"
     "  telemetry  consume a TelemetryWindow's events: dedupe, event-time windows, sinks\n"
     "  load       publish CSV (later Parquet) files to a Kafka topic, for back-fills\n"
-    "  export     flush the last windows' results, as JSON and Prometheus text\n"
+    "  export     write the last N windows of a TelemetryWindow as CSV (from PostgreSQL)\n"
     "  split      probe a VideoJob's source, publish one task per keyframe-aligned segment\n"
     "  process    decode, filter and re-encode segments; write per-frame analysis\n"
     "  assemble   concatenate a VideoJob's finished segments into its output\n";
@@ -119,7 +127,8 @@ static const char *const planned[] = {"telemetry", "load",    "export",
 /* Modes whose --config FILE is the resource (CONTRACTS.md 1). */
 static int takes_spec(const char *mode)
 {
-	static const char *const m[] = {"telemetry", "split", "process", "assemble", NULL};
+	static const char *const m[] = {"telemetry", "export",   "split",
+	                                "process",   "assemble", NULL};
 
 	for (size_t i = 0; m[i] != NULL; i++)
 		if (strcmp(mode, m[i]) == 0)
@@ -128,7 +137,7 @@ static int takes_spec(const char *mode)
 }
 
 /*
- * In telemetry and video modes --config FILE is the resource, which the
+ * In telemetry, export and video modes --config FILE is the resource, which the
  * option loader would otherwise read as an options file. Takes it out of args
  * (argc entries, in place) and returns the path, or NULL; *argc shrinks.
  * Only when MODE is the first argument, as the usage says.
@@ -292,6 +301,24 @@ static int run_load(struct app *app)
 	return status;
 }
 
+static int run_export(struct app *app, const char *spec_path)
+{
+	const struct config *cfg = app->cfg;
+	const char *key = config_get_string(cfg, "export.key");
+	struct export_options o = {
+	    .spec_path = spec_path,
+	    .last = config_get_int(cfg, "export.last"),
+	    .key = key != NULL && key[0] != '\0' ? key : NULL,
+	    .output = config_get_string(cfg, "export.output"),
+	};
+	int status;
+
+	/* A command-line tool: its CSV on stdout, errors on stderr. */
+	status = export_run(&o);
+	app_stop(app);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct app app = {.program = "sluice-worker",
@@ -322,6 +349,11 @@ int main(int argc, char **argv)
 	}
 	if (mode != NULL && strcmp(mode, "process") == 0) {
 		status = run_process(&app, spec_path);
+		free(args);
+		return status;
+	}
+	if (mode != NULL && strcmp(mode, "export") == 0) {
+		status = run_export(&app, spec_path);
 		free(args);
 		return status;
 	}

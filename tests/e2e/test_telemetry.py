@@ -345,6 +345,41 @@ def json_event(ts, key, vals):
     return json.dumps({"ts": ts, "device": key, **vals})
 
 
+def check_export(stack, spec, tmp_path, table, resource, last, key=None):
+    """`sluice-worker export --last N [--key K]`, to stdout and to a file, against
+    the same rows read with psql (times as epoch ms, converted here)."""
+    import csv
+    import io
+    args = [WORKER, "export", "--config", str(spec), "--last", str(last)]
+    if key:
+        args += ["--key", key]
+    env = {**os.environ, "SLUICE_SECRET_PG_DSN": stack["PG_DSN"]}
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.reader(io.StringIO(out.stdout)))
+    assert rows[0] == ["key", "window_start", "window_end", "field", "count", "value_count",
+                       "sum", "min", "max", "mean", "p50", "p95", "p99"]
+    key_cond = f" AND key = '{key}'" if key else ""
+    want = psql(stack, f"SELECT key, (extract(epoch FROM window_start) * 1000)::bigint, "
+                       f"(extract(epoch FROM window_end) * 1000)::bigint, field, count, "
+                       f"value_count, sum, min, max, mean, p50, p95, p99 FROM {table} "
+                       f"WHERE resource = '{resource}'{key_cond} AND window_start IN "
+                       f"(SELECT DISTINCT window_start FROM {table} WHERE resource = "
+                       f"'{resource}'{key_cond} ORDER BY 1 DESC LIMIT {last}) "
+                       f"ORDER BY window_start, key, field")
+    want = [line.split("\t") for line in want.splitlines()]
+    got = [[r[0], str(rfc3339_ms(r[1])), str(rfc3339_ms(r[2])), *r[3:]] for r in rows[1:]]
+    assert got == want
+    assert len({r[1] for r in got}) == last and (not key or {r[0] for r in got} == {key})
+    # --output: the same bytes, in a file written whole.
+    path = tmp_path / "export.csv"
+    res = subprocess.run(args + ["--output", str(path)], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert path.read_text() == out.stdout
+    assert not (tmp_path / "export.csv.tmp").exists()
+
+
 # ---- tests ---------------------------------------------------------------
 
 def make_events(seed, n, step, keys):
@@ -387,16 +422,19 @@ def test_results_match_an_independent_reference(stack, workers, tmp_path, unique
         spec = write_spec(tmp_path, stack, name, topic, table=f"tw_{kind}_{unique}", size=size,
                           slide=slide, dlq=f"{topic}.{kind}.dlq")
         ref = reference(events, size_ms, slide_ms, 1000)
-        run_[kind] = (name, size_ms, ref, workers(stack, spec))
+        run_[kind] = (name, size_ms, ref, workers(stack, spec), spec)
     tumbling_late, hopping_late = run_["tumbling"][2][1], run_["hopping"][2][1]
     assert tumbling_late and hopping_late and run_["hopping"][2][3] > 0  # exercised
 
-    for kind, (name, size_ms, (windows, late, dups, partial), w) in run_.items():
+    for kind, (name, size_ms, (windows, late, dups, partial), w, spec) in run_.items():
         table, resource = f"tw_{kind}_{unique}", f"e2e/{name}"
         want = expected_rows(windows, ["temp", "hum"])
         wait_for(lambda: pg_count(stack, table, resource) >= len(want), 60,
                  f"{len(want)} {kind} rows")
         check_rows(pg_rows(stack, table, resource), want, size_ms)
+        # `export`: the last windows as CSV, equal to psql's own answer.
+        check_export(stack, spec, tmp_path, table, resource, 3)
+        check_export(stack, spec, tmp_path, table, resource, 2, key="d1")
         m = w.metrics()
         assert m["sluice_tw_events_in_total"] == len(events)
         assert m["sluice_tw_duplicates_total"] == dups
