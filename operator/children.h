@@ -70,6 +70,15 @@ int children_name_ok(const char *name);
  */
 cJSON *children_tw_effective_spec(const cJSON *spec, const struct children_defaults *d);
 
+/* A VideoJob's sinks have the same shapes (redis.addr, postgres.dsn,
+ * influxdb url/database) and kafka.bootstrap the same place: one function
+ * fills both kinds. */
+static inline cJSON *children_vj_effective_spec(const cJSON *spec,
+                                                const struct children_defaults *d)
+{
+	return children_tw_effective_spec(spec, d);
+}
+
 /* config.json: {"name", "namespace", "spec"} printed compactly; the key
  * order is fixed, so the same input gives the same bytes (and hash). */
 char *children_config_json(const char *name, const char *namespace, const cJSON *spec);

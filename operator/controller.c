@@ -11,6 +11,7 @@
 #include "children.h"
 #include "log.h"
 #include "reconcile_tw.h"
+#include "reconcile_vj.h"
 #include "workqueue.h"
 
 /* A kind the operator reconciles: its reflector and reconciler. */
@@ -23,12 +24,14 @@ struct kind {
 
 static const struct kind kinds[] = {
     {RECONCILE_TW_KIND, RECONCILE_TW_PLURAL, "sluice.dev/telemetrywindow", reconcile_tw},
+    {RECONCILE_VJ_KIND, RECONCILE_VJ_PLURAL, "sluice.dev/videojob", reconcile_vj},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The children watched, by label, so that their changes reach the owner. */
 static const struct kube_ref child_refs[] = {
     {"apps", "v1", "deployments", NULL, NULL, NULL},
+    {"batch", "v1", "jobs", NULL, NULL, NULL},
 };
 #define NCHILDREN (sizeof(child_refs) / sizeof(child_refs[0]))
 #define NREFLECTORS (NKINDS + NCHILDREN)

@@ -1,6 +1,7 @@
 /* reconcile.c - see reconcile.h. */
 #include "reconcile.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -98,13 +99,22 @@ int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, 
 
 	if (!reconcile_status_changed(cJSON_GetObjectItemCaseSensitive(obj, "status"), status))
 		return 0;
+	const char *rv = reconcile_meta(obj, "resourceVersion");
+	cJSON *md;
 	patch = cJSON_CreateObject();
-	if (patch == NULL || !cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(status, 1))) {
+	if (patch == NULL || !cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(status, 1)) ||
+	    (rv != NULL && ((md = cJSON_AddObjectToObject(patch, "metadata")) == NULL ||
+	                    cJSON_AddStringToObject(md, "resourceVersion", rv) == NULL))) {
 		cJSON_Delete(patch);
 		return KUBE_ENOMEM;
 	}
 	rc = kube_client_merge_patch(ctx->kube, &ref, patch, NULL, &err);
-	if (rc != 0)
+	if (rc == 0)
+		rc = 1;
+	else if (rc == KUBE_ECONFLICT)
+		log_debug("status not written: the cache was behind", "resource", plural,
+		          "namespace", ns, "name", name, NULL);
+	else
 		log_warn("status update failed", "resource", plural, "namespace", ns, "name", name,
 		         "error", kube_error_format(&err, msg, sizeof(msg)), NULL);
 	cJSON_Delete(patch);
@@ -124,6 +134,45 @@ int reconcile_apply(const struct reconcile_ctx *ctx, const struct kube_ref *ref,
 		         ref->name != NULL ? ref->name : "", msg);
 		log_warn("apply failed", "resource", ref->resource, "namespace", ref->namespace,
 		         "name", ref->name, "error", msg, NULL);
+	}
+	return rc;
+}
+
+const cJSON *reconcile_path(const cJSON *obj, const char *a, const char *b)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(obj, a);
+	return b != NULL ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+long long reconcile_generation(const cJSON *obj)
+{
+	const cJSON *g = reconcile_path(obj, "metadata", "generation");
+	return cJSON_IsNumber(g) ? (long long)g->valuedouble : 0;
+}
+
+int reconcile_ensure(const struct reconcile_ctx *ctx, const struct kube_ref *coll,
+                     const cJSON *body, cJSON **out, int *created, char *errbuf, size_t errbuf_size)
+{
+	struct kube_ref one = *coll;
+	struct kube_error err;
+	char msg[600];
+	int rc;
+
+	*created = 0;
+	one.name = reconcile_meta(body, "name");
+	rc = kube_client_get(ctx->kube, &one, out, &err);
+	if (rc == KUBE_ENOTFOUND) {
+		rc = kube_client_create(ctx->kube, coll, body, out, &err);
+		if (rc == 0)
+			*created = 1;
+		else if (rc == KUBE_EEXISTS)
+			rc = kube_client_get(ctx->kube, &one, out, &err);
+	}
+	if (rc != 0) {
+		kube_error_format(&err, msg, sizeof(msg));
+		snprintf(errbuf, errbuf_size, "%s %s: %s", coll->resource, one.name, msg);
+		log_warn("child not created", "resource", coll->resource, "namespace",
+		         coll->namespace, "name", one.name, "error", msg, NULL);
 	}
 	return rc;
 }

@@ -52,6 +52,22 @@ struct kube_ref reconcile_kind_ref(const char *plural, const char *ns, const cha
 /* metadata.<field> of obj as a string, or NULL. */
 const char *reconcile_meta(const cJSON *obj, const char *field);
 
+/* obj.a.b (b NULL: obj.a), or NULL. */
+const cJSON *reconcile_path(const cJSON *obj, const char *a, const char *b);
+
+/* metadata.generation, or 0. */
+long long reconcile_generation(const cJSON *obj);
+
+/*
+ * Creates body (a Deployment or Job, its name in metadata) unless an object
+ * of that name exists; *out (may be NULL) is the object as stored. *created
+ * says which. For children whose spec is fixed once made (a Job's pod
+ * template) or partly owned by others (a Deployment's replicas).
+ */
+int reconcile_ensure(const struct reconcile_ctx *ctx, const struct kube_ref *coll,
+                     const cJSON *body, cJSON **out, int *created, char *errbuf,
+                     size_t errbuf_size);
+
 /* Whether obj's metadata.finalizers holds RECONCILE_FINALIZER. */
 int reconcile_has_finalizer(const cJSON *obj);
 
@@ -72,8 +88,14 @@ int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural,
  */
 int reconcile_status_changed(const cJSON *old, const cJSON *status);
 
-/* Merge-patches obj's /status with status when reconcile_status_changed.
- * Returns 0 or a KUBE_E* code (logged). */
+/*
+ * Merge-patches obj's /status with status when reconcile_status_changed,
+ * carrying obj's resourceVersion: a status computed from a stale cache (the
+ * watch has not yet delivered our own previous write) is refused with
+ * KUBE_ECONFLICT instead of written twice, so the Events that go with a
+ * write are not emitted twice either. Returns 1 when written, 0 when there
+ * was nothing to write, or a KUBE_E* code (logged unless a conflict).
+ */
 int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
                            const cJSON *status);
 

@@ -116,16 +116,20 @@ static int finish(const struct reconcile_ctx *ctx, struct tw_pass *p)
 			goto nomem;
 	}
 
-	/* An Event for every change of Ready's status or reason. */
+	/* An Event for every change of Ready's status or reason, once the
+	 * status saying so is written. */
 	const char *was_s = conditions_status(p->old_conds, "Ready");
 	const char *was_r = conditions_reason(p->old_conds, "Ready");
-	if (strcmp(was_s, p->ready_status) != 0 || strcmp(was_r, p->ready_reason) != 0) {
+	rc = reconcile_write_status(ctx, RECONCILE_TW_PLURAL, p->obj, st);
+	if (rc == 1 &&
+	    (strcmp(was_s, p->ready_status) != 0 || strcmp(was_r, p->ready_reason) != 0)) {
 		int ok = strcmp(p->ready_status, "True") == 0;
 		events_emit(ctx->kube, p->obj, ok ? EVENTS_NORMAL : EVENTS_WARNING,
 		            ok ? "Ready" : p->ready_reason, p->ready_msg, "Reconcile",
 		            ctx->instance);
 	}
-	rc = reconcile_write_status(ctx, RECONCILE_TW_PLURAL, p->obj, st);
+	if (rc > 0)
+		rc = 0;
 	cJSON_Delete(st);
 	return rc;
 nomem:

@@ -509,3 +509,112 @@ def test_two_operators_one_leader_and_takeover(stack, op, ns, topic):
         op.start()                       # the module's operator, again
         assert standby.stop() == 0       # releases the Lease on SIGTERM
     wait_for("the restarted operator leads", lambda: leads(op), timeout=15)
+
+
+# ---- VideoJob ------------------------------------------------------------
+# No kubelet, so the split, process and assemble pods never run: the tests
+# play the workers by writing what they would write to the status Redis
+# (CONTRACTS.md 3: sluice:vj:<ns>:<name>:meta / done / failed).
+
+def apply_vj(stack, name, ns, **extra):
+    spec = {"source": {"uri": "file:///data/in.mp4"}, "output": {"uri": "file:///data/out.mp4"},
+            "kafka": {"bootstrap": stack["KAFKA_BOOTSTRAP"]},
+            "workers": {"minReplicas": 1, "maxReplicas": 3},
+            "sinks": {"postgres": {"dsn": {"name": "pg-creds", "key": "dsn"}}}}
+    spec.update(extra)
+    kubectl(stack, "apply", "-f", "-", input=json.dumps({
+        "apiVersion": "sluice.dev/v1alpha1", "kind": "VideoJob",
+        "metadata": {"name": name, "namespace": ns}, "spec": spec}))
+
+
+def vj_phase(stack, name, ns, phase):
+    vj = get(stack, "vj", name, ns, check=False)
+    return vj if vj and vj.get("status", {}).get("phase") == phase else None
+
+
+def test_videojob_runs_through_its_phases(stack, op, ns):
+    apply_vj(stack, "clip", ns)
+    vj = wait_for("Splitting", lambda: vj_phase(stack, "clip", ns, "Splitting"))
+    topic = f"sluice-vj-{ns}-clip"
+    assert vj["status"]["topic"] == topic and vj["status"]["progress"] == "0%"
+    assert vj["status"]["startTime"]
+    # The task topic with maxReplicas partitions, and its dead-letter topic.
+    t = topics(stack)
+    assert t.get(topic) == 3 and t.get(topic + ".dlq") == 3
+    split = get(stack, "job", "clip-split", ns)
+    c = split["spec"]["template"]["spec"]["containers"][0]
+    assert c["args"] == ["split", "--config", "/etc/sluice/config.json"]
+    assert split["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert split["metadata"]["ownerReferences"][0]["kind"] == "VideoJob"
+    dep = get(stack, "deployment", "clip-process", ns)
+    assert dep["spec"]["template"]["spec"]["containers"][0]["args"][0] == "process"
+    env = {e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "SLUICE_SECRET_PG_CREDS_DSN" in env
+    cfg = json.loads(get(stack, "configmap", "clip-config", ns)["data"]["config.json"])
+    assert cfg["spec"]["source"]["uri"] == "file:///data/in.mp4"
+
+    meta, done = f"sluice:vj:{ns}:clip:meta", f"sluice:vj:{ns}:clip:done"
+    redis_cli(stack, "HSET", meta, "segments_total", "4", "frames_total", "400",
+              "duration_ms", "8000", "split_done", "1")
+    redis_cli(stack, "HSET", done, "0", "100", "1", "100")
+    vj = wait_for("Processing 50%", lambda: (lambda v: v if v and v["status"].get(
+        "progress") == "50%" else None)(vj_phase(stack, "clip", ns, "Processing")))
+    st = vj["status"]
+    assert (st["segmentsTotal"], st["segmentsDone"], st["framesTotal"], st["framesDone"]) == \
+        (4, 2, 400, 200)
+    assert not exists(stack, "job", "clip-assemble", ns)
+
+    redis_cli(stack, "HSET", done, "2", "100", "3", "100")
+    wait_for("Assembling", lambda: vj_phase(stack, "clip", ns, "Assembling"))
+    asm = wait_for("the assemble Job", lambda: get(stack, "job", "clip-assemble", ns, check=False))
+    assert asm["spec"]["template"]["spec"]["containers"][0]["args"][0] == "assemble"
+
+    redis_cli(stack, "HSET", meta, "assembled", "1", "output_frames", "400")
+    vj = wait_for("Succeeded", lambda: vj_phase(stack, "clip", ns, "Succeeded"))
+    assert vj["status"]["progress"] == "100%" and vj["status"]["completionTime"]
+    assert cond(vj, "Complete")["status"] == "True"
+    # On success the workers go away.
+    wait_for("the process Deployment deleted",
+             lambda: not exists(stack, "deployment", "clip-process", ns))
+    # One Event per phase, in order.
+    evs = [e["reason"] for e in sorted(events(stack, ns, "clip"),
+                                       key=lambda e: e.get("eventTime") or "")]
+    phases = [r for r in evs if r in ("Splitting", "Processing", "Assembling", "Succeeded")]
+    assert phases == ["Splitting", "Processing", "Assembling", "Succeeded"], evs
+
+    # Deleting it deletes the topics and the keys (finalizer), and the children.
+    kubectl(stack, "delete", "vj", "clip", "-n", ns, "--timeout=30s")
+    assert redis_cli(stack, "EXISTS", meta, done).strip() == "0"
+    wait_for("topics deleted", lambda: topic not in topics(stack) and
+             topic + ".dlq" not in topics(stack))
+    wait_for("Jobs deleted", lambda: not exists(stack, "job", "clip-split", ns))
+
+
+def test_videojob_failure_is_on_the_status_and_in_an_event(stack, op, ns):
+    apply_vj(stack, "broken", ns)
+    wait_for("Splitting", lambda: vj_phase(stack, "broken", ns, "Splitting"))
+    reason = "split media/broken: file:///data/in.mp4: open: Invalid data found when processing input"
+    redis_cli(stack, "HSET", f"sluice:vj:{ns}:broken:meta", "failed", reason)
+    vj = wait_for("Failed", lambda: vj_phase(stack, "broken", ns, "Failed"))
+    failed = cond(vj, "Failed")
+    assert failed["status"] == "True" and failed["reason"] == "JobFailed"
+    assert failed["message"] == reason
+    ev = wait_for("a JobFailed Warning", lambda: [
+        e for e in events(stack, ns, "broken") if e.get("reason") == "JobFailed"])
+    assert ev[0]["type"] == "Warning" and reason in ev[0]["message"]
+    wait_for("the workers deleted", lambda: not exists(stack, "deployment", "broken-process", ns))
+    # A finished job stays finished.
+    time.sleep(3)
+    assert get(stack, "vj", "broken", ns)["status"]["phase"] == "Failed"
+    assert reasons(stack, ns, "broken").count("JobFailed") == 1
+
+
+def test_videojob_invalid_spec(stack, op, ns):
+    # The schema admits it; the workers' parser refuses it.
+    # (a topic name Kafka takes, but "<topic>.dlq" would not fit in 249 bytes).
+    apply_vj(stack, "bad", ns, kafka={"bootstrap": stack["KAFKA_BOOTSTRAP"], "topic": "t" * 247})
+    vj = wait_for("Failed", lambda: vj_phase(stack, "bad", ns, "Failed"), timeout=15)
+    assert cond(vj, "Ready")["reason"] == "InvalidSpec"
+    assert "spec.kafka.topic" in cond(vj, "Ready")["message"]
+    assert "InvalidSpec" in reasons(stack, ns, "bad")
+    assert not exists(stack, "job", "bad-split", ns)

@@ -18,6 +18,7 @@
 #include "../../operator/conditions.h"
 #include "../../operator/events.h"
 #include "../../operator/reconcile.h"
+#include "../../operator/reconcile_vj.h"
 #include "../../operator/redis_keys.h"
 
 static const char owner_json[] =
@@ -296,6 +297,48 @@ static void test_redis_pattern(void **state)
 	assert_int_equal(redis_keys_pattern("abcdef", buf, 8), 0);
 }
 
+static void test_vj_phase(void **state)
+{
+	struct vj_state st = {.failed = ""};
+	const char *reason;
+	char msg[256], pct[8];
+	(void)state;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Splitting");
+	st.split_job_failed = 1;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Failed");
+	assert_string_equal(reason, "SplitFailed");
+	st.split_job_failed = 0;
+	st.split_done = 1;
+	st.segments_total = 4;
+	st.segments_done = 1;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Processing");
+	assert_string_equal(msg, "1 of 4 segments done");
+	/* A failed segment still being retried is not the end... */
+	st.segments_failed = 1;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Processing");
+	/* ...but once every segment is done or failed for good, it is. */
+	st.segments_done = 3;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Failed");
+	assert_string_equal(reason, "SegmentsFailed");
+	st.segments_failed = 0;
+	st.segments_done = 4;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Assembling");
+	st.assemble_job_failed = 1;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Failed");
+	assert_string_equal(reason, "AssembleFailed");
+	st.assembled = 1;
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Succeeded");
+	st.failed = "split: open: Invalid data";
+	assert_string_equal(reconcile_vj_phase(&st, &reason, msg, sizeof(msg)), "Failed");
+	assert_string_equal(reason, "JobFailed");
+	assert_string_equal(msg, "split: open: Invalid data");
+
+	assert_string_equal(reconcile_vj_progress(0, 0, pct, sizeof(pct)), "0%");
+	assert_string_equal(reconcile_vj_progress(1, 3, pct, sizeof(pct)), "33%");
+	assert_string_equal(reconcile_vj_progress(3, 3, pct, sizeof(pct)), "100%");
+	assert_string_equal(reconcile_vj_progress(5, 3, pct, sizeof(pct)), "100%");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +351,7 @@ int main(void)
 	    cmocka_unit_test(test_status_changed),
 	    cmocka_unit_test(test_event),
 	    cmocka_unit_test(test_redis_pattern),
+	    cmocka_unit_test(test_vj_phase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
