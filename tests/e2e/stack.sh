@@ -665,7 +665,7 @@ cmd_names() { load_state || die "no stack is up"; server_names; }
 
 cmd_start() {
 	load_state || die "no stack is up (make stack-up)"
-	server_names | grep -qx "$1" || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
+	server_names | grep -x "$1" >/dev/null || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
 	start_one "$1"
 	wait_one "$1"
 	say "$1 ready (pid $(pid_of "$1"))"
@@ -673,7 +673,7 @@ cmd_start() {
 
 cmd_stop() {
 	load_state || die "no stack is up (make stack-up)"
-	server_names | grep -qx "$1" || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
+	server_names | grep -x "$1" >/dev/null || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
 	stop_one "$1"
 	say "$1 stopped"
 }

@@ -49,7 +49,7 @@ def scaler(stack, localrun):
     lease_ns = f"as-lease-{os.getpid()}"
     kubectl(stack, "create", "namespace", lease_ns)
     with tempfile.TemporaryDirectory(prefix="sluice-as-") as d:
-        o = ScalingOperator(stack, d,
+        o = ScalingOperator(stack, d, lease_ns, name="scaler",
                      extra=["--kafka-bootstrap", stack["KAFKA_BOOTSTRAP"],
                             "--polling-interval", POLL, "--stabilization-window", WINDOW,
                             "--cooldown-period", WINDOW])
