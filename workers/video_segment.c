@@ -311,6 +311,25 @@ static void strip_file_scheme(const char *uri, char *out, size_t size)
 	snprintf(out, size, "%s", uri);
 }
 
+/* mkdir -p: the segments' directory (vj_task's default sits beside the
+ * job's output) may not exist yet, and several workers may race to make it. */
+static int make_dirs(char *dir)
+{
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		int rc = mkdir(dir, 0755);
+		*p = c;
+		if (rc != 0 && errno != EEXIST)
+			return -1;
+		if (c == '\0')
+			return 0;
+	}
+}
+
 /* "<dir>/.<name>.<pid>-<n>.tmp": hidden, unique per process and call, in
  * the output's directory so that rename() is atomic. */
 static int make_tmp_name(struct seg *s)
@@ -324,6 +343,10 @@ static int make_tmp_name(struct seg *s)
 	                 (long)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 	if (n < 0 || (size_t)n >= sizeof(s->tmp))
 		return fail(s, VSEG_E_ARG, "output path too long: %s", s->path);
+	snprintf(a, sizeof(a), "%s", s->path);
+	char *dir = dirname(a);
+	if (dir[0] == '/' && make_dirs(dir) != 0)
+		return fail(s, VSEG_E_OUTPUT, "create directory \"%s\": %s", dir, strerror(errno));
 	return 0;
 }
 

@@ -8,6 +8,9 @@ its workers up from zero at once (capped at the partition count), the workers
 drain the lag and write their windows to PostgreSQL, the Deployment scales
 down after the stabilization window and to zero after the cooldown; and the
 lag on the status agrees with what Kafka's own consumer-group tool reports.
+A VideoJob runs from apply to Succeeded: its split Job publishes the segment
+tasks, the process workers are scaled up from zero while tasks wait, the
+assemble Job writes the output, and the workers go away afterwards.
 
 Needs the whole stack (make stack-up).
 """
@@ -51,6 +54,8 @@ def scaler(stack, localrun):
     with tempfile.TemporaryDirectory(prefix="sluice-as-") as d:
         o = ScalingOperator(stack, d, lease_ns, name="scaler",
                      extra=["--kafka-bootstrap", stack["KAFKA_BOOTSTRAP"],
+                            "--postgres-secret", "pg", "--influx-url", stack["INFLUX_URL"],
+                            "--influx-database", stack["INFLUX_DB"],
                             "--polling-interval", POLL, "--stabilization-window", WINDOW,
                             "--cooldown-period", WINDOW])
         o.start()
@@ -145,3 +150,54 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
              timeout=30)
     assert kafka_group_lag(stack, group) == 300
     assert replicas(stack, ns, dep) == 0
+
+
+def ffprobe(path, *entries):
+    out = run(["ffprobe", "-v", "error", "-count_frames", "-show_entries", ",".join(entries),
+               "-of", "json", str(path)]).stdout
+    return json.loads(out)
+
+
+def test_videojob_from_apply_to_succeeded_with_workers_scaled_from_zero(stack, scaler, ns,
+                                                                         tmp_path):
+    src, out = tmp_path / "in.mp4", tmp_path / "out" / "out.mp4"
+    out.parent.mkdir()
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=320x240:rate=25:duration=8", "-f", "lavfi", "-i",
+         "sine=frequency=440:duration=8", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+         "-c:a", "aac", "-shortest", str(src)])
+    vj = {"apiVersion": "sluice.dev/v1alpha1", "kind": "VideoJob",
+          "metadata": {"name": "clip", "namespace": ns},
+          "spec": {"source": {"uri": f"file://{src}"}, "output": {"uri": f"file://{out}"},
+                   "segmentSeconds": 2, "filters": "scale=160:-2,hue=s=0",
+                   "encoder": {"codec": "libx264", "preset": "ultrafast", "crf": 23},
+                   "kafka": {"bootstrap": stack["KAFKA_BOOTSTRAP"]},
+                   "workers": {"minReplicas": 0, "maxReplicas": 2, "lagThreshold": 1}}}
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+    seen = set()
+
+    def done():
+        st = (get(stack, "vj", "clip", ns) or {}).get("status", {})
+        r = replicas(stack, ns, "clip-process")
+        if r is not None:
+            seen.add(r)
+        assert st.get("phase") != "Failed", st
+        return st.get("phase") == "Succeeded" and st
+
+    st = wait_for("the VideoJob to succeed", done, timeout=240, interval=0.5)
+    assert st["segmentsDone"] == st["segmentsTotal"] == 4
+    assert st["progress"] == "100%"
+    # The workers started at zero, were scaled up while tasks waited, and are gone.
+    assert 0 in seen and max(seen) >= 1, seen
+    assert "Scaled" in reasons(stack, ns, "clip")
+    wait_for("the process Deployment removed", lambda: replicas(stack, ns, "clip-process") is None,
+             timeout=30)
+
+    info = ffprobe(out, "stream=codec_type,nb_read_frames,width")
+    video = [s for s in info["streams"] if s["codec_type"] == "video"]
+    assert [s["codec_type"] for s in info["streams"]].count("audio") == 1
+    assert video[0]["width"] == 160
+    assert abs(int(video[0]["nb_read_frames"]) - 200) <= 1
+    rows = run(["psql", stack["PG_DSN"], "-Atc",
+                f"SELECT count(*) FROM video_frames WHERE job = '{ns}/clip'"]).stdout
+    assert int(rows) == 200
