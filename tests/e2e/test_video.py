@@ -379,6 +379,14 @@ def test_bad_inputs(stack, sources, tmp_path, unique):
                     ).strip() in ("0", "")
         meta = hgetall(stack, f"sluice:vj:e2e:{name}:meta")
         assert want in meta.get("failed", ""), f"{case}: {meta}"
+    # The source fixed, the same job splits and the reason is gone.
+    name = f"bad-missing-{unique}"
+    shutil.copy(sources["h264"], d / "nothing-here.mp4")
+    cfg = job_config(stack, tmp_path, name, f"file://{d}/nothing-here.mp4",
+                     f"file://{tmp_path}/{name}-out.mp4")
+    worker(stack, "split", cfg)
+    meta = hgetall(stack, f"sluice:vj:e2e:{name}:meta")
+    assert meta["split_done"] == "1" and "failed" not in meta
 
 
 def test_bad_config_names_the_field(stack, tmp_path):
