@@ -514,9 +514,19 @@ static void test_source_errors(void **state)
 	assert_int_equal(vseg_run(&r, &res, err, sizeof(err)), VSEG_E_ENCODE);
 	assert_non_null(strstr(err, "unknown video encoder \"nosuchcodec\""));
 
-	request(&r, path("h264.mp4"), 9, 0, VSEG_END_OPEN, "/nonexistent-dir/x.mp4", NULL);
+	/* A missing directory is made (mkdir -p); one under a file cannot be. */
+	struct stat sb0;
+	char under_file[PATH_MAX];
+	snprintf(under_file, sizeof(under_file), "%s/x.mp4", path("h264.mp4"));
+	request(&r, path("h264.mp4"), 9, 0, VSEG_END_OPEN, under_file, NULL);
 	assert_int_equal(vseg_run(&r, &res, err, sizeof(err)), VSEG_E_OUTPUT);
-	assert_non_null(strstr(err, "No such file or directory"));
+	assert_non_null(strstr(err, "Not a directory"));
+	request(&r, path("h264.mp4"), 9, 0, 100, path("made/here/x.mp4"), NULL);
+	assert_int_equal(vseg_run(&r, &res, err, sizeof(err)), 0);
+	assert_int_equal(stat(path("made/here/x.mp4"), &sb0), 0);
+	unlink(path("made/here/x.mp4"));
+	rmdir(path("made/here"));
+	rmdir(path("made"));
 
 	struct stat sb;
 	assert_int_equal(stat(path("x.mp4"), &sb), -1);
