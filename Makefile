@@ -41,11 +41,12 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
-	format format-check lint fuzz integration bench images clean FORCE
+	format format-check lint fuzz integration bench images demo clean FORCE
 
 all: build
 
 help:
+	@echo 'make demo          the whole pipeline end to end: a VideoJob and a TelemetryWindow'
 	@echo 'make build         build sluice-operator and sluice-worker into $(BUILD)/'
 	@echo 'make test          everything: deps, build, unit tests (plain and ASan+UBSan),'
 	@echo '                   the real-server stack, end-to-end tests, teardown'
@@ -179,6 +180,10 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=varFuncNullUB --inline-suppr --std=c11 -Ilib lib operator workers
+
+# The whole pipeline on this machine (scripts/demo.sh says what it does).
+demo:
+	@scripts/demo.sh
 
 # Container images, built for real with podman from a debootstrap base.
 images:
