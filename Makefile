@@ -139,8 +139,12 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: $(BENCH_BIN)
+# Then, when the stack is up, the end-to-end figure (Kafka in, every sink out),
+# the worker's peak RSS and the ratio to Spark Structured Streaming
+# (tests/bench/e2e_bench.py; it says why when it skips).
+bench: $(BENCH_BIN) $(BUILD)/sluice-worker
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@echo "== tests/bench/e2e_bench.py"; python3 tests/bench/e2e_bench.py
 
 deps:
 	@scripts/deps.sh all
