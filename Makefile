@@ -142,9 +142,11 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Benchmarks that need a server read the stack's env file when one is up
-# (bench_lag: KAFKA_BOOTSTRAP) and skip that part with a message otherwise.
-bench: $(BENCH_BIN)
+# Benchmarks that need servers (tests/bench/bench_*.py, bench_lag) read the
+# stack's env file when one is up and skip with a message otherwise; among
+# them the telemetry pipeline end to end (Kafka in, every sink out), the
+# worker's peak RSS and the ratio to Spark Structured Streaming.
+bench: $(BENCH_BIN) $(BUILD)/sluice-worker $(BUILD)/sluice-operator
 	@if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
 		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
 	for b in $(BENCH_BIN) tests/bench/bench_*.py; do echo "== $$b"; $$b || exit 1; done

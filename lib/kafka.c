@@ -203,6 +203,8 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	    "partition.assignment.strategy", "range",
 	    "isolation.level",               "read_committed",
 	    "enable.partition.eof",          "false",
+	    "queued.min.messages",           "20000",
+	    "queued.max.messages.kbytes",    "8192",
 	    NULL,
 	};
 	/* clang-format on */

@@ -28,6 +28,11 @@
  *   isolation.level=read_committed  aborted transactional writes are never
  *                                   read
  *   enable.partition.eof=false, statistics.interval.ms=0
+ *   queued.min.messages=20000,      the prefetch queue per partition: the
+ *   queued.max.messages.kbytes=8192 defaults (100000 messages, 64 MiB)
+ *                                   alone would take the worker past its
+ *                                   64 MB memory target; 20000 messages
+ *                                   still cover several poll rounds
  *
  * Producers: acks=all and enable.idempotence=true (no duplicates or
  * reordering from internal retries), partitioner=murmur2_random (the Java

@@ -21,6 +21,7 @@ import math
 import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -437,6 +438,10 @@ def test_results_match_an_independent_reference(stack, workers, tmp_path, unique
         check_export(stack, spec, tmp_path, table, resource, 2, key="d1")
         m = w.metrics()
         assert m["sluice_tw_events_in_total"] == len(events)
+        # Consumer lag per partition, refreshed every 5 s: 0 once all is committed
+        # (the idle advance closes the last windows, so everything is).
+        lag = f'sluice_tw_consumer_lag{{topic="{topic}",partition="0"}}'
+        wait_for(lambda: w.metrics().get(lag) == 0, 30, f"{lag} to reach 0")
         assert m["sluice_tw_duplicates_total"] == dups
         assert m["sluice_tw_late_total"] == len(late)
         assert m["sluice_tw_partial_late_total"] == partial
@@ -733,6 +738,19 @@ def test_load_publishes_a_csv_file_and_its_rows_appear(stack, workers, tmp_path,
     assert len(got) == 200
     assert got[0] == {"ts": events[0][0], "device": "d0", "site": 'north, "A"',
                       "temp": events[0][2]["temp"]}
+    # On a terminal (a pseudo-terminal from script(1)) progress is one bar,
+    # redrawn in place, ending at 100% with every record delivered.
+    bar_topic = f"tw-loadbar-{unique}"
+    create_topic(stack, bar_topic, 1)
+    cmd = " ".join(shlex.quote(a) for a in [WORKER, "load", "--file", str(csv), "--topic",
+                                              bar_topic, "--bootstrap", bootstrap,
+                                              "--rate", "400"])
+    p = run(["script", "-qec", cmd, "/dev/null"], timeout=60)
+    # (text mode reads the bar's "\r" as a line break)
+    assert "[##############################] 100%  200 rows  200 delivered  0 failed" \
+        in p.stdout, repr(p.stdout[-400:])
+    bars = re.findall(r"\[[#-]{30}\] +\d+%", p.stdout)
+    assert 2 <= len(bars) < 200, repr(p.stdout)  # redrawn, not one line per record
     # A topic that does not exist is refused, quickly and clearly.
     p = run([WORKER, "load", "--file", str(csv), "--topic", f"missing-{unique}", "--bootstrap",
              bootstrap], check=False, timeout=60)
@@ -740,8 +758,23 @@ def test_load_publishes_a_csv_file_and_its_rows_appear(stack, workers, tmp_path,
 
 
 def test_modes_not_built_yet_say_so():
-    for mode in ("export", "split", "process", "assemble"):
+    for mode in ("split", "process", "assemble"):
         p = subprocess.run([WORKER, mode], capture_output=True, text=True, timeout=10)
         assert p.returncode == 2 and f"mode '{mode}' is not available in this build yet" in p.stderr
-    p = subprocess.run([WORKER, "telemetry"], capture_output=True, text=True, timeout=10)
-    assert p.returncode == 2 and "--config FILE" in p.stderr
+    for mode in ("telemetry", "export"):
+        p = subprocess.run([WORKER, mode], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and "--config FILE" in p.stderr, (mode, p.stderr)
+
+
+def test_export_refuses_a_spec_without_postgres(tmp_path):
+    doc = {"name": "x", "namespace": "e2e",
+           "spec": {"kafka": {"bootstrap": "127.0.0.1:1", "topic": "t"},
+                    "fields": {"timestamp": "ts"}, "window": {"size": "1s"}}}
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(doc))
+    p = subprocess.run([WORKER, "export", "--config", str(path)], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 2 and "has no spec.sinks.postgres" in p.stderr, p.stderr
+    p = subprocess.run([WORKER, "export", "--config", str(path), "--last", "0"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2, p.stderr
