@@ -514,7 +514,9 @@ static void test_source_errors(void **state)
 	assert_int_equal(vseg_run(&r, &res, err, sizeof(err)), VSEG_E_ENCODE);
 	assert_non_null(strstr(err, "unknown video encoder \"nosuchcodec\""));
 
-	request(&r, path("h264.mp4"), 9, 0, VSEG_END_OPEN, "/nonexistent-dir/x.mp4", NULL);
+	/* A directory that does not exist, inside the test directory (a fixed
+	 * path elsewhere could be created by anyone). */
+	request(&r, path("h264.mp4"), 9, 0, VSEG_END_OPEN, path("no-such-dir/x.mp4"), NULL);
 	assert_int_equal(vseg_run(&r, &res, err, sizeof(err)), VSEG_E_OUTPUT);
 	assert_non_null(strstr(err, "No such file or directory"));
 
