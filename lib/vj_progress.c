@@ -160,7 +160,11 @@ int vj_progress_split(redisContext *c, const char *ns, const char *name, int64_t
 	snprintf(seg, sizeof(seg), "%" PRId64, segments_total);
 	snprintf(fr, sizeof(fr), "%" PRId64, frames_total);
 	snprintf(dur, sizeof(dur), "%" PRId64, duration_ms);
-	return run(c, 10, argv, errbuf, errbuf_size);
+	if (run(c, 10, argv, errbuf, errbuf_size) < 0)
+		return -1;
+	/* A split that failed before (a source fixed since) leaves no stale
+	 * reason behind once a split succeeds. */
+	return run(c, 3, (const char *[]){"HDEL", key, "failed"}, errbuf, errbuf_size);
 }
 
 int vj_progress_segment_done(redisContext *c, const char *ns, const char *name, int32_t idx,

@@ -59,7 +59,8 @@ redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf,
 /*
  * The writers. Each returns 0, or -1 with Redis's or hiredis's reason in
  * errbuf. All are idempotent: repeating one leaves the same state.
- *   split:           meta segments_total, frames_total, duration_ms, split_done=1
+ *   split:           meta segments_total, frames_total, duration_ms, split_done=1;
+ *                    clears meta failed (a failed split's reason)
  *   segment_done:    done[idx] = frames, and idx leaves failed
  *   segment_failed:  failed[idx] = reason
  *   assembled:       meta assembled=1, output_frames

@@ -482,7 +482,6 @@ int video_assemble_main(const char *spec_path)
 
 	memset(&a, 0, sizeof(a));
 	a.audio.stream = -1;
-	av_log_set_level(AV_LOG_ERROR);
 	if (spec_path == NULL) {
 		fprintf(stderr,
 		        "sluice-worker: assemble: --config FILE (the VideoJob) is required\n");
@@ -493,6 +492,7 @@ int video_assemble_main(const char *spec_path)
 		return 2;
 	}
 	vj_spec_job_id(&a.spec, a.job, sizeof(a.job));
+	video_probe_log_to_json(a.job);
 	if (vj_spec_file_path(a.spec.output_uri) == NULL) {
 		fprintf(stderr, "sluice-worker: assemble %s: spec.output.uri: not file://\n",
 		        a.job);

@@ -247,7 +247,7 @@ int video_db_record_plan(PGconn *c, const struct video_db_job *job,
 			    "postgres: job %s: a different plan is recorded (source %s, %" PRId32
 			    " segments); delete the job's rows to plan it again",
 			    job->job, stored.source, stored.segments_total);
-			return -1;
+			return VIDEO_DB_E_CONFLICT;
 		}
 		same = same_segments(c, job->job, segs, n, errbuf, errbuf_size);
 		if (same < 0)
@@ -257,7 +257,7 @@ int video_db_record_plan(PGconn *c, const struct video_db_job *job,
 			         "postgres: job %s: the recorded segment boundaries differ from "
 			         "this plan (the source changed?)",
 			         job->job);
-			return -1;
+			return VIDEO_DB_E_CONFLICT;
 		}
 		return 0;
 	}
@@ -347,6 +347,25 @@ int video_db_read_plan(PGconn *c, const char *job, struct video_db_job *out,
 	*n = (size_t)rows;
 	PQclear(res);
 	return 1;
+}
+
+int video_db_delete_job(PGconn *c, const char *job, const char *frames_table, char *errbuf,
+                        size_t errbuf_size)
+{
+	char frames[SQL_MAX];
+	const char *p[] = {job};
+
+	snprintf(frames, sizeof(frames), "DELETE FROM \"%s\" WHERE job = $1", frames_table);
+	if (cmd(c, "BEGIN", "BEGIN", 0, NULL, errbuf, errbuf_size) < 0)
+		return -1;
+	if (cmd(c, "delete frames", frames, 1, p, errbuf, errbuf_size) < 0 ||
+	    cmd(c, "delete video_jobs", "DELETE FROM video_jobs WHERE job = $1", 1, p, errbuf,
+	        errbuf_size) < 0 ||
+	    cmd(c, "COMMIT", "COMMIT", 0, NULL, errbuf, errbuf_size) < 0) {
+		rollback(c);
+		return -1;
+	}
+	return 0;
 }
 
 int video_db_segment_counts(PGconn *c, const char *job, int64_t *total, int64_t *done,

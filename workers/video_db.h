@@ -79,11 +79,15 @@ PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf
  */
 PGconn *video_db_connect_spec(const struct vj_spec *spec, char *errbuf, size_t errbuf_size);
 
+/* video_db_record_plan: a different plan is recorded under the job name. */
+#define VIDEO_DB_E_CONFLICT (-2)
+
 /*
  * Records job and its n segments, once. Returns 1 when this call recorded
  * them, 0 when the same plan was already there (same source and segment
- * count, and the same boundaries: a rerun of split), or -1 with the reason
- * (among them: a different plan is recorded under this job name).
+ * count, and the same boundaries: a rerun of split), VIDEO_DB_E_CONFLICT
+ * when a different plan is recorded under this job name, or -1 with the
+ * reason.
  */
 int video_db_record_plan(PGconn *c, const struct video_db_job *job,
                          const struct video_db_segment *segs, size_t n, char *errbuf,
@@ -96,6 +100,14 @@ int video_db_record_plan(PGconn *c, const struct video_db_job *job,
  */
 int video_db_read_plan(PGconn *c, const char *job, struct video_db_job *out,
                        struct video_db_segment **segs, size_t *n, char *errbuf, size_t errbuf_size);
+
+/*
+ * Deletes job's plan, its segments and its rows in frames_table, in one
+ * transaction: a VideoJob deleted and created again under the same name
+ * with another source starts afresh. Returns 0 or -1.
+ */
+int video_db_delete_job(PGconn *c, const char *job, const char *frames_table, char *errbuf,
+                        size_t errbuf_size);
 
 /* Counts job's segments by state. */
 int video_db_segment_counts(PGconn *c, const char *job, int64_t *total, int64_t *done,

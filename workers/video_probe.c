@@ -3,6 +3,7 @@
 #include "video_probe.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,42 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/error.h>
+#include <libavutil/log.h>
 
+#include "log.h"
 #include "vj_spec.h"
 
 /* Only what a VideoJob source may be: no concat:, pipe:, data: ... */
 #define PROTOCOLS "file,http,https,tcp,tls,crypto"
+
+static const char *log_job = "";
+
+static void on_av_log(void *avcl, int level, const char *fmt, va_list vl)
+{
+	static int print_prefix = 1;
+	char line[1024];
+	size_t n;
+
+	if (level > av_log_get_level())
+		return;
+	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n == 0)
+		return;
+	if (level <= AV_LOG_ERROR)
+		log_error("ffmpeg", "job", log_job, "text", line, NULL);
+	else
+		log_warn("ffmpeg", "job", log_job, "text", line, NULL);
+}
+
+void video_probe_log_to_json(const char *job)
+{
+	log_job = job;
+	av_log_set_level(AV_LOG_WARNING);
+	av_log_set_callback(on_av_log);
+}
 
 const char *video_probe_url(const char *uri)
 {
@@ -126,7 +158,6 @@ int video_probe_open(const char *uri, int timeout_ms, struct video_probe *out, c
 	int rc, idx;
 
 	memset(out, 0, sizeof(*out));
-	av_log_set_level(AV_LOG_ERROR);
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms * 1000);
 	av_dict_set(&opts, "rw_timeout", timeout, 0);
 	av_dict_set(&opts, "protocol_whitelist", PROTOCOLS, 0);

@@ -33,6 +33,13 @@ int video_probe_open(const char *uri, int timeout_ms, struct video_probe *out, c
 
 void video_probe_free(struct video_probe *p);
 
+/* Sends FFmpeg's own log lines (warnings and errors: "moov atom not found",
+ * "partial file") to lib/log as JSON lines with msg "ffmpeg", the line in
+ * "text" and the job in "job" (borrowed: keep it alive while FFmpeg runs),
+ * instead of bare text on stderr. For the one-shot modes split and
+ * assemble. */
+void video_probe_log_to_json(const char *job);
+
 /* The URL libavformat opens for uri: the path of a file:// URI, else uri. */
 const char *video_probe_url(const char *uri);
 

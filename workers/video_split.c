@@ -208,10 +208,21 @@ static int run(struct split *s, char *errbuf, size_t size)
 	s->redis = vj_progress_connect_spec(&s->spec, errbuf, size);
 	if (s->redis == NULL)
 		return -1;
-	recorded = video_db_record_plan(s->pg, &s->row, s->segs, s->nsegs, errbuf, size);
-	if (recorded < 0)
-		return -1;
 	if (vj_progress_read(s->redis, s->spec.namespace, s->spec.name, &prog, errbuf, size) < 0)
+		return -1;
+	recorded = video_db_record_plan(s->pg, &s->row, s->segs, s->nsegs, errbuf, size);
+	/* Another plan under this name, and no progress in Redis (the operator
+	 * deletes the keys with the VideoJob): a new VideoJob reusing the name
+	 * of a deleted one. Its old rows go; a live job's plan never changes. */
+	if (recorded == VIDEO_DB_E_CONFLICT && !prog.split_done) {
+		log_warn("replacing the plan of an earlier VideoJob of this name", "job", s->job,
+		         "reason", errbuf, NULL);
+		if (video_db_delete_job(s->pg, s->job, s->spec.sinks.postgres.table, errbuf, size) <
+		    0)
+			return -1;
+		recorded = video_db_record_plan(s->pg, &s->row, s->segs, s->nsegs, errbuf, size);
+	}
+	if (recorded < 0)
 		return -1;
 	if (!recorded && prog.split_done) {
 		snprintf(n1, sizeof(n1), "%zu", s->nsegs);
@@ -259,6 +270,7 @@ int video_split_main(const char *spec_path)
 		return 2;
 	}
 	vj_spec_job_id(&s.spec, s.job, sizeof(s.job));
+	video_probe_log_to_json(s.job);
 	if (run(&s, errbuf, sizeof(errbuf)) < 0) {
 		snprintf(msg, sizeof(msg), "split %s: %s", s.job, errbuf);
 		log_error("split failed", "job", s.job, "error", msg, NULL);

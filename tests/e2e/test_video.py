@@ -86,6 +86,10 @@ def sources(tmp_path_factory):
     s["vp9"] = d / "vp9.webm"
     ffmpeg(*lavfi_inputs(), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
            "-g", "25", "-c:a", "libopus", "-shortest", str(s["vp9"]))
+    # VP9 + Vorbis in WebM, assembled into Matroska (the non-MP4 path).
+    s["vorbis"] = d / "vorbis.webm"
+    ffmpeg(*lavfi_inputs(), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
+           "-g", "25", "-c:a", "libvorbis", "-shortest", str(s["vorbis"]))
     # Variable frame rate: 7 of every 10 frames kept, their times unchanged.
     s["vfr"] = d / "vfr.mp4"
     ffmpeg(*lavfi_inputs(rate=30), "-vf", "select='lt(mod(n\\,10)\\,7)'", "-fps_mode", "vfr",
@@ -199,13 +203,14 @@ def check_split(stack, job, topic, src):
     return segments, frames, duration_ms
 
 
-@pytest.mark.parametrize("kind", ["h264", "mpeg4", "vp9", "vfr", "odd", "noaudio"])
+@pytest.mark.parametrize("kind", ["h264", "mpeg4", "vp9", "vorbis", "vfr", "odd", "noaudio"])
 def test_split_and_assemble(stack, sources, tmp_path, unique, kind):
     src = sources[kind]
     name = f"{kind}-{unique}"
     job = f"e2e/{name}"
     topic = f"sluice-vj-e2e-{name}"
-    out = tmp_path / "out" / f"{name}.mp4"
+    ext = "mkv" if kind == "vorbis" else "mp4"
+    out = tmp_path / "out" / f"{name}.{ext}"
     out.parent.mkdir()
     cfg = job_config(stack, tmp_path, name, f"file://{src}", f"file://{out}")
 
@@ -232,9 +237,10 @@ def test_split_and_assemble(stack, sources, tmp_path, unique, kind):
     assert got_frames == frames
     assert abs(got_ms - duration_ms) <= 1000 / FPS + 1
     assert has_audio(out) == has_audio(src)
-    with open(out, "rb") as f:
-        head = f.read(1 << 16)
-    assert 0 <= head.find(b"moov") < max(head.find(b"mdat"), 1 << 16), "+faststart"
+    if ext == "mp4":
+        with open(out, "rb") as f:
+            head = f.read(1 << 16)
+        assert 0 <= head.find(b"moov") < max(head.find(b"mdat"), 1 << 16), "+faststart"
     assert not list(out.parent.glob("*.partial-*"))
     assert psql(stack, f"SELECT state FROM video_jobs WHERE job = '{job}'").strip() == \
         "assembled"
@@ -373,6 +379,14 @@ def test_bad_inputs(stack, sources, tmp_path, unique):
                     ).strip() in ("0", "")
         meta = hgetall(stack, f"sluice:vj:e2e:{name}:meta")
         assert want in meta.get("failed", ""), f"{case}: {meta}"
+    # The source fixed, the same job splits and the reason is gone.
+    name = f"bad-missing-{unique}"
+    shutil.copy(sources["h264"], d / "nothing-here.mp4")
+    cfg = job_config(stack, tmp_path, name, f"file://{d}/nothing-here.mp4",
+                     f"file://{tmp_path}/{name}-out.mp4")
+    worker(stack, "split", cfg)
+    meta = hgetall(stack, f"sluice:vj:e2e:{name}:meta")
+    assert meta["split_done"] == "1" and "failed" not in meta
 
 
 def test_bad_config_names_the_field(stack, tmp_path):
@@ -414,3 +428,41 @@ def test_assemble_fails_loudly(stack, sources, tmp_path, unique):
     assert p.returncode == 1
     assert "segment 1 (" in p.stderr and "No such file or directory" in p.stderr
     assert not out.exists()
+
+
+def test_same_name_other_source(stack, sources, tmp_path, unique):
+    """A live job's plan never changes; a VideoJob deleted (its Redis keys
+    gone, as the operator's finalizer does) and created again under the same
+    name with another source gets a new plan."""
+    name = f"again-{unique}"
+    job = f"e2e/{name}"
+    out = f"file://{tmp_path}/{name}.mp4"
+    worker(stack, "split", job_config(stack, tmp_path, name, f"file://{sources['h264']}", out))
+    other = job_config(stack, tmp_path, name, f"file://{sources['noaudio']}", out)
+    p = worker(stack, "split", other, check=False)
+    assert p.returncode == 1 and "a different plan is recorded" in p.stderr
+    redis(stack, "DEL", *(f"sluice:vj:e2e:{name}:{k}" for k in ("meta", "done", "failed")))
+    worker(stack, "split", other)
+    assert psql(stack, f"SELECT source FROM video_jobs WHERE job = '{job}'").strip() == \
+        f"file://{sources['noaudio']}"
+    frames, _ = video_info(sources["noaudio"])
+    assert int(psql(stack, f"SELECT sum(frames_expected) FROM video_segments "
+                           f"WHERE job = '{job}'")) == frames
+
+
+def test_split_resumes_after_a_crash(stack, sources, tmp_path, unique):
+    """A split that recorded its plan but died before split_done: the rerun
+    publishes again the segments not yet done, and only those."""
+    name = f"resume-{unique}"
+    job = f"e2e/{name}"
+    topic = f"sluice-vj-e2e-{name}"
+    cfg = job_config(stack, tmp_path, name, f"file://{sources['h264']}",
+                     f"file://{tmp_path}/{name}.mp4")
+    worker(stack, "split", cfg)
+    segments = len(tasks(stack, topic))
+    psql(stack, f"UPDATE video_segments SET state = 'done' WHERE job = '{job}' AND idx = 0")
+    redis(stack, "HDEL", f"sluice:vj:e2e:{name}:meta", "split_done")
+    worker(stack, "split", cfg)
+    keys = sorted(int(k) for _, k, _ in tasks(stack, topic))
+    assert keys == sorted(list(range(segments)) + list(range(1, segments)))
+    assert hgetall(stack, f"sluice:vj:e2e:{name}:meta")["split_done"] == "1"

@@ -74,10 +74,10 @@ static void test_plan_and_segment_states(void **state)
 	assert_int_equal(video_db_record_plan(c, &j, s, 3, err, sizeof(err)), 0);
 	/* Other boundaries under the same name: refused. */
 	plan(&j, s, 3, 1);
-	assert_int_equal(video_db_record_plan(c, &j, s, 3, err, sizeof(err)), -1);
+	assert_int_equal(video_db_record_plan(c, &j, s, 3, err, sizeof(err)), VIDEO_DB_E_CONFLICT);
 	assert_non_null(strstr(err, "boundaries differ"));
 	plan(&j, s, 2, 0);
-	assert_int_equal(video_db_record_plan(c, &j, s, 2, err, sizeof(err)), -1);
+	assert_int_equal(video_db_record_plan(c, &j, s, 2, err, sizeof(err)), VIDEO_DB_E_CONFLICT);
 	assert_non_null(strstr(err, "a different plan is recorded"));
 
 	assert_int_equal(video_db_read_plan(c, job, &got, &segs, &n, err, sizeof(err)), 1);
@@ -114,6 +114,11 @@ static void test_plan_and_segment_states(void **state)
 	free(segs);
 	assert_int_equal(video_db_read_plan(c, "no/such", &got, &segs, &n, err, sizeof(err)), 0);
 	assert_null(segs);
+	/* A VideoJob re-created under the name: the old plan goes, a new one fits. */
+	assert_int_equal(video_db_delete_job(c, job, "video_frames_it", err, sizeof(err)), 0);
+	assert_int_equal(video_db_read_plan(c, job, &got, &segs, &n, err, sizeof(err)), 0);
+	plan(&j, s, 2, 0);
+	assert_int_equal(video_db_record_plan(c, &j, s, 2, err, sizeof(err)), 1);
 	PQfinish(c);
 }
 
