@@ -532,3 +532,28 @@ def test_split_process_assemble(stack, tmp_path, unique, workers, nworkers, kill
         assert int(attempts) >= 2, "the killed segment was not retried"
     for w in ws[1:] if kill else ws:
         assert w.stop() == 0
+
+
+def test_sigterm_abandons_the_segment(stack, tmp_path, unique, workers):
+    """SIGTERM mid-segment: the worker stops promptly and cleanly (exit 0),
+    leaves no temporary or partial file and commits nothing for the segment;
+    a new worker then does every segment."""
+    src = tmp_path / "source.mp4"
+    make_source(src, seconds=6, size="1280x720")
+    job = Job(stack, tmp_path, unique, src, partitions=1)
+    a = workers(stack, job)
+    a.wait_ready()
+    job.record_plan()
+    job.publish()
+    wait_for(lambda: a.logged("segment started"), 60, "a segment to start")
+    started = time.time()
+    assert a.stop() == 0
+    assert time.time() - started < 15
+    assert a.logged("segment abandoned: stopping") or a.logged("segment done")
+    assert not [p.name for p in job.segdir.iterdir() if p.name.startswith(".")]
+    done_before = len(job.done())
+    assert done_before < len(job.segs)
+    workers(stack, job)
+    job.wait_done(300)
+    check_segments(job)
+    check_rows(job)
