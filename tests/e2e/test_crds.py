@@ -166,12 +166,20 @@ def test_telemetrywindow_defaults_are_the_workers(stack, ns):
     assert spec["dedupe"] == {"enabled": True, "maxEntries": 262144}
     assert spec["aggregations"] == ["count", "sum", "min", "max", "mean", "p50", "p95", "p99"]
     assert spec["retention"] == {"maxRowsPerKey": 1000, "maxAge": "0s"}
-    assert spec["workers"] == {"minReplicas": 1, "maxReplicas": 10, "lagThreshold": 1000}
+    assert spec["workers"] == {"minReplicas": 1, "maxReplicas": 10, "lagThreshold": 1000,
+                               "activationLagThreshold": 0}
     assert spec["sinks"]["redis"] == {"addr": "redis:6379", "ttl": "1h"}
     assert spec["sinks"]["influxdb"] == {"url": "http://influx:8086", "database": "d",
                                          "raw": False, "windows": True, "api": "v1"}
     assert spec["sinks"]["postgres"]["table"] == "telemetry_windows"
     assert "csv" not in spec  # only with format csv
+    # The Pod-level fields, as VideoJob has them: stored as written.
+    workers = {"image": "registry.local/sluice-worker:0.3", "imagePullPolicy": "IfNotPresent",
+               "resources": {"requests": {"cpu": "250m", "memory": "48Mi"},
+                             "limits": {"memory": "64Mi", "cpu": 1}}}
+    apply(stack, ns, tw("pod-fields", workers=workers))
+    got = get(stack, ns, "tw", "pod-fields")["spec"]["workers"]
+    assert {k: got[k] for k in workers} == workers, got
 
 
 SECRET = {"name": "sinks", "key": "dsn"}
