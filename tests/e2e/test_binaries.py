@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run
 
 BIN = ROOT / "build"
 
@@ -52,12 +52,19 @@ def test_version_and_help(binary):
     assert h.returncode == 0 and "--metrics-port" in h.stdout and "SLUICE_LOG_LEVEL" in h.stdout
 
 
-def test_operator_serves_metrics_and_health_then_stops_on_sigterm():
-    p, lines, port = start(["sluice-operator", "--metrics-port", "0"])
+def test_operator_serves_metrics_and_health_then_stops_on_sigterm(stack):
+    # Its caches list VideoJobs and TelemetryWindows: /readyz waits for the CRDs.
+    run(["kubectl", "--kubeconfig", stack["KUBECONFIG"], "apply", "-f", str(ROOT / "crds")])
+    p, lines, port = start(["sluice-operator", "--metrics-port", "0", "--kubeconfig",
+                            stack["KUBECONFIG"], "--leader-elect=false"])
     try:
         assert all({"ts", "level", "component", "msg"} <= set(l) for l in lines)
         assert lines[0]["component"] == "operator" and lines[0]["msg"] == "starting"
         assert get(port, "/healthz")[0] == 200
+        # Ready once its caches have listed from the API server.
+        deadline = time.time() + 20
+        while get(port, "/readyz")[0] != 200 and time.time() < deadline:
+            time.sleep(0.2)
         assert get(port, "/readyz")[0] == 200
         status, ctype, body = get(port, "/metrics")
         assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
@@ -67,14 +74,15 @@ def test_operator_serves_metrics_and_health_then_stops_on_sigterm():
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=10)
     assert rc == 0
-    tail = [json.loads(l) for l in p.stderr.read().splitlines()]
-    assert [l["msg"] for l in tail][-2:] == ["stop requested", "stopped"]
+    msgs = [json.loads(l)["msg"] for l in p.stderr.read().splitlines()]
+    assert "stop requested" in msgs and msgs[-1] == "stopped"
 
 
-def test_configuration_precedence_file_env_flag(tmp_path):
+def test_configuration_precedence_file_env_flag(stack, tmp_path):
     cfg = tmp_path / "operator.yaml"
     cfg.write_text("log:\n  level: debug\nmetrics:\n  port: 0\nnamespace: from-file\n")
-    env = {"SLUICE_NAMESPACE": "from-env", "PATH": "/usr/bin:/bin"}
+    env = {"SLUICE_NAMESPACE": "from-env", "PATH": "/usr/bin:/bin",
+           "KUBECONFIG": stack["KUBECONFIG"], "SLUICE_LEADER_ELECT": "false"}
     p, lines, port = start(["sluice-operator", "--config", str(cfg)], env=env)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=10)

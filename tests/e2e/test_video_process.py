@@ -514,11 +514,18 @@ def test_split_process_assemble(stack, tmp_path, unique, workers, nworkers, kill
     job = Job(stack, tmp_path, unique, src, partitions=3, plan_here=False)
     job.split()
     ws = [workers(stack, job) for _ in range(nworkers)]
+    killed_segs = set()
     if kill:
-        wait_for(lambda: ws[0].logged("segment started"), 60, "a segment to start")
-        time.sleep(0.3)
-        assert len(ws[0].logged("segment done")) < len(job.segs)
+        # Kill while a segment is in flight (started, not done), so that
+        # one must be redelivered and retried.
+        def in_flight():
+            started = {l["segment"] for l in ws[0].logged("segment started")}
+            return started - {l["segment"] for l in ws[0].logged("segment done")}
+        wait_for(in_flight, 60, "a segment in flight")
+        time.sleep(0.1)
         ws[0].kill()
+        time.sleep(0.5)  # the log reader drains what the process wrote before it died
+        killed_segs = in_flight()
     job.wait_done(300)
     check_segments(job, killed_pid=ws[0].p.pid if kill else None)
     check_rows(job)
@@ -526,10 +533,11 @@ def test_split_process_assemble(stack, tmp_path, unique, workers, nworkers, kill
     assert hgetall(stack, job.prefix + "meta")["assembled"] == "1"
     score = check_output(job, tmp_path, out=job.out)
     print(f"PSNR against one ffmpeg run: {score:.2f} dB")
-    if kill:
-        attempts = psql(stack, f"SELECT max(attempts) FROM video_segments "
-                               f"WHERE job = '{job.job}'").strip()
-        assert int(attempts) >= 2, "the killed segment was not retried"
+    if killed_segs:
+        idx = ",".join(sorted(killed_segs))
+        attempts = psql(stack, f"SELECT min(attempts) FROM video_segments "
+                               f"WHERE job = '{job.job}' AND idx IN ({idx})").strip()
+        assert int(attempts) >= 2, f"the killed segment(s) {idx} were not retried"
     for w in ws[1:] if kill else ws:
         assert w.stop() == 0
 
