@@ -5,7 +5,7 @@ carry the data.
 
 A TelemetryWindow with minReplicas 0 starts idle; a burst of events scales
 its workers up from zero at once (capped at the partition count), the workers
-drain the lag and write their windows to PostgreSQL, the Deployment scales
+drain the lag and write their windows to PostgreSQL, Redis and InfluxDB, the Deployment scales
 down after the stabilization window and to zero after the cooldown; and the
 lag on the status agrees with what Kafka's own consumer-group tool reports.
 A VideoJob runs from apply to Succeeded: its split Job publishes the segment
@@ -135,6 +135,16 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
     rows = run(["psql", stack["PG_DSN"], "-Atc",
                 f"SELECT count(*) FROM as_windows WHERE resource = '{ns}/burst'"]).stdout
     assert int(rows) > 0
+    # The operator filled in the sinks the resource left out: Redis and InfluxDB.
+    latest = run(["redis-cli", "-h", stack["REDIS_HOST"], "-p", stack["REDIS_PORT"], "--scan",
+                  "--pattern", f"sluice:{ns}:burst:*:latest"]).stdout.split()
+    assert len(latest) == 8  # one per host
+    points = run(["curl", "-sfG", f"{stack['INFLUX_URL']}/query", "--data-urlencode",
+                  f"db={stack['INFLUX_DB']}", "--data-urlencode",
+                  f"q=SELECT count(temp_mean) FROM telemetry_window WHERE resource = '{ns}/burst'"]
+                 ).stdout
+    series = json.loads(points)["results"][0].get("series")
+    assert series and series[0]["values"][0][1] > 0, points
     # Down only after the stabilization window, then to zero after the cooldown.
     wait_for("scale to zero", lambda: replicas(stack, ns, dep) == 0, timeout=60)
     st = get(stack, "tw", "burst", ns)["status"]
