@@ -127,6 +127,20 @@ static int same_version(const cJSON *a, const cJSON *b)
 	return ra != NULL && rb != NULL && ra[0] != '\0' && strcmp(ra, rb) == 0;
 }
 
+/* What the cache never needs and every object carries: managedFields
+ * (server-side apply's bookkeeping, often larger than the spec) and
+ * kubectl's last-applied copy of the whole object. Dropped as client-go's
+ * informers are advised to, they make up most of a cached object. */
+static void trim_object(cJSON *obj)
+{
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+
+	cJSON_DeleteItemFromObjectCaseSensitive(meta, "managedFields");
+	cJSON_DeleteItemFromObjectCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(meta, "annotations"),
+	    "kubectl.kubernetes.io/last-applied-configuration");
+}
+
 int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, cJSON *obj,
                           reflector_handler_fn fn, void *opaque)
 {
@@ -143,6 +157,7 @@ int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, 
 		cJSON_Delete(obj);
 		return REFLECTOR_EINVAL;
 	}
+	trim_object(obj);
 	pthread_mutex_lock(&s->mu);
 	if (type == KUBE_WATCH_DELETED) {
 		old = strmap_remove(s->map, key);
@@ -247,6 +262,7 @@ int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_h
 			cJSON_Delete(it);
 			continue;
 		}
+		trim_object(it);
 		r = strmap_put(fresh, key, it, NULL, &dup);
 		if (r == STRMAP_EFULL) {
 			res->dropped++;
