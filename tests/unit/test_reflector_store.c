@@ -471,7 +471,9 @@ static void test_readers_while_the_writer_writes(void **state)
 	atomic_store(&race.done, 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, reader_main, NULL), 0);
-	for (int i = 0; i < 3000; i++) {
+	/* Writing goes on until the readers have read too: on a busy machine
+	 * they may not be scheduled before 3000 writes are done. */
+	for (int i = 0; i < 3000 || atomic_load(&race.reads) < 3; i++) {
 		char rv[16];
 
 		snprintf(rv, sizeof(rv), "%d", i + 1);
