@@ -302,6 +302,7 @@ int controller_start(struct controller **out, const struct controller_options *o
 			ro.name = ro.ref.resource;
 			ro.label_selector = CHILDREN_SELECTOR;
 			ro.handler = on_child;
+			ro.project = reflector_keep_metadata; /* on_child reads labels only */
 			c->handler_args[i].kind = NULL;
 		}
 		ro.opaque = &c->handler_args[i];

@@ -1,11 +1,14 @@
 /*
  * reflector.c - list + watch into a cache; see reflector.h.
  *
- * The store is a strmap from key to the object (cJSON *), under a mutex.
- * Changes are worked out with the lock held and reported after it is
- * released, so a handler may read the store; objects a change replaced are
- * freed only after their handler ran (the store has one writer, so nothing
- * else can free them meanwhile).
+ * The store is a strmap from key to the object as compact JSON text, under
+ * a mutex: text takes a fraction of a cJSON tree's memory (a tree node is
+ * 64 bytes before its strings), and the cache is most of the operator's
+ * memory. Readers get a tree parsed from the text. Changes are worked out
+ * with the lock held and reported after it is released, so a handler may
+ * read the store; objects a change replaced are freed only after their
+ * handler ran (the store has one writer, so nothing else can free them
+ * meanwhile).
  */
 #include "reflector.h"
 
@@ -21,10 +24,18 @@
 
 /* ================================================================ the store */
 
+/* An object as held: its resourceVersion, compared on every event without a
+ * parse, and the object as compact JSON. */
+struct stored {
+	char *json;
+	char rv[];
+};
+
 struct reflector_store {
 	pthread_mutex_t mu;
-	struct strmap *map; /* key -> cJSON * */
+	struct strmap *map; /* key -> struct stored * */
 	size_t max;
+	reflector_project_fn project;
 };
 
 const char *reflector_event_name(enum reflector_event ev)
@@ -62,11 +73,24 @@ int reflector_store_new(struct reflector_store **out, size_t max_objects)
 	return 0;
 }
 
+void reflector_store_set_project(struct reflector_store *s, reflector_project_fn fn)
+{
+	s->project = fn;
+}
+
+static void stored_free(struct stored *st)
+{
+	if (st == NULL)
+		return;
+	free(st->json);
+	free(st);
+}
+
 static int delete_value(const char *key, void *value, void *opaque)
 {
 	(void)key;
 	(void)opaque;
-	cJSON_Delete(value);
+	stored_free(value);
 	return 0;
 }
 
@@ -117,14 +141,11 @@ int reflector_object_key(const cJSON *obj, char *buf, size_t size)
 	return 0;
 }
 
-/* Whether a and b carry the same, non-empty, resourceVersion. Compared for
+/* Whether two resourceVersions are the same, non-empty, one. Compared for
  * equality only: resourceVersions are opaque (never ordered). */
-static int same_version(const cJSON *a, const cJSON *b)
+static int same_version(const char *a, const char *b)
 {
-	const char *ra = meta_string(a, "resourceVersion");
-	const char *rb = meta_string(b, "resourceVersion");
-
-	return ra != NULL && rb != NULL && ra[0] != '\0' && strcmp(ra, rb) == 0;
+	return a != NULL && b != NULL && a[0] != '\0' && strcmp(a, b) == 0;
 }
 
 /* What the cache never needs and every object carries: managedFields
@@ -141,11 +162,126 @@ static void trim_object(cJSON *obj)
 	    "kubectl.kubernetes.io/last-applied-configuration");
 }
 
+void reflector_keep_metadata(cJSON *obj)
+{
+	static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion",
+	                                   "generation", "labels", "ownerReferences",
+	                                   "deletionTimestamp"};
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *it, *next;
+
+	for (it = obj != NULL ? obj->child : NULL; it != NULL; it = next) {
+		next = it->next;
+		if (it != meta)
+			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+	}
+	for (it = meta != NULL ? meta->child : NULL; it != NULL; it = next) {
+		size_t i = 0;
+
+		next = it->next;
+		while (i < sizeof(keep) / sizeof(keep[0]) && strcmp(it->string, keep[i]) != 0)
+			i++;
+		if (i == sizeof(keep) / sizeof(keep[0]))
+			cJSON_Delete(cJSON_DetachItemViaPointer(meta, it));
+	}
+}
+
+/* Whether cJSON would print n with digits lost: it writes 15 significant
+ * digits where they read back within an epsilon, so 1234567890123456
+ * comes back as 1234567890123460. */
+static int lossy_number(const cJSON *n)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%1.15g", n->valuedouble);
+	return strtod(buf, NULL) != n->valuedouble;
+}
+
+static int has_lossy_number(const cJSON *t)
+{
+	for (const cJSON *it = t->child; it != NULL; it = it->next)
+		if ((cJSON_IsNumber(it) && lossy_number(it)) || has_lossy_number(it))
+			return 1;
+	return 0;
+}
+
+/* Replaces every lossy number in t by its 17 digits, verbatim. */
+static int fix_lossy_numbers(cJSON *t)
+{
+	for (cJSON *it = t->child, *next; it != NULL; it = next) {
+		next = it->next;
+		if (cJSON_IsNumber(it) && lossy_number(it)) {
+			char buf[32];
+			cJSON *raw;
+
+			snprintf(buf, sizeof(buf), "%1.17g", it->valuedouble);
+			if ((raw = cJSON_CreateRaw(buf)) == NULL)
+				return -1;
+			/* The key moves over: the replaced item goes, raw keeps it. */
+			raw->string = it->string;
+			raw->type |= it->type & cJSON_StringIsConst;
+			it->string = NULL;
+			cJSON_ReplaceItemViaPointer(t, it, raw);
+		} else if (fix_lossy_numbers(it) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* obj as compact JSON that parses back to the same values; NULL when out
+ * of memory. */
+static char *print_exact(const cJSON *obj)
+{
+	cJSON *copy;
+	char *text = NULL;
+
+	if (!has_lossy_number(obj))
+		return cJSON_PrintUnformatted(obj);
+	/* Rare (a number of 16 or more digits): fix a copy, the caller's tree
+	 * stays as it is. */
+	if ((copy = cJSON_Duplicate(obj, 1)) != NULL && fix_lossy_numbers(copy) == 0)
+		text = cJSON_PrintUnformatted(copy);
+	cJSON_Delete(copy);
+	return text;
+}
+
+/* obj trimmed (and projected) into its stored form; obj stays the
+ * caller's. NULL when out of memory. */
+static struct stored *stored_new(const struct reflector_store *s, cJSON *obj)
+{
+	const char *rv;
+	struct stored *st;
+	size_t n;
+
+	trim_object(obj);
+	if (s->project != NULL)
+		s->project(obj);
+	rv = meta_string(obj, "resourceVersion");
+	n = rv != NULL ? strlen(rv) : 0;
+	st = malloc(sizeof(*st) + n + 1);
+	if (st == NULL)
+		return NULL;
+	memcpy(st->rv, rv != NULL ? rv : "", n + 1);
+	if ((st->json = print_exact(obj)) == NULL) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* A tree of a stored object, the caller's; NULL for NULL or out of memory. */
+static cJSON *stored_parse(const struct stored *st)
+{
+	return st != NULL ? cJSON_Parse(st->json) : NULL;
+}
+
 int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, cJSON *obj,
                           reflector_handler_fn fn, void *opaque)
 {
 	char key[REFLECTOR_KEY_MAX];
-	cJSON *old = NULL;
+	struct stored *st, *old = NULL;
+	cJSON *prev;
 	enum reflector_event ev;
 	int rc;
 
@@ -157,33 +293,47 @@ int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, 
 		cJSON_Delete(obj);
 		return REFLECTOR_EINVAL;
 	}
-	trim_object(obj);
-	pthread_mutex_lock(&s->mu);
 	if (type == KUBE_WATCH_DELETED) {
+		pthread_mutex_lock(&s->mu);
 		old = strmap_remove(s->map, key);
 		pthread_mutex_unlock(&s->mu);
-		if (fn != NULL)
-			fn(REFLECTOR_DELETED, key, NULL, old != NULL ? old : obj, opaque);
-		cJSON_Delete(old);
+		if (fn != NULL) {
+			prev = stored_parse(old);
+			fn(REFLECTOR_DELETED, key, NULL, prev != NULL ? prev : obj, opaque);
+			cJSON_Delete(prev);
+		}
+		stored_free(old);
 		cJSON_Delete(obj);
 		return 0;
 	}
+	if ((st = stored_new(s, obj)) == NULL) {
+		cJSON_Delete(obj);
+		return REFLECTOR_ENOMEM;
+	}
+	pthread_mutex_lock(&s->mu);
 	old = strmap_get(s->map, key);
-	if (old != NULL && same_version(old, obj)) {
+	if (old != NULL && same_version(old->rv, st->rv)) {
 		pthread_mutex_unlock(&s->mu);
+		stored_free(st);
 		cJSON_Delete(obj);
 		return 0;
 	}
-	rc = strmap_put(s->map, key, obj, NULL, (void **)&old);
+	old = NULL;
+	rc = strmap_put(s->map, key, st, NULL, (void **)&old);
 	pthread_mutex_unlock(&s->mu);
 	if (rc != 0) {
+		stored_free(st);
 		cJSON_Delete(obj);
 		return rc == STRMAP_EFULL ? REFLECTOR_EFULL : REFLECTOR_ENOMEM;
 	}
 	ev = old != NULL ? REFLECTOR_UPDATED : REFLECTOR_ADDED;
-	if (fn != NULL)
-		fn(ev, key, obj, old, opaque);
-	cJSON_Delete(old);
+	if (fn != NULL) {
+		prev = stored_parse(old);
+		fn(ev, key, obj, prev, opaque);
+		cJSON_Delete(prev);
+	}
+	stored_free(old);
+	cJSON_Delete(obj);
 	return 0;
 }
 
@@ -191,7 +341,7 @@ int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, 
 struct change {
 	enum reflector_event ev;
 	const char *key; /* the new map's key copy, or the old map's */
-	const cJSON *obj, *old;
+	const struct stored *obj, *old;
 };
 
 struct diff {
@@ -205,13 +355,13 @@ struct diff {
 static int find_added(const char *key, void *value, void *opaque)
 {
 	struct diff *d = opaque;
-	const cJSON *old = strmap_get(d->stale, key);
+	const struct stored *st = value, *old = strmap_get(d->stale, key);
 
 	if (old == NULL) {
-		d->changes[d->n++] = (struct change){REFLECTOR_ADDED, key, value, NULL};
+		d->changes[d->n++] = (struct change){REFLECTOR_ADDED, key, st, NULL};
 		d->res->added++;
-	} else if (!same_version(old, value)) {
-		d->changes[d->n++] = (struct change){REFLECTOR_UPDATED, key, value, old};
+	} else if (!same_version(old->rv, st->rv)) {
+		d->changes[d->n++] = (struct change){REFLECTOR_UPDATED, key, st, old};
 		d->res->updated++;
 	} else {
 		d->res->unchanged++;
@@ -229,6 +379,21 @@ static int find_deleted(const char *key, void *value, void *opaque)
 		d->res->deleted++;
 	}
 	return 0;
+}
+
+/* Tells fn of one change, with trees parsed from the stored text. */
+static void report(const struct change *c, reflector_handler_fn fn, void *opaque)
+{
+	cJSON *obj = stored_parse(c->obj), *old = stored_parse(c->old);
+
+	if ((c->obj == NULL || obj != NULL) && (c->old == NULL || old != NULL))
+		fn(c->ev, c->key, obj, old, opaque);
+	else
+		log_error("a cached object could not be parsed again (out of memory): change "
+		          "not reported",
+		          "key", c->key, "event", reflector_event_name(c->ev), NULL);
+	cJSON_Delete(obj);
+	cJSON_Delete(old);
 }
 
 int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_handler_fn fn,
@@ -251,9 +416,11 @@ int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_h
 		return REFLECTOR_ENOMEM;
 	}
 	/* Move every item into a new map, without the lock: the old content
-	 * stays readable meanwhile. */
+	 * stays readable meanwhile. Each tree goes as soon as its text is
+	 * made, so a long list is never held twice. */
 	while ((it = cJSON_DetachItemViaPointer(items, items->child)) != NULL) {
 		char key[REFLECTOR_KEY_MAX];
+		struct stored *st;
 		void *dup = NULL;
 		int r;
 
@@ -262,21 +429,22 @@ int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_h
 			cJSON_Delete(it);
 			continue;
 		}
-		trim_object(it);
-		r = strmap_put(fresh, key, it, NULL, &dup);
+		st = stored_new(s, it);
+		cJSON_Delete(it);
+		r = st != NULL ? strmap_put(fresh, key, st, NULL, &dup) : STRMAP_ENOMEM;
 		if (r == STRMAP_EFULL) {
 			res->dropped++;
-			cJSON_Delete(it);
+			stored_free(st);
 			continue;
 		}
 		if (r != 0) {
-			cJSON_Delete(it);
+			stored_free(st);
 			cJSON_Delete(items);
 			free_objects(fresh);
 			memset(res, 0, sizeof(*res));
 			return REFLECTOR_ENOMEM;
 		}
-		cJSON_Delete(dup); /* a key listed twice: the later wins */
+		stored_free(dup); /* a key listed twice: the later wins */
 	}
 	cJSON_Delete(items);
 
@@ -300,8 +468,7 @@ int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_h
 	 * alive for the handlers, then go. */
 	if (fn != NULL)
 		for (size_t i = 0; i < d.n; i++)
-			fn(d.changes[i].ev, d.changes[i].key, d.changes[i].obj, d.changes[i].old,
-			   opaque);
+			report(&d.changes[i], fn, opaque);
 	free(d.changes);
 	free_objects((struct strmap *)d.stale);
 	return res->dropped > 0 ? REFLECTOR_EFULL : 0;
@@ -309,17 +476,17 @@ int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_h
 
 int reflector_store_get(struct reflector_store *s, const char *key, cJSON **out)
 {
-	const cJSON *obj;
+	const struct stored *st;
 	int rc = 0;
 
 	*out = NULL;
 	if (key == NULL)
 		return REFLECTOR_ENOTFOUND;
 	pthread_mutex_lock(&s->mu);
-	obj = strmap_get(s->map, key);
-	if (obj == NULL)
+	st = strmap_get(s->map, key);
+	if (st == NULL)
 		rc = REFLECTOR_ENOTFOUND;
-	else if ((*out = cJSON_Duplicate(obj, 1)) == NULL)
+	else if ((*out = stored_parse(st)) == NULL)
 		rc = REFLECTOR_ENOMEM;
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -343,8 +510,14 @@ struct foreach_ctx {
 static int foreach_one(const char *key, void *value, void *opaque)
 {
 	struct foreach_ctx *c = opaque;
+	cJSON *obj = stored_parse(value);
+	int rc;
 
-	return c->fn(key, value, c->opaque);
+	if (obj == NULL)
+		return 0; /* out of memory: this one is skipped, as if not yet seen */
+	rc = c->fn(key, obj, c->opaque);
+	cJSON_Delete(obj);
+	return rc;
 }
 
 int reflector_store_foreach(struct reflector_store *s, reflector_store_fn fn, void *opaque)
@@ -481,6 +654,7 @@ int reflector_new(struct reflector **out, const struct reflector_options *opts, 
 		snprintf(errbuf, errbuf_size, "reflector: out of memory");
 		return REFLECTOR_ENOMEM;
 	}
+	reflector_store_set_project(r->store, opts->project);
 	if (pthread_mutex_init(&r->mu, NULL) != 0) {
 		reflector_store_free(r->store);
 		free(r->label_selector);

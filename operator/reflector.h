@@ -16,8 +16,10 @@
  *     API server is away, retry with capped, jittered exponential backoff.
  *     It never gives up: only the stop flag ends it.
  *
- * Ownership: the store owns its objects. Callers get deep copies
- * (reflector_store_get) that they free with cJSON_Delete. A handler gets
+ * Ownership: the store owns its objects, held as compact JSON text without
+ * managedFields and kubectl's last-applied annotation (and projected
+ * further where a projection is set). Callers get trees parsed from that
+ * text (reflector_store_get) that they free with cJSON_Delete. A handler gets
  * borrowed pointers that are valid only during the call. Objects handed to
  * reflector_store_apply / _replace become the store's (or are freed by it),
  * whatever the result.
@@ -83,6 +85,20 @@ int reflector_store_new(struct reflector_store **out, size_t max_objects);
 
 /* Frees the store and every object in it. NULL is a no-op. */
 void reflector_store_free(struct reflector_store *s);
+
+/* Cuts an object down, in place, to what its cache's readers use. */
+typedef void (*reflector_project_fn)(cJSON *obj);
+
+/* Every object stored from now on goes through fn first (NULL: none).
+ * Call before the store is fed. */
+void reflector_store_set_project(struct reflector_store *s, reflector_project_fn fn);
+
+/* A projection for watches that only need to know an object exists and
+ * whose it is (an owner watching its children): metadata's name,
+ * namespace, uid, resourceVersion, generation, labels, ownerReferences and
+ * deletionTimestamp; nothing else. controller-runtime's metadata-only
+ * informers keep the same. */
+void reflector_keep_metadata(cJSON *obj);
 
 /*
  * The store key of obj into buf (size bytes): "<namespace>/<name>", or
@@ -160,6 +176,7 @@ struct reflector_options {
 	int backoff_max_ms;
 	int backoff_reset_ms;
 	size_t max_objects; /* 0: REFLECTOR_MAX_OBJECTS_DEFAULT */
+	reflector_project_fn project; /* NULL: objects kept whole (but trimmed) */
 	/*
 	 * NULL or "" (normal): LIST first. Otherwise skip the first LIST and WATCH
 	 * from this resourceVersion, as a reflector resuming where it stopped

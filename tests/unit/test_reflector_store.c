@@ -270,6 +270,104 @@ static void test_get_is_a_deep_copy(void **state)
 	reflector_store_free(s);
 }
 
+/* ---------------------------------------------------------------- trimming */
+
+static const char full_object[] =
+    "{\"kind\":\"Deployment\",\"metadata\":{\"namespace\":\"ns\",\"name\":\"d\","
+    "\"uid\":\"u-1\",\"resourceVersion\":\"7\",\"generation\":3,"
+    "\"labels\":{\"sluice.dev/telemetrywindow\":\"tw\"},"
+    "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{...}\","
+    "\"note\":\"caf\\u00e9 \\\"quoted\\\"\"},"
+    "\"managedFields\":[{\"manager\":\"kubectl\"}],"
+    "\"ownerReferences\":[{\"kind\":\"TelemetryWindow\",\"name\":\"tw\"}]},"
+    "\"spec\":{\"replicas\":2,\"big\":1234567890123456,\"huge\":-4.5e300,"
+    "\"ratio\":0.1},"
+    "\"status\":{\"readyReplicas\":1}}";
+
+static const cJSON *at(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+	return b != NULL ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+/* What a handler saw, for the projection test. */
+static void keep_last(enum reflector_event ev, const char *key, const cJSON *o,
+                      const cJSON *old, void *opaque)
+{
+	cJSON **last = opaque;
+	(void)ev;
+	(void)key;
+	(void)old;
+	cJSON_Delete(*last);
+	*last = cJSON_Duplicate(o, 1);
+}
+
+static void test_objects_are_trimmed_and_survive_the_round_trip(void **state)
+{
+	struct reflector_store *s;
+	cJSON *got;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, cJSON_Parse(full_object), NULL,
+	                                       NULL),
+	                 0);
+	assert_int_equal(reflector_store_get(s, "ns/d", &got), 0);
+	/* Bookkeeping nobody reads is gone... */
+	assert_null(at(got, "metadata", "managedFields"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(
+	    at(got, "metadata", "annotations"), "kubectl.kubernetes.io/last-applied-configuration"));
+	/* ...and the rest comes back as it went in. */
+	assert_string_equal(
+	    cJSON_GetObjectItemCaseSensitive(at(got, "metadata", "annotations"), "note")->valuestring,
+	    "caf\xc3\xa9 \"quoted\"");
+	assert_int_equal(at(got, "spec", "replicas")->valueint, 2);
+	/* cJSON alone would print 1.23456789012346e+15. */
+	assert_true(at(got, "spec", "big")->valuedouble == 1234567890123456.0);
+	assert_true(at(got, "spec", "huge")->valuedouble == -4.5e300);
+	assert_true(at(got, "spec", "ratio")->valuedouble == 0.1);
+	assert_int_equal(at(got, "status", "readyReplicas")->valueint, 1);
+	cJSON_Delete(got);
+	reflector_store_free(s);
+}
+
+static void test_metadata_projection(void **state)
+{
+	struct reflector_store *s;
+	cJSON *got, *heard = NULL;
+	char *text;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	reflector_store_set_project(s, reflector_keep_metadata);
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, cJSON_Parse(full_object),
+	                                       keep_last, &heard),
+	                 0);
+	assert_int_equal(reflector_store_get(s, "ns/d", &got), 0);
+	text = cJSON_PrintUnformatted(got);
+	assert_string_equal(text,
+	                    "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"d\",\"uid\":\"u-1\","
+	                    "\"resourceVersion\":\"7\",\"generation\":3,\"labels\":{"
+	                    "\"sluice.dev/telemetrywindow\":\"tw\"},\"ownerReferences\":[{"
+	                    "\"kind\":\"TelemetryWindow\",\"name\":\"tw\"}]}}");
+	/* The handler hears of the object as stored. */
+	assert_true(cJSON_Compare(heard, got, 1));
+	cJSON_free(text);
+	cJSON_Delete(got);
+	/* A whole list goes through the projection too. */
+	assert_int_equal(reflector_store_replace(s, array_of(cJSON_Parse(full_object), NULL), NULL,
+	                                         NULL, NULL),
+	                 0);
+	assert_int_equal(reflector_store_get(s, "ns/d", &got), 0);
+	assert_null(cJSON_GetObjectItemCaseSensitive(got, "spec"));
+	assert_non_null(at(got, "metadata", "labels"));
+	cJSON_Delete(got);
+	cJSON_Delete(heard);
+	/* Nothing to project is no harm. */
+	reflector_keep_metadata(NULL);
+	reflector_store_free(s);
+}
+
 static void test_apply_bounded(void **state)
 {
 	struct reflector_store *s;
@@ -584,6 +682,8 @@ int main(void)
 	    cmocka_unit_test(test_apply_add_update_delete),
 	    cmocka_unit_test(test_apply_without_handler_and_other_types),
 	    cmocka_unit_test(test_get_is_a_deep_copy),
+	    cmocka_unit_test(test_objects_are_trimmed_and_survive_the_round_trip),
+	    cmocka_unit_test(test_metadata_projection),
 	    cmocka_unit_test(test_apply_bounded),
 	    cmocka_unit_test(test_replace_reports_the_difference),
 	    cmocka_unit_test(test_replace_bounded),
