@@ -4,6 +4,9 @@
  */
 #include "app.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,4 +170,11 @@ void app_stop(struct app *app)
 	app->cfg = NULL;
 	if (started)
 		log_info("stopped", NULL);
+}
+
+void app_trim_memory(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
 }

@@ -105,4 +105,13 @@ int app_wait(struct app *app);
  * partly started app and when called twice. */
 void app_stop(struct app *app);
 
+/*
+ * Hands the allocator's free memory back to the system (glibc's
+ * malloc_trim; nothing elsewhere). Freed memory otherwise stays in each
+ * thread's arena and in RSS: a long-running process whose working set
+ * rises and falls (a burst of watch events, a batch of windows) calls it
+ * now and then, from any thread. Costs about a millisecond per call.
+ */
+void app_trim_memory(void);
+
 #endif /* SLUICE_APP_H */

@@ -56,11 +56,13 @@ struct autoscaler {
 	struct metrics_family *m_lag, *m_desired, *m_decisions, *m_errors;
 };
 
-/* A resource due for a poll, copied out of the cache. */
+/* A resource to poll this tick, by its store key: the object itself is
+ * read from the store when its turn comes, so one copy is alive at a time,
+ * never one of every resource. */
 struct due {
 	enum kind kind;
-	cJSON *obj;
 	struct due *next;
+	char key[];
 };
 
 static int64_t mono_ms(void)
@@ -315,6 +317,13 @@ out:
 
 /* ---- the loop ---- */
 
+/* A resource's key among the entries: its kind's plural, then its store
+ * key ("namespace/name"). */
+static void entry_key(char *buf, size_t size, enum kind kind, const char *store_key)
+{
+	snprintf(buf, size, "%s/%s", kinds[kind].plural, store_key);
+}
+
 struct collect {
 	struct autoscaler *a;
 	enum kind kind;
@@ -330,10 +339,7 @@ static int collect_due(const char *key, const cJSON *obj, void *opaque)
 	const char *uid = str_at(obj, "metadata", "uid");
 	struct entry *e;
 
-	(void)key;
-	snprintf(k, sizeof(k), "%s/%s/%s", kinds[c->kind].plural,
-	         str_at(obj, "metadata", "namespace") ? str_at(obj, "metadata", "namespace") : "",
-	         str_at(obj, "metadata", "name") ? str_at(obj, "metadata", "name") : "");
+	entry_key(k, sizeof(k), c->kind, key);
 	e = strmap_get(a->entries, k);
 	if (e != NULL && uid != NULL && strcmp(e->uid, uid) != 0) {
 		free(strmap_remove(a->entries, k));
@@ -354,11 +360,11 @@ static int collect_due(const char *key, const cJSON *obj, void *opaque)
 	if (c->now < e->next_poll_ms)
 		return 0;
 	e->next_poll_ms = c->now + a->o.polling_ms;
-	struct due *d = malloc(sizeof(*d));
+	struct due *d = malloc(sizeof(*d) + strlen(key) + 1);
 	if (d == NULL)
 		return 0;
 	d->kind = c->kind;
-	d->obj = cJSON_Duplicate(obj, 1);
+	memcpy(d->key, key, strlen(key) + 1);
 	d->next = c->list;
 	c->list = d;
 	return 0;
@@ -407,16 +413,19 @@ static void tick(struct autoscaler *a)
 	}
 	while (c.list != NULL) {
 		struct due *d = c.list;
+		struct reflector_store *store = d->kind == KIND_TW ? ctx->tw_store : ctx->vj_store;
+		cJSON *obj = NULL;
 		char k[512];
 
 		c.list = d->next;
-		snprintf(k, sizeof(k), "%s/%s/%s", kinds[d->kind].plural,
-		         str_at(d->obj, "metadata", "namespace"),
-		         str_at(d->obj, "metadata", "name"));
-		struct entry *e = strmap_get(a->entries, k);
-		if (e != NULL && d->obj != NULL && !atomic_load(&a->stop))
-			poll_one(a, d->kind, d->obj, e);
-		cJSON_Delete(d->obj);
+		/* Gone since it was collected: the sweep below forgets it. */
+		if (!atomic_load(&a->stop) && reflector_store_get(store, d->key, &obj) == 0) {
+			entry_key(k, sizeof(k), d->kind, d->key);
+			struct entry *e = strmap_get(a->entries, k);
+			if (e != NULL)
+				poll_one(a, d->kind, obj, e);
+		}
+		cJSON_Delete(obj);
 		free(d);
 	}
 	/* Deleted resources take their history with them. */

@@ -267,6 +267,8 @@ int main(int argc, char **argv)
 		}
 		if (++tick % 10 == 0)
 			controller_update_metrics(ctl);
+		if (tick % 100 == 0)
+			app_trim_memory(); /* every 10 s: what bursts of events freed */
 	}
 	if (w < 0)
 		log_error("cannot wait for signals", NULL);

@@ -164,8 +164,13 @@ static void trim_object(cJSON *obj)
 
 void reflector_keep_metadata(cJSON *obj)
 {
-	static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion",
-	                                   "generation", "labels", "ownerReferences",
+	static const char *const keep[] = {"name",
+	                                   "namespace",
+	                                   "uid",
+	                                   "resourceVersion",
+	                                   "generation",
+	                                   "labels",
+	                                   "ownerReferences",
 	                                   "deletionTimestamp"};
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	cJSON *it, *next;

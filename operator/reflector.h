@@ -175,7 +175,7 @@ struct reflector_options {
 	int backoff_initial_ms;
 	int backoff_max_ms;
 	int backoff_reset_ms;
-	size_t max_objects; /* 0: REFLECTOR_MAX_OBJECTS_DEFAULT */
+	size_t max_objects;           /* 0: REFLECTOR_MAX_OBJECTS_DEFAULT */
 	reflector_project_fn project; /* NULL: objects kept whole (but trimmed) */
 	/*
 	 * NULL or "" (normal): LIST first. Otherwise skip the first LIST and WATCH

@@ -108,9 +108,12 @@ class Operator:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """VmRSS, or another /proc/PID/status field in KiB: RssAnon (the
+        process's own pages), RssFile (mapped files, the shared libraries'
+        pages shared with every process that maps them), VmHWM (the peak)."""
         with open(f"/proc/{self.proc.pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+            return int(re.search(field + r":\s+(\d+)", f.read()).group(1))
 
     def stop(self):
         self.proc.terminate()

@@ -291,8 +291,8 @@ static const cJSON *at(const cJSON *o, const char *a, const char *b)
 }
 
 /* What a handler saw, for the projection test. */
-static void keep_last(enum reflector_event ev, const char *key, const cJSON *o,
-                      const cJSON *old, void *opaque)
+static void keep_last(enum reflector_event ev, const char *key, const cJSON *o, const cJSON *old,
+                      void *opaque)
 {
 	cJSON **last = opaque;
 	(void)ev;
@@ -309,17 +309,18 @@ static void test_objects_are_trimmed_and_survive_the_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(reflector_store_new(&s, 0), 0);
-	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, cJSON_Parse(full_object), NULL,
-	                                       NULL),
-	                 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, cJSON_Parse(full_object), NULL, NULL), 0);
 	assert_int_equal(reflector_store_get(s, "ns/d", &got), 0);
 	/* Bookkeeping nobody reads is gone... */
 	assert_null(at(got, "metadata", "managedFields"));
-	assert_null(cJSON_GetObjectItemCaseSensitive(
-	    at(got, "metadata", "annotations"), "kubectl.kubernetes.io/last-applied-configuration"));
+	assert_null(
+	    cJSON_GetObjectItemCaseSensitive(at(got, "metadata", "annotations"),
+	                                     "kubectl.kubernetes.io/last-applied-configuration"));
 	/* ...and the rest comes back as it went in. */
 	assert_string_equal(
-	    cJSON_GetObjectItemCaseSensitive(at(got, "metadata", "annotations"), "note")->valuestring,
+	    cJSON_GetObjectItemCaseSensitive(at(got, "metadata", "annotations"), "note")
+	        ->valuestring,
 	    "caf\xc3\xa9 \"quoted\"");
 	assert_int_equal(at(got, "spec", "replicas")->valueint, 2);
 	/* cJSON alone would print 1.23456789012346e+15. */
@@ -340,9 +341,9 @@ static void test_metadata_projection(void **state)
 	(void)state;
 	assert_int_equal(reflector_store_new(&s, 0), 0);
 	reflector_store_set_project(s, reflector_keep_metadata);
-	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, cJSON_Parse(full_object),
-	                                       keep_last, &heard),
-	                 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, cJSON_Parse(full_object), keep_last, &heard),
+	    0);
 	assert_int_equal(reflector_store_get(s, "ns/d", &got), 0);
 	text = cJSON_PrintUnformatted(got);
 	assert_string_equal(text,
@@ -355,9 +356,9 @@ static void test_metadata_projection(void **state)
 	cJSON_free(text);
 	cJSON_Delete(got);
 	/* A whole list goes through the projection too. */
-	assert_int_equal(reflector_store_replace(s, array_of(cJSON_Parse(full_object), NULL), NULL,
-	                                         NULL, NULL),
-	                 0);
+	assert_int_equal(
+	    reflector_store_replace(s, array_of(cJSON_Parse(full_object), NULL), NULL, NULL, NULL),
+	    0);
 	assert_int_equal(reflector_store_get(s, "ns/d", &got), 0);
 	assert_null(cJSON_GetObjectItemCaseSensitive(got, "spec"));
 	assert_non_null(at(got, "metadata", "labels"));
