@@ -194,6 +194,9 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	conf = conf_common(kc, opaque, errbuf, errbuf_size);
 	if (conf == NULL)
 		return NULL;
+	char prefetch_messages[16], prefetch_kbytes[16];
+	snprintf(prefetch_messages, sizeof(prefetch_messages), "%d", KAFKA_PREFETCH_MESSAGES);
+	snprintf(prefetch_kbytes, sizeof(prefetch_kbytes), "%d", KAFKA_PREFETCH_KBYTES);
 	/* clang-format off */
 	const char *const pairs[] = {
 	    "group.id",                      kc->group,
@@ -203,8 +206,8 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	    "partition.assignment.strategy", "range",
 	    "isolation.level",               "read_committed",
 	    "enable.partition.eof",          "false",
-	    "queued.min.messages",           "20000",
-	    "queued.max.messages.kbytes",    "8192",
+	    "queued.min.messages",           prefetch_messages,
+	    "queued.max.messages.kbytes",    prefetch_kbytes,
 	    NULL,
 	};
 	/* clang-format on */
@@ -400,4 +403,19 @@ int kafka_rebalance_revoke(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *part
 	rd_kafka_resp_err_t err = rd_kafka_assign(rk, NULL);
 	return err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0
 	                                         : kafka_fail(errbuf, errbuf_size, "unassign", err);
+}
+
+int kafka_wake_fetcher(rd_kafka_t *consumer, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_resp_err_t err = rd_kafka_assignment(consumer, &parts);
+
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0) {
+		for (int i = 0; i < parts->cnt; i++)
+			parts->elems[i].offset = RD_KAFKA_OFFSET_END; /* the latest offset */
+		err = rd_kafka_offsets_for_times(consumer, parts, timeout_ms);
+	}
+	if (parts != NULL)
+		rd_kafka_topic_partition_list_destroy(parts);
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : KAFKA_ERR;
 }

@@ -88,6 +88,26 @@ typedef void (*kafka_delivery_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn rebalance,
                                void *opaque, char *errbuf, size_t errbuf_size);
 
+/*
+ * The consumer's prefetch bound: librdkafka stops fetching a partition once
+ * this many messages (or KAFKA_PREFETCH_KBYTES) wait in the consumer's queue.
+ */
+#define KAFKA_PREFETCH_MESSAGES 10000
+#define KAFKA_PREFETCH_KBYTES 8192
+
+/*
+ * Has the consumer's fetcher look at its partitions again now. librdkafka
+ * 2.0.2 stops fetching a partition whose queue reached the prefetch bound
+ * and looks again only when the partition leader's broker thread next
+ * wakes, which can be a second later (librdkafka issue #2879;
+ * fetch.queue.backoff.ms in 2.2 fixes it): a consumer that drains its
+ * queue faster than that then reads one queueful per second. A ListOffsets
+ * request for the assigned partitions wakes the thread of every leader it
+ * goes to. Blocks for its round trip, at most timeout_ms. Returns 0, or
+ * KAFKA_ERR when the request failed (nothing else changes).
+ */
+int kafka_wake_fetcher(rd_kafka_t *consumer, int timeout_ms);
+
 /* A producer configured as above; delivery (may be NULL) gets each
  * message's report during rd_kafka_poll/rd_kafka_flush. Free with
  * rd_kafka_destroy after rd_kafka_flush. NULL with the reason in errbuf. */

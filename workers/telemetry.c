@@ -60,6 +60,10 @@
 #define PRODUCER_POLL_MS 50
 /* A poll never sleeps longer, so a stop request is seen quickly. */
 #define POLL_MAX_MS 100
+/* Fetcher wake-ups (wake_fetcher): at most one per WAKE_MS, each waiting at
+ * most WAKE_TIMEOUT_MS for the brokers' answers. */
+#define WAKE_MS 2
+#define WAKE_TIMEOUT_MS 500
 /* How long one wait for dead-letter delivery may block the loop before
  * the flush is retried like a sink's. */
 #define DLQ_FLUSH_MS 2000
@@ -111,7 +115,7 @@ struct pending_cp {
 struct tmetrics {
 	struct metrics_family *events_in, *duplicates, *late, *partial_late, *replayed, *overflow,
 	    *malformed, *windows, *dlq, *batches, *commits, *commit_errors, *sink_up, *lag,
-	    *watermark, *assigned, *paused, *pending, *status_errors;
+	    *watermark, *assigned, *paused, *pending, *status_errors, *fetch_wakeups;
 };
 
 struct telemetry {
@@ -150,7 +154,10 @@ struct telemetry {
 	 * sinks. The core's processing clock leaves it out (core_now). */
 	int64_t stall_ms;
 
-	int64_t last_cut, last_tick, last_trim, last_lag, last_sync, last_ppoll;
+	int64_t last_cut, last_tick, last_trim, last_lag, last_sync, last_ppoll, last_wake;
+	rd_kafka_queue_t *queue;                 /* the consumer's: its length is the prefetch */
+	size_t queued_at_wake, taken_since_wake; /* wake_fetcher's last look, and since */
+	uint64_t wakes, wakes_synced;
 	int64_t last_fail_log[HEALTH_SLOTS];
 
 	struct telemetry_counters c, synced;
@@ -1149,6 +1156,7 @@ static void sync_metrics(struct telemetry *t)
 	    {t->m.batches, t->c.batches, &t->synced.batches},
 	    {t->m.commits, t->c.commits, &t->synced.commits},
 	    {t->m.commit_errors, t->commit_errors, &t->commit_errors_synced},
+	    {t->m.fetch_wakeups, t->wakes, &t->wakes_synced},
 	};
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		madd(t, plain[i].f, NULL, (double)(plain[i].now - *plain[i].synced));
@@ -1207,6 +1215,56 @@ static void update_lag(struct telemetry *t)
 		                           NULL},
 		     (double)p->lag);
 	}
+}
+
+/* Messages the partitions hold past what this worker has fetched: their
+ * last known end offsets less its positions, less what waits in its queue.
+ * From librdkafka's cached figures: no request. */
+static int64_t unfetched(struct telemetry *t, size_t queued)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)t->nparts);
+	int64_t total = 0;
+
+	for (size_t i = 0; i < t->nparts; i++)
+		rd_kafka_topic_partition_list_add(l, t->spec.kafka.topic, t->parts[i].partition);
+	if (rd_kafka_position(t->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (int i = 0; i < l->cnt; i++) {
+			int64_t lo = -1, hi = -1, pos = l->elems[i].offset;
+			if (rd_kafka_get_watermark_offsets(t->consumer, t->spec.kafka.topic,
+			                                   l->elems[i].partition, &lo,
+			                                   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+				continue;
+			if (pos < 0)
+				pos = t->parts[i].committed_offset >= 0
+				          ? t->parts[i].committed_offset
+				          : lo;
+			if (hi > pos && pos >= 0)
+				total += hi - pos;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return total - (int64_t)queued;
+}
+
+/* librdkafka 2.0.2 may leave a partition unfetched for up to a second
+ * after its queue reached the prefetch bound (kafka_wake_fetcher). Every
+ * WAKE_MS the queue is looked at: when it is below half the bound, nothing
+ * arrived since the last look, and the partitions hold more than was
+ * fetched, the fetcher is woken. An idle or a fetching consumer sends
+ * nothing. */
+static void wake_fetcher(struct telemetry *t, int64_t now)
+{
+	if (t->paused || t->nparts == 0 || now - t->last_wake < WAKE_MS)
+		return;
+	t->last_wake = now;
+	size_t queued = (size_t)rd_kafka_queue_length(t->queue);
+	int arrived = queued + t->taken_since_wake > t->queued_at_wake;
+	t->queued_at_wake = queued;
+	t->taken_since_wake = 0;
+	if (arrived || queued >= KAFKA_PREFETCH_MESSAGES / 2 || unfetched(t, queued) <= 0)
+		return;
+	t->wakes++;
+	(void)kafka_wake_fetcher(t->consumer, WAKE_TIMEOUT_MS);
 }
 
 static void housekeeping(struct telemetry *t, int64_t now)
@@ -1383,6 +1441,9 @@ static int register_metrics(struct telemetry *t, struct metrics_registry *reg, c
 	    {&m->commits, "sluice_tw_commits_total", "Partition checkpoints committed to Kafka."},
 	    {&m->commit_errors, "sluice_tw_commit_errors_total",
 	     "Partition checkpoints Kafka refused to commit (retried by a later flush)."},
+	    {&m->fetch_wakeups, "sluice_tw_fetch_wakeups_total",
+	     "Times the Kafka fetcher was woken with a queue below half its bound (librdkafka "
+	     "2.0.2 would wait up to a second)."},
 	    {&m->status_errors, "sluice_tw_status_errors_total",
 	     "Progress writes to the status Redis that failed (retried later; the stream goes "
 	     "on)."},
@@ -1477,6 +1538,7 @@ int telemetry_start(struct telemetry *t, struct metrics_registry *reg, char *err
 	t->consumer = kafka_consumer_new(&cc, on_rebalance, t, errbuf, errbuf_size);
 	if (t->consumer == NULL)
 		return TELEMETRY_ERR;
+	t->queue = rd_kafka_queue_get_consumer(t->consumer);
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(topics, t->spec.kafka.topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, topics);
@@ -1561,8 +1623,10 @@ int telemetry_run(struct telemetry *t)
 			break;
 		set_paused(t, t->fl.active && rowbuf_pending(&t->rows) >= t->opt.buffer_max,
 		           t->fl.active ? "the sinks are behind" : "the sinks caught up");
+		wake_fetcher(t, now);
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, next_wait(t, now));
 		if (m != NULL) {
+			t->taken_since_wake++;
 			if (!t->fatal)
 				handle_message(t, m);
 			rd_kafka_message_destroy(m);
@@ -1594,6 +1658,8 @@ void telemetry_free(struct telemetry *t)
 		return;
 	if (t->consumer != NULL) {
 		close_consumer(t);
+		if (t->queue != NULL)
+			rd_kafka_queue_destroy(t->queue);
 		rd_kafka_destroy(t->consumer);
 	}
 	if (t->producer != NULL)

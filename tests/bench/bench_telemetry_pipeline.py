@@ -229,7 +229,8 @@ def main():
         print(f"end to end (Kafka in; PostgreSQL, Redis, InfluxDB out), one worker, {N} events: "
               f"{eps:.0f} events/s from the first event read (start-up and group join "
               f"{startup:.1f} s), {cps:.0f} events per CPU-second of the worker; windows {m.get('sluice_tw_windows_emitted_total', 0):.0f}, "
-              f"duplicates {m.get('sluice_tw_duplicates_total', 0):.0f}")
+              f"duplicates {m.get('sluice_tw_duplicates_total', 0):.0f}, fetcher wake-ups "
+              f"{m.get('sluice_tw_fetch_wakeups_total', 0):.0f}")
         print(f"worker peak RSS (VmHWM): {rss:.1f} MB; target under {RSS_TARGET_MB} MB: "
               f"ratio {rss / RSS_TARGET_MB:.2f}")
         spark = run_spark(tmp, events)

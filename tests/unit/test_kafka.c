@@ -153,6 +153,12 @@ static void test_commit_metadata_round_trip(void **state)
 	struct member first = {0};
 	rd_kafka_t *rk = join(bootstrap, &first);
 	assert_true(first.offset < 0); /* nothing committed yet */
+	/* The fetcher's wake-up: a ListOffsets round trip to the leader... */
+	assert_int_equal(kafka_wake_fetcher(rk, 5000), 0);
+	/* ...which fails, changing nothing, while the broker is away. */
+	assert_int_equal(rd_kafka_mock_broker_set_down(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(kafka_wake_fetcher(rk, 300), KAFKA_ERR);
+	assert_int_equal(rd_kafka_mock_broker_set_up(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_add(list, "events", 1);
 	static char meta[] = "tw1 4000000000 1000000000 5000000000";
