@@ -10,10 +10,12 @@ BUILD ?= build
 VERSION := $(shell cat VERSION)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka \
-	libavformat libavcodec libavfilter libswscale libavutil
+BASE_PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka
+VIDEO_PKGS := libavformat libavcodec libavfilter libswscale libavutil
+PKGS := $(BASE_PKGS) $(VIDEO_PKGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BASE_LIBS = $(shell pkg-config --libs $(BASE_PKGS) 2>/dev/null) -lpthread -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= -O2 -g
@@ -35,6 +37,12 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 OPERATOR_OBJ := $(OPERATOR_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
+# sluice-worker holds every mode but the video ones and links no FFmpeg:
+# loading FFmpeg's libraries (and theirs: librsvg, flite's voices...) costs
+# a telemetry worker ~25 MB of RSS. It execs sluice-worker-video, built from
+# everything, for split, process and assemble.
+VIDEO_OBJ := $(filter $(BUILD)/workers/video_%.o,$(WORKER_OBJ))
+TW_WORKER_OBJ := $(filter-out $(VIDEO_OBJ),$(WORKER_OBJ))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Unit tests link every module but the two mains, so pure cores in
 # operator/ and workers/ are tested the same way as lib/.
@@ -47,7 +55,7 @@ all: build
 
 help:
 	@echo 'make demo          the whole pipeline end to end: a VideoJob and a TelemetryWindow'
-	@echo 'make build         build sluice-operator and sluice-worker into $(BUILD)/'
+	@echo 'make build         build sluice-operator, sluice-worker(-video) into $(BUILD)/'
 	@echo 'make test          everything: deps, build, unit tests (plain and ASan+UBSan),'
 	@echo '                   the real-server stack, end-to-end tests, teardown'
 	@echo 'make deps          install Debian packages, Kafka jars, Kubernetes binaries'
@@ -63,7 +71,7 @@ help:
 	@echo 'make integration   C integration tests against a running stack (make stack-up)'
 	@echo 'make images        build the operator and worker container images with podman'
 
-build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker
+build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) VERSION
 	@mkdir -p $(dir $@)
@@ -81,7 +89,15 @@ FORCE:
 $(BUILD)/sluice-operator: $(OPERATOR_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluice-worker: $(WORKER_OBJ) $(LIB_OBJ)
+$(BUILD)/sluice-worker: $(TW_WORKER_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
+$(BUILD)/workers/main-video.o: workers/main.c $(wildcard lib/*.h) VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DSLUICE_WORKER_VIDEO -MMD -MP -c $< -o $@
+
+$(BUILD)/sluice-worker-video: $(filter-out %/main.o,$(WORKER_OBJ)) $(BUILD)/workers/main-video.o \
+		$(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
@@ -146,7 +162,7 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 # stack's env file when one is up and skip with a message otherwise; among
 # them the telemetry pipeline end to end (Kafka in, every sink out), the
 # worker's peak RSS and the ratio to Spark Structured Streaming.
-bench: $(BENCH_BIN) $(BUILD)/sluice-worker $(BUILD)/sluice-operator
+bench: $(BENCH_BIN) $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video $(BUILD)/sluice-operator
 	@if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
 		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
 	for b in $(BENCH_BIN) tests/bench/bench_*.py; do echo "== $$b"; $$b || exit 1; done

@@ -1,12 +1,20 @@
 /*
- * main.c - sluice-worker MODE: one binary for every stage of a Sluice
- * pipeline, the stage picked by the first argument (design.md). Built so
- * far: telemetry (telemetry.h), load (load.h) and export (export.h); the
- * other modes say they are not available yet.
+ * main.c - sluice-worker MODE: one command for every stage of a Sluice
+ * pipeline, the stage picked by the first argument (design.md): telemetry
+ * (telemetry.h), load (load.h), export (export.h), split, process and
+ * assemble (video_*.h).
+ *
+ * Built twice. sluice-worker links no FFmpeg, whose libraries would cost
+ * every telemetry worker ~25 MB of RSS, and hands the video modes to
+ * sluice-worker-video, found next to it, by exec (same PID, same
+ * arguments). sluice-worker-video (-DSLUICE_WORKER_VIDEO) runs every mode.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "export.h"
@@ -14,9 +22,11 @@
 #include "log.h"
 #include "signals.h"
 #include "telemetry.h"
+#ifdef SLUICE_WORKER_VIDEO
 #include "video_assemble.h"
 #include "video_process.h"
 #include "video_split.h"
+#endif
 
 static const char *const progress_choices[] = {"auto", "bar", "log", "none", NULL};
 
@@ -217,6 +227,7 @@ static int run_telemetry(struct app *app, const char *spec_path)
 	return status;
 }
 
+#ifdef SLUICE_WORKER_VIDEO
 /* `process`: the scaled VideoJob worker (video_process.h). It shares
  * --session-timeout, --retry-max and --create-dlq-topic with telemetry. */
 static int run_process(struct app *app, const char *spec_path)
@@ -258,6 +269,35 @@ static int run_process(struct app *app, const char *spec_path)
 	app_stop(app);
 	return status;
 }
+#else
+static int is_video_mode(const char *mode)
+{
+	return mode != NULL && (strcmp(mode, "split") == 0 || strcmp(mode, "process") == 0 ||
+	                        strcmp(mode, "assemble") == 0);
+}
+
+/* Runs argv in sluice-worker-video, the sibling of this executable;
+ * returns only when that fails, with the status to exit with. */
+static int exec_video(char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0) {
+		fprintf(stderr, "sluice-worker: cannot find its own path: %s\n", strerror(errno));
+		return 1;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	snprintf(path, sizeof(path), "%.*s/sluice-worker-video",
+	         slash != NULL ? (int)(slash - self) : 0, self);
+	execv(path, argv);
+	fprintf(stderr, "sluice-worker: mode '%s' runs in %s, which cannot be started: %s\n",
+	        argv[1], path, strerror(errno));
+	return 1;
+}
+#endif
 
 static int run_load(struct app *app)
 {
@@ -335,6 +375,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-worker: out of memory\n");
 		return 1;
 	}
+#ifndef SLUICE_WORKER_VIDEO
+	if (argc > 1 && is_video_mode(argv[1])) {
+		free(args);
+		return exec_video(argv);
+	}
+#endif
 	memcpy(args, argv, (size_t)argc * sizeof(*args));
 	spec_path = take_spec_path(&argc, args);
 	if (app_parse(&app, argc, args, &status) < 0) {
@@ -347,11 +393,13 @@ int main(int argc, char **argv)
 		free(args);
 		return status;
 	}
+#ifdef SLUICE_WORKER_VIDEO
 	if (mode != NULL && strcmp(mode, "process") == 0) {
 		status = run_process(&app, spec_path);
 		free(args);
 		return status;
 	}
+#endif
 	if (mode != NULL && strcmp(mode, "export") == 0) {
 		status = run_export(&app, spec_path);
 		free(args);
@@ -362,6 +410,7 @@ int main(int argc, char **argv)
 		free(args);
 		return status;
 	}
+#ifdef SLUICE_WORKER_VIDEO
 	if (mode != NULL && (strcmp(mode, "split") == 0 || strcmp(mode, "assemble") == 0)) {
 		enum log_level level = LOG_LEVEL_INFO;
 
@@ -375,6 +424,7 @@ int main(int argc, char **argv)
 		free(args);
 		return status;
 	}
+#endif
 	int known = 0;
 	for (size_t i = 0; mode != NULL && i < sizeof(planned) / sizeof(planned[0]); i++)
 		known |= strcmp(mode, planned[i]) == 0;

@@ -175,7 +175,12 @@ def run_spark(tmp, events_file):
     with open(events_file) as f, open(src / "events.json", "w") as out:
         for line in f:
             out.write(line.split("\t", 1)[1])
+    # Loopback only: Spark would otherwise bind its driver to the host's
+    # first non-loopback address.
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     spark = (SparkSession.builder.master("local[2]").appName("sluice-bench")
+             .config("spark.driver.bindAddress", "127.0.0.1")
+             .config("spark.driver.host", "127.0.0.1")
              .config("spark.sql.shuffle.partitions", "2")
              .config("spark.ui.enabled", "false")
              .config("spark.ui.showConsoleProgress", "false")

@@ -150,6 +150,12 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
     st = get(stack, "tw", "burst", ns)["status"]
     assert st["desiredReplicas"] == 0
 
+    # The processes themselves gone too (localrun deletes a pod once its
+    # process exited): a worker still stopping would read the events below.
+    wait_for("the worker pods gone", lambda: kubectl(
+        stack, "get", "pods", "-n", ns, "-l", "app.kubernetes.io/instance=burst",
+        "-o", "name").stdout.strip() == "", timeout=60)
+
     # Lag while idle: raise the activation threshold, add 300 events; the
     # workers stay at zero and the status shows what Kafka's tool shows.
     tw["spec"]["workers"]["activationLagThreshold"] = 1000
