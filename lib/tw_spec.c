@@ -16,18 +16,18 @@
 
 #include "config.h"
 #include "tw_agg.h"
+#include "spec_read.h"
 #include "yaml_json.h"
 
+/* The shared readers' codes are returned as they are. */
+_Static_assert((int)TW_SPEC_E_INVALID == (int)SPEC_E_INVALID &&
+                   (int)TW_SPEC_E_NOMEM == (int)SPEC_E_NOMEM && (int)TW_SPEC_E_IO == (int)SPEC_E_IO,
+               "spec_read.h and tw_spec.h disagree on error codes");
+
 #define NS_PER_MS INT64_C(1000000)
-#define PATH_MAX_LEN 160
 /* Longest string field (URLs, bootstrap lists, prefixes). */
 #define TEXT_MAX 1024
-/* Kubernetes: DNS subdomain names 253, namespaces (DNS labels) 63. */
-#define NAME_MAX_LEN 253
-#define NAMESPACE_MAX_LEN 63
-#define TOPIC_MAX_LEN 249
 #define GROUP_MAX_LEN 255
-#define SQL_IDENT_MAX 63
 
 #define DEFAULT_DELAY_NS (INT64_C(10) * 1000 * NS_PER_MS)
 #define DEFAULT_IDLE_NS (INT64_C(30) * 1000 * NS_PER_MS)
@@ -38,27 +38,6 @@
 #define DEFAULT_LAG_THRESHOLD 1000
 #define REPLICAS_LIMIT 1000
 #define LAG_LIMIT INT64_C(1000000000000)
-
-struct ctx {
-	char *errbuf;
-	size_t errbuf_size;
-};
-
-__attribute__((format(printf, 2, 3))) static int fail(struct ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->errbuf, c->errbuf_size, fmt, ap);
-	va_end(ap);
-	return TW_SPEC_E_INVALID;
-}
-
-static int nomem(struct ctx *c)
-{
-	snprintf(c->errbuf, c->errbuf_size, "out of memory");
-	return TW_SPEC_E_NOMEM;
-}
 
 /* "1h", "2m", "5s" or "500ms": the shortest that states ns exactly at ms
  * resolution (spec durations have no finer one). */
@@ -79,138 +58,47 @@ static const char *dur_text(char *buf, size_t size, int64_t ns)
 	return buf;
 }
 
-static const cJSON *member(const cJSON *obj, const char *name)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	/* null is how YAML writes "nothing here" ("ttl:"): same as absent. */
-	return cJSON_IsNull(item) ? NULL : item;
-}
-
-/* Refuses members not in allowed (NULL-terminated) and repeated members. */
-static int check_fields(struct ctx *c, const cJSON *obj, const char *path,
-                        const char *const *allowed)
-{
-	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
-		size_t i;
-
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(it->string, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return fail(c, "%s.%s: unknown field", path, it->string);
-		for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-			if (strcmp(prev->string, it->string) == 0)
-				return fail(c, "%s.%s: given twice", path, it->string);
-	}
-	return 0;
-}
-
-/* *out: the object at obj.name, or NULL when absent and optional. */
-static int get_object(struct ctx *c, const cJSON *obj, const char *name, const char *path,
-                      int required, const cJSON **out)
-{
-	const cJSON *item = member(obj, name);
-
-	*out = NULL;
-	if (item == NULL)
-		return required ? fail(c, "%s.%s: required", path, name) : 0;
-	if (!cJSON_IsObject(item))
-		return fail(c, "%s.%s: must be an object", path, name);
-	*out = item;
-	return 0;
-}
-
-static int dup_to(struct ctx *c, char **out, const char *s)
-{
-	*out = strdup(s);
-	return *out == NULL ? nomem(c) : 0;
-}
-
-/*
- * *out: a copy of the string at obj.name, of at most max bytes, or of def
- * when absent (NULL def: stays NULL). Empty strings count as absent.
- */
-static int get_string(struct ctx *c, const cJSON *obj, const char *name, const char *path,
-                      int required, const char *def, size_t max, char **out)
-{
-	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
-	size_t len;
-
-	if (item != NULL && !cJSON_IsString(item))
-		return fail(c, "%s.%s: must be a string", path, name);
-	len = item != NULL ? strlen(item->valuestring) : 0;
-	if (len == 0) {
-		if (required)
-			return fail(c, "%s.%s: required", path, name);
-		return def != NULL ? dup_to(c, out, def) : 0;
-	}
-	if (len > max)
-		return fail(c, "%s.%s: longer than %zu bytes", path, name, max);
-	return dup_to(c, out, item->valuestring);
-}
-
 /* *ns from a duration string at obj.name, or def when absent; *text is the
  * string as written (or def formatted), for later messages. */
-static int get_duration(struct ctx *c, const cJSON *obj, const char *name, const char *path,
+static int get_duration(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
                         int required, int64_t def, int64_t *ns, char *text, size_t text_size)
 {
-	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
 	long long ms;
 
 	if (item == NULL) {
 		if (required)
-			return fail(c, "%s.%s: required", path, name);
+			return spec_fail(c, "%s.%s: required", path, name);
 		*ns = def;
 		dur_text(text, text_size, def);
 		return 0;
 	}
 	if (!cJSON_IsString(item))
-		return fail(c, "%s.%s: must be a duration string such as \"30s\"", path, name);
+		return spec_fail(c, "%s.%s: must be a duration string such as \"30s\"", path, name);
 	if (config_parse_duration_ms(item->valuestring, &ms) != 0)
-		return fail(c,
-		            "%s.%s: \"%s\" is not a duration (such as 30s, 500ms, 2m, 1h, 1m30s)",
-		            path, name, item->valuestring);
+		return spec_fail(
+		    c, "%s.%s: \"%s\" is not a duration (such as 30s, 500ms, 2m, 1h, 1m30s)", path,
+		    name, item->valuestring);
 	if (ms > TW_SPEC_DURATION_MAX_NS / NS_PER_MS)
-		return fail(c, "%s.%s: %s is longer than 10000h", path, name, item->valuestring);
+		return spec_fail(c, "%s.%s: %s is longer than 10000h", path, name,
+		                 item->valuestring);
 	*ns = (int64_t)ms * NS_PER_MS;
 	snprintf(text, text_size, "%s", item->valuestring);
 	return 0;
 }
 
-static int get_bool(struct ctx *c, const cJSON *obj, const char *name, const char *path, int def,
-                    int *out)
+static int get_bool(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                    int def, int *out)
 {
-	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
 
 	if (item == NULL) {
 		*out = def;
 		return 0;
 	}
 	if (!cJSON_IsBool(item))
-		return fail(c, "%s.%s: must be true or false", path, name);
+		return spec_fail(c, "%s.%s: must be true or false", path, name);
 	*out = cJSON_IsTrue(item);
-	return 0;
-}
-
-static int get_int(struct ctx *c, const cJSON *obj, const char *name, const char *path,
-                   long long def, long long min, long long max, long long *out)
-{
-	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
-	double v;
-
-	if (item == NULL) {
-		*out = def;
-		return 0;
-	}
-	if (!cJSON_IsNumber(item))
-		return fail(c, "%s.%s: must be an integer", path, name);
-	v = item->valuedouble;
-	if (v != floor(v))
-		return fail(c, "%s.%s: %g is not an integer", path, name, v);
-	if (v < (double)min || v > (double)max)
-		return fail(c, "%s.%s: %.0f is out of range %lld..%lld", path, name, v, min, max);
-	*out = (long long)v;
 	return 0;
 }
 
@@ -219,10 +107,10 @@ static int get_int(struct ctx *c, const cJSON *obj, const char *name, const char
  * entries (out must hold max pointers, or *alloc_out is allocated when
  * out is NULL), each non-empty, at most TW_FIELD_NAME_MAX bytes, no repeats.
  */
-static int get_names(struct ctx *c, const cJSON *obj, const char *name, const char *path,
+static int get_names(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
                      size_t max, char **out, char ***alloc_out, size_t *n)
 {
-	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
 	const cJSON *it;
 	int count, i = 0;
 
@@ -230,120 +118,34 @@ static int get_names(struct ctx *c, const cJSON *obj, const char *name, const ch
 	if (item == NULL)
 		return 0;
 	if (!cJSON_IsArray(item))
-		return fail(c, "%s.%s: must be a list of strings", path, name);
+		return spec_fail(c, "%s.%s: must be a list of strings", path, name);
 	count = cJSON_GetArraySize(item);
 	if ((size_t)count > max)
-		return fail(c, "%s.%s: %d entries, the most is %zu", path, name, count, max);
+		return spec_fail(c, "%s.%s: %d entries, the most is %zu", path, name, count, max);
 	if (out == NULL) {
 		out = calloc(count > 0 ? (size_t)count : 1, sizeof(*out));
 		if (out == NULL)
-			return nomem(c);
+			return spec_nomem(c);
 		*alloc_out = out;
 	}
 	cJSON_ArrayForEach(it, item)
 	{
 		if (!cJSON_IsString(it))
-			return fail(c, "%s.%s[%d]: must be a string", path, name, i);
+			return spec_fail(c, "%s.%s[%d]: must be a string", path, name, i);
 		if (it->valuestring[0] == '\0')
-			return fail(c, "%s.%s[%d]: must not be empty", path, name, i);
+			return spec_fail(c, "%s.%s[%d]: must not be empty", path, name, i);
 		if (strlen(it->valuestring) > TW_FIELD_NAME_MAX)
-			return fail(c, "%s.%s[%d]: longer than %d bytes", path, name, i,
-			            TW_FIELD_NAME_MAX);
+			return spec_fail(c, "%s.%s[%d]: longer than %d bytes", path, name, i,
+			                 TW_FIELD_NAME_MAX);
 		for (int j = 0; j < i; j++)
 			if (strcmp(out[j], it->valuestring) == 0)
-				return fail(c, "%s.%s[%d]: \"%s\" repeats %s.%s[%d]", path, name, i,
-				            it->valuestring, path, name, j);
-		if (dup_to(c, &out[i], it->valuestring) < 0)
+				return spec_fail(c, "%s.%s[%d]: \"%s\" repeats %s.%s[%d]", path,
+				                 name, i, it->valuestring, path, name, j);
+		if (spec_dup(c, &out[i], it->valuestring) < 0)
 			return TW_SPEC_E_NOMEM;
 		*n = (size_t)++i;
 	}
 	return 0;
-}
-
-/* A Secret reference {name, key} at obj.name; ref->name stays NULL when
- * absent and optional. */
-static int get_secret_ref(struct ctx *c, const cJSON *obj, const char *name, const char *path,
-                          int required, const char *why, struct tw_secret_ref *ref)
-{
-	static const char *const fields[] = {"name", "key", NULL};
-	const cJSON *item = member(obj, name);
-	char p[PATH_MAX_LEN];
-	int rc;
-
-	if (item == NULL)
-		return required ? fail(c, "%s.%s: required%s", path, name, why) : 0;
-	if (!cJSON_IsObject(item))
-		return fail(c, "%s.%s: must be a Secret reference {name, key}", path, name);
-	snprintf(p, sizeof(p), "%s.%s", path, name);
-	if ((rc = check_fields(c, item, p, fields)) < 0 ||
-	    (rc = get_string(c, item, "name", p, 1, NULL, NAME_MAX_LEN, &ref->name)) < 0 ||
-	    (rc = get_string(c, item, "key", p, 1, NULL, NAME_MAX_LEN, &ref->key)) < 0)
-		return rc;
-	return 0;
-}
-
-/* ---- rules on names ------------------------------------------------- */
-
-/* A lower-case DNS-1123 name: a-z 0-9 '-' (and '.' when dots), alphanumeric
- * at both ends. */
-static int dns_name_ok(const char *s, size_t max, int dots)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-
-		if (!alnum && ch != '-' && !(dots && ch == '.'))
-			return 0;
-		if (!alnum && (i == 0 || i == n - 1))
-			return 0;
-	}
-	return 1;
-}
-
-static int topic_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > TOPIC_MAX_LEN || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-static int sql_ident_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > SQL_IDENT_MAX || (s[0] >= '0' && s[0] <= '9'))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-/* "host:port" with a port in 1..65535 (IPv6 as "[::1]:6379"). */
-static int host_port_ok(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (colon == NULL || colon == s || strchr(s, ' ') != NULL)
-		return 0;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	return errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535;
 }
 
 static int in_list(char *const *list, size_t n, const char *s)
@@ -356,7 +158,7 @@ static int in_list(char *const *list, size_t n, const char *s)
 
 /* ---- sections ------------------------------------------------------- */
 
-static int parse_kafka(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {"bootstrap", "topic", "group", "deadLetterTopic",
 	                                     NULL};
@@ -365,88 +167,91 @@ static int parse_kafka(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	char def[GROUP_MAX_LEN + 64];
 	int rc;
 
-	if ((rc = get_object(c, spec, "kafka", "spec", 1, &k)) < 0 ||
-	    (rc = check_fields(c, k, p, fields)) < 0 ||
-	    (rc = get_string(c, k, "bootstrap", p, 1, NULL, TEXT_MAX, &out->kafka.bootstrap)) < 0 ||
-	    (rc = get_string(c, k, "topic", p, 1, NULL, TEXT_MAX, &out->kafka.topic)) < 0)
+	if ((rc = spec_get_object(c, spec, "kafka", "spec", 1, &k)) < 0 ||
+	    (rc = spec_check_fields(c, k, p, fields)) < 0 ||
+	    (rc = spec_get_string(c, k, "bootstrap", p, 1, NULL, TEXT_MAX, &out->kafka.bootstrap)) <
+	        0 ||
+	    (rc = spec_get_string(c, k, "topic", p, 1, NULL, TEXT_MAX, &out->kafka.topic)) < 0)
 		return rc;
 	if (strchr(out->kafka.bootstrap, ' ') != NULL)
-		return fail(c, "%s.bootstrap: \"%s\" has a space; separate brokers with commas", p,
-		            out->kafka.bootstrap);
-	if (!topic_ok(out->kafka.topic))
-		return fail(c,
-		            "%s.topic: \"%s\" is not a Kafka topic name (letters, digits, '.', "
-		            "'_', '-'; at most %d bytes)",
-		            p, out->kafka.topic, TOPIC_MAX_LEN);
+		return spec_fail(c,
+		                 "%s.bootstrap: \"%s\" has a space; separate brokers with commas",
+		                 p, out->kafka.bootstrap);
+	if (!spec_topic_ok(out->kafka.topic))
+		return spec_fail(
+		    c,
+		    "%s.topic: \"%s\" is not a Kafka topic name (letters, digits, '.', "
+		    "'_', '-'; at most %d bytes)",
+		    p, out->kafka.topic, SPEC_TOPIC_MAX);
 
 	snprintf(def, sizeof(def), "sluice-tw-%s-%s", out->namespace, out->name);
-	if ((rc = get_string(c, k, "group", p, 0, def, TEXT_MAX, &out->kafka.group)) < 0)
+	if ((rc = spec_get_string(c, k, "group", p, 0, def, TEXT_MAX, &out->kafka.group)) < 0)
 		return rc;
 	if (strlen(out->kafka.group) > GROUP_MAX_LEN)
-		return fail(c, "%s.group: \"%s\" is longer than %d bytes", p, out->kafka.group,
-		            GROUP_MAX_LEN);
+		return spec_fail(c, "%s.group: \"%s\" is longer than %d bytes", p, out->kafka.group,
+		                 GROUP_MAX_LEN);
 
 	snprintf(def, sizeof(def), "%s.dlq", out->kafka.topic);
-	if ((rc = get_string(c, k, "deadLetterTopic", p, 0, def, TEXT_MAX,
-	                     &out->kafka.dead_letter_topic)) < 0)
+	if ((rc = spec_get_string(c, k, "deadLetterTopic", p, 0, def, TEXT_MAX,
+	                          &out->kafka.dead_letter_topic)) < 0)
 		return rc;
-	if (!topic_ok(out->kafka.dead_letter_topic))
-		return fail(c,
-		            "%s.deadLetterTopic: \"%s\" is not a Kafka topic name (letters, "
-		            "digits, '.', '_', '-'; at most %d bytes)",
-		            p, out->kafka.dead_letter_topic, TOPIC_MAX_LEN);
+	if (!spec_topic_ok(out->kafka.dead_letter_topic))
+		return spec_fail(c,
+		                 "%s.deadLetterTopic: \"%s\" is not a Kafka topic name (letters, "
+		                 "digits, '.', '_', '-'; at most %d bytes)",
+		                 p, out->kafka.dead_letter_topic, SPEC_TOPIC_MAX);
 	if (strcmp(out->kafka.dead_letter_topic, out->kafka.topic) == 0)
-		return fail(c, "%s.deadLetterTopic: must differ from %s.topic", p, p);
+		return spec_fail(c, "%s.deadLetterTopic: must differ from %s.topic", p, p);
 	return 0;
 }
 
-static int parse_format(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_format(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {"columns", "delimiter", NULL};
-	const cJSON *f = member(spec, "format"), *csv;
+	const cJSON *f = spec_member(spec, "format"), *csv;
 	const cJSON *d;
 	int rc;
 
 	out->format = TW_FORMAT_JSON;
 	if (f != NULL) {
 		if (!cJSON_IsString(f))
-			return fail(c, "spec.format: must be a string");
+			return spec_fail(c, "spec.format: must be a string");
 		if (tw_format_parse(f->valuestring, &out->format) < 0)
-			return fail(c, "spec.format: \"%s\" is not one of json, csv, influx",
-			            f->valuestring);
+			return spec_fail(c, "spec.format: \"%s\" is not one of json, csv, influx",
+			                 f->valuestring);
 	}
-	if ((rc = get_object(c, spec, "csv", "spec", 0, &csv)) < 0)
+	if ((rc = spec_get_object(c, spec, "csv", "spec", 0, &csv)) < 0)
 		return rc;
 	if (out->format != TW_FORMAT_CSV) {
 		if (csv != NULL)
-			return fail(c, "spec.csv: only used with spec.format csv");
+			return spec_fail(c, "spec.csv: only used with spec.format csv");
 		return 0;
 	}
 	if (csv == NULL)
-		return fail(c, "spec.csv.columns: required when spec.format is csv");
-	if ((rc = check_fields(c, csv, "spec.csv", fields)) < 0 ||
+		return spec_fail(c, "spec.csv.columns: required when spec.format is csv");
+	if ((rc = spec_check_fields(c, csv, "spec.csv", fields)) < 0 ||
 	    (rc = get_names(c, csv, "columns", "spec.csv", TW_CSV_COLUMNS_MAX, NULL,
 	                    &out->csv.columns, &out->csv.ncolumns)) < 0)
 		return rc;
 	if (out->csv.ncolumns == 0)
-		return fail(c, "spec.csv.columns: required when spec.format is csv");
+		return spec_fail(c, "spec.csv.columns: required when spec.format is csv");
 	out->csv.delimiter = ',';
-	d = member(csv, "delimiter");
+	d = spec_member(csv, "delimiter");
 	if (d != NULL) {
 		if (!cJSON_IsString(d) || strlen(d->valuestring) != 1)
-			return fail(c, "spec.csv.delimiter: must be one character");
+			return spec_fail(c, "spec.csv.delimiter: must be one character");
 		if (strchr("\"\r\n", d->valuestring[0]) != NULL)
-			return fail(
+			return spec_fail(
 			    c, "spec.csv.delimiter: a quote, CR or LF cannot be the delimiter");
 		out->csv.delimiter = d->valuestring[0];
 	}
 	return 0;
 }
 
-static int parse_timestamp_format(struct ctx *c, const cJSON *f, struct tw_spec *out)
+static int parse_timestamp_format(struct spec_ctx *c, const cJSON *f, struct tw_spec *out)
 {
 	const char *p = "spec.fields.timestampFormat";
-	const cJSON *item = member(f, "timestampFormat");
+	const cJSON *item = spec_member(f, "timestampFormat");
 	const char *s;
 	char why[256];
 	struct tw_time_spec ts;
@@ -458,58 +263,62 @@ static int parse_timestamp_format(struct ctx *c, const cJSON *f, struct tw_spec 
 		return 0;
 	}
 	if (!cJSON_IsString(item))
-		return fail(c, "%s: must be a string", p);
+		return spec_fail(c, "%s: must be a string", p);
 	s = item->valuestring;
 	if (strchr(s, '%') != NULL) {
 		if (out->format == TW_FORMAT_LP)
-			return fail(c,
-			            "%s: with spec.format influx only epoch_s, epoch_ms, epoch_us "
-			            "or epoch_ns (the lines' precision)",
-			            p);
+			return spec_fail(
+			    c,
+			    "%s: with spec.format influx only epoch_s, epoch_ms, epoch_us "
+			    "or epoch_ns (the lines' precision)",
+			    p);
 		if (tw_time_spec_init(&ts, TW_TIME_STRPTIME, s, why, sizeof(why)) < 0)
-			return fail(c, "%s: \"%s\": %s", p, s, why);
+			return spec_fail(c, "%s: \"%s\": %s", p, s, why);
 		out->fields.timestamp_kind = TW_TIME_STRPTIME;
-		return dup_to(c, &out->fields.timestamp_pattern, s);
+		return spec_dup(c, &out->fields.timestamp_pattern, s);
 	}
 	if (strcmp(s, "strptime") == 0)
-		return fail(c,
-		            "%s: give the strptime pattern itself, such as "
-		            "\"%%Y-%%m-%%d %%H:%%M:%%S\"",
-		            p);
+		return spec_fail(c,
+		                 "%s: give the strptime pattern itself, such as "
+		                 "\"%%Y-%%m-%%d %%H:%%M:%%S\"",
+		                 p);
 	if (tw_time_kind_parse(s, &kind) < 0)
-		return fail(c,
-		            "%s: \"%s\" is not rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or "
-		            "a strptime pattern (with '%%')",
-		            p, s);
+		return spec_fail(
+		    c,
+		    "%s: \"%s\" is not rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or "
+		    "a strptime pattern (with '%%')",
+		    p, s);
 	if (out->format == TW_FORMAT_LP && kind == TW_TIME_RFC3339)
-		return fail(c,
-		            "%s: with spec.format influx only epoch_s, epoch_ms, epoch_us or "
-		            "epoch_ns (the lines' precision)",
-		            p);
+		return spec_fail(c,
+		                 "%s: with spec.format influx only epoch_s, epoch_ms, epoch_us or "
+		                 "epoch_ns (the lines' precision)",
+		                 p);
 	out->fields.timestamp_kind = kind;
 	return 0;
 }
 
 /* With CSV every field must be a column. */
-static int check_columns(struct ctx *c, const struct tw_spec *out)
+static int check_columns(struct spec_ctx *c, const struct tw_spec *out)
 {
 	if (out->format != TW_FORMAT_CSV)
 		return 0;
 	if (!in_list(out->csv.columns, out->csv.ncolumns, out->fields.timestamp))
-		return fail(c, "spec.fields.timestamp: \"%s\" is not in spec.csv.columns",
-		            out->fields.timestamp);
+		return spec_fail(c, "spec.fields.timestamp: \"%s\" is not in spec.csv.columns",
+		                 out->fields.timestamp);
 	for (size_t i = 0; i < out->fields.nkeys; i++)
 		if (!in_list(out->csv.columns, out->csv.ncolumns, out->fields.keys[i]))
-			return fail(c, "spec.fields.keys[%zu]: \"%s\" is not in spec.csv.columns",
-			            i, out->fields.keys[i]);
+			return spec_fail(c,
+			                 "spec.fields.keys[%zu]: \"%s\" is not in spec.csv.columns",
+			                 i, out->fields.keys[i]);
 	for (size_t i = 0; i < out->fields.nvalues; i++)
 		if (!in_list(out->csv.columns, out->csv.ncolumns, out->fields.values[i]))
-			return fail(c, "spec.fields.values[%zu]: \"%s\" is not in spec.csv.columns",
-			            i, out->fields.values[i]);
+			return spec_fail(
+			    c, "spec.fields.values[%zu]: \"%s\" is not in spec.csv.columns", i,
+			    out->fields.values[i]);
 	return 0;
 }
 
-static int parse_fields(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_fields(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {"timestamp", "timestampFormat", "keys", "values",
 	                                     NULL};
@@ -517,16 +326,17 @@ static int parse_fields(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	const cJSON *f;
 	int rc, lp = out->format == TW_FORMAT_LP;
 
-	if ((rc = get_object(c, spec, "fields", "spec", 1, &f)) < 0 ||
-	    (rc = check_fields(c, f, p, fields)) < 0 ||
-	    (rc = get_string(c, f, "timestamp", p, !lp, "", TW_FIELD_NAME_MAX,
-	                     &out->fields.timestamp)) < 0)
+	if ((rc = spec_get_object(c, spec, "fields", "spec", 1, &f)) < 0 ||
+	    (rc = spec_check_fields(c, f, p, fields)) < 0 ||
+	    (rc = spec_get_string(c, f, "timestamp", p, !lp, "", TW_FIELD_NAME_MAX,
+	                          &out->fields.timestamp)) < 0)
 		return rc;
 	if (lp && out->fields.timestamp[0] != '\0' && strcmp(out->fields.timestamp, "_time") != 0)
-		return fail(c,
-		            "%s.timestamp: with spec.format influx the line's own timestamp is "
-		            "the event time: leave it out or write \"_time\"",
-		            p);
+		return spec_fail(
+		    c,
+		    "%s.timestamp: with spec.format influx the line's own timestamp is "
+		    "the event time: leave it out or write \"_time\"",
+		    p);
 	if ((rc = parse_timestamp_format(c, f, out)) < 0 ||
 	    (rc = get_names(c, f, "keys", p, TW_KEYS_MAX, out->fields.keys, NULL,
 	                    &out->fields.nkeys)) < 0 ||
@@ -536,7 +346,7 @@ static int parse_fields(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	return check_columns(c, out);
 }
 
-static int parse_window(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_window(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {
 	    "size", "slide", "watermarkDelay", "allowedLateness", "idleTimeout", NULL};
@@ -545,28 +355,29 @@ static int parse_window(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	char size[64], slide[64], text[64];
 	int rc;
 
-	if ((rc = get_object(c, spec, "window", "spec", 1, &w)) < 0 ||
-	    (rc = check_fields(c, w, p, fields)) < 0 ||
+	if ((rc = spec_get_object(c, spec, "window", "spec", 1, &w)) < 0 ||
+	    (rc = spec_check_fields(c, w, p, fields)) < 0 ||
 	    (rc = get_duration(c, w, "size", p, 1, 0, &out->window.size_ns, size, sizeof(size))) <
 	        0)
 		return rc;
 	if (out->window.size_ns <= 0)
-		return fail(c, "%s.size: must be longer than 0s", p);
+		return spec_fail(c, "%s.size: must be longer than 0s", p);
 	if ((rc = get_duration(c, w, "slide", p, 0, out->window.size_ns, &out->window.slide_ns,
 	                       slide, sizeof(slide))) < 0)
 		return rc;
 	if (out->window.slide_ns <= 0)
-		return fail(c, "%s.slide: must be longer than 0s", p);
+		return spec_fail(c, "%s.slide: must be longer than 0s", p);
 	if (out->window.slide_ns > out->window.size_ns)
-		return fail(c, "%s.slide: %s is longer than %s.size: %s", p, slide, p, size);
+		return spec_fail(c, "%s.slide: %s is longer than %s.size: %s", p, slide, p, size);
 	if (out->window.size_ns % out->window.slide_ns != 0)
-		return fail(c, "%s.slide: %s does not divide %s.size: %s", p, slide, p, size);
+		return spec_fail(c, "%s.slide: %s does not divide %s.size: %s", p, slide, p, size);
 	if (out->window.size_ns / out->window.slide_ns > TW_WINDOW_PANES_MAX)
-		return fail(c,
-		            "%s.slide: %s puts each event in %" PRId64 " windows of %s.size: %s; "
-		            "the most is %d",
-		            p, slide, out->window.size_ns / out->window.slide_ns, p, size,
-		            TW_WINDOW_PANES_MAX);
+		return spec_fail(c,
+		                 "%s.slide: %s puts each event in %" PRId64
+		                 " windows of %s.size: %s; "
+		                 "the most is %d",
+		                 p, slide, out->window.size_ns / out->window.slide_ns, p, size,
+		                 TW_WINDOW_PANES_MAX);
 	if ((rc = get_duration(c, w, "watermarkDelay", p, 0, DEFAULT_DELAY_NS,
 	                       &out->window.watermark_delay_ns, text, sizeof(text))) < 0 ||
 	    (rc = get_duration(c, w, "allowedLateness", p, 0, 0, &out->window.allowed_lateness_ns,
@@ -577,7 +388,7 @@ static int parse_window(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	return 0;
 }
 
-static int parse_dedupe(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_dedupe(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {"enabled", "horizon", "maxEntries", NULL};
 	const char *p = "spec.dedupe";
@@ -586,24 +397,24 @@ static int parse_dedupe(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	long long n;
 	int rc;
 
-	if ((rc = get_object(c, spec, "dedupe", "spec", 0, &d)) < 0 ||
-	    (d != NULL && (rc = check_fields(c, d, p, fields)) < 0) ||
+	if ((rc = spec_get_object(c, spec, "dedupe", "spec", 0, &d)) < 0 ||
+	    (d != NULL && (rc = spec_check_fields(c, d, p, fields)) < 0) ||
 	    (rc = get_bool(c, d, "enabled", p, 1, &out->dedupe.enabled)) < 0 ||
 	    (rc = get_duration(c, d, "horizon", p, 0,
 	                       out->window.size_ns + out->window.watermark_delay_ns,
 	                       &out->dedupe.horizon_ns, text, sizeof(text))) < 0 ||
-	    (rc = get_int(c, d, "maxEntries", p, TW_DEDUPE_MAX_ENTRIES_DEFAULT, 1,
-	                  TW_DEDUPE_MAX_ENTRIES_LIMIT, &n)) < 0)
+	    (rc = spec_get_int(c, d, "maxEntries", p, TW_DEDUPE_MAX_ENTRIES_DEFAULT, 1,
+	                       TW_DEDUPE_MAX_ENTRIES_LIMIT, &n)) < 0)
 		return rc;
 	if (out->dedupe.enabled && out->dedupe.horizon_ns <= 0)
-		return fail(c, "%s.horizon: must be longer than 0s", p);
+		return spec_fail(c, "%s.horizon: must be longer than 0s", p);
 	out->dedupe.max_entries = (uint32_t)n;
 	return 0;
 }
 
-static int parse_aggregations(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_aggregations(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
-	const cJSON *a = member(spec, "aggregations"), *it;
+	const cJSON *a = spec_member(spec, "aggregations"), *it;
 	int i = 0;
 
 	if (a == NULL) {
@@ -611,30 +422,31 @@ static int parse_aggregations(struct ctx *c, const cJSON *spec, struct tw_spec *
 		return 0;
 	}
 	if (!cJSON_IsArray(a))
-		return fail(c, "spec.aggregations: must be a list of strings");
+		return spec_fail(c, "spec.aggregations: must be a list of strings");
 	if (cJSON_GetArraySize(a) == 0)
-		return fail(c, "spec.aggregations: must not be empty (leave it out for all)");
+		return spec_fail(c, "spec.aggregations: must not be empty (leave it out for all)");
 	cJSON_ArrayForEach(it, a)
 	{
 		unsigned kind;
 
 		if (!cJSON_IsString(it))
-			return fail(c, "spec.aggregations[%d]: must be a string", i);
+			return spec_fail(c, "spec.aggregations[%d]: must be a string", i);
 		if (tw_agg_parse(it->valuestring, &kind) < 0)
-			return fail(c,
-			            "spec.aggregations[%d]: \"%s\" is not one of count, sum, min, "
-			            "max, mean, p50, p95, p99",
-			            i, it->valuestring);
+			return spec_fail(
+			    c,
+			    "spec.aggregations[%d]: \"%s\" is not one of count, sum, min, "
+			    "max, mean, p50, p95, p99",
+			    i, it->valuestring);
 		if (out->aggregations & kind)
-			return fail(c, "spec.aggregations[%d]: \"%s\" is listed twice", i,
-			            it->valuestring);
+			return spec_fail(c, "spec.aggregations[%d]: \"%s\" is listed twice", i,
+			                 it->valuestring);
 		out->aggregations |= kind;
 		i++;
 	}
 	return 0;
 }
 
-static int parse_influxdb(struct ctx *c, const cJSON *sinks, struct tw_spec *out)
+static int parse_influxdb(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *out)
 {
 	static const char *const fields[] = {"url", "database", "org", "token",
 	                                     "raw", "windows",  "api", NULL};
@@ -642,109 +454,114 @@ static int parse_influxdb(struct ctx *c, const cJSON *sinks, struct tw_spec *out
 	const cJSON *s, *api;
 	int rc;
 
-	if ((rc = get_object(c, sinks, "influxdb", "spec.sinks", 0, &s)) < 0 || s == NULL)
+	if ((rc = spec_get_object(c, sinks, "influxdb", "spec.sinks", 0, &s)) < 0 || s == NULL)
 		return rc;
 	out->sinks.influxdb.enabled = 1;
-	if ((rc = check_fields(c, s, p, fields)) < 0 ||
-	    (rc = get_string(c, s, "url", p, 1, NULL, TEXT_MAX, &out->sinks.influxdb.url)) < 0)
+	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
+	    (rc = spec_get_string(c, s, "url", p, 1, NULL, TEXT_MAX, &out->sinks.influxdb.url)) < 0)
 		return rc;
 	if (strncmp(out->sinks.influxdb.url, "http://", 7) != 0 &&
 	    strncmp(out->sinks.influxdb.url, "https://", 8) != 0)
-		return fail(c, "%s.url: \"%s\" does not start with http:// or https://", p,
-		            out->sinks.influxdb.url);
-	if ((rc = get_string(c, s, "database", p, 1, NULL, TEXT_MAX,
-	                     &out->sinks.influxdb.database)) < 0 ||
-	    (rc = get_string(c, s, "org", p, 0, NULL, TEXT_MAX, &out->sinks.influxdb.org)) < 0 ||
-	    (rc = get_secret_ref(c, s, "token", p, 0, "", &out->sinks.influxdb.token)) < 0 ||
+		return spec_fail(c, "%s.url: \"%s\" does not start with http:// or https://", p,
+		                 out->sinks.influxdb.url);
+	if ((rc = spec_get_string(c, s, "database", p, 1, NULL, TEXT_MAX,
+	                          &out->sinks.influxdb.database)) < 0 ||
+	    (rc = spec_get_string(c, s, "org", p, 0, NULL, TEXT_MAX, &out->sinks.influxdb.org)) <
+	        0 ||
+	    (rc = spec_get_secret_ref(c, s, "token", p, 0, "", &out->sinks.influxdb.token.name,
+	                              &out->sinks.influxdb.token.key)) < 0 ||
 	    (rc = get_bool(c, s, "raw", p, 0, &out->sinks.influxdb.raw)) < 0 ||
 	    (rc = get_bool(c, s, "windows", p, 1, &out->sinks.influxdb.windows)) < 0)
 		return rc;
 	out->sinks.influxdb.api = TW_INFLUX_V1;
-	api = member(s, "api");
+	api = spec_member(s, "api");
 	if (api != NULL) {
 		if (!cJSON_IsString(api))
-			return fail(c, "%s.api: must be a string", p);
+			return spec_fail(c, "%s.api: must be a string", p);
 		if (strcmp(api->valuestring, "v1") == 0)
 			out->sinks.influxdb.api = TW_INFLUX_V1;
 		else if (strcmp(api->valuestring, "v2") == 0)
 			out->sinks.influxdb.api = TW_INFLUX_V2;
 		else
-			return fail(c, "%s.api: \"%s\" is not one of v1, v2", p, api->valuestring);
+			return spec_fail(c, "%s.api: \"%s\" is not one of v1, v2", p,
+			                 api->valuestring);
 	}
 	if (out->sinks.influxdb.api == TW_INFLUX_V2 && out->sinks.influxdb.token.name == NULL)
-		return fail(c, "%s.token: required when %s.api is v2", p, p);
+		return spec_fail(c, "%s.token: required when %s.api is v2", p, p);
 	if (!out->sinks.influxdb.raw && !out->sinks.influxdb.windows)
-		return fail(c, "%s: raw and windows are both false: nothing to write", p);
+		return spec_fail(c, "%s: raw and windows are both false: nothing to write", p);
 	return 0;
 }
 
-static int parse_postgres(struct ctx *c, const cJSON *sinks, struct tw_spec *out)
+static int parse_postgres(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *out)
 {
 	static const char *const fields[] = {"dsn", "table", NULL};
 	const char *p = "spec.sinks.postgres";
 	const cJSON *s;
 	int rc;
 
-	if ((rc = get_object(c, sinks, "postgres", "spec.sinks", 0, &s)) < 0 || s == NULL)
+	if ((rc = spec_get_object(c, sinks, "postgres", "spec.sinks", 0, &s)) < 0 || s == NULL)
 		return rc;
 	out->sinks.postgres.enabled = 1;
-	if ((rc = check_fields(c, s, p, fields)) < 0 ||
-	    (rc = get_secret_ref(c, s, "dsn", p, 1, " (a Secret reference {name, key})",
-	                         &out->sinks.postgres.dsn)) < 0 ||
-	    (rc = get_string(c, s, "table", p, 0, "telemetry_windows", TEXT_MAX,
-	                     &out->sinks.postgres.table)) < 0)
+	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
+	    (rc = spec_get_secret_ref(c, s, "dsn", p, 1, " (a Secret reference {name, key})",
+	                              &out->sinks.postgres.dsn.name,
+	                              &out->sinks.postgres.dsn.key)) < 0 ||
+	    (rc = spec_get_string(c, s, "table", p, 0, "telemetry_windows", TEXT_MAX,
+	                          &out->sinks.postgres.table)) < 0)
 		return rc;
-	if (!sql_ident_ok(out->sinks.postgres.table))
-		return fail(c,
-		            "%s.table: \"%s\" is not a lower-case SQL identifier "
-		            "([a-z_][a-z0-9_]*, at most %d bytes)",
-		            p, out->sinks.postgres.table, SQL_IDENT_MAX);
+	if (!spec_sql_ident_ok(out->sinks.postgres.table))
+		return spec_fail(c,
+		                 "%s.table: \"%s\" is not a lower-case SQL identifier "
+		                 "([a-z_][a-z0-9_]*, at most %d bytes)",
+		                 p, out->sinks.postgres.table, SPEC_SQL_IDENT_MAX);
 	return 0;
 }
 
-static int parse_redis(struct ctx *c, const cJSON *sinks, struct tw_spec *out)
+static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *out)
 {
 	static const char *const fields[] = {"addr", "prefix", "ttl", NULL};
 	const char *p = "spec.sinks.redis";
 	const cJSON *s;
-	char def[NAME_MAX_LEN + NAMESPACE_MAX_LEN + 16], text[64];
+	char def[SPEC_NAME_MAX + SPEC_NAMESPACE_MAX + 16], text[64];
 	int rc;
 
-	if ((rc = get_object(c, sinks, "redis", "spec.sinks", 0, &s)) < 0 || s == NULL)
+	if ((rc = spec_get_object(c, sinks, "redis", "spec.sinks", 0, &s)) < 0 || s == NULL)
 		return rc;
 	out->sinks.redis.enabled = 1;
 	snprintf(def, sizeof(def), "sluice:%s:%s:", out->namespace, out->name);
-	if ((rc = check_fields(c, s, p, fields)) < 0 ||
-	    (rc = get_string(c, s, "addr", p, 1, NULL, TEXT_MAX, &out->sinks.redis.addr)) < 0)
+	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
+	    (rc = spec_get_string(c, s, "addr", p, 1, NULL, TEXT_MAX, &out->sinks.redis.addr)) < 0)
 		return rc;
-	if (!host_port_ok(out->sinks.redis.addr))
-		return fail(c, "%s.addr: \"%s\" is not host:port", p, out->sinks.redis.addr);
-	if ((rc = get_string(c, s, "prefix", p, 0, def, TEXT_MAX, &out->sinks.redis.prefix)) < 0 ||
+	if (!spec_host_port_ok(out->sinks.redis.addr))
+		return spec_fail(c, "%s.addr: \"%s\" is not host:port", p, out->sinks.redis.addr);
+	if ((rc = spec_get_string(c, s, "prefix", p, 0, def, TEXT_MAX, &out->sinks.redis.prefix)) <
+	        0 ||
 	    (rc = get_duration(c, s, "ttl", p, 0, DEFAULT_TTL_NS, &out->sinks.redis.ttl_ns, text,
 	                       sizeof(text))) < 0)
 		return rc;
 	if (out->sinks.redis.ttl_ns < 1000 * NS_PER_MS)
-		return fail(c, "%s.ttl: %s is shorter than 1s (Redis expires in whole seconds)", p,
-		            text);
+		return spec_fail(
+		    c, "%s.ttl: %s is shorter than 1s (Redis expires in whole seconds)", p, text);
 	return 0;
 }
 
-static int parse_sinks(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_sinks(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {"influxdb", "postgres", "redis", NULL};
 	const cJSON *s;
 	int rc;
 
-	if ((rc = get_object(c, spec, "sinks", "spec", 0, &s)) < 0 || s == NULL)
+	if ((rc = spec_get_object(c, spec, "sinks", "spec", 0, &s)) < 0 || s == NULL)
 		return rc;
-	if ((rc = check_fields(c, s, "spec.sinks", fields)) < 0 ||
+	if ((rc = spec_check_fields(c, s, "spec.sinks", fields)) < 0 ||
 	    (rc = parse_influxdb(c, s, out)) < 0 || (rc = parse_postgres(c, s, out)) < 0 ||
 	    (rc = parse_redis(c, s, out)) < 0)
 		return rc;
 	return 0;
 }
 
-static int parse_retention(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_retention(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {"maxRowsPerKey", "maxAge", NULL};
 	const char *p = "spec.retention";
@@ -753,9 +570,10 @@ static int parse_retention(struct ctx *c, const cJSON *spec, struct tw_spec *out
 	long long n;
 	int rc;
 
-	if ((rc = get_object(c, spec, "retention", "spec", 0, &r)) < 0 ||
-	    (r != NULL && (rc = check_fields(c, r, p, fields)) < 0) ||
-	    (rc = get_int(c, r, "maxRowsPerKey", p, DEFAULT_MAX_ROWS, 0, 1000000000, &n)) < 0 ||
+	if ((rc = spec_get_object(c, spec, "retention", "spec", 0, &r)) < 0 ||
+	    (r != NULL && (rc = spec_check_fields(c, r, p, fields)) < 0) ||
+	    (rc = spec_get_int(c, r, "maxRowsPerKey", p, DEFAULT_MAX_ROWS, 0, 1000000000, &n)) <
+	        0 ||
 	    (rc = get_duration(c, r, "maxAge", p, 0, 0, &out->retention.max_age_ns, text,
 	                       sizeof(text))) < 0)
 		return rc;
@@ -814,7 +632,7 @@ static int resource_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN)
+	if (n == 0 || n > SPEC_NAME_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
@@ -827,50 +645,52 @@ static int resource_name_ok(const char *s)
 }
 
 /* obj.name: a map resource name -> quantity (string or integer). */
-static int get_resource_list(struct ctx *c, const cJSON *obj, const char *name, const char *path,
-                             struct tw_resource_list *out)
+static int get_resource_list(struct spec_ctx *c, const cJSON *obj, const char *name,
+                             const char *path, struct tw_resource_list *out)
 {
-	const cJSON *item = obj != NULL ? member(obj, name) : NULL;
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
 	const cJSON *it;
 
 	if (item == NULL)
 		return 0;
 	if (!cJSON_IsObject(item))
-		return fail(c, "%s.%s: must be a map of resource names to quantities", path, name);
+		return spec_fail(c, "%s.%s: must be a map of resource names to quantities", path,
+		                 name);
 	for (it = item->child; it != NULL; it = it->next) {
 		char num[32];
 		const char *v;
 
 		if (out->n == TW_RESOURCES_MAX)
-			return fail(c, "%s.%s: more than %d resources", path, name,
-			            TW_RESOURCES_MAX);
+			return spec_fail(c, "%s.%s: more than %d resources", path, name,
+			                 TW_RESOURCES_MAX);
 		if (!resource_name_ok(it->string))
-			return fail(c, "%s.%s: \"%s\" is not a resource name", path, name,
-			            it->string);
+			return spec_fail(c, "%s.%s: \"%s\" is not a resource name", path, name,
+			                 it->string);
 		for (size_t j = 0; j < out->n; j++)
 			if (strcmp(out->names[j], it->string) == 0)
-				return fail(c, "%s.%s.%s: given twice", path, name, it->string);
+				return spec_fail(c, "%s.%s.%s: given twice", path, name,
+				                 it->string);
 		if (cJSON_IsNumber(it)) {
 			if (it->valuedouble != floor(it->valuedouble) ||
 			    fabs(it->valuedouble) > 9e15)
-				return fail(c, "%s.%s.%s: %g is not a quantity", path, name,
-				            it->string, it->valuedouble);
+				return spec_fail(c, "%s.%s.%s: %g is not a quantity", path, name,
+				                 it->string, it->valuedouble);
 			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
 			v = num;
 		} else if (cJSON_IsString(it)) {
 			v = it->valuestring;
 			if (strlen(v) > 64 || !tw_spec_quantity_ok(v))
-				return fail(
+				return spec_fail(
 				    c,
 				    "%s.%s.%s: \"%s\" is not a quantity (such as 500m, 64Mi, "
 				    "2)",
 				    path, name, it->string, v);
 		} else {
-			return fail(c, "%s.%s.%s: must be a quantity (a string or an integer)",
-			            path, name, it->string);
+			return spec_fail(c, "%s.%s.%s: must be a quantity (a string or an integer)",
+			                 path, name, it->string);
 		}
-		if (dup_to(c, &out->names[out->n], it->string) < 0 ||
-		    dup_to(c, &out->values[out->n], v) < 0) {
+		if (spec_dup(c, &out->names[out->n], it->string) < 0 ||
+		    spec_dup(c, &out->values[out->n], v) < 0) {
 			out->n++; /* names[n] is freed with the rest */
 			return TW_SPEC_E_NOMEM;
 		}
@@ -879,23 +699,23 @@ static int get_resource_list(struct ctx *c, const cJSON *obj, const char *name, 
 	return 0;
 }
 
-static int parse_resources(struct ctx *c, const cJSON *w, struct tw_spec *out)
+static int parse_resources(struct spec_ctx *c, const cJSON *w, struct tw_spec *out)
 {
 	static const char *const fields[] = {"requests", "limits", NULL};
 	const char *p = "spec.workers.resources";
 	const cJSON *r;
 	int rc;
 
-	if ((rc = get_object(c, w, "resources", "spec.workers", 0, &r)) < 0 || r == NULL)
+	if ((rc = spec_get_object(c, w, "resources", "spec.workers", 0, &r)) < 0 || r == NULL)
 		return rc;
-	if ((rc = check_fields(c, r, p, fields)) < 0 ||
+	if ((rc = spec_check_fields(c, r, p, fields)) < 0 ||
 	    (rc = get_resource_list(c, r, "requests", p, &out->workers.requests)) < 0 ||
 	    (rc = get_resource_list(c, r, "limits", p, &out->workers.limits)) < 0)
 		return rc;
 	return 0;
 }
 
-static int parse_workers(struct ctx *c, const cJSON *spec, struct tw_spec *out)
+static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
 	static const char *const fields[] = {
 	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
@@ -907,45 +727,47 @@ static int parse_workers(struct ctx *c, const cJSON *spec, struct tw_spec *out)
 	size_t i;
 	int rc;
 
-	if ((rc = get_object(c, spec, "workers", "spec", 0, &w)) < 0 ||
-	    (w != NULL && (rc = check_fields(c, w, p, fields)) < 0) ||
-	    (rc = get_int(c, w, "minReplicas", p, DEFAULT_MIN_REPLICAS, 0, REPLICAS_LIMIT, &lo)) <
-	        0 ||
-	    (rc = get_int(c, w, "maxReplicas", p,
-	                  lo > DEFAULT_MAX_REPLICAS ? lo : DEFAULT_MAX_REPLICAS, 1, REPLICAS_LIMIT,
-	                  &hi)) < 0 ||
-	    (rc = get_int(c, w, "lagThreshold", p, DEFAULT_LAG_THRESHOLD, 1, LAG_LIMIT, &lag)) <
-	        0 ||
-	    (rc = get_int(c, w, "activationLagThreshold", p, 0, 0, LAG_LIMIT, &act)) < 0)
+	if ((rc = spec_get_object(c, spec, "workers", "spec", 0, &w)) < 0 ||
+	    (w != NULL && (rc = spec_check_fields(c, w, p, fields)) < 0) ||
+	    (rc = spec_get_int(c, w, "minReplicas", p, DEFAULT_MIN_REPLICAS, 0, REPLICAS_LIMIT,
+	                       &lo)) < 0 ||
+	    (rc = spec_get_int(c, w, "maxReplicas", p,
+	                       lo > DEFAULT_MAX_REPLICAS ? lo : DEFAULT_MAX_REPLICAS, 1,
+	                       REPLICAS_LIMIT, &hi)) < 0 ||
+	    (rc = spec_get_int(c, w, "lagThreshold", p, DEFAULT_LAG_THRESHOLD, 1, LAG_LIMIT,
+	                       &lag)) < 0 ||
+	    (rc = spec_get_int(c, w, "activationLagThreshold", p, 0, 0, LAG_LIMIT, &act)) < 0)
 		return rc;
 	if (hi < lo)
-		return fail(c, "%s.maxReplicas: %lld is below %s.minReplicas: %lld", p, hi, p, lo);
+		return spec_fail(c, "%s.maxReplicas: %lld is below %s.minReplicas: %lld", p, hi, p,
+		                 lo);
 	out->workers.min_replicas = (int32_t)lo;
 	out->workers.max_replicas = (int32_t)hi;
 	out->workers.lag_threshold = lag;
 	out->workers.activation_lag_threshold = act;
-	if ((rc = get_string(c, w, "image", p, 0, NULL, TEXT_MAX, &out->workers.image)) < 0 ||
-	    (rc = get_string(c, w, "imagePullPolicy", p, 0, NULL, TEXT_MAX,
-	                     &out->workers.image_pull_policy)) < 0)
+	if ((rc = spec_get_string(c, w, "image", p, 0, NULL, TEXT_MAX, &out->workers.image)) < 0 ||
+	    (rc = spec_get_string(c, w, "imagePullPolicy", p, 0, NULL, TEXT_MAX,
+	                          &out->workers.image_pull_policy)) < 0)
 		return rc;
 	if (out->workers.image != NULL && strpbrk(out->workers.image, " \t\r\n\f\v") != NULL)
-		return fail(c, "%s.image: \"%s\" has blanks", p, out->workers.image);
+		return spec_fail(c, "%s.image: \"%s\" has blanks", p, out->workers.image);
 	if (out->workers.image_pull_policy != NULL) {
 		for (i = 0; policies[i] != NULL; i++)
 			if (strcmp(out->workers.image_pull_policy, policies[i]) == 0)
 				break;
 		if (policies[i] == NULL)
-			return fail(c,
-			            "%s.imagePullPolicy: \"%s\" is not Always, IfNotPresent or "
-			            "Never",
-			            p, out->workers.image_pull_policy);
+			return spec_fail(
+			    c,
+			    "%s.imagePullPolicy: \"%s\" is not Always, IfNotPresent or "
+			    "Never",
+			    p, out->workers.image_pull_policy);
 	}
 	return parse_resources(c, w, out);
 }
 
 /* The input parser is the judge of field names (JSON paths, line-protocol
  * rules): ask it now, so a bad mapping fails at start-up with a path. */
-static int check_parser(struct ctx *c, const struct tw_spec *out)
+static int check_parser(struct spec_ctx *c, const struct tw_spec *out)
 {
 	struct tw_parser_spec ps;
 	struct tw_parser *parser;
@@ -954,7 +776,7 @@ static int check_parser(struct ctx *c, const struct tw_spec *out)
 	tw_spec_parser_spec(out, &ps);
 	parser = tw_parser_new(&ps, why, sizeof(why));
 	if (parser == NULL)
-		return fail(c, "spec.fields: %s", why);
+		return spec_fail(c, "spec.fields: %s", why);
 	tw_parser_free(parser);
 	return 0;
 }
@@ -982,38 +804,18 @@ int tw_spec_parse(const cJSON *spec, const char *name, const char *namespace, st
 	static const char *const fields[] = {
 	    "kafka",        "format", "csv",       "fields",  "window", "dedupe",
 	    "aggregations", "sinks",  "retention", "workers", NULL};
-	struct ctx c = {errbuf, errbuf_size};
+	struct spec_ctx c = {errbuf, errbuf_size};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (namespace == NULL || namespace[0] == '\0')
-	namespace = "default";
-	if (name == NULL || name[0] == '\0')
-		rc = fail(&c, "metadata.name: required");
-	else if (!dns_name_ok(name, NAME_MAX_LEN, 1))
-		rc = fail(&c,
-		          "metadata.name: \"%s\" is not a lower-case DNS name (a-z, 0-9, '-', "
-		          "'.'; at most %d bytes)",
-		          name, NAME_MAX_LEN);
-	else if (!dns_name_ok(namespace, NAMESPACE_MAX_LEN, 0))
-		rc = fail(&c,
-		          "metadata.namespace: \"%s\" is not a lower-case DNS label (a-z, 0-9, "
-		          "'-'; at most %d bytes)",
-		          namespace, NAMESPACE_MAX_LEN);
-	else if (!cJSON_IsObject(spec))
-		rc = fail(&c, "spec: must be an object");
-	else if ((rc = dup_to(&c, &out->name, name)) == 0 &&
-	         (rc = dup_to(&c, &out->namespace, namespace)) == 0 &&
-	         (rc = check_fields(&c, spec, "spec", fields)) == 0 &&
-	         (rc = parse_kafka(&c, spec, out)) == 0 &&
-	         (rc = parse_format(&c, spec, out)) == 0 &&
-	         (rc = parse_fields(&c, spec, out)) == 0 &&
-	         (rc = parse_window(&c, spec, out)) == 0 &&
-	         (rc = parse_dedupe(&c, spec, out)) == 0 &&
-	         (rc = parse_aggregations(&c, spec, out)) == 0 &&
-	         (rc = parse_sinks(&c, spec, out)) == 0 &&
-	         (rc = parse_retention(&c, spec, out)) == 0 &&
-	         (rc = parse_workers(&c, spec, out)) == 0)
+	if ((rc = spec_identity(&c, name, namespace, spec, &out->name, &out->namespace)) == 0 &&
+	    (rc = spec_check_fields(&c, spec, "spec", fields)) == 0 &&
+	    (rc = parse_kafka(&c, spec, out)) == 0 && (rc = parse_format(&c, spec, out)) == 0 &&
+	    (rc = parse_fields(&c, spec, out)) == 0 && (rc = parse_window(&c, spec, out)) == 0 &&
+	    (rc = parse_dedupe(&c, spec, out)) == 0 &&
+	    (rc = parse_aggregations(&c, spec, out)) == 0 &&
+	    (rc = parse_sinks(&c, spec, out)) == 0 && (rc = parse_retention(&c, spec, out)) == 0 &&
+	    (rc = parse_workers(&c, spec, out)) == 0)
 		rc = check_parser(&c, out);
 	if (rc < 0)
 		tw_spec_free(out);
@@ -1024,14 +826,14 @@ int tw_spec_parse_document(const cJSON *doc, struct tw_spec *out, char *errbuf, 
 {
 	static const char *const fields[] = {"apiVersion", "kind", "metadata",  "spec",
 	                                     "status",     "name", "namespace", NULL};
-	struct ctx c = {errbuf, errbuf_size};
+	struct spec_ctx c = {errbuf, errbuf_size};
 	const cJSON *meta, *kind, *name, *ns, *spec;
 	const char *where = "metadata.";
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(doc))
-		return fail(&c, "document: must be an object (a TelemetryWindow)");
+		return spec_fail(&c, "document: must be an object (a TelemetryWindow)");
 	for (const cJSON *it = doc->child; it != NULL; it = it->next) {
 		size_t i;
 
@@ -1039,75 +841,39 @@ int tw_spec_parse_document(const cJSON *doc, struct tw_spec *out, char *errbuf, 
 			if (strcmp(it->string, fields[i]) == 0)
 				break;
 		if (fields[i] == NULL)
-			return fail(&c, "%s: unknown field", it->string);
+			return spec_fail(&c, "%s: unknown field", it->string);
 	}
-	kind = member(doc, "kind");
+	kind = spec_member(doc, "kind");
 	if (kind != NULL && !cJSON_IsString(kind))
-		return fail(&c, "kind: must be a string");
+		return spec_fail(&c, "kind: must be a string");
 	if (kind != NULL && strcmp(kind->valuestring, "TelemetryWindow") != 0)
-		return fail(&c, "kind: \"%s\" is not TelemetryWindow", kind->valuestring);
-	meta = member(doc, "metadata");
+		return spec_fail(&c, "kind: \"%s\" is not TelemetryWindow", kind->valuestring);
+	meta = spec_member(doc, "metadata");
 	if (meta != NULL && !cJSON_IsObject(meta))
-		return fail(&c, "metadata: must be an object");
+		return spec_fail(&c, "metadata: must be an object");
 	if (meta == NULL) {
 		meta = doc; /* the short form: name and namespace at the top */
 		where = "";
 	}
-	name = member(meta, "name");
-	ns = member(meta, "namespace");
+	name = spec_member(meta, "name");
+	ns = spec_member(meta, "namespace");
 	if (name != NULL && !cJSON_IsString(name))
-		return fail(&c, "%sname: must be a string", where);
+		return spec_fail(&c, "%sname: must be a string", where);
 	if (ns != NULL && !cJSON_IsString(ns))
-		return fail(&c, "%snamespace: must be a string", where);
+		return spec_fail(&c, "%snamespace: must be a string", where);
 	if (name == NULL)
-		return fail(&c, "%sname: required", where);
-	spec = member(doc, "spec");
+		return spec_fail(&c, "%sname: required", where);
+	spec = spec_member(doc, "spec");
 	if (spec == NULL)
-		return fail(&c, "spec: required");
+		return spec_fail(&c, "spec: required");
 	rc = tw_spec_parse(spec, name->valuestring, ns != NULL ? ns->valuestring : NULL, out,
 	                   errbuf, errbuf_size);
 	return rc;
 }
 
-/* Reads at most TW_SPEC_FILE_MAX bytes of path into a NUL-terminated buffer. */
-static int read_file(struct ctx *c, const char *path, char **data, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	if (f == NULL) {
-		snprintf(c->errbuf, c->errbuf_size, "%s: %s", path, strerror(errno));
-		return TW_SPEC_E_IO;
-	}
-	buf = malloc(TW_SPEC_FILE_MAX + 2);
-	if (buf == NULL) {
-		fclose(f);
-		return nomem(c);
-	}
-	n = fread(buf, 1, TW_SPEC_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		snprintf(c->errbuf, c->errbuf_size, "%s: read error", path);
-		fclose(f);
-		free(buf);
-		return TW_SPEC_E_IO;
-	}
-	fclose(f);
-	if (n > TW_SPEC_FILE_MAX) {
-		snprintf(c->errbuf, c->errbuf_size, "%s: larger than %d bytes", path,
-		         TW_SPEC_FILE_MAX);
-		free(buf);
-		return TW_SPEC_E_IO;
-	}
-	buf[n] = '\0';
-	*data = buf;
-	*len = n;
-	return 0;
-}
-
 int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_t errbuf_size)
 {
-	struct ctx c = {errbuf, errbuf_size};
+	struct spec_ctx c = {errbuf, errbuf_size};
 	char why[512];
 	cJSON *doc = NULL;
 	char *data;
@@ -1115,7 +881,7 @@ int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = read_file(&c, path, &data, &len);
+	rc = spec_read_file(&c, path, TW_SPEC_FILE_MAX, &data, &len);
 	if (rc < 0)
 		return rc;
 	while (i < len && strchr(" \t\r\n", data[i]) != NULL)

@@ -1,0 +1,255 @@
+/* spec_read.c -- reading a resource's spec out of a cJSON tree; see
+ * spec_read.h. */
+#include "spec_read.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int spec_fail(struct spec_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->errbuf, c->errbuf_size, fmt, ap);
+	va_end(ap);
+	return SPEC_E_INVALID;
+}
+
+int spec_nomem(struct spec_ctx *c)
+{
+	snprintf(c->errbuf, c->errbuf_size, "out of memory");
+	return SPEC_E_NOMEM;
+}
+
+const cJSON *spec_member(const cJSON *obj, const char *name)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	/* null is how YAML writes "nothing here" ("ttl:"): same as absent. */
+	return cJSON_IsNull(item) ? NULL : item;
+}
+
+int spec_check_fields(struct spec_ctx *c, const cJSON *obj, const char *path,
+                      const char *const *allowed)
+{
+	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+		size_t i;
+
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(it->string, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return spec_fail(c, "%s.%s: unknown field", path, it->string);
+		for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+			if (strcmp(prev->string, it->string) == 0)
+				return spec_fail(c, "%s.%s: given twice", path, it->string);
+	}
+	return 0;
+}
+
+int spec_get_object(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                    int required, const cJSON **out)
+{
+	const cJSON *item = spec_member(obj, name);
+
+	*out = NULL;
+	if (item == NULL)
+		return required ? spec_fail(c, "%s.%s: required", path, name) : 0;
+	if (!cJSON_IsObject(item))
+		return spec_fail(c, "%s.%s: must be an object", path, name);
+	*out = item;
+	return 0;
+}
+
+int spec_dup(struct spec_ctx *c, char **out, const char *s)
+{
+	*out = strdup(s);
+	return *out == NULL ? spec_nomem(c) : 0;
+}
+
+int spec_get_string(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                    int required, const char *def, size_t max, char **out)
+{
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
+	size_t len;
+
+	if (item != NULL && !cJSON_IsString(item))
+		return spec_fail(c, "%s.%s: must be a string", path, name);
+	len = item != NULL ? strlen(item->valuestring) : 0;
+	if (len == 0) {
+		if (required)
+			return spec_fail(c, "%s.%s: required", path, name);
+		return def != NULL ? spec_dup(c, out, def) : 0;
+	}
+	if (len > max)
+		return spec_fail(c, "%s.%s: longer than %zu bytes", path, name, max);
+	return spec_dup(c, out, item->valuestring);
+}
+
+int spec_get_int(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                 long long def, long long min, long long max, long long *out)
+{
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
+	double v;
+
+	if (item == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!cJSON_IsNumber(item))
+		return spec_fail(c, "%s.%s: must be an integer", path, name);
+	v = item->valuedouble;
+	if (v != floor(v))
+		return spec_fail(c, "%s.%s: %g is not an integer", path, name, v);
+	if (v < (double)min || v > (double)max)
+		return spec_fail(c, "%s.%s: %.0f is out of range %lld..%lld", path, name, v, min,
+		                 max);
+	*out = (long long)v;
+	return 0;
+}
+
+int spec_get_secret_ref(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                        int required, const char *why, char **ref_name, char **ref_key)
+{
+	static const char *const fields[] = {"name", "key", NULL};
+	const cJSON *item = spec_member(obj, name);
+	char p[SPEC_PATH_MAX];
+	int rc;
+
+	if (item == NULL)
+		return required ? spec_fail(c, "%s.%s: required%s", path, name, why) : 0;
+	if (!cJSON_IsObject(item))
+		return spec_fail(c, "%s.%s: must be a Secret reference {name, key}", path, name);
+	snprintf(p, sizeof(p), "%s.%s", path, name);
+	if ((rc = spec_check_fields(c, item, p, fields)) < 0 ||
+	    (rc = spec_get_string(c, item, "name", p, 1, NULL, SPEC_NAME_MAX, ref_name)) < 0 ||
+	    (rc = spec_get_string(c, item, "key", p, 1, NULL, SPEC_NAME_MAX, ref_key)) < 0)
+		return rc;
+	return 0;
+}
+
+int spec_dns_name_ok(const char *s, size_t max, int dots)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+
+		if (!alnum && ch != '-' && !(dots && ch == '.'))
+			return 0;
+		if (!alnum && (i == 0 || i == n - 1))
+			return 0;
+	}
+	return 1;
+}
+
+int spec_topic_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SPEC_TOPIC_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int spec_sql_ident_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SPEC_SQL_IDENT_MAX || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int spec_host_port_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s || strchr(s, ' ') != NULL)
+		return 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+int spec_identity(struct spec_ctx *c, const char *name, const char *namespace, const cJSON *spec,
+                  char **out_name, char **out_namespace)
+{
+	int rc;
+
+	if (namespace == NULL || namespace[0] == '\0')
+	namespace = "default";
+	if (name == NULL || name[0] == '\0')
+		return spec_fail(c, "metadata.name: required");
+	if (!spec_dns_name_ok(name, SPEC_NAME_MAX, 1))
+		return spec_fail(
+		    c,
+		    "metadata.name: \"%s\" is not a lower-case DNS name (a-z, 0-9, '-', "
+		    "'.'; at most %d bytes)",
+		    name, SPEC_NAME_MAX);
+	if (!spec_dns_name_ok(namespace, SPEC_NAMESPACE_MAX, 0))
+		return spec_fail(
+		    c,
+		    "metadata.namespace: \"%s\" is not a lower-case DNS label (a-z, 0-9, "
+		    "'-'; at most %d bytes)",
+		    namespace, SPEC_NAMESPACE_MAX);
+	if (!cJSON_IsObject(spec))
+		return spec_fail(c, "spec: must be an object");
+	if ((rc = spec_dup(c, out_name, name)) < 0 ||
+	    (rc = spec_dup(c, out_namespace, namespace)) < 0)
+		return rc;
+	return 0;
+}
+
+int spec_read_file(struct spec_ctx *c, const char *path, size_t max, char **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(c->errbuf, c->errbuf_size, "%s: %s", path, strerror(errno));
+		return SPEC_E_IO;
+	}
+	buf = malloc(max + 2);
+	if (buf == NULL) {
+		fclose(f);
+		return spec_nomem(c);
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		snprintf(c->errbuf, c->errbuf_size, "%s: read error", path);
+		fclose(f);
+		free(buf);
+		return SPEC_E_IO;
+	}
+	fclose(f);
+	if (n > max) {
+		snprintf(c->errbuf, c->errbuf_size, "%s: larger than %zu bytes", path, max);
+		free(buf);
+		return SPEC_E_IO;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
