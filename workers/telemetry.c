@@ -64,6 +64,7 @@
  * most WAKE_TIMEOUT_MS for the brokers' answers. */
 #define WAKE_MS 2
 #define WAKE_TIMEOUT_MS 500
+#define WAKE_FAILED_MS 1000
 /* How long one wait for dead-letter delivery may block the loop before
  * the flush is retried like a sink's. */
 #define DLQ_FLUSH_MS 2000
@@ -1264,7 +1265,10 @@ static void wake_fetcher(struct telemetry *t, int64_t now)
 	if (arrived || queued >= KAFKA_PREFETCH_MESSAGES / 2 || unfetched(t, queued) <= 0)
 		return;
 	t->wakes++;
-	(void)kafka_wake_fetcher(t->consumer, WAKE_TIMEOUT_MS);
+	/* A broker that does not answer is not asked again for a second: each
+	 * try holds this loop up to WAKE_TIMEOUT_MS. */
+	if (kafka_wake_fetcher(t->consumer, WAKE_TIMEOUT_MS) != 0)
+		t->last_wake = mono_ms() + WAKE_FAILED_MS;
 }
 
 static void housekeeping(struct telemetry *t, int64_t now)

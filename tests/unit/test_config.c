@@ -408,7 +408,7 @@ static void test_file(void **state)
 	                                   "  level: warn\n"
 	                                   "metrics:\n"
 	                                   "  port: 9100\n"
-	                                   "  addr: \"0.0.0.0\"\n"
+	                                   "  addr: \"127.0.0.2\"\n"
 	                                   "kubeconfig: ''\n"
 	                                   "dry-run: yes\n"
 	                                   "resync: 10m\n"
@@ -418,7 +418,7 @@ static void test_file(void **state)
 	assert_int_equal(load(&cfg, "--config", path, NULL), 0);
 	assert_string_equal(config_get_string(cfg, "log.level"), "warn");
 	assert_int_equal(config_get_int(cfg, "metrics.port"), 9100);
-	assert_string_equal(config_get_string(cfg, "metrics.addr"), "0.0.0.0");
+	assert_string_equal(config_get_string(cfg, "metrics.addr"), "127.0.0.2");
 	assert_string_equal(config_get_string(cfg, "kubeconfig"), "");
 	assert_int_equal(config_get_bool(cfg, "dry-run"), 1);
 	assert_int_equal(config_get_duration_ms(cfg, "resync"), 600000);
