@@ -12,10 +12,18 @@ void rowbuf_init(struct rowbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Frees one part's arrays and empties it. */
+static void part_free(struct rowbuf_part *p)
+{
+	free(p->rows);
+	free(p->events);
+	memset(p, 0, sizeof(*p));
+}
+
 void rowbuf_free(struct rowbuf *b)
 {
-	free(b->rows);
-	free(b->events);
+	part_free(&b->batch);
+	part_free(&b->tail);
 	rowbuf_init(b);
 }
 
@@ -42,13 +50,14 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 
 int rowbuf_add_result(struct rowbuf *b, const struct tw_result *r)
 {
+	struct rowbuf_part *t = &b->tail;
 	struct tw_row *row;
 
 	if (r->key_len > TW_KEY_MAX || r->nvalues > TW_VALUES_MAX)
 		return -1;
-	if (grow((void **)&b->rows, &b->cap_rows, b->nrows, sizeof(*b->rows)) < 0)
+	if (grow((void **)&t->rows, &t->cap_rows, t->nrows, sizeof(*t->rows)) < 0)
 		return -1;
-	row = &b->rows[b->nrows++];
+	row = &t->rows[t->nrows++];
 	row->partition = r->partition;
 	row->key_len = r->key_len;
 	memcpy(row->key, r->key, r->key_len);
@@ -63,9 +72,11 @@ int rowbuf_add_result(struct rowbuf *b, const struct tw_result *r)
 
 int rowbuf_add_event(struct rowbuf *b, const struct tw_event *ev)
 {
-	if (grow((void **)&b->events, &b->cap_events, b->nevents, sizeof(*b->events)) < 0)
+	struct rowbuf_part *t = &b->tail;
+
+	if (grow((void **)&t->events, &t->cap_events, t->nevents, sizeof(*t->events)) < 0)
 		return -1;
-	b->events[b->nevents++] = *ev;
+	t->events[t->nevents++] = *ev;
 	return 0;
 }
 
@@ -78,22 +89,29 @@ void rowbuf_freeze(struct rowbuf *b)
 {
 	if (rowbuf_frozen(b))
 		return;
-	b->frozen_rows = b->nrows;
-	b->frozen_events = b->nevents;
+	/* The batch part is empty (released): its arrays become the tail's. */
+	struct rowbuf_part empty = b->batch;
+	b->batch = b->tail;
+	b->tail = empty;
 	b->in_flight = 1;
 }
 
 void rowbuf_batch(const struct rowbuf *b, struct tw_batch *out)
 {
-	out->rows = b->frozen_rows > 0 ? b->rows : NULL;
-	out->nrows = b->frozen_rows;
-	out->events = b->frozen_events > 0 ? b->events : NULL;
-	out->nevents = b->frozen_events;
+	out->rows = b->batch.nrows > 0 ? b->batch.rows : NULL;
+	out->nrows = b->batch.nrows;
+	out->events = b->batch.nevents > 0 ? b->batch.events : NULL;
+	out->nevents = b->batch.nevents;
 }
 
 size_t rowbuf_pending(const struct rowbuf *b)
 {
-	return (b->nrows - b->frozen_rows) + (b->nevents - b->frozen_events);
+	return b->tail.nrows + b->tail.nevents;
+}
+
+size_t rowbuf_held(const struct rowbuf *b)
+{
+	return b->batch.nrows + b->batch.nevents + rowbuf_pending(b);
 }
 
 /* After a burst, give the memory back once the buffer is mostly empty, so
@@ -117,30 +135,27 @@ static void shrink(void **arr, size_t *cap, size_t n, size_t elem)
 
 void rowbuf_release(struct rowbuf *b)
 {
-	b->nrows -= b->frozen_rows;
-	if (b->nrows > 0)
-		memmove(b->rows, b->rows + b->frozen_rows, b->nrows * sizeof(*b->rows));
-	b->nevents -= b->frozen_events;
-	if (b->nevents > 0)
-		memmove(b->events, b->events + b->frozen_events, b->nevents * sizeof(*b->events));
-	b->frozen_rows = b->frozen_events = 0;
+	struct rowbuf_part *p = &b->batch;
+
+	p->nrows = p->nevents = 0;
 	b->in_flight = 0;
-	shrink((void **)&b->rows, &b->cap_rows, b->nrows, sizeof(*b->rows));
-	shrink((void **)&b->events, &b->cap_events, b->nevents, sizeof(*b->events));
+	shrink((void **)&p->rows, &p->cap_rows, 0, sizeof(*p->rows));
+	shrink((void **)&p->events, &p->cap_events, 0, sizeof(*p->events));
 }
 
 size_t rowbuf_drop_partition(struct rowbuf *b, int32_t partition)
 {
-	size_t o = b->frozen_rows;
+	struct rowbuf_part *t = &b->tail;
+	size_t o = 0;
 
-	for (size_t i = b->frozen_rows; i < b->nrows; i++) {
-		if (b->rows[i].partition == partition)
+	for (size_t i = 0; i < t->nrows; i++) {
+		if (t->rows[i].partition == partition)
 			continue;
 		if (o != i)
-			b->rows[o] = b->rows[i];
+			t->rows[o] = t->rows[i];
 		o++;
 	}
-	size_t dropped = b->nrows - o;
-	b->nrows = o;
+	size_t dropped = t->nrows - o;
+	t->nrows = o;
 	return dropped;
 }

@@ -3,15 +3,21 @@
  *
  * Results are copied out of the core's emit callback (which only lends
  * them) and raw events out of the parser, in arrival order. A flush
- * FREEZES everything held so far: that prefix is the batch the sinks get
+ * FREEZES everything held so far: that is the batch the sinks get
  * (rowbuf_batch), retried as it is until every sink acknowledged it, while
- * new rows and events keep arriving behind it. rowbuf_release then drops
- * the prefix. So a retry always writes the same batch, and the tail is the
- * bounded buffer the loop lets grow while it waits (rowbuf_pending).
+ * new rows and events keep arriving behind it, in the tail. rowbuf_release
+ * then drops the batch. So a retry always writes the same batch, and the
+ * tail is the bounded buffer the loop lets grow while it waits
+ * (rowbuf_pending).
  *
- * Memory grows as needed up to ROWBUF_MAX entries of each kind (a window
- * closing over many keys emits them all at once: the core already holds
- * them) and shrinks back after a burst. Pure: no I/O. One thread.
+ * The batch and the tail are separate arrays: adding to the tail never
+ * moves the batch, so the sinks' threads read it while the loop goes on
+ * adding. A freeze swaps the two; a release empties the batch and keeps its
+ * arrays for the next swap. Memory grows as needed up to ROWBUF_MAX entries
+ * of each kind in each (a window closing over many keys emits them all at
+ * once: the core already holds them) and shrinks back after a burst. Pure:
+ * no I/O. The loop's thread changes it; readers of a frozen batch only
+ * read.
  */
 #ifndef SLUICE_ROWBUF_H
 #define SLUICE_ROWBUF_H
@@ -22,16 +28,20 @@
 #include "tw_sink.h"
 #include "tw_window.h"
 
-/* Most rows, and most events, held at once. */
+/* Most rows, and most events, in the batch and in the tail. */
 #define ROWBUF_MAX (1u << 22)
 
-struct rowbuf {
+struct rowbuf_part {
 	struct tw_row *rows;
 	size_t nrows, cap_rows;
 	struct tw_event *events;
 	size_t nevents, cap_events;
-	size_t frozen_rows, frozen_events; /* the batch in flight: the first ones */
-	int in_flight;                     /* frozen and not released (may be empty) */
+};
+
+struct rowbuf {
+	struct rowbuf_part batch; /* frozen: the batch in flight (empty when none) */
+	struct rowbuf_part tail;  /* what arrived since */
+	int in_flight;            /* frozen and not released (may be empty) */
 };
 
 /* An empty buffer (no allocation until the first add). */
@@ -55,12 +65,15 @@ int rowbuf_frozen(const struct rowbuf *b);
 void rowbuf_freeze(struct rowbuf *b);
 
 /* The batch in flight (empty when none): it points into b, valid until the
- * next add, release or free. */
+ * next release or free (adds do not move it). */
 void rowbuf_batch(const struct rowbuf *b, struct tw_batch *out);
 
 /* Rows plus events held behind the batch in flight (all of them when none
  * is). */
 size_t rowbuf_pending(const struct rowbuf *b);
+
+/* Rows plus events held, the batch in flight included. */
+size_t rowbuf_held(const struct rowbuf *b);
 
 /* Drops the batch in flight; what arrived behind it becomes the start. */
 void rowbuf_release(struct rowbuf *b);

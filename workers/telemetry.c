@@ -38,6 +38,7 @@
 #include "log.h"
 #include "rowbuf.h"
 #include "signals.h"
+#include "sink_runner.h"
 #include "tw_core.h"
 #include "tw_parse.h"
 #include "tw_progress.h"
@@ -56,7 +57,10 @@
  * window.idleTimeout; lag is read from librdkafka's cached watermarks. */
 #define TICK_MS 1000
 #define LAG_MS 5000
-#define METRICS_SYNC_MS 1000
+/* Counters reach /metrics this often: a scrape (or the benchmark, which
+ * times a run by them) is at most this stale. A sync is a few dozen
+ * locked additions. */
+#define METRICS_SYNC_MS 100
 #define PRODUCER_POLL_MS 50
 /* A poll never sleeps longer, so a stop request is seen quickly. */
 #define POLL_MAX_MS 100
@@ -138,9 +142,13 @@ struct telemetry {
 	int closed; /* the consumer left the group */
 
 	struct rowbuf rows;
+	struct sink_runner *runners[SINKS_MAX]; /* each sink's thread */
+	unsigned trim_due;                      /* bit per sink: retention trim to start */
 	struct {
-		int active;
-		unsigned acked; /* bit per sink */
+		int active;                       /* a batch is frozen */
+		int attempting;                   /* its writes were started and are not all back */
+		int failed;                       /* ... and one of them failed */
+		unsigned acked, started, running; /* bits per sink */
 		unsigned attempt;
 		int64_t retry_at, frozen_at, retry_after;
 		struct pending_cp *cps;
@@ -882,6 +890,7 @@ static void cut_batch(struct telemetry *t, int64_t now)
 		}
 	}
 	t->fl.active = 1;
+	t->fl.attempting = 0;
 	t->fl.acked = 0;
 	t->fl.attempt = 0;
 	t->fl.retry_after = 0;
@@ -1000,7 +1009,7 @@ static void log_failure(struct telemetry *t, size_t slot, int64_t now, const cha
 	t->last_fail_log[slot] = now;
 	log_warn(msg, "resource", t->resource, "sink", t->h.names[slot], "attempt",
 	         u64(a, sizeof(a), t->fl.attempt + 1), "rows",
-	         u64(rows, sizeof(rows), t->rows.frozen_rows), "error", error, NULL);
+	         u64(rows, sizeof(rows), t->rows.batch.nrows), "error", error, NULL);
 }
 
 /* After a commit: the owned partitions' counts to the status Redis
@@ -1050,54 +1059,75 @@ static void report_progress(struct telemetry *t, int64_t now)
 	}
 }
 
-/* Steps 2 to 4 for the batch in flight. */
-static void flush_try(struct telemetry *t, int64_t now)
+/* A sink's write came back: acknowledged, rejected (dead-lettered: retrying
+ * cannot help), or failed (the attempt is retried after a backoff). */
+static void write_done(struct telemetry *t, size_t i, const struct sink_outcome *o, int64_t now)
 {
-	char errbuf[1024];
-	struct tw_batch b;
-	int all = 1;
+	const char *name = t->h.names[i];
 
-	rowbuf_batch(&t->rows, &b);
-	for (size_t i = 0; i < t->nsinks && !t->fatal; i++) {
-		const char *name = t->h.names[i];
-		if (t->fl.acked & (1u << i))
-			continue;
-		if (b.nrows == 0 && b.nevents == 0) {
-			t->fl.acked |= 1u << i;
-			continue;
-		}
-		errbuf[0] = '\0';
-		/* The sinks time and count their own writes (tw_sinks_set_metrics). */
-		int rc = tw_sink_write(t->sinks[i], &b, errbuf, sizeof(errbuf));
-		if (rc == TW_SINK_OK) {
-			t->fl.acked |= 1u << i;
-			health_ok(t, i);
-			continue;
-		}
-		if (rc == TW_SINK_E_REJECT) {
-			log_error("sink rejected the batch: dead-lettering its rows", "resource",
-			          t->resource, "sink", name, "error", errbuf, NULL);
-			dlq_batch(t, &b, name, errbuf);
-			t->fl.acked |= 1u << i;
-			health_ok(t, i);
-			continue;
-		}
-		all = 0;
-		health_failed(t, i, now, errbuf);
-		log_failure(t, i, now,
-		            rc == TW_SINK_E_CONFIG ? "sink misconfigured: retrying the batch"
-		                                   : "sink write failed: retrying the same batch",
-		            errbuf);
-		int64_t ra = tw_sink_retry_after_ms(t->sinks[i]);
-		if (ra > t->fl.retry_after)
-			t->fl.retry_after = ra;
-	}
-	if (t->fatal)
-		return;
-	if (!all) {
-		schedule_retry(t, now);
+	t->fl.running &= ~(1u << i);
+	if (o->rc == TW_SINK_OK) {
+		t->fl.acked |= 1u << i;
+		health_ok(t, i);
 		return;
 	}
+	if (o->rc == TW_SINK_E_REJECT) {
+		struct tw_batch b;
+		rowbuf_batch(&t->rows, &b);
+		log_error("sink rejected the batch: dead-lettering its rows", "resource",
+		          t->resource, "sink", name, "error", o->error, NULL);
+		dlq_batch(t, &b, name, o->error);
+		t->fl.acked |= 1u << i;
+		health_ok(t, i);
+		return;
+	}
+	t->fl.failed = 1;
+	health_failed(t, i, now, o->error);
+	log_failure(t, i, now,
+	            o->rc == TW_SINK_E_CONFIG ? "sink misconfigured: retrying the batch"
+	                                      : "sink write failed: retrying the same batch",
+	            o->error);
+	if (o->retry_after_ms > t->fl.retry_after)
+		t->fl.retry_after = o->retry_after_ms;
+}
+
+/* Collects what the sinks' threads finished: writes of the batch in flight
+ * and retention trims. */
+static void collect_outcomes(struct telemetry *t, int64_t now)
+{
+	struct sink_outcome o;
+
+	for (size_t i = 0; i < t->nsinks; i++) {
+		if (!sink_runner_collect(t->runners[i], &o))
+			continue;
+		if (o.job == SINK_JOB_WRITE)
+			write_done(t, i, &o, now);
+		else if (o.rc != 0)
+			log_warn("retention trim failed: trying again later", "resource",
+			         t->resource, "sink", t->h.names[i], "error", o.error, NULL);
+	}
+}
+
+/* Retention trims run on the sinks' threads when they have no write of the
+ * batch in flight to do, so trimming never holds up the stream. */
+static void start_trims(struct telemetry *t)
+{
+	for (size_t i = 0; i < t->nsinks && t->trim_due != 0; i++) {
+		unsigned bit = 1u << i;
+		if (!(t->trim_due & bit) || sink_runner_busy(t->runners[i]))
+			continue;
+		if (t->fl.attempting && !(t->fl.acked & bit) && !(t->fl.started & bit))
+			continue; /* its write goes first */
+		if (sink_runner_trim(t->runners[i], real_ns()) == 0)
+			t->trim_due &= ~bit;
+	}
+}
+
+/* Steps 3 and 4, once every sink acknowledged the batch. */
+static void flush_commit(struct telemetry *t, int64_t now)
+{
+	struct tw_batch b;
+
 	/* Step 3: every dead letter so far delivered (those behind the cut
 	 * too: a stricter wait, never a looser one). */
 	if (rd_kafka_outq_len(t->producer) > 0) {
@@ -1117,6 +1147,7 @@ static void flush_try(struct telemetry *t, int64_t now)
 	health_ok(t, t->nsinks);
 	commit_checkpoints(t);
 	report_progress(t, now);
+	rowbuf_batch(&t->rows, &b);
 	char rows[32], events[32], ms[32];
 	log_debug("batch acknowledged", "resource", t->resource, "rows",
 	          u64(rows, sizeof(rows), b.nrows), "events",
@@ -1128,15 +1159,55 @@ static void flush_try(struct telemetry *t, int64_t now)
 	t->fl.active = 0;
 }
 
+/* Steps 2 to 4 for the batch in flight, as far as they can go now: the
+ * writes of an attempt start on the sinks' threads, the loop reads on, and
+ * a later call sees them all back and commits (or schedules the retry). */
+static void flush_advance(struct telemetry *t, int64_t now)
+{
+	struct tw_batch b;
+
+	collect_outcomes(t, now);
+	if (t->fatal || !t->fl.active)
+		return;
+	if (!t->fl.attempting) {
+		if (now < t->fl.retry_at)
+			return;
+		t->fl.attempting = 1;
+		t->fl.started = 0;
+		t->fl.failed = 0;
+	}
+	rowbuf_batch(&t->rows, &b);
+	for (size_t i = 0; i < t->nsinks; i++) {
+		unsigned bit = 1u << i;
+		if ((t->fl.acked | t->fl.started) & bit)
+			continue;
+		if (b.nrows == 0 && b.nevents == 0) {
+			t->fl.acked |= bit;
+			continue;
+		}
+		/* Busy: a trim is finishing; the write starts on a later call. */
+		if (sink_runner_write(t->runners[i], &b) == 0) {
+			t->fl.started |= bit;
+			t->fl.running |= bit;
+		}
+	}
+	unsigned all = (1u << t->nsinks) - 1;
+	if (t->fl.running != 0 || ((t->fl.acked | t->fl.started) & all) != all)
+		return; /* writes in progress */
+	t->fl.attempting = 0;
+	if (t->fl.failed) {
+		schedule_retry(t, now);
+		return;
+	}
+	flush_commit(t, now);
+}
+
 static void flush_step(struct telemetry *t, int64_t now)
 {
-	if (!t->fl.active) {
-		if (!batch_due(t, now))
-			return;
+	if (!t->fl.active && batch_due(t, now))
 		cut_batch(t, now);
-	}
-	if (!t->fatal && now >= t->fl.retry_at)
-		flush_try(t, now);
+	flush_advance(t, now);
+	start_trims(t);
 }
 
 /* ==== housekeeping ==== */
@@ -1181,7 +1252,7 @@ static void sync_metrics(struct telemetry *t)
 	}
 	t->synced.malformed = t->c.malformed;
 	t->synced.dead_lettered = t->c.dead_lettered;
-	mset(t, t->m.pending, NULL, (double)(t->rows.nrows + t->rows.nevents));
+	mset(t, t->m.pending, NULL, (double)rowbuf_held(&t->rows));
 	for (size_t i = 0; i < t->nparts; i++) {
 		struct tw_core_stats st;
 		char pn[16];
@@ -1295,16 +1366,8 @@ static void housekeeping(struct telemetry *t, int64_t now)
 		update_lag(t);
 	}
 	if (t->opt.trim_interval_ms > 0 && now - t->last_trim >= t->opt.trim_interval_ms) {
-		int was_paused = t->paused;
 		t->last_trim = now;
-		for (size_t i = 0; i < t->nsinks; i++) {
-			errbuf[0] = '\0';
-			if (tw_sink_trim(t->sinks[i], real_ns(), errbuf, sizeof(errbuf)) != 0)
-				log_warn("retention trim failed: trying again later", "resource",
-				         t->resource, "sink", t->h.names[i], "error", errbuf, NULL);
-		}
-		if (!was_paused)
-			t->stall_ms += mono_ms() - now;
+		t->trim_due = (1u << t->nsinks) - 1; /* started by flush_step */
 	}
 }
 
@@ -1313,7 +1376,9 @@ static int next_wait(const struct telemetry *t, int64_t now)
 	int64_t wait = POLL_MAX_MS;
 	int64_t until;
 
-	if (t->fl.active)
+	if (t->fl.running != 0)
+		until = POLL_MAX_MS; /* a finished write wakes the poll (wake_loop) */
+	else if (t->fl.active)
 		until = t->fl.retry_at - now;
 	else
 		until = t->last_cut + t->opt.flush_interval_ms - now;
@@ -1500,6 +1565,14 @@ static int register_metrics(struct telemetry *t, struct metrics_registry *reg, c
 	return 0;
 }
 
+/* A sink's thread finished a job: the loop's poll returns now. */
+static void wake_loop(void *arg)
+{
+	struct telemetry *t = arg;
+
+	rd_kafka_queue_yield(t->queue);
+}
+
 int telemetry_start(struct telemetry *t, struct metrics_registry *reg, char *errbuf,
                     size_t errbuf_size)
 {
@@ -1543,6 +1616,11 @@ int telemetry_start(struct telemetry *t, struct metrics_registry *reg, char *err
 	if (t->consumer == NULL)
 		return TELEMETRY_ERR;
 	t->queue = rd_kafka_queue_get_consumer(t->consumer);
+	for (size_t i = 0; i < t->nsinks; i++) {
+		t->runners[i] = sink_runner_new(t->sinks[i], wake_loop, t, errbuf, errbuf_size);
+		if (t->runners[i] == NULL)
+			return TELEMETRY_ERR;
+	}
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(topics, t->spec.kafka.topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, topics);
@@ -1571,13 +1649,15 @@ static void drain(struct telemetry *t)
 				break;
 			cut_batch(t, now);
 		}
-		if (!t->fatal && now >= t->fl.retry_at)
-			flush_try(t, now);
+		flush_advance(t, now);
 		if (!t->fl.active && rowbuf_pending(&t->rows) == 0)
 			break;
 		/* Serve rebalances meanwhile; a message that still arrives is
-		 * not processed and not committed: the next owner reads it. */
-		int64_t wait = t->fl.active ? t->fl.retry_at - now : 0;
+		 * not processed and not committed: the next owner reads it. A
+		 * finished write wakes the poll. */
+		int64_t wait = !t->fl.active        ? 0
+		               : t->fl.running != 0 ? POLL_MAX_MS
+		                                    : t->fl.retry_at - now;
 		if (wait > POLL_MAX_MS)
 			wait = POLL_MAX_MS;
 		rd_kafka_message_t *m =
@@ -1590,8 +1670,8 @@ static void drain(struct telemetry *t)
 		char n[32];
 		log_warn("stopping with rows the sinks did not acknowledge: the next owner replays "
 		         "them from the last commit",
-		         "resource", t->resource, "rows",
-		         u64(n, sizeof(n), t->rows.nrows + t->rows.nevents), NULL);
+		         "resource", t->resource, "rows", u64(n, sizeof(n), rowbuf_held(&t->rows)),
+		         NULL);
 	}
 }
 
@@ -1660,6 +1740,10 @@ void telemetry_free(struct telemetry *t)
 {
 	if (t == NULL)
 		return;
+	/* The sinks' threads first: a write in progress finishes, and their
+	 * wake-ups use the consumer's queue. */
+	for (size_t i = 0; i < t->nsinks; i++)
+		sink_runner_free(t->runners[i]);
 	if (t->consumer != NULL) {
 		close_consumer(t);
 		if (t->queue != NULL)

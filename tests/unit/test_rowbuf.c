@@ -174,15 +174,50 @@ static void test_burst_shrinks_back(void **state)
 		struct tw_result r = result(0, "k", i, 1, NULL, 0);
 		assert_int_equal(rowbuf_add_result(&b, &r), 0);
 	}
-	size_t big = b.cap_rows;
+	size_t big = b.tail.cap_rows;
 	assert_true(big >= 5000);
 	rowbuf_freeze(&b);
 	struct tw_result r = result(0, "after", 1, 1, NULL, 0);
 	assert_int_equal(rowbuf_add_result(&b, &r), 0);
 	rowbuf_release(&b);
-	assert_int_equal(b.nrows, 1);
-	assert_memory_equal(b.rows[0].key, "after", 5);
-	assert_true(b.cap_rows < big);
+	assert_int_equal(rowbuf_pending(&b), 1);
+	assert_int_equal(rowbuf_held(&b), 1);
+	assert_memory_equal(b.tail.rows[0].key, "after", 5);
+	assert_true(b.batch.cap_rows < big);
+	rowbuf_free(&b);
+}
+
+static void test_adds_never_move_the_batch(void **state)
+{
+	struct rowbuf b;
+	struct tw_batch before, after;
+
+	(void)state;
+	rowbuf_init(&b);
+	for (int i = 0; i < 3; i++) {
+		struct tw_result r = result(0, "k", i, 1, NULL, 0);
+		assert_int_equal(rowbuf_add_result(&b, &r), 0);
+	}
+	rowbuf_freeze(&b);
+	rowbuf_batch(&b, &before);
+	/* The sinks' threads read the batch while the loop adds: growing the
+	 * tail (many reallocations) leaves it where and what it was. */
+	for (int i = 0; i < 20000; i++) {
+		struct tw_result r = result(1, "tail", i, 1, NULL, 0);
+		assert_int_equal(rowbuf_add_result(&b, &r), 0);
+	}
+	rowbuf_batch(&b, &after);
+	assert_ptr_equal(before.rows, after.rows);
+	assert_int_equal(after.nrows, 3);
+	assert_int_equal(after.rows[2].start_ns, 2);
+	assert_int_equal(rowbuf_pending(&b), 20000);
+	assert_int_equal(rowbuf_held(&b), 20003);
+	rowbuf_release(&b);
+	rowbuf_freeze(&b);
+	rowbuf_batch(&b, &after);
+	assert_int_equal(after.nrows, 20000);
+	assert_int_equal(after.rows[0].start_ns, 0);
+	assert_int_equal(rowbuf_pending(&b), 0);
 	rowbuf_free(&b);
 }
 
@@ -204,12 +239,12 @@ static void test_bounds(void **state)
 	assert_int_equal(rowbuf_add_result(&b, &r), -1);
 	r.key_len = TW_KEY_MAX;
 	assert_int_equal(rowbuf_add_result(&b, &r), 0);
-	assert_int_equal(b.nrows, 1);
+	assert_int_equal(rowbuf_pending(&b), 1);
 	/* The cap itself, without allocating it: a full buffer refuses. */
-	b.nevents = b.cap_events = ROWBUF_MAX;
+	b.tail.nevents = b.tail.cap_events = ROWBUF_MAX;
 	struct tw_event ev = event("k", 1);
 	assert_int_equal(rowbuf_add_event(&b, &ev), -1);
-	b.nevents = b.cap_events = 0;
+	b.tail.nevents = b.tail.cap_events = 0;
 	rowbuf_free(&b);
 }
 
@@ -237,11 +272,11 @@ static void test_drop_partition(void **state)
 	assert_int_equal(batch.nrows, 4);
 	assert_int_equal(batch.rows[1].partition, 1);
 	rowbuf_release(&b);
-	assert_int_equal(b.nrows, 4);
+	assert_int_equal(rowbuf_pending(&b), 4);
 	int64_t want[] = {4, 5, 7, 8};
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(b.rows[i].start_ns, want[i]);
-		assert_int_equal(b.rows[i].partition, 2);
+		assert_int_equal(b.tail.rows[i].start_ns, want[i]);
+		assert_int_equal(b.tail.rows[i].partition, 2);
 	}
 	assert_int_equal(rowbuf_drop_partition(&b, 2), 4);
 	assert_int_equal(rowbuf_pending(&b), 0);
@@ -251,9 +286,13 @@ static void test_drop_partition(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_copies_results), cmocka_unit_test(test_freeze_and_tail),
-	    cmocka_unit_test(test_empty_freeze),   cmocka_unit_test(test_burst_shrinks_back),
-	    cmocka_unit_test(test_bounds),         cmocka_unit_test(test_drop_partition),
+	    cmocka_unit_test(test_copies_results),
+	    cmocka_unit_test(test_freeze_and_tail),
+	    cmocka_unit_test(test_empty_freeze),
+	    cmocka_unit_test(test_burst_shrinks_back),
+	    cmocka_unit_test(test_adds_never_move_the_batch),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_drop_partition),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
