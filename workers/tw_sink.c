@@ -167,18 +167,8 @@ int tw_sinks_new(const struct tw_spec *spec, struct tw_sink ***sinks, size_t *n,
 		if (kinds[i].secret != NULL && (rc = read_secret(kinds[i].secret, kinds[i].field,
 		                                                 &secret, errbuf, errbuf_size)) < 0)
 			break;
-		s = calloc(1, sizeof(*s));
-		if (s == NULL) {
-			rc = tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-			                  "sinks: out of memory");
+		if ((rc = tw_sink_open(kinds[i].ops, spec, secret, &s, errbuf, errbuf_size)) < 0)
 			break;
-		}
-		s->ops = kinds[i].ops;
-		rc = s->ops->open(spec, secret, &s->impl, errbuf, errbuf_size);
-		if (rc < 0) {
-			free(s);
-			break;
-		}
 		arr[k++] = s;
 	}
 	if (rc < 0) {
@@ -187,6 +177,25 @@ int tw_sinks_new(const struct tw_spec *spec, struct tw_sink ***sinks, size_t *n,
 	}
 	*sinks = arr;
 	*n = k;
+	return 0;
+}
+
+int tw_sink_open(const struct tw_sink_ops *ops, const struct tw_spec *spec, const char *secret,
+                 struct tw_sink **out, char *errbuf, size_t errbuf_size)
+{
+	struct tw_sink *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (s == NULL)
+		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "sinks: out of memory");
+	s->ops = ops;
+	rc = ops->open(spec, secret, &s->impl, errbuf, errbuf_size);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	*out = s;
 	return 0;
 }
 

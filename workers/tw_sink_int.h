@@ -45,6 +45,13 @@ extern const struct tw_sink_ops tw_sink_pg_ops;
 extern const struct tw_sink_ops tw_sink_redis_ops;
 extern const struct tw_sink_ops tw_sink_influx_ops;
 
+/* Opens one sink of the kind ops implements (tw_sinks_new does, for each
+ * configured kind; the unit tests, for sinks of their own). Returns 0 with
+ * the sink in *out, which tw_sinks_free frees as one of an array, or the
+ * open's error. */
+int tw_sink_open(const struct tw_sink_ops *ops, const struct tw_spec *spec, const char *secret,
+                 struct tw_sink **out, char *errbuf, size_t errbuf_size);
+
 /* Writes the message to errbuf (when there is one) and returns rc. */
 int tw_sink_fail(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
