@@ -4,10 +4,14 @@
  */
 #include "kafka.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "version.h"
@@ -418,4 +422,230 @@ int kafka_wake_fetcher(rd_kafka_t *consumer, int timeout_ms)
 	if (parts != NULL)
 		rd_kafka_topic_partition_list_destroy(parts);
 	return err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : KAFKA_ERR;
+}
+
+struct kafka_waker {
+	rd_kafka_t *consumer;
+	int timeout_ms, fail_ms;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int requested, busy, stop; /* under mu */
+};
+
+static void *waker_main(void *arg)
+{
+	struct kafka_waker *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->requested && !w->stop)
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (w->stop)
+			break;
+		w->requested = 0;
+		pthread_mutex_unlock(&w->mu);
+		int failed = kafka_wake_fetcher(w->consumer, w->timeout_ms) != 0;
+		pthread_mutex_lock(&w->mu);
+		if (failed) {
+			/* A broker that does not answer is not asked again at once. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += w->fail_ms / 1000;
+			until.tv_nsec += (long)(w->fail_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!w->stop &&
+			       pthread_cond_timedwait(&w->cond, &w->mu, &until) != ETIMEDOUT)
+				;
+		}
+		w->busy = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct kafka_waker *kafka_waker_new(rd_kafka_t *consumer, int timeout_ms, int fail_ms, char *errbuf,
+                                    size_t errbuf_size)
+{
+	struct kafka_waker *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (w == NULL) {
+		snprintf(errbuf, errbuf_size, "kafka: fetcher waker: out of memory");
+		return NULL;
+	}
+	w->consumer = consumer;
+	w->timeout_ms = timeout_ms;
+	w->fail_ms = fail_ms;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if ((err = pthread_create(&w->thread, NULL, waker_main, w)) != 0) {
+		snprintf(errbuf, errbuf_size, "kafka: fetcher waker: cannot start its thread: %s",
+		         strerror(err));
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int kafka_waker_poke(struct kafka_waker *w)
+{
+	int started = 0;
+
+	pthread_mutex_lock(&w->mu);
+	if (!w->busy && !w->stop) {
+		w->busy = w->requested = 1;
+		pthread_cond_broadcast(&w->cond);
+		started = 1;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return started;
+}
+
+void kafka_waker_free(struct kafka_waker *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+/* The loop fills `filling`; full slices wait in `full` (at most two) for the
+ * reaper thread, which destroys them and puts the emptied arrays in
+ * `spare`. */
+struct reaper_slice {
+	rd_kafka_message_t *m[KAFKA_REAPER_SLICE];
+	size_t n;
+};
+
+struct kafka_reaper {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct reaper_slice *filling;            /* the loop's own, no lock */
+	struct reaper_slice *full[2], *spare[3]; /* under mu */
+	size_t nfull, nspare;
+	int busy, stop; /* under mu: the thread is destroying a slice; stopping */
+};
+
+static void *reaper_main(void *arg)
+{
+	struct kafka_reaper *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (r->nfull == 0 && !r->stop)
+			pthread_cond_wait(&r->cond, &r->mu);
+		if (r->nfull == 0)
+			break; /* stopping and nothing left */
+		struct reaper_slice *sl = r->full[0];
+		r->full[0] = r->full[1];
+		r->nfull--;
+		r->busy = 1;
+		pthread_mutex_unlock(&r->mu);
+		for (size_t i = 0; i < sl->n; i++)
+			rd_kafka_message_destroy(sl->m[i]);
+		sl->n = 0;
+		pthread_mutex_lock(&r->mu);
+		r->spare[r->nspare++] = sl;
+		r->busy = 0;
+		pthread_cond_broadcast(&r->cond);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size)
+{
+	struct kafka_reaper *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (r == NULL)
+		goto nomem;
+	/* Four slices in all: one filling, two waiting, one being destroyed. */
+	r->filling = calloc(1, sizeof(*r->filling));
+	for (size_t i = 0; i < 3; i++)
+		if ((r->spare[i] = calloc(1, sizeof(*r->spare[i]))) != NULL)
+			r->nspare++;
+	if (r->filling == NULL || r->nspare < 3)
+		goto nomem;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if ((err = pthread_create(&r->thread, NULL, reaper_main, r)) != 0) {
+		snprintf(errbuf, errbuf_size, "kafka: message reaper: cannot start its thread: %s",
+		         strerror(err));
+		pthread_cond_destroy(&r->cond);
+		pthread_mutex_destroy(&r->mu);
+		goto fail;
+	}
+	return r;
+nomem:
+	snprintf(errbuf, errbuf_size, "kafka: message reaper: out of memory");
+fail:
+	if (r != NULL) {
+		free(r->filling);
+		for (size_t i = 0; i < r->nspare; i++)
+			free(r->spare[i]);
+		free(r);
+	}
+	return NULL;
+}
+
+/* Hands the filling slice to the thread (waiting while two are queued) and
+ * takes a spare one. */
+static void reaper_hand_over(struct kafka_reaper *r)
+{
+	pthread_mutex_lock(&r->mu);
+	while (r->nfull == 2 || r->nspare == 0)
+		pthread_cond_wait(&r->cond, &r->mu);
+	r->full[r->nfull++] = r->filling;
+	r->filling = r->spare[--r->nspare];
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void kafka_reaper_put(struct kafka_reaper *r, rd_kafka_message_t *m)
+{
+	r->filling->m[r->filling->n++] = m;
+	if (r->filling->n == KAFKA_REAPER_SLICE)
+		reaper_hand_over(r);
+}
+
+void kafka_reaper_drain(struct kafka_reaper *r)
+{
+	if (r->filling->n > 0)
+		reaper_hand_over(r);
+	pthread_mutex_lock(&r->mu);
+	while (r->nfull > 0 || r->busy)
+		pthread_cond_wait(&r->cond, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void kafka_reaper_free(struct kafka_reaper *r)
+{
+	if (r == NULL)
+		return;
+	kafka_reaper_drain(r);
+	pthread_mutex_lock(&r->mu);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->mu);
+	free(r->filling);
+	for (size_t i = 0; i < r->nspare; i++)
+		free(r->spare[i]);
+	free(r);
 }

@@ -91,8 +91,11 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 /*
  * The consumer's prefetch bound: librdkafka stops fetching a partition once
  * this many messages (or KAFKA_PREFETCH_KBYTES) wait in the consumer's queue.
+ * 20,000 small messages are two fetch responses of headroom: with 10,000 a
+ * loop reading 600,000 a second emptied its queue before the next response
+ * came (docs/telemetry-worker.md); each 10,000 costs ~2-3 MB of RSS.
  */
-#define KAFKA_PREFETCH_MESSAGES 10000
+#define KAFKA_PREFETCH_MESSAGES 20000
 #define KAFKA_PREFETCH_KBYTES 8192
 
 /*
@@ -107,6 +110,51 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
  * KAFKA_ERR when the request failed (nothing else changes).
  */
 int kafka_wake_fetcher(rd_kafka_t *consumer, int timeout_ms);
+
+/*
+ * kafka_wake_fetcher on a thread of its own, so a loop that asks for a
+ * wake-up goes on processing its queue instead of waiting a round trip for
+ * the brokers' answer (at hundreds of thousands of messages a second, those
+ * waits were a quarter of the loop's time). A failed wake-up makes the
+ * waker rest fail_ms before the next. The consumer must outlive the waker.
+ */
+struct kafka_waker;
+
+/* NULL with the reason in errbuf when the thread cannot start. */
+struct kafka_waker *kafka_waker_new(rd_kafka_t *consumer, int timeout_ms, int fail_ms, char *errbuf,
+                                    size_t errbuf_size);
+
+/* Starts one wake-up and returns 1, or returns 0 when the last one is still
+ * under way (or resting after a failure). Never blocks on the network. */
+int kafka_waker_poke(struct kafka_waker *w);
+
+/* Waits for a wake-up under way, then stops the thread. NULL is fine. */
+void kafka_waker_free(struct kafka_waker *w);
+
+/*
+ * Destroys consumed messages on a thread of its own. A message is memory the
+ * broker thread allocated, and glibc frees it under that thread's arena
+ * lock: a loop destroying 500,000 messages a second while the broker thread
+ * allocates the next ones slept on that lock about a fifth of the time. The
+ * loop hands messages over in slices of KAFKA_REAPER_SLICE (one lock
+ * each); the reaper thread frees them, and waits on the lock instead.
+ */
+#define KAFKA_REAPER_SLICE 1024
+struct kafka_reaper;
+
+/* NULL with the reason in errbuf when the thread cannot start. */
+struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size);
+
+/* Takes m (destroyed later, on the reaper's thread). Never blocks but to
+ * hand a full slice over while the reaper has two waiting. */
+void kafka_reaper_put(struct kafka_reaper *r, rd_kafka_message_t *m);
+
+/* Returns when every message put so far is destroyed: call it before
+ * closing the consumer the messages came from. */
+void kafka_reaper_drain(struct kafka_reaper *r);
+
+/* Drains, then stops the thread. NULL is fine. */
+void kafka_reaper_free(struct kafka_reaper *r);
 
 /* A producer configured as above; delivery (may be NULL) gets each
  * message's report during rd_kafka_poll/rd_kafka_flush. Free with

@@ -64,8 +64,9 @@
 #define PRODUCER_POLL_MS 50
 /* A poll never sleeps longer, so a stop request is seen quickly. */
 #define POLL_MAX_MS 100
-/* Fetcher wake-ups (wake_fetcher): at most one per WAKE_MS, each waiting at
- * most WAKE_TIMEOUT_MS for the brokers' answers. */
+/* Fetcher wake-ups (wake_fetcher): at most one per WAKE_MS and one at a
+ * time, each waiting at most WAKE_TIMEOUT_MS for the brokers' answers (on
+ * the waker's thread), and a second after a failed one. */
 #define WAKE_MS 2
 #define WAKE_TIMEOUT_MS 500
 #define WAKE_FAILED_MS 1000
@@ -165,6 +166,8 @@ struct telemetry {
 
 	int64_t last_cut, last_tick, last_trim, last_lag, last_sync, last_ppoll, last_wake;
 	rd_kafka_queue_t *queue;                 /* the consumer's: its length is the prefetch */
+	struct kafka_waker *waker;               /* wake_fetcher's requests, on their own thread */
+	struct kafka_reaper *reaper;             /* destroys consumed messages, off the loop */
 	size_t queued_at_wake, taken_since_wake; /* wake_fetcher's last look, and since */
 	uint64_t wakes, wakes_synced;
 	int64_t last_fail_log[HEALTH_SLOTS];
@@ -1335,11 +1338,9 @@ static void wake_fetcher(struct telemetry *t, int64_t now)
 	t->taken_since_wake = 0;
 	if (arrived || queued >= KAFKA_PREFETCH_MESSAGES / 2 || unfetched(t, queued) <= 0)
 		return;
-	t->wakes++;
-	/* A broker that does not answer is not asked again for a second: each
-	 * try holds this loop up to WAKE_TIMEOUT_MS. */
-	if (kafka_wake_fetcher(t->consumer, WAKE_TIMEOUT_MS) != 0)
-		t->last_wake = mono_ms() + WAKE_FAILED_MS;
+	/* On the waker's thread: this loop reads on meanwhile. */
+	if (kafka_waker_poke(t->waker))
+		t->wakes++;
 }
 
 static void housekeeping(struct telemetry *t, int64_t now)
@@ -1616,6 +1617,13 @@ int telemetry_start(struct telemetry *t, struct metrics_registry *reg, char *err
 	if (t->consumer == NULL)
 		return TELEMETRY_ERR;
 	t->queue = rd_kafka_queue_get_consumer(t->consumer);
+	t->waker =
+	    kafka_waker_new(t->consumer, WAKE_TIMEOUT_MS, WAKE_FAILED_MS, errbuf, errbuf_size);
+	if (t->waker == NULL)
+		return TELEMETRY_ERR;
+	t->reaper = kafka_reaper_new(errbuf, errbuf_size);
+	if (t->reaper == NULL)
+		return TELEMETRY_ERR;
 	for (size_t i = 0; i < t->nsinks; i++) {
 		t->runners[i] = sink_runner_new(t->sinks[i], wake_loop, t, errbuf, errbuf_size);
 		if (t->runners[i] == NULL)
@@ -1682,6 +1690,10 @@ static void close_consumer(struct telemetry *t)
 	if (t->consumer == NULL || t->closed)
 		return;
 	t->closed = 1;
+	kafka_waker_free(t->waker); /* no wake-up under way while the group is left */
+	t->waker = NULL;
+	if (t->reaper != NULL)
+		kafka_reaper_drain(t->reaper); /* no message held while it is left */
 	/* Leaves the group now (the rebalance callback drops every partition)
 	 * instead of letting the session time out. */
 	rd_kafka_resp_err_t err = rd_kafka_consumer_close(t->consumer);
@@ -1713,7 +1725,7 @@ int telemetry_run(struct telemetry *t)
 			t->taken_since_wake++;
 			if (!t->fatal)
 				handle_message(t, m);
-			rd_kafka_message_destroy(m);
+			kafka_reaper_put(t->reaper, m); /* freed off this thread */
 		}
 	}
 	if (!t->fatal) {
@@ -1744,6 +1756,9 @@ void telemetry_free(struct telemetry *t)
 	 * wake-ups use the consumer's queue. */
 	for (size_t i = 0; i < t->nsinks; i++)
 		sink_runner_free(t->runners[i]);
+	kafka_waker_free(t->waker); /* still there when the consumer was never closed */
+	t->waker = NULL;
+	kafka_reaper_free(t->reaper); /* before the consumer its messages came from */
 	if (t->consumer != NULL) {
 		close_consumer(t);
 		if (t->queue != NULL)

@@ -144,9 +144,17 @@ int tw_sink_pg_key_array(const char *key, size_t key_len, size_t nkeys, char *bu
  * -infinity). Returns the length, or -1 when size is under 32. */
 int tw_sink_pg_format_ts(int64_t ns, char *buf, size_t size);
 
-/* v as float8 text that reads back exactly; "Infinity"/"-Infinity"; NULL
- * (SQL NULL, "no value") for NaN. buf should hold 32 bytes. */
-const char *tw_sink_pg_format_double(double v, char *buf, size_t size);
+/* The upsert sends numbers and times in PostgreSQL's binary form: nothing
+ * printed here to be parsed there, and a double crosses exactly. */
+
+/* ns since the Unix epoch as a binary timestamptz: microseconds since
+ * 2000-01-01 00:00:00 UTC, finer digits dropped toward -infinity (as the
+ * text form above drops them). */
+int64_t tw_sink_pg_time_us(int64_t ns);
+
+/* v in network byte order: the 8 bytes of a binary int8, float8 (the
+ * double's bits) or timestamptz parameter. */
+void tw_sink_pg_be64(uint64_t v, unsigned char out[8]);
 
 /*
  * What a failed statement means, by its SQLSTATE (NULL or "" when the server

@@ -35,10 +35,30 @@ struct pg_sink {
 	PGconn *conn;       /* NULL: connect on the next call */
 	struct tw_buf sql;  /* upsert text, reused */
 	size_t sql_rows;    /* rows the upsert in sql is for; 0: none */
-	struct tw_buf vals; /* parameter text, NUL-separated, reused */
-	size_t *offs;       /* TW_SINK_PG_PARAMS * ROWS_PER_INSERT offsets into vals */
+	struct tw_buf vals; /* parameter values (text NUL-ended, binary 8 bytes), reused */
+	/* TW_SINK_PG_PARAMS * ROWS_PER_INSERT of each: offsets into vals, then
+	 * what libpq takes (pointers, lengths, formats, types). */
+	size_t *offs;
 	const char **params;
+	int *lens, *formats;
+	Oid *types;
+	int prepared; /* the full-size upsert is prepared on this connection */
 };
+
+/* The upsert's parameter types by column (pg_type OIDs, fixed since
+ * PostgreSQL's first releases) and which of them go binary. */
+#define OID_INT8 20
+#define OID_TEXT 25
+#define OID_FLOAT8 701
+#define OID_TEXT_ARRAY 1009
+#define OID_TIMESTAMPTZ 1184
+static const Oid column_types[TW_SINK_PG_PARAMS] = {
+    OID_TEXT,   OID_TEXT,   OID_TEXT_ARRAY, OID_TIMESTAMPTZ, OID_TIMESTAMPTZ,
+    OID_INT8,   OID_TEXT,   OID_INT8,       OID_FLOAT8,      OID_FLOAT8,
+    OID_FLOAT8, OID_FLOAT8, OID_FLOAT8,     OID_FLOAT8,      OID_FLOAT8,
+};
+/* The prepared full-size upsert's name (one per connection). */
+#define UPSERT_STMT "sluice_upsert"
 
 #define NO_VALUE SIZE_MAX
 
@@ -157,15 +177,24 @@ int tw_sink_pg_format_ts(int64_t ns, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
-const char *tw_sink_pg_format_double(double v, char *buf, size_t size)
+/* Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 UTC. */
+#define PG_EPOCH_US INT64_C(946684800000000)
+
+int64_t tw_sink_pg_time_us(int64_t ns)
 {
-	if (isnan(v))
-		return NULL;
-	if (isinf(v))
-		return v > 0 ? "Infinity" : "-Infinity";
-	if (tw_lp_format_double(v, buf, size) < 0)
-		return NULL;
-	return buf;
+	int64_t us = ns / 1000;
+
+	if (ns % 1000 < 0)
+		us--; /* toward -infinity */
+	return us - PG_EPOCH_US;
+}
+
+void tw_sink_pg_be64(uint64_t v, unsigned char out[8])
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
 }
 
 int tw_sink_pg_classify(const char *st)
@@ -206,6 +235,7 @@ static void pg_drop(struct pg_sink *s)
 		PQfinish(s->conn);
 		s->conn = NULL;
 	}
+	s->prepared = 0;
 }
 
 /* The connection's last error, first line only. */
@@ -222,10 +252,11 @@ static void conn_error(const PGconn *conn, char *buf, size_t size)
  * "postgres: <what>: <message> (SQLSTATE xxxxx)" in errbuf; a connection
  * that broke is dropped, to be made again on the next call.
  */
-static int pg_exec(struct pg_sink *s, const char *what, const char *sql, int nparams,
-                   const char *const *params, PGresult **out, char *errbuf, size_t errbuf_size)
+/* A statement's result: 0 (kept in *out when out is not NULL), or its error
+ * classified, in errbuf and the log; a broken connection is dropped. */
+static int pg_result(struct pg_sink *s, const char *what, PGresult *res, PGresult **out,
+                     char *errbuf, size_t errbuf_size)
 {
-	PGresult *res = PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	const char *state, *msg;
 	char cmsg[512];
@@ -254,6 +285,13 @@ static int pg_exec(struct pg_sink *s, const char *what, const char *sql, int npa
 	if (PQstatus(s->conn) == CONNECTION_BAD)
 		pg_drop(s);
 	return rc;
+}
+
+static int pg_exec(struct pg_sink *s, const char *what, const char *sql, int nparams,
+                   const char *const *params, PGresult **out, char *errbuf, size_t errbuf_size)
+{
+	return pg_result(s, what, PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0),
+	                 out, errbuf, errbuf_size);
 }
 
 /* Ends a failed transaction; a connection that cannot is dropped. */
@@ -562,67 +600,117 @@ static int mark_repeats(const struct tw_batch *b, unsigned char *skip)
 	return 0;
 }
 
-/* Appends one parameter's text (NULL: SQL NULL) and records where it is. */
-static int put_param(struct pg_sink *s, size_t i, const char *text)
+/* Appends parameter i's text (NULL: SQL NULL) and records where it is. */
+static int put_text(struct pg_sink *s, size_t i, const char *text)
 {
 	if (text == NULL) {
 		s->offs[i] = NO_VALUE;
 		return 0;
 	}
 	s->offs[i] = s->vals.len;
+	s->lens[i] = 0; /* text: libpq reads to the NUL */
 	return tw_buf_append(&s->vals, text, strlen(text) + 1);
+}
+
+/* Appends parameter i's 8 binary bytes (int8, float8, timestamptz). */
+static int put_binary(struct pg_sink *s, size_t i, uint64_t v)
+{
+	unsigned char be[8];
+
+	tw_sink_pg_be64(v, be);
+	s->offs[i] = s->vals.len;
+	s->lens[i] = 8;
+	return tw_buf_append(&s->vals, (const char *)be, sizeof(be));
+}
+
+static int put_int8(struct pg_sink *s, size_t i, int64_t v)
+{
+	return put_binary(s, i, (uint64_t)v);
+}
+
+/* NaN is "no value": SQL NULL, as in the text form before. */
+static int put_float8(struct pg_sink *s, size_t i, double v)
+{
+	uint64_t bits;
+
+	if (isnan(v)) {
+		s->offs[i] = NO_VALUE;
+		return 0;
+	}
+	memcpy(&bits, &v, sizeof(bits));
+	return put_binary(s, i, bits);
 }
 
 /* The 15 parameters of one database row: the row's window and value field
  * v (v < 0: the '' row of a spec without value fields). */
 static int put_db_row(struct pg_sink *s, size_t base, const struct tw_row *row, int v,
-                      const char *key_text, const char *key_array, const char *start,
-                      const char *end)
+                      const char *key_text, const char *key_array)
 {
-	char count[24], vcount[24], num[TW_SINK_AGGS][32];
-	const char *p[TW_SINK_PG_PARAMS];
 	const struct tw_value_result *r = v >= 0 ? &row->values[v] : NULL;
-	int rc = 0;
+	int rc;
 
-	snprintf(count, sizeof(count), "%" PRIu64, row->count);
-	snprintf(vcount, sizeof(vcount), "%" PRIu64, r != NULL ? r->count : 0);
-	p[0] = s->schema.resource;
-	p[1] = key_text;
-	p[2] = key_array;
-	p[3] = start;
-	p[4] = end;
-	p[5] = count;
-	p[6] = r != NULL ? s->schema.value_names[v] : "";
-	p[7] = vcount;
-	for (size_t a = 0; a < TW_SINK_AGGS; a++)
-		p[8 + a] = r != NULL && (s->schema.aggregations & tw_sink_aggs[a].kind)
-		               ? tw_sink_pg_format_double(tw_sink_agg_value(&tw_sink_aggs[a], r),
-		                                          num[a], sizeof(num[a]))
-		               : NULL;
-	for (size_t i = 0; i < TW_SINK_PG_PARAMS && rc == 0; i++)
-		rc = put_param(s, base + i, p[i]);
+	rc = put_text(s, base + 0, s->schema.resource);
+	rc = rc ? rc : put_text(s, base + 1, key_text);
+	rc = rc ? rc : put_text(s, base + 2, key_array);
+	rc = rc ? rc : put_int8(s, base + 3, tw_sink_pg_time_us(row->start_ns));
+	rc = rc ? rc : put_int8(s, base + 4, tw_sink_pg_time_us(row->end_ns));
+	rc = rc ? rc : put_int8(s, base + 5, (int64_t)row->count);
+	rc = rc ? rc : put_text(s, base + 6, r != NULL ? s->schema.value_names[v] : "");
+	rc = rc ? rc : put_int8(s, base + 7, r != NULL ? (int64_t)r->count : 0);
+	for (size_t a = 0; a < TW_SINK_AGGS && rc == 0; a++) {
+		if (r != NULL && (s->schema.aggregations & tw_sink_aggs[a].kind))
+			rc = put_float8(s, base + 8 + a, tw_sink_agg_value(&tw_sink_aggs[a], r));
+		else
+			s->offs[base + 8 + a] = NO_VALUE;
+	}
 	return rc;
 }
 
-/* Runs the upsert of the first ndb database rows staged in vals/offs. */
+/* Builds the upsert text for ndb rows in s->sql, unless it is there. */
+static int upsert_text(struct pg_sink *s, size_t ndb, char *errbuf, size_t errbuf_size)
+{
+	if (s->sql_rows == ndb)
+		return 0;
+	tw_buf_reset(&s->sql);
+	s->sql_rows = 0;
+	if (tw_sink_pg_insert_sql(&s->sql, s->table, ndb) < 0)
+		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
+		                    "postgres: out of memory building the upsert");
+	s->sql_rows = ndb;
+	return 0;
+}
+
+/* Runs the upsert of the first ndb database rows staged in vals/offs. Full
+ * chunks run a statement prepared once per connection: the server parses
+ * and analyses 15,000 parameters' worth of VALUES once, not per chunk. */
 static int flush_rows(struct pg_sink *s, size_t ndb, char *errbuf, size_t errbuf_size)
 {
-	size_t nparams = ndb * TW_SINK_PG_PARAMS;
+	int nparams = (int)(ndb * TW_SINK_PG_PARAMS);
+	PGresult *res;
 	int rc;
 
 	if (ndb == 0)
 		return 0;
-	if (s->sql_rows != ndb) { /* full chunks reuse the text */
-		tw_buf_reset(&s->sql);
-		s->sql_rows = 0;
-		if (tw_sink_pg_insert_sql(&s->sql, s->table, ndb) < 0)
-			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
-			                    "postgres: out of memory building the upsert");
-		s->sql_rows = ndb;
+	if (ndb == TW_SINK_PG_ROWS_PER_INSERT && !s->prepared) {
+		if ((rc = upsert_text(s, ndb, errbuf, errbuf_size)) < 0)
+			return rc;
+		res = PQprepare(s->conn, UPSERT_STMT, s->sql.data, nparams, s->types);
+		if ((rc = pg_result(s, "prepare upsert", res, NULL, errbuf, errbuf_size)) < 0)
+			return rc;
+		s->prepared = 1;
 	}
-	for (size_t i = 0; i < nparams; i++)
+	for (int i = 0; i < nparams; i++)
 		s->params[i] = s->offs[i] == NO_VALUE ? NULL : s->vals.data + s->offs[i];
-	rc = pg_exec(s, "upsert", s->sql.data, (int)nparams, s->params, NULL, errbuf, errbuf_size);
+	if (ndb == TW_SINK_PG_ROWS_PER_INSERT) {
+		res = PQexecPrepared(s->conn, UPSERT_STMT, nparams, s->params, s->lens, s->formats,
+		                     0);
+	} else {
+		if ((rc = upsert_text(s, ndb, errbuf, errbuf_size)) < 0)
+			return rc;
+		res = PQexecParams(s->conn, s->sql.data, nparams, s->types, s->params, s->lens,
+		                   s->formats, 0);
+	}
+	rc = pg_result(s, "upsert", res, NULL, errbuf, errbuf_size);
 	tw_buf_reset(&s->vals);
 	return rc;
 }
@@ -636,7 +724,7 @@ static int write_rows(struct pg_sink *s, const struct tw_batch *b, const unsigne
 	for (size_t i = 0; i < b->nrows; i++) {
 		const struct tw_row *row = &b->rows[i];
 		size_t nv = row->nvalues < s->schema.nvalues ? row->nvalues : s->schema.nvalues;
-		char key_text[TW_KEY_MAX + 1], key_array[3 * TW_KEY_MAX + 8], start[32], end[32];
+		char key_text[TW_KEY_MAX + 1], key_array[3 * TW_KEY_MAX + 8];
 
 		if (skip[i])
 			continue;
@@ -649,16 +737,13 @@ static int write_rows(struct pg_sink *s, const struct tw_batch *b, const unsigne
 		memcpy(key_text, row->key, row->key_len);
 		key_text[row->key_len] = '\0';
 		if (tw_sink_pg_key_array(row->key, row->key_len, s->schema.nkeys, key_array,
-		                         sizeof(key_array)) < 0 ||
-		    tw_sink_pg_format_ts(row->start_ns, start, sizeof(start)) < 0 ||
-		    tw_sink_pg_format_ts(row->end_ns, end, sizeof(end)) < 0)
+		                         sizeof(key_array)) < 0)
 			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_REJECT,
-			                    "postgres: window of key \"%s\" at %" PRId64
-			                    " cannot be written as text",
-			                    key_text, row->start_ns);
+			                    "postgres: the fields of key \"%s\" cannot be a text[]",
+			                    key_text);
 		for (size_t j = 0; j < (nv > 0 ? nv : 1); j++) {
 			if (put_db_row(s, ndb * TW_SINK_PG_PARAMS, row, nv > 0 ? (int)j : -1,
-			               key_text, key_array, start, end) < 0)
+			               key_text, key_array) < 0)
 				return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
 				                    "postgres: out of memory staging rows");
 			if (++ndb == TW_SINK_PG_ROWS_PER_INSERT) {
@@ -784,6 +869,9 @@ static void pg_close(void *impl)
 	tw_buf_free(&s->vals);
 	free(s->offs);
 	free(s->params);
+	free(s->lens);
+	free(s->formats);
+	free(s->types);
 	free(s->dsn);
 	free(s);
 }
@@ -837,10 +925,20 @@ static int pg_open(const struct tw_spec *spec, const char *dsn, void **impl, cha
 	s->dsn = strdup(dsn);
 	s->offs = malloc(nparams * sizeof(*s->offs));
 	s->params = malloc(nparams * sizeof(*s->params));
-	if (s->dsn == NULL || s->offs == NULL || s->params == NULL) {
+	s->lens = malloc(nparams * sizeof(*s->lens));
+	s->formats = malloc(nparams * sizeof(*s->formats));
+	s->types = malloc(nparams * sizeof(*s->types));
+	if (s->dsn == NULL || s->offs == NULL || s->params == NULL || s->lens == NULL ||
+	    s->formats == NULL || s->types == NULL) {
 		pg_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "postgres: out of memory");
+	}
+	for (size_t i = 0; i < nparams; i++) {
+		Oid t = column_types[i % TW_SINK_PG_PARAMS];
+		s->types[i] = t;
+		s->formats[i] = t == OID_INT8 || t == OID_FLOAT8 || t == OID_TIMESTAMPTZ;
+		s->lens[i] = 0;
 	}
 	if ((rc = tw_sink_schema_init(&s->schema, spec, errbuf, errbuf_size)) < 0) {
 		pg_close(s);

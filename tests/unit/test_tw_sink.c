@@ -179,13 +179,23 @@ static void test_pg_format(void **state)
 	assert_string_equal(buf, "2262-04-11 23:47:16.854775+00");
 	assert_int_equal(tw_sink_pg_format_ts(0, buf, 31), -1);
 
-	assert_null(tw_sink_pg_format_double(NAN, buf, sizeof(buf)));
-	assert_string_equal(tw_sink_pg_format_double(INFINITY, buf, sizeof(buf)), "Infinity");
-	assert_string_equal(tw_sink_pg_format_double(-INFINITY, buf, sizeof(buf)), "-Infinity");
-	assert_string_equal(tw_sink_pg_format_double(21.5, buf, sizeof(buf)), "21.5");
-	assert_string_equal(tw_sink_pg_format_double(0.1, buf, sizeof(buf)), "0.1");
-	assert_string_equal(tw_sink_pg_format_double(-3, buf, sizeof(buf)), "-3");
-	assert_string_equal(tw_sink_pg_format_double(1e300, buf, sizeof(buf)), "1e+300");
+	/* Binary timestamptz: microseconds since 2000-01-01 UTC, rounded down
+	 * like the text form. */
+	assert_int_equal(tw_sink_pg_time_us(946684800000000000LL), 0);
+	assert_int_equal(tw_sink_pg_time_us(0), -946684800000000LL);
+	assert_int_equal(tw_sink_pg_time_us(946684800000001999LL), 1);
+	assert_int_equal(tw_sink_pg_time_us(946684799999999999LL), -1);
+	assert_int_equal(tw_sink_pg_time_us(-1), -946684800000001LL);
+
+	/* Network byte order: float8 21.5 is 0x4035800000000000. */
+	unsigned char be[8];
+	double d = 21.5;
+	uint64_t bits;
+	memcpy(&bits, &d, sizeof(bits));
+	tw_sink_pg_be64(bits, be);
+	assert_memory_equal(be, "\x40\x35\x80\x00\x00\x00\x00\x00", 8);
+	tw_sink_pg_be64((uint64_t)-2, be);
+	assert_memory_equal(be, "\xff\xff\xff\xff\xff\xff\xff\xfe", 8);
 }
 
 static void test_pg_classify(void **state)
