@@ -172,6 +172,15 @@ void app_stop(struct app *app)
 		log_info("stopped", NULL);
 }
 
+void app_limit_arenas(int n)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_ARENA_MAX, n);
+#else
+	(void)n;
+#endif
+}
+
 void app_trim_memory(void)
 {
 #ifdef __GLIBC__

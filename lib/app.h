@@ -114,4 +114,14 @@ void app_stop(struct app *app);
  */
 void app_trim_memory(void);
 
+/*
+ * Caps the allocator's arenas at n (glibc's M_ARENA_MAX; nothing
+ * elsewhere). glibc gives each thread that allocates while another holds
+ * an arena one of its own, up to 8 per core, and freed memory stays in
+ * each: a process of many mostly idle threads (reflectors, workers, the
+ * elector, librdkafka's) keeps a megabyte or more of such islands. Call it
+ * first thing in main, before any thread starts.
+ */
+void app_limit_arenas(int n);
+
 #endif /* SLUICE_APP_H */

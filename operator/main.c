@@ -171,6 +171,9 @@ int main(int argc, char **argv)
 	char err[1024], host[256] = "sluice-operator";
 	int status, rc = 1;
 
+	/* Two arenas: the operator's threads mostly wait, and its RSS is a
+	 * target (docs/operator.md, Size and speed). */
+	app_limit_arenas(2);
 	if (app_parse(&app, argc, argv, &status) < 0)
 		return status;
 	if (app_start(&app) < 0)
