@@ -622,10 +622,15 @@ void kafka_reaper_put(struct kafka_reaper *r, rd_kafka_message_t *m)
 		reaper_hand_over(r);
 }
 
-void kafka_reaper_drain(struct kafka_reaper *r)
+void kafka_reaper_flush(struct kafka_reaper *r)
 {
 	if (r->filling->n > 0)
 		reaper_hand_over(r);
+}
+
+void kafka_reaper_drain(struct kafka_reaper *r)
+{
+	kafka_reaper_flush(r);
 	pthread_mutex_lock(&r->mu);
 	while (r->nfull > 0 || r->busy)
 		pthread_cond_wait(&r->cond, &r->mu);

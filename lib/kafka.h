@@ -149,6 +149,11 @@ struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size);
  * hand a full slice over while the reaper has two waiting. */
 void kafka_reaper_put(struct kafka_reaper *r, rd_kafka_message_t *m);
 
+/* Hands a partly filled slice over now (a quiet stream would otherwise
+ * keep its last messages, and the fetch buffers they point into, until
+ * the slice fills). Blocks as kafka_reaper_put does. */
+void kafka_reaper_flush(struct kafka_reaper *r);
+
 /* Returns when every message put so far is destroyed: call it before
  * closing the consumer the messages came from. */
 void kafka_reaper_drain(struct kafka_reaper *r);

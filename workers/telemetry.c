@@ -1357,6 +1357,7 @@ static void housekeeping(struct telemetry *t, int64_t now)
 	if (now - t->last_tick >= TICK_MS) {
 		t->last_tick = now;
 		tw_core_tick(t->core, core_now(t)); /* idle advance: may emit */
+		kafka_reaper_flush(t->reaper);      /* a quiet stream's last messages */
 	}
 	if (now - t->last_sync >= METRICS_SYNC_MS) {
 		t->last_sync = now;
