@@ -4,15 +4,14 @@
  */
 #include "kafka.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bg_thread.h"
 #include "log.h"
 #include "version.h"
 
@@ -427,43 +426,30 @@ int kafka_wake_fetcher(rd_kafka_t *consumer, int timeout_ms)
 struct kafka_waker {
 	rd_kafka_t *consumer;
 	int timeout_ms, fail_ms;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	int requested, busy, stop; /* under mu */
+	struct bg_thread bg;
+	int requested, busy; /* under bg.mu */
 };
 
 static void *waker_main(void *arg)
 {
 	struct kafka_waker *w = arg;
 
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->bg.mu);
 	for (;;) {
-		while (!w->requested && !w->stop)
-			pthread_cond_wait(&w->cond, &w->mu);
-		if (w->stop)
+		while (!w->requested && !w->bg.stop)
+			pthread_cond_wait(&w->bg.cond, &w->bg.mu);
+		if (w->bg.stop)
 			break;
 		w->requested = 0;
-		pthread_mutex_unlock(&w->mu);
+		pthread_mutex_unlock(&w->bg.mu);
 		int failed = kafka_wake_fetcher(w->consumer, w->timeout_ms) != 0;
-		pthread_mutex_lock(&w->mu);
-		if (failed) {
-			/* A broker that does not answer is not asked again at once. */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += w->fail_ms / 1000;
-			until.tv_nsec += (long)(w->fail_ms % 1000) * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
-			while (!w->stop &&
-			       pthread_cond_timedwait(&w->cond, &w->mu, &until) != ETIMEDOUT)
-				;
-		}
+		pthread_mutex_lock(&w->bg.mu);
+		/* A broker that does not answer is not asked again at once. */
+		if (failed && bg_thread_sleep_ms(&w->bg, w->fail_ms))
+			break;
 		w->busy = 0;
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->bg.mu);
 	return NULL;
 }
 
@@ -471,7 +457,6 @@ struct kafka_waker *kafka_waker_new(rd_kafka_t *consumer, int timeout_ms, int fa
                                     size_t errbuf_size)
 {
 	struct kafka_waker *w = calloc(1, sizeof(*w));
-	int err;
 
 	if (w == NULL) {
 		snprintf(errbuf, errbuf_size, "kafka: fetcher waker: out of memory");
@@ -480,13 +465,8 @@ struct kafka_waker *kafka_waker_new(rd_kafka_t *consumer, int timeout_ms, int fa
 	w->consumer = consumer;
 	w->timeout_ms = timeout_ms;
 	w->fail_ms = fail_ms;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	if ((err = pthread_create(&w->thread, NULL, waker_main, w)) != 0) {
-		snprintf(errbuf, errbuf_size, "kafka: fetcher waker: cannot start its thread: %s",
-		         strerror(err));
-		pthread_cond_destroy(&w->cond);
-		pthread_mutex_destroy(&w->mu);
+	if (bg_thread_start(&w->bg, waker_main, w, "kafka: fetcher waker", errbuf, errbuf_size) <
+	    0) {
 		free(w);
 		return NULL;
 	}
@@ -497,13 +477,13 @@ int kafka_waker_poke(struct kafka_waker *w)
 {
 	int started = 0;
 
-	pthread_mutex_lock(&w->mu);
-	if (!w->busy && !w->stop) {
+	pthread_mutex_lock(&w->bg.mu);
+	if (!w->busy && !w->bg.stop) {
 		w->busy = w->requested = 1;
-		pthread_cond_broadcast(&w->cond);
+		pthread_cond_broadcast(&w->bg.cond);
 		started = 1;
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->bg.mu);
 	return started;
 }
 
@@ -511,13 +491,7 @@ void kafka_waker_free(struct kafka_waker *w)
 {
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = 1;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->mu);
+	bg_thread_stop(&w->bg);
 	free(w);
 }
 
@@ -530,89 +504,86 @@ struct reaper_slice {
 };
 
 struct kafka_reaper {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
+	struct bg_thread bg;
 	struct reaper_slice *filling;            /* the loop's own, no lock */
-	struct reaper_slice *full[2], *spare[3]; /* under mu */
+	struct reaper_slice *full[2], *spare[3]; /* under bg.mu */
 	size_t nfull, nspare;
-	int busy, stop; /* under mu: the thread is destroying a slice; stopping */
+	int busy; /* under bg.mu: the thread is destroying a slice */
 };
 
 static void *reaper_main(void *arg)
 {
 	struct kafka_reaper *r = arg;
 
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	for (;;) {
-		while (r->nfull == 0 && !r->stop)
-			pthread_cond_wait(&r->cond, &r->mu);
+		while (r->nfull == 0 && !r->bg.stop)
+			pthread_cond_wait(&r->bg.cond, &r->bg.mu);
 		if (r->nfull == 0)
 			break; /* stopping and nothing left */
 		struct reaper_slice *sl = r->full[0];
 		r->full[0] = r->full[1];
 		r->nfull--;
 		r->busy = 1;
-		pthread_mutex_unlock(&r->mu);
+		pthread_mutex_unlock(&r->bg.mu);
 		for (size_t i = 0; i < sl->n; i++)
 			rd_kafka_message_destroy(sl->m[i]);
 		sl->n = 0;
-		pthread_mutex_lock(&r->mu);
+		pthread_mutex_lock(&r->bg.mu);
 		r->spare[r->nspare++] = sl;
 		r->busy = 0;
-		pthread_cond_broadcast(&r->cond);
+		pthread_cond_broadcast(&r->bg.cond);
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->bg.mu);
 	return NULL;
+}
+
+/* Frees the slices of a reaper whose thread is not running. */
+static void reaper_free_slices(struct kafka_reaper *r)
+{
+	free(r->filling);
+	for (size_t i = 0; i < r->nspare; i++)
+		free(r->spare[i]);
+	free(r);
 }
 
 struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size)
 {
 	struct kafka_reaper *r = calloc(1, sizeof(*r));
-	int err;
 
-	if (r == NULL)
-		goto nomem;
+	if (r == NULL) {
+		snprintf(errbuf, errbuf_size, "kafka: message reaper: out of memory");
+		return NULL;
+	}
 	/* Four slices in all: one filling, two waiting, one being destroyed. */
 	r->filling = calloc(1, sizeof(*r->filling));
 	for (size_t i = 0; i < 3; i++)
 		if ((r->spare[i] = calloc(1, sizeof(*r->spare[i]))) != NULL)
 			r->nspare++;
-	if (r->filling == NULL || r->nspare < 3)
-		goto nomem;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	if ((err = pthread_create(&r->thread, NULL, reaper_main, r)) != 0) {
-		snprintf(errbuf, errbuf_size, "kafka: message reaper: cannot start its thread: %s",
-		         strerror(err));
-		pthread_cond_destroy(&r->cond);
-		pthread_mutex_destroy(&r->mu);
-		goto fail;
+	if (r->filling == NULL || r->nspare < 3) {
+		snprintf(errbuf, errbuf_size, "kafka: message reaper: out of memory");
+		reaper_free_slices(r);
+		return NULL;
+	}
+	if (bg_thread_start(&r->bg, reaper_main, r, "kafka: message reaper", errbuf, errbuf_size) <
+	    0) {
+		reaper_free_slices(r);
+		return NULL;
 	}
 	return r;
-nomem:
-	snprintf(errbuf, errbuf_size, "kafka: message reaper: out of memory");
-fail:
-	if (r != NULL) {
-		free(r->filling);
-		for (size_t i = 0; i < r->nspare; i++)
-			free(r->spare[i]);
-		free(r);
-	}
-	return NULL;
 }
 
 /* Hands the filling slice to the thread (waiting while two are queued) and
  * takes a spare one. */
 static void reaper_hand_over(struct kafka_reaper *r)
 {
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	while (r->nfull == 2 || r->nspare == 0)
-		pthread_cond_wait(&r->cond, &r->mu);
+		pthread_cond_wait(&r->bg.cond, &r->bg.mu);
 	r->full[r->nfull++] = r->filling;
 	r->filling = r->spare[--r->nspare];
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
+	pthread_cond_broadcast(&r->bg.cond);
+	pthread_mutex_unlock(&r->bg.mu);
 }
 
 void kafka_reaper_put(struct kafka_reaper *r, rd_kafka_message_t *m)
@@ -631,10 +602,10 @@ void kafka_reaper_flush(struct kafka_reaper *r)
 void kafka_reaper_drain(struct kafka_reaper *r)
 {
 	kafka_reaper_flush(r);
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	while (r->nfull > 0 || r->busy)
-		pthread_cond_wait(&r->cond, &r->mu);
-	pthread_mutex_unlock(&r->mu);
+		pthread_cond_wait(&r->bg.cond, &r->bg.mu);
+	pthread_mutex_unlock(&r->bg.mu);
 }
 
 void kafka_reaper_free(struct kafka_reaper *r)
@@ -642,15 +613,6 @@ void kafka_reaper_free(struct kafka_reaper *r)
 	if (r == NULL)
 		return;
 	kafka_reaper_drain(r);
-	pthread_mutex_lock(&r->mu);
-	r->stop = 1;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
-	pthread_cond_destroy(&r->cond);
-	pthread_mutex_destroy(&r->mu);
-	free(r->filling);
-	for (size_t i = 0; i < r->nspare; i++)
-		free(r->spare[i]);
-	free(r);
+	bg_thread_stop(&r->bg);
+	reaper_free_slices(r);
 }

@@ -1,10 +1,10 @@
 /* sink_runner.c -- a sink's jobs on their own thread; see sink_runner.h. */
 #include "sink_runner.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "bg_thread.h"
 
 enum state { IDLE, QUEUED, RUNNING, DONE };
 
@@ -13,11 +13,8 @@ struct sink_runner {
 	void (*wake)(void *);
 	void *wake_arg;
 
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	enum state state; /* under mu */
-	int stop;         /* under mu */
+	struct bg_thread bg;
+	enum state state; /* under bg.mu */
 
 	/* The job: written by the loop before QUEUED, read by the thread. */
 	enum sink_job job;
@@ -47,22 +44,22 @@ static void *runner_main(void *arg)
 {
 	struct sink_runner *r = arg;
 
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	for (;;) {
-		while (r->state != QUEUED && !r->stop)
-			pthread_cond_wait(&r->cond, &r->mu);
+		while (r->state != QUEUED && !r->bg.stop)
+			pthread_cond_wait(&r->bg.cond, &r->bg.mu);
 		if (r->state != QUEUED)
 			break; /* stopping, nothing queued */
 		r->state = RUNNING;
-		pthread_mutex_unlock(&r->mu);
+		pthread_mutex_unlock(&r->bg.mu);
 		run_job(r);
-		pthread_mutex_lock(&r->mu);
+		pthread_mutex_lock(&r->bg.mu);
 		r->state = DONE;
-		pthread_cond_broadcast(&r->cond);
+		pthread_cond_broadcast(&r->bg.cond);
 		if (r->wake != NULL)
 			r->wake(r->wake_arg);
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->bg.mu);
 	return NULL;
 }
 
@@ -70,7 +67,7 @@ struct sink_runner *sink_runner_new(struct tw_sink *s, void (*wake)(void *), voi
                                     char *errbuf, size_t errbuf_size)
 {
 	struct sink_runner *r = calloc(1, sizeof(*r));
-	int err;
+	char what[64];
 
 	if (r == NULL) {
 		snprintf(errbuf, errbuf_size, "sink runner: out of memory");
@@ -79,14 +76,8 @@ struct sink_runner *sink_runner_new(struct tw_sink *s, void (*wake)(void *), voi
 	r->sink = s;
 	r->wake = wake;
 	r->wake_arg = arg;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	err = pthread_create(&r->thread, NULL, runner_main, r);
-	if (err != 0) {
-		snprintf(errbuf, errbuf_size, "%s sink: cannot start its thread: %s",
-		         tw_sink_name(s), strerror(err));
-		pthread_cond_destroy(&r->cond);
-		pthread_mutex_destroy(&r->mu);
+	snprintf(what, sizeof(what), "%s sink", tw_sink_name(s));
+	if (bg_thread_start(&r->bg, runner_main, r, what, errbuf, errbuf_size) < 0) {
 		free(r);
 		return NULL;
 	}
@@ -97,32 +88,26 @@ void sink_runner_free(struct sink_runner *r)
 {
 	if (r == NULL)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stop = 1;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
 	/* A job already queued or running finishes first: a sink is never
 	 * left in the middle of a transaction or a pipeline. */
-	pthread_join(r->thread, NULL);
-	pthread_cond_destroy(&r->cond);
-	pthread_mutex_destroy(&r->mu);
+	bg_thread_stop(&r->bg);
 	free(r);
 }
 
 int sink_runner_busy(struct sink_runner *r)
 {
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	int busy = r->state != IDLE;
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->bg.mu);
 	return busy;
 }
 
 static int start(struct sink_runner *r, enum sink_job job, const struct tw_batch *batch,
                  int64_t now_ns)
 {
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	if (r->state != IDLE) {
-		pthread_mutex_unlock(&r->mu);
+		pthread_mutex_unlock(&r->bg.mu);
 		return -1;
 	}
 	r->job = job;
@@ -130,8 +115,8 @@ static int start(struct sink_runner *r, enum sink_job job, const struct tw_batch
 		r->batch = *batch;
 	r->now_ns = now_ns;
 	r->state = QUEUED;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
+	pthread_cond_broadcast(&r->bg.cond);
+	pthread_mutex_unlock(&r->bg.mu);
 	return 0;
 }
 
@@ -147,12 +132,12 @@ int sink_runner_trim(struct sink_runner *r, int64_t now_ns)
 
 int sink_runner_collect(struct sink_runner *r, struct sink_outcome *out)
 {
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->bg.mu);
 	int done = r->state == DONE;
 	if (done) {
 		*out = r->out;
 		r->state = IDLE;
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->bg.mu);
 	return done;
 }

@@ -115,6 +115,22 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+/* librdkafka's mock cluster of one broker, hosted by *host (destroy the
+ * cluster, then the host), with topic of partitions partitions. */
+static rd_kafka_mock_cluster_t *mock_cluster(const char *topic, int partitions, rd_kafka_t **host)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	*host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	assert_non_null(*host);
+	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(*host, 1);
+	assert_non_null(mc);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, topic, partitions, 1),
+	                 RD_KAFKA_RESP_ERR_NO_ERROR);
+	return mc;
+}
+
 static rd_kafka_t *join(const char *bootstrap, struct member *m)
 {
 	char err[512];
@@ -141,13 +157,8 @@ static void test_commit_metadata_round_trip(void **state)
 	char err[512];
 
 	(void)state;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	assert_non_null(host);
-	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
-	assert_non_null(mc);
-	assert_int_equal(rd_kafka_mock_topic_create(mc, "events", 2, 1),
-	                 RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_t *host;
+	rd_kafka_mock_cluster_t *mc = mock_cluster("events", 2, &host);
 	const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
 
 	struct member first = {0};
@@ -205,12 +216,8 @@ static void test_reaper_destroys_every_message(void **state)
 	char err[512];
 
 	(void)state;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	assert_non_null(host);
-	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
-	assert_non_null(mc);
-	assert_int_equal(rd_kafka_mock_topic_create(mc, "r", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_t *host;
+	rd_kafka_mock_cluster_t *mc = mock_cluster("r", 1, &host);
 	const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
 	struct kafka_config pc = {.bootstrap = bootstrap, .client_id = "unit-p"};
 	rd_kafka_t *p = kafka_producer_new(&pc, NULL, NULL, err, sizeof(err));

@@ -1,0 +1,56 @@
+/* bg_thread.c -- see bg_thread.h. */
+#include "bg_thread.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int bg_thread_start(struct bg_thread *t, void *(*main)(void *), void *arg, const char *what,
+                    char *errbuf, size_t errbuf_size)
+{
+	pthread_condattr_t attr;
+	int err;
+
+	t->stop = 0;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if ((err = pthread_create(&t->thread, NULL, main, arg)) != 0) {
+		snprintf(errbuf, errbuf_size, "%s: cannot start its thread: %s", what,
+		         strerror(err));
+		pthread_cond_destroy(&t->cond);
+		pthread_mutex_destroy(&t->mu);
+		return -1;
+	}
+	return 0;
+}
+
+void bg_thread_stop(struct bg_thread *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->stop = 1;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->mu);
+}
+
+int bg_thread_sleep_ms(struct bg_thread *t, int64_t ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (!t->stop && pthread_cond_timedwait(&t->cond, &t->mu, &until) != ETIMEDOUT)
+		;
+	return t->stop;
+}
