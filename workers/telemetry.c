@@ -64,6 +64,9 @@
 #define PRODUCER_POLL_MS 50
 /* A poll never sleeps longer, so a stop request is seen quickly. */
 #define POLL_MAX_MS 100
+/* Messages taken from the queue between two turns of the loop's
+ * housekeeping: a quarter of a millisecond of work. */
+#define POLL_BURST 256
 /* Fetcher wake-ups (wake_fetcher): at most one per WAKE_MS and one at a
  * time, each waiting at most WAKE_TIMEOUT_MS for the brokers' answers (on
  * the waker's thread), and a second after a failed one. */
@@ -779,7 +782,8 @@ static void on_emit(void *opaque, const struct tw_result *r)
 	t->c.windows_emitted++;
 }
 
-static void handle_message(struct telemetry *t, const rd_kafka_message_t *m)
+/* now: core_now() when the burst it belongs to began. */
+static void handle_message(struct telemetry *t, const rd_kafka_message_t *m, int64_t now)
 {
 	char reason[DLQ_REASON_MAX], src[KAFKA_SOURCE_MAX], text[256];
 	struct tw_event ev;
@@ -809,7 +813,7 @@ static void handle_message(struct telemetry *t, const rd_kafka_message_t *m)
 		(void)tw_core_skip(t->core, m->partition, m->offset);
 		return;
 	}
-	rc = tw_core_process(t->core, m->partition, m->offset, &ev, core_now(t));
+	rc = tw_core_process(t->core, m->partition, m->offset, &ev, now);
 	switch (rc) {
 	case TW_ADDED:
 	case TW_PARTIAL_LATE:
@@ -1722,11 +1726,17 @@ int telemetry_run(struct telemetry *t)
 		           t->fl.active ? "the sinks are behind" : "the sinks caught up");
 		wake_fetcher(t, now);
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, next_wait(t, now));
-		if (m != NULL) {
+		/* What is queued already is taken in a burst, on one reading of
+		 * the clock: a poll that may wait reads it four times, and so
+		 * did this loop, for every message. */
+		int64_t cnow = core_now(t);
+		for (int n = 0; m != NULL; m = rd_kafka_consumer_poll(t->consumer, 0)) {
 			t->taken_since_wake++;
 			if (!t->fatal)
-				handle_message(t, m);
+				handle_message(t, m, cnow);
 			kafka_reaper_put(t->reaper, m); /* freed off this thread */
+			if (++n == POLL_BURST || t->fatal || t->paused)
+				break;
 		}
 	}
 	if (!t->fatal) {
