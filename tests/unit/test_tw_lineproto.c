@@ -137,6 +137,65 @@ static void test_format_double_round_trip(void **state)
 	}
 }
 
+/* The shortest of printf's 15, 16 or 17 digits that strtod reads back:
+ * what tw_lp_format_double computes in integers where it can. */
+static void printf_shortest(double v, char *buf, size_t size)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (prec == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+}
+
+/* The same text as printf's: window results (sums, means, quantiles),
+ * typed values, neighbours of powers of ten and of two (where rounding
+ * carries and the gap below halves), all signs. */
+static void test_format_double_matches_printf(void **state)
+{
+	uint64_t x = 2463534242ULL;
+	char got[40], want[40];
+
+	(void)state;
+	for (int i = 0; i < 600000; i++) {
+		uint64_t r = xorshift(&x), bits;
+		double v;
+
+		switch (i % 5) {
+		case 0:
+			v = ldexp((double)(xorshift(&x) >> 11) / 9007199254740992.0 + 0.5,
+			          (int)(r % 70) - 20);
+			break;
+		case 1:
+			v = (double)(int64_t)(r >> 20) / 1000.0;
+			break;
+		case 2:
+			v = (double)(int64_t)(r >> 30) / 28.0;
+			break;
+		case 3:
+			v = pow(10, (int)(r % 20) - 5);
+			memcpy(&bits, &v, sizeof(bits));
+			bits += xorshift(&x) % 9 - 4;
+			memcpy(&v, &bits, sizeof(v));
+			break;
+		default:
+			v = ldexp(1.0, (int)(r % 70) - 20);
+			memcpy(&bits, &v, sizeof(bits));
+			bits += xorshift(&x) % 5 - 2;
+			memcpy(&v, &bits, sizeof(v));
+			break;
+		}
+		if (r >> 63)
+			v = -v;
+		if (v == floor(v))
+			continue; /* integers: test_format_double */
+		printf_shortest(v, want, sizeof(want));
+		assert_int_equal(tw_lp_format_double(v, got, sizeof(got)), (int)strlen(want));
+		if (strcmp(got, want) != 0)
+			fail_msg("%a: got %s, printf %s", v, got, want);
+	}
+}
+
 /* ==== Points ==== */
 
 static void check_point(const struct tw_lp_point *pt, const char *want, int line)
@@ -623,6 +682,7 @@ int main(void)
 	    cmocka_unit_test(test_buf),
 	    cmocka_unit_test(test_format_double),
 	    cmocka_unit_test(test_format_double_round_trip),
+	    cmocka_unit_test(test_format_double_matches_printf),
 	    cmocka_unit_test(test_point_basic),
 	    cmocka_unit_test(test_point_escaping),
 	    cmocka_unit_test(test_point_refused),
