@@ -9,6 +9,7 @@
    aggregations, and times it from start until it has read every event
    (the sinks keep up or the worker pauses, so this is the rate of
    Kafka in -> sinks out). Its peak RSS (VmHWM) is read from /proc.
+   Three runs, each on a fresh copy of the topic; the median one counts.
 3. Runs the same windowed aggregation on Apache Spark Structured Streaming
    (pyspark, local[2], the same events as a JSON-lines file source, the same
    window, watermark, dedupe on (device, ts) and aggregations, with the
@@ -36,6 +37,7 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 BASE_MS = 1_800_000_000_000
 RSS_TARGET_MB = 64
 RATIO_TARGET = 10
+RUNS = 3
 
 
 def load_env():
@@ -222,24 +224,34 @@ def main():
         print("bench_telemetry_pipeline: skipped (no stack: SLUICE_STACK_COMPONENTS=\"kafka postgres redis "
               "influxdb\" tests/e2e/stack.sh up)")
         return 0
-    topic = f"bench-{os.getpid()}"
     with tempfile.TemporaryDirectory() as tmp:
         events = Path(tmp) / "events.tsv"
         generate(events)
-        kafka_tool(env, "org.apache.kafka.tools.TopicCommand", "--create", "--topic", topic,
-                   "--partitions", "2", "--replication-factor", env.get("KAFKA_BROKERS", "1"))
-        with open(events) as f:
-            subprocess.run(["kcat", "-b", env["KAFKA_BOOTSTRAP"], "-P", "-t", topic, "-K", "\t",
-                            "-X", "linger.ms=50", "-X", "batch.num.messages=10000"],
-                           stdin=f, check=True)
-        eps, cps, startup, rss, m = run_sluice(env, tmp, topic, events)
-        print(f"end to end (Kafka in; PostgreSQL, Redis, InfluxDB out), one worker, {N} events: "
+        runs = []
+        for r in range(RUNS):
+            # A fresh topic (and so a fresh consumer group) per run.
+            topic = f"bench-{os.getpid()}-{r}"
+            kafka_tool(env, "org.apache.kafka.tools.TopicCommand", "--create", "--topic", topic,
+                       "--partitions", "2", "--replication-factor",
+                       env.get("KAFKA_BROKERS", "1"))
+            with open(events) as f:
+                subprocess.run(["kcat", "-b", env["KAFKA_BOOTSTRAP"], "-P", "-t", topic, "-K",
+                                "\t", "-X", "linger.ms=50", "-X", "batch.num.messages=10000"],
+                               stdin=f, check=True)
+            runs.append(run_sluice(env, tmp, topic, events))
+        # The median run: a run lasts under two seconds, so one that meets
+        # a moment of this machine's varying speed would decide alone.
+        eps, cps, startup, _, m = sorted(runs, key=lambda x: x[0])[RUNS // 2]
+        rss = max(x[3] for x in runs)
+        print(f"end to end (Kafka in; PostgreSQL, Redis, InfluxDB out), one worker, {N} events, "
+              f"median of {RUNS} runs: "
               f"{eps:.0f} events/s from the first event read (start-up and group join "
               f"{startup:.1f} s), {cps:.0f} events per CPU-second of the worker; windows {m.get('sluice_tw_windows_emitted_total', 0):.0f}, "
               f"duplicates {m.get('sluice_tw_duplicates_total', 0):.0f}, fetcher wake-ups "
-              f"{m.get('sluice_tw_fetch_wakeups_total', 0):.0f}")
-        print(f"worker peak RSS (VmHWM): {rss:.1f} MB; target under {RSS_TARGET_MB} MB: "
-              f"ratio {rss / RSS_TARGET_MB:.2f}")
+              f"{m.get('sluice_tw_fetch_wakeups_total', 0):.0f}; the runs: "
+              + ", ".join(f"{x[0]:.0f}" for x in runs) + " events/s")
+        print(f"worker peak RSS (VmHWM), the highest of the runs: {rss:.1f} MB; target under "
+              f"{RSS_TARGET_MB} MB: ratio {rss / RSS_TARGET_MB:.2f}")
         spark = run_spark(tmp, events)
         if spark is None:
             print("spark: skipped (pyspark is not installed: pip install pyspark)")
