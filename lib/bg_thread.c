@@ -4,7 +4,22 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+
+/* Background threads run at a lower priority than the thread that owns
+ * them: the owner (a worker's loop) is the one that must keep up with its
+ * stream, and what they do (writes, frees, wake-ups) waits well. On Linux
+ * a thread's nice value is its own. */
+#define BG_THREAD_NICE 5
+
+static void *trampoline(void *arg)
+{
+	struct bg_thread *t = arg;
+
+	(void)setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + BG_THREAD_NICE);
+	return t->main(t->arg);
+}
 
 int bg_thread_start(struct bg_thread *t, void *(*main)(void *), void *arg, const char *what,
                     char *errbuf, size_t errbuf_size)
@@ -18,7 +33,9 @@ int bg_thread_start(struct bg_thread *t, void *(*main)(void *), void *arg, const
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->cond, &attr);
 	pthread_condattr_destroy(&attr);
-	if ((err = pthread_create(&t->thread, NULL, main, arg)) != 0) {
+	t->main = main;
+	t->arg = arg;
+	if ((err = pthread_create(&t->thread, NULL, trampoline, t)) != 0) {
 		snprintf(errbuf, errbuf_size, "%s: cannot start its thread: %s", what,
 		         strerror(err));
 		pthread_cond_destroy(&t->cond);

@@ -19,6 +19,8 @@ struct bg_thread {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	int stop; /* under mu: the owner asked the thread to end */
+	void *(*main)(void *);
+	void *arg;
 };
 
 /* Starts main(arg). Returns 0, or -1 with "<what>: cannot start its
