@@ -6,6 +6,7 @@
  * t->stop in the thread's loop. bg_thread_stop sets stop, wakes the thread
  * and joins it: a thread that is in the middle of its work finishes it
  * first. The condition waits on CLOCK_MONOTONIC (bg_thread_sleep_ms).
+ * The thread runs at a nice value 5 above its owner's.
  */
 #ifndef SLUICE_BG_THREAD_H
 #define SLUICE_BG_THREAD_H
