@@ -495,9 +495,12 @@ void kafka_waker_free(struct kafka_waker *w)
 	free(w);
 }
 
-/* The loop fills `filling`; full slices wait in `full` (at most two) for the
- * reaper thread, which destroys them and puts the emptied arrays in
- * `spare`. */
+/* The loop fills `filling`; full slices wait in `full` (at most
+ * REAPER_QUEUED) for the reaper thread, which destroys them and puts the
+ * emptied arrays in `spare`. The reaper yields a core to the loop
+ * (bg_thread) and so falls behind it by bursts: a few slices may wait
+ * before the loop does. */
+#define REAPER_QUEUED 6
 struct reaper_slice {
 	rd_kafka_message_t *m[KAFKA_REAPER_SLICE];
 	size_t n;
@@ -505,8 +508,8 @@ struct reaper_slice {
 
 struct kafka_reaper {
 	struct bg_thread bg;
-	struct reaper_slice *filling;            /* the loop's own, no lock */
-	struct reaper_slice *full[2], *spare[3]; /* under bg.mu */
+	struct reaper_slice *filling; /* the loop's own, no lock */
+	struct reaper_slice *full[REAPER_QUEUED], *spare[REAPER_QUEUED + 1]; /* under bg.mu */
 	size_t nfull, nspare;
 	int busy; /* under bg.mu: the thread is destroying a slice */
 };
@@ -522,7 +525,7 @@ static void *reaper_main(void *arg)
 		if (r->nfull == 0)
 			break; /* stopping and nothing left */
 		struct reaper_slice *sl = r->full[0];
-		r->full[0] = r->full[1];
+		memmove(&r->full[0], &r->full[1], (r->nfull - 1) * sizeof(r->full[0]));
 		r->nfull--;
 		r->busy = 1;
 		pthread_mutex_unlock(&r->bg.mu);
@@ -555,12 +558,12 @@ struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size)
 		snprintf(errbuf, errbuf_size, "kafka: message reaper: out of memory");
 		return NULL;
 	}
-	/* Four slices in all: one filling, two waiting, one being destroyed. */
+	/* One filling, REAPER_QUEUED waiting, one being destroyed. */
 	r->filling = calloc(1, sizeof(*r->filling));
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < REAPER_QUEUED + 1; i++)
 		if ((r->spare[i] = calloc(1, sizeof(*r->spare[i]))) != NULL)
 			r->nspare++;
-	if (r->filling == NULL || r->nspare < 3) {
+	if (r->filling == NULL || r->nspare < REAPER_QUEUED + 1) {
 		snprintf(errbuf, errbuf_size, "kafka: message reaper: out of memory");
 		reaper_free_slices(r);
 		return NULL;
@@ -573,12 +576,12 @@ struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size)
 	return r;
 }
 
-/* Hands the filling slice to the thread (waiting while two are queued) and
- * takes a spare one. */
+/* Hands the filling slice to the thread (waiting while REAPER_QUEUED are
+ * queued) and takes a spare one. */
 static void reaper_hand_over(struct kafka_reaper *r)
 {
 	pthread_mutex_lock(&r->bg.mu);
-	while (r->nfull == 2 || r->nspare == 0)
+	while (r->nfull == REAPER_QUEUED || r->nspare == 0)
 		pthread_cond_wait(&r->bg.cond, &r->bg.mu);
 	r->full[r->nfull++] = r->filling;
 	r->filling = r->spare[--r->nspare];
