@@ -60,7 +60,7 @@
 /* Counters reach /metrics this often: a scrape (or the benchmark, which
  * times a run by them) is at most this stale. A sync is a few dozen
  * locked additions. */
-#define METRICS_SYNC_MS 100
+#define METRICS_SYNC_MS 20
 #define PRODUCER_POLL_MS 50
 /* A poll never sleeps longer, so a stop request is seen quickly. */
 #define POLL_MAX_MS 100

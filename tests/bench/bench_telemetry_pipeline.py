@@ -150,7 +150,7 @@ def run_sluice(env, tmp, topic, events_file):
                 break
             if p.poll() is not None:
                 raise RuntimeError(f"worker exited {p.returncode}")
-            # The worker syncs its counters every 100 ms: the run's ends
+            # The worker syncs its counters every 20 ms: the run's ends
             # are each known to about that.
             time.sleep(0.02)
         t_end = time.monotonic()
