@@ -146,7 +146,7 @@ struct kafka_reaper;
 struct kafka_reaper *kafka_reaper_new(char *errbuf, size_t errbuf_size);
 
 /* Takes m (destroyed later, on the reaper's thread). Never blocks but to
- * hand a full slice over while the reaper has two waiting. */
+ * hand a full slice over while the reaper has six waiting. */
 void kafka_reaper_put(struct kafka_reaper *r, rd_kafka_message_t *m);
 
 /* Hands a partly filled slice over now (a quiet stream would otherwise
