@@ -1707,6 +1707,23 @@ static void close_consumer(struct telemetry *t)
 		         kafka_strerror(text, sizeof(text), err), NULL);
 }
 
+/* m, then what is queued behind it, up to POLL_BURST messages, on one
+ * reading of the clock: a poll that may wait reads it four times, and this
+ * loop did as often, for every message. */
+static void take_burst(struct telemetry *t, rd_kafka_message_t *m)
+{
+	int64_t now = core_now(t);
+
+	for (int n = 0; m != NULL; m = rd_kafka_consumer_poll(t->consumer, 0)) {
+		t->taken_since_wake++;
+		if (!t->fatal)
+			handle_message(t, m, now);
+		kafka_reaper_put(t->reaper, m); /* freed off this thread */
+		if (++n == POLL_BURST || t->fatal || t->paused)
+			break;
+	}
+}
+
 int telemetry_run(struct telemetry *t)
 {
 	int64_t now = mono_ms();
@@ -1718,26 +1735,16 @@ int telemetry_run(struct telemetry *t)
 		int was_paused = t->paused;
 		now = mono_ms();
 		flush_step(t, now);
-		if (!was_paused)
-			t->stall_ms += mono_ms() - now; /* blocked on the sinks, not reading */
+		if (!was_paused) /* committing (and waiting for dead letters), not reading */
+			t->stall_ms += mono_ms() - now;
 		if (t->fatal)
 			break;
 		set_paused(t, t->fl.active && rowbuf_pending(&t->rows) >= t->opt.buffer_max,
 		           t->fl.active ? "the sinks are behind" : "the sinks caught up");
 		wake_fetcher(t, now);
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, next_wait(t, now));
-		/* What is queued already is taken in a burst, on one reading of
-		 * the clock: a poll that may wait reads it four times, and so
-		 * did this loop, for every message. */
-		int64_t cnow = core_now(t);
-		for (int n = 0; m != NULL; m = rd_kafka_consumer_poll(t->consumer, 0)) {
-			t->taken_since_wake++;
-			if (!t->fatal)
-				handle_message(t, m, cnow);
-			kafka_reaper_put(t->reaper, m); /* freed off this thread */
-			if (++n == POLL_BURST || t->fatal || t->paused)
-				break;
-		}
+		if (m != NULL)
+			take_burst(t, m);
 	}
 	if (!t->fatal) {
 		log_info("stopping: flushing what is held", "resource", t->resource, NULL);
