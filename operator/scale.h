@@ -60,11 +60,16 @@
  * ceil(L / c) when c > 0; 0 when L == 0; -1 (unknown) else.
  *
  * State: struct scale_state belongs to the caller, one per resource, zeroed
- * before the first call (a plain value, ~5 KiB; no pointers inside, so it
+ * before the first call (a plain value, ~2.9 KiB; no pointers inside, so it
  * may be copied or reset by memset). Samples closer together than
  * max(pollingInterval/2, window/(SCALE_HISTORY_MAX-8)) are merged (their
  * highest recommendation kept), so the ring always spans the longest
- * window whatever the call rate.
+ * window whatever the call rate, and a window ends within one such gap
+ * (window/64) of its length.
+ *
+ * SCALE_HISTORY_MAX: 72 holds the default 300 s window at the default 5 s
+ * polls (60 samples) unmerged, with room; it is the largest part of the
+ * operator's memory per resource (128 took 5 KiB each).
  */
 #ifndef SLUICE_SCALE_H
 #define SLUICE_SCALE_H
@@ -72,7 +77,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCALE_HISTORY_MAX 128
+#define SCALE_HISTORY_MAX 72
 #define SCALE_REASON_MAX 256
 
 /* Defaults (ms where a time). */
