@@ -158,6 +158,13 @@ $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The operator's libraries alone (bench_operator.py's reference): no module
+# of ours, so the linker keeps only the libraries it calls, as it does for
+# sluice-operator.
+$(BUILD)/bench/bench_lib_floor: tests/bench/bench_lib_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 # Benchmarks that need servers (tests/bench/bench_*.py, bench_lag) read the
 # stack's env file when one is up and skip with a message otherwise; among
 # them the telemetry pipeline end to end (Kafka in, every sink out), the

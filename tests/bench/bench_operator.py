@@ -13,6 +13,7 @@ Needs a stack with Kafka and the Kubernetes API (make stack-up); prints a
 line and exits 0 when there is none. Run by `make bench`.
 """
 import os
+import re
 import statistics
 import subprocess
 import time
@@ -45,6 +46,21 @@ def count_with_status(api, ns, plural):
     return sum(1 for i in items if (i.get("status") or {}).get("observedGeneration"))
 
 
+def lib_floor():
+    """(VmRSS, RssFile) in KiB of bench_lib_floor after its last step: the
+    operator's libraries with one request of each kind made; None when it
+    was not built or failed."""
+    exe = ROOT / "build" / "bench" / "bench_lib_floor"
+    if not exe.exists():
+        return None
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    m = re.findall(r"floor_rss_kib (\d+) floor_file_kib (\d+)", r.stdout)
+    if r.returncode != 0 or not m:
+        print(f"bench_lib_floor failed: {r.stderr.strip()}")
+        return None
+    return int(m[-1][0]), int(m[-1][1])
+
+
 def main():
     env = stack_env_or_skip("bench_operator")
     kc = ["kubectl", "--kubeconfig", env["KUBECONFIG"]]
@@ -56,9 +72,19 @@ def main():
     sh(*kc, "create", "namespace", ns)
     topic = f"{ns}-in"
     create_topic(env, topic, 2)
+    floor = lib_floor()
     op = Operator(env, ns)
     try:
-        rss0 = op.rss_kib()
+        op.wait_ready()
+        time.sleep(2)  # past the first requests: TLS set up, caches listed
+        rss0, lib0 = op.rss_kib(), op.rss_kib("RssFile")
+        print(f"operator RSS idle (caches synced, no resources): {rss0 / 1024:.1f} MiB, of "
+              f"which shared library pages {lib0 / 1024:.1f} MiB")
+        if floor:
+            print(f"  the same libraries alone, one HTTPS and one Kafka request made "
+                  f"(bench_lib_floor): {floor[0] / 1024:.1f} MiB, of which shared library "
+                  f"pages {floor[1] / 1024:.1f} MiB; the idle operator's library pages / "
+                  f"theirs = {lib0 / floor[1]:.2f}")
         lat = []
         for i in range(LATENCY_ROUNDS):
             name = f"lat{i}"
@@ -99,12 +125,15 @@ def main():
         rss, anon, lib, hwm = (op.rss_kib(f) for f in ("VmRSS", "RssAnon", "RssFile", "VmHWM"))
         print(f"reconciles: {r1 - r0:.0f} in {dt:.1f} s = {(r1 - r0) / dt:.0f}/s while "
               f"{2 * N} resources were created and first reconciled")
+        n_res = want_tw + want_vj
         print(f"operator RSS with {want_tw} TelemetryWindows and {want_vj} VideoJobs: "
-              f"{rss / 1024:.1f} MiB (at start {rss0 / 1024:.1f} MiB, peak {hwm / 1024:.1f} MiB); "
+              f"{rss / 1024:.1f} MiB (idle {rss0 / 1024:.1f} MiB, peak {hwm / 1024:.1f} MiB); "
               f"target < 16 MB; ratio {rss * 1024 / 16e6:.2f}")
         print(f"  of which its own memory {anon / 1024:.1f} MiB, shared library pages "
               f"{lib / 1024:.1f} MiB (mapped by every process using libcurl, OpenSSL, "
               f"librdkafka)")
+        print(f"  per resource: {(rss - rss0) / n_res:.1f} KiB above idle; the target leaves "
+              f"{(16e6 / 1024 - rss0) / n_res:.1f} KiB each above this idle operator")
     finally:
         op.stop()
         subprocess.run([*kc, "delete", "namespace", ns, "--wait=false"], capture_output=True)

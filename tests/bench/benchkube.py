@@ -98,6 +98,21 @@ class Operator:
             self.port = int(m.group(1)) if m else None
             time.sleep(0.1)
 
+    def wait_ready(self, timeout=30):
+        """Until /readyz answers 200: every cache listed and watching."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
+                                            timeout=5) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the operator never became ready; log: {self.log_path}")
+            time.sleep(0.1)
+
     def log(self):
         with open(self.log_path) as f:
             return f.read()
