@@ -5,8 +5,10 @@
 #     stack runs (PostgreSQL, Redis, InfluxDB, etcd) and the clients tests
 #     judge with (kcat, psql, redis-cli, ffmpeg);
 #   - Apache Kafka's jars from Maven Central (scripts/kafka/pom.xml);
-#   - kube-apiserver, kube-controller-manager (and kubectl when the machine
-#     has none) built with `go build` from k8s.io/kubernetes (scripts/k8s/).
+#   - kube-apiserver, kube-controller-manager, kube-scheduler, kubelet (and
+#     kubectl when the machine has none) built with `go build` from
+#     k8s.io/kubernetes (scripts/k8s/); containerd, runc and the CNI plugins
+#     from Debian, for the test stack's real node (docs/real-node.md).
 # Downloads and builds live under $SLUICE_CACHE (default ~/.cache/sluice),
 # keyed by version, so only the first run pays for them.
 #
@@ -38,6 +40,8 @@ APT_PACKAGES=(
 	openjdk-17-jre-headless maven
 	# container images (make images): podman with runc, a debootstrap base
 	podman runc debootstrap
+	# the real node: containerd runs the kubelet's pods with runc
+	containerd containernetworking-plugins
 )
 
 need_root() {
@@ -103,7 +107,7 @@ deps_kafka() {
 
 deps_k8s() {
 	local dir="$SLUICE_CACHE/k8s-$K8S_VERSION"
-	local bins=(kube-apiserver kube-controller-manager)
+	local bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 	command -v kubectl >/dev/null || bins+=(kubectl)
 	local b all=1
 	for b in "${bins[@]}"; do [ -x "$dir/bin/$b" ] || all=0; done
