@@ -8,10 +8,14 @@
 #   stack.sh stop NAME        stop one server (e.g. postgres, kafka2) ...
 #   stack.sh start NAME       ... and start it again on the same port and data
 #   stack.sh names            the servers of the running stack
+#   stack.sh import           load the images `make images` built into the
+#                             running node's containerd (when they changed)
 #
 # Environment: KAFKA_BROKERS=1|3 (default 1), SLUICE_STACK_ENV (the env file,
 # default build/stack.env), SLUICE_STACK_COMPONENTS (default all:
-# "kafka postgres redis influxdb etcd kube-apiserver kube-controller-manager"),
+# "kafka postgres redis influxdb etcd kube-apiserver kube-controller-manager
+# kube-scheduler containerd kubelet"; the last three are the real node of
+# stack-node.sh and need root), 
 # SLUICE_<NAME>_PORT to pin a port (e.g. SLUICE_POSTGRES_PORT=15432).
 # Installed tools come from scripts/deps.sh (make deps).
 set -euo pipefail
@@ -22,6 +26,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 
 ENV_FILE=${SLUICE_STACK_ENV:-$root/build/stack.env}
 ALL_COMPONENTS="kafka postgres redis influxdb etcd kube-apiserver kube-controller-manager"
+ALL_COMPONENTS+=" kube-scheduler containerd kubelet"
 READY_TIMEOUT=${SLUICE_STACK_TIMEOUT:-120}
 
 say() { printf 'stack: %s\n' "$*" >&2; }
@@ -151,6 +156,9 @@ stop_pid() {
 	signal_pid "$1" "${2:-TERM}"
 	reap_pid "$1"
 }
+
+# shellcheck source=tests/e2e/stack-node.sh
+. "$root/tests/e2e/stack-node.sh"
 
 # ---------------------------------------------------------------- state
 
@@ -427,6 +435,7 @@ init_kube_apiserver() {
 		printf '%s,sluice-admin,sluice-admin,"system:masters"\n' "$(cat admin.token)" >tokens.csv
 		rm -f ./*.csr san.ext
 	) || die "openssl could not make the stack's certificates in $d"
+	node_apiserver_certs
 	local server="https://127.0.0.1:$KUBE_APISERVER_PORT"
 	kc() { kubectl --kubeconfig "$d/kubeconfig" config "$@" >/dev/null; }
 	kc set-cluster sluice --server "$server" --certificate-authority "$d/ca.crt" --embed-certs
@@ -449,7 +458,10 @@ start_kube_apiserver() {
 		--client-ca-file="$d/ca.crt" --token-auth-file="$d/tokens.csv" \
 		--authorization-mode=Node,RBAC \
 		--service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
-		--disable-admission-plugins=ServiceAccount \
+		--kubelet-client-certificate="$d/kubelet-client.crt" \
+		--kubelet-client-key="$d/kubelet-client.key" \
+		--kubelet-certificate-authority="$d/ca.crt" \
+		--kubelet-preferred-address-types=Hostname,InternalIP \
 		--service-account-issuer="https://127.0.0.1:$KUBE_APISERVER_PORT" \
 		--service-account-key-file="$d/sa.pub" \
 		--service-account-signing-key-file="$d/sa.key" \
@@ -476,7 +488,7 @@ start_kube_controller_manager() {
 		--bind-address=127.0.0.1 --secure-port="$KUBE_CONTROLLER_MANAGER_PORT" \
 		--cert-dir="$d/kcm-certs" --leader-elect=false \
 		--service-account-private-key-file="$d/sa.key" --root-ca-file="$d/ca.crt" \
-		--controllers='*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+		--controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
 		--profiling=false --v=1
 }
 
@@ -540,6 +552,15 @@ export KUBE_APISERVER='https://127.0.0.1:$KUBE_APISERVER_PORT'
 export KUBECONFIG='$STACK_DIR/kube/kubeconfig'
 export KAFKA_LIBS='$(kafka_libs)'
 EOF
+	case " $COMPONENTS " in *" kubelet "*)
+		cat >>"$tmp" <<EOF
+export SLUICE_NODE=localhost
+export CONTAINERD_ADDRESS='$STACK_DIR/node/containerd.sock'
+export SLUICE_OPERATOR_IMAGE='localhost/sluice-operator:$(cat "$root/VERSION")'
+export SLUICE_WORKER_IMAGE='localhost/sluice-worker:$(cat "$root/VERSION")'
+EOF
+		;;
+	esac
 	mv "$tmp" "$ENV_FILE"
 }
 
@@ -575,7 +596,8 @@ cmd_up() {
 	local vars=() i
 	for i in $(seq 1 "$KAFKA_BROKERS"); do vars+=("KAFKA${i}_PORT" "KAFKA${i}_CONTROLLER_PORT"); done
 	vars+=(POSTGRES_PORT REDIS_PORT INFLUXDB_PORT INFLUXDB_RPC_PORT ETCD_PORT ETCD_PEER_PORT
-		KUBE_APISERVER_PORT KUBE_CONTROLLER_MANAGER_PORT)
+		KUBE_APISERVER_PORT KUBE_CONTROLLER_MANAGER_PORT KUBE_SCHEDULER_PORT KUBELET_PORT
+		KUBELET_HEALTHZ_PORT)
 	local free
 	read -r -a free <<<"$(free_ports ${#vars[@]})"
 	: >"$STACK_DIR/ports.sh"
@@ -598,25 +620,34 @@ cmd_up() {
 	trap 'rc=$?; [ $rc = 0 ] || { say "start-up failed; stopping what was started"; cmd_down >/dev/null 2>&1 || true; }' EXIT
 	trap 'exit 130' INT TERM
 	say "starting in $STACK_DIR (kafka brokers: $KAFKA_BROKERS)"
+	local t0=$EPOCHREALTIME
 	for c in $COMPONENTS; do "init_${c//-/_}"; done
-	# Independent servers start together; Kubernetes waits for etcd.
+	# Independent servers start together; Kubernetes waits for etcd, the
+	# kubelet for the API server and containerd.
 	local n
 	for n in $(server_names); do
-		case $n in kube-*) continue ;; esac
+		case $n in kube-* | kubelet) continue ;; esac
 		start_one "$n"
 	done
 	for n in $(server_names); do
-		case $n in kube-*) continue ;; esac
+		case $n in kube-* | kubelet) continue ;; esac
 		wait_one "$n"
 		say "$n ready (pid $(pid_of "$n"))"
 	done
-	for n in kube-apiserver kube-controller-manager; do
+	local tk=$EPOCHREALTIME
+	for n in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
 		case " $COMPONENTS " in *" $n "*) ;; *) continue ;; esac
 		start_one "$n"
 		wait_one "$n"
 		say "$n ready (pid $(pid_of "$n"))"
 	done
 	trap - EXIT INT TERM
+	# How long the start took, and its Kubernetes part (the API server's
+	# start to the node Ready): make bench reports them.
+	{
+		echo "export SLUICE_STACK_UP_SECONDS='$(python3 -c "print(f'{$EPOCHREALTIME - $t0:.1f}')")'"
+		echo "export SLUICE_CLUSTER_UP_SECONDS='$(python3 -c "print(f'{$EPOCHREALTIME - $tk:.1f}')")'"
+	} >>"$ENV_FILE"
 	say "up; env file: $ENV_FILE"
 	cat "$ENV_FILE"
 }
@@ -624,6 +655,13 @@ cmd_up() {
 cmd_down() {
 	load_state || { say "no stack recorded in $ENV_FILE; nothing to stop"; return 0; }
 	local names n
+	# The node first: the kubelet stops, then its containers through
+	# containerd while containerd still runs.
+	if [ -n "$(pid_of kubelet)" ]; then
+		stop_one kubelet
+		say "kubelet stopped"
+	fi
+	case " $COMPONENTS " in *" containerd "*) pid_alive "$(pid_of containerd)" && node_remove_containers ;; esac
 	# Reverse start order: Kubernetes before etcd.
 	names=$(server_names | tac)
 	for n in $names; do signal_pid "$n" "$(stop_signal "$n")"; done
@@ -632,6 +670,7 @@ cmd_down() {
 		reap_pid "$n"
 		say "$n stopped"
 	done
+	case " $COMPONENTS " in *" containerd "*) node_cleanup ;; esac
 	rm -f "$ENV_FILE"
 	if [ -n "${SLUICE_STACK_KEEP:-}" ]; then
 		say "kept $STACK_DIR (SLUICE_STACK_KEEP is set)"
@@ -663,6 +702,12 @@ cmd_status() {
 
 cmd_names() { load_state || die "no stack is up"; server_names; }
 
+cmd_import() {
+	load_state || die "no stack is up (make stack-up)"
+	pid_alive "$(pid_of containerd)" || die "the stack runs no containerd"
+	after_containerd
+}
+
 cmd_start() {
 	load_state || die "no stack is up (make stack-up)"
 	server_names | grep -x "$1" >/dev/null || die "unknown server '$1' (one of: $(server_names | tr '\n' ' '))"
@@ -683,7 +728,8 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 names) cmd_names ;;
+import) cmd_import ;;
 start) cmd_start "${2:?usage: stack.sh start NAME}" ;;
 stop) cmd_stop "${2:?usage: stack.sh stop NAME}" ;;
-*) die "usage: stack.sh up|down|status|names|start NAME|stop NAME" ;;
+*) die "usage: stack.sh up|down|status|names|import|start NAME|stop NAME" ;;
 esac
