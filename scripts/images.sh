@@ -7,6 +7,17 @@
 # in $SLUICE_CACHE keyed by suite, imported as localhost/debian:bookworm and
 # passed to both Dockerfiles as BASE. Tags: localhost/sluice-operator:VERSION
 # and localhost/sluice-worker:VERSION (VERSION from the file of that name).
+# Both final images are FROM scratch: the binaries and the shared objects
+# they load, staged in the build stage (docs/images.md).
+#
+# Rebuilds happen only when an input changed. The build context is what git
+# sees in the checkout, committed or not (tracked files as they are on disk,
+# plus untracked files that are not ignored), packed into a deterministic tar;
+# each image is labelled sluice.inputs=sha256(that tar, the base image's id,
+# the revision --version prints, the image's name), and an image whose label
+# matches is left as it is. SLUICE_IMAGES_REBUILD=1 builds regardless. The
+# compilers' layer (the Dockerfiles' deps stage) is tagged
+# localhost/sluice-build-deps:VERSION so that pruning keeps it.
 #
 # To run them here: podman --runtime runc run --cgroup-manager=cgroupfs \
 #     --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 IMAGE --version
@@ -52,23 +63,83 @@ base_image() {
 	podman import --quiet - "$BASE" <"$tar" >/dev/null
 }
 
-build() { # build NAME
-	local name=$1 log
-	log=$(mktemp "${TMPDIR:-/tmp}/sluice-image-$name.XXXXXX")
-	say "building localhost/sluice-$name:$VERSION (log: $log)"
+# The build context: every file git sees (see the header), in $ctx/src,
+# and the sha256 of its deterministic tar in $ctx_hash. Outside a git
+# checkout the context is the directory itself and nothing is skipped.
+ctx= ctx_hash=
+make_context() {
+	local list f
+	if ! git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		ctx_src=$root
+		return 0
+	fi
+	ctx=$(mktemp -d "${TMPDIR:-/tmp}/sluice-image-context.XXXXXX")
+	trap 'rm -rf "$ctx"' EXIT
+	list=$ctx/files
+	# Tracked files deleted on disk are listed too; leave them out.
+	git -C "$root" ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do
+			if [ -e "$root/$f" ] || [ -L "$root/$f" ]; then printf '%s\0' "$f"; fi
+		done | sort -zu >"$list"
+	tar -C "$root" --no-recursion --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+		--format=gnu --null -T "$list" -cf "$ctx/context.tar"
+	ctx_hash=$(sha256sum <"$ctx/context.tar" | cut -d' ' -f1)
+	mkdir "$ctx/src"
+	tar -C "$ctx/src" -xf "$ctx/context.tar"
+	ctx_src=$ctx/src
+}
+
+inputs_key() { # inputs_key NAME
+	[ -n "$ctx_hash" ] || return 0
+	printf '%s\n' "$1" "$ctx_hash" "$(podman image inspect --format '{{.Id}}' "$BASE")" "$GIT_REV" |
+		sha256sum | cut -d' ' -f1
+}
+
+podman_build() { # podman_build NAME LOG ARGS...
+	local name=$1 log=$2
+	shift 2
 	if ! podman build --isolation=chroot --build-arg "BASE=$BASE" --build-arg "GIT_REV=$GIT_REV" \
-		-f "$root/Dockerfile.$name" -t "localhost/sluice-$name:$VERSION" "$root" >"$log" 2>&1; then
+		-f "$ctx_src/Dockerfile.$name" "$@" "$ctx_src" >"$log" 2>&1; then
 		tail -30 "$log" >&2
 		die "podman build of Dockerfile.$name failed (log: $log)"
 	fi
+}
+
+built=0
+build() { # build NAME
+	local name=$1 ref=localhost/sluice-$1:$VERSION key have log
+	key=$(inputs_key "$name")
+	if [ -n "$key" ] && [ "${SLUICE_IMAGES_REBUILD:-0}" != 1 ] && podman image exists "$ref"; then
+		have=$(podman image inspect --format '{{index .Labels "sluice.inputs"}}' "$ref" || true)
+		if [ "$have" = "$key" ]; then
+			say "$ref is up to date (inputs ${key:0:12})"
+			return 0
+		fi
+	fi
+	log=$(mktemp "${TMPDIR:-/tmp}/sluice-image-$name.XXXXXX")
+	if [ "$built" = 0 ]; then
+		# The compilers' layer, tagged so that the prune below keeps it.
+		say "building the build stage's packages (log: $log)"
+		podman_build "$name" "$log" --target deps -t "localhost/sluice-build-deps:$VERSION"
+	fi
+	say "building $ref (log: $log)"
+	podman_build "$name" "$log" ${key:+--label "sluice.inputs=$key"} -t "$ref"
 	rm -f "$log"
+	built=1
 }
 
 base_image
+make_context
 for name in ${SLUICE_IMAGES:-operator worker}; do
 	build "$name"
 done
-# Dangling build stages pile up with every build; they are ours to drop.
-podman image prune -f >/dev/null 2>&1 || true
-podman images --filter reference='localhost/sluice-*' \
-	--format '{{.Repository}}:{{.Tag}} {{.Size}}' >&2
+# Dangling build stages and replaced images pile up with every build; they
+# are ours to drop.
+if [ "$built" = 1 ]; then
+	podman image prune -f >/dev/null 2>&1 || true
+fi
+for name in ${SLUICE_IMAGES:-operator worker}; do
+	podman image inspect --format "localhost/sluice-$name:$VERSION {{.Size}}" \
+		"localhost/sluice-$name:$VERSION" |
+		awk '{ printf "%s %.1f MB\n", $1, $2 / 1e6 }' >&2
+done
