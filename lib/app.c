@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "probe.h"
 #include "signals.h"
 #include "version.h"
 
@@ -129,6 +130,12 @@ int app_start(struct app *app)
 	snprintf(port, sizeof(port), "%d", httpd_port(app->httpd));
 	log_info("http endpoint listening", "addr", opts.addr, "port", port, "paths",
 	         "/metrics /healthz /readyz", NULL);
+	const char *port_file = config_get_string(cfg, "metrics.port_file");
+	if (port_file != NULL && port_file[0] != '\0' &&
+	    probe_write_port(port_file, httpd_port(app->httpd), errbuf, sizeof(errbuf)) < 0) {
+		log_error("cannot write the port file", "error", errbuf, NULL);
+		return APP_ERR;
+	}
 	return 0;
 }
 

@@ -50,7 +50,10 @@ extern const char *const app_log_levels[];
 	 .help = "IP address of the /metrics, /healthz and /readyz endpoint."},          \
 	{.name = "metrics.port", .flag = "--metrics-port", .env = "SLUICE_METRICS_PORT", \
 	 .type = CONFIG_INT, .def = default_port, .min = 0, .max = 65535,                \
-	 .help = "Port of that endpoint; 0 picks a free one."}
+	 .help = "Port of that endpoint; 0 picks a free one."},                          \
+	{.name = "metrics.port_file", .flag = "--metrics-port-file",                      \
+	 .env = "SLUICE_METRICS_PORT_FILE", .type = CONFIG_STRING,                        \
+	 .help = "Write the endpoint's port to this file once it listens (probe.h)."}
 /* clang-format on */
 
 struct app {

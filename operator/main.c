@@ -19,7 +19,10 @@
 #include "kube_config.h"
 #include "leader.h"
 #include "log.h"
+#include "probe.h"
 #include "signals.h"
+
+static const char *const pull_policies[] = {"", "Always", "IfNotPresent", "Never", NULL};
 
 static const struct config_option options[] = {
     APP_COMMON_OPTIONS("8080"),
@@ -41,6 +44,22 @@ static const struct config_option options[] = {
      .type = CONFIG_STRING,
      .def = "sluice-worker:latest",
      .help = "Image of the worker pods, unless a resource names its own."},
+    {.name = "worker-image-pull-policy",
+     .flag = "--worker-image-pull-policy",
+     .env = "SLUICE_WORKER_IMAGE_PULL_POLICY",
+     .type = CONFIG_ENUM,
+     .def = "",
+     .choices = pull_policies,
+     .help = "imagePullPolicy of the worker pods (Always, IfNotPresent, Never); empty: "
+             "Kubernetes' default for the tag."},
+    {.name = "worker-host-network",
+     .flag = "--worker-host-network",
+     .env = "SLUICE_WORKER_HOST_NETWORK",
+     .type = CONFIG_BOOL,
+     .def = "false",
+     .help = "Run worker pods on the node's network (hostNetwork), e.g. where the servers "
+             "they use listen on the node's loopback; each replica then picks a free port "
+             "for its endpoint."},
     {.name = "kafka-bootstrap",
      .flag = "--kafka-bootstrap",
      .env = "SLUICE_KAFKA_BOOTSTRAP",
@@ -171,6 +190,11 @@ int main(int argc, char **argv)
 	char err[1024], host[256] = "sluice-operator";
 	int status, rc = 1;
 
+	/* The kubelet's exec probe (probe.h): replicas on one host network each
+	 * listen on a port of their own, which only a port file tells. */
+	if (argc > 1 && strcmp(argv[1], "probe") == 0)
+		return probe_main("sluice-operator", argc, argv, 8080);
+
 	/* Two arenas: the operator's threads mostly wait, and its RSS is a
 	 * target (docs/operator.md, Size and speed). */
 	app_limit_arenas(2);
@@ -213,6 +237,8 @@ int main(int argc, char **argv)
 	                    .postgres_secret = opt(cfg, "postgres-secret"),
 	                    .influx_url = opt(cfg, "influx-url"),
 	                    .influx_database = opt(cfg, "influx-database"),
+	                    .image_pull_policy = opt(cfg, "worker-image-pull-policy"),
+	                    .host_network = config_get_bool(cfg, "worker-host-network"),
 	                },
 	            .instance = host,
 	            .poll_ms = (int)config_get_duration_ms(cfg, "resync-period"),

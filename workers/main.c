@@ -20,6 +20,7 @@
 #include "export.h"
 #include "load.h"
 #include "log.h"
+#include "probe.h"
 #include "signals.h"
 #include "telemetry.h"
 #ifdef SLUICE_WORKER_VIDEO
@@ -129,7 +130,10 @@ static const char modes[] =
     "  export     write the last N windows of a TelemetryWindow as CSV (from PostgreSQL)\n"
     "  split      probe a VideoJob's source, publish one task per keyframe-aligned segment\n"
     "  process    decode, filter and re-encode segments; write per-frame analysis\n"
-    "  assemble   concatenate a VideoJob's finished segments into its output\n";
+    "  assemble   concatenate a VideoJob's finished segments into its output\n"
+    "  probe      ask the worker in this container for /healthz or /readyz\n"
+    "             (the pods' exec probe: sluice-worker probe /readyz; it reads\n"
+    "             SLUICE_METRICS_PORT_FILE, SLUICE_METRICS_PORT, SLUICE_METRICS_ADDR)\n";
 
 static const char *const planned[] = {"telemetry", "load",    "export",
                                       "split",     "process", "assemble"};
@@ -374,6 +378,11 @@ int main(int argc, char **argv)
 	if (args == NULL) {
 		fprintf(stderr, "sluice-worker: out of memory\n");
 		return 1;
+	}
+	/* The kubelet's exec probe: no options, no endpoint of its own. */
+	if (argc > 1 && strcmp(argv[1], "probe") == 0) {
+		free(args);
+		return probe_main("sluice-worker", argc, argv, 9090);
 	}
 #ifndef SLUICE_WORKER_VIDEO
 	if (argc > 1 && is_video_mode(argv[1])) {
