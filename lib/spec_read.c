@@ -2,6 +2,7 @@
  * spec_read.h. */
 #include "spec_read.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -189,6 +190,96 @@ int spec_host_port_ok(const char *s)
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	return errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+/* A C identifier-like environment variable name, as Kubernetes takes them
+ * ([-._a-zA-Z][-._a-zA-Z0-9]*). */
+static int env_name_ok(const char *s)
+{
+	if (s[0] == '\0' || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return 0;
+	return 1;
+}
+
+int spec_check_pod_fields(struct spec_ctx *c, const cJSON *w, const char *path)
+{
+	static const char *const env_fields[] = {"name", "value", "valueFrom", NULL};
+	const cJSON *env = spec_member(w, "env"), *sel = spec_member(w, "nodeSelector");
+	const cJSON *tol = spec_member(w, "tolerations"), *aff = spec_member(w, "affinity");
+	const cJSON *sa = spec_member(w, "serviceAccountName"), *it;
+	char p[SPEC_PATH_MAX];
+	int i = 0, rc;
+
+	if (env != NULL && !cJSON_IsArray(env))
+		return spec_fail(c, "%s.env: must be a list of {name, value}", path);
+	cJSON_ArrayForEach(it, env)
+	{
+		const cJSON *name = spec_member(it, "name");
+
+		snprintf(p, sizeof(p), "%s.env[%d]", path, i++);
+		if (!cJSON_IsObject(it))
+			return spec_fail(c, "%s: must be an object {name, value}", p);
+		if ((rc = spec_check_fields(c, it, p, env_fields)) < 0)
+			return rc;
+		if (!cJSON_IsString(name) || !env_name_ok(name->valuestring))
+			return spec_fail(c, "%s.name: required, letters, digits, '_', '-' or '.'",
+			                 p);
+		if (spec_member(it, "value") != NULL && !cJSON_IsString(spec_member(it, "value")))
+			return spec_fail(c, "%s.value: must be a string", p);
+		if (spec_member(it, "valueFrom") != NULL &&
+		    !cJSON_IsObject(spec_member(it, "valueFrom")))
+			return spec_fail(c, "%s.valueFrom: must be an object", p);
+		for (const cJSON *prev = env->child; prev != it; prev = prev->next)
+			if (strcmp(cJSON_GetStringValue(spec_member(prev, "name")),
+			           name->valuestring) == 0)
+				return spec_fail(c, "%s.name: \"%s\" given twice", p,
+				                 name->valuestring);
+	}
+	if (sel != NULL && !cJSON_IsObject(sel))
+		return spec_fail(c, "%s.nodeSelector: must be a map of strings", path);
+	cJSON_ArrayForEach(it, sel)
+	{
+		if (!cJSON_IsString(it))
+			return spec_fail(c, "%s.nodeSelector.%s: must be a string", path,
+			                 it->string);
+	}
+	if (tol != NULL && !cJSON_IsArray(tol))
+		return spec_fail(c, "%s.tolerations: must be a list", path);
+	i = 0;
+	cJSON_ArrayForEach(it, tol)
+	{
+		if (!cJSON_IsObject(it))
+			return spec_fail(c, "%s.tolerations[%d]: must be an object", path, i);
+		i++;
+	}
+	if (aff != NULL && !cJSON_IsObject(aff))
+		return spec_fail(c, "%s.affinity: must be an object", path);
+	if (sa != NULL && (!cJSON_IsString(sa) || !spec_dns_name_ok(sa->valuestring, 253, 1)))
+		return spec_fail(c, "%s.serviceAccountName: must be a DNS name", path);
+	return 0;
+}
+
+int spec_abs_path_ok(const char *s)
+{
+	if (s[0] != '/')
+		return 0;
+	for (const char *p = s; *p != '\0'; p++)
+		if (isspace((unsigned char)*p))
+			return 0;
+	for (const char *p = s; *p != '\0';) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += n;
+	}
+	return 1;
 }
 
 int spec_identity(struct spec_ctx *c, const char *name, const char *namespace, const cJSON *spec,

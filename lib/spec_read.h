@@ -63,6 +63,21 @@ int spec_get_int(struct spec_ctx *c, const cJSON *obj, const char *name, const c
 int spec_get_secret_ref(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
                         int required, const char *why, char **ref_name, char **ref_key);
 
+/*
+ * The pod placement fields both kinds take under spec.workers, which only
+ * the operator reads (it copies them into the worker pods): env (a list of
+ * {name, value} or {name, valueFrom}; a name the operator also sets is
+ * taken from here), nodeSelector (a map of strings), tolerations (a list
+ * of objects), affinity (an object), serviceAccountName (a DNS name).
+ * Checks their shapes in w (may be NULL) under path; the API server checks
+ * the rest when the pods are made.
+ */
+#define SPEC_POD_FIELDS "env", "nodeSelector", "tolerations", "affinity", "serviceAccountName"
+int spec_check_pod_fields(struct spec_ctx *c, const cJSON *w, const char *path);
+
+/* An absolute path with no "." or ".." component and no white space. */
+int spec_abs_path_ok(const char *s);
+
 /* A lower-case DNS-1123 name of at most max bytes: a-z 0-9 '-' (and '.'
  * when dots), alphanumeric at both ends. */
 int spec_dns_name_ok(const char *s, size_t max, int dots);

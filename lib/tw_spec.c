@@ -719,7 +719,8 @@ static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct tw_spec *
 {
 	static const char *const fields[] = {
 	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
-	    "image",       "imagePullPolicy", "resources",    NULL};
+	    "image",       "imagePullPolicy", "resources",    SPEC_POD_FIELDS,
+	    NULL};
 	static const char *const policies[] = {"Always", "IfNotPresent", "Never", NULL};
 	const char *p = "spec.workers";
 	const cJSON *w;
@@ -762,6 +763,8 @@ static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct tw_spec *
 			    "Never",
 			    p, out->workers.image_pull_policy);
 	}
+	if ((rc = spec_check_pod_fields(c, w, p)) < 0)
+		return rc;
 	return parse_resources(c, w, out);
 }
 

@@ -271,11 +271,75 @@ static int parse_resources(struct spec_ctx *c, const cJSON *w, struct vj_spec *o
 	return out->workers.resources == NULL ? spec_nomem(c) : 0;
 }
 
+/* spec.volume: mountPath, optional readOnly and subPath, and one
+ * Kubernetes volume source (persistentVolumeClaim, hostPath, nfs, ...),
+ * whose own fields the API server checks. file:// URIs must then name
+ * paths under the mount, which every pod of the job has. */
+static int parse_volume(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
+{
+	const char *p = "spec.volume";
+	const cJSON *v, *it, *ro, *sub;
+	const char *source = NULL;
+	int rc;
+
+	if ((rc = spec_get_object(c, spec, "volume", "spec", 0, &v)) < 0 || v == NULL)
+		return rc;
+	for (it = v->child; it != NULL; it = it->next) {
+		if (strcmp(it->string, "mountPath") == 0 || strcmp(it->string, "readOnly") == 0 ||
+		    strcmp(it->string, "subPath") == 0)
+			continue;
+		if (source != NULL)
+			return spec_fail(c, "%s: one volume source, not both %s and %s", p, source,
+			                 it->string);
+		if (!cJSON_IsObject(it))
+			return spec_fail(c, "%s.%s: must be an object (a volume source)", p,
+			                 it->string);
+		source = it->string;
+	}
+	if (source == NULL)
+		return spec_fail(c,
+		                 "%s: needs a volume source (persistentVolumeClaim, hostPath, "
+		                 "nfs, ...)",
+		                 p);
+	if ((rc = spec_get_string(c, v, "mountPath", p, 1, NULL, URI_MAX,
+	                          &out->volume_mount_path)) < 0)
+		return rc;
+	if (!spec_abs_path_ok(out->volume_mount_path) || strcmp(out->volume_mount_path, "/") == 0)
+		return spec_fail(c, "%s.mountPath: \"%s\" is not an absolute path below /", p,
+		                 out->volume_mount_path);
+	ro = spec_member(v, "readOnly");
+	if (ro != NULL && !cJSON_IsBool(ro))
+		return spec_fail(c, "%s.readOnly: must be true or false", p);
+	if (cJSON_IsTrue(ro))
+		return spec_fail(c,
+		                 "%s.readOnly: the workers write their segments and the output "
+		                 "there; it cannot be read-only",
+		                 p);
+	sub = spec_member(v, "subPath");
+	if (sub != NULL && (!cJSON_IsString(sub) || sub->valuestring[0] == '/' ||
+	                    strstr(sub->valuestring, "..") != NULL))
+		return spec_fail(c, "%s.subPath: must be a relative path without \"..\"", p);
+	/* Both URIs must be on the volume when they are files. */
+	const char *uris[][2] = {{"spec.source.uri", out->source_uri},
+	                         {"spec.output.uri", out->output_uri}};
+	size_t n = strlen(out->volume_mount_path);
+	for (size_t i = 0; i < 2; i++) {
+		const char *path = vj_spec_file_path(uris[i][1]);
+
+		if (path != NULL && (strncmp(path, out->volume_mount_path, n) != 0 ||
+		                     (path[n] != '/' && out->volume_mount_path[n - 1] != '/')))
+			return spec_fail(c, "%s: \"%s\" is not under spec.volume.mountPath %s",
+			                 uris[i][0], uris[i][1], out->volume_mount_path);
+	}
+	return 0;
+}
+
 static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
 {
 	static const char *const fields[] = {
 	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
-	    "image",       "imagePullPolicy", "resources",    NULL};
+	    "image",       "imagePullPolicy", "resources",    SPEC_POD_FIELDS,
+	    NULL};
 	static const char *const policies[] = {"Always", "IfNotPresent", "Never", NULL};
 	const char *p = "spec.workers";
 	const cJSON *w;
@@ -305,6 +369,8 @@ static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct vj_spec *
 		return rc;
 	if (out->workers.image != NULL && !no_space(out->workers.image))
 		return spec_fail(c, "%s.image: \"%s\" has white space", p, out->workers.image);
+	if ((rc = spec_check_pod_fields(c, w, p)) < 0)
+		return rc;
 	return parse_resources(c, w, out);
 }
 
@@ -447,9 +513,9 @@ static int parse_top(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
 int vj_spec_parse(const cJSON *spec, const char *name, const char *namespace, struct vj_spec *out,
                   char *errbuf, size_t errbuf_size)
 {
-	static const char *const fields[] = {
-	    "source",  "output", "segmentSeconds", "maxAttempts", "filters", "analysis",
-	    "encoder", "kafka",  "workers",        "sinks",       NULL};
+	static const char *const fields[] = {"source",  "output",   "segmentSeconds", "maxAttempts",
+	                                     "filters", "analysis", "encoder",        "kafka",
+	                                     "workers", "sinks",    "volume",         NULL};
 	struct spec_ctx c = {errbuf, errbuf_size};
 	int rc;
 
@@ -457,7 +523,8 @@ int vj_spec_parse(const cJSON *spec, const char *name, const char *namespace, st
 	if ((rc = spec_identity(&c, name, namespace, spec, &out->name, &out->namespace)) == 0 &&
 	    (rc = spec_check_fields(&c, spec, "spec", fields)) == 0 &&
 	    (rc = parse_top(&c, spec, out)) == 0 && (rc = parse_encoder(&c, spec, out)) == 0 &&
-	    (rc = parse_kafka(&c, spec, out)) == 0 && (rc = parse_workers(&c, spec, out)) == 0)
+	    (rc = parse_kafka(&c, spec, out)) == 0 && (rc = parse_workers(&c, spec, out)) == 0 &&
+	    (rc = parse_volume(&c, spec, out)) == 0)
 		rc = parse_sinks(&c, spec, out);
 	if (rc < 0)
 		vj_spec_free(out);
@@ -562,6 +629,7 @@ void vj_spec_free(struct vj_spec *s)
 	free(s->kafka.topic);
 	free(s->kafka.group);
 	free(s->kafka.dead_letter_topic);
+	free(s->volume_mount_path);
 	free(s->workers.image);
 	free(s->workers.image_pull_policy);
 	cJSON_Delete(s->workers.resources);

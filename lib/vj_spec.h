@@ -33,6 +33,12 @@
  *   workers.image, workers.imagePullPolicy (Always|IfNotPresent|Never),
  *   workers.resources       {requests, limits}: maps of quantities, kept as
  *                           JSON for the operator's Pod template
+ *   workers.env, nodeSelector, tolerations, affinity, serviceAccountName:
+ *                           shapes checked (spec_read.h), read by the operator
+ *   volume                  optional: mountPath (absolute), subPath, and one
+ *                           Kubernetes volume source (persistentVolumeClaim,
+ *                           hostPath, ...) mounted read-write in every pod of
+ *                           the job; file:// URIs must then be under mountPath
  *   sinks                   optional; each sink optional:
  *     postgres: dsn {name, key} (a Secret reference), table (default
  *               video_frames even without a postgres block)
@@ -96,8 +102,9 @@ struct vj_spec {
 	char *output_uri;
 	int segment_seconds;
 	int max_attempts;
-	char *filters;     /* NULL: none */
-	unsigned analysis; /* VJ_ANALYSIS_* bits; 0 when the list is empty */
+	char *filters;           /* NULL: none */
+	char *volume_mount_path; /* spec.volume.mountPath; NULL: no volume */
+	unsigned analysis;       /* VJ_ANALYSIS_* bits; 0 when the list is empty */
 
 	struct {
 		char *codec, *preset;

@@ -135,6 +135,14 @@ def test_samples_apply_and_list_with_printer_columns(stack, ns):
     assert "telemetry" in wide[1] and "30s" in wide[1]
 
 
+def test_videojob_volume_stored_as_written(stack, ns):
+    """Any volume source is kept whole (the API server checks it in the pods)."""
+    volume = {"mountPath": "/media", "subPath": "team-a",
+              "nfs": {"server": "nfs.local", "path": "/exports/media"}}
+    apply(stack, ns, vj("nfs", volume=volume))
+    assert get(stack, ns, "vj", "nfs")["spec"]["volume"] == volume
+
+
 def test_videojob_defaults_written_in(stack, ns):
     apply(stack, ns, vj("minimal"))
     spec = get(stack, ns, "vj", "minimal")["spec"]
@@ -176,7 +184,15 @@ def test_telemetrywindow_defaults_are_the_workers(stack, ns):
     # The Pod-level fields, as VideoJob has them: stored as written.
     workers = {"image": "registry.local/sluice-worker:0.3", "imagePullPolicy": "IfNotPresent",
                "resources": {"requests": {"cpu": "250m", "memory": "48Mi"},
-                             "limits": {"memory": "64Mi", "cpu": 1}}}
+                             "limits": {"memory": "64Mi", "cpu": 1}},
+               "env": [{"name": "SLUICE_LOG_LEVEL", "value": "debug"},
+                       {"name": "TZ", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "tz"}}}],
+               "nodeSelector": {"disktype": "ssd"},
+               "tolerations": [{"key": "video", "operator": "Exists", "effect": "NoSchedule"}],
+               "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                   "nodeSelectorTerms": [{"matchExpressions": [
+                       {"key": "zone", "operator": "In", "values": ["a"]}]}]}}},
+               "serviceAccountName": "video-workers"}
     apply(stack, ns, tw("pod-fields", workers=workers))
     got = get(stack, ns, "tw", "pod-fields")["spec"]["workers"]
     assert {k: got[k] for k in workers} == workers, got
@@ -223,6 +239,29 @@ INVALID = [
      "spec.sinks.postgres.dsn.key", "Required value"),
     ("bad topic", vj("x", kafka={"bootstrap": "k:9092", "topic": "a topic"}),
      "spec.kafka.topic", "should match"),
+    ("source outside the volume", vj("x", volume={"mountPath": "/videos", "hostPath": {"path":
+                                                                                   "/v"}}),
+     "spec.source.uri", "must name a path under spec.volume.mountPath"),
+    ("output outside the volume",
+     vj("x", source={"uri": "https://h/a.mp4"},
+        volume={"mountPath": "/media/in", "persistentVolumeClaim": {"claimName": "c"}}),
+     "spec.output.uri", "must name a path under spec.volume.mountPath"),
+    ("a prefix that is not the mount", vj("x", volume={"mountPath": "/med",
+                                                       "persistentVolumeClaim": {"claimName": "c"}}),
+     "spec.source.uri", "must name a path under spec.volume.mountPath"),
+    ("volume without mountPath", vj("x", volume={"hostPath": {"path": "/v"}}),
+     "spec.volume.mountPath", "Required value"),
+    ("relative mountPath", vj("x", volume={"mountPath": "media", "hostPath": {"path": "/v"}}),
+     "spec.volume.mountPath", "should match"),
+    ("read-only volume", vj("x", volume={"mountPath": "/media", "readOnly": True,
+                                         "hostPath": {"path": "/v"}}),
+     "spec.volume.readOnly", "Unsupported value"),
+    ("worker env without a name", vj("x", workers={"env": [{"value": "x"}]}),
+     "spec.workers.env[0].name", "Required value"),
+    ("worker env bad name", tw("x", workers={"env": [{"name": "A B", "value": "x"}]}),
+     "spec.workers.env[0].name", "should match"),
+    ("bad serviceAccountName", tw("x", workers={"serviceAccountName": "Not_A_Name"}),
+     "spec.workers.serviceAccountName", "should match"),
 
     ("missing window", edit(tw("x"), "spec.window", DELETE), "spec.window", "Required value"),
     ("slide not dividing size", tw("x", window={"size": "60s", "slide": "45s"}),

@@ -54,6 +54,9 @@ static const char full_spec[] =
     " \"workers\":{\"minReplicas\":1,\"maxReplicas\":3,\"lagThreshold\":10,"
     "  \"activationLagThreshold\":2,\"image\":\"reg/sluice-worker:1\","
     "  \"imagePullPolicy\":\"IfNotPresent\","
+    "  \"env\":[{\"name\":\"SLUICE_LOG_LEVEL\",\"value\":\"debug\"}],"
+    "  \"nodeSelector\":{\"disk\":\"ssd\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
+    "  \"affinity\":{\"nodeAffinity\":{}},\"serviceAccountName\":\"sa\","
     "  \"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"},"
     "   \"limits\":{\"cpu\":1,\"memory\":\"128Mi\"}}}}";
 
@@ -155,7 +158,10 @@ static void check_known(const cJSON *obj, const cJSON *schema, const char *path)
 			fail_msg("%s: tw_spec reads it, the CRD does not have it (the API server "
 			         "would prune it)",
 			         p);
-		if (cJSON_IsObject(it))
+		/* A Kubernetes structure the worker does not read (affinity) is
+		 * kept whole by the API server. */
+		if (cJSON_IsObject(it) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		                              sub, "x-kubernetes-preserve-unknown-fields")))
 			check_known(it, sub, p);
 	}
 }

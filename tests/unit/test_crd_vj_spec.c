@@ -36,13 +36,19 @@ static const cJSON *spec_schema; /* .spec's schema */
 /* Every field lib/vj_spec.h documents, each with a valid value. When
  * vj_spec learns a field, add it here; the test then insists the CRD has it. */
 static const char full_spec[] =
-    "{\"source\":{\"uri\":\"file:///in/a.mp4\"},\"output\":{\"uri\":\"file:///out/a.mp4\"},"
+    "{\"source\":{\"uri\":\"file:///data/in/a.mp4\"},"
+    " \"output\":{\"uri\":\"file:///data/out/a.mp4\"},"
+    " \"volume\":{\"mountPath\":\"/data\",\"subPath\":\"jobs\",\"readOnly\":false,"
+    "  \"persistentVolumeClaim\":{\"claimName\":\"videos\"}},"
     " \"segmentSeconds\":4,\"maxAttempts\":5,\"filters\":\"scale=640:-2,hue=s=0\","
     " \"analysis\":[\"meanLuma\",\"motion\"],"
     " \"encoder\":{\"codec\":\"libx265\",\"crf\":20,\"preset\":\"fast\"},"
     " \"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\"},"
     " \"workers\":{\"minReplicas\":0,\"maxReplicas\":3,\"lagThreshold\":10,"
     "  \"activationLagThreshold\":1,\"image\":\"w:1\",\"imagePullPolicy\":\"Never\","
+    "  \"env\":[{\"name\":\"SLUICE_LOG_LEVEL\",\"value\":\"debug\"}],"
+    "  \"nodeSelector\":{\"disk\":\"ssd\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
+    "  \"affinity\":{\"nodeAffinity\":{}},\"serviceAccountName\":\"sa\","
     "  \"resources\":{\"requests\":{\"cpu\":\"500m\"},\"limits\":{\"memory\":\"1Gi\"}}},"
     " \"sinks\":{\"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\"},"
     "  \"redis\":{\"addr\":\"r:6379\",\"password\":{\"name\":\"s\",\"key\":\"p\"},"
@@ -143,9 +149,12 @@ static void check_known(const cJSON *obj, const cJSON *schema, const char *path)
 			fail_msg("%s: vj_spec reads it, the CRD does not have it (the API server "
 			         "would prune it)",
 			         p);
-		/* A map (additionalProperties) has free keys. */
+		/* A map (additionalProperties) has free keys; so has a Kubernetes
+		 * structure the worker does not read (preserve-unknown-fields). */
 		if (cJSON_IsObject(it) &&
-		    cJSON_GetObjectItemCaseSensitive(sub, "additionalProperties") == NULL)
+		    cJSON_GetObjectItemCaseSensitive(sub, "additionalProperties") == NULL &&
+		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		        sub, "x-kubernetes-preserve-unknown-fields")))
 			check_known(it, sub, p);
 	}
 }

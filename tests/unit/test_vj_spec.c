@@ -144,6 +144,37 @@ static void test_errors(void **state)
 	    {"{%s,\"sinks\":{\"influxdb\":{\"url\":\"http://i:8086\",\"database\":\"d\","
 	     "\"api\":\"v2\"}}}",
 	     "spec.sinks.influxdb.token: required when"},
+	    /* The job's volume: one source, a mount path the URIs are under. */
+	    {"{%s,\"volume\":{\"mountPath\":\"/in\"}}", "spec.volume: needs a volume source"},
+	    {"{%s,\"volume\":{\"mountPath\":\"/in\",\"hostPath\":{},\"nfs\":{}}}",
+	     "spec.volume: one volume source, not both hostPath and nfs"},
+	    {"{%s,\"volume\":{\"hostPath\":{\"path\":\"/v\"}}}", "spec.volume.mountPath: required"},
+	    {"{%s,\"volume\":{\"mountPath\":\"in\",\"hostPath\":{}}}",
+	     "spec.volume.mountPath: \"in\" is not an absolute path"},
+	    {"{%s,\"volume\":{\"mountPath\":\"/a/../in\",\"hostPath\":{}}}",
+	     "spec.volume.mountPath: \"/a/../in\" is not an absolute path"},
+	    {"{%s,\"volume\":{\"mountPath\":\"/in\",\"readOnly\":true,\"hostPath\":{}}}",
+	     "spec.volume.readOnly: the workers write"},
+	    {"{%s,\"volume\":{\"mountPath\":\"/in\",\"subPath\":\"../x\",\"hostPath\":{}}}",
+	     "spec.volume.subPath: must be a relative path"},
+	    {"{%s,\"volume\":{\"mountPath\":\"/in\",\"hostPath\":{}}}",
+	     "spec.output.uri: \"file:///out/a.mp4\" is not under spec.volume.mountPath /in"},
+	    {"{%s,\"volume\":{\"mountPath\":\"/i\",\"hostPath\":{}}}",
+	     "spec.source.uri: \"file:///in/a.mp4\" is not under spec.volume.mountPath /i"},
+	    /* The pods' placement: shapes only. */
+	    {"{%s,\"workers\":{\"env\":{\"A\":\"b\"}}}", "spec.workers.env: must be a list"},
+	    {"{%s,\"workers\":{\"env\":[{\"value\":\"b\"}]}}",
+	     "spec.workers.env[0].name: required"},
+	    {"{%s,\"workers\":{\"env\":[{\"name\":\"A\"},{\"name\":\"A\"}]}}",
+	     "spec.workers.env[1].name: \"A\" given twice"},
+	    {"{%s,\"workers\":{\"env\":[{\"name\":\"A\",\"secret\":\"x\"}]}}",
+	     "spec.workers.env[0].secret: unknown field"},
+	    {"{%s,\"workers\":{\"nodeSelector\":{\"disk\":1}}}",
+	     "spec.workers.nodeSelector.disk: must be a string"},
+	    {"{%s,\"workers\":{\"tolerations\":[1]}}", "spec.workers.tolerations[0]: must be an"},
+	    {"{%s,\"workers\":{\"affinity\":[]}}", "spec.workers.affinity: must be an object"},
+	    {"{%s,\"workers\":{\"serviceAccountName\":\"Bad_SA\"}}",
+	     "spec.workers.serviceAccountName: must be a DNS name"},
 	};
 	char text[1024], err[256];
 
@@ -164,6 +195,41 @@ static void test_errors(void **state)
 		if (strncmp(err, cases[i].want, strlen(cases[i].want)) != 0)
 			fail_msg("case %zu: got \"%s\", want \"%s...\"", i, err, cases[i].want);
 	}
+}
+
+static void test_volume_holds_the_files(void **state)
+{
+	struct vj_spec s;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(parse_text("{\"source\":{\"uri\":\"file:///videos/in/a.mp4\"},"
+	                            "\"output\":{\"uri\":\"file:///videos/out/a.mp4\"},"
+	                            "\"kafka\":{\"bootstrap\":\"k:9092\"},"
+	                            "\"volume\":{\"mountPath\":\"/videos\",\"subPath\":\"a\","
+	                            "\"persistentVolumeClaim\":{\"claimName\":\"v\"}},"
+	                            "\"workers\":{\"env\":[{\"name\":\"SLUICE_LOG_LEVEL\","
+	                            "\"value\":\"debug\"}],\"serviceAccountName\":\"video\"}}",
+	                            &s, err, sizeof(err)),
+	                 0);
+	assert_string_equal(s.volume_mount_path, "/videos");
+	vj_spec_free(&s);
+	/* An http(s) source needs no volume; the output still must be on it. */
+	assert_int_equal(parse_text("{\"source\":{\"uri\":\"https://h/a.mp4\"},"
+	                            "\"output\":{\"uri\":\"file:///videos/a.mp4\"},"
+	                            "\"kafka\":{\"bootstrap\":\"k:9092\"},"
+	                            "\"volume\":{\"mountPath\":\"/videos/\",\"hostPath\":{}}}",
+	                            &s, err, sizeof(err)),
+	                 0);
+	vj_spec_free(&s);
+	/* A prefix that is not a directory does not count. */
+	assert_int_equal(parse_text("{\"source\":{\"uri\":\"file:///videos2/a.mp4\"},"
+	                            "\"output\":{\"uri\":\"file:///videos/a.mp4\"},"
+	                            "\"kafka\":{\"bootstrap\":\"k:9092\"},"
+	                            "\"volume\":{\"mountPath\":\"/videos\",\"hostPath\":{}}}",
+	                            &s, err, sizeof(err)),
+	                 VJ_SPEC_E_INVALID);
+	assert_non_null(strstr(err, "spec.source.uri"));
 }
 
 static void test_long_name_needs_topic(void **state)
@@ -242,9 +308,13 @@ static void test_load_file_yaml_and_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_given_values),
-	    cmocka_unit_test(test_errors),    cmocka_unit_test(test_long_name_needs_topic),
-	    cmocka_unit_test(test_documents), cmocka_unit_test(test_load_file_yaml_and_json),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_given_values),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_long_name_needs_topic),
+	    cmocka_unit_test(test_volume_holds_the_files),
+	    cmocka_unit_test(test_documents),
+	    cmocka_unit_test(test_load_file_yaml_and_json),
 	};
 
 	return cmocka_run_group_tests_name("vj_spec", tests, NULL, NULL);
