@@ -232,19 +232,69 @@ static int add_env_value(cJSON *env, const char *name, const char *value)
 	           : -1;
 }
 
-/* The container's env: one secretKeyRef per distinct reference, in order,
- * then SLUICE_STATUS_REDIS and POD_NAME / POD_NAMESPACE (client ids). */
+/* Whether the resource's own spec.workers.env names var. */
+static int user_env_has(const struct children_workload *w, const char *var)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w->workers, "env"))
+	{
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name"));
+		if (n != NULL && strcmp(n, var) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Adds {name, valueFrom: {<source>: {<a>: va, <b>: vb}}} unless the
+ * resource's env names it. */
+static int add_env_from(cJSON *env, const struct children_workload *w, const char *name,
+                        const char *source, const char *a, const char *va, const char *b,
+                        const char *vb)
+{
+	cJSON *e, *vf, *src;
+
+	if (user_env_has(w, name))
+		return 0;
+	e = cJSON_CreateObject();
+	if (e == NULL || !cJSON_AddItemToArray(env, e)) {
+		cJSON_Delete(e);
+		return -1;
+	}
+	return cJSON_AddStringToObject(e, "name", name) != NULL &&
+	               (vf = cJSON_AddObjectToObject(e, "valueFrom")) != NULL &&
+	               (src = cJSON_AddObjectToObject(vf, source)) != NULL &&
+	               cJSON_AddStringToObject(src, a, va) != NULL &&
+	               (b == NULL || cJSON_AddStringToObject(src, b, vb) != NULL)
+	           ? 0
+	           : -1;
+}
+
+static int add_env_own(cJSON *env, const struct children_workload *w, const char *name,
+                       const char *value)
+{
+	return user_env_has(w, name) ? 0 : add_env_value(env, name, value);
+}
+
+/* The container's env: POD_NAME and POD_NAMESPACE first (later values
+ * refer to them), one secretKeyRef per distinct reference, the status
+ * Redis, a Kafka client.id unique to the pod, the port file the probe reads
+ * (on the host network every replica listens on a port of its own), then
+ * the resource's own spec.workers.env, which wins over any of these. */
 static cJSON *pod_env(const struct children_workload *w)
 {
-	cJSON *env = cJSON_CreateArray();
+	cJSON *env = cJSON_CreateArray(), *e;
 	char var[256];
 
 	if (env == NULL)
 		return NULL;
+	if (add_env_from(env, w, "POD_NAME", "fieldRef", "fieldPath", "metadata.name", NULL,
+	                 NULL) != 0 ||
+	    add_env_from(env, w, "POD_NAMESPACE", "fieldRef", "fieldPath", "metadata.namespace",
+	                 NULL, NULL) != 0)
+		goto fail;
 	for (size_t i = 0; i < w->n_secrets; i++) {
 		const struct children_secret *s = &w->secrets[i];
 		int dup = 0;
-		cJSON *e, *vf, *skr;
 
 		if (!set(s->name) || !set(s->key) ||
 		    secret_env_name(s->name, s->key, var, sizeof(var)) != 0)
@@ -254,35 +304,21 @@ static cJSON *pod_env(const struct children_workload *w)
 			    strcmp(w->secrets[j].name, s->name) == 0 &&
 			    strcmp(w->secrets[j].key, s->key) == 0)
 				dup = 1;
-		if (dup)
-			continue;
-		e = cJSON_CreateObject();
-		if (e == NULL || !cJSON_AddItemToArray(env, e)) {
-			cJSON_Delete(e);
-			goto fail;
-		}
-		if (cJSON_AddStringToObject(e, "name", var) == NULL ||
-		    (vf = cJSON_AddObjectToObject(e, "valueFrom")) == NULL ||
-		    (skr = cJSON_AddObjectToObject(vf, "secretKeyRef")) == NULL ||
-		    cJSON_AddStringToObject(skr, "name", s->name) == NULL ||
-		    cJSON_AddStringToObject(skr, "key", s->key) == NULL)
+		if (!dup &&
+		    add_env_from(env, w, var, "secretKeyRef", "name", s->name, "key", s->key) != 0)
 			goto fail;
 	}
 	if (set(w->defaults->redis_addr) &&
-	    add_env_value(env, "SLUICE_STATUS_REDIS", w->defaults->redis_addr) != 0)
+	    add_env_own(env, w, "SLUICE_STATUS_REDIS", w->defaults->redis_addr) != 0)
 		goto fail;
-	static const char *const fields[][2] = {{"POD_NAME", "metadata.name"},
-	                                        {"POD_NAMESPACE", "metadata.namespace"}};
-	for (size_t i = 0; i < 2; i++) {
-		cJSON *e = cJSON_CreateObject(), *vf, *fr;
-		if (e == NULL || !cJSON_AddItemToArray(env, e)) {
-			cJSON_Delete(e);
-			goto fail;
-		}
-		if (cJSON_AddStringToObject(e, "name", fields[i][0]) == NULL ||
-		    (vf = cJSON_AddObjectToObject(e, "valueFrom")) == NULL ||
-		    (fr = cJSON_AddObjectToObject(vf, "fieldRef")) == NULL ||
-		    cJSON_AddStringToObject(fr, "fieldPath", fields[i][1]) == NULL)
+	if (add_env_own(env, w, "SLUICE_KAFKA_CLIENT_ID", "$(POD_NAME)") != 0 ||
+	    add_env_own(env, w, "SLUICE_METRICS_PORT_FILE", CHILDREN_RUN_DIR "/metrics-port") !=
+	        0 ||
+	    (w->defaults->host_network && add_env_own(env, w, "SLUICE_METRICS_PORT", "0") != 0))
+		goto fail;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w->workers, "env"))
+	{
+		if (!cJSON_AddItemToArray(env, cJSON_Duplicate(e, 1)))
 			goto fail;
 	}
 	return env;
@@ -291,16 +327,144 @@ fail:
 	return NULL;
 }
 
-/* The pod template: labels, the config hash, one container, the ConfigMap
- * volume. restart_policy NULL: the Deployment's default (Always). */
+/* An exec probe of the worker's endpoint (probe.h). */
+static cJSON *exec_probe(const char *path, int period_s)
+{
+	cJSON *p = cJSON_CreateObject(), *ex, *cmd;
+
+	if (p == NULL || (ex = cJSON_AddObjectToObject(p, "exec")) == NULL ||
+	    (cmd = cJSON_AddArrayToObject(ex, "command")) == NULL ||
+	    !cJSON_AddItemToArray(cmd, cJSON_CreateString("sluice-worker")) ||
+	    !cJSON_AddItemToArray(cmd, cJSON_CreateString("probe")) ||
+	    !cJSON_AddItemToArray(cmd, cJSON_CreateString(path)) ||
+	    cJSON_AddNumberToObject(p, "periodSeconds", period_s) == NULL ||
+	    cJSON_AddNumberToObject(p, "timeoutSeconds", 3) == NULL ||
+	    cJSON_AddNumberToObject(p, "failureThreshold", 3) == NULL) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Pod Security "restricted": non-root with a fixed uid and gid (the
+ * image's user; without runAsGroup the kubelet takes the image's primary
+ * group), the runtime's seccomp profile. */
+static int add_pod_security(cJSON *spec)
+{
+	cJSON *psc, *sp;
+	return (psc = cJSON_AddObjectToObject(spec, "securityContext")) != NULL &&
+	               cJSON_AddTrueToObject(psc, "runAsNonRoot") != NULL &&
+	               cJSON_AddNumberToObject(psc, "runAsUser", CHILDREN_UID) != NULL &&
+	               cJSON_AddNumberToObject(psc, "runAsGroup", CHILDREN_UID) != NULL &&
+	               cJSON_AddNumberToObject(psc, "fsGroup", CHILDREN_UID) != NULL &&
+	               (sp = cJSON_AddObjectToObject(psc, "seccompProfile")) != NULL &&
+	               cJSON_AddStringToObject(sp, "type", "RuntimeDefault") != NULL
+	           ? 0
+	           : -1;
+}
+
+/* Where the pod runs: the operator's host-network setting, and the
+ * resource's serviceAccountName, nodeSelector, tolerations and affinity. */
+static int add_placement(cJSON *spec, const struct children_workload *w)
+{
+	static const char *const copied[] = {"nodeSelector", "tolerations", "affinity"};
+	const char *sa = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(w->workers, "serviceAccountName"));
+
+	if (w->defaults->host_network &&
+	    (cJSON_AddTrueToObject(spec, "hostNetwork") == NULL ||
+	     cJSON_AddStringToObject(spec, "dnsPolicy", "ClusterFirstWithHostNet") == NULL))
+		return -1;
+	/* Workers never call the API server: no token unless asked for. */
+	if (set(sa) ? cJSON_AddStringToObject(spec, "serviceAccountName", sa) == NULL
+	            : cJSON_AddFalseToObject(spec, "automountServiceAccountToken") == NULL)
+		return -1;
+	/* The kubelet's service links are environment noise here. */
+	if (cJSON_AddFalseToObject(spec, "enableServiceLinks") == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(w->workers, copied[i]);
+		if (v != NULL && !cJSON_IsNull(v) &&
+		    !cJSON_AddItemToObject(spec, copied[i], cJSON_Duplicate(v, 1)))
+			return -1;
+	}
+	return 0;
+}
+
+/* Adds {name, mountPath[, readOnly][, subPath]} to mounts. */
+static int add_mount(cJSON *mounts, const char *name, const char *path, int read_only,
+                     const char *sub_path)
+{
+	cJSON *m = cJSON_CreateObject();
+	if (m == NULL || !cJSON_AddItemToArray(mounts, m)) {
+		cJSON_Delete(m);
+		return -1;
+	}
+	return cJSON_AddStringToObject(m, "name", name) != NULL &&
+	               cJSON_AddStringToObject(m, "mountPath", path) != NULL &&
+	               (!read_only || cJSON_AddTrueToObject(m, "readOnly") != NULL) &&
+	               (!set(sub_path) || cJSON_AddStringToObject(m, "subPath", sub_path) != NULL)
+	           ? 0
+	           : -1;
+}
+
+/* The pod's volumes and the container's mounts: the ConfigMap, a small
+ * memory-backed directory for the port file, and the resource's volume
+ * (spec.volume: one volume source plus mountPath and subPath). */
+static int add_volumes(cJSON *spec, cJSON *c, const struct children_workload *w,
+                       const char *cm_name)
+{
+	cJSON *vols, *mounts, *v, *src;
+
+	if ((vols = cJSON_AddArrayToObject(spec, "volumes")) == NULL ||
+	    (mounts = cJSON_AddArrayToObject(c, "volumeMounts")) == NULL)
+		return -1;
+	if (add_mount(mounts, "config", CHILDREN_CONFIG_DIR, 1, NULL) != 0 ||
+	    add_mount(mounts, "run", CHILDREN_RUN_DIR, 0, NULL) != 0)
+		return -1;
+	if ((v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vols, v) ||
+	    cJSON_AddStringToObject(v, "name", "config") == NULL ||
+	    (src = cJSON_AddObjectToObject(v, "configMap")) == NULL ||
+	    cJSON_AddStringToObject(src, "name", cm_name) == NULL)
+		return -1;
+	if ((v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vols, v) ||
+	    cJSON_AddStringToObject(v, "name", "run") == NULL ||
+	    (src = cJSON_AddObjectToObject(v, "emptyDir")) == NULL ||
+	    cJSON_AddStringToObject(src, "medium", "Memory") == NULL ||
+	    cJSON_AddStringToObject(src, "sizeLimit", "1Mi") == NULL)
+		return -1;
+	if (w->volume == NULL)
+		return 0;
+	const char *mount_path =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w->volume, "mountPath"));
+	const char *sub_path =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w->volume, "subPath"));
+	if (!set(mount_path))
+		return -1;
+	if ((v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vols, v) ||
+	    cJSON_AddStringToObject(v, "name", CHILDREN_DATA_VOLUME) == NULL)
+		return -1;
+	/* The volume source is everything but the mount's own fields. */
+	for (const cJSON *it = w->volume->child; it != NULL; it = it->next) {
+		if (strcmp(it->string, "mountPath") == 0 || strcmp(it->string, "subPath") == 0 ||
+		    strcmp(it->string, "readOnly") == 0)
+			continue;
+		if (!cJSON_AddItemToObject(v, it->string, cJSON_Duplicate(it, 1)))
+			return -1;
+	}
+	return add_mount(mounts, CHILDREN_DATA_VOLUME, mount_path, 0, sub_path);
+}
+
+/* The pod template: labels, the config hash, one container. restart_policy
+ * NULL: the Deployment's default (Always), with probes; a Job's pods run to
+ * completion and have none. */
 static cJSON *pod_template(const struct children_workload *w, const char *restart_policy)
 {
 	const char *name = meta_str(w->owner, "name");
 	const char *image = set(w->image) ? w->image : w->defaults->worker_image;
 	const char *pull = set(w->pull_policy) ? w->pull_policy : w->defaults->image_pull_policy;
 	char *cm_name = children_name(w->owner, "config");
-	cJSON *t = cJSON_CreateObject(), *md, *ann, *spec, *cs, *c, *args, *cmd, *vm, *vols, *v,
-	      *sc, *psc, *caps, *drop;
+	cJSON *t = cJSON_CreateObject(), *md, *ann, *spec, *cs, *c, *args, *cmd, *sc, *caps, *drop;
 
 	if (t == NULL || cm_name == NULL || !set(image))
 		goto fail;
@@ -312,8 +476,7 @@ static cJSON *pod_template(const struct children_workload *w, const char *restar
 	if ((spec = cJSON_AddObjectToObject(t, "spec")) == NULL ||
 	    (restart_policy != NULL &&
 	     cJSON_AddStringToObject(spec, "restartPolicy", restart_policy) == NULL) ||
-	    (psc = cJSON_AddObjectToObject(spec, "securityContext")) == NULL ||
-	    cJSON_AddTrueToObject(psc, "runAsNonRoot") == NULL ||
+	    add_pod_security(spec) != 0 || add_placement(spec, w) != 0 ||
 	    (cs = cJSON_AddArrayToObject(spec, "containers")) == NULL)
 		goto fail;
 	c = cJSON_CreateObject();
@@ -338,6 +501,15 @@ static cJSON *pod_template(const struct children_workload *w, const char *restar
 	if (w->resources != NULL &&
 	    !cJSON_AddItemToObject(c, "resources", cJSON_Duplicate(w->resources, 1)))
 		goto fail;
+	if (restart_policy == NULL &&
+	    (!cJSON_AddItemToObject(c, "readinessProbe", exec_probe("/readyz", 5)) ||
+	     !cJSON_AddItemToObject(c, "livenessProbe", exec_probe("/healthz", 10))))
+		goto fail;
+	/* A worker that fails says why in its last log lines: they become the
+	 * pod's termination message, which the operator reads when Redis,
+	 * where it reports otherwise, cannot be reached. */
+	if (cJSON_AddStringToObject(c, "terminationMessagePolicy", "FallbackToLogsOnError") == NULL)
+		goto fail;
 	if ((sc = cJSON_AddObjectToObject(c, "securityContext")) == NULL ||
 	    cJSON_AddFalseToObject(sc, "allowPrivilegeEscalation") == NULL ||
 	    cJSON_AddTrueToObject(sc, "readOnlyRootFilesystem") == NULL ||
@@ -345,17 +517,7 @@ static cJSON *pod_template(const struct children_workload *w, const char *restar
 	    (drop = cJSON_AddArrayToObject(caps, "drop")) == NULL ||
 	    !cJSON_AddItemToArray(drop, cJSON_CreateString("ALL")))
 		goto fail;
-	if ((vm = cJSON_AddArrayToObject(c, "volumeMounts")) == NULL ||
-	    (v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vm, v) ||
-	    cJSON_AddStringToObject(v, "name", "config") == NULL ||
-	    cJSON_AddStringToObject(v, "mountPath", CHILDREN_CONFIG_DIR) == NULL ||
-	    cJSON_AddTrueToObject(v, "readOnly") == NULL)
-		goto fail;
-	if ((vols = cJSON_AddArrayToObject(spec, "volumes")) == NULL ||
-	    (v = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(vols, v) ||
-	    cJSON_AddStringToObject(v, "name", "config") == NULL ||
-	    (v = cJSON_AddObjectToObject(v, "configMap")) == NULL ||
-	    cJSON_AddStringToObject(v, "name", cm_name) == NULL)
+	if (add_volumes(spec, c, w, cm_name) != 0)
 		goto fail;
 	free(cm_name);
 	return t;

@@ -42,6 +42,12 @@
 #define CHILDREN_CONFIG_HASH "sluice.dev/config-hash"
 #define CHILDREN_CONFIG_DIR "/etc/sluice"
 #define CHILDREN_CONFIG_KEY "config.json"
+/* A memory-backed emptyDir in every worker pod: the port file (probe.h). */
+#define CHILDREN_RUN_DIR "/run/sluice"
+/* The pod volume made from a resource's spec.volume. */
+#define CHILDREN_DATA_VOLUME "data"
+/* The worker image's user and group (Dockerfile.worker). */
+#define CHILDREN_UID 65532
 /* Longest resource name the children's labels can carry. */
 #define CHILDREN_NAME_MAX 63
 
@@ -55,6 +61,7 @@ struct children_defaults {
 	const char *influx_url;        /* --influx-url */
 	const char *influx_database;   /* --influx-database */
 	const char *image_pull_policy; /* NULL: Kubernetes' default */
+	int host_network;              /* --worker-host-network: pods on the host's network */
 };
 
 /* Whether name can be carried by the children's labels (1..63 bytes). */
@@ -105,13 +112,16 @@ struct children_secret {
 
 /* What a worker pod runs. */
 struct children_workload {
-	const cJSON *owner;                    /* the resource */
-	const char *kind_label;                /* "telemetrywindow", "videojob" */
-	const char *mode;                      /* sluice-worker's mode and the component label */
-	const char *config_hash;               /* children_config_hash of config.json */
-	const char *image;                     /* NULL: defaults->worker_image */
-	const char *pull_policy;               /* NULL: defaults->image_pull_policy */
-	const cJSON *resources;                /* the container's resources, or NULL */
+	const cJSON *owner;      /* the resource */
+	const char *kind_label;  /* "telemetrywindow", "videojob" */
+	const char *mode;        /* sluice-worker's mode and the component label */
+	const char *config_hash; /* children_config_hash of config.json */
+	const char *image;       /* NULL: defaults->worker_image */
+	const char *pull_policy; /* NULL: defaults->image_pull_policy */
+	const cJSON *resources;  /* the container's resources, or NULL */
+	const cJSON *workers;    /* spec.workers: env, nodeSelector, tolerations, affinity,
+	                            serviceAccountName (spec_read.h); NULL: none */
+	const cJSON *volume;     /* spec.volume (VideoJob), or NULL */
 	const struct children_secret *secrets; /* n_secrets references; repeats dropped */
 	size_t n_secrets;
 	int replicas; /* Deployment only; < 0: left out (the scaler owns it) */

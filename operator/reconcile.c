@@ -2,8 +2,10 @@
 #include "reconcile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "log.h"
 
 struct kube_ref reconcile_kind_ref(const char *plural, const char *ns, const char *name,
@@ -175,4 +177,108 @@ int reconcile_ensure(const struct reconcile_ctx *ctx, const struct kube_ref *col
 		         coll->namespace, "name", one.name, "error", msg, NULL);
 	}
 	return rc;
+}
+
+int reconcile_workers(const struct reconcile_ctx *ctx, const struct children_workload *wl,
+                      int initial_replicas, cJSON **out, char *errbuf, size_t errbuf_size)
+{
+	struct children_workload w = *wl;
+	const char *ns = reconcile_meta(w.owner, "namespace");
+	char *dep_name = children_name(w.owner, w.mode),
+	     *cm_name = children_name(w.owner, "config");
+	struct kube_ref dep_ref = {"apps", "v1", "deployments", ns, dep_name, NULL};
+	cJSON *dep = NULL, *existing = NULL;
+	struct kube_error kerr;
+	char note[1200];
+	int rc = KUBE_ENOMEM;
+
+	if (dep_name == NULL || cm_name == NULL)
+		goto done;
+	rc = kube_client_get(ctx->kube, &dep_ref, &existing, &kerr);
+	if (rc == KUBE_ENOTFOUND) {
+		/* Created once with the initial replicas; afterwards replicas are
+		 * the scaler's, so the apply below leaves them out. */
+		w.replicas = initial_replicas;
+		dep = children_deployment(&w);
+		if (dep == NULL) {
+			snprintf(errbuf, errbuf_size, "no worker image: set --worker-image");
+			rc = KUBE_EINVAL;
+			goto done;
+		}
+		struct kube_ref coll = dep_ref;
+		coll.name = NULL;
+		rc = kube_client_create(ctx->kube, &coll, dep, out, &kerr);
+		if (rc == 0) {
+			snprintf(note, sizeof(note),
+			         "created ConfigMap %s and Deployment %s (%d replicas)", cm_name,
+			         dep_name, w.replicas);
+			events_emit(ctx->kube, w.owner, EVENTS_NORMAL, "Created", note, "Reconcile",
+			            ctx->instance);
+			log_info("workers created", "namespace", ns, "deployment", dep_name, NULL);
+			goto done;
+		}
+		if (rc != KUBE_EEXISTS) {
+			kube_error_format(&kerr, errbuf, errbuf_size);
+			goto done;
+		}
+		cJSON_Delete(dep);
+		dep = NULL;
+	} else if (rc != 0) {
+		kube_error_format(&kerr, errbuf, errbuf_size);
+		goto done;
+	}
+	w.replicas = -1;
+	dep = children_deployment(&w);
+	if (dep == NULL) {
+		snprintf(errbuf, errbuf_size, "no worker image: set --worker-image");
+		rc = KUBE_EINVAL;
+		goto done;
+	}
+	const cJSON *tmpl_md =
+	    reconcile_path(reconcile_path(existing, "spec", "template"), "metadata", "annotations");
+	const char *old_hash =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tmpl_md, CHILDREN_CONFIG_HASH));
+	rc = reconcile_apply(ctx, &dep_ref, dep, out, errbuf, errbuf_size);
+	if (rc == 0 && old_hash != NULL && strcmp(old_hash, w.config_hash) != 0) {
+		snprintf(note, sizeof(note),
+		         "configuration changed (config hash %s, was %s): rolling Deployment %s",
+		         w.config_hash, old_hash, dep_name);
+		events_emit(ctx->kube, w.owner, EVENTS_NORMAL, "ConfigChanged", note, "Reconcile",
+		            ctx->instance);
+		log_info("configuration changed", "namespace", ns, "deployment", dep_name, "hash",
+		         w.config_hash, NULL);
+	}
+done:
+	cJSON_Delete(existing);
+	cJSON_Delete(dep);
+	free(dep_name);
+	free(cm_name);
+	return rc;
+}
+
+cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner,
+                             const char *kind_label, const char *mode, const cJSON *dep)
+{
+	const cJSON *want = reconcile_path(reconcile_path(dep, "spec", NULL), "replicas", NULL);
+	const cJSON *ready =
+	    reconcile_path(reconcile_path(dep, "status", NULL), "readyReplicas", NULL);
+	const char *ns = reconcile_meta(owner, "namespace"), *name = reconcile_meta(owner, "name");
+	char selector[512], msg[600];
+	struct kube_ref pods = {"", "v1", "pods", ns, NULL, NULL};
+	struct kube_list_opts o = {
+	    .label_selector = selector, .resource_version = "0", .limit = 50};
+	struct kube_error err;
+	cJSON *out = NULL;
+
+	if (dep == NULL || !cJSON_IsNumber(want) || want->valueint == 0 ||
+	    (cJSON_IsNumber(ready) && ready->valueint >= want->valueint))
+		return NULL;
+	snprintf(selector, sizeof(selector), "sluice.dev/%s=%s,app.kubernetes.io/component=%s",
+	         kind_label, name, mode);
+	if (kube_client_list(ctx->kube, &pods, &o, &out, &err) != 0) {
+		log_debug("worker pods not read", "namespace", ns, "selector", selector, "error",
+		          kube_error_format(&err, msg, sizeof(msg)), NULL);
+		return NULL;
+	}
+	return out;
 }

@@ -104,4 +104,24 @@ int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, 
 int reconcile_apply(const struct reconcile_ctx *ctx, const struct kube_ref *ref, const cJSON *body,
                     cJSON **out, char *errbuf, size_t errbuf_size);
 
+/*
+ * The pods of the worker Deployment dep (the owner's kind_label and mode),
+ * as a PodList, when fewer are ready than wanted; NULL when all are (no
+ * request made) or they could not be read (logged). For
+ * workers_health_judge. The caller frees it.
+ */
+cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner,
+                             const char *kind_label, const char *mode, const cJSON *dep);
+
+/*
+ * The worker Deployment of wl (its ConfigMap applied before): created with
+ * initial_replicas when missing; otherwise applied by server-side apply
+ * without replicas (the scaler's), so a change of the spec (config hash,
+ * image, resources, secret references, env, placement) rolls the pods.
+ * Emits "Created" or "ConfigChanged" Events. *out (may be NULL): the
+ * Deployment as stored. Returns 0 or a KUBE_E* code with errbuf set.
+ */
+int reconcile_workers(const struct reconcile_ctx *ctx, const struct children_workload *wl,
+                      int initial_replicas, cJSON **out, char *errbuf, size_t errbuf_size);
+
 #endif

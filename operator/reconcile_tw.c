@@ -15,6 +15,7 @@
 #include "tw_progress.h"
 #include "tw_spec.h"
 #include "tw_time.h"
+#include "workers_health.h"
 
 #define KIND_LABEL "telemetrywindow"
 #define MODE "telemetry"
@@ -28,8 +29,9 @@ struct tw_pass {
 	char ready_msg[1024];
 	const char *topic_status, *topic_reason; /* TopicReady; NULL: left out */
 	char topic_msg[1024];
-	const cJSON *deployment; /* as stored, or NULL */
-	int have_progress;       /* progress read from the status Redis */
+	const cJSON *deployment;      /* as stored, or NULL */
+	struct workers_health health; /* of the deployment's pods, when it exists */
+	int have_progress;            /* progress read from the status Redis */
 	struct tw_progress progress;
 };
 
@@ -75,8 +77,8 @@ static int finish(const struct reconcile_ctx *ctx, struct tw_pass *p)
 	    (conds = cJSON_AddArrayToObject(st, "conditions")) == NULL)
 		goto nomem;
 	if (p->deployment != NULL &&
-	    cJSON_AddNumberToObject(st, "replicas", int_at(p->deployment, "status", "replicas")) ==
-	        NULL)
+	    cJSON_AddNumberToObject(st, "replicas",
+	                            int_at(p->deployment, "status", "readyReplicas")) == NULL)
 		goto nomem;
 	if (p->have_progress) {
 		const struct tw_progress *g = &p->progress;
@@ -99,22 +101,10 @@ static int finish(const struct reconcile_ctx *ctx, struct tw_pass *p)
 	    conditions_add(conds, p->old_conds, "TopicReady", p->topic_status, p->topic_reason,
 	                   p->topic_msg, p->generation, now) != 0)
 		goto nomem;
-	if (p->deployment != NULL) {
-		/* The Deployment's own Available condition, as the workers' health. */
-		const cJSON *avail =
-		    conditions_find(path(p->deployment, "status", "conditions"), "Available");
-		const char *s =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(avail, "status"));
-		const char *r =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(avail, "reason"));
-		const char *m =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(avail, "message"));
-		if (conditions_add(conds, p->old_conds, "WorkersAvailable",
-		                   s != NULL ? s : "Unknown", r != NULL ? r : "DeploymentPending",
-		                   m != NULL ? m : "the Deployment has not reported yet",
-		                   p->generation, now) != 0)
-			goto nomem;
-	}
+	if (p->deployment != NULL &&
+	    conditions_add(conds, p->old_conds, "WorkersAvailable", p->health.status,
+	                   p->health.reason, p->health.message, p->generation, now) != 0)
+		goto nomem;
 
 	/* An Event for every change of Ready's status or reason, once the
 	 * status saying so is written. */
@@ -296,13 +286,10 @@ static int apply_children(const struct reconcile_ctx *ctx, const cJSON *obj,
 	const char *ns = reconcile_meta(obj, "namespace");
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const cJSON *workers = cJSON_GetObjectItemCaseSensitive(spec, "workers");
-	char hash[32], err[1024] = "", note[1200];
+	char hash[32], err[1024] = "";
 	struct children_secret secrets[4];
-	char *dep_name = children_name(obj, MODE);
-	cJSON *cm = children_configmap(obj, KIND_LABEL, config_text), *dep = NULL, *existing = NULL;
+	cJSON *cm = children_configmap(obj, KIND_LABEL, config_text);
 	struct kube_ref cm_ref = {"", "v1", "configmaps", ns, NULL, NULL};
-	struct kube_ref dep_ref = {"apps", "v1", "deployments", ns, dep_name, NULL};
-	struct kube_error kerr;
 	int rc = KUBE_ENOMEM;
 
 	children_config_hash(config_text, hash, sizeof(hash));
@@ -315,85 +302,30 @@ static int apply_children(const struct reconcile_ctx *ctx, const cJSON *obj,
 	    .pull_policy =
 	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(workers, "imagePullPolicy")),
 	    .resources = cJSON_GetObjectItemCaseSensitive(workers, "resources"),
+	    .workers = workers,
 	    .secrets = secrets,
 	    .n_secrets = secrets_of(ts, secrets),
 	    .replicas = -1,
 	    .defaults = &ctx->defaults,
 	};
-	if (cm == NULL || dep_name == NULL)
+	if (cm == NULL)
 		goto done;
 	cm_ref.name = reconcile_meta(cm, "name");
 	if ((rc = reconcile_apply(ctx, &cm_ref, cm, NULL, err, sizeof(err))) != 0)
 		goto done;
 
-	rc = kube_client_get(ctx->kube, &dep_ref, &existing, &kerr);
-	if (rc == KUBE_ENOTFOUND) {
-		/* Created once with minReplicas; afterwards replicas are the
-		 * scaler's, so the apply below leaves them out. */
-		w.replicas = ts->workers.min_replicas;
-		dep = children_deployment(&w);
-		if (dep == NULL) {
-			snprintf(err, sizeof(err), "no worker image: set --worker-image");
-			rc = KUBE_EINVAL;
-			goto done;
-		}
-		struct kube_ref coll = dep_ref;
-		coll.name = NULL;
-		rc = kube_client_create(ctx->kube, &coll, dep, dep_out, &kerr);
-		if (rc == 0) {
-			snprintf(note, sizeof(note),
-			         "created ConfigMap %s and Deployment %s (%d replicas)",
-			         cm_ref.name, dep_name, w.replicas);
-			events_emit(ctx->kube, obj, EVENTS_NORMAL, "Created", note, "Reconcile",
-			            ctx->instance);
-			log_info("workers created", "namespace", ns, "deployment", dep_name, NULL);
-			goto done;
-		}
-		if (rc != KUBE_EEXISTS) {
-			kube_error_format(&kerr, err, sizeof(err));
-			goto done;
-		}
-		cJSON_Delete(dep);
-		dep = NULL;
-		w.replicas = -1;
-	} else if (rc != 0) {
-		kube_error_format(&kerr, err, sizeof(err));
-		goto done;
-	}
-	dep = children_deployment(&w);
-	if (dep == NULL) {
-		snprintf(err, sizeof(err), "no worker image: set --worker-image");
-		rc = KUBE_EINVAL;
-		goto done;
-	}
-	const cJSON *ann = path(path(path(existing, "spec", "template"), "metadata", NULL),
-	                        "annotations", CHILDREN_CONFIG_HASH);
-	const char *old_hash = cJSON_GetStringValue(ann);
-	if ((rc = reconcile_apply(ctx, &dep_ref, dep, dep_out, err, sizeof(err))) != 0)
-		goto done;
-	if (old_hash != NULL && strcmp(old_hash, hash) != 0) {
-		snprintf(note, sizeof(note),
-		         "configuration changed (config hash %s, was %s): rolling Deployment %s",
-		         hash, old_hash, dep_name);
-		events_emit(ctx->kube, obj, EVENTS_NORMAL, "ConfigChanged", note, "Reconcile",
-		            ctx->instance);
-		log_info("configuration changed", "namespace", ns, "deployment", dep_name, "hash",
-		         hash, NULL);
-	}
+	rc = reconcile_workers(ctx, &w, ts->workers.min_replicas, dep_out, err, sizeof(err));
 done:
 	if (rc != 0)
 		fail_pass(p, "ApplyFailed", err[0] != '\0' ? err : kube_strerror(rc));
-	cJSON_Delete(existing);
-	cJSON_Delete(dep);
 	cJSON_Delete(cm);
-	free(dep_name);
 	return rc;
 }
 
 int reconcile_tw(const struct reconcile_ctx *ctx, const char *ns, const char *name)
 {
 	char key[REFLECTOR_KEY_MAX], err[1024];
-	cJSON *obj = NULL, *eff = NULL, *dep = NULL;
+	cJSON *obj = NULL, *eff = NULL, *dep = NULL, *pods = NULL;
 	char *config_text = NULL;
 	struct tw_spec ts;
 	int parsed = 0, rc = RECONCILE_POLL;
@@ -455,6 +387,12 @@ int reconcile_tw(const struct reconcile_ctx *ctx, const char *ns, const char *na
 	if (apply_children(ctx, obj, &ts, config_text, &p, &dep) != 0)
 		rc = RECONCILE_ERROR;
 	p.deployment = dep;
+	/* Workers that cannot run make the resource not Ready, whatever else
+	 * is fine: the pods' own reason, within one pass. */
+	pods = reconcile_worker_pods(ctx, obj, KIND_LABEL, MODE, dep);
+	workers_health_judge(dep, pods, &p.health);
+	if (p.health.failing && strcmp(p.ready_status, "True") == 0)
+		fail_pass(&p, p.health.reason, p.health.message);
 	read_progress(ctx, ns, name, &p);
 status:
 	if (finish(ctx, &p) != 0 && rc != RECONCILE_ERROR)
@@ -463,6 +401,7 @@ done:
 	if (parsed)
 		tw_spec_free(&ts);
 	free(config_text);
+	cJSON_Delete(pods);
 	cJSON_Delete(dep);
 	cJSON_Delete(eff);
 	cJSON_Delete(obj);

@@ -13,6 +13,7 @@
 #include "redis_keys.h"
 #include "vj_progress.h"
 #include "vj_spec.h"
+#include "workers_health.h"
 
 #define KIND_LABEL "videojob"
 #define JOB_BACKOFF_LIMIT 2
@@ -199,6 +200,7 @@ struct vj_pass {
 	const cJSON *old_status;
 	long long generation;
 	const char *phase, *reason;
+	char reason_buf[64]; /* a reason that outlives the objects it came from */
 	char msg[1280];
 	int ready; /* infrastructure fine (spec, topic, children) */
 	struct vj_progress prog;
@@ -395,13 +397,14 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 	    .image = vs.workers.image,
 	    .pull_policy = vs.workers.image_pull_policy,
 	    .resources = vs.workers.resources,
+	    .workers = cJSON_GetObjectItemCaseSensitive(eff, "workers"),
+	    .volume = cJSON_GetObjectItemCaseSensitive(eff, "volume"),
 	    .secrets = secrets,
 	    .n_secrets = secrets_of(&vs, secrets),
 	    .replicas = -1,
 	    .defaults = &ctx->defaults,
 	};
 	struct kube_ref jobs = {"batch", "v1", "jobs", ns, NULL, NULL};
-	struct kube_ref deps = {"apps", "v1", "deployments", ns, NULL, NULL};
 
 	/* 1. split, once. */
 	w.mode = "split";
@@ -441,24 +444,26 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 
 	/* 3. the process workers while there are segments to do. */
 	if (strcmp(p.phase, "Splitting") == 0 || strcmp(p.phase, "Processing") == 0) {
+		/* Kept in line with the spec: a change rolls the workers. */
 		w.mode = "process";
-		w.replicas = vs.workers.min_replicas;
-		body = children_deployment(&w);
-		if (body != NULL &&
-		    reconcile_ensure(ctx, &deps, body, &dep, &created, err, sizeof(err)) == 0) {
-			if (created) {
-				snprintf(note, sizeof(note), "created Deployment %s (%d replicas)",
-				         reconcile_meta(body, "name"), w.replicas);
-				events_emit(ctx->kube, obj, EVENTS_NORMAL, "Created", note,
-				            "Reconcile", ctx->instance);
+		if (reconcile_workers(ctx, &w, vs.workers.min_replicas, &dep, err, sizeof(err)) ==
+		    0) {
+			struct workers_health h;
+			cJSON *pods = reconcile_worker_pods(ctx, obj, KIND_LABEL, "process", dep);
+
+			p.replicas = int_at(dep, "status", "readyReplicas");
+			workers_health_judge(dep, pods, &h);
+			if (h.failing) {
+				/* Still processing, but not getting anywhere. */
+				p.ready = 0;
+				snprintf(p.msg, sizeof(p.msg), "%s", h.message);
+				snprintf(p.reason_buf, sizeof(p.reason_buf), "%s", h.reason);
+				p.reason = p.reason_buf;
 			}
-			p.replicas = int_at(dep, "status", "replicas");
+			cJSON_Delete(pods);
 		} else {
 			rc = RECONCILE_ERROR;
 		}
-		cJSON_Delete(body);
-		body = NULL;
-		w.replicas = -1;
 	}
 	/* 4. assemble once every segment is done. */
 	if (strcmp(p.phase, "Assembling") == 0) {

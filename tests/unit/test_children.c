@@ -176,15 +176,23 @@ static void test_deployment(void **state)
 	assert_string_equal(str_at(c, "args.2"), "/etc/sluice/config.json");
 	assert_string_equal(str_at(c, "volumeMounts.0.mountPath"), "/etc/sluice");
 	assert_string_equal(str_at(tmpl, "spec.volumes.0.configMap.name"), "sensors-config");
-	/* env: two secrets (the repeat dropped), the status Redis, pod fields. */
+	/* env: pod fields, two secrets (the repeat dropped), the status Redis,
+	 * the client id, the port file. */
 	const cJSON *env = at(c, "env");
-	assert_int_equal(cJSON_GetArraySize(env), 5);
-	assert_string_equal(str_at(env, "0.name"), "SLUICE_SECRET_PG_DSN");
-	assert_string_equal(str_at(env, "0.valueFrom.secretKeyRef.name"), "pg");
-	assert_string_equal(str_at(env, "0.valueFrom.secretKeyRef.key"), "dsn");
-	assert_string_equal(str_at(env, "1.name"), "SLUICE_SECRET_INFLUX_TOKEN");
-	assert_string_equal(str_at(env, "2.name"), "SLUICE_STATUS_REDIS");
-	assert_string_equal(str_at(env, "2.value"), "redis:6379");
+	assert_int_equal(cJSON_GetArraySize(env), 7);
+	assert_string_equal(str_at(env, "0.name"), "POD_NAME");
+	assert_string_equal(str_at(env, "0.valueFrom.fieldRef.fieldPath"), "metadata.name");
+	assert_string_equal(str_at(env, "1.name"), "POD_NAMESPACE");
+	assert_string_equal(str_at(env, "2.name"), "SLUICE_SECRET_PG_DSN");
+	assert_string_equal(str_at(env, "2.valueFrom.secretKeyRef.name"), "pg");
+	assert_string_equal(str_at(env, "2.valueFrom.secretKeyRef.key"), "dsn");
+	assert_string_equal(str_at(env, "3.name"), "SLUICE_SECRET_INFLUX_TOKEN");
+	assert_string_equal(str_at(env, "4.name"), "SLUICE_STATUS_REDIS");
+	assert_string_equal(str_at(env, "4.value"), "redis:6379");
+	assert_string_equal(str_at(env, "5.name"), "SLUICE_KAFKA_CLIENT_ID");
+	assert_string_equal(str_at(env, "5.value"), "$(POD_NAME)");
+	assert_string_equal(str_at(env, "6.name"), "SLUICE_METRICS_PORT_FILE");
+	assert_string_equal(str_at(env, "6.value"), "/run/sluice/metrics-port");
 	assert_true(cJSON_IsTrue(at(c, "securityContext.readOnlyRootFilesystem")));
 	cJSON_Delete(d);
 
@@ -203,6 +211,9 @@ static void test_deployment(void **state)
 	assert_string_equal(str_at(j, "metadata.name"), "sensors-split");
 	assert_string_equal(str_at(j, "spec.template.spec.restartPolicy"), "Never");
 	assert_int_equal(at(j, "spec.backoffLimit")->valueint, 2);
+	/* It runs to completion: no probes. */
+	assert_null(at(j, "spec.template.spec.containers.0.readinessProbe"));
+	assert_null(at(j, "spec.template.spec.containers.0.livenessProbe"));
 	cJSON_Delete(j);
 
 	/* No image anywhere: refused. */
@@ -210,6 +221,98 @@ static void test_deployment(void **state)
 	w.image = NULL;
 	w.defaults = &noimg;
 	assert_null(children_deployment(&w));
+	cJSON_Delete(owner);
+}
+
+/* What a cluster that enforces Pod Security "restricted" and runs many
+ * replicas on one node needs of every worker pod. */
+static void test_pod_fit_for_any_cluster(void **state)
+{
+	cJSON *owner = cJSON_Parse(owner_json);
+	struct children_workload w = {.owner = owner,
+	                              .kind_label = "telemetrywindow",
+	                              .mode = "telemetry",
+	                              .config_hash = "0123456789abcdef",
+	                              .replicas = 1,
+	                              .defaults = &defaults};
+	(void)state;
+	cJSON *d = children_deployment(&w);
+	const cJSON *ps = at(d, "spec.template.spec");
+	const cJSON *c = at(ps, "containers.0");
+	assert_true(cJSON_IsTrue(at(ps, "securityContext.runAsNonRoot")));
+	assert_int_equal(at(ps, "securityContext.runAsUser")->valueint, 65532);
+	assert_int_equal(at(ps, "securityContext.runAsGroup")->valueint, 65532);
+	assert_string_equal(str_at(ps, "securityContext.seccompProfile.type"), "RuntimeDefault");
+	assert_true(cJSON_IsFalse(at(c, "securityContext.allowPrivilegeEscalation")));
+	assert_string_equal(str_at(c, "securityContext.capabilities.drop.0"), "ALL");
+	/* Workers never call the API server. */
+	assert_true(cJSON_IsFalse(at(ps, "automountServiceAccountToken")));
+	/* Probes the kubelet runs in the container, on whatever port it got. */
+	assert_string_equal(str_at(c, "readinessProbe.exec.command.0"), "sluice-worker");
+	assert_string_equal(str_at(c, "readinessProbe.exec.command.1"), "probe");
+	assert_string_equal(str_at(c, "readinessProbe.exec.command.2"), "/readyz");
+	assert_string_equal(str_at(c, "livenessProbe.exec.command.2"), "/healthz");
+	assert_string_equal(str_at(c, "terminationMessagePolicy"), "FallbackToLogsOnError");
+	assert_string_equal(str_at(c, "volumeMounts.1.mountPath"), "/run/sluice");
+	assert_string_equal(str_at(ps, "volumes.1.emptyDir.medium"), "Memory");
+	/* Its own network by default. */
+	assert_null(at(ps, "hostNetwork"));
+	cJSON_Delete(d);
+
+	/* On the host network each replica picks a free port. */
+	struct children_defaults host = defaults;
+	host.host_network = 1;
+	w.defaults = &host;
+	d = children_deployment(&w);
+	ps = at(d, "spec.template.spec");
+	assert_true(cJSON_IsTrue(at(ps, "hostNetwork")));
+	assert_string_equal(str_at(ps, "dnsPolicy"), "ClusterFirstWithHostNet");
+	const cJSON *env = at(ps, "containers.0.env");
+	assert_string_equal(str_at(env, "5.name"), "SLUICE_METRICS_PORT");
+	assert_string_equal(str_at(env, "5.value"), "0");
+	cJSON_Delete(d);
+
+	/* The resource's placement and env; its env wins over the operator's. */
+	cJSON *workers = cJSON_Parse(
+	    "{\"env\":[{\"name\":\"SLUICE_KAFKA_CLIENT_ID\",\"value\":\"mine\"},"
+	    "{\"name\":\"SLUICE_LOG_LEVEL\",\"value\":\"debug\"}],"
+	    "\"nodeSelector\":{\"disk\":\"ssd\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
+	    "\"affinity\":{\"nodeAffinity\":{}},\"serviceAccountName\":\"video\"}");
+	cJSON *volume = cJSON_Parse("{\"mountPath\":\"/data\",\"subPath\":\"jobs\","
+	                            "\"persistentVolumeClaim\":{\"claimName\":\"videos\"}}");
+	w.workers = workers;
+	w.volume = volume;
+	w.defaults = &defaults;
+	d = children_deployment(&w);
+	ps = at(d, "spec.template.spec");
+	env = at(ps, "containers.0.env");
+	int client_ids = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, env)
+	{
+		if (strcmp(str_at(e, "name"), "SLUICE_KAFKA_CLIENT_ID") == 0) {
+			client_ids++;
+			assert_string_equal(str_at(e, "value"), "mine");
+		}
+	}
+	assert_int_equal(client_ids, 1);
+	assert_string_equal(str_at(env, "3.name"), "SLUICE_METRICS_PORT_FILE");
+	assert_string_equal(str_at(env, "4.name"), "SLUICE_KAFKA_CLIENT_ID");
+	assert_string_equal(str_at(env, "5.name"), "SLUICE_LOG_LEVEL");
+	assert_string_equal(str_at(ps, "nodeSelector.disk"), "ssd");
+	assert_string_equal(str_at(ps, "tolerations.0.operator"), "Exists");
+	assert_non_null(at(ps, "affinity.nodeAffinity"));
+	assert_string_equal(str_at(ps, "serviceAccountName"), "video");
+	assert_null(at(ps, "automountServiceAccountToken"));
+	assert_string_equal(str_at(ps, "volumes.2.name"), "data");
+	assert_string_equal(str_at(ps, "volumes.2.persistentVolumeClaim.claimName"), "videos");
+	assert_null(at(ps, "volumes.2.mountPath"));
+	assert_string_equal(str_at(ps, "containers.0.volumeMounts.2.mountPath"), "/data");
+	assert_string_equal(str_at(ps, "containers.0.volumeMounts.2.subPath"), "jobs");
+	assert_null(at(ps, "containers.0.volumeMounts.2.readOnly"));
+	cJSON_Delete(d);
+	cJSON_Delete(workers);
+	cJSON_Delete(volume);
 	cJSON_Delete(owner);
 }
 
@@ -346,6 +449,7 @@ int main(void)
 	    cmocka_unit_test(test_config_json_and_hash),
 	    cmocka_unit_test(test_configmap_owner_and_labels),
 	    cmocka_unit_test(test_deployment),
+	    cmocka_unit_test(test_pod_fit_for_any_cluster),
 	    cmocka_unit_test(test_name_bound),
 	    cmocka_unit_test(test_conditions_transition_time),
 	    cmocka_unit_test(test_status_changed),

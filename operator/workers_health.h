@@ -1,0 +1,41 @@
+/*
+ * workers_health.h - what a resource's status says about its worker pods,
+ * decided from the worker Deployment and its pods as the API server
+ * reports them (pure: no I/O, so every rule is unit-tested).
+ *
+ * A resource can look fine while its workers cannot run: pods refused by
+ * admission (Pod Security, quotas), an image the node does not have, a
+ * crash loop, an OOM kill, no node to schedule on. These reach the status
+ * as a False condition whose reason is the pod's own (the ReplicaSet's
+ * FailedCreate, ErrImageNeverPull, CrashLoopBackOff, OOMKilled,
+ * Unschedulable) and whose message says which pod and why, including the
+ * last lines a crashed worker wrote (its termination message).
+ *
+ * Threads: none. The result's reason may point into deployment or pods:
+ * use it while they live; the message is copied.
+ */
+#ifndef SLUICE_WORKERS_HEALTH_H
+#define SLUICE_WORKERS_HEALTH_H
+
+#include <cjson/cJSON.h>
+
+struct workers_health {
+	int desired;        /* the Deployment's spec.replicas */
+	int ready;          /* its status.readyReplicas */
+	int failing;        /* 1: the workers cannot run (Ready turns False) */
+	const char *status; /* "True", "False" or "Unknown": the WorkersAvailable condition */
+	const char *reason; /* CamelCase: the pod's own or ours */
+	char message[1024];
+};
+
+/*
+ * Judges deployment (as stored; NULL: not made yet) and pods (a PodList as
+ * the API server returns it, or NULL when not read: the operator reads pods
+ * only while fewer are ready than wanted). In order: pods refused
+ * (ReplicaFailure: failing), a pod's container waiting on an image or a
+ * crash loop, or last killed for memory (failing), a pod that cannot be
+ * scheduled (failing), scaled to zero, all ready, some not ready yet.
+ */
+void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct workers_health *out);
+
+#endif

@@ -1,0 +1,85 @@
+/* workers_health_judge: every rule, from Deployments and pods as the API
+ * server reports them. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../operator/workers_health.h"
+
+static const struct {
+	const char *what, *deployment, *pods;
+	const char *status, *reason, *message_has;
+	int failing;
+} cases[] = {
+    {"not made yet", NULL, NULL, "Unknown", "DeploymentPending", "not reported", 0},
+    {"scaled to zero", "{\"spec\":{\"replicas\":0},\"status\":{}}", NULL, "True", "ScaledToZero",
+     "no workers", 0},
+    {"all ready", "{\"spec\":{\"replicas\":2},\"status\":{\"readyReplicas\":2}}", NULL, "True",
+     "WorkersReady", "2 of 2", 0},
+    {"starting", "{\"spec\":{\"replicas\":3},\"status\":{\"readyReplicas\":1}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}]}",
+     "False", "WorkersNotReady", "1 of 3", 0},
+    {"refused by admission",
+     "{\"spec\":{\"replicas\":1},\"status\":{\"conditions\":[{\"type\":\"ReplicaFailure\","
+     "\"status\":\"True\",\"reason\":\"FailedCreate\",\"message\":\"pods \\\"w-1\\\" is "
+     "forbidden: violates PodSecurity \\\"restricted:latest\\\"\"}]}}",
+     NULL, "False", "FailedCreate", "violates PodSecurity", 1},
+    {"no such image", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"state\":{\"waiting\":{\"reason\":\"ErrImageNeverPull\",\"message\":\"Container "
+     "image \\\"x:1\\\" is not present with pull policy of Never\"}}}]}}]}",
+     "False", "ErrImageNeverPull", "pod w-1: ErrImageNeverPull: Container image", 1},
+    {"crash loop, with the worker's last words", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"restartCount\":3,\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\","
+     "\"message\":\"back-off 40s\"}},\"lastState\":{\"terminated\":{\"exitCode\":1,"
+     "\"reason\":\"Error\",\"message\":\"kafka: all brokers down\\nmore\"}}}]}}]}",
+     "False", "CrashLoopBackOff", "it last exited 1: kafka: all brokers down", 1},
+    {"killed for memory", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"restartCount\":1,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":"
+     "{\"exitCode\":137,\"reason\":\"OOMKilled\"}}}]}}]}",
+     "False", "OOMKilled", "more memory than its limit (1 restarts)", 1},
+    {"no node fits", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"conditions\":[{\"type\":"
+     "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"0/1 "
+     "nodes are available\"}]}}]}",
+     "False", "Unschedulable", "0/1 nodes", 1},
+};
+
+static void test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *d = cases[i].deployment != NULL ? cJSON_Parse(cases[i].deployment) : NULL;
+		cJSON *p = cases[i].pods != NULL ? cJSON_Parse(cases[i].pods) : NULL;
+		struct workers_health h;
+
+		if ((cases[i].deployment != NULL && d == NULL) ||
+		    (cases[i].pods != NULL && p == NULL))
+			fail_msg("case %zu (%s): bad JSON", i, cases[i].what);
+		workers_health_judge(d, p, &h);
+		if (strcmp(h.status, cases[i].status) != 0 ||
+		    strcmp(h.reason, cases[i].reason) != 0 ||
+		    strstr(h.message, cases[i].message_has) == NULL ||
+		    h.failing != cases[i].failing)
+			fail_msg("case %zu (%s): got %s %s \"%s\" failing=%d", i, cases[i].what,
+			         h.status, h.reason, h.message, h.failing);
+		cJSON_Delete(d);
+		cJSON_Delete(p);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
