@@ -17,17 +17,21 @@ judged by helm itself and by the real kube-apiserver through kubectl.
 helm comes from scripts/deps.sh helm ($SLUICE_CACHE/helm-<version>/bin, which
 tests/e2e/run.sh puts on PATH; $HELM overrides).
 """
+import errno
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tarfile
+import time
 
 import pytest
 import yaml
 
 from conftest import ROOT, run
+from test_operator import wait_for
 
 CHART = ROOT / "helm" / "sluice"
 SA = "system:serviceaccount:sluice-system:sluice-operator"
@@ -57,6 +61,17 @@ def helm(stack):
     return call
 
 
+@pytest.fixture(scope="module")
+def helm_offline():
+    """helm for what needs no cluster (lint, template, package): no stack,
+    no kubeconfig, so these tests run where no stack is up."""
+    binary = helm_binary()
+
+    def call(*args, check=True, input=None):
+        return run([binary, *args], check=check, input=input, timeout=180)
+    return call
+
+
 def kubectl(stack, *args, check=True, input=None):
     return run(["kubectl", "--kubeconfig", stack["KUBECONFIG"], *args], check=check,
                input=input)
@@ -81,12 +96,12 @@ def ns(stack, unique):
 # ---------------------------------------------------------------- the chart, offline
 
 
-def test_chart_crds_are_the_crds(helm, tmp_path):
+def test_chart_crds_are_the_crds(helm_offline, tmp_path):
     """helm/sluice/crds is a link to crds/, so the two cannot drift; what
     matters is that helm follows it: the packaged chart carries exactly
     crds/*.yaml, byte for byte, and nothing else from that directory."""
     assert (CHART / "crds").is_symlink()
-    helm("package", str(CHART), "-d", str(tmp_path))
+    helm_offline("package", str(CHART), "-d", str(tmp_path))
     (tgz,) = tmp_path.glob("sluice-*.tgz")
     with tarfile.open(tgz) as tar:
         packed = {m.name[len("sluice/crds/"):]: tar.extractfile(m).read()
@@ -94,7 +109,7 @@ def test_chart_crds_are_the_crds(helm, tmp_path):
     ours = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
     assert sorted(packed) == sorted(ours)
     assert packed == ours
-    rendered = helm("template", "x", str(CHART), "--include-crds").stdout
+    rendered = helm_offline("template", "x", str(CHART), "--include-crds").stdout
     crds = [o["metadata"]["name"] for o in docs(rendered) if o["kind"] == "CustomResourceDefinition"]
     assert sorted(crds) == ["telemetrywindows.sluice.dev", "videojobs.sluice.dev"]
 
@@ -112,12 +127,14 @@ VARIANTS = [
     ["--set", "watchNamespace=apps"],
     ["--set", "leaderElection.enabled=false,replicaCount=1"],
     ["--set", "postgres.secretName=pg,redis.addr=redis:6379,influxdb.url=http://influx:8086"],
+    ["--set", "hostNetwork=true,metrics.addr=127.0.0.1,workers.hostNetwork=true,"
+              "kubernetesService.host=127.0.0.1,kubernetesService.port=6443"],
 ]
 
 
 @pytest.mark.parametrize("extra", VARIANTS, ids=lambda v: v[1] if v else "defaults")
-def test_helm_lint_is_clean(helm, extra):
-    out = helm("lint", "--strict", str(CHART), *extra).stdout
+def test_helm_lint_is_clean(helm_offline, extra):
+    out = helm_offline("lint", "--strict", str(CHART), *extra).stdout
     assert "0 chart(s) failed" in out
     assert "[WARNING]" not in out and "[ERROR]" not in out, out
 
@@ -131,11 +148,11 @@ def env_of(deploy):
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
 
 
-def test_helm_template_defaults(helm):
-    objs = render(helm)
+def test_helm_template_defaults(helm_offline):
+    objs = render(helm_offline)
     kinds = sorted(o["kind"] for o in objs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget",
-                     "Role", "RoleBinding", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Lease",
+                     "PodDisruptionBudget", "Role", "RoleBinding", "ServiceAccount"]
     (pdb,) = by_kind(objs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     (d,) = by_kind(objs, "Deployment")
@@ -173,26 +190,172 @@ def test_helm_template_defaults(helm):
                                     "verbs": ["get", "create", "update"]}]
 
 
-def test_helm_template_variants(helm):
-    objs = render(helm, "--set", "podMonitor.enabled=true")
+def test_helm_template_variants(helm_offline):
+    objs = render(helm_offline, "--set", "podMonitor.enabled=true")
     (pm,) = by_kind(objs, "PodMonitor")
     assert pm["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
 
-    objs = render(helm, "--set", "watchNamespace=apps")
+    objs = render(helm_offline, "--set", "watchNamespace=apps")
     assert not by_kind(objs, "ClusterRole") and not by_kind(objs, "ClusterRoleBinding")
     roles = {r["metadata"]["name"]: r for r in by_kind(objs, "Role")}
     assert roles["sluice-operator"]["metadata"]["namespace"] == "apps"
     assert env_of(by_kind(objs, "Deployment")[0])["SLUICE_NAMESPACE"] == "apps"
 
-    objs = render(helm, "--set", "leaderElection.enabled=false")
+    objs = render(helm_offline, "--set", "leaderElection.enabled=false")
     assert [r["metadata"]["name"] for r in by_kind(objs, "Role")] == []
     assert env_of(by_kind(objs, "Deployment")[0])["SLUICE_LEADER_ELECT"] == "false"
 
-    objs = render(helm, "--set", "postgres.secretName=pg,image.worker.tag=9.9,image.operator.repository=r/op")
+    objs = render(helm_offline, "--set", "postgres.secretName=pg,image.worker.tag=9.9,image.operator.repository=r/op")
     d = by_kind(objs, "Deployment")[0]
     assert env_of(d)["SLUICE_POSTGRES_SECRET"] == "pg"
     assert env_of(d)["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:9.9"
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "r/op:0.1.0"
+
+
+def pod_of(objs):
+    return by_kind(objs, "Deployment")[0]["spec"]["template"]["spec"]
+
+
+def test_helm_template_pod_network_defaults(helm_offline):
+    """Without hostNetwork: the pod's own network, a named container port,
+    probes on the pod's IP, Kubernetes' default DNS policy and strategy, a
+    preferred spread over nodes, and the API server the kubelet names."""
+    objs = render(helm_offline)
+    d = by_kind(objs, "Deployment")[0]
+    pod = pod_of(objs)
+    assert "hostNetwork" not in pod and "dnsPolicy" not in pod
+    assert "strategy" not in d["spec"]
+    c = pod["containers"][0]
+    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["port"] == "http" and "host" not in c[probe]["httpGet"]
+    anti = pod["affinity"]["podAntiAffinity"]
+    assert list(anti) == ["preferredDuringSchedulingIgnoredDuringExecution"]
+    env = env_of(by_kind(objs, "Deployment")[0])
+    assert env["SLUICE_WORKER_HOST_NETWORK"] == "false"
+    assert "KUBERNETES_SERVICE_HOST" not in env and "KUBERNETES_SERVICE_PORT" not in env
+
+
+def test_helm_template_host_network(helm_offline):
+    """hostNetwork: the node's network, DNS that still resolves cluster names,
+    a rollout that removes an old pod before starting a new one, no declared
+    (host) port and at most one replica per node; the endpoint on loopback,
+    probed there; the API server at a given address; workers told to use the
+    node's network too. The security context stays "restricted"."""
+    objs = render(helm_offline, "--set",
+                  "hostNetwork=true,metrics.addr=127.0.0.1,workers.hostNetwork=true,"
+                  "kubernetesService.host=127.0.0.1,kubernetesService.port=6443")
+    d = by_kind(objs, "Deployment")[0]
+    pod = pod_of(objs)
+    assert pod["hostNetwork"] is True
+    assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert d["spec"]["strategy"] == {"type": "RollingUpdate",
+                                     "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    c = pod["containers"][0]
+    assert "ports" not in c
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert c[probe]["httpGet"] == {"path": path, "port": 8080, "host": "127.0.0.1"}
+    anti = pod["affinity"]["podAntiAffinity"]
+    assert anti == {"requiredDuringSchedulingIgnoredDuringExecution": [{
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": {"matchLabels": d["spec"]["selector"]["matchLabels"]}}]}
+    env = env_of(d)
+    assert env["SLUICE_METRICS_ADDR"] == "127.0.0.1"
+    assert env["SLUICE_WORKER_HOST_NETWORK"] == "true"
+    assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
+    assert env["KUBERNETES_SERVICE_PORT"] == "6443"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]}}
+
+    # What is set wins over what hostNetwork implies; a given affinity is
+    # kept, with the one-per-node rule added to it.
+    objs = render(helm_offline, "--set", "hostNetwork=true,dnsPolicy=Default,"
+                  "updateStrategy.type=Recreate,"
+                  "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution."
+                  "nodeSelectorTerms[0].matchExpressions[0].key=role,"
+                  "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution."
+                  "nodeSelectorTerms[0].matchExpressions[0].operator=Exists")
+    d = by_kind(objs, "Deployment")[0]
+    pod = pod_of(objs)
+    assert pod["dnsPolicy"] == "Default"
+    assert d["spec"]["strategy"] == {"type": "Recreate"}
+    assert "nodeAffinity" in pod["affinity"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    # 0.0.0.0 on the node: the probes go to the pod's (the node's) IP.
+    c = pod["containers"][0]
+    assert "host" not in c["livenessProbe"]["httpGet"]
+
+    # Without hostNetwork the values still apply as given.
+    objs = render(helm_offline, "--set", "dnsPolicy=Default,updateStrategy.rollingUpdate.maxSurge=2")
+    d = by_kind(objs, "Deployment")[0]
+    assert pod_of(objs)["dnsPolicy"] == "Default"
+    assert d["spec"]["strategy"] == {"rollingUpdate": {"maxSurge": 2}}
+
+    # A PodMonitor has no port name to use: it addresses the pod's IP.
+    objs = render(helm_offline, "--set", "hostNetwork=true,podMonitor.enabled=true,metrics.port=9090")
+    (pm,) = by_kind(objs, "PodMonitor")
+    (ep,) = pm["spec"]["podMetricsEndpoints"]
+    assert "port" not in ep
+    assert ep["relabelings"][0]["replacement"] == "${1}:9090"
+
+
+def test_helm_template_extra_env_overrides(helm_offline):
+    """extraEnv may override a variable the chart sets: each name appears
+    once (a duplicate would break the strategic merge patch of the next
+    helm upgrade), the override in the chart's place, the rest after it."""
+    objs = render(helm_offline, "--set",
+                  "extraEnv[0].name=SLUICE_LOG_LEVEL,extraEnv[0].value=debug,"
+                  "extraEnv[1].name=EXTRA,extraEnv[1].value=x,"
+                  "extraEnv[2].name=SLUICE_KAFKA_BOOTSTRAP,"
+                  "extraEnv[2].valueFrom.configMapKeyRef.name=kafka,"
+                  "extraEnv[2].valueFrom.configMapKeyRef.key=bootstrap")
+    c = pod_of(objs)["containers"][0]
+    names = [e["name"] for e in c["env"]]
+    assert len(names) == len(set(names)), names
+    env = {e["name"]: e for e in c["env"]}
+    assert env["SLUICE_LOG_LEVEL"] == {"name": "SLUICE_LOG_LEVEL", "value": "debug"}
+    assert env["SLUICE_KAFKA_BOOTSTRAP"] == {
+        "name": "SLUICE_KAFKA_BOOTSTRAP",
+        "valueFrom": {"configMapKeyRef": {"name": "kafka", "key": "bootstrap"}}}
+    assert names.index("SLUICE_LOG_LEVEL") < names.index("SLUICE_METRICS_ADDR")
+    assert names[-1] == "EXTRA"
+    # The defaults render every variable once too.
+    names = [e["name"] for e in pod_of(render(helm_offline))["containers"][0]["env"]]
+    assert len(names) == len(set(names)), names
+    assert names[:3] == ["POD_NAME", "POD_NAMESPACE", "SLUICE_LOG_LEVEL"]
+
+
+def test_helm_template_lease(helm_offline):
+    """The leader-election Lease is the release's, so helm uninstall deletes
+    it: its name and namespace are the operator's, and it has no spec (the
+    holder and times are the operator's to write)."""
+    objs = render(helm_offline, "--set", "leaderElection.id=my-lease", namespace="ops")
+    (lease,) = by_kind(objs, "Lease")
+    assert lease["apiVersion"] == "coordination.k8s.io/v1"
+    assert lease["metadata"]["name"] == "my-lease"
+    assert lease["metadata"]["namespace"] == "ops"
+    assert lease["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    assert "spec" not in lease
+    env = env_of(by_kind(objs, "Deployment")[0])
+    assert env["SLUICE_LEADER_ELECTION_ID"] == "my-lease"
+    assert env["SLUICE_LEADER_ELECTION_NAMESPACE"] == "ops"
+    assert not by_kind(render(helm_offline, "--set", "leaderElection.enabled=false"), "Lease")
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("kubernetesService.host=127.0.0.1", "kubernetesService.host and kubernetesService.port"),
+    ("kubernetesService.port=6443", "kubernetesService.host and kubernetesService.port"),
+    ("metrics.addr=127.0.0.1", "probes cannot reach it"),
+    ("hostNetwork=true,metrics.addr=127.0.0.1,podMonitor.enabled=true", "Prometheus cannot scrape"),
+])
+def test_helm_template_refuses_inconsistent_values(helm_offline, bad, message):
+    """Values each valid alone that cannot work together fail the render
+    with a message that says why."""
+    p = helm_offline("template", "x", str(CHART), "--set", bad, check=False)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr
 
 
 @pytest.mark.parametrize("bad,where", [
@@ -203,13 +366,49 @@ def test_helm_template_variants(helm):
     ("postgres.password=hunter2", "/postgres"),
     ("watchNamespace=Not_A_Namespace", "/watchNamespace"),
     ("logLevel=loud", "/logLevel"),
+    ("hostNetwork=tru", "/hostNetwork"),
+    ("workers.hostNetwork=yes", "/workers/hostNetwork"),
+    ("dnsPolicy=ClusterFirstWithHostnet", "/dnsPolicy"),
+    ("updateStrategy=Recreate", "/updateStrategy"),
+    ("metrics.addr=localhost", "/metrics/addr"),
+    ("kubernetesService.port=https", "/kubernetesService/port"),
+    # Unknown keys, at the top and in every object the chart defines.
+    ("nosuchkey=1", "at '': additional properties 'nosuchkey'"),
+    ("hostnetwork=true", "at '': additional properties 'hostnetwork'"),
+    ("metrics.adress=127.0.0.1", "at '/metrics': additional properties 'adress'"),
+    ("workers.hostnetwork=true", "at '/workers': additional properties"),
+    ("kubernetesService.hots=x", "at '/kubernetesService': additional properties"),
+    ("kafka.boostrap=k:9092", "at '/kafka': additional properties"),
+    ("redis.adr=r:6379", "at '/redis': additional properties"),
+    ("influxdb.db=x", "at '/influxdb': additional properties"),
+    ("rbac.enabled=true", "at '/rbac': additional properties"),
+    ("serviceAccount.nmae=x", "at '/serviceAccount': additional properties"),
+    ("podMonitor.enable=true", "at '/podMonitor': additional properties"),
+    ("podDisruptionBudget.minAvaliable=1", "at '/podDisruptionBudget': additional properties"),
+    ("extraEnv[0].value=no-name", "/extraEnv/0"),
 ])
-def test_values_schema_refuses_bad_values(helm, bad, where):
+def test_values_schema_refuses_bad_values(helm_offline, bad, where):
     """values.schema.json: a wrong value fails the render with its path,
     and there is no place for a password."""
-    p = helm("template", "x", str(CHART), "--set", bad, check=False)
+    p = helm_offline("template", "x", str(CHART), "--set", bad, check=False)
     assert p.returncode != 0
     assert where in p.stderr, p.stderr
+
+
+def test_values_schema_keeps_kubernetes_structures_open(helm_offline):
+    """The free-form Kubernetes structures take any key: they are passed to
+    the API server as they are."""
+    objs = render(helm_offline, "--set",
+                  "resources.limits.cpu=1,podLabels.team=a,podAnnotations.note=b,"
+                  "nodeSelector.disk=ssd,securityContext.runAsUser=65533,"
+                  "podSecurityContext.fsGroup=65532,serviceAccount.annotations.x=y,"
+                  "podMonitor.enabled=true,podMonitor.labels.release=prom,"
+                  "tolerations[0].operator=Exists,"
+                  "updateStrategy.rollingUpdate.maxUnavailable=0")
+    pod = pod_of(objs)
+    assert pod["nodeSelector"] == {"disk": "ssd"}
+    assert pod["containers"][0]["resources"]["limits"]["cpu"] == 1
+    assert pod["securityContext"]["fsGroup"] == 65532
 
 
 # ---------------------------------------------------------------- on the API server
@@ -288,6 +487,7 @@ ALLOWED = [
     ("update", "deployments.apps", ["--subresource=scale", "-n", "default"]),
     ("delete", "jobs.batch", ["-n", "default"]),
     ("create", "events.events.k8s.io", ["-n", "default"]),
+    ("list", "pods", ["-n", "default"]),
     ("create", "leases.coordination.k8s.io", ["-n", "sluice-system"]),
     ("update", "leases.coordination.k8s.io", ["-n", "sluice-system"]),
 ]
@@ -300,6 +500,8 @@ DENIED = [
     ("create", "videojobs.sluice.dev", ["-n", "default"]),
     ("delete", "telemetrywindows.sluice.dev", ["-n", "default"]),
     ("create", "pods", ["-n", "default"]),
+    ("delete", "pods", ["-n", "default"]),
+    ("watch", "pods", ["-A"]),
     ("create", "clusterroles.rbac.authorization.k8s.io", []),
     ("update", "customresourcedefinitions.apiextensions.k8s.io", []),
     ("patch", "nodes", []),
@@ -371,3 +573,92 @@ def test_helm_install_upgrade_uninstall(stack, helm, ns):
     assert kubectl(stack, "get", "clusterrole", fullname, check=False).returncode != 0
     # CRDs are never removed by helm (its crds/ rule): resources survive.
     kubectl(stack, "get", "crd", "videojobs.sluice.dev")
+
+
+# ---------------------------------------------------------------- the chart on the node
+
+
+def container_pid(stack, pod):
+    """The host PID of a pod's first container, found through containerd."""
+    cid = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+    out = run(["ctr", "-a", stack["CONTAINERD_ADDRESS"], "-n", "k8s.io", "tasks", "ls"]).stdout
+    for line in out.splitlines():
+        cols = line.split()
+        if cols and cols[0] == cid:
+            return int(cols[1])
+    raise AssertionError(f"no task {cid} in containerd:\n{out}")
+
+
+def test_helm_install_on_the_node(stack, helm, node, ns):
+    """The chart as a user installs it on a single node without a pod
+    network: the operator's pods on the host network, each on a free port
+    its exec probes read, two replicas, one leader; the leader's pod deleted
+    (gracefully, then forced) hands the Lease over within its duration;
+    upgrade rolls them; uninstall leaves nothing, not even the Lease."""
+    release = f"node-{ns[-8:]}"
+    fullname = f"{release}-operator"
+    port = stack["KUBE_APISERVER"].rsplit(":", 1)[1]
+    helm("install", release, str(CHART), "-n", ns, "--set",
+         ",".join([f"watchNamespace={ns}", "replicaCount=2", "hostNetwork=true",
+                   "metrics.addr=127.0.0.1", "metrics.port=0", "workers.hostNetwork=true",
+                   "kubernetesService.host=127.0.0.1", f"kubernetesService.port={port}",
+                   "image.operator.pullPolicy=Never", "image.worker.pullPolicy=Never",
+                   "leaderElection.leaseDuration=4s", "leaderElection.renewDeadline=3s",
+                   "leaderElection.retryPeriod=500ms", "logLevel=debug"]))
+    sel = f"app.kubernetes.io/instance={release}"
+
+    def ready_pods():
+        items = json.loads(kubectl(stack, "-n", ns, "get", "pods", "-l", sel, "-o", "json")
+                           .stdout)["items"]
+        ready = [p for p in items if p["metadata"].get("deletionTimestamp") is None and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p["status"].get("conditions", []))]
+        return ready if len(ready) == 2 else None
+
+    def holder():
+        p = kubectl(stack, "-n", ns, "get", "lease", "sluice-operator", "-o", "json", check=False)
+        return json.loads(p.stdout)["spec"].get("holderIdentity") if p.returncode == 0 else None
+
+    pods = wait_for("two operator pods Ready", ready_pods, timeout=120)
+    names = {p["metadata"]["name"] for p in pods}
+    leader = wait_for("one of them leading", lambda: holder() in names and holder(), timeout=30)
+
+    # As the chart promises: uid and gid 65532, a root filesystem it cannot
+    # write (seen from the host: the image has no shell to ask).
+    pod = next(p for p in pods if p["metadata"]["name"] == leader)
+    pid = container_pid(stack, pod)
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    assert re.search(r"^Uid:\s+65532\s", status, re.M) and re.search(r"^Gid:\s+65532\s", status,
+                                                                       re.M), status
+    with pytest.raises(OSError) as e:
+        open(f"/proc/{pid}/root/written-by-test", "w")
+    assert e.value.errno == errno.EROFS
+    # Its logs are JSON lines.
+    logs = kubectl(stack, "-n", ns, "logs", leader).stdout.splitlines()
+    assert logs and all(json.loads(line)["msg"] for line in logs[:20])
+
+    # The leader goes, gracefully (it releases the Lease), then by force
+    # (the Lease runs out): the other pod leads within the lease duration.
+    for force in (False, True):
+        args = ["--grace-period=0", "--force"] if force else []
+        kubectl(stack, "-n", ns, "delete", "pod", leader, "--wait=false", *args)
+        t0 = time.monotonic()
+        new = wait_for(f"a new leader after deleting {leader} (force={force})",
+                       lambda: holder() not in (None, leader) and holder(), timeout=15)
+        assert time.monotonic() - t0 < 4 + 3, "takeover within the lease duration (+retry)"
+        leader = new
+        wait_for("two operator pods Ready again", ready_pods, timeout=120)
+
+    # An upgrade rolls both pods (one at a time on one host network).
+    before = {p["metadata"]["name"] for p in ready_pods()}
+    helm("upgrade", release, str(CHART), "-n", ns, "--reuse-values", "--set", "logLevel=info")
+    wait_for("both pods replaced by the upgrade",
+             lambda: (lambda r: r and not ({p["metadata"]["name"] for p in r} & before))(
+                 ready_pods()), timeout=180)
+
+    helm("uninstall", release, "-n", ns, "--wait")
+    wait_for("the pods gone", lambda: kubectl(stack, "-n", ns, "get", "pods", "-l", sel, "-o",
+                                              "name").stdout.strip() == "", timeout=60)
+    assert kubectl(stack, "-n", ns, "get", "deployment", fullname, check=False).returncode != 0
+    wait_for("no Lease left", lambda: kubectl(stack, "-n", ns, "get", "lease", "sluice-operator",
+                                              check=False).returncode != 0, timeout=30)

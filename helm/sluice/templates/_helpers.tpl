@@ -52,3 +52,117 @@ app.kubernetes.io/part-of: sluice
 {{- define "sluice.workerImage" -}}
 {{- printf "%s:%s" .Values.image.worker.repository (default .Chart.AppVersion .Values.image.worker.tag) }}
 {{- end }}
+
+{{/*
+The operator container's env, each name once. The chart's variables come
+first, in their order; an extraEnv entry with the same name replaces the
+chart's entry in place (the last one wins when extraEnv repeats a name), and
+the other extraEnv entries follow. Kubernetes would accept a name twice, but
+the strategic merge patch of the next `helm upgrade` would not ("The order in
+patch list ... doesn't match").
+*/}}
+{{- define "sluice.env" -}}
+{{- $v := .Values }}
+{{- $env := list
+  (dict "name" "POD_NAME" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.name")))
+  (dict "name" "POD_NAMESPACE" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.namespace")))
+  (dict "name" "SLUICE_LOG_LEVEL" "value" (toString $v.logLevel))
+  (dict "name" "SLUICE_METRICS_ADDR" "value" (toString $v.metrics.addr))
+  (dict "name" "SLUICE_METRICS_PORT" "value" (toString $v.metrics.port))
+  (dict "name" "SLUICE_NAMESPACE" "value" (toString $v.watchNamespace))
+  (dict "name" "SLUICE_LEADER_ELECT" "value" (toString $v.leaderElection.enabled))
+  (dict "name" "SLUICE_LEADER_ELECTION_NAMESPACE" "value" .Release.Namespace)
+  (dict "name" "SLUICE_LEADER_ELECTION_ID" "value" (toString $v.leaderElection.id))
+  (dict "name" "SLUICE_LEASE_DURATION" "value" (toString $v.leaderElection.leaseDuration))
+  (dict "name" "SLUICE_RENEW_DEADLINE" "value" (toString $v.leaderElection.renewDeadline))
+  (dict "name" "SLUICE_RETRY_PERIOD" "value" (toString $v.leaderElection.retryPeriod))
+  (dict "name" "SLUICE_WORKER_IMAGE" "value" (include "sluice.workerImage" .))
+  (dict "name" "SLUICE_WORKER_IMAGE_PULL_POLICY" "value" (toString $v.image.worker.pullPolicy))
+  (dict "name" "SLUICE_WORKER_HOST_NETWORK" "value" (toString $v.workers.hostNetwork))
+  (dict "name" "SLUICE_KAFKA_BOOTSTRAP" "value" (toString $v.kafka.bootstrap))
+}}
+{{- with $v.redis.addr }}
+{{- $env = append $env (dict "name" "SLUICE_REDIS_ADDR" "value" (toString .)) }}
+{{- end }}
+{{- with $v.postgres.secretName }}
+{{- $env = append $env (dict "name" "SLUICE_POSTGRES_SECRET" "value" (toString .)) }}
+{{- end }}
+{{- with $v.influxdb.url }}
+{{- $env = append $env (dict "name" "SLUICE_INFLUX_URL" "value" (toString .)) }}
+{{- end }}
+{{- $env = append $env (dict "name" "SLUICE_INFLUX_DATABASE" "value" (toString $v.influxdb.database)) }}
+{{- if eq (int $v.metrics.port) 0 }}
+{{- /* A free port each, which the exec probes read from this file. */}}
+{{- $env = append $env (dict "name" "SLUICE_METRICS_PORT_FILE" "value" "/tmp/metrics-port") }}
+{{- end }}
+{{- $host := toString $v.kubernetesService.host }}
+{{- $port := toString $v.kubernetesService.port }}
+{{- if or $host $port }}
+{{- if not (and $host $port) }}
+{{- fail "kubernetesService.host and kubernetesService.port go together: set both (e.g. 127.0.0.1 and 6443) or neither" }}
+{{- end }}
+{{- $env = append $env (dict "name" "KUBERNETES_SERVICE_HOST" "value" $host) }}
+{{- $env = append $env (dict "name" "KUBERNETES_SERVICE_PORT" "value" $port) }}
+{{- end }}
+{{- $extra := dict }}
+{{- range $v.extraEnv }}
+{{- $_ := set $extra .name . }}
+{{- end }}
+{{- $seen := dict }}
+{{- $out := list }}
+{{- range (concat $env $v.extraEnv) }}
+{{- if not (hasKey $seen .name) }}
+{{- $_ := set $seen .name true }}
+{{- $out = append $out (get $extra .name | default .) }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/*
+The pod's affinity: values.affinity, or a preferred spread over nodes when it
+is empty. With hostNetwork the metrics port is a port of the node, so two
+replicas on one node would collide: a required podAntiAffinity on
+kubernetes.io/hostname is added to whatever affinity there is.
+*/}}
+{{- define "sluice.affinity" -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "sluice.selectorLabels" . | fromYaml)) }}
+{{- $aff := deepCopy (.Values.affinity | default dict) }}
+{{- if and .Values.hostNetwork (ne (int .Values.metrics.port) 0) }}
+{{- $anti := get $aff "podAntiAffinity" | default dict }}
+{{- $required := get $anti "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $_ := set $anti "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) }}
+{{- $_ := set $aff "podAntiAffinity" $anti }}
+{{- else if not .Values.affinity }}
+{{- $preferred := list (dict "weight" 100 "podAffinityTerm" $term) }}
+{{- $_ := set $aff "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" $preferred) }}
+{{- end }}
+{{- toYaml $aff }}
+{{- end }}
+
+{{/*
+The host of the kubelet's probes: empty (the pod's IP) when metrics.addr is
+a wildcard, else metrics.addr itself. A loopback address is only reachable
+by the kubelet when the pod shares the node's network.
+*/}}
+{{- define "sluice.probeHost" -}}
+{{- $addr := toString .Values.metrics.addr }}
+{{- $wildcard := has $addr (list "0.0.0.0" "::" "0:0:0:0:0:0:0:0") }}
+{{- $loopback := or (hasPrefix "127." $addr) (eq $addr "::1") }}
+{{- if and $loopback (not .Values.hostNetwork) }}
+{{- fail (printf "metrics.addr %s is the pod's own loopback: the kubelet's probes cannot reach it; use 0.0.0.0, or hostNetwork=true" $addr) }}
+{{- end }}
+{{- if not $wildcard }}{{ $addr }}{{ end }}
+{{- end }}
+
+{{/* The Deployment's strategy: values.updateStrategy, else maxSurge 0 with hostNetwork. */}}
+{{- define "sluice.updateStrategy" -}}
+{{- if .Values.updateStrategy }}
+{{- toYaml .Values.updateStrategy }}
+{{- else if .Values.hostNetwork }}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 0
+  maxUnavailable: 1
+{{- end }}
+{{- end }}
