@@ -256,12 +256,9 @@ done:
 	return rc;
 }
 
-cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner,
-                             const char *kind_label, const char *mode, const cJSON *dep)
+cJSON *reconcile_pods(const struct reconcile_ctx *ctx, const cJSON *owner, const char *kind_label,
+                      const char *mode)
 {
-	const cJSON *want = reconcile_path(reconcile_path(dep, "spec", NULL), "replicas", NULL);
-	const cJSON *ready =
-	    reconcile_path(reconcile_path(dep, "status", NULL), "readyReplicas", NULL);
 	const char *ns = reconcile_meta(owner, "namespace"), *name = reconcile_meta(owner, "name");
 	char selector[512], msg[600];
 	struct kube_ref pods = {"", "v1", "pods", ns, NULL, NULL};
@@ -270,15 +267,25 @@ cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner
 	struct kube_error err;
 	cJSON *out = NULL;
 
-	if (dep == NULL || !cJSON_IsNumber(want) || want->valueint == 0 ||
-	    (cJSON_IsNumber(ready) && ready->valueint >= want->valueint))
-		return NULL;
 	snprintf(selector, sizeof(selector), "sluice.dev/%s=%s,app.kubernetes.io/component=%s",
 	         kind_label, name, mode);
 	if (kube_client_list(ctx->kube, &pods, &o, &out, &err) != 0) {
-		log_debug("worker pods not read", "namespace", ns, "selector", selector, "error",
+		log_debug("pods not read", "namespace", ns, "selector", selector, "error",
 		          kube_error_format(&err, msg, sizeof(msg)), NULL);
 		return NULL;
 	}
 	return out;
+}
+
+cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner,
+                             const char *kind_label, const char *mode, const cJSON *dep)
+{
+	const cJSON *want = reconcile_path(reconcile_path(dep, "spec", NULL), "replicas", NULL);
+	const cJSON *ready =
+	    reconcile_path(reconcile_path(dep, "status", NULL), "readyReplicas", NULL);
+
+	if (dep == NULL || !cJSON_IsNumber(want) || want->valueint == 0 ||
+	    (cJSON_IsNumber(ready) && ready->valueint >= want->valueint))
+		return NULL;
+	return reconcile_pods(ctx, owner, kind_label, mode);
 }

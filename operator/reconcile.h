@@ -113,6 +113,10 @@ int reconcile_apply(const struct reconcile_ctx *ctx, const struct kube_ref *ref,
 cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner,
                              const char *kind_label, const char *mode, const cJSON *dep);
 
+/* Every pod of the owner's component mode (a Job's), or NULL (logged). */
+cJSON *reconcile_pods(const struct reconcile_ctx *ctx, const cJSON *owner, const char *kind_label,
+                      const char *mode);
+
 /*
  * The worker Deployment of wl (its ConfigMap applied before): created with
  * initial_replicas when missing; otherwise applied by server-side apply

@@ -304,6 +304,46 @@ static int read_progress(const struct reconcile_ctx *ctx, const struct vj_spec *
 	return rc;
 }
 
+/*
+ * What the split and assemble Jobs' pods say: one that cannot run while
+ * its Job should (a missing claim, an image the node lacks, admission)
+ * turns Ready False with the pod's reason; a failed Job's message gets the
+ * worker's last log line (its termination message), which is there even
+ * when the worker could not reach the status Redis.
+ */
+static void explain_jobs(const struct reconcile_ctx *ctx, const cJSON *obj,
+                         const struct vj_state *st, struct vj_pass *p)
+{
+	const char *mode = NULL;
+	int failed = 0;
+
+	if (strcmp(p->phase, "Splitting") == 0 && !st->split_job_done)
+		mode = "split";
+	else if (strcmp(p->phase, "Assembling") == 0)
+		mode = "assemble";
+	else if (strcmp(p->reason, "SplitFailed") == 0 ||
+	         strcmp(p->reason, "AssembleFailed") == 0) {
+		mode = p->reason[0] == 'S' ? "split" : "assemble";
+		failed = 1;
+	}
+	if (mode == NULL)
+		return;
+	cJSON *pods = reconcile_pods(ctx, obj, KIND_LABEL, mode);
+	struct workers_health h;
+	char last[512];
+
+	if (failed && workers_health_exit_message(pods, last, sizeof(last))) {
+		size_t n = strlen(p->msg);
+		snprintf(p->msg + n, sizeof(p->msg) - n, ": %s", last);
+	} else if (!failed && workers_health_pods(pods, &h)) {
+		p->ready = 0;
+		snprintf(p->reason_buf, sizeof(p->reason_buf), "%s", h.reason);
+		p->reason = p->reason_buf;
+		snprintf(p->msg, sizeof(p->msg), "the %s Job: %s", mode, h.message);
+	}
+	cJSON_Delete(pods);
+}
+
 int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *name)
 {
 	char key[REFLECTOR_KEY_MAX], err[1024], hash[32], note[1200];
@@ -441,6 +481,7 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 		st.assemble_job_failed = job_outcome(asm_job) < 0;
 	free(asm_name);
 	p.phase = reconcile_vj_phase(&st, &p.reason, p.msg, sizeof(p.msg));
+	explain_jobs(ctx, obj, &st, &p);
 
 	/* 3. the process workers while there are segments to do. */
 	if (strcmp(p.phase, "Splitting") == 0 || strcmp(p.phase, "Processing") == 0) {

@@ -93,9 +93,51 @@ static int pod_problem(const cJSON *pod, struct workers_health *out)
 	return 0;
 }
 
+int workers_health_pods(const cJSON *pods, struct workers_health *out)
+{
+	const cJSON *pod;
+
+	cJSON_ArrayForEach(pod, member(pods, "items"))
+	{
+		if (pod_problem(pod, out)) {
+			out->failing = 1;
+			out->status = "False";
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int workers_health_exit_message(const cJSON *pods, char *buf, size_t size)
+{
+	const cJSON *pod, *cs;
+
+	cJSON_ArrayForEach(pod, member(pods, "items"))
+	{
+		cJSON_ArrayForEach(cs, member(member(pod, "status"), "containerStatuses"))
+		{
+			const cJSON *t = member(member(cs, "state"), "terminated");
+			const char *m = str(t, "message");
+
+			if (t != NULL && num(t, "exitCode") != 0 && m != NULL && m[0] != '\0') {
+				/* The last line is the one the worker wrote last. */
+				const char *end = m + strlen(m);
+				while (end > m && (end[-1] == '\n' || end[-1] == '\r'))
+					end--;
+				const char *start = end;
+				while (start > m && start[-1] != '\n')
+					start--;
+				snprintf(buf, size, "%.*s", (int)(end - start), start);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct workers_health *out)
 {
-	const cJSON *st = member(deployment, "status"), *pod;
+	const cJSON *st = member(deployment, "status");
 	const cJSON *refused = conditions_find(member(st, "conditions"), "ReplicaFailure");
 
 	memset(out, 0, sizeof(*out));
@@ -116,14 +158,8 @@ void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct wor
 		         str(refused, "message") != NULL ? str(refused, "message") : "");
 		return;
 	}
-	cJSON_ArrayForEach(pod, member(pods, "items"))
-	{
-		if (pod_problem(pod, out)) {
-			out->failing = 1;
-			out->status = "False";
-			return;
-		}
-	}
+	if (workers_health_pods(pods, out))
+		return;
 	if (out->desired == 0) {
 		out->status = "True";
 		out->reason = "ScaledToZero";

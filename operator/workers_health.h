@@ -38,4 +38,14 @@ struct workers_health {
  */
 void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct workers_health *out);
 
+/* The first pod of pods (a PodList) that cannot run, as above, into out
+ * (failing, status "False", reason, message). Returns 1 when one was found;
+ * for a Job's pods, which have no Deployment to judge. */
+int workers_health_pods(const cJSON *pods, struct workers_health *out);
+
+/* The first line of the termination message a failed pod of pods left
+ * (the worker's last log line, FallbackToLogsOnError) into buf. Returns 1
+ * when there was one. */
+int workers_health_exit_message(const cJSON *pods, char *buf, size_t size);
+
 #endif

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # demo.sh -- `make demo`: the whole pipeline on this machine, end to end.
 #
-# Installs what is missing (make deps), builds, starts the stack of real
-# servers (Kafka, PostgreSQL, Redis, InfluxDB, etcd, kube-apiserver,
-# kube-controller-manager), localrun (the stand-in kubelet that runs pods as
-# local processes: there is no kubelet here) and the operator; then applies a
-# VideoJob on a generated video with audio and a TelemetryWindow fed by a
-# generated stream, shows progress live, and prints where the outputs are.
-# Ctrl-C (or any failure) stops everything it started, by PID.
+# Installs what is missing (make deps), builds the binaries and the images,
+# starts the stack of real servers (Kafka, PostgreSQL, Redis, InfluxDB, etcd,
+# kube-apiserver, kube-controller-manager) and its real node (kube-scheduler,
+# containerd, a kubelet), installs the operator with the Helm chart as a pod
+# on the node, gives the demo namespace a hostPath volume for videos; then
+# applies a VideoJob on a generated video with audio and a TelemetryWindow fed
+# by a generated stream, shows pods and progress live, and prints where the
+# outputs are. Ctrl-C (or any failure) stops everything it started.
 #
 # Environment: SLUICE_DEMO_DIR (default build/demo), SLUICE_DEMO_SECONDS
 # (length of the generated video, default 20), SLUICE_DEMO_EVENTS (telemetry
@@ -47,12 +48,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "installing what is missing (make deps) and building"
+say "installing what is missing (make deps), building the binaries and the images"
 make -s deps
 make -s build
+make -s images
 mkdir -p "$dir/media" "$dir/out"
 
-say "starting the stack of real servers on 127.0.0.1"
+say "starting the stack of real servers and the node on 127.0.0.1"
 tests/e2e/stack.sh down >/dev/null 2>&1 || true
 tests/e2e/stack.sh up >"$dir/stack.log" 2>&1 || { tail -20 "$dir/stack.log"; die "stack failed"; }
 set -a
@@ -61,25 +63,61 @@ set -a
 set +a
 kc() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 
-say "starting localrun (pods as local processes) and the operator"
-python3 tests/e2e/localrun.py --kubeconfig "$KUBECONFIG" --bin-dir "$root/build" \
-	--work-dir "$dir/pods" >"$dir/localrun.log" 2>&1 &
-pids+=($!)
-kc apply -f crds/ >/dev/null
+say "installing the operator with helm (a pod on the node, on its network)"
 kc create namespace "$ns" --dry-run=client -o yaml | kc apply -f - >/dev/null
 kc -n "$ns" create secret generic sluice-sinks --from-literal=dsn="$PG_DSN" \
 	--dry-run=client -o yaml | kc apply -f - >/dev/null
-build/sluice-operator --kubeconfig "$KUBECONFIG" --namespace "$ns" --leader-elect=false \
-	--metrics-port 0 --worker-image sluice-worker:local --kafka-bootstrap "$KAFKA_BOOTSTRAP" \
-	--redis-addr "$REDIS_HOST:$REDIS_PORT" --postgres-secret sluice-sinks \
-	--influx-url "$INFLUX_URL" --influx-database "$INFLUX_DB" --polling-interval 2s \
-	--resync-period 2s --stabilization-window 30s --cooldown-period 60s >"$dir/operator.log" 2>&1 &
-pids+=($!)
+# shellcheck source=scripts/versions.sh
+. scripts/versions.sh
+helm=$SLUICE_CACHE/helm-$HELM_VERSION/bin/helm
+# One node with no pod network: every pod on the host network, the API
+# server at 127.0.0.1 (no kube-proxy), images already in containerd.
+"$helm" --kubeconfig "$KUBECONFIG" install sluice helm/sluice -n "$ns" --wait --timeout 120s \
+	--set watchNamespace="$ns",replicaCount=1,hostNetwork=true \
+	--set metrics.addr=127.0.0.1,metrics.port=0,workers.hostNetwork=true \
+	--set kubernetesService.host=127.0.0.1,kubernetesService.port="${KUBE_APISERVER##*:}" \
+	--set image.operator.pullPolicy=Never,image.worker.pullPolicy=Never \
+	--set kafka.bootstrap="$KAFKA_BOOTSTRAP",redis.addr="$REDIS_HOST:$REDIS_PORT" \
+	--set postgres.secretName=sluice-sinks,influxdb.url="$INFLUX_URL",influxdb.database="$INFLUX_DB" \
+	--set 'extraEnv[0].name=SLUICE_POLLING_INTERVAL,extraEnv[0].value=2s' \
+	--set 'extraEnv[1].name=SLUICE_RESYNC_PERIOD,extraEnv[1].value=2s' \
+	--set 'extraEnv[2].name=SLUICE_STABILIZATION_WINDOW,extraEnv[2].value=30s' \
+	--set 'extraEnv[3].name=SLUICE_COOLDOWN_PERIOD,extraEnv[3].value=60s' \
+	>"$dir/helm.log" 2>&1 || { tail -20 "$dir/helm.log"; die "helm install failed"; }
+kc -n "$ns" get pods -l app.kubernetes.io/instance=sluice
+
+say "a hostPath PersistentVolume for the videos, claimed in $ns"
+# Under the stack's directory: the pods run as uid 65532, which must reach it.
+vol=$SLUICE_STACK_DIR/volumes/videos
+mkdir -p "$vol/out"
+chown -R 65532:65532 "$vol"
+kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: sluice-demo-videos}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  hostPath: {path: "$vol", type: Directory}
+  claimRef: {namespace: $ns, name: videos}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: videos, namespace: $ns}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: sluice-demo-videos
+  resources: {requests: {storage: 10Gi}}
+EOF
 
 say "generating a ${seconds}s video with audio"
 ffmpeg -nostdin -loglevel error -y -f lavfi -i "testsrc2=size=640x360:rate=25:duration=$seconds" \
 	-f lavfi -i "sine=frequency=440:duration=$seconds" -c:v libx264 -preset veryfast \
-	-g 50 -c:a aac -shortest "$dir/media/in.mp4"
+	-g 50 -c:a aac -shortest "$vol/in.mp4"
+chown 65532:65532 "$vol/in.mp4"
 
 say "creating the telemetry topic and generating ${events} events"
 java -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.TopicCommand --bootstrap-server \
@@ -104,8 +142,11 @@ apiVersion: sluice.dev/v1alpha1
 kind: VideoJob
 metadata: {name: demo, namespace: $ns}
 spec:
-  source: {uri: "file://$dir/media/in.mp4"}
-  output: {uri: "file://$dir/out/demo-360p-gray.mp4"}
+  source: {uri: "file:///videos/in.mp4"}
+  output: {uri: "file:///videos/out/demo-360p-gray.mp4"}
+  volume:
+    mountPath: /videos
+    persistentVolumeClaim: {claimName: videos}
   segmentSeconds: 2
   filters: "scale=480:-2,hue=s=0"
   encoder: {codec: libx264, crf: 23, preset: veryfast}
@@ -143,6 +184,8 @@ while :; do
 	windows=$(kc -n "$ns" get tw sensors -o jsonpath='{.status.windowsEmitted}' 2>/dev/null || true)
 	if [ -t 1 ]; then
 		clear
+		kc -n "$ns" get pods 2>/dev/null || true
+		echo
 		kc -n "$ns" get vj,tw 2>/dev/null || true
 		printf '\nvideo      %s %s\ntelemetry  %s windows emitted\n' "$(bar "${prog%\%}")" \
 			"${phase:-Pending}" "${windows:-0}"
@@ -160,7 +203,10 @@ while :; do
 done
 
 say "done: where the outputs are"
+kc -n "$ns" get pods
+echo
 kc -n "$ns" get vj,tw
+cp "$vol/out/demo-360p-gray.mp4" "$dir/out/"
 out=$dir/out/demo-360p-gray.mp4
 printf '\nprocessed video: %s\n' "$out"
 ffprobe -v error -show_entries stream=codec_name,width,height,nb_frames:format=duration \

@@ -509,9 +509,15 @@ int video_assemble_main(const char *spec_path)
 			log_error("assemble failed", "job", a.job, "error", msg, NULL);
 			if (a.pg != NULL)
 				video_db_job_state(a.pg, a.job, "failed", msg, why, sizeof(why));
-			if (a.redis != NULL)
-				vj_progress_job_failed(a.redis, a.spec.namespace, a.spec.name, msg,
-				                       why, sizeof(why));
+			if (a.redis == NULL)
+				log_error("cannot report the failure: no status Redis", "job",
+				          a.job, NULL);
+			else if (vj_progress_job_failed(a.redis, a.spec.namespace, a.spec.name, msg,
+			                                why, sizeof(why)) != 0)
+				log_error("cannot report the failure to the status Redis", "job",
+				          a.job, "error", why, NULL);
+			/* The last line: the pod's termination message. */
+			fprintf(stderr, "sluice-worker: assemble %s: %s\n", a.job, msg);
 			status = 1;
 		}
 	}

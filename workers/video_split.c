@@ -274,13 +274,16 @@ int video_split_main(const char *spec_path)
 	if (run(&s, errbuf, sizeof(errbuf)) < 0) {
 		snprintf(msg, sizeof(msg), "split %s: %s", s.job, errbuf);
 		log_error("split failed", "job", s.job, "error", msg, NULL);
-		fprintf(stderr, "sluice-worker: %s\n", msg);
-		/* The operator shows the reason on the VideoJob. */
+		/* The operator shows the reason on the VideoJob; when Redis cannot
+		 * take it, the last log line (the pod's termination message) does. */
 		if (s.redis == NULL)
 			s.redis = vj_progress_connect_spec(&s.spec, errbuf, sizeof(errbuf));
-		if (s.redis != NULL)
-			vj_progress_job_failed(s.redis, s.spec.namespace, s.spec.name, msg, errbuf,
-			                       sizeof(errbuf));
+		if (s.redis == NULL ||
+		    vj_progress_job_failed(s.redis, s.spec.namespace, s.spec.name, msg, errbuf,
+		                           sizeof(errbuf)) != 0)
+			log_error("cannot report the failure to the status Redis", "job", s.job,
+			          "error", errbuf, NULL);
+		fprintf(stderr, "sluice-worker: %s\n", msg);
 		status = 1;
 	}
 	if (s.producer != NULL)

@@ -87,6 +87,8 @@ class Operator:
         self.proc = subprocess.Popen(
             [str(OPERATOR), "--kubeconfig", env["KUBECONFIG"], "--namespace", namespace,
              "--metrics-port", "0", "--worker-image", "bench",
+             # The node has no such image and must never reach for a registry.
+             "--worker-image-pull-policy", "Never",
              "--kafka-bootstrap", env["KAFKA_BOOTSTRAP"], *leader, *extra],
             stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"))
         self.port = None

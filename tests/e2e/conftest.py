@@ -58,21 +58,13 @@ def unique():
 
 
 @pytest.fixture(scope="session")
-def localrun(stack, tmp_path_factory):
-    """Runs tests/e2e/localrun.py (the stand-in kubelet: pods become local
-    processes) for the session; yields its work directory, where each pod's
-    log is <namespace>_<pod>.log. Test machinery, not part of Sluice."""
-    workdir = tmp_path_factory.mktemp("localrun")
-    log = open(workdir / "localrun.log", "wb")
-    proc = subprocess.Popen(
-        ["python3", str(ROOT / "tests" / "e2e" / "localrun.py"), "--kubeconfig",
-         stack["KUBECONFIG"], "--bin-dir", str(ROOT / "build"), "--work-dir", str(workdir)],
-        stdout=log, stderr=subprocess.STDOUT)
-    yield workdir
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+def node(stack):
+    """The stack's real node (kubelet + containerd, stack-node.sh), Ready,
+    with the project's images in containerd."""
+    if "SLUICE_NODE" not in stack:
+        pytest.fail("the stack has no node: start it with every component, as root "
+                    "(make stack-up)")
+    env = {**os.environ, "KUBECONFIG": stack["KUBECONFIG"]}
+    run(["kubectl", "wait", "--for=condition=Ready", f"node/{stack['SLUICE_NODE']}",
+         "--timeout=60s"], env=env, timeout=90)
+    return stack["SLUICE_NODE"]

@@ -1,25 +1,26 @@
 """Autoscaling by consumer-group lag, on the whole pipeline: the operator runs
-as a process, localrun (the stand-in kubelet) runs the worker Deployment's
-pods as real sluice-worker processes, and real Kafka, PostgreSQL and Redis
-carry the data.
+as a process, the stack's real node (kubelet + containerd) runs the worker
+Deployment's and Jobs' pods from the worker image, on the host network, in
+namespaces that enforce Pod Security "restricted", and real Kafka,
+PostgreSQL, Redis and InfluxDB carry the data.
 
 A TelemetryWindow with minReplicas 0 starts idle; a burst of events scales
 its workers up from zero at once (capped at the partition count), the workers
 drain the lag and write their windows to PostgreSQL, Redis and InfluxDB, the Deployment scales
 down after the stabilization window and to zero after the cooldown; and the
 lag on the status agrees with what Kafka's own consumer-group tool reports.
-A VideoJob runs from apply to Succeeded: its split Job publishes the segment
-tasks, the process workers are scaled up from zero while tasks wait, the
-assemble Job writes the output, and the workers go away afterwards.
+A VideoJob runs from apply to Succeeded with its files on a hostPath
+PersistentVolume: its split Job publishes the segment tasks, the process
+workers are scaled up from zero while tasks wait, the assemble Job writes
+the output, and the workers go away afterwards.
 
-Needs the whole stack (make stack-up).
+Needs the whole stack with its node (make stack-up, as root).
 """
 import json
 import os
-import subprocess
+import pathlib
 import tempfile
 import time
-from unittest import mock
 
 import pytest
 
@@ -28,32 +29,21 @@ from test_operator import Operator, create_topic, get, kubectl, reasons, wait_fo
 
 POLL = "1s"
 WINDOW = "6s"  # stabilization window and cooldown, short for the test
-
-
-class ScalingOperator(Operator):
-    """test_operator's Operator with the autoscaler's options added."""
-
-    def __init__(self, *args, extra, **kw):
-        super().__init__(*args, **kw)
-        self.extra = extra
-
-    def start(self):
-        popen = subprocess.Popen
-        with mock.patch("test_operator.subprocess.Popen",
-                        lambda argv, *a, **k: popen(argv + self.extra, *a, **k)):
-            super().start()
+WORKER_UID = 65532  # the worker image's user
 
 
 @pytest.fixture(scope="module")
-def scaler(stack, localrun):
+def scaler(stack, node):
     kubectl(stack, "apply", "-f", str(ROOT / "crds"))
     kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s",
             "crd/telemetrywindows.sluice.dev", "crd/videojobs.sluice.dev")
     lease_ns = f"as-lease-{os.getpid()}"
     kubectl(stack, "create", "namespace", lease_ns)
     with tempfile.TemporaryDirectory(prefix="sluice-as-") as d:
-        o = ScalingOperator(stack, d, lease_ns, name="scaler",
-                     extra=["--kafka-bootstrap", stack["KAFKA_BOOTSTRAP"],
+        o = Operator(stack, d, lease_ns, name="scaler",
+                     extra=["--worker-image", stack["SLUICE_WORKER_IMAGE"],
+                            "--worker-image-pull-policy", "Never", "--worker-host-network",
+                            "--kafka-bootstrap", stack["KAFKA_BOOTSTRAP"],
                             "--postgres-secret", "pg", "--influx-url", stack["INFLUX_URL"],
                             "--influx-database", stack["INFLUX_DB"],
                             "--polling-interval", POLL, "--stabilization-window", WINDOW,
@@ -129,7 +119,18 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
     assert st["desiredReplicas"] == 4 and st["lag"] > 0 and "lastScaleTime" in st
     assert "Scaled" in reasons(stack, ns, "burst")
 
-    # The workers (local processes) drain the lag and write windows.
+    # The worker pods drain the lag and write windows; the status counts
+    # the ready ones.
+    st = wait_for("ready workers on the status",
+                  lambda: (get(stack, "tw", "burst", ns)["status"].get("replicas") or 0) >= 1 and
+                  get(stack, "tw", "burst", ns)["status"], timeout=60)
+    pods = json.loads(kubectl(stack, "get", "pods", "-n", ns, "-l",
+                              "app.kubernetes.io/instance=burst", "-o", "json").stdout)["items"]
+    assert pods and all(p["spec"]["nodeName"] == "localhost" for p in pods)
+    # Each replica has a Kafka client id of its own (its pod name).
+    ids = {e["value"] for p in pods for e in p["spec"]["containers"][0]["env"]
+           if e["name"] == "SLUICE_KAFKA_CLIENT_ID"}
+    assert ids == {"$(POD_NAME)"}
     wait_for("the lag drained", lambda: get(stack, "tw", "burst", ns)["status"].get("lag") == 0,
              timeout=120)
     rows = run(["psql", stack["PG_DSN"], "-Atc",
@@ -150,8 +151,8 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
     st = get(stack, "tw", "burst", ns)["status"]
     assert st["desiredReplicas"] == 0
 
-    # The processes themselves gone too (localrun deletes a pod once its
-    # process exited): a worker still stopping would read the events below.
+    # The pods themselves gone too: a worker still stopping would read the
+    # events below.
     wait_for("the worker pods gone", lambda: kubectl(
         stack, "get", "pods", "-n", ns, "-l", "app.kubernetes.io/instance=burst",
         "-o", "name").stdout.strip() == "", timeout=60)
@@ -168,23 +169,80 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
     assert replicas(stack, ns, dep) == 0
 
 
+def test_refused_worker_pods_show_on_the_status(stack, scaler, ns):
+    """Host networking is a host namespace, which Pod Security "baseline"
+    and "restricted" refuse: in a namespace that enforces them the workers
+    cannot be made, and the resource says so in the ReplicaSet's words."""
+    kubectl(stack, "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+    topic = f"as-ref-{ns}"
+    create_topic(stack, topic, 1)
+    tw = {"apiVersion": "sluice.dev/v1alpha1", "kind": "TelemetryWindow",
+          "metadata": {"name": "refused", "namespace": ns},
+          "spec": {"kafka": {"bootstrap": stack["KAFKA_BOOTSTRAP"], "topic": topic},
+                   "fields": {"timestamp": "ts", "keys": ["host"], "values": ["temp"]},
+                   "window": {"size": "10s"},
+                   "workers": {"minReplicas": 1, "maxReplicas": 1}}}
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(tw))
+
+    def refused():
+        t = get(stack, "tw", "refused", ns)
+        c = next((c for c in t.get("status", {}).get("conditions", [])
+                  if c["type"] == "Ready"), {})
+        return c.get("reason") == "FailedCreate" and (t, c)
+    t, ready = wait_for("Ready False, FailedCreate", refused, timeout=30)
+    assert ready["status"] == "False" and t["status"]["phase"] == "Degraded"
+    assert "violates PodSecurity" in ready["message"] and "hostNetwork" in ready["message"]
+    assert t["status"]["replicas"] == 0
+    wait_for("a FailedCreate Warning on the resource",
+             lambda: "FailedCreate" in reasons(stack, ns, "refused"))
+
+
 def ffprobe(path, *entries):
     out = run(["ffprobe", "-v", "error", "-count_frames", "-show_entries", ",".join(entries),
                "-of", "json", str(path)]).stdout
     return json.loads(out)
 
 
-def test_videojob_from_apply_to_succeeded_with_workers_scaled_from_zero(stack, scaler, ns,
-                                                                         tmp_path):
-    src, out = tmp_path / "in.mp4", tmp_path / "out" / "out.mp4"
+def hostpath_claim(stack, ns, name):
+    """A directory of the stack's, as a hostPath PersistentVolume bound to
+    the claim `name` in ns: what a single-node cluster gives a VideoJob.
+    Returns the directory on this machine."""
+    d = pathlib.Path(stack["SLUICE_STACK_DIR"]) / "volumes" / f"{ns}-{name}"
+    d.mkdir(parents=True)
+    os.chown(d, WORKER_UID, WORKER_UID)
+    pv = f"{ns}-{name}"
+    manifests = [
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"],
+                  "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                  "hostPath": {"path": str(d), "type": "Directory"},
+                  "claimRef": {"namespace": ns, "name": name}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": name, "namespace": ns},
+         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv,
+                  "resources": {"requests": {"storage": "1Gi"}}}}]
+    for m in manifests:
+        kubectl(stack, "apply", "-f", "-", input=json.dumps(m))
+    wait_for("the claim bound", lambda: get(stack, "pvc", name, ns)["status"].get("phase") ==
+             "Bound", timeout=60)
+    return d
+
+
+def test_videojob_from_apply_to_succeeded_with_workers_scaled_from_zero(stack, scaler, ns):
+    vol = hostpath_claim(stack, ns, "videos")
+    src, out = vol / "in.mp4", vol / "out" / "out.mp4"
     out.parent.mkdir()
+    os.chown(out.parent, WORKER_UID, WORKER_UID)
     run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
          "testsrc2=size=320x240:rate=25:duration=8", "-f", "lavfi", "-i",
          "sine=frequency=440:duration=8", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
          "-c:a", "aac", "-shortest", str(src)])
     vj = {"apiVersion": "sluice.dev/v1alpha1", "kind": "VideoJob",
           "metadata": {"name": "clip", "namespace": ns},
-          "spec": {"source": {"uri": f"file://{src}"}, "output": {"uri": f"file://{out}"},
+          "spec": {"source": {"uri": "file:///videos/in.mp4"},
+                   "output": {"uri": "file:///videos/out/out.mp4"},
+                   "volume": {"mountPath": "/videos",
+                              "persistentVolumeClaim": {"claimName": "videos"}},
                    "segmentSeconds": 2, "filters": "scale=160:-2,hue=s=0",
                    "encoder": {"codec": "libx264", "preset": "ultrafast", "crf": 23},
                    "kafka": {"bootstrap": stack["KAFKA_BOOTSTRAP"]},
@@ -217,3 +275,121 @@ def test_videojob_from_apply_to_succeeded_with_workers_scaled_from_zero(stack, s
     rows = run(["psql", stack["PG_DSN"], "-Atc",
                 f"SELECT count(*) FROM video_frames WHERE job = '{ns}/clip'"]).stdout
     assert int(rows) == 200
+
+
+def make_clip(path, seconds, size="320x240"):
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+         f"testsrc2=size={size}:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+         f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "ultrafast",
+         "-g", "25", "-c:a", "aac", "-shortest", str(path)])
+    os.chown(path, WORKER_UID, WORKER_UID)
+
+
+def frame_rows(stack, job):
+    """(rows, distinct timestamps) of the job's per-frame analysis."""
+    out = run(["psql", stack["PG_DSN"], "-Atc",
+               f"SELECT count(*), count(DISTINCT pts_ms) FROM video_frames WHERE job = '{job}'"]
+              ).stdout.strip()
+    return tuple(int(x) for x in out.split("|"))
+
+
+def vj_manifest(stack, name, ns, out, preset="ultrafast", **workers):
+    return {"apiVersion": "sluice.dev/v1alpha1", "kind": "VideoJob",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"source": {"uri": "file:///videos/in.mp4"},
+                     "output": {"uri": f"file:///videos/out/{out}"},
+                     "volume": {"mountPath": "/videos",
+                                "persistentVolumeClaim": {"claimName": "videos"}},
+                     "segmentSeconds": 2,
+                     "encoder": {"codec": "libx264", "preset": preset, "crf": 30},
+                     "kafka": {"bootstrap": stack["KAFKA_BOOTSTRAP"]},
+                     "workers": {"minReplicas": 1, "maxReplicas": 1, "lagThreshold": 1,
+                                 **workers}}}
+
+
+def succeeded(stack, ns, name):
+    st = (get(stack, "vj", name, ns) or {}).get("status", {})
+    assert st.get("phase") != "Failed", st
+    return st.get("phase") == "Succeeded" and st
+
+
+def test_oom_killed_worker_is_on_the_status_and_its_segments_are_redone(stack, scaler, ns):
+    """A process pod over its memory limit is OOM-killed by the node: the
+    VideoJob says so (Ready False, OOMKilled); raising the limit rolls the
+    Deployment, and the job finishes with every frame once."""
+    vol = hostpath_claim(stack, ns, "videos")
+    (vol / "out").mkdir()
+    os.chown(vol / "out", WORKER_UID, WORKER_UID)
+    make_clip(vol / "in.mp4", 8, size="640x480")
+    # Less than decoding and encoding 640x480 takes.
+    vj = vj_manifest(stack, "oom", ns, "oom.mp4",
+                     resources={"limits": {"memory": "20Mi"}, "requests": {"memory": "20Mi"}})
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+
+    def oom():
+        t = get(stack, "vj", "oom", ns)
+        c = next((c for c in t.get("status", {}).get("conditions", [])
+                  if c["type"] == "Ready"), {})
+        return c.get("reason") == "OOMKilled" and c
+    ready = wait_for("Ready False, OOMKilled", oom, timeout=120)
+    assert ready["status"] == "False" and "oom-process-" in ready["message"]
+    assert get(stack, "vj", "oom", ns)["status"]["phase"] in ("Splitting", "Processing")
+
+    vj["spec"]["workers"]["resources"] = {"limits": {"memory": "512Mi"},
+                                          "requests": {"memory": "20Mi"}}
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+    wait_for("a ConfigChanged event", lambda: "ConfigChanged" in reasons(stack, ns, "oom"))
+    st = wait_for("the VideoJob to succeed", lambda: succeeded(stack, ns, "oom"), timeout=240)
+    assert st["framesDone"] == st["framesTotal"] == 200
+    assert frame_rows(stack, f"{ns}/oom") == (200, 200)
+
+
+def test_worker_force_deleted_mid_segment_loses_nothing(stack, scaler, ns):
+    """A process pod deleted with --grace-period=0 --force while it works:
+    its task is redelivered to the next pod, and the output and the
+    analysis rows have every frame exactly once."""
+    vol = hostpath_claim(stack, ns, "videos")
+    (vol / "out").mkdir()
+    os.chown(vol / "out", WORKER_UID, WORKER_UID)
+    # Big enough, and encoded slowly enough, to be caught mid-way.
+    make_clip(vol / "in.mp4", 16, size="1280x720")
+    vj = vj_manifest(stack, "kill", ns, "kill.mp4", preset="medium")
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+
+    def working_pod():
+        st = get(stack, "vj", "kill", ns).get("status", {})
+        if st.get("phase") != "Processing" or not 0 < st.get("framesDone", 0) < 300:
+            return None
+        pods = kubectl(stack, "get", "pods", "-n", ns, "-l",
+                       "sluice.dev/videojob=kill,app.kubernetes.io/component=process",
+                       "-o", "name").stdout.split()
+        return pods and pods[0]
+    pod = wait_for("a process pod with frames done", working_pod, timeout=180, interval=0.1)
+    kubectl(stack, "delete", "-n", ns, pod, "--grace-period=0", "--force", "--wait=false")
+    st = wait_for("the VideoJob to succeed", lambda: succeeded(stack, ns, "kill"), timeout=300)
+    assert st["framesDone"] == st["framesTotal"] == 400
+    assert frame_rows(stack, f"{ns}/kill") == (400, 400)
+    info = ffprobe(vol / "out" / "kill.mp4", "stream=codec_type,nb_read_frames")
+    video = [s for s in info["streams"] if s["codec_type"] == "video"]
+    assert int(video[0]["nb_read_frames"]) == 400
+
+
+def test_split_failure_reaches_the_status_without_redis(stack, scaler, ns):
+    """A split that fails where it cannot report to the status Redis (here
+    an address that refuses, given through workers.env, which wins over the
+    operator's): the Job fails, and its pod's last log line, kept by the
+    kubelet as the termination message, is on the VideoJob's status."""
+    vol = hostpath_claim(stack, ns, "videos")
+    vj = vj_manifest(stack, "nosrc", ns, "nosrc.mp4",
+                     env=[{"name": "SLUICE_STATUS_REDIS", "value": "127.0.0.1:1"}])
+    vj["spec"]["source"]["uri"] = "file:///videos/missing.mp4"
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+
+    def failed():
+        st = get(stack, "vj", "nosrc", ns).get("status", {})
+        return st.get("phase") == "Failed" and st
+    st = wait_for("the VideoJob Failed", failed, timeout=180)
+    ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "SplitFailed", ready
+    assert "the split Job failed: sluice-worker: split" in ready["message"], ready
+    assert not vol.joinpath("out").exists()

@@ -78,8 +78,27 @@ static void test_cases(void **state)
 	}
 }
 
+/* A failed Job's pod: the worker's last log line, not the first. */
+static void test_exit_message(void **state)
+{
+	cJSON *pods = cJSON_Parse(
+	    "{\"items\":[{\"status\":{\"containerStatuses\":[{\"state\":{\"terminated\":"
+	    "{\"exitCode\":0,\"message\":\"fine\"}}}]}},"
+	    "{\"status\":{\"containerStatuses\":[{\"state\":{\"terminated\":"
+	    "{\"exitCode\":1,\"message\":\"starting\\nsplit media/clip: open: No such "
+	    "file\\n\"}}}]}}]}");
+	char buf[128];
+	(void)state;
+	assert_non_null(pods);
+	assert_int_equal(workers_health_exit_message(pods, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "split media/clip: open: No such file");
+	assert_int_equal(workers_health_exit_message(NULL, buf, sizeof(buf)), 0);
+	cJSON_Delete(pods);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases),
+	                                   cmocka_unit_test(test_exit_message)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
