@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -390,7 +391,7 @@ int reconcile_tw(const struct reconcile_ctx *ctx, const char *ns, const char *na
 	/* Workers that cannot run make the resource not Ready, whatever else
 	 * is fine: the pods' own reason, within one pass. */
 	pods = reconcile_worker_pods(ctx, obj, KIND_LABEL, MODE, dep);
-	workers_health_judge(dep, pods, &p.health);
+	workers_health_judge(dep, pods, time(NULL), &p.health);
 	if (p.health.failing && strcmp(p.ready_status, "True") == 0)
 		fail_pass(&p, p.health.reason, p.health.message);
 	read_progress(ctx, ns, name, &p);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -335,7 +336,7 @@ static void explain_jobs(const struct reconcile_ctx *ctx, const cJSON *obj,
 	if (failed && workers_health_exit_message(pods, last, sizeof(last))) {
 		size_t n = strlen(p->msg);
 		snprintf(p->msg + n, sizeof(p->msg) - n, ": %s", last);
-	} else if (!failed && workers_health_pods(pods, &h)) {
+	} else if (!failed && workers_health_pods(pods, time(NULL), &h)) {
 		p->ready = 0;
 		snprintf(p->reason_buf, sizeof(p->reason_buf), "%s", h.reason);
 		p->reason = p->reason_buf;
@@ -493,7 +494,7 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 			cJSON *pods = reconcile_worker_pods(ctx, obj, KIND_LABEL, "process", dep);
 
 			p.replicas = int_at(dep, "status", "readyReplicas");
-			workers_health_judge(dep, pods, &h);
+			workers_health_judge(dep, pods, time(NULL), &h);
 			if (h.failing) {
 				/* Still processing, but not getting anywhere. */
 				p.ready = 0;

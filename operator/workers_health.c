@@ -42,8 +42,23 @@ static int stuck_waiting(const char *reason)
 	return 0;
 }
 
+/* "2026-12-07T01:35:39Z" as seconds since the epoch, or -1. */
+static time_t rfc3339_seconds(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL)
+		return -1;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL || (*end != 'Z' && *end != '.'))
+		return -1;
+	return timegm(&tm);
+}
+
 /* A pod that cannot run: its reason and message into out; 1 when found. */
-static int pod_problem(const cJSON *pod, struct workers_health *out)
+static int pod_problem(const cJSON *pod, time_t now, struct workers_health *out)
 {
 	const char *name = str(member(pod, "metadata"), "name");
 	const cJSON *st = member(pod, "status"), *cs, *c;
@@ -63,6 +78,18 @@ static int pod_problem(const cJSON *pod, struct workers_health *out)
 			    out->message, sizeof(out->message),
 			    "pod %s: killed for using more memory than its limit (%d restarts)",
 			    name, num(cs, "restartCount"));
+			return 1;
+		}
+		const cJSON *running = member(member(cs, "state"), "running");
+		time_t started = rfc3339_seconds(str(running, "startedAt"));
+		if (running != NULL && !cJSON_IsTrue(member(cs, "ready")) && started >= 0 &&
+		    now - started > WORKERS_READY_GRACE_S) {
+			out->reason = "WorkersNotReady";
+			snprintf(
+			    out->message, sizeof(out->message),
+			    "pod %s: running for %lld s and not ready (its readiness probe fails: "
+			    "kubectl describe pod %s)",
+			    name, (long long)(now - started), name);
 			return 1;
 		}
 		if (!stuck_waiting(wr))
@@ -93,13 +120,13 @@ static int pod_problem(const cJSON *pod, struct workers_health *out)
 	return 0;
 }
 
-int workers_health_pods(const cJSON *pods, struct workers_health *out)
+int workers_health_pods(const cJSON *pods, time_t now, struct workers_health *out)
 {
 	const cJSON *pod;
 
 	cJSON_ArrayForEach(pod, member(pods, "items"))
 	{
-		if (pod_problem(pod, out)) {
+		if (pod_problem(pod, now, out)) {
 			out->failing = 1;
 			out->status = "False";
 			return 1;
@@ -135,7 +162,8 @@ int workers_health_exit_message(const cJSON *pods, char *buf, size_t size)
 	return 0;
 }
 
-void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct workers_health *out)
+void workers_health_judge(const cJSON *deployment, const cJSON *pods, time_t now,
+                          struct workers_health *out)
 {
 	const cJSON *st = member(deployment, "status");
 	const cJSON *refused = conditions_find(member(st, "conditions"), "ReplicaFailure");
@@ -158,7 +186,7 @@ void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct wor
 		         str(refused, "message") != NULL ? str(refused, "message") : "");
 		return;
 	}
-	if (workers_health_pods(pods, out))
+	if (workers_health_pods(pods, now, out))
 		return;
 	if (out->desired == 0) {
 		out->status = "True";

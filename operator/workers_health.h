@@ -5,7 +5,8 @@
  *
  * A resource can look fine while its workers cannot run: pods refused by
  * admission (Pod Security, quotas), an image the node does not have, a
- * crash loop, an OOM kill, no node to schedule on. These reach the status
+ * crash loop, an OOM kill, no node to schedule on, a worker that runs but
+ * never gets ready (Kafka out of its reach). These reach the status
  * as a False condition whose reason is the pod's own (the ReplicaSet's
  * FailedCreate, ErrImageNeverPull, CrashLoopBackOff, OOMKilled,
  * Unschedulable) and whose message says which pod and why, including the
@@ -17,7 +18,14 @@
 #ifndef SLUICE_WORKERS_HEALTH_H
 #define SLUICE_WORKERS_HEALTH_H
 
+#include <time.h>
+
 #include <cjson/cJSON.h>
+
+/* How long a started worker may stay not ready before it counts as one
+ * that cannot run: a telemetry worker is ready at its first partition
+ * assignment, a few seconds after start when Kafka answers. */
+#define WORKERS_READY_GRACE_S 30
 
 struct workers_health {
 	int desired;        /* the Deployment's spec.replicas */
@@ -31,17 +39,20 @@ struct workers_health {
 /*
  * Judges deployment (as stored; NULL: not made yet) and pods (a PodList as
  * the API server returns it, or NULL when not read: the operator reads pods
- * only while fewer are ready than wanted). In order: pods refused
- * (ReplicaFailure: failing), a pod's container waiting on an image or a
- * crash loop, or last killed for memory (failing), a pod that cannot be
- * scheduled (failing), scaled to zero, all ready, some not ready yet.
+ * only while fewer are ready than wanted), at now (seconds since the epoch).
+ * In order: pods refused (ReplicaFailure: failing), a pod's container
+ * waiting on an image or a crash loop, or last killed for memory (failing),
+ * a pod that cannot be scheduled (failing), a container running for more
+ * than WORKERS_READY_GRACE_S without being ready (failing), scaled to zero,
+ * all ready, some not ready yet.
  */
-void workers_health_judge(const cJSON *deployment, const cJSON *pods, struct workers_health *out);
+void workers_health_judge(const cJSON *deployment, const cJSON *pods, time_t now,
+                          struct workers_health *out);
 
 /* The first pod of pods (a PodList) that cannot run, as above, into out
  * (failing, status "False", reason, message). Returns 1 when one was found;
  * for a Job's pods, which have no Deployment to judge. */
-int workers_health_pods(const cJSON *pods, struct workers_health *out);
+int workers_health_pods(const cJSON *pods, time_t now, struct workers_health *out);
 
 /* The first line of the termination message a failed pod of pods left
  * (the worker's last log line, FallbackToLogsOnError) into buf. Returns 1

@@ -393,3 +393,21 @@ def test_split_failure_reaches_the_status_without_redis(stack, scaler, ns):
     assert ready["reason"] == "SplitFailed", ready
     assert "the split Job failed: sluice-worker: split" in ready["message"], ready
     assert not vol.joinpath("out").exists()
+
+
+def test_missing_claim_shows_on_the_status(stack, scaler, ns):
+    """A VideoJob whose claim does not exist: its split pod cannot be
+    scheduled, and the VideoJob says so (Ready False, the scheduler's words)
+    while the operator goes on serving the others."""
+    vj = vj_manifest(stack, "noclaim", ns, "x.mp4")
+    vj["spec"]["volume"]["persistentVolumeClaim"]["claimName"] = "nope"
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+
+    def explained():
+        st = get(stack, "vj", "noclaim", ns).get("status", {})
+        c = next((c for c in st.get("conditions", []) if c["type"] == "Ready"), {})
+        return c.get("status") == "False" and c.get("reason") == "Unschedulable" and (st, c)
+    st, ready = wait_for("Ready False, Unschedulable", explained, timeout=60)
+    assert st["phase"] == "Splitting"
+    assert ready["message"].startswith("the split Job: pod noclaim-split-"), ready
+    assert 'persistentvolumeclaim "nope" not found' in ready["message"], ready

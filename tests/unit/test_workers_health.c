@@ -13,6 +13,9 @@
 
 #include "../../operator/workers_health.h"
 
+/* 2026-12-07T10:00:30Z */
+#define NOW ((time_t)1796637630)
+
 static const struct {
 	const char *what, *deployment, *pods;
 	const char *status, *reason, *message_has;
@@ -48,6 +51,18 @@ static const struct {
      "[{\"restartCount\":1,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":"
      "{\"exitCode\":137,\"reason\":\"OOMKilled\"}}}]}}]}",
      "False", "OOMKilled", "more memory than its limit (1 restarts)", 1},
+    {"running, not ready, within the grace", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"ready\":false,\"state\":{\"running\":{\"startedAt\":\"2026-12-07T10:00:00Z\"}}}]}}]}",
+     "False", "WorkersNotReady", "0 of 1", 0},
+    {"running, not ready, past the grace", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"ready\":false,\"state\":{\"running\":{\"startedAt\":\"2026-12-07T09:59:00Z\"}}}]}}]}",
+     "False", "WorkersNotReady", "pod w-1: running for 90 s and not ready", 1},
+    {"running and ready long ago", "{\"spec\":{\"replicas\":2},\"status\":{\"readyReplicas\":1}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
+     "[{\"ready\":true,\"state\":{\"running\":{\"startedAt\":\"2026-12-07T09:00:00Z\"}}}]}}]}",
+     "False", "WorkersNotReady", "1 of 2", 0},
     {"no node fits", "{\"spec\":{\"replicas\":1},\"status\":{}}",
      "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"conditions\":[{\"type\":"
      "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"0/1 "
@@ -66,7 +81,7 @@ static void test_cases(void **state)
 		if ((cases[i].deployment != NULL && d == NULL) ||
 		    (cases[i].pods != NULL && p == NULL))
 			fail_msg("case %zu (%s): bad JSON", i, cases[i].what);
-		workers_health_judge(d, p, &h);
+		workers_health_judge(d, p, NOW, &h);
 		if (strcmp(h.status, cases[i].status) != 0 ||
 		    strcmp(h.reason, cases[i].reason) != 0 ||
 		    strstr(h.message, cases[i].message_has) == NULL ||
