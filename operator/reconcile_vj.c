@@ -201,7 +201,11 @@ struct vj_pass {
 	const cJSON *old_status;
 	long long generation;
 	const char *phase, *reason;
-	char reason_buf[64]; /* a reason that outlives the objects it came from */
+	/* Pods that cannot run (workers_health.h): Ready False with their
+	 * reason while the phase goes on; NULL when none. */
+	const char *workers_reason;
+	char workers_reason_buf[64]; /* outlives the pods it came from */
+	char workers_msg[1280];
 	char msg[1280];
 	int ready; /* infrastructure fine (spec, topic, children) */
 	struct vj_progress prog;
@@ -249,8 +253,12 @@ static int write_status(const struct reconcile_ctx *ctx, struct vj_pass *p)
 	if ((succeeded || failed) &&
 	    cJSON_AddStringToObject(st, "completionTime", done != NULL ? done : now) == NULL)
 		goto nomem;
-	if (conditions_add(conds, old_conds, "Ready", p->ready ? "True" : "False", p->reason,
-	                   p->msg, p->generation, now) != 0 ||
+	const char *ready_reason = p->workers_reason != NULL ? p->workers_reason : p->reason;
+	const char *ready_msg = p->workers_reason != NULL ? p->workers_msg : p->msg;
+	int ready_changed = strcmp(conditions_reason(old_conds, "Ready"), ready_reason) != 0;
+	if (conditions_add(conds, old_conds, "Ready",
+	                   p->ready && p->workers_reason == NULL ? "True" : "False", ready_reason,
+	                   ready_msg, p->generation, now) != 0 ||
 	    conditions_add(conds, old_conds, "Complete", succeeded ? "True" : "False",
 	                   succeeded ? "Succeeded" : p->phase, succeeded ? p->msg : "",
 	                   p->generation, now) != 0 ||
@@ -259,12 +267,16 @@ static int write_status(const struct reconcile_ctx *ctx, struct vj_pass *p)
 	                   now) != 0)
 		goto nomem;
 
-	/* An Event per phase (and per change of the reason), once written. */
+	/* An Event per phase (and per change of the reason), once written;
+	 * one more when the workers' trouble starts or changes. */
 	rc = reconcile_write_status(ctx, RECONCILE_VJ_PLURAL, p->obj, st);
 	if (rc == 1 && (old_phase == NULL || strcmp(old_phase, p->phase) != 0 ||
-	                strcmp(conditions_reason(old_conds, "Ready"), p->reason) != 0))
+	                (ready_changed && p->workers_reason == NULL)))
 		events_emit(ctx->kube, p->obj, failed || !p->ready ? EVENTS_WARNING : EVENTS_NORMAL,
 		            p->reason, p->msg, "Reconcile", ctx->instance);
+	if (rc == 1 && ready_changed && p->workers_reason != NULL)
+		events_emit(ctx->kube, p->obj, EVENTS_WARNING, p->workers_reason, p->workers_msg,
+		            "Reconcile", ctx->instance);
 	if (rc > 0)
 		rc = 0;
 	cJSON_Delete(st);
@@ -337,10 +349,9 @@ static void explain_jobs(const struct reconcile_ctx *ctx, const cJSON *obj,
 		size_t n = strlen(p->msg);
 		snprintf(p->msg + n, sizeof(p->msg) - n, ": %s", last);
 	} else if (!failed && workers_health_pods(pods, time(NULL), &h)) {
-		p->ready = 0;
-		snprintf(p->reason_buf, sizeof(p->reason_buf), "%s", h.reason);
-		p->reason = p->reason_buf;
-		snprintf(p->msg, sizeof(p->msg), "the %s Job: %s", mode, h.message);
+		snprintf(p->workers_reason_buf, sizeof(p->workers_reason_buf), "%s", h.reason);
+		p->workers_reason = p->workers_reason_buf;
+		snprintf(p->workers_msg, sizeof(p->workers_msg), "the %s Job: %s", mode, h.message);
 	}
 	cJSON_Delete(pods);
 }
@@ -495,12 +506,13 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 
 			p.replicas = int_at(dep, "status", "readyReplicas");
 			workers_health_judge(dep, pods, time(NULL), &h);
-			if (h.failing) {
-				/* Still processing, but not getting anywhere. */
-				p.ready = 0;
-				snprintf(p.msg, sizeof(p.msg), "%s", h.message);
-				snprintf(p.reason_buf, sizeof(p.reason_buf), "%s", h.reason);
-				p.reason = p.reason_buf;
+			if (h.failing && p.workers_reason == NULL) {
+				/* Still processing, but not getting anywhere (the
+				 * split Job's trouble, found first, comes first). */
+				snprintf(p.workers_reason_buf, sizeof(p.workers_reason_buf), "%s",
+				         h.reason);
+				p.workers_reason = p.workers_reason_buf;
+				snprintf(p.workers_msg, sizeof(p.workers_msg), "%s", h.message);
 			}
 			cJSON_Delete(pods);
 		} else {

@@ -5,6 +5,7 @@ read the stack's env file (SLUICE_STACK_ENV, default build/stack.env) and
 judge with independent real clients (kcat, psql, redis-cli, curl, kubectl,
 Kafka's own Java tools). Nothing here imports or shares code with Sluice.
 """
+import errno
 import os
 import pathlib
 import shlex
@@ -68,3 +69,31 @@ def node(stack):
     run(["kubectl", "wait", "--for=condition=Ready", f"node/{stack['SLUICE_NODE']}",
          "--timeout=60s"], env=env, timeout=90)
     return stack["SLUICE_NODE"]
+
+
+def container_pid(stack, pod):
+    """The host PID of a pod's first container, found through containerd
+    (the images have no shell to ask from inside)."""
+    cid = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+    out = run(["ctr", "-a", stack["CONTAINERD_ADDRESS"], "-n", "k8s.io", "tasks", "ls"]).stdout
+    for line in out.splitlines():
+        cols = line.split()
+        if cols and cols[0] == cid:
+            return int(cols[1])
+    raise AssertionError(f"no task {cid} in containerd:\n{out}")
+
+
+def assert_locked_down(stack, pod):
+    """The pod's container runs as uid and gid 65532 and cannot write its
+    root filesystem: seen from the host, through /proc."""
+    pid = container_pid(stack, pod)
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    ids = {line.split(":")[0]: line.split()[1] for line in status.splitlines()
+           if line.startswith(("Uid:", "Gid:"))}
+    assert ids == {"Uid": "65532", "Gid": "65532"}, status
+    try:
+        open(f"/proc/{pid}/root/written-by-test", "w").close()
+    except OSError as e:
+        assert e.errno == errno.EROFS, e
+    else:
+        raise AssertionError("the container's root filesystem is writable")

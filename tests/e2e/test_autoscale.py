@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, run
+from conftest import ROOT, assert_locked_down, run
 from test_operator import Operator, create_topic, get, kubectl, reasons, wait_for
 
 POLL = "1s"
@@ -127,6 +127,11 @@ def test_burst_scales_up_from_zero_then_down_and_to_zero(stack, scaler, ns):
     pods = json.loads(kubectl(stack, "get", "pods", "-n", ns, "-l",
                               "app.kubernetes.io/instance=burst", "-o", "json").stdout)["items"]
     assert pods and all(p["spec"]["nodeName"] == "localhost" for p in pods)
+    # As non-root as their manifest says, on a read-only root filesystem.
+    running = [p for p in pods if p["status"].get("containerStatuses", [{}])[0].get(
+        "state", {}).get("running")]
+    assert running
+    assert_locked_down(stack, running[0])
     # Each replica has a Kafka client id of its own (its pod name).
     ids = {e["value"] for p in pods for e in p["spec"]["containers"][0]["env"]
            if e["name"] == "SLUICE_KAFKA_CLIENT_ID"}

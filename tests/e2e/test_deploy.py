@@ -17,11 +17,9 @@ judged by helm itself and by the real kube-apiserver through kubectl.
 helm comes from scripts/deps.sh helm ($SLUICE_CACHE/helm-<version>/bin, which
 tests/e2e/run.sh puts on PATH; $HELM overrides).
 """
-import errno
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import tarfile
@@ -30,7 +28,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ROOT, run
+from conftest import ROOT, assert_locked_down, run
 from test_operator import wait_for
 
 CHART = ROOT / "helm" / "sluice"
@@ -578,17 +576,6 @@ def test_helm_install_upgrade_uninstall(stack, helm, ns):
 # ---------------------------------------------------------------- the chart on the node
 
 
-def container_pid(stack, pod):
-    """The host PID of a pod's first container, found through containerd."""
-    cid = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
-    out = run(["ctr", "-a", stack["CONTAINERD_ADDRESS"], "-n", "k8s.io", "tasks", "ls"]).stdout
-    for line in out.splitlines():
-        cols = line.split()
-        if cols and cols[0] == cid:
-            return int(cols[1])
-    raise AssertionError(f"no task {cid} in containerd:\n{out}")
-
-
 def test_helm_install_on_the_node(stack, helm, node, ns):
     """The chart as a user installs it on a single node without a pod
     network: the operator's pods on the host network, each on a free port
@@ -625,14 +612,7 @@ def test_helm_install_on_the_node(stack, helm, node, ns):
 
     # As the chart promises: uid and gid 65532, a root filesystem it cannot
     # write (seen from the host: the image has no shell to ask).
-    pod = next(p for p in pods if p["metadata"]["name"] == leader)
-    pid = container_pid(stack, pod)
-    status = pathlib.Path(f"/proc/{pid}/status").read_text()
-    assert re.search(r"^Uid:\s+65532\s", status, re.M) and re.search(r"^Gid:\s+65532\s", status,
-                                                                       re.M), status
-    with pytest.raises(OSError) as e:
-        open(f"/proc/{pid}/root/written-by-test", "w")
-    assert e.value.errno == errno.EROFS
+    assert_locked_down(stack, next(p for p in pods if p["metadata"]["name"] == leader))
     # Its logs are JSON lines.
     logs = kubectl(stack, "-n", ns, "logs", leader).stdout.splitlines()
     assert logs and all(json.loads(line)["msg"] for line in logs[:20])
