@@ -625,7 +625,11 @@ def test_helm_install_on_the_node(stack, helm, node, ns):
         t0 = time.monotonic()
         new = wait_for(f"a new leader after deleting {leader} (force={force})",
                        lambda: holder() not in (None, leader) and holder(), timeout=15)
-        assert time.monotonic() - t0 < 4 + 3, "takeover within the lease duration (+retry)"
+        # Gracefully the Lease is released at once; by force it runs out
+        # (4 s) after the kubelet has killed the container (its watch sees
+        # the deletion within a second or two), plus a retry period.
+        bound = 4 + 3 + (3 if force else 0)
+        assert time.monotonic() - t0 < bound, "takeover within the lease duration (+retry)"
         leader = new
         wait_for("two operator pods Ready again", ready_pods, timeout=120)
 
