@@ -108,13 +108,32 @@ static int pod_problem(const cJSON *pod, time_t now, struct workers_health *out)
 	cJSON_ArrayForEach(c, member(st, "conditions"))
 	{
 		const char *t = str(c, "type"), *s = str(c, "status"), *r = str(c, "reason");
-		if (t != NULL && s != NULL && strcmp(t, "PodScheduled") == 0 &&
-		    strcmp(s, "False") == 0) {
+		if (t == NULL || s == NULL || strcmp(t, "PodScheduled") != 0)
+			continue;
+		if (strcmp(s, "False") == 0) {
 			out->reason = r != NULL && strcmp(r, "Unschedulable") == 0 ? "Unschedulable"
 			                                                           : "NotScheduled";
 			snprintf(out->message, sizeof(out->message), "pod %s: %s", name,
 			         str(c, "message") != NULL ? str(c, "message") : "not scheduled");
 			return 1;
+		}
+		/* Scheduled long ago and its container still not made: a volume
+		 * that does not mount (FailedMount, an Event only) or a sandbox
+		 * the runtime cannot create. */
+		time_t since = rfc3339_seconds(str(c, "lastTransitionTime"));
+		cJSON_ArrayForEach(cs, member(st, "containerStatuses"))
+		{
+			const char *wr = str(member(member(cs, "state"), "waiting"), "reason");
+			if (wr != NULL && strcmp(wr, "ContainerCreating") == 0 && since >= 0 &&
+			    now - since > WORKERS_START_GRACE_S) {
+				out->reason = "ContainerCreating";
+				snprintf(out->message, sizeof(out->message),
+				         "pod %s: scheduled %lld s ago and its container not "
+				         "created yet "
+				         "(a volume that does not mount? kubectl describe pod %s)",
+				         name, (long long)(now - since), name);
+				return 1;
+			}
 		}
 	}
 	return 0;

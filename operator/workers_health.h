@@ -26,6 +26,9 @@
  * that cannot run: a telemetry worker is ready at its first partition
  * assignment, a few seconds after start when Kafka answers. */
 #define WORKERS_READY_GRACE_S 30
+/* How long a scheduled pod may take to have its container created (volumes
+ * mounted, the sandbox made; images are pulled after that). */
+#define WORKERS_START_GRACE_S 60
 
 struct workers_health {
 	int desired;        /* the Deployment's spec.replicas */
@@ -42,8 +45,10 @@ struct workers_health {
  * only while fewer are ready than wanted), at now (seconds since the epoch).
  * In order: pods refused (ReplicaFailure: failing), a pod's container
  * waiting on an image or a crash loop, or last killed for memory (failing),
- * a pod that cannot be scheduled (failing), a container running for more
- * than WORKERS_READY_GRACE_S without being ready (failing), scaled to zero,
+ * a pod that cannot be scheduled (failing), or scheduled more than
+ * WORKERS_START_GRACE_S ago with its container not yet created (failing),
+ * a container running for more than WORKERS_READY_GRACE_S without being
+ * ready (failing), scaled to zero,
  * all ready, some not ready yet.
  */
 void workers_health_judge(const cJSON *deployment, const cJSON *pods, time_t now,

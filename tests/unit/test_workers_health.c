@@ -63,6 +63,16 @@ static const struct {
      "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"containerStatuses\":"
      "[{\"ready\":true,\"state\":{\"running\":{\"startedAt\":\"2026-12-07T09:00:00Z\"}}}]}}]}",
      "False", "WorkersNotReady", "1 of 2", 0},
+    {"a volume that does not mount", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"conditions\":[{\"type\":"
+     "\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-07T09:58:00Z\"}],"
+     "\"containerStatuses\":[{\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}]}",
+     "False", "ContainerCreating", "pod w-1: scheduled 150 s ago", 1},
+    {"a container being created", "{\"spec\":{\"replicas\":1},\"status\":{}}",
+     "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"conditions\":[{\"type\":"
+     "\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-07T10:00:00Z\"}],"
+     "\"containerStatuses\":[{\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}]}",
+     "False", "WorkersNotReady", "0 of 1", 0},
     {"no node fits", "{\"spec\":{\"replicas\":1},\"status\":{}}",
      "{\"items\":[{\"metadata\":{\"name\":\"w-1\"},\"status\":{\"conditions\":[{\"type\":"
      "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"0/1 "
