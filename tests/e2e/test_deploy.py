@@ -175,9 +175,9 @@ def test_helm_template_defaults(helm_offline):
     assert env["SLUICE_RENEW_DEADLINE"] == "10s"
     assert env["SLUICE_RETRY_PERIOD"] == "2s"
     assert env["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:0.1.0"
-    # Inside a pod the endpoint must answer the kubelet's probes and Prometheus
-    # on the pod's IP; this is only the rendered manifest (no test runs it:
-    # localrun pins every pod's endpoint to 127.0.0.1).
+    # Inside a pod with a network of its own the endpoint must answer the
+    # kubelet's probes and Prometheus on the pod's IP (the test node has no pod
+    # network: test_helm_install_on_the_node runs the host-network variant).
     assert env["SLUICE_METRICS_ADDR"] == "0.0.0.0"
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     # No password anywhere in what the chart renders.
