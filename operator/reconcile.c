@@ -280,9 +280,8 @@ cJSON *reconcile_pods(const struct reconcile_ctx *ctx, const cJSON *owner, const
 cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner,
                              const char *kind_label, const char *mode, const cJSON *dep)
 {
-	const cJSON *want = reconcile_path(reconcile_path(dep, "spec", NULL), "replicas", NULL);
-	const cJSON *ready =
-	    reconcile_path(reconcile_path(dep, "status", NULL), "readyReplicas", NULL);
+	const cJSON *want = reconcile_path(dep, "spec", "replicas");
+	const cJSON *ready = reconcile_path(dep, "status", "readyReplicas");
 
 	if (dep == NULL || !cJSON_IsNumber(want) || want->valueint == 0 ||
 	    (cJSON_IsNumber(ready) && ready->valueint >= want->valueint))

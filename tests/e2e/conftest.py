@@ -86,13 +86,13 @@ def container_pid(stack, pod):
 def assert_locked_down(stack, pod):
     """The pod's container runs as uid and gid 65532 and cannot write its
     root filesystem: seen from the host, through /proc."""
-    pid = container_pid(stack, pod)
-    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    proc = pathlib.Path("/proc", str(container_pid(stack, pod)))
+    status = (proc / "status").read_text()
     ids = {line.split(":")[0]: line.split()[1] for line in status.splitlines()
            if line.startswith(("Uid:", "Gid:"))}
     assert ids == {"Uid": "65532", "Gid": "65532"}, status
     try:
-        open(f"/proc/{pid}/root/written-by-test", "w").close()
+        (proc / "root" / "written-by-test").open("w").close()
     except OSError as e:
         assert e.errno == errno.EROFS, e
     else:

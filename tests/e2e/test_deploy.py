@@ -281,7 +281,7 @@ def test_helm_template_host_network(helm_offline):
     assert "nodeAffinity" in pod["affinity"]
     (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["topologyKey"] == "kubernetes.io/hostname"
-    # 0.0.0.0 on the node: the probes go to the pod's (the node's) IP.
+    # A wildcard metrics.addr: the probes go to the pod's (the node's) IP.
     c = pod["containers"][0]
     assert "host" not in c["livenessProbe"]["httpGet"]
 
