@@ -1,8 +1,11 @@
 # Sluice: every entry point. `make help` lists the targets.
 #
-# Layout: lib/ (C shared by both binaries), operator/ (sluice-operator),
-# workers/ (sluice-worker), tests/unit/ (cmocka, one file per lib module),
-# tests/e2e/ (the real-server stack and end-to-end tests), scripts/ (deps).
+# Layout (docs/architecture.md): lib/ (the platform both binaries share),
+# lib/contract/ (what crosses the operator-worker boundary), operator/
+# (sluice-operator), workers/{store,telemetry,video,tools}/ and workers/main.c
+# (sluice-worker, sluice-worker-video), tests/{unit,integration,e2e,fuzz,bench}/,
+# scripts/ (deps, images, demo). Each folder is compiled with only the include
+# paths it may use (INC_* below), so a wrong include fails to build.
 
 SHELL := /bin/bash
 CC ?= cc
@@ -19,29 +22,50 @@ BASE_LIBS = $(shell pkg-config --libs $(BASE_PKGS) 2>/dev/null) -lpthread -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilib -Iworkers -Ioperator $(PKG_CFLAGS) \
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) \
 	-DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_GIT_REV='"$(GIT_REV)"'
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 
+# What each folder may include: a layer sees the layers below it and never
+# one beside it (the operator no worker folder, a pipeline not the other).
+INC_lib := -Ilib
+INC_lib/contract := -Ilib -Ilib/contract
+INC_operator := -Ilib -Ilib/contract -Ioperator
+INC_workers/store := -Ilib -Iworkers/store
+INC_workers/telemetry := -Ilib -Ilib/contract -Iworkers/store -Iworkers/telemetry
+INC_workers/video := -Ilib -Ilib/contract -Iworkers/store -Iworkers/video
+INC_workers/tools := -Ilib -Ilib/contract -Iworkers/store -Iworkers/tools
+INC_workers := -Ilib -Ilib/contract -Iworkers/store -Iworkers/telemetry -Iworkers/video \
+	-Iworkers/tools
+# Tests, fuzzers and benchmarks reach every module through the same paths.
+INC_tests := $(INC_operator) $(INC_workers)
+inc = $(INC_$(patsubst %/,%,$(dir $(1))))
+ALL_CFLAGS = $(BASE_CFLAGS) $(INC_tests)
+
 # ASan + UBSan variant: `make BUILD=build/asan SAN=1 ...`
 ifeq ($(SAN),1)
-ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+BASE_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(wildcard lib/*.c)
+CONTRACT_SRC := $(wildcard lib/contract/*.c)
 OPERATOR_SRC := $(wildcard operator/*.c)
-WORKER_SRC := $(wildcard workers/*.c)
+STORE_SRC := $(wildcard workers/store/*.c)
+TELEMETRY_SRC := $(wildcard workers/telemetry/*.c)
+VIDEO_SRC := $(wildcard workers/video/*.c)
+TOOLS_SRC := $(wildcard workers/tools/*.c)
+WORKER_SRC := $(STORE_SRC) $(TELEMETRY_SRC) $(VIDEO_SRC) $(TOOLS_SRC) workers/main.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CONTRACT_SRC:%.c=$(BUILD)/%.o)
 OPERATOR_OBJ := $(OPERATOR_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 # sluice-worker holds every mode but the video ones and links no FFmpeg:
 # loading FFmpeg's libraries (and theirs: librsvg, flite's voices...) costs
 # a telemetry worker ~25 MB of RSS. It execs sluice-worker-video, built from
 # everything, for split, process and assemble.
-VIDEO_OBJ := $(filter $(BUILD)/workers/video_%.o,$(WORKER_OBJ))
+VIDEO_OBJ := $(VIDEO_SRC:%.c=$(BUILD)/%.o)
 TW_WORKER_OBJ := $(filter-out $(VIDEO_OBJ),$(WORKER_OBJ))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Unit tests link every module but the two mains, so pure cores in
@@ -49,7 +73,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
-	format format-check lint fuzz integration bench images demo clean FORCE
+	format format-check lint layout-check fuzz integration bench images demo clean FORCE
 
 all: build
 
@@ -73,9 +97,9 @@ help:
 
 build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) VERSION
+$(BUILD)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(call inc,$<) -MMD -MP -c $< -o $@
 
 # The revision lives in a file rewritten only when it changes, so that after a
 # commit the object that prints it (lib/app.o) is rebuilt and --version is
@@ -92,9 +116,9 @@ $(BUILD)/sluice-operator: $(OPERATOR_OBJ) $(LIB_OBJ)
 $(BUILD)/sluice-worker: $(TW_WORKER_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
-$(BUILD)/workers/main-video.o: workers/main.c $(wildcard lib/*.h) VERSION
+$(BUILD)/workers/main-video.o: workers/main.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DSLUICE_WORKER_VIDEO -MMD -MP -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(INC_workers) -DSLUICE_WORKER_VIDEO -MMD -MP -c $< -o $@
 
 $(BUILD)/sluice-worker-video: $(filter-out %/main.o,$(WORKER_OBJ)) $(BUILD)/workers/main-video.o \
 		$(LIB_OBJ)
@@ -118,12 +142,12 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_DEPS := $(LIB_SRC) $(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC))
+FUZZ_DEPS := $(LIB_SRC) $(CONTRACT_SRC) $(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC))
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined -Ilib -Iworkers -Ioperator $(PKG_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined $(INC_tests) $(PKG_CFLAGS) \
 	-DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_GIT_REV='"fuzz"'
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(wildcard lib/*.h workers/*.h operator/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(wildcard lib/*.h lib/*/*.h workers/*/*.h operator/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
 
@@ -192,19 +216,25 @@ e2e: build
 test: deps
 	@tests/run-all.sh
 
+C_FILES = lib/*.[ch] lib/*/*.[ch] operator/*.[ch] workers/*.[ch] workers/*/*.[ch] \
+	tests/unit/*.c tests/fuzz/*.c
+
 format:
-	clang-format -i lib/*.[ch] operator/*.[ch] workers/*.[ch] tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(C_FILES)
 
 format-check:
-	clang-format --dry-run --Werror lib/*.[ch] operator/*.[ch] workers/*.[ch] tests/unit/*.c \
-		tests/fuzz/*.c
+	clang-format --dry-run --Werror $(C_FILES)
 
 # varFuncNullUB: log_msg() and friends end their key/value lists with NULL.
 # POSIX defines NULL as (void *)0, which va_arg may read as a char pointer
 # (C11 7.16.1.1), and the sentinel attribute checks every call.
-lint:
+lint: layout-check
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=varFuncNullUB --inline-suppr --std=c11 -Ilib lib operator workers
+		--suppress=varFuncNullUB --inline-suppr --std=c11 $(INC_tests) lib operator workers
+
+# The include paths above hold only while nothing reaches around them.
+layout-check:
+	@scripts/layout-check.sh
 
 # The whole pipeline on this machine (scripts/demo.sh says what it does).
 demo:

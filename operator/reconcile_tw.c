@@ -17,6 +17,8 @@
 #include "tw_spec.h"
 #include "tw_time.h"
 #include "workers_health.h"
+#include "clock.h"
+#include "hostport.h"
 
 #define KIND_LABEL "telemetrywindow"
 #define MODE "telemetry"
@@ -91,7 +93,7 @@ static int finish(const struct reconcile_ctx *ctx, struct tw_pass *p)
 		    cJSON_AddNumberToObject(st, "windowsEmitted", (double)g->windows) == NULL)
 			goto nomem;
 		if (g->watermark_ns != INT64_MIN &&
-		    tw_time_format_rfc3339(g->watermark_ns, wm, sizeof(wm)) > 0 &&
+		    clock_format_rfc3339(g->watermark_ns, wm, sizeof(wm)) > 0 &&
 		    cJSON_AddStringToObject(st, "lastWatermark", wm) == NULL)
 			goto nomem;
 	}
@@ -259,8 +261,7 @@ static void read_progress(const struct reconcile_ctx *ctx, const char *ns, const
 	int port;
 	const char *addr = ctx->defaults.redis_addr;
 
-	if (addr == NULL || addr[0] == '\0' ||
-	    tw_progress_split_addr(addr, host, sizeof(host), &port) != 0)
+	if (addr == NULL || addr[0] == '\0' || hostport_split(addr, host, sizeof(host), &port) != 0)
 		return;
 	struct timeval tv = {ctx->redis_timeout_ms / 1000, (ctx->redis_timeout_ms % 1000) * 1000};
 	redisContext *rc = redisConnectWithTimeout(host, port, tv);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "tw_time.h"
+#include "clock.h"
 
 #define FIELD "spec.workers."
 
@@ -159,7 +160,7 @@ static int set(cJSON *obj, const char *name, cJSON *item)
 int scale_status_fill(cJSON *status, const struct scale_decision *d, int32_t replicas,
                       int64_t last_scale_ms)
 {
-	char ts[TW_TIME_RFC3339_MAX];
+	char ts[CLOCK_RFC3339_MAX];
 
 	if (d->lag >= 0 && set(status, "lag", cJSON_CreateNumber((double)d->lag)) < 0)
 		return -1;
@@ -170,7 +171,7 @@ int scale_status_fill(cJSON *status, const struct scale_decision *d, int32_t rep
 	    set(status, "desiredReplicas", cJSON_CreateNumber(d->desired)) < 0)
 		return -1;
 	if (last_scale_ms > 0 &&
-	    tw_time_format_rfc3339(last_scale_ms / 1000 * INT64_C(1000000000), ts, sizeof(ts)) > 0)
+	    clock_format_rfc3339(last_scale_ms / 1000 * INT64_C(1000000000), ts, sizeof(ts)) > 0)
 		return set(status, "lastScaleTime", cJSON_CreateString(ts));
 	return 0;
 }

@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/kafka.h"
-#include "../../operator/lag.h"
-#include "../../operator/scale.h"
+#include "kafka.h"
+#include "lag.h"
+#include "scale.h"
 
 #define PARTITIONS 1000
 #define POLLS 20

@@ -22,7 +22,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../../workers/tw_core.h"
+#include "tw_core.h"
 
 #define N_EVENTS 1000000
 #define N_KEYS 1000

@@ -19,8 +19,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/tw_spec.h"
-#include "../../workers/tw_core.h"
+#include "tw_spec.h"
+#include "tw_core.h"
 
 #define N_EVENTS 1000000
 #define TARGET 1000000.0

@@ -37,7 +37,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
-#include "../../workers/video_segment.h"
+#include "video_segment.h"
 
 #define SEGMENT_SECONDS 2
 #define MAX_SEGMENTS 4096

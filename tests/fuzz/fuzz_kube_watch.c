@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/kube_watch.h"
+#include "kube_watch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

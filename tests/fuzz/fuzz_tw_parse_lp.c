@@ -12,7 +12,9 @@
  *   ./fuzz_tw_parse_lp -max_total_time=30 tests/fuzz/corpus/lp
  */
 #include "fuzz_common.h"
-#include "tw_lineproto.h"
+#include "dtoa.h"
+#include "lineproto.h"
+#include "tw_event_lp.h"
 
 #define N_SPECS 3
 
@@ -51,12 +53,12 @@ static void setup(void)
 
 static void round_trip(const struct tw_event *ev)
 {
-	struct tw_buf b;
+	struct buf b;
 	struct tw_event back;
 	char err[512];
 	int r;
 
-	tw_buf_init(&b, 1 << 16);
+	buf_init(&b, 1 << 16);
 	r = tw_lp_append_event(&b, "m", tag_names, 3, field_names, 4, ev, err, sizeof(err));
 	if (r == 0) {
 		FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n');
@@ -73,10 +75,10 @@ static void round_trip(const struct tw_event *ev)
 			if (ev->present & (1u << i))
 				FUZZ_CHECK(back.values[i] == ev->values[i]);
 	} else {
-		FUZZ_CHECK(r == TW_LP_E_INVALID && err[0] != '\0');
+		FUZZ_CHECK(r == LP_E_INVALID && err[0] != '\0');
 		FUZZ_CHECK(b.len == 0);
 	}
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

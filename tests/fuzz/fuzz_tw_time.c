@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tw_time.h"
+#include "clock.h"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                                          TW_TIME_EPOCH_MS, TW_TIME_EPOCH_US,
 	                                          TW_TIME_EPOCH_NS, TW_TIME_STRPTIME};
 	struct tw_time_spec spec;
-	char err[256], fmt[TW_TIME_FMT_MAX], text[TW_TIME_RFC3339_MAX];
+	char err[256], fmt[TW_TIME_FMT_MAX], text[CLOCK_RFC3339_MAX];
 	const uint8_t *s;
 	size_t n;
 	char *copy;
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	CHECK(ns >= 0);
-	len = tw_time_format_rfc3339(ns, text, sizeof(text));
+	len = clock_format_rfc3339(ns, text, sizeof(text));
 	CHECK(len > 0);
 	CHECK(tw_time_parse_rfc3339(text, (size_t)len, &back, err, sizeof(err)) == 0);
 	CHECK(back == ns);

@@ -36,8 +36,8 @@
 
 #include <yaml.h>
 
-#include "../../operator/kube_client.h"
-#include "../../operator/kube_watch.h"
+#include "kube_client.h"
+#include "kube_watch.h"
 
 #define FIELD_MANAGER "sluice-it"
 

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/kafka.h"
-#include "../../operator/lag.h"
+#include "kafka.h"
+#include "lag.h"
 
 #define TIMEOUT_MS 10000
 

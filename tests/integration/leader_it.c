@@ -34,8 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../operator/kube_client.h"
-#include "../../operator/leader.h"
+#include "kube_client.h"
+#include "leader.h"
 #include "log.h"
 
 #define LEASE "sluice-lit"

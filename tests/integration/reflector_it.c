@@ -47,10 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../operator/kube_client.h"
-#include "../../operator/reflector.h"
-#include "../../operator/workqueue.h"
-#include "../../lib/yaml_json.h"
+#include "kube_client.h"
+#include "reflector.h"
+#include "workqueue.h"
+#include "yaml_json.h"
 #include "log.h"
 
 static struct {

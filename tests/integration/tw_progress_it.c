@@ -22,8 +22,9 @@
 
 #include <hiredis/hiredis.h>
 
-#include "../../lib/tw_progress.h"
-#include "../../workers/tw_report.h"
+#include "tw_progress.h"
+#include "tw_report.h"
+#include "hostport.h"
 
 #define NS "sluice-it"
 
@@ -42,7 +43,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(addr_, sizeof(addr_), "%s", a);
-	if (tw_progress_split_addr(a, host, sizeof(host), &port) < 0)
+	if (hostport_split(a, host, sizeof(host), &port) < 0)
 		return -1;
 	rc_ = redisConnect(host, port);
 	return rc_ == NULL || rc_->err ? -1 : 0;

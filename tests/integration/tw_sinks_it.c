@@ -38,9 +38,9 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 
-#include "../../lib/tw_agg.h"
-#include "../../workers/tw_sink.h"
-#include "../../lib/tw_spec.h"
+#include "tw_agg.h"
+#include "tw_sink.h"
+#include "tw_spec.h"
 
 #define T0 INT64_C(1795410000000000000) /* 2026-11-23T05:00:00Z */
 #define MIN INT64_C(60000000000)

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../lib/vj_progress.h"
-#include "../../workers/video_db.h"
+#include "vj_progress.h"
+#include "video_db.h"
 
 static char job[64], ns[32], name[32];
 

@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/tw_spec.h"
-#include "../../operator/children.h"
-#include "../../operator/conditions.h"
-#include "../../operator/events.h"
-#include "../../operator/reconcile.h"
-#include "../../operator/reconcile_vj.h"
-#include "../../operator/redis_keys.h"
+#include "tw_spec.h"
+#include "children.h"
+#include "conditions.h"
+#include "events.h"
+#include "reconcile.h"
+#include "reconcile_vj.h"
+#include "redis_keys.h"
 
 static const char owner_json[] =
     "{\"apiVersion\":\"sluice.dev/v1alpha1\",\"kind\":\"TelemetryWindow\","

@@ -26,8 +26,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/tw_spec.h"
-#include "../../lib/yaml_json.h"
+#include "tw_spec.h"
+#include "yaml_json.h"
 
 #define CRD_PATH "crds/telemetrywindows.sluice.dev.yaml"
 

@@ -25,8 +25,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/vj_spec.h"
-#include "../../lib/yaml_json.h"
+#include "vj_spec.h"
+#include "yaml_json.h"
 
 #define CRD_PATH "crds/videojobs.sluice.dev.yaml"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../workers/csvrec.h"
+#include "csvrec.h"
 
 /* Reads every record of text; returns how many, each appended to out
  * separated by '|'. */

@@ -14,8 +14,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../workers/dead_letter.h"
-#include "../../workers/tw_window.h"
+#include "dead_letter.h"
+#include "tw_window.h"
 
 #define S INT64_C(1000000000)
 /* 2026-11-23T05:00:00Z */

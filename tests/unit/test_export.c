@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../workers/export.h"
+#include "export.h"
 
 static char *cell(const char *s)
 {

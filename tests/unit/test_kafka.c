@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../lib/kafka.h"
-#include "../../lib/log.h"
+#include "kafka.h"
+#include "log.h"
 
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 

@@ -23,8 +23,8 @@
 
 #include <microhttpd.h>
 
-#include "../../operator/kube_client.h"
-#include "../../operator/kube_watch.h"
+#include "kube_client.h"
+#include "kube_watch.h"
 #include "log.h"
 
 /* ---------------------------------------------------------------- pure */

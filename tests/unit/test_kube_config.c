@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../operator/kube_config.h"
-#include "../../operator/kube_status.h"
+#include "kube_config.h"
+#include "kube_status.h"
 #include "log.h"
 
 #define CA_PEM "-----BEGIN CERTIFICATE-----\nQ0EgY2VydA==\n-----END CERTIFICATE-----\n"

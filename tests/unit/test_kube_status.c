@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/kube_status.h"
+#include "kube_status.h"
 
 static int decode(int http, const char *body, struct kube_error *err)
 {

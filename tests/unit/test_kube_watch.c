@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/kube_watch.h"
+#include "kube_watch.h"
 
 /* What the callback saw. */
 #define MAX_SEEN 64

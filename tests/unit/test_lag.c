@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../lib/kafka.h"
-#include "../../lib/log.h"
-#include "../../operator/lag.h"
+#include "kafka.h"
+#include "log.h"
+#include "lag.h"
 
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 

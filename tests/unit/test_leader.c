@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../operator/leader.h"
+#include "leader.h"
 
 static const struct config_option table[] = {LEADER_OPTIONS, {0}};
 

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../operator/reflector.h"
+#include "reflector.h"
 #include "log.h"
 
 /* What the fake server does with a LIST. */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/reflector.h"
+#include "reflector.h"
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../workers/rowbuf.h"
+#include "rowbuf.h"
 
 static struct tw_result result(int32_t partition, const char *key, int64_t start, uint64_t count,
                                const struct tw_value_result *values, uint32_t nvalues)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/scale.h"
+#include "scale.h"
 
 #define T0 INT64_C(1795410000000) /* 2026-11-23T05:00:00Z in ms */
 #define SEC INT64_C(1000)

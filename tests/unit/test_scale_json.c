@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/scale_json.h"
+#include "scale_json.h"
 
 static int parse(const char *json, struct scale_spec *out, char *err, size_t n)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../operator/strmap.h"
+#include "strmap.h"
 
 static void test_put_get_replace_remove(void **state)
 {

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../workers/telemetry.h"
-#include "../../workers/tw_window.h"
+#include "telemetry.h"
+#include "tw_window.h"
 
 #define S INT64_C(1000000000)
 #define T0 (INT64_C(1795410000) * S)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../lib/tw_agg.h"
+#include "tw_agg.h"
 
 static struct tw_agg_config config(uint32_t nvalues, unsigned kinds)
 {

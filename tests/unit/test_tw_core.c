@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../workers/tw_core.h"
+#include "tw_core.h"
 
 #define S INT64_C(1000000000)
 #define MS INT64_C(1000000)

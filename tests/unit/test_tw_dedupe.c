@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../workers/tw_dedupe.h"
-#include "../../workers/tw_hash.h"
+#include "tw_dedupe.h"
+#include "tw_hash.h"
 
 #define S INT64_C(1000000000)
 

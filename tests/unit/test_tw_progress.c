@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/tw_progress.h"
-#include "../../workers/tw_report.h"
+#include "tw_progress.h"
+#include "tw_report.h"
+#include "hostport.h"
 
 static void test_key(void **state)
 {
@@ -92,18 +93,18 @@ static void test_split_addr(void **state)
 	int port;
 
 	(void)state;
-	assert_int_equal(tw_progress_split_addr("127.0.0.1:6379", host, sizeof(host), &port), 0);
+	assert_int_equal(hostport_split("127.0.0.1:6379", host, sizeof(host), &port), 0);
 	assert_string_equal(host, "127.0.0.1");
 	assert_int_equal(port, 6379);
-	assert_int_equal(tw_progress_split_addr("[::1]:7000", host, sizeof(host), &port), 0);
+	assert_int_equal(hostport_split("[::1]:7000", host, sizeof(host), &port), 0);
 	assert_string_equal(host, "::1");
 	assert_int_equal(port, 7000);
-	assert_int_equal(tw_progress_split_addr("redis", host, sizeof(host), &port), -1);
-	assert_int_equal(tw_progress_split_addr("redis:0", host, sizeof(host), &port), -1);
-	assert_int_equal(tw_progress_split_addr("redis:65536", host, sizeof(host), &port), -1);
-	assert_int_equal(tw_progress_split_addr(":6379", host, sizeof(host), &port), -1);
-	assert_int_equal(tw_progress_split_addr("h:6379x", host, sizeof(host), &port), -1);
-	assert_int_equal(tw_progress_split_addr("longhostname:1", host, 5, &port), -1);
+	assert_int_equal(hostport_split("redis", host, sizeof(host), &port), -1);
+	assert_int_equal(hostport_split("redis:0", host, sizeof(host), &port), -1);
+	assert_int_equal(hostport_split("redis:65536", host, sizeof(host), &port), -1);
+	assert_int_equal(hostport_split(":6379", host, sizeof(host), &port), -1);
+	assert_int_equal(hostport_split("h:6379x", host, sizeof(host), &port), -1);
+	assert_int_equal(hostport_split("longhostname:1", host, 5, &port), -1);
 }
 
 /* A TCP port on 127.0.0.1 that nothing listens on. */

@@ -17,12 +17,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/metrics.h"
-#include "../../lib/secret_env.h"
-#include "../../lib/tw_agg.h"
-#include "../../workers/tw_sink.h"
-#include "../../workers/tw_sink_int.h"
-#include "../../lib/tw_spec.h"
+#include "metrics.h"
+#include "secret_env.h"
+#include "tw_agg.h"
+#include "tw_sink.h"
+#include "tw_sink_int.h"
+#include "tw_spec.h"
 
 #define T0 INT64_C(1795410000000000000) /* 2026-11-23T05:00:00Z */
 #define MIN INT64_C(60000000000)
@@ -56,9 +56,9 @@ static struct tw_row make_row(void)
 }
 
 /* The buffer as a NUL-terminated string (it may hold a NUL already). */
-static const char *buf_str(struct tw_buf *b)
+static const char *buf_str(struct buf *b)
 {
-	assert_int_equal(tw_buf_append(b, "", 1), 0);
+	assert_int_equal(buf_append(b, "", 1), 0);
 	b->len--;
 	return b->data;
 }
@@ -121,30 +121,30 @@ static void test_pg_insert_sql(void **state)
 	    "t.p99) IS DISTINCT FROM (EXCLUDED.key_fields, EXCLUDED.window_end, EXCLUDED.count, "
 	    "EXCLUDED.value_count, EXCLUDED.sum, EXCLUDED.min, EXCLUDED.max, EXCLUDED.mean, "
 	    "EXCLUDED.p50, EXCLUDED.p95, EXCLUDED.p99)";
-	struct tw_buf b;
+	struct buf b;
 
 	(void)state;
-	tw_buf_init(&b, 1 << 20);
+	buf_init(&b, 1 << 20);
 	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 1), 0);
 	assert_string_equal(b.data, one);
 	assert_int_equal(b.len, sizeof(one)); /* the NUL counted */
 
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 2), 0);
 	assert_non_null(strstr(b.data, "$14, $15), ($16, $17, "));
 	assert_non_null(strstr(b.data, "$29, $30) ON CONFLICT"));
 	assert_null(strstr(b.data, "$31"));
 
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", TW_SINK_PG_ROWS_PER_INSERT), 0);
 	assert_non_null(strstr(b.data, "$14985), ($14986, "));
 	assert_non_null(strstr(b.data, "$15000) ON CONFLICT"));
 	assert_null(strstr(b.data, "$15001"));
-	tw_buf_free(&b);
+	buf_free(&b);
 
-	tw_buf_init(&b, 100); /* a buffer too small fails, never writes half */
-	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 1), TW_LP_E_FULL);
-	tw_buf_free(&b);
+	buf_init(&b, 100); /* a buffer too small fails, never writes half */
+	assert_int_equal(tw_sink_pg_insert_sql(&b, "tw", 1), LP_E_FULL);
+	buf_free(&b);
 }
 
 static void test_pg_key_array(void **state)
@@ -228,10 +228,10 @@ static void test_redis_member(void **state)
 {
 	struct tw_row r = make_row();
 	struct tw_sink_schema s = schema;
-	struct tw_buf b;
+	struct buf b;
 
 	(void)state;
-	tw_buf_init(&b, 1 << 16);
+	buf_init(&b, 1 << 16);
 	assert_int_equal(tw_sink_redis_member(&b, &s, &r), 0);
 	assert_string_equal(buf_str(&b),
 	                    "{\"start\":1795410000000000000,\"end\":1795410060000000000,"
@@ -243,7 +243,7 @@ static void test_redis_member(void **state)
 	s.aggregations = TW_AGG_COUNT | TW_AGG_MAX | TW_AGG_P99;
 	s.value_names[0] = "t\"q";
 	s.nvalues = 1;
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(tw_sink_redis_member(&b, &s, &r), 0);
 	assert_string_equal(buf_str(&b), "{\"start\":1795410000000000000,\"end\":"
 	                                 "1795410060000000000,\"count\":3,\"fields\":{\"t\\\"q\":{"
@@ -251,11 +251,11 @@ static void test_redis_member(void **state)
 
 	/* A spec without value fields. */
 	s.nvalues = 0;
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(tw_sink_redis_member(&b, &s, &r), 0);
 	assert_string_equal(buf_str(&b), "{\"start\":1795410000000000000,\"end\":"
 	                                 "1795410060000000000,\"count\":3,\"fields\":{}}");
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 static void test_redis_row_cmd(void **state)
@@ -303,7 +303,7 @@ static void test_redis_row_cmd(void **state)
 
 	(void)state;
 	assert_non_null(cmd);
-	tw_buf_init(&cmd->buf, 1 << 20);
+	buf_init(&cmd->buf, 1 << 20);
 	assert_int_equal(tw_sink_redis_row_cmd(cmd, "0123456789abcdef0123456789abcdef01234567",
 	                                       "sluice:prod:sensors:", INT64_C(3600) * 1000000000,
 	                                       &schema, &r, err, sizeof(err)),
@@ -325,7 +325,7 @@ static void test_redis_row_cmd(void **state)
 	                                         "\"sum\":0}}}"));
 	assert_memory_equal(cmd->argv[9], "{\"start\":1795410000000000000,", 29);
 	assert_true(cmd->argc <= TW_SINK_REDIS_ARGS_MAX);
-	tw_buf_free(&cmd->buf);
+	buf_free(&cmd->buf);
 	free(cmd);
 }
 
@@ -346,11 +346,11 @@ static void test_redis_row_cmd_max(void **state)
 	r.nvalues = TW_VALUES_MAX;
 	for (size_t i = 0; i < TW_VALUES_MAX; i++)
 		r.values[i] = (struct tw_value_result){1, 1, 1, 1, 1, 1, 1, 1};
-	tw_buf_init(&cmd->buf, 1 << 20);
+	buf_init(&cmd->buf, 1 << 20);
 	assert_int_equal(
 	    tw_sink_redis_row_cmd(cmd, "x", "p:", 1000000000, &s, &r, err, sizeof(err)), 0);
 	assert_int_equal(cmd->argc, TW_SINK_REDIS_ARGS_MAX);
-	tw_buf_free(&cmd->buf);
+	buf_free(&cmd->buf);
 	free(cmd);
 }
 
@@ -391,64 +391,61 @@ static void test_influx_classify(void **state)
 		enum tw_influx_api api;
 		long status;
 		const char *body;
-		enum tw_sink_influx_action want;
+		enum influx_action want;
 	} cases[] = {
-	    {TW_INFLUX_V1, 204, NULL, TW_INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 204, "", TW_INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 200, NULL, TW_INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 201, NULL, TW_INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 202, NULL, TW_INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 207, NULL, TW_INFLUX_ACT_OK},
+	    {TW_INFLUX_V1, 204, NULL, INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 204, "", INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 200, NULL, INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 201, NULL, INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 202, NULL, INFLUX_ACT_OK},
+	    {TW_INFLUX_V2, 207, NULL, INFLUX_ACT_OK},
 	    {TW_INFLUX_V1, 400, "{\"error\":\"unable to parse 'x': missing fields\"}",
-	     TW_INFLUX_ACT_REJECT},
+	     INFLUX_ACT_REJECT},
 	    {TW_INFLUX_V1, 400,
 	     "{\"error\":\"partial write: field type conflict: input field \\\"count\\\" on "
 	     "measurement \\\"m\\\" is type integer, already exists as type string dropped=1\"}",
-	     TW_INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 400, NULL, TW_INFLUX_ACT_REJECT},
+	     INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 400, NULL, INFLUX_ACT_REJECT},
 	    {TW_INFLUX_V2, 422,
 	     "{\"code\":\"unprocessable entity\",\"message\":\"partial write: "
 	     "dropped 4 points outside retention policy\"}",
-	     TW_INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 406, NULL, TW_INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 404, "{\"message\":\"bucket \\\"b\\\" not found\"}",
-	     TW_INFLUX_ACT_REJECT},
+	     INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 406, NULL, INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V2, 404, "{\"message\":\"bucket \\\"b\\\" not found\"}", INFLUX_ACT_REJECT},
 	    {TW_INFLUX_V1, 404, "{\"error\":\"database not found: \\\"x\\\"\"}",
-	     TW_INFLUX_ACT_CREATE_DB},
-	    {TW_INFLUX_V2, 404, "{\"error\":\"database not found: \\\"x\\\"\"}",
-	     TW_INFLUX_ACT_REJECT},
+	     INFLUX_ACT_CREATE_DB},
+	    {TW_INFLUX_V2, 404, "{\"error\":\"database not found: \\\"x\\\"\"}", INFLUX_ACT_REJECT},
 	    {TW_INFLUX_V1, 500, "{\"error\":\"database not found: \\\"x\\\"\"}",
-	     TW_INFLUX_ACT_CREATE_DB},
-	    {TW_INFLUX_V1, 413, NULL, TW_INFLUX_ACT_SPLIT},
-	    {TW_INFLUX_V2, 413, "{\"code\":\"request too large\"}", TW_INFLUX_ACT_SPLIT},
-	    {TW_INFLUX_V1, 401, NULL, TW_INFLUX_ACT_AUTH},
-	    {TW_INFLUX_V2, 403, NULL, TW_INFLUX_ACT_AUTH},
-	    {TW_INFLUX_V2, 429, NULL, TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 429, NULL, TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 502, NULL, TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 503, "{\"message\":\"partial write\"}", TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 504, NULL, TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"timeout\"}", TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 500, NULL, TW_INFLUX_ACT_RETRY},
+	     INFLUX_ACT_CREATE_DB},
+	    {TW_INFLUX_V1, 413, NULL, INFLUX_ACT_SPLIT},
+	    {TW_INFLUX_V2, 413, "{\"code\":\"request too large\"}", INFLUX_ACT_SPLIT},
+	    {TW_INFLUX_V1, 401, NULL, INFLUX_ACT_AUTH},
+	    {TW_INFLUX_V2, 403, NULL, INFLUX_ACT_AUTH},
+	    {TW_INFLUX_V2, 429, NULL, INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 429, NULL, INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 502, NULL, INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 503, "{\"message\":\"partial write\"}", INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 504, NULL, INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"timeout\"}", INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V2, 500, NULL, INFLUX_ACT_RETRY},
 	    {TW_INFLUX_V1, 500,
 	     "{\"error\":\"partial write: points beyond retention policy "
 	     "dropped=2\"}",
-	     TW_INFLUX_ACT_REJECT},
+	     INFLUX_ACT_REJECT},
 	    {TW_INFLUX_V1, 500, "{\"error\":\"points beyond retention policy\"}",
-	     TW_INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"unable to parse\"}", TW_INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"retention policy not found: x\"}",
-	     TW_INFLUX_ACT_REJECT},
+	     INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"unable to parse\"}", INFLUX_ACT_REJECT},
+	    {TW_INFLUX_V1, 500, "{\"error\":\"retention policy not found: x\"}", INFLUX_ACT_REJECT},
 	    {TW_INFLUX_V1, 500, "{\"error\":\"write failed: hinted handoff queue not empty\"}",
-	     TW_INFLUX_ACT_OK},
-	    {TW_INFLUX_V1, 301, NULL, TW_INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 0, NULL, TW_INFLUX_ACT_RETRY},
+	     INFLUX_ACT_OK},
+	    {TW_INFLUX_V1, 301, NULL, INFLUX_ACT_RETRY},
+	    {TW_INFLUX_V1, 0, NULL, INFLUX_ACT_RETRY},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum tw_sink_influx_action got =
-		    tw_sink_influx_classify(cases[i].api, cases[i].status, cases[i].body);
+		enum influx_action got =
+		    influx_classify(cases[i].api, cases[i].status, cases[i].body);
 
 		if (got != cases[i].want)
 			fail_msg("case %zu: v%d %ld %s: got %d want %d", i, (int)cases[i].api,
@@ -463,49 +460,46 @@ static void test_influx_retry_after(void **state)
 	const time_t date = 1445412480;
 
 	(void)state;
-	assert_int_equal(tw_sink_influx_retry_after(NULL, 0), 0);
-	assert_int_equal(tw_sink_influx_retry_after("120", 0), 120000);
-	assert_int_equal(tw_sink_influx_retry_after(" 7 ", 0), 7000);
-	assert_int_equal(tw_sink_influx_retry_after("1.5", 0), 1500);
-	assert_int_equal(tw_sink_influx_retry_after("0", 0), 0);
-	assert_int_equal(tw_sink_influx_retry_after("600", 0), 600000);
-	assert_int_equal(tw_sink_influx_retry_after("601", 0), TW_SINK_INFLUX_RETRY_AFTER_MAX_MS);
-	assert_int_equal(tw_sink_influx_retry_after("1e300", 0), TW_SINK_INFLUX_RETRY_AFTER_MAX_MS);
-	assert_int_equal(tw_sink_influx_retry_after("soon", 0), TW_SINK_INFLUX_RETRY_AFTER_BAD_MS);
-	assert_int_equal(tw_sink_influx_retry_after("5s", 0), TW_SINK_INFLUX_RETRY_AFTER_BAD_MS);
-	assert_int_equal(tw_sink_influx_retry_after("-5", 0), TW_SINK_INFLUX_RETRY_AFTER_BAD_MS);
-	assert_int_equal(tw_sink_influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 30),
-	                 30000);
-	assert_int_equal(tw_sink_influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + 5), 0);
-	assert_int_equal(tw_sink_influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 3600),
-	                 TW_SINK_INFLUX_RETRY_AFTER_MAX_MS);
+	assert_int_equal(influx_retry_after(NULL, 0), 0);
+	assert_int_equal(influx_retry_after("120", 0), 120000);
+	assert_int_equal(influx_retry_after(" 7 ", 0), 7000);
+	assert_int_equal(influx_retry_after("1.5", 0), 1500);
+	assert_int_equal(influx_retry_after("0", 0), 0);
+	assert_int_equal(influx_retry_after("600", 0), 600000);
+	assert_int_equal(influx_retry_after("601", 0), INFLUX_RETRY_AFTER_MAX_MS);
+	assert_int_equal(influx_retry_after("1e300", 0), INFLUX_RETRY_AFTER_MAX_MS);
+	assert_int_equal(influx_retry_after("soon", 0), INFLUX_RETRY_AFTER_BAD_MS);
+	assert_int_equal(influx_retry_after("5s", 0), INFLUX_RETRY_AFTER_BAD_MS);
+	assert_int_equal(influx_retry_after("-5", 0), INFLUX_RETRY_AFTER_BAD_MS);
+	assert_int_equal(influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 30), 30000);
+	assert_int_equal(influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + 5), 0);
+	assert_int_equal(influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 3600),
+	                 INFLUX_RETRY_AFTER_MAX_MS);
 }
 
 static void test_influx_write_url(void **state)
 {
-	struct tw_buf b;
+	struct buf b;
 
 	(void)state;
-	tw_buf_init(&b, 4096);
-	assert_int_equal(
-	    tw_sink_influx_write_url(&b, TW_INFLUX_V1, "http://influx:8086", "sluice", NULL), 0);
-	assert_string_equal(b.data, "http://influx:8086/write?db=sluice&precision=ns");
-	tw_buf_reset(&b);
-	assert_int_equal(
-	    tw_sink_influx_write_url(&b, TW_INFLUX_V1, "https://h/base//", "my db&x", "ignored"),
-	    0);
-	assert_string_equal(b.data, "https://h/base/write?db=my%20db%26x&precision=ns");
-	tw_buf_reset(&b);
-	assert_int_equal(tw_sink_influx_write_url(&b, TW_INFLUX_V2, "http://h:8086/",
-	                                          "sluice/autogen", "Acme Inc"),
+	buf_init(&b, 4096);
+	assert_int_equal(influx_write_url(&b, TW_INFLUX_V1, "http://influx:8086", "sluice", NULL),
 	                 0);
+	assert_string_equal(b.data, "http://influx:8086/write?db=sluice&precision=ns");
+	buf_reset(&b);
+	assert_int_equal(
+	    influx_write_url(&b, TW_INFLUX_V1, "https://h/base//", "my db&x", "ignored"), 0);
+	assert_string_equal(b.data, "https://h/base/write?db=my%20db%26x&precision=ns");
+	buf_reset(&b);
+	assert_int_equal(
+	    influx_write_url(&b, TW_INFLUX_V2, "http://h:8086/", "sluice/autogen", "Acme Inc"), 0);
 	assert_string_equal(
 	    b.data,
 	    "http://h:8086/api/v2/write?org=Acme%20Inc&bucket=sluice%2Fautogen&precision=ns");
-	tw_buf_reset(&b);
-	assert_int_equal(tw_sink_influx_write_url(&b, TW_INFLUX_V2, "http://h", "b", NULL), 0);
+	buf_reset(&b);
+	assert_int_equal(influx_write_url(&b, TW_INFLUX_V2, "http://h", "b", NULL), 0);
 	assert_string_equal(b.data, "http://h/api/v2/write?bucket=b&precision=ns");
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 static void test_influx_duration(void **state)
@@ -531,10 +525,10 @@ static void test_influx_window_line(void **state)
 	struct tw_sink_schema s = schema;
 	struct tw_row r = make_row();
 	char err[256], tag[64];
-	struct tw_buf b;
+	struct buf b;
 
 	(void)state;
-	tw_buf_init(&b, 1 << 16);
+	buf_init(&b, 1 << 16);
 	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), 0);
 	assert_string_equal(buf_str(&b),
 	                    "telemetry_window,host=h1,resource=prod/sensors,site=s3,window=1m "
@@ -549,7 +543,7 @@ static void test_influx_window_line(void **state)
 	s.aggregations = TW_AGG_COUNT | TW_AGG_MEAN;
 	memcpy(r.key, "a b\x1f", 4);
 	r.key_len = 4;
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), 0);
 	assert_string_equal(buf_str(&b),
 	                    "telemetry_window,key_resource=a\\ b,resource=prod/sensors,"
@@ -561,17 +555,17 @@ static void test_influx_window_line(void **state)
 	/* What line protocol cannot carry is refused, the buffer untouched. */
 	memcpy(r.key, "a\\\x1fs3", 5);
 	r.key_len = 5;
-	tw_buf_reset(&b);
-	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), TW_LP_E_INVALID);
+	buf_reset(&b);
+	assert_int_equal(tw_sink_influx_window_line(&b, &s, &r, err, sizeof(err)), LP_E_INVALID);
 	assert_int_equal(b.len, 0);
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 static void test_influx_event_line(void **state)
 {
 	struct tw_event ev;
 	char err[256];
-	struct tw_buf b;
+	struct buf b;
 
 	(void)state;
 	memset(&ev, 0, sizeof(ev));
@@ -581,27 +575,27 @@ static void test_influx_event_line(void **state)
 	ev.present = 2;
 	ev.values[0] = 99;
 	ev.values[1] = 0.25;
-	tw_buf_init(&b, 1 << 16);
+	buf_init(&b, 1 << 16);
 	assert_int_equal(tw_sink_influx_event_line(&b, &schema, &ev, err, sizeof(err)), 0);
 	assert_string_equal(buf_str(&b), "telemetry_raw,host=h1,resource=prod/sensors,site=s3 "
 	                                 "load=0.25 1795410000000000123\n");
 	ev.present = 0;
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(tw_sink_influx_event_line(&b, &schema, &ev, err, sizeof(err)), 1);
 	assert_int_equal(b.len, 0);
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 static void test_influx_split_point(void **state)
 {
 	(void)state;
-	assert_int_equal(tw_sink_influx_split_point("", 0), 0);
-	assert_int_equal(tw_sink_influx_split_point("a\n", 2), 0);
-	assert_int_equal(tw_sink_influx_split_point("a\nb\n", 4), 2);
-	assert_int_equal(tw_sink_influx_split_point("a\nb\nc\n", 6), 2);
-	assert_int_equal(tw_sink_influx_split_point("a\nb\nc\nd\n", 8), 4);
-	assert_int_equal(tw_sink_influx_split_point("a\nbb\nccc\ndddd\neeeee\n", 20), 5);
-	assert_int_equal(tw_sink_influx_split_point("a\nb", 3), 2); /* no final newline */
+	assert_int_equal(influx_split_point("", 0), 0);
+	assert_int_equal(influx_split_point("a\n", 2), 0);
+	assert_int_equal(influx_split_point("a\nb\n", 4), 2);
+	assert_int_equal(influx_split_point("a\nb\nc\n", 6), 2);
+	assert_int_equal(influx_split_point("a\nb\nc\nd\n", 8), 4);
+	assert_int_equal(influx_split_point("a\nbb\nccc\ndddd\neeeee\n", 20), 5);
+	assert_int_equal(influx_split_point("a\nb", 3), 2); /* no final newline */
 }
 
 /* A fake server: answers 413 to a body over max_lines lines, RETRY at the

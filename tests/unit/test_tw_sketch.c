@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/tw_sketch.h"
+#include "tw_sketch.h"
 
 #define ALPHA 0.01
 /* The bound holds up to floating-point rounding in log() and exp(). */

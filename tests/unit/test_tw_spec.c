@@ -14,9 +14,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/tw_agg.h"
-#include "../../workers/tw_core.h"
-#include "../../lib/tw_spec.h"
+#include "tw_agg.h"
+#include "tw_core.h"
+#include "tw_spec.h"
 
 #define S INT64_C(1000000000)
 

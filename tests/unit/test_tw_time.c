@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "tw_time.h"
+#include "clock.h"
 
 #define NS INT64_C(1000000000)
 /* 2026-11-23T05:00:00Z */
@@ -468,8 +469,8 @@ static void test_kind_names(void **state)
 
 static void check_format(int64_t ns, const char *want)
 {
-	char buf[TW_TIME_RFC3339_MAX];
-	int n = tw_time_format_rfc3339(ns, buf, sizeof(buf));
+	char buf[CLOCK_RFC3339_MAX];
+	int n = clock_format_rfc3339(ns, buf, sizeof(buf));
 
 	if (n != (int)strlen(want) || strcmp(buf, want) != 0)
 		fail_msg("%lld: got %d [%s], want [%s]", (long long)ns, n, buf, want);
@@ -496,18 +497,18 @@ static void test_format(void **state)
 
 	/* too small: -1 and an empty string */
 	memset(buf, 'x', sizeof(buf));
-	assert_int_equal(tw_time_format_rfc3339(0, buf, 20), -1);
+	assert_int_equal(clock_format_rfc3339(0, buf, 20), -1);
 	assert_string_equal(buf, "");
-	assert_int_equal(tw_time_format_rfc3339(0, buf, 21), 20);
-	assert_int_equal(tw_time_format_rfc3339(0, buf, 0), -1);
-	assert_int_equal(tw_time_format_rfc3339(0, NULL, 0), -1);
+	assert_int_equal(clock_format_rfc3339(0, buf, 21), 20);
+	assert_int_equal(clock_format_rfc3339(0, buf, 0), -1);
+	assert_int_equal(clock_format_rfc3339(0, NULL, 0), -1);
 }
 
 /* format -> parse gives the same ns, over the whole range (xorshift). */
 static void test_format_round_trip(void **state)
 {
 	uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
-	char buf[TW_TIME_RFC3339_MAX], err[128];
+	char buf[CLOCK_RFC3339_MAX], err[128];
 
 	(void)state;
 	for (int i = 0; i < 200000; i++) {
@@ -522,7 +523,7 @@ static void test_format_round_trip(void **state)
 			ns -= ns % NS; /* whole seconds */
 		else if (i % 4 == 2)
 			ns -= ns % 1000000; /* ms */
-		n = tw_time_format_rfc3339(ns, buf, sizeof(buf));
+		n = clock_format_rfc3339(ns, buf, sizeof(buf));
 		assert_true(n > 0);
 		if (tw_time_parse_rfc3339(buf, (size_t)n, &back, err, sizeof(err)) != 0 ||
 		    back != ns)

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../workers/tw_hash.h"
-#include "../../workers/tw_window.h"
+#include "tw_hash.h"
+#include "tw_window.h"
 
 #define S INT64_C(1000000000)
 #define MS INT64_C(1000000)

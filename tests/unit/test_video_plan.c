@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "../../workers/video_plan.h"
+#include "video_plan.h"
 
 /* 25 fps in a 1/12800 time base: 512 ticks a frame; a keyframe every
  * gop frames; B-frames reorder pts within a GOP (decode order != pts). */

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../workers/video_process.h"
+#include "video_process.h"
 
 static void test_copy_row(void **state)
 {

@@ -22,8 +22,8 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
-#include "../../workers/video_analysis.h"
-#include "../../workers/video_segment.h"
+#include "video_analysis.h"
+#include "video_segment.h"
 
 static char dir[256];
 

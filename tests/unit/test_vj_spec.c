@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/vj_spec.h"
+#include "vj_spec.h"
 
 #define BASE                                                                                       \
 	"\"source\":{\"uri\":\"file:///in/a.mp4\"},\"output\":{\"uri\":\"file:///out/a.mp4\"},"    \

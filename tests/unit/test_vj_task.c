@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/vj_progress.h"
-#include "../../lib/vj_task.h"
+#include "vj_progress.h"
+#include "vj_task.h"
 
 static void sample(struct vj_task *t)
 {

@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../operator/workers_health.h"
+#include "workers_health.h"
 
 /* 2026-12-07T10:00:30Z */
 #define NOW ((time_t)1796637630)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../operator/workqueue.h"
+#include "workqueue.h"
 
 /* ---------------------------------------------------------------- helpers */
 

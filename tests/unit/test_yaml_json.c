@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/yaml_json.h"
+#include "yaml_json.h"
 
 /* Converts yaml and compares the compact JSON with want. */
 static void same(const char *yaml, const char *want)

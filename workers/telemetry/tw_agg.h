@@ -2,10 +2,9 @@
  * per value field count, sum, min, max, mean and p50/p95/p99.
  *
  * The aggregation names below are the ones spec.aggregations[] accepts
- * (tw_spec.c reads them through tw_agg_parse), so the CRD, the config file
- * and the sinks agree on one list. Quantiles come from a tw_sketch per value
- * field, kept only when a quantile was asked for (the bound is in
- * tw_sketch.h: |q' - q| <= alpha * |q|).
+ * (lib/contract/tw_agg_kind.h: the spec parser reads them through tw_agg_parse), so the CRD, the
+ * config file and the sinks agree on one list. Quantiles come from a tw_sketch per value field,
+ * kept only when a quantile was asked for (the bound is in tw_sketch.h: |q' - q| <= alpha * |q|).
  *
  * A value field that an event lacks (its bit clear in tw_event.present), or
  * whose value is NaN or infinite, is skipped for that field only; the
@@ -24,37 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tw_agg_kind.h"
 #include "tw_event.h"
 #include "tw_sketch.h"
-
-/* spec.aggregations[] entries, as bits. */
-enum tw_agg_kind {
-	TW_AGG_COUNT = 1u << 0,
-	TW_AGG_SUM = 1u << 1,
-	TW_AGG_MIN = 1u << 2,
-	TW_AGG_MAX = 1u << 3,
-	TW_AGG_MEAN = 1u << 4,
-	TW_AGG_P50 = 1u << 5,
-	TW_AGG_P95 = 1u << 6,
-	TW_AGG_P99 = 1u << 7,
-};
-#define TW_AGG_ALL 0xffu
-#define TW_AGG_QUANTILES (TW_AGG_P50 | TW_AGG_P95 | TW_AGG_P99)
 
 enum tw_agg_error {
 	TW_AGG_OK = 0,
 	TW_AGG_E_NOMEM = -1,
 	TW_AGG_E_CONFIG = -2,
 };
-
-/*
- * "count", "sum", "min", "max", "mean", "p50", "p95" or "p99" (exactly) into
- * *kind. Returns 0, or -1 for anything else (NULL included).
- */
-int tw_agg_parse(const char *name, unsigned *kind);
-
-/* The name of one kind bit; NULL when kind is not exactly one known bit. */
-const char *tw_agg_name(unsigned kind);
 
 /* Shared, read-only settings for every aggregate of a stream. */
 struct tw_agg_config {

@@ -15,13 +15,13 @@
 #include <libavutil/log.h>
 #include <libpq-fe.h>
 
-#include "dead_letter.h"
+#include "dlq.h"
 #include "kafka.h"
 #include "log.h"
 #include "secret_env.h"
 #include "signals.h"
-#include "tw_lineproto.h"
-#include "tw_sink_int.h"
+#include "lineproto.h"
+#include "influx.h"
 #include "video_db.h"
 #include "vj_progress.h"
 #include "vj_spec.h"
@@ -64,7 +64,7 @@ struct video_process {
 	int influx_on;
 	CURL *curl;
 	struct curl_slist *influx_headers;
-	struct tw_buf influx_url, influx_query_url;
+	struct buf influx_url, influx_query_url;
 	char curl_err[CURL_ERROR_SIZE];
 	long influx_status;
 	char influx_body[512];
@@ -347,7 +347,7 @@ static int influx_post(struct video_process *p, const char *url, const char *dat
 static void influx_point(struct video_process *p, const struct vj_task *t,
                          const struct vseg_result *r)
 {
-	struct tw_buf b;
+	struct buf b;
 	char errbuf[512] = "";
 	int64_t now_ns;
 	struct timespec ts;
@@ -356,50 +356,49 @@ static void influx_point(struct video_process *p, const struct vj_task *t,
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	const struct tw_lp_tag tags[] = {
+	const struct lp_tag tags[] = {
 	    {.key = "job", .value = t->job, .value_len = strlen(t->job)},
 	    {.key = "worker", .value = p->client_id, .value_len = strlen(p->client_id)},
 	};
-	const struct tw_lp_field fields[] = {
-	    {.key = "segment", .type = TW_LP_INT, .v.i = t->segment},
-	    {.key = "frames", .type = TW_LP_INT, .v.i = r->frames},
-	    {.key = "seconds", .type = TW_LP_FLOAT, .v.f = r->seconds},
+	const struct lp_field fields[] = {
+	    {.key = "segment", .type = LP_INT, .v.i = t->segment},
+	    {.key = "frames", .type = LP_INT, .v.i = r->frames},
+	    {.key = "seconds", .type = LP_FLOAT, .v.f = r->seconds},
 	    {.key = "fps",
-	     .type = TW_LP_FLOAT,
+	     .type = LP_FLOAT,
 	     .v.f = r->seconds > 0 ? (double)r->frames / r->seconds : 0},
-	    {.key = "bytes", .type = TW_LP_INT, .v.i = r->bytes},
-	    {.key = "corrupt_packets", .type = TW_LP_INT, .v.i = r->corrupt_packets},
+	    {.key = "bytes", .type = LP_INT, .v.i = r->bytes},
+	    {.key = "corrupt_packets", .type = LP_INT, .v.i = r->corrupt_packets},
 	};
-	const struct tw_lp_point pt = {.measurement = "sluice_vj_segments",
-	                               .tags = tags,
-	                               .n_tags = 2,
-	                               .fields = fields,
-	                               .n_fields = 6,
-	                               .ts_ns = now_ns,
-	                               .has_ts = 1};
-	tw_buf_init(&b, 4096);
-	if (tw_lp_append(&b, &pt, errbuf, sizeof(errbuf)) < 0) {
+	const struct lp_point pt = {.measurement = "sluice_vj_segments",
+	                            .tags = tags,
+	                            .n_tags = 2,
+	                            .fields = fields,
+	                            .n_fields = 6,
+	                            .ts_ns = now_ns,
+	                            .has_ts = 1};
+	buf_init(&b, 4096);
+	if (lp_append(&b, &pt, errbuf, sizeof(errbuf)) < 0) {
 		log_warn("influxdb point not built", "job", t->job, "error", errbuf, NULL);
-		tw_buf_free(&b);
+		buf_free(&b);
 		return;
 	}
 	for (int attempt = 0; attempt < INFLUX_TRIES; attempt++) {
 		if (influx_post(p, p->influx_url.data, b.data, b.len, errbuf, sizeof(errbuf)) ==
 		    0) {
-			enum tw_sink_influx_action act =
-			    tw_sink_influx_classify((enum tw_influx_api)p->spec.sinks.influxdb.api,
-			                            p->influx_status, p->influx_body);
-			if (act == TW_INFLUX_ACT_OK)
+			enum influx_action act = influx_classify(p->spec.sinks.influxdb.api,
+			                                         p->influx_status, p->influx_body);
+			if (act == INFLUX_ACT_OK)
 				break;
 			snprintf(errbuf, sizeof(errbuf), "influxdb: %ld: %.*s", p->influx_status,
 			         (int)strcspn(p->influx_body, "\n"), p->influx_body);
-			if (act == TW_INFLUX_ACT_CREATE_DB) {
+			if (act == INFLUX_ACT_CREATE_DB) {
 				char q[600], e2[256];
 				snprintf(q, sizeof(q), "q=CREATE+DATABASE+%%22%s%%22",
 				         p->spec.sinks.influxdb.database);
 				(void)influx_post(p, p->influx_query_url.data, q, strlen(q), e2,
 				                  sizeof(e2));
-			} else if (act == TW_INFLUX_ACT_REJECT) {
+			} else if (act == INFLUX_ACT_REJECT) {
 				attempt = INFLUX_TRIES;
 			}
 		}
@@ -411,7 +410,7 @@ static void influx_point(struct video_process *p, const struct vj_task *t,
 		if (nap(500))
 			break;
 	}
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 static int influx_setup(struct video_process *p, char *errbuf, size_t errbuf_size)
@@ -431,20 +430,19 @@ static int influx_setup(struct video_process *p, char *errbuf, size_t errbuf_siz
 			return VPROC_ERR;
 		}
 	}
-	tw_buf_init(&p->influx_url, 8192);
-	tw_buf_init(&p->influx_query_url, 8192);
-	if (tw_sink_influx_write_url(&p->influx_url, (enum tw_influx_api)p->spec.sinks.influxdb.api,
-	                             p->spec.sinks.influxdb.url, p->spec.sinks.influxdb.database,
-	                             p->spec.sinks.influxdb.org) < 0 ||
-	    tw_buf_append(&p->influx_query_url, p->spec.sinks.influxdb.url,
-	                  strcspn(p->spec.sinks.influxdb.url, "?")) < 0) {
+	buf_init(&p->influx_url, 8192);
+	buf_init(&p->influx_query_url, 8192);
+	if (influx_write_url(&p->influx_url, p->spec.sinks.influxdb.api, p->spec.sinks.influxdb.url,
+	                     p->spec.sinks.influxdb.database, p->spec.sinks.influxdb.org) < 0 ||
+	    buf_append(&p->influx_query_url, p->spec.sinks.influxdb.url,
+	               strcspn(p->spec.sinks.influxdb.url, "?")) < 0) {
 		snprintf(errbuf, errbuf_size, "spec.sinks.influxdb: url too long");
 		return VPROC_ERR;
 	}
 	while (p->influx_query_url.len > 0 &&
 	       p->influx_query_url.data[p->influx_query_url.len - 1] == '/')
 		p->influx_query_url.len--;
-	if (tw_buf_append(&p->influx_query_url, "/query", 7) < 0) {
+	if (buf_append(&p->influx_query_url, "/query", 7) < 0) {
 		snprintf(errbuf, errbuf_size, "spec.sinks.influxdb: url too long");
 		return VPROC_ERR;
 	}
@@ -1034,8 +1032,8 @@ void video_process_free(struct video_process *p)
 	if (p->curl != NULL)
 		curl_easy_cleanup(p->curl);
 	curl_slist_free_all(p->influx_headers);
-	tw_buf_free(&p->influx_url);
-	tw_buf_free(&p->influx_query_url);
+	buf_free(&p->influx_url);
+	buf_free(&p->influx_query_url);
 	free(p->rows);
 	vj_spec_free(&p->spec);
 	free(p);

@@ -32,10 +32,10 @@ struct pg_sink {
 	char table[TABLE_MAX + 1];
 	uint32_t max_rows_per_key;
 	int64_t max_age_ns;
-	PGconn *conn;       /* NULL: connect on the next call */
-	struct tw_buf sql;  /* upsert text, reused */
-	size_t sql_rows;    /* rows the upsert in sql is for; 0: none */
-	struct tw_buf vals; /* parameter values (text NUL-ended, binary 8 bytes), reused */
+	PGconn *conn;    /* NULL: connect on the next call */
+	struct buf sql;  /* upsert text, reused */
+	size_t sql_rows; /* rows the upsert in sql is for; 0: none */
+	struct buf vals; /* parameter values (text NUL-ended, binary 8 bytes), reused */
 	/* TW_SINK_PG_PARAMS * ROWS_PER_INSERT of each: offsets into vals, then
 	 * what libpq takes (pointers, lengths, formats, types). */
 	size_t *offs;
@@ -69,12 +69,12 @@ static const char *const columns[TW_SINK_PG_PARAMS] = {
     "sum",      "min", "max",        "mean",         "p50",        "p95",   "p99",
 };
 
-int tw_sink_pg_insert_sql(struct tw_buf *out, const char *table, size_t nrows)
+int tw_sink_pg_insert_sql(struct buf *out, const char *table, size_t nrows)
 {
 	char tmp[96];
 	int rc = 0, n;
 
-#define PUT(s) (rc = rc ? rc : tw_buf_append(out, (s), strlen(s)))
+#define PUT(s) (rc = rc ? rc : buf_append(out, (s), strlen(s)))
 	PUT("INSERT INTO \"");
 	PUT(table);
 	PUT("\" AS t (");
@@ -89,7 +89,7 @@ int tw_sink_pg_insert_sql(struct tw_buf *out, const char *table, size_t nrows)
 			n = snprintf(tmp, sizeof(tmp), "%s$%zu", c ? ", " : "",
 			             r * TW_SINK_PG_PARAMS + c + 1);
 			if (n < 0 || (size_t)n >= sizeof(tmp))
-				return TW_LP_E_INVALID;
+				return LP_E_INVALID;
 			PUT(tmp);
 		}
 		PUT(")");
@@ -117,7 +117,7 @@ int tw_sink_pg_insert_sql(struct tw_buf *out, const char *table, size_t nrows)
 		}
 	}
 	PUT(")");
-	rc = rc ? rc : tw_buf_append(out, "", 1);
+	rc = rc ? rc : buf_append(out, "", 1);
 #undef PUT
 	return rc;
 }
@@ -609,7 +609,7 @@ static int put_text(struct pg_sink *s, size_t i, const char *text)
 	}
 	s->offs[i] = s->vals.len;
 	s->lens[i] = 0; /* text: libpq reads to the NUL */
-	return tw_buf_append(&s->vals, text, strlen(text) + 1);
+	return buf_append(&s->vals, text, strlen(text) + 1);
 }
 
 /* Appends parameter i's 8 binary bytes (int8, float8, timestamptz). */
@@ -620,7 +620,7 @@ static int put_binary(struct pg_sink *s, size_t i, uint64_t v)
 	tw_sink_pg_be64(v, be);
 	s->offs[i] = s->vals.len;
 	s->lens[i] = 8;
-	return tw_buf_append(&s->vals, (const char *)be, sizeof(be));
+	return buf_append(&s->vals, (const char *)be, sizeof(be));
 }
 
 static int put_int8(struct pg_sink *s, size_t i, int64_t v)
@@ -671,7 +671,7 @@ static int upsert_text(struct pg_sink *s, size_t ndb, char *errbuf, size_t errbu
 {
 	if (s->sql_rows == ndb)
 		return 0;
-	tw_buf_reset(&s->sql);
+	buf_reset(&s->sql);
 	s->sql_rows = 0;
 	if (tw_sink_pg_insert_sql(&s->sql, s->table, ndb) < 0)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
@@ -711,7 +711,7 @@ static int flush_rows(struct pg_sink *s, size_t ndb, char *errbuf, size_t errbuf
 		                   s->formats, 0);
 	}
 	rc = pg_result(s, "upsert", res, NULL, errbuf, errbuf_size);
-	tw_buf_reset(&s->vals);
+	buf_reset(&s->vals);
 	return rc;
 }
 
@@ -772,7 +772,7 @@ static int pg_write(void *impl, const struct tw_batch *b, char *errbuf, size_t e
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
 		                    "postgres: out of memory");
 	}
-	tw_buf_reset(&s->vals);
+	buf_reset(&s->vals);
 	if ((rc = pg_exec(s, "begin", "BEGIN", 0, NULL, NULL, errbuf, errbuf_size)) == 0) {
 		rc = write_rows(s, b, skip, errbuf, errbuf_size);
 		if (rc == 0)
@@ -865,8 +865,8 @@ static void pg_close(void *impl)
 		return;
 	pg_drop(s);
 	tw_sink_schema_free(&s->schema);
-	tw_buf_free(&s->sql);
-	tw_buf_free(&s->vals);
+	buf_free(&s->sql);
+	buf_free(&s->vals);
 	free(s->offs);
 	free(s->params);
 	free(s->lens);
@@ -917,8 +917,8 @@ static int pg_open(const struct tw_spec *spec, const char *dsn, void **impl, cha
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "postgres: out of memory");
-	tw_buf_init(&s->sql, 1u << 20);
-	tw_buf_init(&s->vals, 16u << 20);
+	buf_init(&s->sql, 1u << 20);
+	buf_init(&s->vals, 16u << 20);
 	snprintf(s->table, sizeof(s->table), "%s", spec->sinks.postgres.table);
 	s->max_rows_per_key = spec->retention.max_rows_per_key;
 	s->max_age_ns = spec->retention.max_age_ns;

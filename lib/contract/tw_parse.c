@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tw_lineproto.h"
+#include "dtoa.h"
 
 /* Every configured name gets a slot: the timestamp, the keys, the values. */
 #define SLOTS_MAX (1 + TW_KEYS_MAX + TW_VALUES_MAX)
@@ -355,7 +355,7 @@ static int number_key(const char *t, size_t n, char *dst, size_t cap)
 			return r;
 		if (cap < 32)
 			return NUM_LONG;
-		return tw_lp_format_double(v, dst, cap);
+		return dtoa_shortest(v, dst, cap);
 	}
 }
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "tw_agg.h"
+#include "tw_agg_kind.h"
 #include "spec_read.h"
 #include "yaml_json.h"
 

@@ -1,5 +1,6 @@
 /* tw_report.c -- partition progress to the status Redis; see tw_report.h. */
 #include "tw_report.h"
+#include "hostport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ struct tw_report *tw_report_new(const char *addr, const char *ns, const char *na
 		snprintf(errbuf, errbuf_size, "out of memory");
 		return NULL;
 	}
-	if (tw_progress_split_addr(addr, r->host, sizeof(r->host), &r->port) < 0) {
+	if (hostport_split(addr, r->host, sizeof(r->host), &r->port) < 0) {
 		snprintf(errbuf, errbuf_size, "\"%s\" is not host:port", addr);
 		free(r);
 		return NULL;

@@ -1,7 +1,7 @@
 /* tw_sink_influx.c -- the InfluxDB sink (libcurl): window results (and raw
  * events when spec.sinks.influxdb.raw is on) as line protocol, up to
  * TW_SINK_INFLUX_BATCH_LINES points per request, to the v1 /write or the v2
- * /api/v2/write API, answered by Telegraf's rules (tw_sink_influx_classify).
+ * /api/v2/write API, answered by Telegraf's rules (influx_classify).
  * See tw_sink_int.h for the pure parts and docs/telemetry-sinks.md for the
  * measurements and how to query them. */
 #include <ctype.h>
@@ -32,13 +32,13 @@ struct influx_sink {
 	enum tw_influx_api api;
 	int raw, windows;
 	char *db;
-	struct tw_buf write_url, query_url;
+	struct buf write_url, query_url;
 	CURL *curl;
 	struct curl_slist *write_headers, *query_headers;
 	char curl_err[CURL_ERROR_SIZE];
 	char body[BODY_MAX + 1];
 	size_t body_len;
-	struct tw_buf lines;
+	struct buf lines;
 	size_t nlines;
 	int create_refused; /* CREATE DATABASE was refused (401/403): not again */
 	int64_t retry_after_ms;
@@ -46,123 +46,6 @@ struct influx_sink {
 };
 
 /* ==== Pure text and rules ==== */
-
-enum tw_sink_influx_action tw_sink_influx_classify(enum tw_influx_api api, long status,
-                                                   const char *body)
-{
-	const char *b = body != NULL ? body : "";
-
-	if (status >= 200 && status < 300)
-		return TW_INFLUX_ACT_OK;
-	if (api == TW_INFLUX_V1 && strstr(b, "database not found") != NULL)
-		return TW_INFLUX_ACT_CREATE_DB;
-	if (status == 413)
-		return TW_INFLUX_ACT_SPLIT;
-	if (status == 401 || status == 403)
-		return TW_INFLUX_ACT_AUTH;
-	/* The server is overloaded and may not be able to say more. */
-	if (status == 429 || status == 502 || status == 503 || status == 504)
-		return TW_INFLUX_ACT_RETRY;
-	/* Any other 4xx is the client's mistake: the same request fails again. */
-	if (status >= 400 && status < 500)
-		return TW_INFLUX_ACT_REJECT;
-	if (strstr(b, "hinted handoff queue not empty") != NULL)
-		return TW_INFLUX_ACT_OK;
-	if (strstr(b, "partial write") != NULL || strstr(b, "unable to parse") != NULL ||
-	    strstr(b, "points beyond retention policy") != NULL ||
-	    strstr(b, "retention policy not found") != NULL)
-		return TW_INFLUX_ACT_REJECT;
-	return TW_INFLUX_ACT_RETRY;
-}
-
-int64_t tw_sink_influx_retry_after(const char *value, time_t now)
-{
-	const char *p = value;
-	double secs;
-	char *end;
-	time_t when;
-
-	if (p == NULL)
-		return 0;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (isdigit((unsigned char)*p) || *p == '.') {
-		secs = strtod(p, &end);
-		while (*end == ' ' || *end == '\t')
-			end++;
-		if (*end != '\0' || !isfinite(secs))
-			return TW_SINK_INFLUX_RETRY_AFTER_BAD_MS;
-		if (secs * 1000 >= TW_SINK_INFLUX_RETRY_AFTER_MAX_MS)
-			return TW_SINK_INFLUX_RETRY_AFTER_MAX_MS;
-		return (int64_t)ceil(secs * 1000);
-	}
-	when = curl_getdate(p, NULL);
-	if (when == (time_t)-1)
-		return TW_SINK_INFLUX_RETRY_AFTER_BAD_MS;
-	if (when <= now)
-		return 0;
-	if ((int64_t)(when - now) * 1000 >= TW_SINK_INFLUX_RETRY_AFTER_MAX_MS)
-		return TW_SINK_INFLUX_RETRY_AFTER_MAX_MS;
-	return (int64_t)(when - now) * 1000;
-}
-
-static int put(struct tw_buf *b, const char *s)
-{
-	return tw_buf_append(b, s, strlen(s));
-}
-
-/* Appends s percent-encoded (RFC 3986: unreserved bytes as they are). */
-static int put_encoded(struct tw_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int rc = 0;
-
-	for (; *s != '\0' && rc == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-			rc = tw_buf_append(b, s, 1);
-		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-			rc = tw_buf_append(b, e, 3);
-		}
-	}
-	return rc;
-}
-
-/* url without its trailing slashes. */
-static int put_base(struct tw_buf *b, const char *url)
-{
-	size_t n = strlen(url);
-
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	return tw_buf_append(b, url, n);
-}
-
-int tw_sink_influx_write_url(struct tw_buf *out, enum tw_influx_api api, const char *url,
-                             const char *db, const char *org)
-{
-	int rc = put_base(out, url);
-
-	if (rc == 0 && api == TW_INFLUX_V2) {
-		rc = put(out, "/api/v2/write?");
-		if (rc == 0 && org != NULL)
-			if ((rc = put(out, "org=")) == 0 && (rc = put_encoded(out, org)) == 0)
-				rc = put(out, "&");
-		if (rc == 0 && (rc = put(out, "bucket=")) == 0)
-			rc = put_encoded(out, db);
-	} else if (rc == 0) {
-		if ((rc = put(out, "/write?db=")) == 0)
-			rc = put_encoded(out, db);
-	}
-	if (rc == 0)
-		rc = put(out, "&precision=ns");
-	if (rc == 0)
-		rc = tw_buf_append(out, "", 1);
-	return rc;
-}
 
 int tw_sink_influx_duration(int64_t ns, char *buf, size_t size)
 {
@@ -200,46 +83,46 @@ const char *tw_sink_influx_key_tag(const char *name, char *buf, size_t size)
 /* The resource tag and one tag per non-empty key part into tags; returns
  * how many. names holds the renamed tag keys. */
 static size_t key_tags(const struct tw_sink_schema *schema, const char *key, size_t key_len,
-                       struct tw_lp_tag *tags, char (*names)[TW_FIELD_NAME_MAX + 8])
+                       struct lp_tag *tags, char (*names)[TW_FIELD_NAME_MAX + 8])
 {
 	struct tw_sink_key_part parts[TW_KEYS_MAX];
 	size_t n = tw_sink_key_split(key, key_len, schema->nkeys, parts, TW_KEYS_MAX), nt = 0;
 
-	tags[nt++] = (struct tw_lp_tag){"resource", schema->resource, strlen(schema->resource)};
+	tags[nt++] = (struct lp_tag){"resource", schema->resource, strlen(schema->resource)};
 	for (size_t i = 0; i < n && i < schema->nkeys; i++) {
 		if (parts[i].len == 0)
 			continue; /* InfluxDB reads a missing tag as the empty value */
-		tags[nt++] = (struct tw_lp_tag){
+		tags[nt++] = (struct lp_tag){
 		    tw_sink_influx_key_tag(schema->key_names[i], names[i], sizeof(names[i])),
 		    parts[i].p, parts[i].len};
 	}
 	return nt;
 }
 
-int tw_sink_influx_window_line(struct tw_buf *b, const struct tw_sink_schema *schema,
+int tw_sink_influx_window_line(struct buf *b, const struct tw_sink_schema *schema,
                                const struct tw_row *row, char *errbuf, size_t errbuf_size)
 {
 	/* 1 + 8 fields per value field, each name "<field>_<agg>". */
 	enum { NFIELDS = 1 + TW_VALUES_MAX * (1 + TW_SINK_AGGS) };
 	char tag_names[TW_KEYS_MAX][TW_FIELD_NAME_MAX + 8], window[24];
 	char names[NFIELDS][TW_FIELD_NAME_MAX + 8]; /* 34 KiB of stack */
-	struct tw_lp_tag tags[TW_KEYS_MAX + 2];
-	struct tw_lp_field fields[NFIELDS];
+	struct lp_tag tags[TW_KEYS_MAX + 2];
+	struct lp_field fields[NFIELDS];
 	size_t nv = row->nvalues < schema->nvalues ? row->nvalues : schema->nvalues, nt, nf = 0;
-	struct tw_lp_point pt;
+	struct lp_point pt;
 
 	nt = key_tags(schema, row->key, row->key_len, tags, tag_names);
 	tw_sink_influx_duration(schema->window_size_ns, window, sizeof(window));
-	tags[nt++] = (struct tw_lp_tag){"window", window, strlen(window)};
+	tags[nt++] = (struct lp_tag){"window", window, strlen(window)};
 	fields[nf].key = "count";
-	fields[nf].type = TW_LP_INT;
+	fields[nf].type = LP_INT;
 	fields[nf++].v.i = (int64_t)row->count;
 	for (size_t v = 0; v < nv; v++) {
 		const struct tw_value_result *r = &row->values[v];
 
 		snprintf(names[nf], sizeof(names[nf]), "%s_count", schema->value_names[v]);
 		fields[nf].key = names[nf];
-		fields[nf].type = TW_LP_INT;
+		fields[nf].type = LP_INT;
 		fields[nf++].v.i = (int64_t)r->count;
 		for (size_t a = 0; a < TW_SINK_AGGS; a++) {
 			double x = tw_sink_agg_value(&tw_sink_aggs[a], r);
@@ -249,54 +132,36 @@ int tw_sink_influx_window_line(struct tw_buf *b, const struct tw_sink_schema *sc
 			snprintf(names[nf], sizeof(names[nf]), "%s_%s", schema->value_names[v],
 			         tw_sink_aggs[a].name);
 			fields[nf].key = names[nf];
-			fields[nf].type = TW_LP_FLOAT;
+			fields[nf].type = LP_FLOAT;
 			fields[nf++].v.f = x;
 		}
 	}
-	pt = (struct tw_lp_point){
+	pt = (struct lp_point){
 	    TW_SINK_INFLUX_WINDOW_MEASUREMENT, tags, nt, fields, nf, row->start_ns, 1};
-	return tw_lp_append(b, &pt, errbuf, errbuf_size);
+	return lp_append(b, &pt, errbuf, errbuf_size);
 }
 
-int tw_sink_influx_event_line(struct tw_buf *b, const struct tw_sink_schema *schema,
+int tw_sink_influx_event_line(struct buf *b, const struct tw_sink_schema *schema,
                               const struct tw_event *ev, char *errbuf, size_t errbuf_size)
 {
 	char tag_names[TW_KEYS_MAX][TW_FIELD_NAME_MAX + 8];
-	struct tw_lp_tag tags[TW_KEYS_MAX + 1];
-	struct tw_lp_field fields[TW_VALUES_MAX];
+	struct lp_tag tags[TW_KEYS_MAX + 1];
+	struct lp_field fields[TW_VALUES_MAX];
 	size_t nt, nf = 0;
-	struct tw_lp_point pt;
+	struct lp_point pt;
 
 	nt = key_tags(schema, ev->key, ev->key_len, tags, tag_names);
 	for (size_t v = 0; v < schema->nvalues && v < TW_VALUES_MAX; v++) {
 		if (!(ev->present & (UINT32_C(1) << v)) || !isfinite(ev->values[v]))
 			continue;
 		fields[nf].key = schema->value_names[v];
-		fields[nf].type = TW_LP_FLOAT;
+		fields[nf].type = LP_FLOAT;
 		fields[nf++].v.f = ev->values[v];
 	}
 	if (nf == 0)
 		return 1;
-	pt = (struct tw_lp_point){
-	    TW_SINK_INFLUX_RAW_MEASUREMENT, tags, nt, fields, nf, ev->ts_ns, 1};
-	return tw_lp_append(b, &pt, errbuf, errbuf_size);
-}
-
-size_t tw_sink_influx_split_point(const char *data, size_t len)
-{
-	size_t lines = 0, half, seen = 0;
-
-	for (size_t i = 0; i < len; i++)
-		lines += data[i] == '\n';
-	if (len > 0 && data[len - 1] != '\n')
-		lines++;
-	if (lines < 2)
-		return 0;
-	half = lines / 2;
-	for (size_t i = 0; i < len; i++)
-		if (data[i] == '\n' && ++seen == half)
-			return i + 1;
-	return 0;
+	pt = (struct lp_point){TW_SINK_INFLUX_RAW_MEASUREMENT, tags, nt, fields, nf, ev->ts_ns, 1};
+	return lp_append(b, &pt, errbuf, errbuf_size);
 }
 
 static int post_split(const char *data, size_t len, tw_sink_influx_post_fn post, void *ctx,
@@ -309,7 +174,7 @@ static int post_split(const char *data, size_t len, tw_sink_influx_post_fn post,
 	rc1 = post(ctx, data, len, errbuf, errbuf_size);
 	if (rc1 != TW_SINK_INFLUX_TOO_LARGE)
 		return rc1;
-	cut = tw_sink_influx_split_point(data, len);
+	cut = influx_split_point(data, len);
 	if (cut == 0 || depth >= 64)
 		return tw_sink_fail(
 		    errbuf, errbuf_size, TW_SINK_E_REJECT,
@@ -396,22 +261,20 @@ static int http_post(struct influx_sink *s, const char *url, struct curl_slist *
  * no right to create it), RETRY otherwise. */
 static int create_database(struct influx_sink *s, char *errbuf, size_t errbuf_size)
 {
-	struct tw_buf q;
+	struct buf q;
 	char line[256];
 	long status;
 	int rc;
 
-	tw_buf_init(&q, 4096);
-	if (put(&q, "q=") < 0 || put_encoded(&q, "CREATE DATABASE \"") < 0 ||
-	    put_encoded(&q, s->db) < 0 || put_encoded(&q, "\"") < 0 ||
-	    tw_buf_append(&q, "", 1) < 0) {
-		tw_buf_free(&q);
+	buf_init(&q, 4096);
+	if (influx_create_db_body(&q, s->db) < 0) {
+		buf_free(&q);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
 		                    "influxdb: out of memory");
 	}
 	rc = http_post(s, s->query_url.data, s->query_headers, q.data, q.len - 1, &status, errbuf,
 	               errbuf_size);
-	tw_buf_free(&q);
+	buf_free(&q);
 	if (rc < 0)
 		return rc;
 	if (status == 200 && strstr(s->body, "\"error\"") == NULL) {
@@ -441,12 +304,12 @@ static void note_retry_after(struct influx_sink *s)
 	if (curl_easy_header(s->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
 	    h == NULL)
 		return;
-	ms = tw_sink_influx_retry_after(h->value, time(NULL));
+	ms = influx_retry_after(h->value, time(NULL));
 	if (ms > s->retry_after_ms)
 		s->retry_after_ms = ms;
 }
 
-/* One request body, answered by tw_sink_influx_classify. */
+/* One request body, answered by influx_classify. */
 static int influx_post(void *ctx, const char *data, size_t len, char *errbuf, size_t errbuf_size)
 {
 	struct influx_sink *s = ctx;
@@ -460,14 +323,14 @@ static int influx_post(void *ctx, const char *data, size_t len, char *errbuf, si
 			return rc;
 		body_line(s, line, sizeof(line));
 		snprintf(code, sizeof(code), "%ld", status);
-		switch (tw_sink_influx_classify(s->api, status, s->body)) {
-		case TW_INFLUX_ACT_OK:
+		switch (influx_classify(s->api, status, s->body)) {
+		case INFLUX_ACT_OK:
 			return TW_SINK_OK;
-		case TW_INFLUX_ACT_SPLIT:
+		case INFLUX_ACT_SPLIT:
 			log_warn("influxdb request too large; splitting it", "resource",
 			         s->schema.resource, NULL);
 			return TW_SINK_INFLUX_TOO_LARGE;
-		case TW_INFLUX_ACT_CREATE_DB:
+		case INFLUX_ACT_CREATE_DB:
 			if (attempt > 0 || s->create_refused)
 				return tw_sink_fail(errbuf, errbuf_size,
 				                    s->create_refused ? TW_SINK_E_CONFIG
@@ -476,7 +339,7 @@ static int influx_post(void *ctx, const char *data, size_t len, char *errbuf, si
 			if ((rc = create_database(s, errbuf, errbuf_size)) < 0)
 				return rc;
 			continue; /* and write again, once */
-		case TW_INFLUX_ACT_AUTH:
+		case INFLUX_ACT_AUTH:
 			/* Nothing is lost by retrying, and a token being rotated
 			 * heals by itself; but say so loudly. */
 			log_error("influxdb refused the credentials: check the token Secret",
@@ -484,13 +347,13 @@ static int influx_post(void *ctx, const char *data, size_t len, char *errbuf, si
 			          "status", code, "response", line, NULL);
 			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
 			                    "influxdb: %ld (check the token): %s", status, line);
-		case TW_INFLUX_ACT_RETRY:
+		case INFLUX_ACT_RETRY:
 			note_retry_after(s);
 			log_warn("influxdb write to retry", "resource", s->schema.resource,
 			         "status", code, "response", line, NULL);
 			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
 			                    "influxdb: %ld: %s", status, line);
-		case TW_INFLUX_ACT_REJECT:
+		case INFLUX_ACT_REJECT:
 		default:
 			log_error("influxdb rejected points", "resource", s->schema.resource,
 			          "status", code, "response", line, NULL);
@@ -525,7 +388,7 @@ static int flush_lines(struct influx_sink *s, struct progress *p, char *errbuf, 
 		return 0;
 	rc = tw_sink_influx_post_split(s->lines.data, s->lines.len, influx_post, s, reason,
 	                               sizeof(reason));
-	tw_buf_reset(&s->lines);
+	buf_reset(&s->lines);
 	s->nlines = 0;
 	if (rc == TW_SINK_E_REJECT) {
 		note_reject(p, reason);
@@ -567,7 +430,7 @@ static int add_point(struct influx_sink *s, const struct tw_row *row, const stru
 		}
 		if (rc == 1)
 			return 0; /* an event without values: no point */
-		if (rc == TW_LP_E_INVALID) {
+		if (rc == LP_E_INVALID) {
 			char msg[REASON_MAX];
 
 			snprintf(msg, sizeof(msg), "influxdb: point refused: %.400s", reason);
@@ -576,7 +439,7 @@ static int add_point(struct influx_sink *s, const struct tw_row *row, const stru
 			note_reject(p, msg);
 			return 0;
 		}
-		if (rc == TW_LP_E_NOMEM)
+		if (rc == LP_E_NOMEM)
 			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
 			                    "influxdb: out of memory");
 		if (s->lines.len == 0)
@@ -595,7 +458,7 @@ static int influx_write(void *impl, const struct tw_batch *b, char *errbuf, size
 	int rc = 0;
 
 	s->retry_after_ms = 0;
-	tw_buf_reset(&s->lines);
+	buf_reset(&s->lines);
 	s->nlines = 0;
 	for (size_t i = 0; s->windows && i < b->nrows && rc == 0; i++)
 		rc = add_point(s, &b->rows[i], NULL, &p, errbuf, errbuf_size);
@@ -631,9 +494,9 @@ static void influx_close(void *impl)
 	curl_slist_free_all(s->query_headers);
 	if (s->curl_global)
 		curl_global_cleanup();
-	tw_buf_free(&s->write_url);
-	tw_buf_free(&s->query_url);
-	tw_buf_free(&s->lines);
+	buf_free(&s->write_url);
+	buf_free(&s->query_url);
+	buf_free(&s->lines);
 	tw_sink_schema_free(&s->schema);
 	free(s->db);
 	free(s);
@@ -661,7 +524,7 @@ static int check_names(const struct tw_spec *spec, char *errbuf, size_t errbuf_s
 
 static int setup_curl(struct influx_sink *s, const char *token, char *errbuf, size_t errbuf_size)
 {
-	struct tw_buf auth;
+	struct buf auth;
 	CURLcode cc;
 
 	if ((cc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
@@ -684,10 +547,10 @@ static int setup_curl(struct influx_sink *s, const char *token, char *errbuf, si
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "influxdb: curl: %s",
 		                    curl_easy_strerror(cc));
 	/* "Expect:" off: curl would wait for a 100 Continue on large bodies. */
-	tw_buf_init(&auth, 8192);
-	if (token != NULL && (put(&auth, "Authorization: Token ") < 0 || put(&auth, token) < 0 ||
-	                      tw_buf_append(&auth, "", 1) < 0)) {
-		tw_buf_free(&auth);
+	buf_init(&auth, 8192);
+	if (token != NULL && (buf_append_str(&auth, "Authorization: Token ") < 0 ||
+	                      buf_append_str(&auth, token) < 0 || buf_append(&auth, "", 1) < 0)) {
+		buf_free(&auth);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.influxdb.token: too long");
 	}
@@ -703,7 +566,7 @@ static int setup_curl(struct influx_sink *s, const char *token, char *errbuf, si
 				continue;
 			l = curl_slist_append(*list, hs[i]);
 			if (l == NULL) {
-				tw_buf_free(&auth);
+				buf_free(&auth);
 				return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 				                    "influxdb: out of memory");
 			}
@@ -712,7 +575,7 @@ static int setup_curl(struct influx_sink *s, const char *token, char *errbuf, si
 	}
 	if (auth.data != NULL)
 		memset(auth.data, 0, auth.len); /* the token lives on in the lists only */
-	tw_buf_free(&auth);
+	buf_free(&auth);
 	return 0;
 }
 
@@ -728,18 +591,17 @@ static int influx_open(const struct tw_spec *spec, const char *token, void **imp
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "influxdb: out of memory");
-	tw_buf_init(&s->write_url, 8192);
-	tw_buf_init(&s->query_url, 8192);
-	tw_buf_init(&s->lines, TW_SINK_INFLUX_BATCH_BYTES);
+	buf_init(&s->write_url, 8192);
+	buf_init(&s->query_url, 8192);
+	buf_init(&s->lines, TW_SINK_INFLUX_BATCH_BYTES);
 	s->api = spec->sinks.influxdb.api;
 	s->raw = spec->sinks.influxdb.raw;
 	s->windows = spec->sinks.influxdb.windows;
 	s->db = strdup(spec->sinks.influxdb.database);
 	if (s->db == NULL ||
-	    tw_sink_influx_write_url(&s->write_url, s->api, spec->sinks.influxdb.url, s->db,
-	                             spec->sinks.influxdb.org) < 0 ||
-	    put_base(&s->query_url, spec->sinks.influxdb.url) < 0 ||
-	    put(&s->query_url, "/query") < 0 || tw_buf_append(&s->query_url, "", 1) < 0) {
+	    influx_write_url(&s->write_url, s->api, spec->sinks.influxdb.url, s->db,
+	                     spec->sinks.influxdb.org) < 0 ||
+	    influx_query_url(&s->query_url, spec->sinks.influxdb.url) < 0) {
 		influx_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.influxdb: url or database too long");

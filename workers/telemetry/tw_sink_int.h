@@ -16,7 +16,8 @@
 #include <time.h>
 
 #include "tw_event.h"
-#include "tw_lineproto.h"
+#include "influx.h"
+#include "lineproto.h"
 #include "tw_parse.h"
 #include "tw_sink.h"
 #include "tw_spec.h"
@@ -127,9 +128,9 @@ double tw_sink_agg_value(const struct tw_sink_agg *a, const struct tw_value_resu
  *   WHERE (t.window_end, ...) IS DISTINCT FROM (EXCLUDED.window_end, ...)
  *
  * The WHERE makes an identical replay touch nothing. Returns 0 or a
- * TW_LP_E_* code from tw_buf_append.
+ * LP_E_* code from buf_append.
  */
-int tw_sink_pg_insert_sql(struct tw_buf *out, const char *table, size_t nrows);
+int tw_sink_pg_insert_sql(struct buf *out, const char *table, size_t nrows);
 
 /*
  * The PostgreSQL text[] literal of the key's fields: {"d-17","s3"}, with '"'
@@ -191,10 +192,10 @@ int tw_sink_pg_classify(const char *sqlstate);
 extern const char tw_sink_redis_script[];
 
 /* One command's arguments; argv/argvlen point into buf (valid until the
- * next build into the same struct). Initialise buf with tw_buf_init and free
- * it with tw_buf_free. */
+ * next build into the same struct). Initialise buf with buf_init and free
+ * it with buf_free. */
 struct tw_sink_redis_cmd {
-	struct tw_buf buf;
+	struct buf buf;
 	size_t argc;
 	size_t off[TW_SINK_REDIS_ARGS_MAX];
 	const char *argv[TW_SINK_REDIS_ARGS_MAX];
@@ -206,7 +207,7 @@ struct tw_sink_redis_cmd {
  * "<prefix><key>:timeline" (the key's bytes exactly, TW_KEY_SEP included),
  * hash fields start, end (ns), count, and "<field>.count" plus
  * "<field>.<agg>" for each aggregate asked for that has a value, member as
- * tw_sink_redis_member. Returns 0, or a TW_LP_E_* code (buffer) with errbuf
+ * tw_sink_redis_member. Returns 0, or a LP_E_* code (buffer) with errbuf
  * set.
  */
 int tw_sink_redis_row_cmd(struct tw_sink_redis_cmd *cmd, const char *sha, const char *prefix,
@@ -218,9 +219,9 @@ int tw_sink_redis_row_cmd(struct tw_sink_redis_cmd *cmd, const char *sha, const 
  *   {"start":1795410000000000000,"end":1795410060000000000,"count":3,
  *    "fields":{"temp":{"count":3,"sum":64.5,"min":21,...}}}
  * Field names escaped by log_json_escape; NaN and infinite aggregates left
- * out (JSON has no NaN). Returns 0 or a TW_LP_E_* code.
+ * out (JSON has no NaN). Returns 0 or a LP_E_* code.
  */
-int tw_sink_redis_member(struct tw_buf *out, const struct tw_sink_schema *schema,
+int tw_sink_redis_member(struct buf *out, const struct tw_sink_schema *schema,
                          const struct tw_row *row);
 
 /*
@@ -237,63 +238,8 @@ int tw_sink_redis_classify(const char *error);
 #define TW_SINK_INFLUX_BATCH_LINES 5000
 /* Bytes per request body before it is sent early. */
 #define TW_SINK_INFLUX_BATCH_BYTES (8u << 20)
-/* Retry-After is honoured up to this (Telegraf's cap). */
-#define TW_SINK_INFLUX_RETRY_AFTER_MAX_MS (600 * 1000)
-/* A Retry-After that cannot be read counts as this (Telegraf's guess). */
-#define TW_SINK_INFLUX_RETRY_AFTER_BAD_MS (10 * 1000)
 #define TW_SINK_INFLUX_WINDOW_MEASUREMENT "telemetry_window"
 #define TW_SINK_INFLUX_RAW_MEASUREMENT "telemetry_raw"
-
-/* What to do with a write's answer. */
-enum tw_sink_influx_action {
-	TW_INFLUX_ACT_OK = 0,    /* delivered */
-	TW_INFLUX_ACT_REJECT,    /* dropped: retrying cannot help */
-	TW_INFLUX_ACT_RETRY,     /* transient: retry the batch later */
-	TW_INFLUX_ACT_SPLIT,     /* 413: halve the request and send both halves */
-	TW_INFLUX_ACT_CREATE_DB, /* v1 "database not found": CREATE DATABASE, retry */
-	TW_INFLUX_ACT_AUTH,      /* 401/403: retry, but log as a configuration error */
-};
-
-/*
- * Telegraf's rules (plugins/outputs/influxdb{,_v2}/http.go), one table for
- * both APIs, the first match winning:
- *
- *   2xx                                       OK
- *   v1, body has "database not found"         CREATE_DB
- *   413                                       SPLIT
- *   401, 403                                  AUTH
- *   429, 502, 503, 504                        RETRY
- *   400, 406, 422, any other 4xx              REJECT
- *   body has "hinted handoff queue not empty" OK (informational, v1)
- *   body has "partial write", "unable to parse", "points beyond retention
- *   policy", "retention policy not found"     REJECT
- *   anything else (other 5xx, 1xx, 3xx)       RETRY
- *
- * The sink honours Retry-After (tw_sink_influx_retry_after) on a RETRY
- * (not on AUTH) that carries one.
- * body may be NULL. Where Telegraf's v1 output drops every 4xx, this splits
- * 413 and retries 429 and 401/403 as its v2 output does, so nothing is lost
- * to a proxy's limit or a token being rotated.
- */
-enum tw_sink_influx_action tw_sink_influx_classify(enum tw_influx_api api, long status,
-                                                   const char *body);
-
-/*
- * Milliseconds a Retry-After value asks for: delta-seconds (decimals
- * allowed) or an HTTP date (compared with now), capped at
- * TW_SINK_INFLUX_RETRY_AFTER_MAX_MS, 0 for a date in the past; an unreadable
- * value is TW_SINK_INFLUX_RETRY_AFTER_BAD_MS; NULL is 0.
- */
-int64_t tw_sink_influx_retry_after(const char *value, time_t now);
-
-/*
- * The write URL: "<url>/write?db=<db>&precision=ns" (v1) or
- * "<url>/api/v2/write?org=<org>&bucket=<db>&precision=ns" (v2; org left out
- * when unset), values percent-encoded, a trailing '/' of url dropped.
- * Appended to out, NUL-terminated. Returns 0 or a TW_LP_E_* code.
- */
-int tw_sink_influx_write_url(struct tw_buf *out, enum tw_influx_api api, const char *url,
-                             const char *db, const char *org);
 
 /* "1h", "5m", "30s", "1500ms": the window tag's value for size ns (the spec's
  * durations have ms resolution). Returns the length or -1 (size < 24). */
@@ -310,22 +256,18 @@ const char *tw_sink_influx_key_tag(const char *name, char *buf, size_t size);
  * Key tags named by tw_sink_influx_key_tag; an empty key part is left out
  * (InfluxDB reads a missing tag as the empty value); "<field>_count" always
  * and "<field>_<agg>" for each aggregate asked for that has a finite value.
- * Contract as tw_lp_append.
+ * Contract as lp_append.
  */
-int tw_sink_influx_window_line(struct tw_buf *b, const struct tw_sink_schema *schema,
+int tw_sink_influx_window_line(struct buf *b, const struct tw_sink_schema *schema,
                                const struct tw_row *row, char *errbuf, size_t errbuf_size);
 
 /*
  * Appends the raw point of ev: telemetry_raw,resource=...,<key tags>
  * <value>=<float>,... <ts ns>. An event without any value is not a point:
- * returns 1 and appends nothing. Otherwise as tw_lp_append.
+ * returns 1 and appends nothing. Otherwise as lp_append.
  */
-int tw_sink_influx_event_line(struct tw_buf *b, const struct tw_sink_schema *schema,
+int tw_sink_influx_event_line(struct buf *b, const struct tw_sink_schema *schema,
                               const struct tw_event *ev, char *errbuf, size_t errbuf_size);
-
-/* Where to cut len bytes of whole lines in two halves by line count: the
- * offset just past the middle line's '\n'; 0 when there is one line. */
-size_t tw_sink_influx_split_point(const char *data, size_t len);
 
 /* Sends one request body. Returns a tw_sink_result, or
  * TW_SINK_INFLUX_TOO_LARGE for a 413. */

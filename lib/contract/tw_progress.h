@@ -90,8 +90,4 @@ int tw_progress_write(redisContext *c, const char *ns, const char *name, const i
 int tw_progress_delete(redisContext *c, const char *ns, const char *name, char *errbuf,
                        size_t errbuf_size);
 
-/* "host:port" or "[v6]:port" into host (of size bytes) and *port. Returns 0
- * or -1. */
-int tw_progress_split_addr(const char *addr, char *host, size_t size, int *port);
-
 #endif

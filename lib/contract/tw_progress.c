@@ -324,29 +324,3 @@ int tw_progress_delete(redisContext *c, const char *ns, const char *name, char *
 	freeReplyObject(r);
 	return rc;
 }
-
-int tw_progress_split_addr(const char *addr, char *host, size_t size, int *port)
-{
-	const char *colon = strrchr(addr, ':'), *h = addr;
-	size_t n;
-	char *end;
-	long p;
-
-	if (colon == NULL)
-		return -1;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		h = addr + 1;
-		n -= 2;
-	}
-	if (n == 0 || n >= size)
-		return -1;
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || p < 1 || p > 65535)
-		return -1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*port = (int)p;
-	return 0;
-}

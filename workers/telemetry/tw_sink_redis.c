@@ -12,10 +12,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "dtoa.h"
 #include "log.h"
 #include "tw_agg.h"
 #include "tw_progress.h"
 #include "tw_sink_int.h"
+#include "hostport.h"
 
 /* Connect and command timeout: a Redis that does not answer in this long
  * is treated as away (RETRY), so a write never hangs the loop. */
@@ -54,21 +56,21 @@ const char tw_sink_redis_script[] =
     "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "return 0\n";
 
-static int jput(struct tw_buf *b, const char *s)
+static int jput(struct buf *b, const char *s)
 {
-	return tw_buf_append(b, s, strlen(s));
+	return buf_append(b, s, strlen(s));
 }
 
-static int jnum(struct tw_buf *b, double v)
+static int jnum(struct buf *b, double v)
 {
 	char num[32];
 
-	if (tw_lp_format_double(v, num, sizeof(num)) < 0)
-		return TW_LP_E_INVALID;
+	if (dtoa_shortest(v, num, sizeof(num)) < 0)
+		return LP_E_INVALID;
 	return jput(b, num);
 }
 
-int tw_sink_redis_member(struct tw_buf *out, const struct tw_sink_schema *schema,
+int tw_sink_redis_member(struct buf *out, const struct tw_sink_schema *schema,
                          const struct tw_row *row)
 {
 	char head[96], name[TW_FIELD_NAME_MAX * 6 + 1];
@@ -110,7 +112,7 @@ int tw_sink_redis_member(struct tw_buf *out, const struct tw_sink_schema *schema
 static int arg_open(struct tw_sink_redis_cmd *cmd)
 {
 	if (cmd->argc == TW_SINK_REDIS_ARGS_MAX)
-		return TW_LP_E_FULL;
+		return LP_E_FULL;
 	cmd->off[cmd->argc] = cmd->buf.len;
 	return 0;
 }
@@ -126,7 +128,7 @@ static int arg(struct tw_sink_redis_cmd *cmd, const void *p, size_t n)
 {
 	int rc;
 
-	if ((rc = arg_open(cmd)) < 0 || (rc = tw_buf_append(&cmd->buf, p, n)) < 0)
+	if ((rc = arg_open(cmd)) < 0 || (rc = buf_append(&cmd->buf, p, n)) < 0)
 		return rc;
 	arg_close(cmd);
 	return 0;
@@ -143,10 +145,9 @@ static int arg_key(struct tw_sink_redis_cmd *cmd, const char *prefix, const stru
 {
 	int rc;
 
-	if ((rc = arg_open(cmd)) < 0 ||
-	    (rc = tw_buf_append(&cmd->buf, prefix, strlen(prefix))) < 0 ||
-	    (rc = tw_buf_append(&cmd->buf, row->key, row->key_len)) < 0 ||
-	    (rc = tw_buf_append(&cmd->buf, suffix, strlen(suffix))) < 0)
+	if ((rc = arg_open(cmd)) < 0 || (rc = buf_append(&cmd->buf, prefix, strlen(prefix))) < 0 ||
+	    (rc = buf_append(&cmd->buf, row->key, row->key_len)) < 0 ||
+	    (rc = buf_append(&cmd->buf, suffix, strlen(suffix))) < 0)
 		return rc;
 	arg_close(cmd);
 	return 0;
@@ -157,9 +158,9 @@ static int arg_field(struct tw_sink_redis_cmd *cmd, const char *field, const cha
 {
 	int rc;
 
-	if ((rc = arg_open(cmd)) < 0 || (rc = tw_buf_append(&cmd->buf, field, strlen(field))) < 0 ||
-	    (rc = tw_buf_append(&cmd->buf, ".", 1)) < 0 ||
-	    (rc = tw_buf_append(&cmd->buf, agg, strlen(agg))) < 0)
+	if ((rc = arg_open(cmd)) < 0 || (rc = buf_append(&cmd->buf, field, strlen(field))) < 0 ||
+	    (rc = buf_append(&cmd->buf, ".", 1)) < 0 ||
+	    (rc = buf_append(&cmd->buf, agg, strlen(agg))) < 0)
 		return rc;
 	arg_close(cmd);
 	return 0;
@@ -203,7 +204,7 @@ static int build_row(struct tw_sink_redis_cmd *cmd, const char *sha, const char 
 			double x = tw_sink_agg_value(&tw_sink_aggs[a], r);
 
 			if (!(schema->aggregations & tw_sink_aggs[a].kind) ||
-			    tw_lp_format_double(x, num, sizeof(num)) < 0)
+			    dtoa_shortest(x, num, sizeof(num)) < 0)
 				continue; /* not asked for, or no value */
 			if ((rc = arg_field(cmd, schema->value_names[v], tw_sink_aggs[a].name)) <
 			        0 ||
@@ -220,13 +221,13 @@ int tw_sink_redis_row_cmd(struct tw_sink_redis_cmd *cmd, const char *sha, const 
 {
 	int rc;
 
-	tw_buf_reset(&cmd->buf);
+	buf_reset(&cmd->buf);
 	cmd->argc = 0;
 	rc = build_row(cmd, sha, prefix, ttl_ns, schema, row);
 	if (rc < 0)
 		return tw_sink_fail(errbuf, errbuf_size, rc,
 		                    "redis: the command for a window does not fit (%s)",
-		                    rc == TW_LP_E_NOMEM ? "out of memory" : "too large");
+		                    rc == LP_E_NOMEM ? "out of memory" : "too large");
 	for (size_t i = 0; i < cmd->argc; i++)
 		cmd->argv[i] = cmd->buf.data + cmd->off[i];
 	return 0;
@@ -409,7 +410,7 @@ static void redis_close(void *impl)
 		return;
 	redis_drop(s);
 	tw_sink_schema_free(&s->schema);
-	tw_buf_free(&s->cmd.buf);
+	buf_free(&s->cmd.buf);
 	free(s->prefix);
 	free(s);
 }
@@ -424,9 +425,8 @@ static int redis_open(const struct tw_spec *spec, const char *secret, void **imp
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: out of memory");
-	tw_buf_init(&s->cmd.buf, 1u << 20);
-	if (tw_progress_split_addr(spec->sinks.redis.addr, s->host, sizeof(s->host), &s->port) <
-	    0) {
+	buf_init(&s->cmd.buf, 1u << 20);
+	if (hostport_split(spec->sinks.redis.addr, s->host, sizeof(s->host), &s->port) < 0) {
 		redis_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.redis.addr: \"%s\" is not host:port",

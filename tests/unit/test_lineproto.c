@@ -13,57 +13,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tw_lineproto.h"
+#include "dtoa.h"
+#include "lineproto.h"
+#include "tw_event_lp.h"
 #include "tw_parse.h"
 
 /* ==== Buffer ==== */
 
 static void test_buf(void **state)
 {
-	struct tw_buf b;
+	struct buf b;
 	char big[1000];
 
 	(void)state;
-	tw_buf_init(&b, 10);
+	buf_init(&b, 10);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(tw_buf_append(&b, "", 0), 0);
-	assert_int_equal(tw_buf_append(&b, "hello", 5), 0);
-	assert_int_equal(tw_buf_append(&b, "world", 5), 0);
+	assert_int_equal(buf_append(&b, "", 0), 0);
+	assert_int_equal(buf_append(&b, "hello", 5), 0);
+	assert_int_equal(buf_append(&b, "world", 5), 0);
 	assert_int_equal(b.len, 10);
 	assert_memory_equal(b.data, "helloworld", 10);
 	assert_true(b.cap <= 10);
 	/* past the cap: refused, buffer unchanged */
-	assert_int_equal(tw_buf_append(&b, "!", 1), TW_LP_E_FULL);
+	assert_int_equal(buf_append(&b, "!", 1), LP_E_FULL);
 	assert_int_equal(b.len, 10);
 	assert_memory_equal(b.data, "helloworld", 10);
-	tw_buf_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(b.len, 0);
 	assert_non_null(b.data);
-	assert_int_equal(tw_buf_append(&b, "abc", 3), 0);
+	assert_int_equal(buf_append(&b, "abc", 3), 0);
 	assert_memory_equal(b.data, "abc", 3);
-	tw_buf_free(&b);
+	buf_free(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
-	tw_buf_free(&b); /* twice is fine */
-	tw_buf_free(NULL);
+	buf_free(&b); /* twice is fine */
+	buf_free(NULL);
 
 	/* growth well past the first allocation */
 	memset(big, 'x', sizeof(big));
-	tw_buf_init(&b, 1 << 20);
+	buf_init(&b, 1 << 20);
 	for (int i = 0; i < 100; i++)
-		assert_int_equal(tw_buf_append(&b, big, sizeof(big)), 0);
+		assert_int_equal(buf_append(&b, big, sizeof(big)), 0);
 	assert_int_equal(b.len, 100 * sizeof(big));
 	assert_true(b.cap >= b.len);
 	for (size_t i = 0; i < b.len; i++)
 		assert_int_equal(b.data[i], 'x');
-	tw_buf_free(&b);
+	buf_free(&b);
 
 	/* a zero cap takes nothing */
-	tw_buf_init(&b, 0);
-	assert_int_equal(tw_buf_append(&b, "a", 1), TW_LP_E_FULL);
-	assert_int_equal(tw_buf_append(&b, "", 0), 0);
-	tw_buf_free(&b);
+	buf_init(&b, 0);
+	assert_int_equal(buf_append(&b, "a", 1), LP_E_FULL);
+	assert_int_equal(buf_append(&b, "", 0), 0);
+	buf_free(&b);
 }
 
 /* ==== Numbers ==== */
@@ -71,7 +73,7 @@ static void test_buf(void **state)
 static void check_double(double v, const char *want)
 {
 	char buf[40];
-	int n = tw_lp_format_double(v, buf, sizeof(buf));
+	int n = dtoa_shortest(v, buf, sizeof(buf));
 
 	if (n != (int)strlen(want) || strcmp(buf, want) != 0)
 		fail_msg("%.17g: got %d [%s], want [%s]", v, n, buf, want);
@@ -99,11 +101,11 @@ static void test_format_double(void **state)
 	check_double(5e-324, "4.94065645841247e-324");
 	check_double(DBL_MAX, "1.7976931348623157e+308");
 	check_double(123456.789, "123456.789");
-	assert_int_equal(tw_lp_format_double(NAN, buf, sizeof(buf)), -1);
-	assert_int_equal(tw_lp_format_double(INFINITY, buf, sizeof(buf)), -1);
-	assert_int_equal(tw_lp_format_double(-INFINITY, buf, sizeof(buf)), -1);
-	assert_int_equal(tw_lp_format_double(1.5, buf, 31), -1);
-	assert_int_equal(tw_lp_format_double(1.5, buf, 32), 3);
+	assert_int_equal(dtoa_shortest(NAN, buf, sizeof(buf)), -1);
+	assert_int_equal(dtoa_shortest(INFINITY, buf, sizeof(buf)), -1);
+	assert_int_equal(dtoa_shortest(-INFINITY, buf, sizeof(buf)), -1);
+	assert_int_equal(dtoa_shortest(1.5, buf, 31), -1);
+	assert_int_equal(dtoa_shortest(1.5, buf, 32), 3);
 }
 
 static uint64_t xorshift(uint64_t *x)
@@ -130,7 +132,7 @@ static void test_format_double_round_trip(void **state)
 			v = (double)(int64_t)(bits >> 20) / 1000.0; /* "typed" values */
 		if (!isfinite(v))
 			continue;
-		assert_true(tw_lp_format_double(v, buf, sizeof(buf)) > 0);
+		assert_true(dtoa_shortest(v, buf, sizeof(buf)) > 0);
 		if (strtod(buf, NULL) != v)
 			fail_msg("%a -> %s -> %a", v, buf, strtod(buf, NULL));
 		assert_true(strlen(buf) <= 24);
@@ -138,7 +140,7 @@ static void test_format_double_round_trip(void **state)
 }
 
 /* The shortest of printf's 15, 16 or 17 digits that strtod reads back:
- * what tw_lp_format_double computes in integers where it can. */
+ * what dtoa_shortest computes in integers where it can. */
 static void printf_shortest(double v, char *buf, size_t size)
 {
 	for (int prec = 15; prec <= 17; prec++) {
@@ -190,7 +192,7 @@ static void test_format_double_matches_printf(void **state)
 		if (v == floor(v))
 			continue; /* integers: test_format_double */
 		printf_shortest(v, want, sizeof(want));
-		assert_int_equal(tw_lp_format_double(v, got, sizeof(got)), (int)strlen(want));
+		assert_int_equal(dtoa_shortest(v, got, sizeof(got)), (int)strlen(want));
 		if (strcmp(got, want) != 0)
 			fail_msg("%a: got %s, printf %s", v, got, want);
 	}
@@ -198,58 +200,58 @@ static void test_format_double_matches_printf(void **state)
 
 /* ==== Points ==== */
 
-static void check_point(const struct tw_lp_point *pt, const char *want, int line)
+static void check_point(const struct lp_point *pt, const char *want, int line)
 {
-	struct tw_buf b;
+	struct buf b;
 	char err[256] = "";
 	int r;
 
-	tw_buf_init(&b, 1 << 20);
-	r = tw_lp_append(&b, pt, err, sizeof(err));
+	buf_init(&b, 1 << 20);
+	r = lp_append(&b, pt, err, sizeof(err));
 	if (r != 0 || b.len != strlen(want) || memcmp(b.data, want, b.len) != 0)
 		fail_msg("line %d: got %d [%.*s] [%s], want [%s]", line, r, (int)b.len,
 		         b.data ? b.data : "", err, want);
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
-static void check_refused(const struct tw_lp_point *pt, const char *reason, int line)
+static void check_refused(const struct lp_point *pt, const char *reason, int line)
 {
-	struct tw_buf b;
+	struct buf b;
 	char err[256] = "";
 	int r;
 
-	tw_buf_init(&b, 1 << 20);
-	assert_int_equal(tw_buf_append(&b, "before\n", 7), 0);
-	r = tw_lp_append(&b, pt, err, sizeof(err));
-	if (r != TW_LP_E_INVALID || strcmp(err, reason) != 0)
+	buf_init(&b, 1 << 20);
+	assert_int_equal(buf_append(&b, "before\n", 7), 0);
+	r = lp_append(&b, pt, err, sizeof(err));
+	if (r != LP_E_INVALID || strcmp(err, reason) != 0)
 		fail_msg("line %d: got %d [%s], want [%s]", line, r, err, reason);
 	/* all or nothing */
 	if (b.len != 7 || memcmp(b.data, "before\n", 7) != 0)
 		fail_msg("line %d: buffer changed: [%.*s]", line, (int)b.len, b.data);
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 #define POINT_IS(pt, want) check_point(pt, want, __LINE__)
 #define REFUSED(pt, reason) check_refused(pt, reason, __LINE__)
 
-static struct tw_lp_tag tag(const char *k, const char *v)
+static struct lp_tag tag(const char *k, const char *v)
 {
-	struct tw_lp_tag t = {k, v, strlen(v)};
+	struct lp_tag t = {k, v, strlen(v)};
 
 	return t;
 }
 
-static struct tw_lp_field ffloat(const char *k, double v)
+static struct lp_field ffloat(const char *k, double v)
 {
-	struct tw_lp_field f = {.key = k, .type = TW_LP_FLOAT};
+	struct lp_field f = {.key = k, .type = LP_FLOAT};
 
 	f.v.f = v;
 	return f;
 }
 
-static struct tw_lp_field fstr(const char *k, const char *s)
+static struct lp_field fstr(const char *k, const char *s)
 {
-	struct tw_lp_field f = {.key = k, .type = TW_LP_STRING};
+	struct lp_field f = {.key = k, .type = LP_STRING};
 
 	f.v.s.ptr = s;
 	f.v.s.len = strlen(s);
@@ -258,9 +260,9 @@ static struct tw_lp_field fstr(const char *k, const char *s)
 
 static void test_point_basic(void **state)
 {
-	struct tw_lp_tag tags[3] = {tag("site", "s3"), tag("device", "d-17"), tag("a", "1")};
-	struct tw_lp_field fields[6];
-	struct tw_lp_point pt = {"weather", tags, 2, fields, 2, INT64_C(1795410000123000000), 1};
+	struct lp_tag tags[3] = {tag("site", "s3"), tag("device", "d-17"), tag("a", "1")};
+	struct lp_field fields[6];
+	struct lp_point pt = {"weather", tags, 2, fields, 2, INT64_C(1795410000123000000), 1};
 
 	(void)state;
 	fields[0] = ffloat("temp", 21.5);
@@ -274,15 +276,15 @@ static void test_point_basic(void **state)
 	POINT_IS(&pt, "weather,a=1,device=d-17,site=s3 temp=21.5,hum=40 1795410000123000000\n");
 
 	/* every field type */
-	fields[0].type = TW_LP_INT;
+	fields[0].type = LP_INT;
 	fields[0].v.i = -42;
-	fields[1].type = TW_LP_UINT;
+	fields[1].type = LP_UINT;
 	fields[1].v.u = UINT64_MAX;
 	fields[2].key = "ok";
-	fields[2].type = TW_LP_BOOL;
+	fields[2].type = LP_BOOL;
 	fields[2].v.b = 1;
 	fields[3].key = "bad";
-	fields[3].type = TW_LP_BOOL;
+	fields[3].type = LP_BOOL;
 	fields[3].v.b = 0;
 	fields[4] = fstr("msg", "hi \"there\" C:\\x");
 	fields[5] = ffloat("min", INT64_MIN);
@@ -307,9 +309,9 @@ static void test_point_basic(void **state)
 
 static void test_point_escaping(void **state)
 {
-	struct tw_lp_tag tags[2];
-	struct tw_lp_field fields[1];
-	struct tw_lp_point pt = {"my meas,x=1", tags, 2, fields, 1, 7, 1};
+	struct lp_tag tags[2];
+	struct lp_field fields[1];
+	struct lp_point pt = {"my meas,x=1", tags, 2, fields, 1, 7, 1};
 
 	(void)state;
 	tags[0] = tag("tag key,=", "val ue,=x");
@@ -336,10 +338,10 @@ static void test_point_escaping(void **state)
 
 static void test_point_refused(void **state)
 {
-	struct tw_lp_tag tags[TW_LP_TAGS_MAX + 1];
-	struct tw_lp_field fields[3];
-	struct tw_lp_point pt = {"m", tags, 0, fields, 1, 1, 1};
-	static char longstr[TW_LP_STRING_MAX + 2];
+	struct lp_tag tags[LP_TAGS_MAX + 1];
+	struct lp_field fields[3];
+	struct lp_point pt = {"m", tags, 0, fields, 1, 1, 1};
+	static char longstr[LP_STRING_MAX + 2];
 
 	(void)state;
 	fields[0] = ffloat("f", 1);
@@ -394,9 +396,9 @@ static void test_point_refused(void **state)
 	tags[2] = tag("t", "w");
 	pt.n_tags = 3;
 	REFUSED(&pt, "tag \"t\" given twice");
-	for (int i = 0; i <= TW_LP_TAGS_MAX; i++)
+	for (int i = 0; i <= LP_TAGS_MAX; i++)
 		tags[i] = tag("k", "v");
-	pt.n_tags = TW_LP_TAGS_MAX + 1;
+	pt.n_tags = LP_TAGS_MAX + 1;
 	REFUSED(&pt, "65 tags, more than 64");
 	pt.n_tags = 0;
 
@@ -417,22 +419,22 @@ static void test_point_refused(void **state)
 	REFUSED(&pt, "field \"f\": infinity is not a finite number");
 	fields[0] = fstr("f", "a\nb");
 	REFUSED(&pt, "field \"f\": string contains a newline");
-	memset(longstr, 'x', TW_LP_STRING_MAX + 1);
+	memset(longstr, 'x', LP_STRING_MAX + 1);
 	fields[0] = fstr("f", longstr);
 	REFUSED(&pt, "field \"f\": string longer than 65535 bytes");
-	longstr[TW_LP_STRING_MAX] = '\0';
+	longstr[LP_STRING_MAX] = '\0';
 	fields[0] = fstr("f", longstr);
 	{
-		struct tw_buf b;
+		struct buf b;
 		char err[128];
 
-		tw_buf_init(&b, 1 << 20);
-		assert_int_equal(tw_lp_append(&b, &pt, err, sizeof(err)), 0);
-		assert_int_equal(b.len, strlen("m f=\"\" 1\n") + TW_LP_STRING_MAX);
-		tw_buf_free(&b);
+		buf_init(&b, 1 << 20);
+		assert_int_equal(lp_append(&b, &pt, err, sizeof(err)), 0);
+		assert_int_equal(b.len, strlen("m f=\"\" 1\n") + LP_STRING_MAX);
+		buf_free(&b);
 	}
 	fields[0] = ffloat("f", 1);
-	fields[0].type = (enum tw_lp_type)42;
+	fields[0].type = (enum lp_type)42;
 	REFUSED(&pt, "field \"f\": unknown type 42");
 	fields[0] = ffloat("f", 1);
 	fields[1] = ffloat("g", 2);
@@ -443,32 +445,32 @@ static void test_point_refused(void **state)
 
 static void test_point_full(void **state)
 {
-	struct tw_lp_field f = ffloat("temp", 21.5);
-	struct tw_lp_point pt = {"weather", NULL, 0, &f, 1, 1, 1};
+	struct lp_field f = ffloat("temp", 21.5);
+	struct lp_point pt = {"weather", NULL, 0, &f, 1, 1, 1};
 	const char *line = "weather temp=21.5 1\n";
 	size_t n = strlen(line);
-	struct tw_buf b;
+	struct buf b;
 	char err[128];
 
 	(void)state;
 	/* room for exactly two points */
-	tw_buf_init(&b, 2 * n);
-	assert_int_equal(tw_lp_append(&b, &pt, err, sizeof(err)), 0);
-	assert_int_equal(tw_lp_append(&b, &pt, err, sizeof(err)), 0);
-	assert_int_equal(tw_lp_append(&b, &pt, err, sizeof(err)), TW_LP_E_FULL);
+	buf_init(&b, 2 * n);
+	assert_int_equal(lp_append(&b, &pt, err, sizeof(err)), 0);
+	assert_int_equal(lp_append(&b, &pt, err, sizeof(err)), 0);
+	assert_int_equal(lp_append(&b, &pt, err, sizeof(err)), LP_E_FULL);
 	assert_string_equal(err, "buffer full (40 bytes)");
 	assert_int_equal(b.len, 2 * n);
 	assert_memory_equal(b.data + n, line, n);
 	/* flush, then the point fits again */
-	tw_buf_reset(&b);
-	assert_int_equal(tw_lp_append(&b, &pt, err, sizeof(err)), 0);
+	buf_reset(&b);
+	assert_int_equal(lp_append(&b, &pt, err, sizeof(err)), 0);
 	assert_memory_equal(b.data, line, n);
-	tw_buf_free(&b);
+	buf_free(&b);
 	/* one byte short of one point: nothing of it stays */
-	tw_buf_init(&b, n - 1);
-	assert_int_equal(tw_lp_append(&b, &pt, NULL, 0), TW_LP_E_FULL);
+	buf_init(&b, n - 1);
+	assert_int_equal(lp_append(&b, &pt, NULL, 0), LP_E_FULL);
 	assert_int_equal(b.len, 0);
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 /* ==== Events ==== */
@@ -491,11 +493,11 @@ static void test_append_event(void **state)
 	struct tw_event ev = make_event("s3\x1f"
 	                                "d 17",
 	                                7);
-	struct tw_buf b;
+	struct buf b;
 	char err[256];
 
 	(void)state;
-	tw_buf_init(&b, 4096);
+	buf_init(&b, 4096);
 	ev.values[0] = 21.5;
 	ev.values[1] = 40;
 	ev.values[2] = 1013.25;
@@ -508,33 +510,33 @@ static void test_append_event(void **state)
 	                    "weather,device=d\\ 17,site=s3 temp=21.5,press=1013.25 "
 	                    "1795410000123000000\n",
 	                    b.len);
-	tw_buf_reset(&b);
+	buf_reset(&b);
 
 	/* no present value: no point */
 	ev.present = 0;
 	assert_int_equal(
 	    tw_lp_append_event(&b, "weather", keys, 2, values, 3, &ev, err, sizeof(err)),
-	    TW_LP_E_INVALID);
+	    LP_E_INVALID);
 	assert_string_equal(err, "no fields: a point needs at least one");
 	ev.present = 1;
 
 	/* the key must have as many parts as there are names */
 	assert_int_equal(
 	    tw_lp_append_event(&b, "weather", keys, 1, values, 3, &ev, err, sizeof(err)),
-	    TW_LP_E_INVALID);
+	    LP_E_INVALID);
 	assert_string_equal(err, "event key has more than 1 parts");
 	ev = make_event("s3", 2);
 	ev.present = 1;
 	assert_int_equal(
 	    tw_lp_append_event(&b, "weather", keys, 2, values, 3, &ev, err, sizeof(err)),
-	    TW_LP_E_INVALID);
+	    LP_E_INVALID);
 	assert_string_equal(err, "event key has 1 parts, expected 2");
 	/* an empty key part is an empty tag value: refused */
 	ev = make_event("s3\x1f", 3);
 	ev.present = 1;
 	assert_int_equal(
 	    tw_lp_append_event(&b, "weather", keys, 2, values, 3, &ev, err, sizeof(err)),
-	    TW_LP_E_INVALID);
+	    LP_E_INVALID);
 	assert_string_equal(err, "tag \"device\": empty");
 	/* no key fields: one series, no tags */
 	ev = make_event("", 0);
@@ -545,17 +547,17 @@ static void test_append_event(void **state)
 	ev = make_event("x", 1);
 	ev.present = 1;
 	assert_int_equal(tw_lp_append_event(&b, "w", NULL, 0, values, 3, &ev, err, sizeof(err)),
-	                 TW_LP_E_INVALID);
+	                 LP_E_INVALID);
 	assert_string_equal(err, "event has a key but no key names were given");
 	ev.key_len = TW_KEY_MAX + 1;
 	assert_int_equal(tw_lp_append_event(&b, "w", keys, 2, values, 3, &ev, err, sizeof(err)),
-	                 TW_LP_E_INVALID);
+	                 LP_E_INVALID);
 	assert_string_equal(err, "event key longer than 256 bytes");
 	assert_int_equal(
 	    tw_lp_append_event(&b, "w", keys, TW_KEY_MAX + 1, values, 3, &ev, err, sizeof(err)),
-	    TW_LP_E_INVALID);
+	    LP_E_INVALID);
 	assert_string_equal(err, "too many keys or values");
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 /* ==== Round trip: encode, parse back with tw_parse ==== */
@@ -581,12 +583,12 @@ static struct tw_parser *lp_parser(const char *const *keys, size_t n_keys,
 static void round_trip(struct tw_parser *p, const char *const *keys, size_t n_keys,
                        const char *const *values, size_t n_values, const struct tw_event *ev)
 {
-	struct tw_buf b;
+	struct buf b;
 	struct tw_event back;
 	char err[256], *copy;
 	int r;
 
-	tw_buf_init(&b, 1 << 16);
+	buf_init(&b, 1 << 16);
 	r = tw_lp_append_event(&b, "m", keys, n_keys, values, n_values, ev, err, sizeof(err));
 	if (r != 0)
 		fail_msg("append: %s", err);
@@ -609,7 +611,7 @@ static void round_trip(struct tw_parser *p, const char *const *keys, size_t n_ke
 			         b.data, back.values[i]);
 	}
 	free(copy);
-	tw_buf_free(&b);
+	buf_free(&b);
 }
 
 static void test_round_trip(void **state)

@@ -25,9 +25,6 @@
 
 /* Longest strptime-style format kept, NUL included. */
 #define TW_TIME_FMT_MAX 64
-/* Buffer size that always fits tw_time_format_rfc3339()'s output, NUL
- * included ("1677-09-21T00:12:43.145224192Z", the longest, needs 31). */
-#define TW_TIME_RFC3339_MAX 40
 
 enum tw_time_kind {
 	TW_TIME_UNSET = 0, /* not configured: an error for tw_time_spec_init() */
@@ -118,14 +115,5 @@ int tw_time_parse_rfc3339(const char *s, size_t len, int64_t *ns, char *errbuf, 
  */
 int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64_t *ns,
                         char *errbuf, size_t errbuf_size);
-
-/*
- * Formats ns as RFC 3339 in UTC into buf: "2026-11-23T05:00:00Z", with a
- * fraction of 3, 6 or 9 digits when it is not zero (".123Z", ".123456Z").
- * Every int64 is accepted (years 1677 to 2262). Returns the length written,
- * NUL not counted, or -1 when size is too small (TW_TIME_RFC3339_MAX always
- * is enough); buf is then an empty string if size > 0.
- */
-int tw_time_format_rfc3339(int64_t ns, char *buf, size_t size);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "tw_time.h"
 #include "tw_window.h"
+#include "clock.h"
 
 static const char *fmt_time(char *buf, size_t size, int64_t ns)
 {
@@ -17,7 +18,7 @@ static const char *fmt_time(char *buf, size_t size, int64_t ns)
 		snprintf(buf, size, "none");
 		return buf;
 	}
-	if (tw_time_format_rfc3339(ns, buf, size) < 0)
+	if (clock_format_rfc3339(ns, buf, size) < 0)
 		snprintf(buf, size, "%lld ns", (long long)ns);
 	return buf;
 }
@@ -25,7 +26,7 @@ static const char *fmt_time(char *buf, size_t size, int64_t ns)
 const char *dead_letter_reason(char *buf, size_t size, int code, const struct tw_event *ev,
                                int64_t watermark_ns)
 {
-	char ts[TW_TIME_RFC3339_MAX], wm[TW_TIME_RFC3339_MAX];
+	char ts[CLOCK_RFC3339_MAX], wm[CLOCK_RFC3339_MAX];
 
 	fmt_time(ts, sizeof(ts), ev->ts_ns);
 	switch (code) {
@@ -127,7 +128,7 @@ static char *finish(cJSON *o)
 
 char *dead_letter_row_json(const struct tw_spec *spec, const struct tw_row *row)
 {
-	char t[TW_TIME_RFC3339_MAX];
+	char t[CLOCK_RFC3339_MAX];
 	cJSON *o = head(spec, row->key, row->key_len);
 	cJSON *vals;
 
@@ -162,7 +163,7 @@ fail:
 
 char *dead_letter_event_json(const struct tw_spec *spec, const struct tw_event *ev)
 {
-	char t[TW_TIME_RFC3339_MAX];
+	char t[CLOCK_RFC3339_MAX];
 	cJSON *o = head(spec, ev->key, ev->key_len);
 	cJSON *vals;
 

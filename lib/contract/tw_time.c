@@ -56,21 +56,6 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Seconds since the epoch (may be negative) plus a fraction in [0, 1e9)
  * into ns, refusing what int64 ns cannot hold or what lies before 1970. */
 static int secs_to_ns(int64_t secs, int64_t frac_ns, int64_t *ns, char *errbuf, size_t errbuf_size)
@@ -732,42 +717,4 @@ int tw_time_parse(const struct tw_time_spec *spec, const char *s, size_t len, in
 	default:
 		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC, "the timestamp kind is not set");
 	}
-}
-
-int tw_time_format_rfc3339(int64_t ns, char *buf, size_t size)
-{
-	int64_t secs = ns / NS_PER_S, frac = ns % NS_PER_S, days, sod, y;
-	int m, d, n;
-
-	if (frac < 0) { /* floor, so times before 1970 read forwards */
-		frac += NS_PER_S;
-		secs--;
-	}
-	days = secs / 86400;
-	sod = secs % 86400;
-	if (sod < 0) {
-		sod += 86400;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
-	if (frac == 0)
-		n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
-		             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-	else if (frac % 1000000 == 0)
-		n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-		             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-		             (int)(frac / 1000000));
-	else if (frac % 1000 == 0)
-		n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", (long long)y, m, d,
-		             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-		             (int)(frac / 1000));
-	else
-		n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%09dZ", (long long)y, m, d,
-		             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
-	if (n < 0 || (size_t)n >= size) {
-		if (size > 0)
-			buf[0] = '\0';
-		return -1;
-	}
-	return n;
 }

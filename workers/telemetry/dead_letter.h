@@ -27,20 +27,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dlq.h"
 #include "tw_event.h"
 #include "tw_sink.h"
 #include "tw_spec.h"
-
-#define DLQ_HEADER_REASON "sluice-reason"
-#define DLQ_HEADER_KIND "sluice-kind"
-#define DLQ_HEADER_SOURCE "sluice-source"
-#define DLQ_HEADER_RESOURCE "sluice-resource"
-
-/* sluice-kind values. */
-#define DLQ_KIND_MALFORMED "malformed"
-#define DLQ_KIND_LATE "late"
-#define DLQ_KIND_OVERFLOW "overflow"
-#define DLQ_KIND_REJECTED "rejected"
 
 /* Longest reason built here, NUL included. */
 #define DLQ_REASON_MAX 256

@@ -47,6 +47,7 @@
 #include "tw_spec.h"
 #include "tw_time.h"
 #include "tw_window.h"
+#include "clock.h"
 
 /* tw_sinks_new makes at most three; one more health slot for the
  * dead-letter producer. */
@@ -1803,9 +1804,9 @@ void telemetry_free(struct telemetry *t)
 
 static int add_time_or_null(cJSON *o, const char *name, int64_t ns)
 {
-	char buf[TW_TIME_RFC3339_MAX];
+	char buf[CLOCK_RFC3339_MAX];
 
-	if (ns == TW_TS_NONE || tw_time_format_rfc3339(ns, buf, sizeof(buf)) < 0)
+	if (ns == TW_TS_NONE || clock_format_rfc3339(ns, buf, sizeof(buf)) < 0)
 		return cJSON_AddNullToObject(o, name) != NULL ? 0 : -1;
 	return cJSON_AddStringToObject(o, name, buf) != NULL ? 0 : -1;
 }
