@@ -29,7 +29,7 @@ APT_PACKAGES=(
 	# build
 	build-essential pkg-config clang clang-format clang-tidy cppcheck
 	libfuzzer-14-dev libclang-rt-14-dev valgrind curl ca-certificates openssl procps iproute2
-	# libraries (design.md, "Dependencies")
+	# libraries (README.md, "What `make deps` installs")
 	libcurl4-openssl-dev libcjson-dev libyaml-dev librdkafka-dev
 	libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev
 	libswresample-dev libavutil-dev libpq-dev libhiredis-dev libssl-dev
@@ -62,7 +62,7 @@ deps_apt() {
 	say "Debian packages: installing ${missing[*]}"
 	# Packaged services must not start on their default ports on install:
 	# policy-rc.d exit 101 forbids invoke-rc.d actions, and PostgreSQL must
-	# not create its 'main' cluster at all (notes/real-servers.md, section 0).
+	# not create its 'main' cluster at all (create_main_cluster = false below).
 	local policy=/usr/sbin/policy-rc.d placed_policy=0
 	if [ ! -e "$policy" ]; then
 		printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -158,7 +158,8 @@ deps_influxdb() {
 }
 
 # helm from v3.7.0 on has no replace directives in its go.mod, so `go install`
-# builds it from the Go module proxy (notes/operator-patterns.md section 5).
+# builds it from the Go module proxy (go install refuses a module whose go.mod
+# has replace directives).
 # The binary lands in $SLUICE_CACHE/helm-$HELM_VERSION/bin; tests/e2e/run.sh puts
 # that directory on PATH and tests/e2e/test_deploy.py looks there too.
 deps_helm() {

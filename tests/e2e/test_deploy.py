@@ -473,7 +473,7 @@ def test_operator_pod_passes_restricted_pod_security(installed_manifests):
     assert p.returncode != 0 and "restricted" in p.stderr, p.stderr
 
 
-# (verb, resource, flags) the operator needs / must not have (CONTRACTS.md 5).
+# (verb, resource, flags) the operator needs / must not have (docs/contracts.md §5).
 ALLOWED = [
     ("patch", "telemetrywindows.sluice.dev", ["--subresource=status", "-A"]),
     ("update", "videojobs.sluice.dev", ["--subresource=status", "-n", "default"]),

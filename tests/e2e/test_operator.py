@@ -343,7 +343,7 @@ def test_status_conditions_and_events(stack, op, ns, topic):
     time.sleep(3)
     assert cond(get(stack, "tw", "st", ns), "Ready")["lastTransitionTime"] == t0
 
-    # What the workers record in the status Redis (CONTRACTS.md 3) reaches the status:
+    # What the workers record in the status Redis (docs/contracts.md §3) reaches the status:
     # counts summed over partitions, the lowest partition watermark.
     redis_cli(stack, "HSET", f"sluice:tw:{ns}:st:stats",
               "p0.events", "10", "p1.events", "5", "p0.duplicates", "2", "p1.late", "1",
@@ -560,7 +560,7 @@ def test_two_operators_one_leader_and_takeover(stack, op, ns, topic):
 # ---- VideoJob ------------------------------------------------------------
 # The node lacks the operator's worker image here, so the split, process and
 # assemble pods never start: the tests play the workers by writing what
-# they would write to the status Redis (CONTRACTS.md 3:
+# they would write to the status Redis (docs/contracts.md §3:
 # sluice:vj:<ns>:<name>:meta / done / failed). test_autoscale runs them.
 
 def apply_vj(stack, name, ns, **extra):

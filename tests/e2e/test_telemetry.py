@@ -155,7 +155,7 @@ class Worker:
     """One sluice-worker telemetry process; its JSON log lines are collected."""
 
     def __init__(self, stack, spec, *flags):
-        # The status Redis, as the operator sets it (CONTRACTS.md 3).
+        # The status Redis, as the operator sets it (docs/contracts.md §3).
         env = {**os.environ, "SLUICE_SECRET_PG_DSN": stack["PG_DSN"],
                "SLUICE_STATUS_REDIS": stack["REDIS_ADDR"]}
         self.p = subprocess.Popen(
@@ -464,7 +464,7 @@ def test_results_match_an_independent_reference(stack, workers, tmp_path, unique
         assert w.stop() == 0
         stopped = json.loads(w.logged("telemetry worker stopped")[0]["status"])
         assert stopped["eventsIn"] == len(events) and stopped["late"] == len(late)
-        # The progress hash in the status Redis (CONTRACTS.md 3), written at
+        # The progress hash in the status Redis (docs/contracts.md §3), written at
         # each commit, the last one included.
         stats = redis_hash(stack, f"sluice:tw:e2e:{name}:stats")
         wm = stats.pop("p0.watermark", None)

@@ -6,7 +6,7 @@ one task per keyframe-aligned segment (read back with kcat), record the plan
 in PostgreSQL (psql) and the progress meta in Redis (redis-cli), and publish
 nothing new when run again. Until the `process` mode lands, the segment
 files are made by the ffmpeg CLI from the plan's pts ranges and marked done
-in PostgreSQL and Redis exactly as CONTRACTS.md 3 says; `assemble` must then
+in PostgreSQL and Redis exactly as docs/contracts.md §3 says; `assemble` must then
 produce output.uri with the source's frame count and duration (ffprobe,
 within one frame) and its audio. Bad inputs must fail with the job's name
 and FFmpeg's own message. An http:// source is served by python's
@@ -155,7 +155,7 @@ def make_segments(stack, job, src):
     """What `process` will do, done by the ffmpeg CLI: each planned pts range
     re-encoded on its own (closed GOP, keyframe first), written under a
     temporary name and renamed; then the segment marked done in PostgreSQL
-    and Redis as CONTRACTS.md 3 says."""
+    and Redis as docs/contracts.md §3 says."""
     rows = psql(stack, f"SELECT idx, start_pts, end_pts, frames_expected, output FROM "
                        f"video_segments WHERE job = '{job}' ORDER BY idx").split("\n")
     ns, name = job.split("/")
