@@ -18,6 +18,8 @@
 
 #include <yaml.h>
 
+#include "err.h"
+
 /* Config files are a few lines; the bound stops a wrong path (a log file, a
  * device) from being read into memory. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -48,24 +50,6 @@ struct source {
 	const char *where; /* file path, variable or flag */
 	size_t line;       /* file line, 1-based */
 };
-
-static int fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf != NULL && errbuf_size > 0) {
-		int n = snprintf(errbuf, errbuf_size, "config: ");
-		if (n > 0 && (size_t)n < errbuf_size) {
-			va_start(ap, fmt);
-			vsnprintf(errbuf + n, errbuf_size - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return CONFIG_ERR;
-}
 
 /*
  * Writes s into dst as a double-quoted string a terminal shows safely:
@@ -276,7 +260,7 @@ static int set_string(struct config_value *v, const char *text, char *errbuf, si
 	char *copy = strdup(text);
 
 	if (copy == NULL)
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	free(v->str);
 	v->str = copy;
 	return 0;
@@ -306,52 +290,54 @@ static int set_value(struct config *cfg, size_t i, const char *text, const struc
 				goto done;
 			}
 		}
-		return fail(errbuf, errbuf_size, "%s: %s is not one of %s%s", key,
-		            quote(q, sizeof(q), text),
-		            join_choices(list, sizeof(list), opt->choices),
-		            source_note(note, sizeof(note), src));
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: %s: %s is not one of %s%s",
+		               key, quote(q, sizeof(q), text),
+		               join_choices(list, sizeof(list), opt->choices),
+		               source_note(note, sizeof(note), src));
 	case CONFIG_INT:
 		rc = parse_int(text, &n);
 		if (rc == -1)
-			return fail(errbuf, errbuf_size, "%s: %s is not an integer%s", key,
-			            quote(q, sizeof(q), text),
-			            source_note(note, sizeof(note), src));
+			return err_set(
+			    errbuf, errbuf_size, CONFIG_ERR, "config: %s: %s is not an integer%s",
+			    key, quote(q, sizeof(q), text), source_note(note, sizeof(note), src));
 		if (rc == -2 || (opt->min < opt->max && (n < opt->min || n > opt->max))) {
 			if (opt->min < opt->max)
-				return fail(errbuf, errbuf_size,
-				            "%s: %s is out of range %lld..%lld%s", key,
-				            quote(q, sizeof(q), text), opt->min, opt->max,
-				            source_note(note, sizeof(note), src));
-			return fail(errbuf, errbuf_size, "%s: %s is out of range%s", key,
-			            quote(q, sizeof(q), text),
-			            source_note(note, sizeof(note), src));
+				return err_set(errbuf, errbuf_size, CONFIG_ERR,
+				               "config: %s: %s is out of range %lld..%lld%s", key,
+				               quote(q, sizeof(q), text), opt->min, opt->max,
+				               source_note(note, sizeof(note), src));
+			return err_set(
+			    errbuf, errbuf_size, CONFIG_ERR, "config: %s: %s is out of range%s",
+			    key, quote(q, sizeof(q), text), source_note(note, sizeof(note), src));
 		}
 		v->num = n;
 		break;
 	case CONFIG_BOOL:
 		if (config_parse_bool(text, &b) < 0)
-			return fail(
-			    errbuf, errbuf_size, "%s: %s is not a boolean (use true or false)%s",
-			    key, quote(q, sizeof(q), text), source_note(note, sizeof(note), src));
+			return err_set(errbuf, errbuf_size, CONFIG_ERR,
+			               "config: %s: %s is not a boolean (use true or false)%s", key,
+			               quote(q, sizeof(q), text),
+			               source_note(note, sizeof(note), src));
 		v->num = b;
 		break;
 	case CONFIG_DURATION:
 		rc = parse_duration(text, &n);
 		if (rc == -1)
-			return fail(errbuf, errbuf_size,
-			            "%s: %s is not a duration (use e.g. 500ms, 5s, 2m, 1h)%s", key,
-			            quote(q, sizeof(q), text),
-			            source_note(note, sizeof(note), src));
+			return err_set(
+			    errbuf, errbuf_size, CONFIG_ERR,
+			    "config: %s: %s is not a duration (use e.g. 500ms, 5s, 2m, 1h)%s", key,
+			    quote(q, sizeof(q), text), source_note(note, sizeof(note), src));
 		if (rc == -2 || (opt->min < opt->max && (n < opt->min || n > opt->max))) {
 			if (opt->min < opt->max)
-				return fail(errbuf, errbuf_size, "%s: %s is out of range %s..%s%s",
-				            key, quote(q, sizeof(q), text),
-				            format_duration(lo, sizeof(lo), opt->min),
-				            format_duration(hi, sizeof(hi), opt->max),
-				            source_note(note, sizeof(note), src));
-			return fail(errbuf, errbuf_size, "%s: %s is out of range%s", key,
-			            quote(q, sizeof(q), text),
-			            source_note(note, sizeof(note), src));
+				return err_set(errbuf, errbuf_size, CONFIG_ERR,
+				               "config: %s: %s is out of range %s..%s%s", key,
+				               quote(q, sizeof(q), text),
+				               format_duration(lo, sizeof(lo), opt->min),
+				               format_duration(hi, sizeof(hi), opt->max),
+				               source_note(note, sizeof(note), src));
+			return err_set(
+			    errbuf, errbuf_size, CONFIG_ERR, "config: %s: %s is out of range%s",
+			    key, quote(q, sizeof(q), text), source_note(note, sizeof(note), src));
 		}
 		v->num = n;
 		break;
@@ -409,29 +395,34 @@ static int check_table(const struct config_option *table, size_t count, char *er
 		const struct config_option *o = &table[i];
 
 		if (!name_valid(o->name))
-			return fail(errbuf, errbuf_size, "option table: invalid name \"%s\"",
-			            o->name);
+			return err_set(errbuf, errbuf_size, CONFIG_ERR,
+			               "config: option table: invalid name \"%s\"", o->name);
 		if (!type_valid(o->type))
-			return fail(errbuf, errbuf_size, "option table: %s: invalid type", o->name);
+			return err_set(errbuf, errbuf_size, CONFIG_ERR,
+			               "config: option table: %s: invalid type", o->name);
 		if (o->type == CONFIG_ENUM && (o->choices == NULL || o->choices[0] == NULL))
-			return fail(errbuf, errbuf_size, "option table: %s: enum without choices",
-			            o->name);
+			return err_set(errbuf, errbuf_size, CONFIG_ERR,
+			               "config: option table: %s: enum without choices", o->name);
 		if (o->def == NULL && o->type != CONFIG_STRING)
-			return fail(errbuf, errbuf_size, "option table: %s: no default", o->name);
+			return err_set(errbuf, errbuf_size, CONFIG_ERR,
+			               "config: option table: %s: no default", o->name);
 		if (o->flag != NULL && (strncmp(o->flag, "--", 2) != 0 || o->flag[2] == '\0' ||
 		                        strchr(o->flag, '=') != NULL || flag_reserved(o->flag)))
-			return fail(errbuf, errbuf_size, "option table: %s: invalid flag \"%s\"",
-			            o->name, o->flag);
+			return err_set(errbuf, errbuf_size, CONFIG_ERR,
+			               "config: option table: %s: invalid flag \"%s\"", o->name,
+			               o->flag);
 		for (size_t j = 0; j < i; j++) {
 			const struct config_option *p = &table[j];
 			if (strcmp(o->name, p->name) == 0 || has_prefix(o->name, p->name) ||
 			    has_prefix(p->name, o->name))
-				return fail(errbuf, errbuf_size,
-				            "option table: names \"%s\" and \"%s\" collide",
-				            p->name, o->name);
+				return err_set(
+				    errbuf, errbuf_size, CONFIG_ERR,
+				    "config: option table: names \"%s\" and \"%s\" collide",
+				    p->name, o->name);
 			if (o->flag != NULL && p->flag != NULL && strcmp(o->flag, p->flag) == 0)
-				return fail(errbuf, errbuf_size,
-				            "option table: flag %s is used twice", o->flag);
+				return err_set(errbuf, errbuf_size, CONFIG_ERR,
+				               "config: option table: flag %s is used twice",
+				               o->flag);
 		}
 	}
 	return 0;
@@ -445,7 +436,7 @@ int config_new(const struct config_option *table, struct config **out, char *err
 
 	*out = NULL;
 	if (table == NULL)
-		return fail(errbuf, errbuf_size, "option table: NULL");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: option table: NULL");
 	while (table[count].name != NULL)
 		count++;
 	if (check_table(table, count, errbuf, errbuf_size) < 0)
@@ -453,13 +444,13 @@ int config_new(const struct config_option *table, struct config **out, char *err
 
 	cfg = calloc(1, sizeof(*cfg));
 	if (cfg == NULL)
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	cfg->table = table;
 	cfg->count = count;
 	cfg->values = calloc(count > 0 ? count : 1, sizeof(*cfg->values));
 	if (cfg->values == NULL) {
 		free(cfg);
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	}
 	for (size_t i = 0; i < count; i++) {
 		struct source src = {CONFIG_ORIGIN_DEFAULT, NULL, 0};
@@ -523,23 +514,26 @@ static int walk_next(struct walk *w, yaml_event_t *ev)
 		return 0;
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
-		return fail(w->errbuf, w->errbuf_size, "file %s: out of memory", w->origin);
+		return err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		               "config: file %s: out of memory", w->origin);
 	case YAML_READER_ERROR:
-		return fail(w->errbuf, w->errbuf_size, "file %s: cannot read YAML: %s (byte %zu)",
-		            w->origin, p->problem != NULL ? p->problem : "unknown error",
-		            p->problem_offset);
+		return err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		               "config: file %s: cannot read YAML: %s (byte %zu)", w->origin,
+		               p->problem != NULL ? p->problem : "unknown error",
+		               p->problem_offset);
 	default:
 		if (p->context != NULL)
-			return fail(w->errbuf, w->errbuf_size,
-			            "file %s: YAML syntax error at line %zu, column %zu: %s (%s at "
-			            "line %zu)",
-			            w->origin, p->problem_mark.line + 1, p->problem_mark.column + 1,
-			            p->problem != NULL ? p->problem : "unknown error", p->context,
-			            p->context_mark.line + 1);
-		return fail(w->errbuf, w->errbuf_size,
-		            "file %s: YAML syntax error at line %zu, column %zu: %s", w->origin,
-		            p->problem_mark.line + 1, p->problem_mark.column + 1,
-		            p->problem != NULL ? p->problem : "unknown error");
+			return err_set(
+			    w->errbuf, w->errbuf_size, CONFIG_ERR,
+			    "config: file %s: YAML syntax error at line %zu, column %zu: %s (%s at "
+			    "line %zu)",
+			    w->origin, p->problem_mark.line + 1, p->problem_mark.column + 1,
+			    p->problem != NULL ? p->problem : "unknown error", p->context,
+			    p->context_mark.line + 1);
+		return err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		               "config: file %s: YAML syntax error at line %zu, column %zu: %s",
+		               w->origin, p->problem_mark.line + 1, p->problem_mark.column + 1,
+		               p->problem != NULL ? p->problem : "unknown error");
 	}
 }
 
@@ -581,32 +575,35 @@ static int walk_value(struct walk *w, const char *path, size_t key_line, yaml_ev
 	int rc = 0;
 
 	if (i < 0 && !(ev->type == YAML_MAPPING_START_EVENT && is_section(cfg, path))) {
-		rc = fail(w->errbuf, w->errbuf_size, "unknown key %s in file %s line %zu",
-		          quote(q, sizeof(q), path), w->origin, key_line);
+		rc = err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		             "config: unknown key %s in file %s line %zu",
+		             quote(q, sizeof(q), path), w->origin, key_line);
 	} else if (ev->type == YAML_MAPPING_START_EVENT && i < 0) {
 		if (depth >= CONFIG_DEPTH_MAX)
-			rc = fail(w->errbuf, w->errbuf_size,
-			          "file %s line %zu: mappings nested deeper than %d levels",
-			          w->origin, line, CONFIG_DEPTH_MAX);
+			rc = err_set(
+			    w->errbuf, w->errbuf_size, CONFIG_ERR,
+			    "config: file %s line %zu: mappings nested deeper than %d levels",
+			    w->origin, line, CONFIG_DEPTH_MAX);
 		else
 			rc = walk_mapping(w, path, depth + 1);
 	} else if (ev->type != YAML_SCALAR_EVENT) {
-		rc = fail(w->errbuf, w->errbuf_size,
-		          "%s: expected a value, found %s (file %s, line %zu)", path,
-		          event_kind(ev->type), w->origin, line);
+		rc = err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		             "config: %s: expected a value, found %s (file %s, line %zu)", path,
+		             event_kind(ev->type), w->origin, line);
 	} else if (!scalar_is_null(ev)) {
 		struct config_value *v = &cfg->values[i];
 		struct source src = {CONFIG_ORIGIN_FILE, w->origin, line};
 		const char *text = (const char *)ev->data.scalar.value;
 
 		if (v->yaml_gen == cfg->yaml_gen)
-			rc = fail(w->errbuf, w->errbuf_size,
-			          "duplicate key %s in file %s line %zu (first on line %zu)",
-			          quote(q, sizeof(q), path), w->origin, key_line, v->yaml_line);
+			rc = err_set(
+			    w->errbuf, w->errbuf_size, CONFIG_ERR,
+			    "config: duplicate key %s in file %s line %zu (first on line %zu)",
+			    quote(q, sizeof(q), path), w->origin, key_line, v->yaml_line);
 		else if (strlen(text) != ev->data.scalar.length)
-			rc = fail(w->errbuf, w->errbuf_size,
-			          "%s: value holds a NUL byte (file %s, line %zu)", path, w->origin,
-			          line);
+			rc = err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+			             "config: %s: value holds a NUL byte (file %s, line %zu)", path,
+			             w->origin, line);
 		else
 			rc = set_value(cfg, (size_t)i, text, &src, w->errbuf, w->errbuf_size);
 		if (rc == 0) {
@@ -636,17 +633,17 @@ static int walk_mapping(struct walk *w, const char *prefix, int depth)
 		key_line = key.start_mark.line + 1;
 		if (key.type != YAML_SCALAR_EVENT) {
 			yaml_event_delete(&key);
-			return fail(w->errbuf, w->errbuf_size,
-			            "file %s line %zu: keys must be plain strings", w->origin,
-			            key_line);
+			return err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+			               "config: file %s line %zu: keys must be plain strings",
+			               w->origin, key_line);
 		}
 		const char *k = (const char *)key.data.scalar.value;
 		int n =
 		    snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", k);
 		if (n < 0 || (size_t)n >= sizeof(path) || strlen(k) != key.data.scalar.length) {
-			int rc =
-			    fail(w->errbuf, w->errbuf_size, "unknown key %s in file %s line %zu",
-			         quote(q, sizeof(q), path), w->origin, key_line);
+			int rc = err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+			                 "config: unknown key %s in file %s line %zu",
+			                 quote(q, sizeof(q), path), w->origin, key_line);
 			yaml_event_delete(&key);
 			return rc;
 		}
@@ -667,12 +664,13 @@ static int walk_expect(struct walk *w, yaml_event_type_t t)
 	if (walk_next(w, &ev) < 0)
 		return CONFIG_ERR;
 	if (ev.type == YAML_DOCUMENT_START_EVENT && t == YAML_STREAM_END_EVENT)
-		rc =
-		    fail(w->errbuf, w->errbuf_size, "file %s line %zu: more than one YAML document",
-		         w->origin, ev.start_mark.line + 1);
+		rc = err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		             "config: file %s line %zu: more than one YAML document", w->origin,
+		             ev.start_mark.line + 1);
 	else if (ev.type != t)
-		rc = fail(w->errbuf, w->errbuf_size, "file %s line %zu: unexpected YAML event",
-		          w->origin, ev.start_mark.line + 1);
+		rc = err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		             "config: file %s line %zu: unexpected YAML event", w->origin,
+		             ev.start_mark.line + 1);
 	yaml_event_delete(&ev);
 	return rc;
 }
@@ -692,7 +690,8 @@ static int walk_stream(struct walk *w)
 	}
 	if (ev.type != YAML_DOCUMENT_START_EVENT) {
 		yaml_event_delete(&ev);
-		return fail(w->errbuf, w->errbuf_size, "file %s: unexpected YAML event", w->origin);
+		return err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		               "config: file %s: unexpected YAML event", w->origin);
 	}
 	yaml_event_delete(&ev);
 
@@ -705,10 +704,11 @@ static int walk_stream(struct walk *w)
 		yaml_event_delete(&ev);
 		rc = 0;
 	} else {
-		rc = fail(w->errbuf, w->errbuf_size,
-		          "file %s line %zu: the top level must be a mapping of options, not %s",
-		          w->origin, ev.start_mark.line + 1,
-		          ev.type == YAML_SCALAR_EVENT ? "a scalar" : event_kind(ev.type));
+		rc = err_set(
+		    w->errbuf, w->errbuf_size, CONFIG_ERR,
+		    "config: file %s line %zu: the top level must be a mapping of options, not %s",
+		    w->origin, ev.start_mark.line + 1,
+		    ev.type == YAML_SCALAR_EVENT ? "a scalar" : event_kind(ev.type));
 		yaml_event_delete(&ev);
 	}
 	if (rc < 0)
@@ -726,7 +726,8 @@ static int check_syntax(struct walk *w, const char *data, size_t len)
 	int rc = 0, end = 0;
 
 	if (!yaml_parser_initialize(&w->parser))
-		return fail(w->errbuf, w->errbuf_size, "file %s: out of memory", w->origin);
+		return err_set(w->errbuf, w->errbuf_size, CONFIG_ERR,
+		               "config: file %s: out of memory", w->origin);
 	yaml_parser_set_input_string(&w->parser, (const unsigned char *)data, len);
 	while (!end) {
 		rc = walk_next(w, &ev);
@@ -748,7 +749,8 @@ int config_load_yaml(struct config *cfg, const char *origin, const char *data, s
 	if (check_syntax(&w, data, len) < 0)
 		return CONFIG_ERR;
 	if (!yaml_parser_initialize(&w.parser))
-		return fail(errbuf, errbuf_size, "file %s: out of memory", origin);
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: file %s: out of memory",
+		               origin);
 	yaml_parser_set_input_string(&w.parser, (const unsigned char *)data, len);
 	/* A new generation: keys set by an earlier load are not duplicates. */
 	cfg->yaml_gen++;
@@ -773,24 +775,27 @@ static int load_file(struct config *cfg, const char *path, const char *via, char
 		snprintf(from, sizeof(from), " (from %s)", via);
 	f = fopen(path, "rb");
 	if (f == NULL)
-		return fail(errbuf, errbuf_size, "cannot read config file %s%s: %s",
-		            quote(q, sizeof(q), path), from, strerror(errno));
+		return err_set(errbuf, errbuf_size, CONFIG_ERR,
+		               "config: cannot read config file %s%s: %s",
+		               quote(q, sizeof(q), path), from, strerror(errno));
 	data = malloc(CONFIG_FILE_MAX + 1);
 	if (data == NULL) {
 		fclose(f);
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	}
 	len = fread(data, 1, CONFIG_FILE_MAX + 1, f);
 	if (ferror(f)) {
-		rc = fail(errbuf, errbuf_size, "cannot read config file %s%s: %s",
-		          quote(q, sizeof(q), path), from, strerror(errno));
+		rc = err_set(errbuf, errbuf_size, CONFIG_ERR,
+		             "config: cannot read config file %s%s: %s", quote(q, sizeof(q), path),
+		             from, strerror(errno));
 	} else if (len > CONFIG_FILE_MAX) {
-		rc = fail(errbuf, errbuf_size, "config file %s%s is larger than %d bytes",
-		          quote(q, sizeof(q), path), from, CONFIG_FILE_MAX);
+		rc = err_set(errbuf, errbuf_size, CONFIG_ERR,
+		             "config: config file %s%s is larger than %d bytes",
+		             quote(q, sizeof(q), path), from, CONFIG_FILE_MAX);
 	} else {
 		char *copy = strdup(path);
 		if (copy == NULL) {
-			rc = fail(errbuf, errbuf_size, "out of memory");
+			rc = err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 		} else {
 			free(cfg->file);
 			cfg->file = copy;
@@ -839,11 +844,11 @@ static int add_arg(struct config *cfg, const char *arg, char *errbuf, size_t err
 	char **args;
 
 	if (copy == NULL)
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	args = realloc(cfg->args, ((size_t)cfg->nargs + 1) * sizeof(*args));
 	if (args == NULL) {
 		free(copy);
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	}
 	cfg->args = args;
 	cfg->args[cfg->nargs++] = copy;
@@ -900,20 +905,22 @@ static int parse_argv(struct config *cfg, int argc, char *const argv[], struct p
 		if (i < 0 && !is_config) {
 			char name[CONFIG_NAME_MAX];
 			snprintf(name, sizeof(name), "%.*s", (int)len, arg);
-			return fail(errbuf, errbuf_size, "unknown flag %s",
-			            quote(q, sizeof(q), name));
+			return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: unknown flag %s",
+			               quote(q, sizeof(q), name));
 		}
 		const char *flag = is_config ? "--config" : cfg->table[i].flag;
 		if (value == NULL && !is_config && cfg->table[i].type == CONFIG_BOOL)
 			value = "true";
 		if (value == NULL) {
 			if (a + 1 >= argc)
-				return fail(errbuf, errbuf_size, "%s: missing value", flag);
+				return err_set(errbuf, errbuf_size, CONFIG_ERR,
+				               "config: %s: missing value", flag);
 			value = argv[++a];
 		}
 		if (is_config) {
 			if (value[0] == '\0')
-				return fail(errbuf, errbuf_size, "--config: missing value");
+				return err_set(errbuf, errbuf_size, CONFIG_ERR,
+				               "config: --config: missing value");
 			*config_path = value;
 			continue;
 		}
@@ -939,7 +946,7 @@ int config_load(const struct config_option *table, int argc, char *const argv[],
 	pending = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*pending));
 	if (pending == NULL) {
 		config_free(cfg);
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, CONFIG_ERR, "config: out of memory");
 	}
 	rc = parse_argv(cfg, argc, argv, pending, &npending, &path, errbuf, errbuf_size);
 	if (rc == 0 && (cfg->help || cfg->version))

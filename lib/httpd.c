@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "err.h"
 
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -30,24 +31,6 @@ struct httpd {
 	struct httpd_options opts;
 	int port;
 };
-
-static int fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf != NULL && errbuf_size > 0) {
-		int n = snprintf(errbuf, errbuf_size, "httpd: ");
-		if (n > 0 && (size_t)n < errbuf_size) {
-			va_start(ap, fmt);
-			vsnprintf(errbuf + n, errbuf_size - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return HTTPD_ERR;
-}
 
 /* Queues a response holding body (copied, or taken over and freed by MHD
  * when owned is set). */
@@ -163,7 +146,8 @@ int httpd_start(const struct httpd_options *opts, struct httpd **out, char *errb
 	*out = NULL;
 	memset(&ss, 0, sizeof(ss));
 	if (opts->port < 0 || opts->port > 65535)
-		return fail(errbuf, errbuf_size, "invalid port %d (want 0..65535)", opts->port);
+		return err_set(errbuf, errbuf_size, HTTPD_ERR,
+		               "httpd: invalid port %d (want 0..65535)", opts->port);
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
@@ -176,35 +160,37 @@ int httpd_start(const struct httpd_options *opts, struct httpd **out, char *errb
 		sslen = sizeof(*sin6);
 		v6 = 1;
 	} else {
-		return fail(errbuf, errbuf_size,
-		            "invalid listen address \"%.64s\" (want an IPv4 or IPv6 address)",
-		            addr);
+		return err_set(
+		    errbuf, errbuf_size, HTTPD_ERR,
+		    "httpd: invalid listen address \"%.64s\" (want an IPv4 or IPv6 address)", addr);
 	}
 	endpoint_name(name, sizeof(name), addr, opts->port, v6);
 
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(errbuf, errbuf_size, "cannot listen on %s: %s", name, strerror(errno));
+		return err_set(errbuf, errbuf_size, HTTPD_ERR, "httpd: cannot listen on %s: %s",
+		               name, strerror(errno));
 	/* SO_REUSEADDR lets a restarted process bind while old connections sit
 	 * in TIME_WAIT; a port with a live listener stays taken. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
 	    bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 64) != 0) {
 		int err = errno;
 		close(fd);
-		return fail(errbuf, errbuf_size, "cannot listen on %s: %s", name, strerror(err));
+		return err_set(errbuf, errbuf_size, HTTPD_ERR, "httpd: cannot listen on %s: %s",
+		               name, strerror(err));
 	}
 	sslen = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
 		int err = errno;
 		close(fd);
-		return fail(errbuf, errbuf_size, "cannot listen on %s: getsockname: %s", name,
-		            strerror(err));
+		return err_set(errbuf, errbuf_size, HTTPD_ERR,
+		               "httpd: cannot listen on %s: getsockname: %s", name, strerror(err));
 	}
 
 	h = calloc(1, sizeof(*h));
 	if (h == NULL) {
 		close(fd);
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, HTTPD_ERR, "httpd: out of memory");
 	}
 	h->opts = *opts;
 	h->port = ntohs(v6 ? sin6->sin6_port : sin->sin_port);
@@ -219,7 +205,8 @@ int httpd_start(const struct httpd_options *opts, struct httpd **out, char *errb
 		if (fcntl(fd, F_GETFD) != -1)
 			close(fd);
 		free(h);
-		return fail(errbuf, errbuf_size, "cannot start the HTTP server on %s", name);
+		return err_set(errbuf, errbuf_size, HTTPD_ERR,
+		               "httpd: cannot start the HTTP server on %s", name);
 	}
 	*out = h;
 	return 0;

@@ -14,24 +14,7 @@
 #include "bg_thread.h"
 #include "log.h"
 #include "version.h"
-
-static int failf(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf != NULL && errbuf_size > 0) {
-		int n = snprintf(errbuf, errbuf_size, "kafka: ");
-		if (n > 0 && (size_t)n < errbuf_size) {
-			va_start(ap, fmt);
-			vsnprintf(errbuf + n, errbuf_size - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return KAFKA_ERR;
-}
+#include "err.h"
 
 const char *kafka_strerror(char *buf, size_t size, rd_kafka_resp_err_t err)
 {
@@ -43,15 +26,16 @@ int kafka_fail(char *errbuf, size_t errbuf_size, const char *what, rd_kafka_resp
 {
 	char text[256];
 
-	return failf(errbuf, errbuf_size, "%s: %s", what, kafka_strerror(text, sizeof(text), err));
+	return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %s", what,
+	               kafka_strerror(text, sizeof(text), err));
 }
 
 int kafka_fail_error(char *errbuf, size_t errbuf_size, const char *what, rd_kafka_error_t *error)
 {
 	if (error == NULL)
 		return 0;
-	failf(errbuf, errbuf_size, "%s: %s (%s)", what, rd_kafka_error_string(error),
-	      rd_kafka_error_name(error));
+	err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %s (%s)", what,
+	        rd_kafka_error_string(error), rd_kafka_error_name(error));
 	rd_kafka_error_destroy(error);
 	return KAFKA_ERR;
 }
@@ -63,7 +47,8 @@ int kafka_fatal(rd_kafka_t *rk, char *errbuf, size_t errbuf_size)
 
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return 0;
-	failf(errbuf, errbuf_size, "fatal error: %s (%s)", reason, rd_kafka_err2name(err));
+	err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: fatal error: %s (%s)", reason,
+	        rd_kafka_err2name(err));
 	return 1;
 }
 
@@ -107,7 +92,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 	char es[512];
 
 	if (rd_kafka_conf_set(conf, name, value, es, sizeof(es)) != RD_KAFKA_CONF_OK)
-		return failf(errbuf, errbuf_size, "%s=%s: %s", name, value, es);
+		return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s=%s: %s", name, value, es);
 	return 0;
 }
 
@@ -116,7 +101,8 @@ static int conf_set_all(rd_kafka_conf_t *conf, const char *const *pairs, char *e
 {
 	for (size_t i = 0; pairs != NULL && pairs[i] != NULL; i += 2) {
 		if (pairs[i + 1] == NULL)
-			return failf(errbuf, errbuf_size, "%s: property without a value", pairs[i]);
+			return err_set(errbuf, errbuf_size, KAFKA_ERR,
+			               "kafka: %s: property without a value", pairs[i]);
 		if (conf_set(conf, pairs[i], pairs[i + 1], errbuf, errbuf_size) < 0)
 			return KAFKA_ERR;
 	}
@@ -130,16 +116,16 @@ static rd_kafka_conf_t *conf_common(const struct kafka_config *kc, void *opaque,
 	rd_kafka_conf_t *conf;
 
 	if (kc->bootstrap == NULL || kc->bootstrap[0] == '\0') {
-		failf(errbuf, errbuf_size, "bootstrap.servers: required");
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: bootstrap.servers: required");
 		return NULL;
 	}
 	if (kc->client_id == NULL || kc->client_id[0] == '\0') {
-		failf(errbuf, errbuf_size, "client.id: required");
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: client.id: required");
 		return NULL;
 	}
 	conf = rd_kafka_conf_new();
 	if (conf == NULL) {
-		failf(errbuf, errbuf_size, "cannot allocate a configuration");
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: cannot allocate a configuration");
 		return NULL;
 	}
 	/* clang-format off */
@@ -177,8 +163,8 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
 	rk = rd_kafka_new(type, conf, es, sizeof(es));
 	if (rk == NULL) {
 		rd_kafka_conf_destroy(conf);
-		failf(errbuf, errbuf_size, "cannot create a %s: %s",
-		      type == RD_KAFKA_CONSUMER ? "consumer" : "producer", es);
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: cannot create a %s: %s",
+		        type == RD_KAFKA_CONSUMER ? "consumer" : "producer", es);
 	}
 	return rk;
 }
@@ -191,7 +177,7 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	rd_kafka_t *rk;
 
 	if (kc->group == NULL || kc->group[0] == '\0') {
-		failf(errbuf, errbuf_size, "group.id: required for a consumer");
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: group.id: required for a consumer");
 		return NULL;
 	}
 	conf = conf_common(kc, opaque, errbuf, errbuf_size);
@@ -284,21 +270,24 @@ int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int re
 
 	nt = rd_kafka_NewTopic_new(topic, partitions, replication, es, sizeof(es));
 	if (nt == NULL)
-		return failf(errbuf, errbuf_size, "create topic \"%s\": %s", topic, es);
+		return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: create topic \"%s\": %s",
+		               topic, es);
 	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	if (opts == NULL) {
-		failf(errbuf, errbuf_size, "create topic \"%s\": cannot allocate admin options",
-		      topic);
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: create topic \"%s\": cannot allocate admin options", topic);
 		goto done;
 	}
 	if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, es, sizeof(es)) ||
 	    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, es, sizeof(es))) {
-		failf(errbuf, errbuf_size, "create topic \"%s\": %s", topic, es);
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: create topic \"%s\": %s", topic,
+		        es);
 		goto done;
 	}
 	q = rd_kafka_queue_new(rk);
 	if (q == NULL) {
-		failf(errbuf, errbuf_size, "create topic \"%s\": cannot allocate a queue", topic);
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: create topic \"%s\": cannot allocate a queue", topic);
 		goto done;
 	}
 	rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
@@ -306,13 +295,14 @@ int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int re
 	 * covers the result's trip back. */
 	ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
 	if (ev == NULL) {
-		failf(errbuf, errbuf_size, "create topic \"%s\": no answer within %d ms", topic,
-		      timeout_ms);
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: create topic \"%s\": no answer within %d ms", topic, timeout_ms);
 		goto done;
 	}
 	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		failf(errbuf, errbuf_size, "create topic \"%s\": %s (%s)", topic,
-		      rd_kafka_event_error_string(ev), rd_kafka_err2name(rd_kafka_event_error(ev)));
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: create topic \"%s\": %s (%s)",
+		        topic, rd_kafka_event_error_string(ev),
+		        rd_kafka_err2name(rd_kafka_event_error(ev)));
 		goto done;
 	}
 	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
@@ -320,7 +310,8 @@ int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int re
 	const rd_kafka_topic_result_t **tr =
 	    res != NULL ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
 	if (tr == NULL || n != 1) {
-		failf(errbuf, errbuf_size, "create topic \"%s\": unexpected answer", topic);
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: create topic \"%s\": unexpected answer", topic);
 		goto done;
 	}
 	rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[0]);
@@ -329,8 +320,8 @@ int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int re
 	} else {
 		char text[256];
 		const char *detail = rd_kafka_topic_result_error_string(tr[0]);
-		failf(errbuf, errbuf_size, "create topic \"%s\": %s: %s", topic,
-		      kafka_strerror(text, sizeof(text), err), detail != NULL ? detail : "");
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: create topic \"%s\": %s: %s", topic,
+		        kafka_strerror(text, sizeof(text), err), detail != NULL ? detail : "");
 	}
 done:
 	if (ev != NULL)
@@ -360,7 +351,8 @@ int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int 
 		goto done;
 	}
 	if (md->topic_cnt != 1) {
-		failf(errbuf, errbuf_size, "%s: %d topics in the answer", what, md->topic_cnt);
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %d topics in the answer", what,
+		        md->topic_cnt);
 		goto done;
 	}
 	if (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -368,7 +360,7 @@ int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int 
 		goto done;
 	}
 	if (md->topics[0].partition_cnt < 1) {
-		failf(errbuf, errbuf_size, "%s: no partitions", what);
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: no partitions", what);
 		goto done;
 	}
 	*partitions = md->topics[0].partition_cnt;

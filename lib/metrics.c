@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+
 enum family_type {
 	FAMILY_COUNTER,
 	FAMILY_GAUGE,
@@ -51,24 +53,6 @@ struct metrics_registry {
 	struct metrics_family *head;
 	struct metrics_family *tail;
 };
-
-static int fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf != NULL && errbuf_size > 0) {
-		int n = snprintf(errbuf, errbuf_size, "metrics: ");
-		if (n > 0 && (size_t)n < errbuf_size) {
-			va_start(ap, fmt);
-			vsnprintf(errbuf + n, errbuf_size - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return METRICS_ERR;
-}
 
 struct metrics_registry *metrics_registry_new(void)
 {
@@ -209,34 +193,40 @@ static int family_register(struct metrics_registry *reg, enum family_type type, 
 
 	*out = NULL;
 	if (!metric_name_valid(name))
-		return fail(errbuf, errbuf_size, "invalid metric name \"%.64s\"",
-		            name != NULL ? name : "(null)");
+		return err_set(errbuf, errbuf_size, METRICS_ERR,
+		               "metrics: invalid metric name \"%.64s\"",
+		               name != NULL ? name : "(null)");
 	for (; labels != NULL && labels[nlabels] != NULL; nlabels++) {
 		if (nlabels == METRICS_MAX_LABELS)
-			return fail(errbuf, errbuf_size, "%s: more than %d labels", name,
-			            METRICS_MAX_LABELS);
+			return err_set(errbuf, errbuf_size, METRICS_ERR,
+			               "metrics: %s: more than %d labels", name,
+			               METRICS_MAX_LABELS);
 		if (!label_name_valid(labels[nlabels]))
-			return fail(errbuf, errbuf_size, "%s: invalid label name \"%.64s\"", name,
-			            labels[nlabels]);
+			return err_set(errbuf, errbuf_size, METRICS_ERR,
+			               "metrics: %s: invalid label name \"%.64s\"", name,
+			               labels[nlabels]);
 		if (type == FAMILY_HISTOGRAM && strcmp(labels[nlabels], "le") == 0)
-			return fail(errbuf, errbuf_size,
-			            "%s: a histogram cannot have the label \"le\"", name);
+			return err_set(errbuf, errbuf_size, METRICS_ERR,
+			               "metrics: %s: a histogram cannot have the label \"le\"",
+			               name);
 		for (size_t j = 0; j < nlabels; j++)
 			if (strcmp(labels[j], labels[nlabels]) == 0)
-				return fail(errbuf, errbuf_size, "%s: label \"%s\" appears twice",
-				            name, labels[j]);
+				return err_set(errbuf, errbuf_size, METRICS_ERR,
+				               "metrics: %s: label \"%s\" appears twice", name,
+				               labels[j]);
 	}
 	if (nbounds > METRICS_MAX_BUCKETS)
-		return fail(errbuf, errbuf_size, "%s: more than %d buckets", name,
-		            METRICS_MAX_BUCKETS);
+		return err_set(errbuf, errbuf_size, METRICS_ERR,
+		               "metrics: %s: more than %d buckets", name, METRICS_MAX_BUCKETS);
 	for (size_t i = 0; i < nbounds; i++)
 		if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
-			return fail(errbuf, errbuf_size,
-			            "%s: bucket bounds must be finite and increasing", name);
+			return err_set(errbuf, errbuf_size, METRICS_ERR,
+			               "metrics: %s: bucket bounds must be finite and increasing",
+			               name);
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
-		return fail(errbuf, errbuf_size, "out of memory");
+		return err_set(errbuf, errbuf_size, METRICS_ERR, "metrics: out of memory");
 	f->reg = reg;
 	f->type = type;
 	f->name = strdup(name);
@@ -271,13 +261,14 @@ static int family_register(struct metrics_registry *reg, enum family_type type, 
 	pthread_mutex_unlock(&reg->lock);
 	if (rc < 0) {
 		family_free(f);
-		return fail(errbuf, errbuf_size, "metric \"%s\" is already registered", name);
+		return err_set(errbuf, errbuf_size, METRICS_ERR,
+		               "metrics: metric \"%s\" is already registered", name);
 	}
 	*out = f;
 	return 0;
 oom:
 	family_free(f);
-	return fail(errbuf, errbuf_size, "out of memory");
+	return err_set(errbuf, errbuf_size, METRICS_ERR, "metrics: out of memory");
 }
 
 int metrics_counter(struct metrics_registry *reg, const char *name, const char *help,
@@ -302,7 +293,8 @@ int metrics_histogram(struct metrics_registry *reg, const char *name, const char
 {
 	*out = NULL;
 	if (nbounds > 0 && bounds == NULL)
-		return fail(errbuf, errbuf_size, "%s: bounds missing", name != NULL ? name : "");
+		return err_set(errbuf, errbuf_size, METRICS_ERR, "metrics: %s: bounds missing",
+		               name != NULL ? name : "");
 	return family_register(reg, FAMILY_HISTOGRAM, name, help, labels, bounds, nbounds, out,
 	                       errbuf, errbuf_size);
 }

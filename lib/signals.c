@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 /* Read by the handler, hence sig_atomic_t. */
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t last_signal;
@@ -114,18 +116,9 @@ void signals_reset(void)
 		drain();
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int signals_wait(int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? clock_mono_ms() + timeout_ms : 0;
 
 	if (read_fd < 0)
 		return -EINVAL;
@@ -136,7 +129,7 @@ int signals_wait(int timeout_ms)
 		if (stop_flag)
 			return 1;
 		if (timeout_ms >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - clock_mono_ms();
 			wait_ms = left > 0 ? (int)left : 0;
 		}
 		int rc = poll(&pfd, 1, wait_ms);
