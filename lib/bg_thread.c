@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* Background threads run at a lower priority than the thread that owns
  * them: the owner (a worker's loop) is the one that must keep up with its
  * stream, and what they do (writes, frees, wake-ups) waits well. On Linux
@@ -58,15 +60,8 @@ void bg_thread_stop(struct bg_thread *t)
 
 int bg_thread_sleep_ms(struct bg_thread *t, int64_t ms)
 {
-	struct timespec until;
+	struct timespec until = clock_mono_deadline(ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	while (!t->stop && pthread_cond_timedwait(&t->cond, &t->mu, &until) != ETIMEDOUT)
 		;
 	return t->stop;

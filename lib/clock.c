@@ -22,6 +22,13 @@ double clock_mono_s(void)
 	return (double)clock_mono_ns() / 1e9;
 }
 
+struct timespec clock_mono_deadline(int64_t ms)
+{
+	int64_t at = clock_mono_ns() + ms * 1000000;
+
+	return (struct timespec){(time_t)(at / CLOCK_NS_PER_S), (long)(at % CLOCK_NS_PER_S)};
+}
+
 int64_t clock_real_ns(void)
 {
 	struct timespec ts;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CLOCK_NS_PER_S INT64_C(1000000000)
 
@@ -19,6 +20,12 @@
 int64_t clock_mono_ns(void);
 int64_t clock_mono_ms(void);
 double clock_mono_s(void);
+
+/* now + ms as an absolute CLOCK_MONOTONIC time: the deadline for
+ * pthread_cond_timedwait on a condition variable whose clock is
+ * CLOCK_MONOTONIC (pthread_condattr_setclock), so a wall-clock step never
+ * stretches or cuts a wait. */
+struct timespec clock_mono_deadline(int64_t ms);
 
 /* CLOCK_REALTIME in ns since the Unix epoch. */
 int64_t clock_real_ns(void);

@@ -7,7 +7,7 @@
  * the program itself, never behind its back:
  *
  *   enable.auto.commit=false        the program commits, after its sinks
- *                                   acknowledged (telemetry.c)
+ *                                   acknowledged (workers/telemetry/tw_flush.c)
  *   enable.auto.offset.store=false  nothing is stored implicitly either
  *   auto.offset.reset=earliest      a group without a commit starts at the
  *                                   beginning: no event is skipped

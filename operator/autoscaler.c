@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "children.h"
+#include "clock.h"
 #include "events.h"
 #include "kube_client.h"
 #include "lag.h"
@@ -64,22 +65,6 @@ struct due {
 	struct due *next;
 	char key[];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *str_at(const cJSON *obj, const char *a, const char *b)
 {
@@ -253,7 +238,7 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	const cJSON *replicas = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(dep, "spec"), "replicas");
 	ob.current_replicas = cJSON_IsNumber(replicas) ? (int32_t)replicas->valuedouble : 1;
-	ob.now_ms = wall_ms();
+	ob.now_ms = clock_real_ns() / 1000000;
 
 	reader = lag_pool_get(a->pool, t.bootstrap, err, sizeof(err));
 	read_ok = reader != NULL && lag_read(reader, t.group, t.topic, LAG_RESET_EARLIEST,
@@ -399,7 +384,7 @@ static int find_gone(const char *key, void *value, void *opaque)
 static void tick(struct autoscaler *a)
 {
 	const struct reconcile_ctx *ctx = a->o.ctx;
-	struct collect c = {.a = a, .now = mono_ms()};
+	struct collect c = {.a = a, .now = clock_mono_ms()};
 	struct sweep_arg s = {.a = a};
 
 	a->sweep++;

@@ -4,7 +4,7 @@
  *
  * One thread. Every pollingInterval per resource (TelemetryWindows and
  * VideoJobs, read from the controller's caches) it:
- *   1. reads the spec (the worker's own parser: lib/tw_spec, lib/vj_spec)
+ *   1. reads the spec (the worker's own parser: lib/contract/tw_spec, lib/contract/vj_spec)
  *      for the bootstrap, topic, group and workers.{min,max}Replicas,
  *      lagThreshold, activationLagThreshold;
  *   2. reads the Deployment <name>-<mode>'s spec.replicas (no Deployment:

@@ -1,11 +1,11 @@
 /*
  * children.h - the objects the operator creates for a resource, built from
  * the resource alone (pure: no I/O), so each reconcile computes the same
- * desired state and server-side apply makes it so (design.md, "Pure cores,
- * thin edges").
+ * desired state and server-side apply makes it so (pure cores, thin adapters:
+ * CONTRIBUTING.md).
  *
  * For every resource: a ConfigMap "<name>-config" holding config.json, the
- * worker configuration of CONTRACTS.md 1 ({"name", "namespace", "spec"}
+ * worker configuration of docs/contracts.md §1 ({"name", "namespace", "spec"}
  * with the operator's default sinks filled in); worker Deployments and Jobs
  * whose pods run `sluice-worker <mode> --config /etc/sluice/config.json`
  * with that ConfigMap mounted, a Secret reference turned into env
@@ -52,7 +52,7 @@
 #define CHILDREN_NAME_MAX 63
 
 /* What the operator fills in where a resource leaves a sink out, and what
- * its pods get (CONTRACTS.md 3 and 4). NULL or "" members are unset. */
+ * its pods get (docs/contracts.md §3 and §4). NULL or "" members are unset. */
 struct children_defaults {
 	const char *worker_image;      /* --worker-image */
 	const char *kafka_bootstrap;   /* --kafka-bootstrap: kafka.bootstrap when left out */

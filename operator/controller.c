@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "children.h"
+#include "clock.h"
 #include "log.h"
 #include "reconcile_tw.h"
 #include "reconcile_vj.h"
@@ -145,13 +146,6 @@ static const struct kind *kind_named(const char *name)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *worker_thread(void *arg)
 {
 	struct controller *c = arg;
@@ -182,7 +176,7 @@ static void *worker_thread(void *arg)
 			atomic_fetch_sub(&c->busy, 1);
 			break; /* shut down */
 		}
-		t0 = now_s();
+		t0 = clock_mono_s();
 
 		memcpy(split, key, sizeof(split));
 		if (workqueue_key_split(split, &kind_name, &ns, &name) != 0 ||
@@ -196,7 +190,7 @@ static void *worker_thread(void *arg)
 		const char *labels[] = {k->kind, rc == RECONCILE_ERROR ? "error" : "success", NULL};
 		const char *kl[] = {k->kind, NULL};
 		metrics_inc(c->m_reconciles, labels);
-		metrics_observe(c->m_duration, kl, now_s() - t0);
+		metrics_observe(c->m_duration, kl, clock_mono_s() - t0);
 		if (rc == RECONCILE_ERROR) {
 			int64_t delay = 0;
 			metrics_inc(c->m_errors, kl);
@@ -281,7 +275,9 @@ int controller_start(struct controller **out, const struct controller_options *o
 	if (register_metrics(c, errbuf, errbuf_size) != 0)
 		goto fail;
 	c->ctx.topics = topics_new("sluice-operator");
-	if (c->ctx.topics == NULL) {
+	/* One kept connection per Redis address, lent to one worker at a time. */
+	c->ctx.redis = redis_pool_new(c->ctx.redis_timeout_ms, 0);
+	if (c->ctx.topics == NULL || c->ctx.redis == NULL) {
 		snprintf(errbuf, errbuf_size, "out of memory");
 		goto fail;
 	}
@@ -382,6 +378,7 @@ void controller_stop(struct controller *c)
 		reflector_free(c->refl[i]);
 	workqueue_free(c->queue);
 	topics_free(c->ctx.topics);
+	redis_pool_free(c->ctx.redis);
 	free(c);
 }
 

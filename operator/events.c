@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define NOTE_MAX 1024
@@ -69,15 +70,13 @@ fail:
 int events_emit(struct kube_client *kc, const cJSON *obj, enum events_type type, const char *reason,
                 const char *note, const char *action, const char *instance)
 {
-	struct timespec ts;
 	struct kube_error err;
 	char msg[600];
 	cJSON *ev;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	ev = events_build(obj, type, reason, note, action, instance,
-	                  (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	                  (long long)(clock_real_ns() / 1000));
 	if (ev == NULL)
 		return KUBE_ENOMEM;
 	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -89,4 +88,20 @@ int events_emit(struct kube_client *kc, const cJSON *obj, enum events_type type,
 		         kube_error_format(&err, msg, sizeof(msg)), NULL);
 	cJSON_Delete(ev);
 	return rc;
+}
+
+struct events_planned *events_plan(struct events_planned *ev, enum events_type type,
+                                   const char *reason, const char *note, const char *action)
+{
+	ev->type = type;
+	snprintf(ev->reason, sizeof(ev->reason), "%s", reason != NULL ? reason : "");
+	snprintf(ev->note, sizeof(ev->note), "%s", note != NULL ? note : "");
+	ev->action = action;
+	return ev;
+}
+
+int events_emit_planned(struct kube_client *kc, const cJSON *obj, const struct events_planned *ev,
+                        const char *instance)
+{
+	return events_emit(kc, obj, ev->type, ev->reason, ev->note, ev->action, instance);
 }

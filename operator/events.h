@@ -24,6 +24,24 @@ enum events_type {
 	EVENTS_WARNING,
 };
 
+/* Room for a planned Event's reason and note (events_build cuts the note to
+ * 1024 bytes; the rest is for the plan's own formatting). */
+#define EVENTS_REASON_MAX 128
+#define EVENTS_NOTE_MAX 1280
+
+/* An Event a reconciler's pure plan decided on, for its apply step to emit:
+ * plain values, so a plan's tests read them. */
+struct events_planned {
+	enum events_type type;
+	char reason[EVENTS_REASON_MAX];
+	char note[EVENTS_NOTE_MAX];
+	const char *action; /* "Reconcile", "Delete" (static) */
+};
+
+/* Fills *ev (reason and note copied, cut to fit). Returns ev. */
+struct events_planned *events_plan(struct events_planned *ev, enum events_type type,
+                                   const char *reason, const char *note, const char *action);
+
 /*
  * The Event (pure): regarding obj (apiVersion, kind, name, namespace, uid,
  * resourceVersion), reason (CamelCase), note (cut to 1024 bytes), action
@@ -38,5 +56,9 @@ cJSON *events_build(const cJSON *obj, enum events_type type, const char *reason,
  * code (already logged). */
 int events_emit(struct kube_client *kc, const cJSON *obj, enum events_type type, const char *reason,
                 const char *note, const char *action, const char *instance);
+
+/* events_emit of a planned Event. */
+int events_emit_planned(struct kube_client *kc, const cJSON *obj, const struct events_planned *ev,
+                        const char *instance);
 
 #endif

@@ -5,14 +5,15 @@
  * Each byte is scanned for '\n' once: a line wholly inside a chunk is parsed
  * in place, only a line that spans chunks is copied into the carry buffer.
  * (The generated C client re-parses its whole buffer on every chunk, which is
- * quadratic in the event size; notes/operator-patterns.md §1.)
+ * quadratic in the event size.)
  */
 #include "kube_watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "clock.h"
 
 /* A carry buffer grown past this for one big event is given back after it. */
 #define CARRY_KEEP (1u << 20)
@@ -271,9 +272,7 @@ int kube_watch_run(struct kube_client *c, const struct kube_ref *ref,
 	if (timeout <= 0) {
 		/* client-go: a random timeout in [5 min, 10 min) "to avoid
 		 * situations of hanging watchers" reconnecting together. */
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		timeout = 300 + (int)((unsigned long)ts.tv_nsec % 300);
+		timeout = 300 + (int)(clock_mono_ns() % CLOCK_NS_PER_S % 300);
 	}
 	char path[KUBE_PATH_MAX];
 	if (fn == NULL || kube_watch_path(path, sizeof(path), ref, opts, timeout) != KUBE_OK)

@@ -11,7 +11,8 @@
  *
  * An ERROR event carries a Status; one with code 410 (reason Expired or
  * Gone) means the resourceVersion is too old: the caller must relist
- * (notes/operator-patterns.md §2.1). The decoder reports it as KUBE_EGONE.
+ * (client-go's Reflector relists on it; docs/operator-internals.md). The decoder reports it as
+ * KUBE_EGONE.
  *
  * Threads: a decoder belongs to one thread. kube_watch_run() may run on any
  * thread; it holds one of the client's handles until it returns.

@@ -5,7 +5,6 @@
 #include "leader.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,24 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "err.h"
 #include "kube_client.h"
 #include "log.h"
 
 /* ---------------------------------------------------------------- config */
-
-static int errf(char *errbuf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int errf(char *errbuf, size_t size, const char *fmt, ...)
-{
-	if (errbuf != NULL && size > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, size, fmt, ap);
-		va_end(ap);
-	}
-	return LEADER_ERR;
-}
 
 static int copy_str(char *dst, size_t size, const char *src)
 {
@@ -59,27 +46,28 @@ int leader_identity(char *buf, size_t size)
 int leader_config_check(const struct leader_config *lc, char *errbuf, size_t errbuf_size)
 {
 	if (lc->namespace[0] == '\0' || lc->name[0] == '\0' || lc->identity[0] == '\0')
-		return errf(errbuf, errbuf_size,
-		            "leader election: namespace, lease name and identity must be set");
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: namespace, lease name and identity must be set");
 	if (lc->lease_duration_ms <= 0 || lc->renew_deadline_ms <= 0 || lc->retry_period_ms <= 0)
-		return errf(errbuf, errbuf_size, "leader election: durations must be positive");
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: durations must be positive");
 	/* Whole seconds only: leaseDurationSeconds is an integer, and rounding
 	 * down would let others take over before the leader steps down. */
 	if (lc->lease_duration_ms % 1000 != 0)
-		return errf(errbuf, errbuf_size,
-		            "leader election: lease duration %" PRId64 "ms is not whole seconds",
-		            lc->lease_duration_ms);
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: lease duration %" PRId64 "ms is not whole seconds",
+		               lc->lease_duration_ms);
 	if (lc->lease_duration_ms <= lc->renew_deadline_ms)
-		return errf(errbuf, errbuf_size,
-		            "leader election: lease duration (%" PRId64
-		            "ms) must be greater than the renew deadline (%" PRId64 "ms)",
-		            lc->lease_duration_ms, lc->renew_deadline_ms);
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: lease duration (%" PRId64
+		               "ms) must be greater than the renew deadline (%" PRId64 "ms)",
+		               lc->lease_duration_ms, lc->renew_deadline_ms);
 	/* client-go: RenewDeadline > JitterFactor (1.2) * RetryPeriod. */
 	if (lc->renew_deadline_ms * 10 <= lc->retry_period_ms * 12)
-		return errf(errbuf, errbuf_size,
-		            "leader election: renew deadline (%" PRId64
-		            "ms) must be greater than 1.2 x the retry period (%" PRId64 "ms)",
-		            lc->renew_deadline_ms, lc->retry_period_ms);
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: renew deadline (%" PRId64
+		               "ms) must be greater than 1.2 x the retry period (%" PRId64 "ms)",
+		               lc->renew_deadline_ms, lc->retry_period_ms);
 	return 0;
 }
 
@@ -94,14 +82,15 @@ int leader_config_from(struct leader_config *out, const struct config *cfg, char
 	if (ns == NULL || ns[0] == '\0')
 		ns = LEADER_DEFAULT_NAMESPACE;
 	if (copy_str(out->namespace, sizeof(out->namespace), ns) != 0)
-		return errf(errbuf, errbuf_size,
-		            "leader election: namespace \"%.64s...\" is too long", ns);
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: namespace \"%.64s...\" is too long", ns);
 	const char *name = config_get_string(cfg, "leader-election.id");
 	if (name == NULL || copy_str(out->name, sizeof(out->name), name) != 0)
-		return errf(errbuf, errbuf_size,
-		            "leader election: lease name is unset or too long");
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: lease name is unset or too long");
 	if (leader_identity(out->identity, sizeof(out->identity)) != 0)
-		return errf(errbuf, errbuf_size, "leader election: identity is too long");
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: identity is too long");
 	out->lease_duration_ms = config_get_duration_ms(cfg, "leader-election.lease-duration");
 	out->renew_deadline_ms = config_get_duration_ms(cfg, "leader-election.renew-deadline");
 	out->retry_period_ms = config_get_duration_ms(cfg, "leader-election.retry-period");
@@ -286,18 +275,9 @@ struct leader {
 	struct metrics_family *m_transitions;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int now_microtime(char *buf, size_t size)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return leader_format_microtime((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, buf, size);
+	return leader_format_microtime(clock_real_ns(), buf, size);
 }
 
 static void set_leading(struct leader *l, int leading, const char *why)
@@ -387,10 +367,10 @@ static void round_once(struct leader *l)
 	struct kube_ref ref;
 	struct kube_error err;
 	cJSON *lease = NULL;
-	int64_t start = mono_ms();
+	int64_t start = clock_mono_ms();
 	lease_ref(l, &ref, 1);
 	int rc = kube_client_get(l->client, &ref, &lease, &err);
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	struct leader_record rec;
 	const struct leader_record *cur = NULL;
 	if (rc == 0) {
@@ -424,7 +404,7 @@ static void round_once(struct leader *l)
 		goto failed;
 	struct leader_record next;
 	leader_record_next(cur, l->cfg.identity, l->cfg.lease_duration_ms, now_rfc, 0, &next);
-	if (write_record(l, &next, cur == NULL, mono_ms()) == 0) {
+	if (write_record(l, &next, cur == NULL, clock_mono_ms()) == 0) {
 		/* Counted from before the GET: the lease is valid for others
 		 * from no earlier than that. */
 		atomic_store(&l->last_renew_ms, start);
@@ -432,8 +412,9 @@ static void round_once(struct leader *l)
 		return;
 	}
 failed:
-	if (atomic_load(&l->leading) && leader_renew_expired(atomic_load(&l->last_renew_ms),
-	                                                     mono_ms(), l->cfg.renew_deadline_ms))
+	if (atomic_load(&l->leading) &&
+	    leader_renew_expired(atomic_load(&l->last_renew_ms), clock_mono_ms(),
+	                         l->cfg.renew_deadline_ms))
 		set_leading(l, 0, "renew deadline passed");
 }
 
@@ -459,21 +440,15 @@ static void release(struct leader *l)
 	    now_microtime(now_rfc, sizeof(now_rfc)) != 0)
 		return;
 	leader_record_next(&cur, l->cfg.identity, l->cfg.lease_duration_ms, now_rfc, 1, &next);
-	if (write_record(l, &next, 0, mono_ms()) == 0)
+	if (write_record(l, &next, 0, clock_mono_ms()) == 0)
 		log_info("leader election: released the lease", "lease", l->cfg.name, NULL);
 }
 
 /* Sleeps ms or until leader_stop; returns the stop flag. */
 static int sleep_ms(struct leader *l, int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = clock_mono_deadline(ms);
+
 	pthread_mutex_lock(&l->mu);
 	while (!l->stop) {
 		int rc = pthread_cond_timedwait(&l->cond, &l->mu, &ts);
@@ -518,9 +493,9 @@ int leader_start(struct leader **out, const struct kube_config *kube,
 		return LEADER_ERR;
 	struct leader *l = calloc(1, sizeof(*l));
 	if (l == NULL)
-		return errf(errbuf, errbuf_size, "leader election: out of memory");
+		return err_set(errbuf, errbuf_size, LEADER_ERR, "leader election: out of memory");
 	l->cfg = *lc;
-	l->rand_state = (unsigned)getpid() ^ (unsigned)mono_ms();
+	l->rand_state = (unsigned)getpid() ^ (unsigned)clock_mono_ms();
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -550,7 +525,7 @@ int leader_start(struct leader **out, const struct kube_config *kube,
 	struct kube_config copy;
 	if (kube_config_copy(&copy, kube) != 0) {
 		leader_stop(l);
-		return errf(errbuf, errbuf_size, "leader election: out of memory");
+		return err_set(errbuf, errbuf_size, LEADER_ERR, "leader election: out of memory");
 	}
 	/* Requests end well inside the renew deadline, so a leader learns in
 	 * time that it could not renew. */
@@ -566,7 +541,8 @@ int leader_start(struct leader **out, const struct kube_config *kube,
 	}
 	if (pthread_create(&l->thread, NULL, elector_main, l) != 0) {
 		leader_stop(l);
-		return errf(errbuf, errbuf_size, "leader election: cannot start its thread");
+		return err_set(errbuf, errbuf_size, LEADER_ERR,
+		               "leader election: cannot start its thread");
 	}
 	l->has_thread = 1;
 	*out = l;
@@ -578,7 +554,7 @@ int leader_is_leader(const struct leader *l)
 	struct leader *m = (struct leader *)l; /* atomics are read-only here */
 	if (!atomic_load(&m->leading))
 		return 0;
-	return !leader_renew_expired(atomic_load(&m->last_renew_ms), mono_ms(),
+	return !leader_renew_expired(atomic_load(&m->last_renew_ms), clock_mono_ms(),
 	                             l->cfg.renew_deadline_ms);
 }
 

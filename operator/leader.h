@@ -61,7 +61,7 @@
 
 /*
  * The options of leader election, for an option table (config.h), as
- * CONTRACTS.md 4 names them. The namespace has no default in the table:
+ * docs/contracts.md §4 names them. The namespace has no default in the table:
  * leader_config_from() takes $POD_NAMESPACE, else "sluice-system".
  */
 /* clang-format off */

@@ -1,7 +1,7 @@
 /*
  * main.c - sluice-operator: turns VideoJob and TelemetryWindow resources
- * into Kafka-consuming worker Deployments (design.md). Reads its options
- * (CONTRACTS.md 4), connects to the API server (--kubeconfig or in-cluster),
+ * into Kafka-consuming worker Deployments (docs/architecture.md). Reads its options
+ * (docs/contracts.md §4), connects to the API server (--kubeconfig or in-cluster),
  * starts the controller (controller.h) and serves /metrics, /healthz and
  * /readyz (ready once every cache has listed) until SIGTERM or SIGINT,
  * then stops the reflectors, lets reconciles in progress finish and exits.

@@ -7,6 +7,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "redis_keys.h"
 
 struct kube_ref reconcile_kind_ref(const char *plural, const char *ns, const char *name,
                                    const char *subresource)
@@ -123,6 +124,48 @@ int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, 
 	return rc;
 }
 
+int reconcile_write_status_events(const struct reconcile_ctx *ctx, const char *plural,
+                                  const cJSON *obj, const cJSON *status,
+                                  const struct events_planned *events, size_t n)
+{
+	int rc = reconcile_write_status(ctx, plural, obj, status);
+
+	if (rc == 1)
+		for (size_t i = 0; i < n; i++)
+			events_emit_planned(ctx->kube, obj, &events[i], ctx->instance);
+	return rc > 0 ? 0 : rc;
+}
+
+/* One redis_pool_run of a prefix's deletion; the count survives a retry. */
+struct delete_prefix {
+	const char *prefix;
+	long long deleted;
+};
+
+static int delete_prefix_on(redisContext *c, const char *addr, void *arg, char *errbuf,
+                            size_t errbuf_size)
+{
+	struct delete_prefix *d = arg;
+	long long n = 0;
+	int rc = redis_keys_delete_prefix_on(c, addr, d->prefix, &n, errbuf, errbuf_size);
+
+	d->deleted += n;
+	return rc;
+}
+
+int reconcile_redis_delete_prefix(const struct reconcile_ctx *ctx, const char *addr,
+                                  const char *prefix, long long *deleted, char *errbuf,
+                                  size_t errbuf_size)
+{
+	struct delete_prefix d = {prefix, 0};
+	int rc;
+
+	rc = redis_pool_run(ctx->redis, addr, delete_prefix_on, &d, errbuf, errbuf_size);
+	if (deleted != NULL)
+		*deleted = d.deleted;
+	return rc;
+}
+
 int reconcile_apply(const struct reconcile_ctx *ctx, const struct kube_ref *ref, const cJSON *body,
                     cJSON **out, char *errbuf, size_t errbuf_size)
 {
@@ -144,6 +187,12 @@ const cJSON *reconcile_path(const cJSON *obj, const char *a, const char *b)
 {
 	const cJSON *x = cJSON_GetObjectItemCaseSensitive(obj, a);
 	return b != NULL ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+int reconcile_int(const cJSON *obj, const char *a, const char *b)
+{
+	const cJSON *v = reconcile_path(obj, a, b);
+	return cJSON_IsNumber(v) ? v->valueint : 0;
 }
 
 long long reconcile_generation(const cJSON *obj)

@@ -18,7 +18,9 @@
 #include <cjson/cJSON.h>
 
 #include "children.h"
+#include "events.h"
 #include "kube_client.h"
+#include "redis_pool.h"
 #include "reflector.h"
 #include "topics.h"
 
@@ -38,6 +40,9 @@ struct reconcile_ctx {
 	struct reflector_store *tw_store; /* TelemetryWindows */
 	struct reflector_store *vj_store; /* VideoJobs */
 	struct topics *topics;
+	/* Kept Redis connections, one per address (the status Redis, a sink's),
+	 * lent to one worker at a time; NULL: a connection per call. */
+	struct redis_pool *redis;
 	struct children_defaults defaults;
 	const char *instance; /* Events' reportingInstance (the pod or host name) */
 	int poll_ms;          /* RECONCILE_POLL's delay */
@@ -57,6 +62,9 @@ const cJSON *reconcile_path(const cJSON *obj, const char *a, const char *b);
 
 /* metadata.generation, or 0. */
 long long reconcile_generation(const cJSON *obj);
+
+/* obj.a.b as an int (cJSON's valueint), or 0 when it is not a number. */
+int reconcile_int(const cJSON *obj, const char *a, const char *b);
 
 /*
  * Creates body (a Deployment or Job, its name in metadata) unless an object
@@ -98,6 +106,25 @@ int reconcile_status_changed(const cJSON *old, const cJSON *status);
  */
 int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
                            const cJSON *status);
+
+/*
+ * reconcile_write_status, then, once the status is written, the n Events a
+ * plan decided on (events_emit: a failed Event is only logged). Returns 0
+ * (written, or nothing to write) or a KUBE_E* code.
+ */
+int reconcile_write_status_events(const struct reconcile_ctx *ctx, const char *plural,
+                                  const cJSON *obj, const cJSON *status,
+                                  const struct events_planned *events, size_t n);
+
+/*
+ * Deletes the keys under prefix of the Redis at addr (redis_keys.h) on the
+ * context's kept connection to it (ctx->redis). *deleted (may be NULL)
+ * counts them, also when it fails part way. Returns 0, or -1 with the
+ * reason in errbuf.
+ */
+int reconcile_redis_delete_prefix(const struct reconcile_ctx *ctx, const char *addr,
+                                  const char *prefix, long long *deleted, char *errbuf,
+                                  size_t errbuf_size);
 
 /* Server-side apply of body to ref (force, RECONCILE_FIELD_MANAGER);
  * *out (may be NULL) is the object as stored. Logs failures. */

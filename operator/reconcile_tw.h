@@ -3,7 +3,7 @@
  *
  * For a TelemetryWindow <name> in <ns> it makes sure of:
  *   - its spec: the effective spec (children_tw_effective_spec) must pass
- *     lib/tw_spec, the worker's own parser; if not: phase Failed,
+ *     lib/contract/tw_spec, the worker's own parser; if not: phase Failed,
  *     Ready=False reason InvalidSpec with the parser's message, an Event,
  *     and nothing else is touched;
  *   - the input topic: it is the user's, so it is only looked at
@@ -21,6 +21,10 @@
  *
  * Events: Created, ConfigChanged (a rollout), Ready, InvalidSpec,
  * TopicNotFound, KafkaUnavailable, ApplyFailed, CleanedUp, CleanupFailed.
+ *
+ * What to do, the status and the Events are decided by the pure functions
+ * of reconcile_tw_plan.h; reconcile_tw.c only reads (the cache, Kafka, the
+ * status Redis on the context's kept connection) and writes.
  */
 #ifndef SLUICE_RECONCILE_TW_H
 #define SLUICE_RECONCILE_TW_H

@@ -1,4 +1,5 @@
-/* reconcile_vj.c - see reconcile_vj.h. */
+/* reconcile_vj.c - the VideoJob reconciler's reads and writes around its
+ * pure plan (reconcile_vj_plan.h); see reconcile_vj.h. */
 #include "reconcile_vj.h"
 
 #include <stdio.h>
@@ -6,111 +7,176 @@
 #include <string.h>
 #include <time.h>
 
-#include <hiredis/hiredis.h>
-
 #include "conditions.h"
 #include "events.h"
 #include "log.h"
-#include "redis_keys.h"
 #include "vj_progress.h"
 #include "vj_spec.h"
 #include "workers_health.h"
 
 #define KIND_LABEL "videojob"
 #define JOB_BACKOFF_LIMIT 2
+/* apply_job: no worker image to run the Job with (KUBE_E* codes are < 0). */
+#define JOB_NO_IMAGE 1
 
-const char *reconcile_vj_progress(long long done, long long total, char *buf, size_t size)
+_Static_assert((int)VJ_PLAN_OK == (int)RECONCILE_OK && (int)VJ_PLAN_POLL == (int)RECONCILE_POLL &&
+                   (int)VJ_PLAN_ERROR == (int)RECONCILE_ERROR,
+               "the plan's results are the work queue's");
+
+/* ------------------------------------------------------------ observe */
+
+/* The resource as the cache has it, and its effective spec parsed. */
+struct vj_read {
+	cJSON *obj, *eff;
+	struct vj_spec vs;
+	int parsed;
+	char spec_error[1024];
+	struct vj_resource res;
+};
+
+/* The status Redis: the operator's, else the spec's. */
+static const char *status_redis(const struct reconcile_ctx *ctx, const struct vj_spec *vs)
 {
-	long long pct = total > 0 ? done * 100 / total : 0;
-	if (pct > 100)
-		pct = 100;
-	if (pct < 0)
-		pct = 0;
-	snprintf(buf, size, "%lld%%", pct);
-	return buf;
+	if (ctx->defaults.redis_addr != NULL && ctx->defaults.redis_addr[0] != '\0')
+		return ctx->defaults.redis_addr;
+	return vs != NULL && vs->sinks.redis.enabled ? vs->sinks.redis.addr : NULL;
 }
 
-const char *reconcile_vj_phase(const struct vj_state *st, const char **reason, char *msg,
-                               size_t msg_size)
+/* Reads ns/name from the cache into *rd. Returns 0, or -1 when it is gone. */
+static int observe_resource(const struct reconcile_ctx *ctx, const char *ns, const char *name,
+                            struct vj_read *rd)
 {
-	msg[0] = '\0';
-	*reason = "";
-	if (st->failed != NULL && st->failed[0] != '\0') {
-		*reason = "JobFailed";
-		snprintf(msg, msg_size, "%s", st->failed);
-		return "Failed";
+	char key[REFLECTOR_KEY_MAX];
+	struct vj_resource *r = &rd->res;
+
+	memset(rd, 0, sizeof(*rd));
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	if (reflector_store_get(ctx->vj_store, key, &rd->obj) != 0)
+		return -1;
+	r->ns = ns;
+	r->name = name;
+	r->deleting = reconcile_path(rd->obj, "metadata", "deletionTimestamp") != NULL;
+	r->has_finalizer = reconcile_has_finalizer(rd->obj);
+	r->old_phase = cJSON_GetStringValue(reconcile_path(rd->obj, "status", "phase"));
+	r->generation = reconcile_generation(rd->obj);
+	r->observed_generation = reconcile_int(rd->obj, "status", "observedGeneration");
+	r->name_ok = children_name_ok(name);
+	rd->eff = children_vj_effective_spec(reconcile_path(rd->obj, "spec", NULL), &ctx->defaults);
+	if (rd->eff == NULL) {
+		r->spec = VJ_PLAN_SPEC_NOMEM;
+	} else if (vj_spec_parse(rd->eff, name, ns, &rd->vs, rd->spec_error,
+	                         sizeof(rd->spec_error)) != 0) {
+		r->spec = VJ_PLAN_SPEC_INVALID;
+		r->spec_error = rd->spec_error;
+	} else {
+		rd->parsed = 1;
+		r->spec = VJ_PLAN_SPEC_OK;
+		r->bootstrap = rd->vs.kafka.bootstrap;
+		r->topic = rd->vs.kafka.topic;
+		r->dead_letter_topic = rd->vs.kafka.dead_letter_topic;
 	}
-	if (st->split_job_failed && !st->split_done) {
-		*reason = "SplitFailed";
-		snprintf(msg, msg_size, "the split Job failed");
-		return "Failed";
-	}
-	if (st->assemble_job_failed && !st->assembled) {
-		*reason = "AssembleFailed";
-		snprintf(msg, msg_size, "the assemble Job failed");
-		return "Failed";
-	}
-	if (st->assembled) {
-		*reason = "Succeeded";
-		snprintf(msg, msg_size, "%lld segments processed and assembled",
-		         st->segments_total);
-		return "Succeeded";
-	}
-	if (!st->split_done) {
-		*reason = "Splitting";
-		snprintf(msg, msg_size, "probing the source and publishing segment tasks");
-		return "Splitting";
-	}
-	if (st->segments_failed > 0 &&
-	    st->segments_done + st->segments_failed >= st->segments_total) {
-		*reason = "SegmentsFailed";
-		snprintf(msg, msg_size, "%lld of %lld segments failed after every attempt",
-		         st->segments_failed, st->segments_total);
-		return "Failed";
-	}
-	if (st->segments_done < st->segments_total) {
-		*reason = "Processing";
-		snprintf(msg, msg_size, "%lld of %lld segments done", st->segments_done,
-		         st->segments_total);
-		return "Processing";
-	}
-	*reason = "Assembling";
-	snprintf(msg, msg_size, "all %lld segments done: assembling the output",
-	         st->segments_total);
-	return "Assembling";
+	r->status_redis = status_redis(ctx, rd->parsed ? &rd->vs : NULL);
+	return 0;
 }
 
-static int terminal(const char *phase)
+static void read_free(struct vj_read *rd)
 {
-	return phase != NULL && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+	if (rd->parsed)
+		vj_spec_free(&rd->vs);
+	cJSON_Delete(rd->eff);
+	cJSON_Delete(rd->obj);
 }
 
-static const char *str_at(const cJSON *obj, const char *a, const char *b)
+struct progress_read {
+	const char *ns, *name;
+	struct vj_progress *out;
+};
+
+static int read_progress_on(redisContext *c, const char *addr, void *arg, char *errbuf,
+                            size_t errbuf_size)
 {
-	return cJSON_GetStringValue(reconcile_path(obj, a, b));
+	struct progress_read *pr = arg;
+	(void)addr;
+	return vj_progress_read(c, pr->ns, pr->name, pr->out, errbuf, errbuf_size);
 }
 
-static int int_at(const cJSON *obj, const char *a, const char *b)
+/* The progress the workers recorded, on the kept connection to the status
+ * Redis; 0 when read (else only logged). */
+static int observe_progress(const struct reconcile_ctx *ctx, const struct vj_read *rd,
+                            struct vj_progress *out)
 {
-	const cJSON *v = reconcile_path(obj, a, b);
-	return cJSON_IsNumber(v) ? v->valueint : 0;
-}
+	struct progress_read pr = {rd->res.ns, rd->res.name, out};
+	const char *addr = rd->res.status_redis;
+	char err[512];
 
-/* A Job's outcome: 1 succeeded, -1 failed, 0 running. */
-static int job_outcome(const cJSON *job)
-{
-	const cJSON *c;
-	if (int_at(job, "status", "succeeded") > 0)
-		return 1;
-	cJSON_ArrayForEach(c, reconcile_path(job, "status", "conditions"))
-	{
-		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
-		const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
-		if (t != NULL && s != NULL && strcmp(t, "Failed") == 0 && strcmp(s, "True") == 0)
-			return -1;
+	if (addr == NULL)
+		return -1;
+	if (redis_pool_run(ctx->redis, addr, read_progress_on, &pr, err, sizeof(err)) != 0) {
+		log_debug("progress not read", "namespace", rd->res.ns, "name", rd->res.name,
+		          "error", err, NULL);
+		return -1;
 	}
 	return 0;
 }
+
+/* The assemble Job's outcome (vj_plan_job_outcome); 0 when there is none. */
+static int observe_assemble_job(const struct reconcile_ctx *ctx, const cJSON *obj)
+{
+	char *asm_name = children_name(obj, "assemble");
+	struct kube_ref ref = {"batch",  "v1", "jobs", reconcile_meta(obj, "namespace"),
+	                       asm_name, NULL};
+	cJSON *job = NULL;
+	int outcome = 0;
+
+	if (asm_name != NULL && kube_client_get(ctx->kube, &ref, &job, NULL) == 0)
+		outcome = vj_plan_job_outcome(job);
+	cJSON_Delete(job);
+	free(asm_name);
+	return outcome;
+}
+
+/* What one run of a pass holds until its status is written: the health
+ * judgments' reasons may point into the pods and the Deployment. */
+struct vj_run {
+	cJSON *split, *dep, *job_pods, *worker_pods;
+	char *config_text;
+	char hash[32];
+	struct children_secret secrets[4];
+	struct children_workload wl; /* the worker pods' template, mode by mode */
+	struct vj_progress progress;
+	struct vj_phase phase;
+	struct workers_health job_health, workers;
+	char exit_msg[512];
+};
+
+static void run_free(struct vj_run *w)
+{
+	free(w->config_text);
+	cJSON_Delete(w->worker_pods);
+	cJSON_Delete(w->job_pods);
+	cJSON_Delete(w->dep);
+	cJSON_Delete(w->split);
+}
+
+/* The pods of the Job the phase names (ph->explain): of a failed Job, the
+ * last line one left; of a running one, one that cannot run. */
+static void observe_job_pods(const struct reconcile_ctx *ctx, const cJSON *obj, struct vj_run *w,
+                             struct vj_observed *o)
+{
+	const struct vj_phase *ph = &w->phase;
+
+	if (ph->explain == NULL)
+		return;
+	w->job_pods = reconcile_pods(ctx, obj, KIND_LABEL, ph->explain);
+	if (ph->explain_failed) {
+		if (workers_health_exit_message(w->job_pods, w->exit_msg, sizeof(w->exit_msg)))
+			o->job_exit_message = w->exit_msg;
+	} else if (workers_health_pods(w->job_pods, time(NULL), &w->job_health)) {
+		o->job_pods = &w->job_health;
+	}
+}
+
+/* -------------------------------------------------------------- apply */
 
 static void delete_child(const struct reconcile_ctx *ctx, const char *resource_group,
                          const char *resource, const char *ns, const char *name)
@@ -124,6 +190,46 @@ static void delete_child(const struct reconcile_ctx *ctx, const char *resource_g
 	if (rc != 0 && rc != KUBE_ENOTFOUND)
 		log_warn("delete failed", "resource", resource, "namespace", ns, "name", name,
 		         "error", kube_error_format(&err, msg, sizeof(msg)), NULL);
+}
+
+/* The process Deployment goes (a finished job's workers). */
+static void remove_workers(const struct reconcile_ctx *ctx, const cJSON *obj)
+{
+	char *dn = children_name(obj, "process");
+	if (dn != NULL)
+		delete_child(ctx, "apps", "deployments", reconcile_meta(obj, "namespace"), dn);
+	free(dn);
+}
+
+/* The cleanup vj_plan_cleanup asked for, then the finalizer dropped. */
+static int finalize(const struct reconcile_ctx *ctx, const struct vj_read *rd)
+{
+	struct vj_cleanup plan;
+	struct events_planned ev;
+	char err[512] = "";
+	long long n = 0;
+	int failed = 0;
+
+	vj_plan_cleanup(&rd->res, &plan);
+	if (!plan.needed)
+		return RECONCILE_OK;
+	for (size_t i = 0; i < plan.n_topics && !failed; i++)
+		if (topics_delete(ctx->topics, plan.bootstrap, plan.topics[i],
+		                  ctx->kafka_timeout_ms, err, sizeof(err)) != TOPICS_OK)
+			failed = 1;
+	if (!failed && plan.redis_addr != NULL &&
+	    reconcile_redis_delete_prefix(ctx, plan.redis_addr, plan.redis_prefix, &n, err,
+	                                  sizeof(err)) != 0)
+		failed = 1;
+	vj_plan_cleanup_event(failed, err, n, &ev);
+	if (failed) {
+		events_emit_planned(ctx->kube, rd->obj, &ev, ctx->instance);
+		return RECONCILE_ERROR;
+	}
+	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, rd->obj, 0) != 0)
+		return RECONCILE_ERROR;
+	events_emit_planned(ctx->kube, rd->obj, &ev, ctx->instance);
+	return RECONCILE_OK;
 }
 
 /* The Secret references of the spec, for the pods' env. */
@@ -142,417 +248,219 @@ static size_t secrets_of(const struct vj_spec *vs, struct children_secret *out)
 	return n;
 }
 
-/* The status Redis: the operator's, else the spec's. */
-static const char *status_redis(const struct reconcile_ctx *ctx, const struct vj_spec *vs)
+/* The task topic, one partition per possible replica, and its dead-letter
+ * topic. Returns 0, or -1 with the reason in err. */
+static int apply_topics(const struct reconcile_ctx *ctx, const struct vj_spec *vs, char *err,
+                        size_t err_size)
 {
-	if (ctx->defaults.redis_addr != NULL && ctx->defaults.redis_addr[0] != '\0')
-		return ctx->defaults.redis_addr;
-	return vs != NULL && vs->sinks.redis.enabled ? vs->sinks.redis.addr : NULL;
+	const char *topics[] = {vs->kafka.topic, vs->kafka.dead_letter_topic};
+
+	for (size_t i = 0; i < 2; i++)
+		if (topics_create(ctx->topics, vs->kafka.bootstrap, topics[i],
+		                  vs->workers.max_replicas, -1, ctx->kafka_timeout_ms, err,
+		                  err_size) != TOPICS_OK)
+			return -1;
+	return 0;
 }
 
-static int finalize(const struct reconcile_ctx *ctx, const cJSON *obj, const char *ns,
-                    const char *name)
+/* Creates the Job of w's mode unless it exists; *out (may be NULL) is the
+ * Job as stored. Returns 0, JOB_NO_IMAGE, or a KUBE_E* code with the reason
+ * in err. */
+static int apply_job(const struct reconcile_ctx *ctx, const struct children_workload *w,
+                     cJSON **out, char *err, size_t err_size)
 {
-	char err[512] = "", note[1024], prefix[600];
-	struct vj_spec vs;
-	int parsed = 0, failed = 0;
-	long long n = 0;
+	struct kube_ref jobs = {"batch", "v1", "jobs", reconcile_meta(w->owner, "namespace"),
+	                        NULL,    NULL};
+	cJSON *body = children_job(w, JOB_BACKOFF_LIMIT), *tmp = NULL;
+	int created, rc;
 
-	if (!reconcile_has_finalizer(obj))
-		return RECONCILE_OK;
-	memset(&vs, 0, sizeof(vs));
-	cJSON *eff = children_vj_effective_spec(reconcile_path(obj, "spec", NULL), &ctx->defaults);
-	if (eff != NULL && vj_spec_parse(eff, name, ns, &vs, err, sizeof(err)) == 0)
-		parsed = 1;
-	cJSON_Delete(eff);
-	if (parsed) {
-		/* The task topics are the job's own. */
-		const char *topics[] = {vs.kafka.topic, vs.kafka.dead_letter_topic};
-		for (size_t i = 0; i < 2 && !failed; i++)
-			if (topics_delete(ctx->topics, vs.kafka.bootstrap, topics[i],
-			                  ctx->kafka_timeout_ms, err, sizeof(err)) != TOPICS_OK)
-				failed = 1;
-	}
-	const char *addr = status_redis(ctx, parsed ? &vs : NULL);
-	if (!failed && addr != NULL) {
-		snprintf(prefix, sizeof(prefix), "sluice:vj:%s:%s:", ns, name);
-		if (redis_keys_delete_prefix(addr, prefix, ctx->redis_timeout_ms, &n, err,
-		                             sizeof(err)) != 0)
-			failed = 1;
-	}
-	if (parsed)
-		vj_spec_free(&vs);
-	if (failed) {
-		snprintf(note, sizeof(note), "cleanup failed, will retry: %s", err);
-		events_emit(ctx->kube, obj, EVENTS_WARNING, "CleanupFailed", note, "Delete",
-		            ctx->instance);
-		return RECONCILE_ERROR;
-	}
-	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, obj, 0) != 0)
-		return RECONCILE_ERROR;
-	snprintf(note, sizeof(note), "deleted the task topics and %lld Redis keys", n);
-	events_emit(ctx->kube, obj, EVENTS_NORMAL, "CleanedUp", note, "Delete", ctx->instance);
-	return RECONCILE_OK;
-}
-
-/* Everything one pass found, for the status. */
-struct vj_pass {
-	const cJSON *obj;
-	const cJSON *old_status;
-	long long generation;
-	const char *phase, *reason;
-	/* Pods that cannot run (workers_health.h): Ready False with their
-	 * reason while the phase goes on; NULL when none. */
-	const char *workers_reason;
-	char workers_reason_buf[64]; /* outlives the pods it came from */
-	char workers_msg[1280];
-	char msg[1280];
-	int ready; /* infrastructure fine (spec, topic, children) */
-	struct vj_progress prog;
-	int have_progress;
-	int replicas;
-	const char *topic;
-};
-
-static int write_status(const struct reconcile_ctx *ctx, struct vj_pass *p)
-{
-	const cJSON *old_conds = reconcile_path(p->old_status, "conditions", NULL);
-	const char *old_phase = cJSON_GetStringValue(reconcile_path(p->old_status, "phase", NULL));
-	const char *start = cJSON_GetStringValue(reconcile_path(p->old_status, "startTime", NULL));
-	const char *done =
-	    cJSON_GetStringValue(reconcile_path(p->old_status, "completionTime", NULL));
-	char now[32], pct[8];
-	cJSON *st = cJSON_CreateObject(), *conds;
-	int succeeded = strcmp(p->phase, "Succeeded") == 0,
-	    failed = strcmp(p->phase, "Failed") == 0;
-	int rc;
-
-	conditions_now(now, sizeof(now));
-	if (st == NULL || cJSON_AddStringToObject(st, "phase", p->phase) == NULL ||
-	    cJSON_AddNumberToObject(st, "observedGeneration", (double)p->generation) == NULL ||
-	    (conds = cJSON_AddArrayToObject(st, "conditions")) == NULL)
-		goto nomem;
-	if (p->have_progress) {
-		reconcile_vj_progress(p->prog.segments_done, p->prog.segments_total, pct,
-		                      sizeof(pct));
-		if (cJSON_AddStringToObject(st, "progress", succeeded ? "100%" : pct) == NULL ||
-		    cJSON_AddNumberToObject(st, "segmentsTotal", (double)p->prog.segments_total) ==
-		        NULL ||
-		    cJSON_AddNumberToObject(st, "segmentsDone", (double)p->prog.segments_done) ==
-		        NULL ||
-		    cJSON_AddNumberToObject(st, "framesTotal", (double)p->prog.frames_total) ==
-		        NULL ||
-		    cJSON_AddNumberToObject(st, "framesDone", (double)p->prog.frames_done) == NULL)
-			goto nomem;
-	}
-	if (p->topic != NULL && cJSON_AddStringToObject(st, "topic", p->topic) == NULL)
-		goto nomem;
-	if (cJSON_AddNumberToObject(st, "replicas", p->replicas) == NULL ||
-	    cJSON_AddStringToObject(st, "startTime", start != NULL ? start : now) == NULL)
-		goto nomem;
-	if ((succeeded || failed) &&
-	    cJSON_AddStringToObject(st, "completionTime", done != NULL ? done : now) == NULL)
-		goto nomem;
-	const char *ready_reason = p->workers_reason != NULL ? p->workers_reason : p->reason;
-	const char *ready_msg = p->workers_reason != NULL ? p->workers_msg : p->msg;
-	int ready_changed = strcmp(conditions_reason(old_conds, "Ready"), ready_reason) != 0;
-	if (conditions_add(conds, old_conds, "Ready",
-	                   p->ready && p->workers_reason == NULL ? "True" : "False", ready_reason,
-	                   ready_msg, p->generation, now) != 0 ||
-	    conditions_add(conds, old_conds, "Complete", succeeded ? "True" : "False",
-	                   succeeded ? "Succeeded" : p->phase, succeeded ? p->msg : "",
-	                   p->generation, now) != 0 ||
-	    conditions_add(conds, old_conds, "Failed", failed ? "True" : "False",
-	                   failed ? p->reason : "NotFailed", failed ? p->msg : "", p->generation,
-	                   now) != 0)
-		goto nomem;
-
-	/* An Event per phase (and per change of the reason), once written;
-	 * one more when the workers' trouble starts or changes. */
-	rc = reconcile_write_status(ctx, RECONCILE_VJ_PLURAL, p->obj, st);
-	if (rc == 1 && (old_phase == NULL || strcmp(old_phase, p->phase) != 0 ||
-	                (ready_changed && p->workers_reason == NULL)))
-		events_emit(ctx->kube, p->obj, failed || !p->ready ? EVENTS_WARNING : EVENTS_NORMAL,
-		            p->reason, p->msg, "Reconcile", ctx->instance);
-	if (rc == 1 && ready_changed && p->workers_reason != NULL)
-		events_emit(ctx->kube, p->obj, EVENTS_WARNING, p->workers_reason, p->workers_msg,
-		            "Reconcile", ctx->instance);
-	if (rc > 0)
-		rc = 0;
-	cJSON_Delete(st);
+	if (body == NULL)
+		return JOB_NO_IMAGE;
+	rc = reconcile_ensure(ctx, &jobs, body, out != NULL ? out : &tmp, &created, err, err_size);
+	cJSON_Delete(tmp);
+	cJSON_Delete(body);
 	return rc;
-nomem:
-	cJSON_Delete(st);
-	return KUBE_ENOMEM;
 }
 
-static void set_not_ready(struct vj_pass *p, const char *phase, const char *reason, const char *msg)
+/* The status of the plan, and its Events once written. Returns the pass's
+ * result. */
+static int apply_status(const struct reconcile_ctx *ctx, const cJSON *obj, struct vj_observed *o)
 {
-	p->ready = 0;
-	p->phase = phase;
-	p->reason = reason;
-	snprintf(p->msg, sizeof(p->msg), "%s", msg);
-}
-
-/* The progress the workers recorded; 0 when read. */
-static int read_progress(const struct reconcile_ctx *ctx, const struct vj_spec *vs, const char *ns,
-                         const char *name, struct vj_progress *out)
-{
-	char err[256];
-	const char *addr = status_redis(ctx, vs);
-	redisContext *c;
+	struct vj_plan plan;
+	char now[32];
 	int rc;
 
-	if (addr == NULL)
-		return -1;
-	c = vj_progress_connect(addr, NULL, ctx->redis_timeout_ms, err, sizeof(err));
-	if (c == NULL) {
-		log_debug("status Redis unavailable", "addr", addr, "error", err, NULL);
-		return -1;
+	o->now = conditions_now(now, sizeof(now));
+	if (vj_plan_status(o, &plan) != 0)
+		return RECONCILE_ERROR;
+	rc = reconcile_write_status_events(ctx, RECONCILE_VJ_PLURAL, obj, plan.status, plan.events,
+	                                   plan.n_events) != 0
+	         ? RECONCILE_ERROR
+	         : (int)plan.rc;
+	cJSON_Delete(plan.status);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- pass */
+
+/* The children the phase needs: the process workers (their ready replicas
+ * and health into o), the assemble Job, or the workers removed. */
+static void apply_phase(const struct reconcile_ctx *ctx, const struct vj_read *rd, struct vj_run *w,
+                        struct vj_observed *o)
+{
+	struct children_workload *wl = &w->wl;
+	char err[1024];
+
+	if (w->phase.run_workers) {
+		/* Kept in line with the spec: a change rolls the workers. */
+		wl->mode = "process";
+		if (reconcile_workers(ctx, wl, rd->vs.workers.min_replicas, &w->dep, err,
+		                      sizeof(err)) == 0) {
+			w->worker_pods =
+			    reconcile_worker_pods(ctx, rd->obj, KIND_LABEL, "process", w->dep);
+			o->ready_replicas = reconcile_int(w->dep, "status", "readyReplicas");
+			workers_health_judge(w->dep, w->worker_pods, time(NULL), &w->workers);
+			o->workers = &w->workers;
+		} else {
+			o->workers_failed = 1;
+		}
 	}
-	rc = vj_progress_read(c, ns, name, out, err, sizeof(err));
+	if (w->phase.run_assemble) {
+		wl->mode = "assemble";
+		o->assemble_failed = apply_job(ctx, wl, NULL, err, sizeof(err)) != 0;
+	}
+	if (w->phase.remove_workers)
+		remove_workers(ctx, rd->obj);
+}
+
+/* What every phase needs, in order: the finalizer, the task topics, the
+ * ConfigMap, the split Job (once; into w->split), and w->wl for the other
+ * children. Returns VJ_STOP_NONE, the step that failed (the reason in err),
+ * or -1 when there is nothing to report (the finalizer not added, out of
+ * memory): an error to retry. */
+static int apply_infra(const struct reconcile_ctx *ctx, const struct vj_read *rd, struct vj_run *w,
+                       char *err, size_t err_size)
+{
+	const struct vj_spec *vs = &rd->vs;
+	const cJSON *obj = rd->obj;
+	const cJSON *workers = cJSON_GetObjectItemCaseSensitive(rd->eff, "workers");
+	const cJSON *resources = cJSON_GetObjectItemCaseSensitive(workers, "resources");
+	cJSON *cm;
+	int rc;
+
+	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, obj, 1) != 0)
+		return -1;
+	if (apply_topics(ctx, vs, err, err_size) != 0)
+		return VJ_STOP_KAFKA;
+	w->config_text = children_config_json(rd->res.name, rd->res.ns, rd->eff);
+	cm = w->config_text != NULL ? children_configmap(obj, KIND_LABEL, w->config_text) : NULL;
+	if (cm == NULL)
+		return -1;
+	struct kube_ref cm_ref = {"",  "v1", "configmaps", rd->res.ns, reconcile_meta(cm, "name"),
+	                          NULL};
+	rc = reconcile_apply(ctx, &cm_ref, cm, NULL, err, err_size);
+	cJSON_Delete(cm);
 	if (rc != 0)
-		log_debug("progress not read", "namespace", ns, "name", name, "error", err, NULL);
-	redisFree(c);
-	return rc;
+		return VJ_STOP_CONFIG;
+
+	children_config_hash(w->config_text, w->hash, sizeof(w->hash));
+	w->wl = (struct children_workload){
+	    .owner = obj,
+	    .kind_label = KIND_LABEL,
+	    .mode = "split",
+	    .config_hash = w->hash,
+	    .image = vs->workers.image,
+	    .pull_policy = vs->workers.image_pull_policy,
+	    /* As written: vj_spec checked the quantities. */
+	    .resources = cJSON_IsObject(resources) ? resources : NULL,
+	    .workers = workers,
+	    .volume = cJSON_GetObjectItemCaseSensitive(rd->eff, "volume"),
+	    .secrets = w->secrets,
+	    .n_secrets = secrets_of(vs, w->secrets),
+	    .replicas = -1,
+	    .defaults = &ctx->defaults,
+	};
+	rc = apply_job(ctx, &w->wl, &w->split, err, err_size);
+	if (rc != 0)
+		return rc == JOB_NO_IMAGE ? VJ_STOP_NO_IMAGE : VJ_STOP_SPLIT_JOB;
+	return VJ_STOP_NONE;
 }
 
-/*
- * What the split and assemble Jobs' pods say: one that cannot run while
- * its Job should (a missing claim, an image the node lacks, admission)
- * turns Ready False with the pod's reason; a failed Job's message gets the
- * worker's last log line (its termination message), which is there even
- * when the worker could not reach the status Redis.
- */
-static void explain_jobs(const struct reconcile_ctx *ctx, const cJSON *obj,
-                         const struct vj_state *st, struct vj_pass *p)
+/* What every status starts from: the resource's generation and status. */
+static struct vj_observed observed_of(const struct vj_read *rd)
 {
-	const char *mode = NULL;
-	int failed = 0;
+	return (struct vj_observed){
+	    .generation = rd->res.generation,
+	    .old_status = reconcile_path(rd->obj, "status", NULL),
+	};
+}
 
-	if (strcmp(p->phase, "Splitting") == 0 && !st->split_job_done)
-		mode = "split";
-	else if (strcmp(p->phase, "Assembling") == 0)
-		mode = "assemble";
-	else if (strcmp(p->reason, "SplitFailed") == 0 ||
-	         strcmp(p->reason, "AssembleFailed") == 0) {
-		mode = p->reason[0] == 'S' ? "split" : "assemble";
-		failed = 1;
-	}
-	if (mode == NULL)
-		return;
-	cJSON *pods = reconcile_pods(ctx, obj, KIND_LABEL, mode);
-	struct workers_health h;
-	char last[512];
+/* The job can run: what every phase needs; then where the workers are,
+ * the phase, and what it needs; then the status. */
+static int run(const struct reconcile_ctx *ctx, const struct vj_read *rd)
+{
+	struct vj_observed o = observed_of(rd);
+	struct vj_run w;
+	char err[1024] = "";
+	int stop, rc;
 
-	if (failed && workers_health_exit_message(pods, last, sizeof(last))) {
-		size_t n = strlen(p->msg);
-		snprintf(p->msg + n, sizeof(p->msg) - n, ": %s", last);
-	} else if (!failed && workers_health_pods(pods, time(NULL), &h)) {
-		snprintf(p->workers_reason_buf, sizeof(p->workers_reason_buf), "%s", h.reason);
-		p->workers_reason = p->workers_reason_buf;
-		snprintf(p->workers_msg, sizeof(p->workers_msg), "the %s Job: %s", mode, h.message);
+	memset(&w, 0, sizeof(w));
+	o.topic = rd->vs.kafka.topic;
+	o.bootstrap = rd->vs.kafka.bootstrap;
+	stop = apply_infra(ctx, rd, &w, err, sizeof(err));
+	if (stop < 0) {
+		run_free(&w);
+		return RECONCILE_ERROR;
 	}
-	cJSON_Delete(pods);
+	o.stop = (enum vj_stop)stop;
+	o.stop_error = err;
+	if (o.stop == VJ_STOP_NONE) {
+		if (observe_progress(ctx, rd, &w.progress) == 0)
+			o.progress = &w.progress;
+		vj_plan_phase(vj_plan_job_outcome(w.split), observe_assemble_job(ctx, rd->obj),
+		              o.progress, &w.phase);
+		o.phase = &w.phase;
+		observe_job_pods(ctx, rd->obj, &w, &o);
+		apply_phase(ctx, rd, &w, &o);
+	}
+	rc = apply_status(ctx, rd->obj, &o);
+	run_free(&w);
+	return rc;
 }
 
 int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *name)
 {
-	char key[REFLECTOR_KEY_MAX], err[1024], hash[32], note[1200];
-	cJSON *obj = NULL, *eff = NULL, *cm = NULL, *split = NULL, *asm_job = NULL, *dep = NULL,
-	      *body = NULL;
-	char *config_text = NULL;
-	struct vj_spec vs;
-	int parsed = 0, rc = RECONCILE_POLL, created;
+	struct vj_read rd;
+	struct vj_begin b;
+	int rc;
 
-	memset(&vs, 0, sizeof(vs));
-	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	if (reflector_store_get(ctx->vj_store, key, &obj) != 0)
-		return RECONCILE_OK;
-	if (reconcile_path(obj, "metadata", "deletionTimestamp") != NULL) {
-		rc = finalize(ctx, obj, ns, name);
-		cJSON_Delete(obj);
-		return rc;
-	}
-	struct vj_pass p = {
-	    .obj = obj,
-	    .old_status = reconcile_path(obj, "status", NULL),
-	    .generation = reconcile_generation(obj),
-	    .phase = "Pending",
-	    .reason = "Pending",
-	    .ready = 1,
-	};
-	const char *old_phase = str_at(obj, "status", "phase");
-	if (terminal(old_phase) && int_at(obj, "status", "observedGeneration") == p.generation) {
+	if (observe_resource(ctx, ns, name, &rd) != 0)
+		return RECONCILE_OK; /* gone: the garbage collector removes the children */
+	struct vj_observed o = observed_of(&rd);
+	vj_plan_begin(&rd.res, &b);
+	switch (b.step) {
+	case VJ_STEP_FINALIZE:
+		rc = finalize(ctx, &rd);
+		break;
+	case VJ_STEP_FINISHED:
 		/* Finished: make sure the workers are gone, touch nothing else. */
-		char *dn = children_name(obj, "process");
-		if (dn != NULL)
-			delete_child(ctx, "apps", "deployments", ns, dn);
-		free(dn);
-		cJSON_Delete(obj);
-		return RECONCILE_OK;
-	}
-	if (!children_name_ok(name)) {
-		set_not_ready(&p, "Failed", "InvalidName",
-		              "the name must be at most 63 characters (it is a label value)");
+		remove_workers(ctx, rd.obj);
 		rc = RECONCILE_OK;
-		goto status;
-	}
-	eff = children_vj_effective_spec(reconcile_path(obj, "spec", NULL), &ctx->defaults);
-	if (eff == NULL) {
+		break;
+	case VJ_STEP_REPORT:
+		o.stop = VJ_STOP_REPORT;
+		o.stop_reason = b.reason;
+		o.stop_error = b.message;
+		rc = apply_status(ctx, rd.obj, &o);
+		break;
+	case VJ_STEP_RUN:
+		rc = run(ctx, &rd);
+		break;
+	case VJ_STEP_RETRY:
+	default:
 		rc = RECONCILE_ERROR;
-		goto done;
+		break;
 	}
-	if (vj_spec_parse(eff, name, ns, &vs, err, sizeof(err)) != 0) {
-		set_not_ready(&p, "Failed", "InvalidSpec", err);
-		rc = RECONCILE_OK;
-		goto status;
-	}
-	parsed = 1;
-	p.topic = vs.kafka.topic;
-	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, obj, 1) != 0) {
-		rc = RECONCILE_ERROR;
-		goto done;
-	}
-
-	/* The task topic, one partition per possible replica, and its DLQ. */
-	if (topics_create(ctx->topics, vs.kafka.bootstrap, vs.kafka.topic, vs.workers.max_replicas,
-	                  -1, ctx->kafka_timeout_ms, err, sizeof(err)) != TOPICS_OK ||
-	    topics_create(ctx->topics, vs.kafka.bootstrap, vs.kafka.dead_letter_topic,
-	                  vs.workers.max_replicas, -1, ctx->kafka_timeout_ms, err,
-	                  sizeof(err)) != TOPICS_OK) {
-		snprintf(note, sizeof(note), "Kafka at %s: %s", vs.kafka.bootstrap, err);
-		set_not_ready(&p, old_phase != NULL ? old_phase : "Pending", "KafkaUnavailable",
-		              note);
-		goto status;
-	}
-
-	config_text = children_config_json(name, ns, eff);
-	cm = config_text != NULL ? children_configmap(obj, KIND_LABEL, config_text) : NULL;
-	if (cm == NULL) {
-		rc = RECONCILE_ERROR;
-		goto done;
-	}
-	struct kube_ref cm_ref = {"", "v1", "configmaps", ns, reconcile_meta(cm, "name"), NULL};
-	if (reconcile_apply(ctx, &cm_ref, cm, NULL, err, sizeof(err)) != 0) {
-		set_not_ready(&p, old_phase != NULL ? old_phase : "Pending", "ApplyFailed", err);
-		rc = RECONCILE_ERROR;
-		goto status;
-	}
-
-	struct children_secret secrets[4];
-	children_config_hash(config_text, hash, sizeof(hash));
-	struct children_workload w = {
-	    .owner = obj,
-	    .kind_label = KIND_LABEL,
-	    .config_hash = hash,
-	    .image = vs.workers.image,
-	    .pull_policy = vs.workers.image_pull_policy,
-	    .resources = vs.workers.resources,
-	    .workers = cJSON_GetObjectItemCaseSensitive(eff, "workers"),
-	    .volume = cJSON_GetObjectItemCaseSensitive(eff, "volume"),
-	    .secrets = secrets,
-	    .n_secrets = secrets_of(&vs, secrets),
-	    .replicas = -1,
-	    .defaults = &ctx->defaults,
-	};
-	struct kube_ref jobs = {"batch", "v1", "jobs", ns, NULL, NULL};
-
-	/* 1. split, once. */
-	w.mode = "split";
-	body = children_job(&w, JOB_BACKOFF_LIMIT);
-	if (body == NULL) {
-		set_not_ready(&p, "Pending", "ApplyFailed", "no worker image: set --worker-image");
-		goto status;
-	}
-	if (reconcile_ensure(ctx, &jobs, body, &split, &created, err, sizeof(err)) != 0) {
-		set_not_ready(&p, old_phase != NULL ? old_phase : "Pending", "ApplyFailed", err);
-		rc = RECONCILE_ERROR;
-		goto status;
-	}
-	cJSON_Delete(body);
-	body = NULL;
-
-	/* 2. where the workers are. */
-	struct vj_state st = {.failed = ""};
-	st.split_job_done = job_outcome(split) > 0;
-	st.split_job_failed = job_outcome(split) < 0;
-	if (read_progress(ctx, &vs, ns, name, &p.prog) == 0) {
-		p.have_progress = 1;
-		st.have_progress = 1;
-		st.segments_total = p.prog.segments_total;
-		st.segments_done = p.prog.segments_done;
-		st.segments_failed = p.prog.segments_failed;
-		st.split_done = p.prog.split_done;
-		st.assembled = p.prog.assembled;
-		st.failed = p.prog.failed;
-	}
-	char *asm_name = children_name(obj, "assemble");
-	struct kube_ref asm_ref = {"batch", "v1", "jobs", ns, asm_name, NULL};
-	if (asm_name != NULL && kube_client_get(ctx->kube, &asm_ref, &asm_job, NULL) == 0)
-		st.assemble_job_failed = job_outcome(asm_job) < 0;
-	free(asm_name);
-	p.phase = reconcile_vj_phase(&st, &p.reason, p.msg, sizeof(p.msg));
-	explain_jobs(ctx, obj, &st, &p);
-
-	/* 3. the process workers while there are segments to do. */
-	if (strcmp(p.phase, "Splitting") == 0 || strcmp(p.phase, "Processing") == 0) {
-		/* Kept in line with the spec: a change rolls the workers. */
-		w.mode = "process";
-		if (reconcile_workers(ctx, &w, vs.workers.min_replicas, &dep, err, sizeof(err)) ==
-		    0) {
-			struct workers_health h;
-			cJSON *pods = reconcile_worker_pods(ctx, obj, KIND_LABEL, "process", dep);
-
-			p.replicas = int_at(dep, "status", "readyReplicas");
-			workers_health_judge(dep, pods, time(NULL), &h);
-			if (h.failing && p.workers_reason == NULL) {
-				/* Still processing, but not getting anywhere (the
-				 * split Job's trouble, found first, comes first). */
-				snprintf(p.workers_reason_buf, sizeof(p.workers_reason_buf), "%s",
-				         h.reason);
-				p.workers_reason = p.workers_reason_buf;
-				snprintf(p.workers_msg, sizeof(p.workers_msg), "%s", h.message);
-			}
-			cJSON_Delete(pods);
-		} else {
-			rc = RECONCILE_ERROR;
-		}
-	}
-	/* 4. assemble once every segment is done. */
-	if (strcmp(p.phase, "Assembling") == 0) {
-		w.mode = "assemble";
-		body = children_job(&w, JOB_BACKOFF_LIMIT);
-		cJSON *tmp = NULL;
-		if (body == NULL ||
-		    reconcile_ensure(ctx, &jobs, body, &tmp, &created, err, sizeof(err)) != 0)
-			rc = RECONCILE_ERROR;
-		cJSON_Delete(tmp);
-		cJSON_Delete(body);
-		body = NULL;
-	}
-	/* 5. finished: the workers go away (the Jobs stay, for their logs). */
-	if (terminal(p.phase)) {
-		char *dn = children_name(obj, "process");
-		if (dn != NULL)
-			delete_child(ctx, "apps", "deployments", ns, dn);
-		free(dn);
-		p.replicas = 0;
-		rc = RECONCILE_OK;
-	}
-status:
-	if (write_status(ctx, &p) != 0)
-		rc = RECONCILE_ERROR;
-done:
-	if (parsed)
-		vj_spec_free(&vs);
-	free(config_text);
-	cJSON_Delete(body);
-	cJSON_Delete(dep);
-	cJSON_Delete(asm_job);
-	cJSON_Delete(split);
-	cJSON_Delete(cm);
-	cJSON_Delete(eff);
-	cJSON_Delete(obj);
+	read_free(&rd);
 	return rc;
 }

@@ -5,8 +5,8 @@
  *                  └────────────┴─────────────┴──────► Failed
  *
  * For a VideoJob <name> in <ns>, driven by what the workers recorded in the
- * status Redis (lib/vj_progress.h) and by its Jobs' status:
- *   - the spec must pass lib/vj_spec (the workers' parser), else Failed /
+ * status Redis (lib/contract/vj_progress.h) and by its Jobs' status:
+ *   - the spec must pass lib/contract/vj_spec (the workers' parser), else Failed /
  *     InvalidSpec;
  *   - the task topic (spec.kafka.topic, partitions = workers.maxReplicas)
  *     and its dead-letter topic are created (KafkaUnavailable otherwise);
@@ -23,32 +23,20 @@
  *   - finalizer sluice.dev/cleanup deletes the topics and the Redis keys.
  * A finished job (Succeeded/Failed for its current generation) is left
  * alone.
+ *
+ * The phase machine, the children each phase needs, the status and the
+ * Events are decided by the pure functions of reconcile_vj_plan.h;
+ * reconcile_vj.c only reads (the cache, the Jobs and pods, the status Redis
+ * on the context's kept connection) and writes.
  */
 #ifndef SLUICE_RECONCILE_VJ_H
 #define SLUICE_RECONCILE_VJ_H
 
 #include "reconcile.h"
+#include "reconcile_vj_plan.h" /* its decisions: reconcile_vj_phase, ... */
 
 #define RECONCILE_VJ_PLURAL "videojobs"
 #define RECONCILE_VJ_KIND "VideoJob"
-
-/* Phase and progress from what was recorded (pure). */
-struct vj_state {
-	int split_job_done, split_job_failed; /* the split Job's status */
-	int assemble_job_failed;              /* the assemble Job's status */
-	int have_progress;                    /* Redis was read */
-	long long segments_total, segments_done, segments_failed;
-	int split_done, assembled;
-	const char *failed; /* vj_progress's reason, "" none */
-};
-
-/* The phase for st: "Splitting", "Processing", "Assembling", "Succeeded"
- * or "Failed" (with the reason in *reason and a message in msg). Pure. */
-const char *reconcile_vj_phase(const struct vj_state *st, const char **reason, char *msg,
-                               size_t msg_size);
-
-/* "N%": done of total, rounded down; "0%" for total 0. Pure. */
-const char *reconcile_vj_progress(long long done, long long total, char *buf, size_t size);
 
 /* Reconciles the VideoJob ns/name. Returns RECONCILE_OK, RECONCILE_POLL or
  * RECONCILE_ERROR. */

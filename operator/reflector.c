@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "strmap.h"
 
@@ -642,12 +643,8 @@ int reflector_new(struct reflector **out, const struct reflector_options *opts, 
 	r->handler = opts->handler;
 	r->opaque = opts->opaque;
 	r->stop = opts->stop;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		r->seed = (unsigned)ts.tv_nsec ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)r;
-	}
+	r->seed = (unsigned)(clock_mono_ns() % CLOCK_NS_PER_S) ^ (unsigned)getpid() ^
+	          (unsigned)(uintptr_t)r;
 	if ((opts->label_selector != NULL &&
 	     (r->label_selector = strdup(opts->label_selector)) == NULL) ||
 	    (opts->field_selector != NULL &&
@@ -725,21 +722,13 @@ static int stopping(const struct reflector *r)
 	return atomic_load(r->stop) != 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps ms, in slices short enough to notice the stop flag promptly. */
 static void sleep_unless_stopped(const struct reflector *r, int64_t ms)
 {
-	int64_t until = mono_ms() + ms;
+	int64_t until = clock_mono_ms() + ms;
 
 	while (!stopping(r)) {
-		int64_t left = until - mono_ms();
+		int64_t left = until - clock_mono_ms();
 		struct timespec ts;
 
 		if (left <= 0)
@@ -936,7 +925,7 @@ int reflector_run(struct reflector *r)
 		if (watched_once)
 			STAT_ADD(r, watch_restarts, 1);
 		watched_once = 1;
-		started = mono_ms();
+		started = clock_mono_ms();
 		r->heard = 0;
 		rc = kube_watch_run(r->client, &r->ref, &wo, on_event, r, next, sizeof(next), &e);
 		/* Resume after the last event applied, whatever happened. */
@@ -945,13 +934,13 @@ int reflector_run(struct reflector *r)
 		set_rv(r, rv);
 		if (rc == KUBE_ESTOPPED || stopping(r))
 			break;
-		if (mono_ms() - started >= r->backoff_reset_ms)
+		if (clock_mono_ms() - started >= r->backoff_reset_ms)
 			failures = 0;
 		/* client-go's "very short watch": ended cleanly within a
 		 * second having said nothing. Something in the way (a proxy, a
 		 * misbehaving server) would otherwise have us re-watch in a
 		 * tight loop. */
-		if (rc == 0 && r->heard == 0 && mono_ms() - started < 1000)
+		if (rc == 0 && r->heard == 0 && clock_mono_ms() - started < 1000)
 			rc = kube_error_set(&e, KUBE_EPROTOCOL, 0,
 			                    "very short watch: ended within 1 s without an event");
 		switch (rc) {

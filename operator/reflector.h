@@ -2,7 +2,7 @@
  * reflector.h - keeps an in-memory cache of one kind of Kubernetes object in
  * step with the API server, and says what changed.
  *
- * client-go's Reflector (notes/operator-patterns.md §2.1) in two parts:
+ * client-go's Reflector (tools/cache/reflector.go; docs/operator-internals.md) in two parts:
  *
  *   - The store (pure: no I/O): objects keyed by "namespace/name" ("name"
  *     for cluster-scoped ones), fed watch events one at a time

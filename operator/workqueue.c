@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "err.h"
 #include "strmap.h"
 
 #define NOT_WAITING SIZE_MAX
@@ -54,25 +56,16 @@ struct workqueue {
 	uint64_t adds, retries, refused;
 };
 
-static int64_t monotonic_ms(void *opaque)
+/* The default clock: clock_mono_ms, in the shape of an injectable one. */
+static int64_t default_clock(void *opaque)
 {
-	struct timespec ts;
-
 	(void)opaque;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static int64_t now_ms(const struct workqueue *q)
 {
 	return q->clock(q->clock_opaque);
-}
-
-static int errf(char *errbuf, size_t errbuf_size, int rc, const char *msg)
-{
-	if (errbuf != NULL && errbuf_size > 0)
-		snprintf(errbuf, errbuf_size, "workqueue: %s", msg);
-	return rc;
 }
 
 int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, char *errbuf,
@@ -93,20 +86,22 @@ int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, 
 	if (o.max_delay_ms == 0)
 		o.max_delay_ms = WORKQUEUE_MAX_DELAY_MS_DEFAULT;
 	if (o.base_delay_ms < 0 || o.max_delay_ms < 0)
-		return errf(errbuf, errbuf_size, WORKQUEUE_EINVAL, "delays must not be negative");
+		return err_set(errbuf, errbuf_size, WORKQUEUE_EINVAL,
+		               "workqueue: delays must not be negative");
 	if (o.max_delay_ms < o.base_delay_ms)
-		return errf(errbuf, errbuf_size, WORKQUEUE_EINVAL,
-		            "max_delay_ms is below base_delay_ms");
+		return err_set(errbuf, errbuf_size, WORKQUEUE_EINVAL,
+		               "workqueue: max_delay_ms is below base_delay_ms");
 	if (o.max_keys > SIZE_MAX / sizeof(struct entry *) / 2)
-		return errf(errbuf, errbuf_size, WORKQUEUE_EINVAL, "max_keys is too large");
+		return err_set(errbuf, errbuf_size, WORKQUEUE_EINVAL,
+		               "workqueue: max_keys is too large");
 
 	q = calloc(1, sizeof(*q));
 	if (q == NULL)
-		return errf(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "out of memory");
+		return err_set(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "workqueue: out of memory");
 	q->max_keys = o.max_keys;
 	q->base_delay_ms = o.base_delay_ms;
 	q->max_delay_ms = o.max_delay_ms;
-	q->clock = o.clock != NULL ? o.clock : monotonic_ms;
+	q->clock = o.clock != NULL ? o.clock : default_clock;
 	q->clock_opaque = o.clock_opaque;
 	q->fifo = calloc(o.max_keys, sizeof(*q->fifo));
 	q->heap = calloc(o.max_keys, sizeof(*q->heap));
@@ -114,14 +109,15 @@ int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, 
 		free(q->fifo);
 		free(q->heap);
 		free(q);
-		return errf(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "out of memory");
+		return err_set(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "workqueue: out of memory");
 	}
 	if ((rc = pthread_mutex_init(&q->mu, NULL)) != 0) {
 		strmap_free(q->entries);
 		free(q->fifo);
 		free(q->heap);
 		free(q);
-		return errf(errbuf, errbuf_size, WORKQUEUE_ENOMEM, strerror(rc));
+		return err_set(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "workqueue: %s",
+		               strerror(rc));
 	}
 	/* Timed waits on CLOCK_MONOTONIC, so a wall-clock step (NTP) neither
 	 * stalls nor hurries a getter. */
@@ -133,7 +129,8 @@ int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, 
 		free(q->fifo);
 		free(q->heap);
 		free(q);
-		return errf(errbuf, errbuf_size, WORKQUEUE_ENOMEM, strerror(rc));
+		return err_set(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "workqueue: %s",
+		               strerror(rc));
 	}
 	pthread_condattr_destroy(&ca);
 	*out = q;
@@ -430,29 +427,9 @@ unsigned workqueue_failures(struct workqueue *q, const char *key)
 
 /* ---------------------------------------------------------------- taking */
 
-/* now + ms as an absolute CLOCK_MONOTONIC time. */
-static struct timespec deadline_after(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
-static int64_t real_ms(void)
-{
-	return monotonic_ms(NULL);
-}
-
 int workqueue_get(struct workqueue *q, char *key_out, size_t key_size, int timeout_ms)
 {
-	int64_t give_up = timeout_ms > 0 ? real_ms() + timeout_ms : 0;
+	int64_t give_up = timeout_ms > 0 ? clock_mono_ms() + timeout_ms : 0;
 	int rc;
 
 	if (key_out == NULL || key_size < WORKQUEUE_KEY_MAX)
@@ -482,7 +459,7 @@ int workqueue_get(struct workqueue *q, char *key_out, size_t key_size, int timeo
 			break;
 		}
 		if (timeout_ms > 0) {
-			wait_ms = give_up - real_ms();
+			wait_ms = give_up - clock_mono_ms();
 			if (wait_ms <= 0) {
 				rc = WORKQUEUE_ETIMEDOUT;
 				break;
@@ -501,7 +478,7 @@ int workqueue_get(struct workqueue *q, char *key_out, size_t key_size, int timeo
 		if (wait_ms < 0) {
 			pthread_cond_wait(&q->cv, &q->mu);
 		} else {
-			struct timespec ts = deadline_after(wait_ms);
+			struct timespec ts = clock_mono_deadline(wait_ms);
 			int r = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 
 			if (r != 0 && r != ETIMEDOUT && r != EINTR) {

@@ -2,8 +2,8 @@
  * workqueue.h - the operator's work queue: keys to reconcile, each handed to
  * one worker at a time, retried with per-key exponential backoff.
  *
- * Semantics are client-go's (util/workqueue, notes/operator-patterns.md
- * §2.2), which controllers are written against:
+ * Semantics are client-go's (k8s.io/client-go/util/workqueue;
+ * docs/operator-internals.md), which controllers are written against:
  *
  *   - A key queued twice is queued once (events for one object coalesce).
  *   - A key being processed is never handed to a second worker: added again
@@ -71,7 +71,7 @@ struct workqueue_options {
 };
 
 /* Counters, for workqueue_depth, workqueue_adds_total, workqueue_retries_total
- * (notes/operator-patterns.md §2.8). */
+ * (controller-runtime's workqueue metrics; docs/operator.md, "Metrics"). */
 struct workqueue_stats {
 	size_t depth;      /* keys queued, ready for a worker */
 	size_t waiting;    /* keys waiting for a delay to pass */

@@ -1,6 +1,6 @@
 /*
  * main.c - sluice-worker MODE: one command for every stage of a Sluice
- * pipeline, the stage picked by the first argument (design.md): telemetry
+ * pipeline, the stage picked by the first argument (docs/architecture.md): telemetry
  * (telemetry.h), load (load.h), export (export.h), split, process and
  * assemble (video_*.h).
  *
@@ -138,7 +138,7 @@ static const char modes[] =
 static const char *const planned[] = {"telemetry", "load",    "export",
                                       "split",     "process", "assemble"};
 
-/* Modes whose --config FILE is the resource (CONTRACTS.md 1). */
+/* Modes whose --config FILE is the resource (docs/contracts.md §1). */
 static int takes_spec(const char *mode)
 {
 	static const char *const m[] = {"telemetry", "export",   "split",

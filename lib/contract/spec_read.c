@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostport.h"
+
 int spec_fail(struct spec_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -181,15 +183,9 @@ int spec_sql_ident_ok(const char *s)
 
 int spec_host_port_ok(const char *s)
 {
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
+	char host[256];
 
-	if (colon == NULL || colon == s || strchr(s, ' ') != NULL)
-		return 0;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	return errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535;
+	return hostport_split(s, host, sizeof(host), NULL) == 0;
 }
 
 /* A C identifier-like environment variable name, as Kubernetes takes them

@@ -13,13 +13,13 @@
 #include "tw_parse.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dtoa.h"
+#include "err.h"
 
 /* Every configured name gets a slot: the timestamp, the keys, the values. */
 #define SLOTS_MAX (1 + TW_KEYS_MAX + TW_VALUES_MAX)
@@ -109,21 +109,6 @@ struct scan {
 };
 
 /* ==== Helpers ==== */
-
-static int fail(char *errbuf, size_t errbuf_size, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *errbuf, size_t errbuf_size, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf != NULL && errbuf_size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errbuf_size, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
  * surrogates, nothing past U+10FFFF), or 0. p[0] >= 0x80. */
@@ -519,14 +504,14 @@ static int j_unexpected(struct scan *sc)
 	unsigned char c;
 
 	if (sc->pos >= sc->len)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "json: unexpected end of input at byte %zu", sc->pos);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "json: unexpected end of input at byte %zu", sc->pos);
 	c = (unsigned char)sc->buf[sc->pos];
 	if (c > 0x20 && c < 0x7f)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "json: unexpected '%c' at byte %zu", c, sc->pos);
-	return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-	            "json: unexpected byte 0x%02x at byte %zu", c, sc->pos);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "json: unexpected '%c' at byte %zu", c, sc->pos);
+	return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+	               "json: unexpected byte 0x%02x at byte %zu", c, sc->pos);
 }
 
 static void j_ws_slow(struct scan *sc)
@@ -563,8 +548,8 @@ static int j_string(struct scan *sc, size_t *start, size_t *n, int *esc)
 		while (pos < len && json_str_class[b[pos]] == 0)
 			pos++;
 		if (pos >= len)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-			            "json: unterminated string at byte %zu", open);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+			               "json: unterminated string at byte %zu", open);
 		switch (json_str_class[b[pos]]) {
 		case 1:
 			*n = pos - *start;
@@ -573,8 +558,8 @@ static int j_string(struct scan *sc, size_t *start, size_t *n, int *esc)
 		case 2:
 			*esc = 1;
 			if (pos + 1 >= len)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-				            "json: unterminated string at byte %zu", open);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+				               "json: unterminated string at byte %zu", open);
 			switch (b[pos + 1]) {
 			case '"':
 			case '\\':
@@ -590,23 +575,25 @@ static int j_string(struct scan *sc, size_t *start, size_t *n, int *esc)
 				int cp = pos + 6 <= len ? hex4(sc->buf + pos + 2) : -1, lo;
 
 				if (cp < 0)
-					return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-					            "json: invalid \\u escape at byte %zu", pos);
+					return err_set(sc->errbuf, sc->errbuf_size,
+					               TW_EVENT_E_SYNTAX,
+					               "json: invalid \\u escape at byte %zu", pos);
 				if (cp >= 0xdc00 && cp <= 0xdfff)
-					return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-					            "json: unpaired surrogate \\u%04x at byte %zu",
-					            (unsigned)cp, pos);
+					return err_set(
+					    sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+					    "json: unpaired surrogate \\u%04x at byte %zu",
+					    (unsigned)cp, pos);
 				if (cp >= 0xd800 && cp <= 0xdbff) {
 					lo = pos + 12 <= len && b[pos + 6] == '\\' &&
 					             b[pos + 7] == 'u'
 					         ? hex4(sc->buf + pos + 8)
 					         : -1;
 					if (lo < 0xdc00 || lo > 0xdfff)
-						return fail(sc->errbuf, sc->errbuf_size,
-						            TW_EVENT_E_SYNTAX,
-						            "json: unpaired surrogate \\u%04x at "
-						            "byte %zu",
-						            (unsigned)cp, pos);
+						return err_set(
+						    sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+						    "json: unpaired surrogate \\u%04x at "
+						    "byte %zu",
+						    (unsigned)cp, pos);
 					pos += 6;
 				}
 				pos += 6;
@@ -614,22 +601,23 @@ static int j_string(struct scan *sc, size_t *start, size_t *n, int *esc)
 			}
 			default:
 				if (b[pos + 1] > 0x20 && b[pos + 1] < 0x7f)
-					return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-					            "json: invalid escape '\\%c' at byte %zu",
-					            b[pos + 1], pos);
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-				            "json: invalid escape at byte %zu", pos);
+					return err_set(sc->errbuf, sc->errbuf_size,
+					               TW_EVENT_E_SYNTAX,
+					               "json: invalid escape '\\%c' at byte %zu",
+					               b[pos + 1], pos);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+				               "json: invalid escape at byte %zu", pos);
 			}
 			break;
 		case 3:
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-			            "json: control character 0x%02x in a string at byte %zu",
-			            b[pos], pos);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+			               "json: control character 0x%02x in a string at byte %zu",
+			               b[pos], pos);
 		default:
 			k = utf8_len(b + pos, len - pos);
 			if (k == 0)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-				            "json: invalid UTF-8 at byte %zu", pos);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+				               "json: invalid UTF-8 at byte %zu", pos);
 			pos += k;
 		}
 	}
@@ -732,8 +720,8 @@ static int j_value(struct scan *sc, int slot, int depth)
 
 static int j_too_deep(struct scan *sc)
 {
-	return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-	            "json: nesting deeper than %d at byte %zu", TW_JSON_DEPTH_MAX, sc->pos);
+	return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+	               "json: nesting deeper than %d at byte %zu", TW_JSON_DEPTH_MAX, sc->pos);
 }
 
 /* Names are short: a loop beats a call to memcmp(). */
@@ -816,9 +804,9 @@ static int j_object(struct scan *sc, int node, int depth)
 			/* Which of two values would be "the" field is anyone's
 			 * guess (RFC 8259 leaves it open): refuse both. */
 			if (sc->found & (UINT32_C(1) << slot))
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-				            "json: duplicate field \"%s\" at byte %zu",
-				            slot_name(sc, slot, nm), name_at);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+				               "json: duplicate field \"%s\" at byte %zu",
+				               slot_name(sc, slot, nm), name_at);
 			r = j_value(sc, slot, depth);
 		} else if (sc->pos < sc->len && sc->buf[sc->pos] == '{') {
 			r = j_object(sc, child, depth + 1);
@@ -884,17 +872,18 @@ static int json_scan(struct scan *sc)
 	skip_bom(sc);
 	j_ws(sc);
 	if (sc->pos >= sc->len)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX, "json: empty message");
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "json: empty message");
 	if (sc->buf[sc->pos] != '{')
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "json: expected an object at byte %zu", sc->pos);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "json: expected an object at byte %zu", sc->pos);
 	r = j_object(sc, 0, 1);
 	if (r < 0)
 		return r;
 	j_ws(sc);
 	if (sc->pos < sc->len)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "json: trailing data at byte %zu", sc->pos);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "json: trailing data at byte %zu", sc->pos);
 	return 0;
 }
 
@@ -913,8 +902,9 @@ static int csv_scan(struct scan *sc)
 		int esc = 0;
 
 		if (col == p->n_cols)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-			            "csv: more than %zu columns at byte %zu", p->n_cols, sc->pos);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+			               "csv: more than %zu columns at byte %zu", p->n_cols,
+			               sc->pos);
 		if (sc->pos < len && b[sc->pos] == '"') {
 			size_t open = sc->pos;
 
@@ -923,7 +913,7 @@ static int csv_scan(struct scan *sc)
 				const char *q = memchr(b + sc->pos, '"', len - sc->pos);
 
 				if (q == NULL)
-					return fail(
+					return err_set(
 					    sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
 					    "csv: unterminated quoted column %zu at byte %zu",
 					    col + 1, open);
@@ -938,7 +928,7 @@ static int csv_scan(struct scan *sc)
 			end = sc->pos++;
 			if (sc->pos < len && b[sc->pos] != delim && b[sc->pos] != '\n' &&
 			    b[sc->pos] != '\r')
-				return fail(
+				return err_set(
 				    sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
 				    "csv: unexpected data after the closing quote of column "
 				    "%zu at byte %zu",
@@ -948,7 +938,7 @@ static int csv_scan(struct scan *sc)
 			while (sc->pos < len && b[sc->pos] != delim && b[sc->pos] != '\n' &&
 			       b[sc->pos] != '\r') {
 				if (b[sc->pos] == '"')
-					return fail(
+					return err_set(
 					    sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
 					    "csv: '\"' inside unquoted column %zu at byte %zu",
 					    col + 1, sc->pos);
@@ -975,18 +965,18 @@ static int csv_scan(struct scan *sc)
 	/* One record per message, with at most one line break after it. */
 	if (sc->pos < len && b[sc->pos] == '\r') {
 		if (sc->pos + 1 >= len || b[sc->pos + 1] != '\n')
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-			            "csv: CR without LF at byte %zu", sc->pos);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+			               "csv: CR without LF at byte %zu", sc->pos);
 		sc->pos++;
 	}
 	if (sc->pos < len && b[sc->pos] == '\n')
 		sc->pos++;
 	if (sc->pos < len)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "csv: more than one record at byte %zu", sc->pos);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "csv: more than one record at byte %zu", sc->pos);
 	if (col != p->n_cols)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "csv: %zu columns, the header has %zu", col, p->n_cols);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "csv: %zu columns, the header has %zu", col, p->n_cols);
 	return 0;
 }
 
@@ -994,8 +984,8 @@ static int csv_scan(struct scan *sc)
 
 static int lp_fail(struct scan *sc, const char *what)
 {
-	return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX, "line protocol: %s at byte %zu",
-	            what, sc->pos);
+	return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+	               "line protocol: %s at byte %zu", what, sc->pos);
 }
 
 static int lp_eol(const struct scan *sc)
@@ -1053,9 +1043,9 @@ static int lp_record(struct scan *sc, int slot, size_t name_at, const char *ptr,
 	if (slot < 0)
 		return 0;
 	if (sc->found & (UINT32_C(1) << slot))
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "line protocol: duplicate tag or field \"%s\" at byte %zu",
-		            slot_name(sc, slot, nm), name_at);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "line protocol: duplicate tag or field \"%s\" at byte %zu",
+		               slot_name(sc, slot, nm), name_at);
 	sc->toks[slot].ptr = ptr;
 	sc->toks[slot].len = n;
 	sc->toks[slot].type = (uint8_t)type;
@@ -1131,8 +1121,9 @@ static int lp_field_value(struct scan *sc, int slot, size_t name_at)
 		start = ++sc->pos;
 		for (;;) {
 			if (sc->pos >= sc->len)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-				            "line protocol: unterminated string at byte %zu", open);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+				               "line protocol: unterminated string at byte %zu",
+				               open);
 			if (b[sc->pos] == '\\' && sc->pos + 1 < sc->len &&
 			    lp_escapes(ENC_LP_STR, b[sc->pos + 1])) {
 				esc = 1;
@@ -1181,9 +1172,9 @@ static int lp_field_value(struct scan *sc, int slot, size_t name_at)
 		{
 			char ex[EXCERPT_BUF];
 
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-			            "line protocol: invalid field value \"%s\" at byte %zu",
-			            excerpt(ex, t, n, 0), start);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+			               "line protocol: invalid field value \"%s\" at byte %zu",
+			               excerpt(ex, t, n, 0), start);
 		}
 	}
 }
@@ -1205,11 +1196,11 @@ static int lp_scan(struct scan *sc)
 	while (sc->pos < sc->len && (b[sc->pos] == ' ' || b[sc->pos] == '\t'))
 		sc->pos++;
 	if (lp_eol(sc))
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "line protocol: empty message");
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "line protocol: empty message");
 	if (b[sc->pos] == '#')
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
-		            "line protocol: a comment, not a point");
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_SYNTAX,
+		               "line protocol: a comment, not a point");
 
 	/* measurement */
 	start = sc->pos;
@@ -1349,19 +1340,19 @@ static int take_timestamp(struct scan *sc, struct tw_event *out)
 	if (p->ts_slot < 0) {
 		/* line protocol: the line's own timestamp */
 		if (sc->lp_ts == NULL)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-			            "line protocol: missing timestamp");
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+			               "line protocol: missing timestamp");
 		r = tw_time_parse(&p->ts, sc->lp_ts, sc->lp_ts_len, &out->ts_ns, reason,
 		                  sizeof(reason));
 		if (r < 0)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
-			            "line protocol: timestamp %s: %s",
-			            excerpt(ex, sc->lp_ts, sc->lp_ts_len, 0), reason);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
+			               "line protocol: timestamp %s: %s",
+			               excerpt(ex, sc->lp_ts, sc->lp_ts_len, 0), reason);
 		return 0;
 	}
 	if (!(sc->found & (UINT32_C(1) << p->ts_slot)))
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-		            "missing timestamp field \"%s\"", slot_name(sc, p->ts_slot, nm));
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+		               "missing timestamp field \"%s\"", slot_name(sc, p->ts_slot, nm));
 	t = &sc->toks[p->ts_slot];
 	switch (t->type) {
 	case TOK_STRING:
@@ -1371,44 +1362,44 @@ static int take_timestamp(struct scan *sc, struct tw_event *out)
 			long k = decode(t, text, sizeof(text));
 
 			if (k < 0)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
-				            "timestamp field \"%s\": %s: longer than %d bytes",
-				            slot_name(sc, p->ts_slot, nm), shown(sc, t, ex),
-				            TS_TEXT_MAX);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
+				               "timestamp field \"%s\": %s: longer than %d bytes",
+				               slot_name(sc, p->ts_slot, nm), shown(sc, t, ex),
+				               TS_TEXT_MAX);
 			s = text;
 			n = (size_t)k;
 		}
 		if (p->format == TW_FORMAT_CSV) {
 			trim(&s, &n);
 			if (n == 0)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-				            "timestamp field \"%s\" is empty",
-				            slot_name(sc, p->ts_slot, nm));
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+				               "timestamp field \"%s\" is empty",
+				               slot_name(sc, p->ts_slot, nm));
 		}
 		break;
 	case TOK_NUMBER:
 		if (p->ts.kind == TW_TIME_RFC3339 || p->ts.kind == TW_TIME_STRPTIME)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
-			            "timestamp field \"%s\": %s is a number, but the timestamp "
-			            "kind is %s",
-			            slot_name(sc, p->ts_slot, nm), shown(sc, t, ex),
-			            tw_time_kind_name(p->ts.kind));
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
+			               "timestamp field \"%s\": %s is a number, but the timestamp "
+			               "kind is %s",
+			               slot_name(sc, p->ts_slot, nm), shown(sc, t, ex),
+			               tw_time_kind_name(p->ts.kind));
 		s = t->ptr;
 		n = t->len;
 		break;
 	case TOK_NULL:
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-		            "timestamp field \"%s\" is null", slot_name(sc, p->ts_slot, nm));
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+		               "timestamp field \"%s\" is null", slot_name(sc, p->ts_slot, nm));
 	default:
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
-		            "timestamp field \"%s\": %s is not a timestamp",
-		            slot_name(sc, p->ts_slot, nm), shown(sc, t, ex));
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
+		               "timestamp field \"%s\": %s is not a timestamp",
+		               slot_name(sc, p->ts_slot, nm), shown(sc, t, ex));
 	}
 	r = tw_time_parse(&p->ts, s, n, &out->ts_ns, reason, sizeof(reason));
 	if (r < 0)
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
-		            "timestamp field \"%s\": %s: %s", slot_name(sc, p->ts_slot, nm),
-		            shown(sc, t, ex), reason);
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TIMESTAMP,
+		               "timestamp field \"%s\": %s: %s", slot_name(sc, p->ts_slot, nm),
+		               shown(sc, t, ex), reason);
 	return 0;
 }
 
@@ -1422,17 +1413,17 @@ static int check_key_text(struct scan *sc, int slot, const char *k, size_t n)
 	for (size_t i = 0; i < n;) {
 		if (u[i] < 0x80) {
 			if (u[i] == 0 || u[i] == (unsigned char)TW_KEY_SEP)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-				            "key field \"%s\": contains U+%04X",
-				            slot_name(sc, slot, nm), u[i]);
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+				               "key field \"%s\": contains U+%04X",
+				               slot_name(sc, slot, nm), u[i]);
 			i++;
 			continue;
 		}
 		size_t m = utf8_len(u + i, n - i);
 
 		if (m == 0)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-			            "key field \"%s\": invalid UTF-8", slot_name(sc, slot, nm));
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+			               "key field \"%s\": invalid UTF-8", slot_name(sc, slot, nm));
 		i += m;
 	}
 	return 0;
@@ -1442,9 +1433,9 @@ static int too_long(struct scan *sc, int slot)
 {
 	char nm[EXCERPT_BUF];
 
-	return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TOO_LONG,
-	            "key longer than %d bytes (at key field \"%s\")", TW_KEY_MAX,
-	            slot_name(sc, slot, nm));
+	return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TOO_LONG,
+	               "key longer than %d bytes (at key field \"%s\")", TW_KEY_MAX,
+	               slot_name(sc, slot, nm));
 }
 
 static int take_keys(struct scan *sc, struct tw_event *out)
@@ -1459,8 +1450,8 @@ static int take_keys(struct scan *sc, struct tw_event *out)
 		long k;
 
 		if (!(sc->found & (UINT32_C(1) << slot)))
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-			            "missing key field \"%s\"", slot_name(sc, slot, nm));
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+			               "missing key field \"%s\"", slot_name(sc, slot, nm));
 		if (i > 0) {
 			if (klen == TW_KEY_MAX)
 				return too_long(sc, slot);
@@ -1470,8 +1461,9 @@ static int take_keys(struct scan *sc, struct tw_event *out)
 		case TOK_STRING:
 		case TOK_TAG:
 			if (t->len == 0 && p->format == TW_FORMAT_CSV)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-				            "key field \"%s\" is empty", slot_name(sc, slot, nm));
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+				               "key field \"%s\" is empty",
+				               slot_name(sc, slot, nm));
 			k = decode(t, out->key + klen, TW_KEY_MAX - klen);
 			if (k < 0)
 				return too_long(sc, slot);
@@ -1481,20 +1473,20 @@ static int take_keys(struct scan *sc, struct tw_event *out)
 		case TOK_UINT:
 			k = number_key(t->ptr, t->len, num, sizeof(num));
 			if (k == NUM_RANGE)
-				return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-				            "key field \"%s\": %s is out of range",
-				            slot_name(sc, slot, nm), shown(sc, t, ex));
+				return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+				               "key field \"%s\": %s is out of range",
+				               slot_name(sc, slot, nm), shown(sc, t, ex));
 			if (k < 0 || (size_t)k > TW_KEY_MAX - klen)
 				return too_long(sc, slot);
 			memcpy(out->key + klen, num, (size_t)k);
 			break;
 		case TOK_NULL:
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
-			            "key field \"%s\" is null", slot_name(sc, slot, nm));
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_MISSING,
+			               "key field \"%s\" is null", slot_name(sc, slot, nm));
 		default:
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-			            "key field \"%s\": %s is not a string or number",
-			            slot_name(sc, slot, nm), shown(sc, t, ex));
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+			               "key field \"%s\": %s is not a string or number",
+			               slot_name(sc, slot, nm), shown(sc, t, ex));
 		}
 		if (check_key_text(sc, slot, out->key + klen, (size_t)k) < 0)
 			return TW_EVENT_E_TYPE;
@@ -1555,22 +1547,22 @@ static int take_values(struct scan *sc, struct tw_event *out)
 		}
 		r = parse_double(s, n, &v);
 		if (r == NUM_RANGE)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-			            "field \"%s\": %s is out of range", slot_name(sc, slot, nm),
-			            shown(sc, t, ex));
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+			               "field \"%s\": %s is out of range", slot_name(sc, slot, nm),
+			               shown(sc, t, ex));
 		if (r == NUM_LONG)
-			return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-			            "field \"%s\": number longer than %d bytes",
-			            slot_name(sc, slot, nm), NUM_TEXT_MAX);
+			return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+			               "field \"%s\": number longer than %d bytes",
+			               slot_name(sc, slot, nm), NUM_TEXT_MAX);
 		if (r < 0)
 			goto not_a_number;
 		out->values[i] = v;
 		present |= UINT32_C(1) << i;
 		continue;
 	not_a_number:
-		return fail(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
-		            "field \"%s\": %s is not a number", slot_name(sc, slot, nm),
-		            shown(sc, t, ex));
+		return err_set(sc->errbuf, sc->errbuf_size, TW_EVENT_E_TYPE,
+		               "field \"%s\": %s is not a number", slot_name(sc, slot, nm),
+		               shown(sc, t, ex));
 	}
 	out->present = present;
 	return 0;
@@ -1594,7 +1586,7 @@ int tw_parser_parse(const struct tw_parser *p, const char *buf, size_t len, stru
 	out->key_len = 0;
 	out->present = 0;
 	if (buf == NULL && len > 0)
-		return fail(errbuf, errbuf_size, TW_EVENT_E_SYNTAX, "no message");
+		return err_set(errbuf, errbuf_size, TW_EVENT_E_SYNTAX, "no message");
 	if (buf == NULL)
 		sc.buf = "";
 	switch (p->format) {
@@ -1660,7 +1652,7 @@ void tw_parser_free(struct tw_parser *p)
 	free(p);
 }
 
-#define SETUP_FAIL(...) (fail(errbuf, errbuf_size, -1, __VA_ARGS__), tw_parser_free(p), NULL)
+#define SETUP_FAIL(...) (err_set(errbuf, errbuf_size, -1, __VA_ARGS__), tw_parser_free(p), NULL)
 
 /* The slot for name (shared when two roles name the same field), or -1
  * with the reason in errbuf. role and idx say which setting it came from. */
@@ -1671,17 +1663,17 @@ static int add_slot(struct tw_parser *p, const char *name, const char *role, siz
 	char ex[EXCERPT_BUF];
 
 	if (name == NULL || name[0] == '\0')
-		return fail(errbuf, errbuf_size, -1, "%s %zu has an empty name", role, idx + 1);
+		return err_set(errbuf, errbuf_size, -1, "%s %zu has an empty name", role, idx + 1);
 	n = strlen(name);
 	if (n > TW_FIELD_NAME_MAX)
-		return fail(errbuf, errbuf_size, -1, "field name \"%s\" is longer than %d bytes",
-		            excerpt(ex, name, n, 0), TW_FIELD_NAME_MAX);
+		return err_set(errbuf, errbuf_size, -1, "field name \"%s\" is longer than %d bytes",
+		               excerpt(ex, name, n, 0), TW_FIELD_NAME_MAX);
 	for (size_t i = 0; i < p->n_slots; i++)
 		if (p->name_lens[i] == n && memcmp(p->names[i], name, n) == 0)
 			return (int)i;
 	p->names[p->n_slots] = strdup(name);
 	if (p->names[p->n_slots] == NULL)
-		return fail(errbuf, errbuf_size, -1, "out of memory");
+		return err_set(errbuf, errbuf_size, -1, "out of memory");
 	p->name_lens[p->n_slots] = n;
 	return (int)p->n_slots++;
 }
@@ -1699,7 +1691,7 @@ static int build_trie(struct tw_parser *p, char *errbuf, size_t errbuf_size)
 	p->segs = malloc(total + 1);
 	p->nodes = calloc(max_nodes, sizeof(*p->nodes));
 	if (p->segs == NULL || p->nodes == NULL)
-		return fail(errbuf, errbuf_size, -1, "out of memory");
+		return err_set(errbuf, errbuf_size, -1, "out of memory");
 	p->nodes[0].slot = -1;
 	p->nodes[0].first_child = -1;
 	p->nodes[0].next = -1;
@@ -1718,18 +1710,18 @@ static int build_trie(struct tw_parser *p, char *errbuf, size_t errbuf_size)
 				if (name[j] == '\\') {
 					if (j + 1 >= n ||
 					    (name[j + 1] != '.' && name[j + 1] != '\\'))
-						return fail(errbuf, errbuf_size, -1,
-						            "field \"%s\": in a JSON path '\\' "
-						            "must come before '.' or '\\'",
-						            excerpt(ex, name, n, 0));
+						return err_set(errbuf, errbuf_size, -1,
+						               "field \"%s\": in a JSON path '\\' "
+						               "must come before '.' or '\\'",
+						               excerpt(ex, name, n, 0));
 					j++;
 				}
 				seg[seg_len++] = name[j++];
 			}
 			if (seg_len == 0)
-				return fail(errbuf, errbuf_size, -1,
-				            "field \"%s\": empty JSON path segment",
-				            excerpt(ex, name, n, 0));
+				return err_set(errbuf, errbuf_size, -1,
+				               "field \"%s\": empty JSON path segment",
+				               excerpt(ex, name, n, 0));
 			used += seg_len;
 			if (p->nodes[node].slot >= 0)
 				goto overlap_parent;
@@ -1755,9 +1747,9 @@ static int build_trie(struct tw_parser *p, char *errbuf, size_t errbuf_size)
 				break;
 			j++; /* the '.' */
 			if (j == n)
-				return fail(errbuf, errbuf_size, -1,
-				            "field \"%s\": empty JSON path segment",
-				            excerpt(ex, name, n, 0));
+				return err_set(errbuf, errbuf_size, -1,
+				               "field \"%s\": empty JSON path segment",
+				               excerpt(ex, name, n, 0));
 		}
 		if (p->nodes[node].first_child >= 0) {
 			/* another field lies inside this one */
@@ -1765,31 +1757,32 @@ static int build_trie(struct tw_parser *p, char *errbuf, size_t errbuf_size)
 
 			while (p->nodes[d].slot < 0)
 				d = p->nodes[d].first_child;
-			return fail(errbuf, errbuf_size, -1,
-			            "field \"%s\" is inside field \"%s\": a field cannot be both",
-			            excerpt(ex2, p->names[p->nodes[d].slot],
-			                    p->name_lens[p->nodes[d].slot], 0),
-			            excerpt(ex, name, n, 0));
+			return err_set(
+			    errbuf, errbuf_size, -1,
+			    "field \"%s\" is inside field \"%s\": a field cannot be both",
+			    excerpt(ex2, p->names[p->nodes[d].slot], p->name_lens[p->nodes[d].slot],
+			            0),
+			    excerpt(ex, name, n, 0));
 		}
 		if (p->nodes[node].slot >= 0)
-			return fail(errbuf, errbuf_size, -1,
-			            "fields \"%s\" and \"%s\" are one path",
-			            excerpt(ex2, p->names[p->nodes[node].slot],
-			                    p->name_lens[p->nodes[node].slot], 0),
-			            excerpt(ex, name, n, 0));
+			return err_set(errbuf, errbuf_size, -1,
+			               "fields \"%s\" and \"%s\" are one path",
+			               excerpt(ex2, p->names[p->nodes[node].slot],
+			                       p->name_lens[p->nodes[node].slot], 0),
+			               excerpt(ex, name, n, 0));
 		p->nodes[node].slot = (int)i;
 		continue;
 	overlap_parent:
-		return fail(errbuf, errbuf_size, -1,
-		            "field \"%s\" is inside field \"%s\": a field cannot be both",
-		            excerpt(ex, name, n, 0),
-		            excerpt(ex2, p->names[p->nodes[node].slot],
-		                    p->name_lens[p->nodes[node].slot], 0));
+		return err_set(errbuf, errbuf_size, -1,
+		               "field \"%s\" is inside field \"%s\": a field cannot be both",
+		               excerpt(ex, name, n, 0),
+		               excerpt(ex2, p->names[p->nodes[node].slot],
+		                       p->name_lens[p->nodes[node].slot], 0));
 	}
 	/* Children side by side, for j_child()'s cache-friendly scan. */
 	p->kids = malloc(p->n_nodes * sizeof(*p->kids));
 	if (p->kids == NULL)
-		return fail(errbuf, errbuf_size, -1, "out of memory");
+		return err_set(errbuf, errbuf_size, -1, "out of memory");
 	for (size_t i = 0, k = 0; i < p->n_nodes; i++) {
 		p->nodes[i].kid_begin = (int)k;
 		p->nodes[i].n_kids = 0;
@@ -1808,20 +1801,22 @@ static int setup_csv(struct tw_parser *p, const struct tw_parser_spec *spec, cha
 
 	p->delim = spec->csv_delimiter ? spec->csv_delimiter : ',';
 	if (p->delim == '"' || p->delim == '\r' || p->delim == '\n')
-		return fail(errbuf, errbuf_size, -1, "the CSV delimiter cannot be '\"', CR or LF");
+		return err_set(errbuf, errbuf_size, -1,
+		               "the CSV delimiter cannot be '\"', CR or LF");
 	if (spec->n_csv_columns == 0 || spec->csv_columns == NULL)
-		return fail(errbuf, errbuf_size, -1, "CSV needs the header's column names");
+		return err_set(errbuf, errbuf_size, -1, "CSV needs the header's column names");
 	if (spec->n_csv_columns > TW_CSV_COLUMNS_MAX)
-		return fail(errbuf, errbuf_size, -1, "%zu CSV columns, more than %d",
-		            spec->n_csv_columns, TW_CSV_COLUMNS_MAX);
+		return err_set(errbuf, errbuf_size, -1, "%zu CSV columns, more than %d",
+		               spec->n_csv_columns, TW_CSV_COLUMNS_MAX);
 	p->n_cols = spec->n_csv_columns;
 	p->col_slot = malloc(p->n_cols);
 	if (p->col_slot == NULL)
-		return fail(errbuf, errbuf_size, -1, "out of memory");
+		return err_set(errbuf, errbuf_size, -1, "out of memory");
 	memset(p->col_slot, -1, p->n_cols);
 	for (size_t i = 0; i < p->n_cols; i++)
 		if (spec->csv_columns[i] == NULL)
-			return fail(errbuf, errbuf_size, -1, "CSV column %zu has no name", i + 1);
+			return err_set(errbuf, errbuf_size, -1, "CSV column %zu has no name",
+			               i + 1);
 	for (size_t s = 0; s < p->n_slots; s++) {
 		int col = -1;
 
@@ -1829,15 +1824,15 @@ static int setup_csv(struct tw_parser *p, const struct tw_parser_spec *spec, cha
 			if (strcmp(spec->csv_columns[i], p->names[s]) != 0)
 				continue;
 			if (col >= 0)
-				return fail(errbuf, errbuf_size, -1,
-				            "CSV column \"%s\" appears twice in the header",
-				            excerpt(ex, p->names[s], p->name_lens[s], 0));
+				return err_set(errbuf, errbuf_size, -1,
+				               "CSV column \"%s\" appears twice in the header",
+				               excerpt(ex, p->names[s], p->name_lens[s], 0));
 			col = (int)i;
 		}
 		if (col < 0)
-			return fail(errbuf, errbuf_size, -1,
-			            "field \"%s\" is not one of the CSV columns",
-			            excerpt(ex, p->names[s], p->name_lens[s], 0));
+			return err_set(errbuf, errbuf_size, -1,
+			               "field \"%s\" is not one of the CSV columns",
+			               excerpt(ex, p->names[s], p->name_lens[s], 0));
 		p->col_slot[col] = (signed char)s;
 	}
 	return 0;

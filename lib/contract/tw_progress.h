@@ -1,5 +1,5 @@
 /* tw_progress.h -- a TelemetryWindow's progress in the status Redis
- * (CONTRACTS.md 3): the workers write it, the operator reads it for the
+ * (docs/contracts.md §3): the workers write it, the operator reads it for the
  * resource's status.
  *
  * One hash per resource, `sluice:tw:<ns>:<name>:stats`, with fields per

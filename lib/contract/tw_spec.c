@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "tw_agg_kind.h"
+#include "spec_common.h"
 #include "spec_read.h"
 #include "yaml_json.h"
 
@@ -25,8 +26,6 @@ _Static_assert((int)TW_SPEC_E_INVALID == (int)SPEC_E_INVALID &&
                "spec_read.h and tw_spec.h disagree on error codes");
 
 #define NS_PER_MS INT64_C(1000000)
-/* Longest string field (URLs, bootstrap lists, prefixes). */
-#define TEXT_MAX 1024
 #define GROUP_MAX_LEN 255
 
 #define DEFAULT_DELAY_NS (INT64_C(10) * 1000 * NS_PER_MS)
@@ -36,7 +35,6 @@ _Static_assert((int)TW_SPEC_E_INVALID == (int)SPEC_E_INVALID &&
 #define DEFAULT_MIN_REPLICAS 1
 #define DEFAULT_MAX_REPLICAS 10
 #define DEFAULT_LAG_THRESHOLD 1000
-#define REPLICAS_LIMIT 1000
 #define LAG_LIMIT INT64_C(1000000000000)
 
 /* "1h", "2m", "5s" or "500ms": the shortest that states ns exactly at ms
@@ -169,37 +167,25 @@ static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct tw_spec *ou
 
 	if ((rc = spec_get_object(c, spec, "kafka", "spec", 1, &k)) < 0 ||
 	    (rc = spec_check_fields(c, k, p, fields)) < 0 ||
-	    (rc = spec_get_string(c, k, "bootstrap", p, 1, NULL, TEXT_MAX, &out->kafka.bootstrap)) <
+	    (rc = spec_get_bootstrap(c, k, &out->kafka.bootstrap)) < 0 ||
+	    (rc = spec_get_string(c, k, "topic", p, 1, NULL, SPEC_TEXT_MAX, &out->kafka.topic)) <
 	        0 ||
-	    (rc = spec_get_string(c, k, "topic", p, 1, NULL, TEXT_MAX, &out->kafka.topic)) < 0)
+	    (rc = spec_check_topic(c, p, "topic", out->kafka.topic, SPEC_TOPIC_MAX, NULL)) < 0)
 		return rc;
-	if (strchr(out->kafka.bootstrap, ' ') != NULL)
-		return spec_fail(c,
-		                 "%s.bootstrap: \"%s\" has a space; separate brokers with commas",
-		                 p, out->kafka.bootstrap);
-	if (!spec_topic_ok(out->kafka.topic))
-		return spec_fail(
-		    c,
-		    "%s.topic: \"%s\" is not a Kafka topic name (letters, digits, '.', "
-		    "'_', '-'; at most %d bytes)",
-		    p, out->kafka.topic, SPEC_TOPIC_MAX);
 
 	snprintf(def, sizeof(def), "sluice-tw-%s-%s", out->namespace, out->name);
-	if ((rc = spec_get_string(c, k, "group", p, 0, def, TEXT_MAX, &out->kafka.group)) < 0)
+	if ((rc = spec_get_string(c, k, "group", p, 0, def, SPEC_TEXT_MAX, &out->kafka.group)) < 0)
 		return rc;
 	if (strlen(out->kafka.group) > GROUP_MAX_LEN)
 		return spec_fail(c, "%s.group: \"%s\" is longer than %d bytes", p, out->kafka.group,
 		                 GROUP_MAX_LEN);
 
 	snprintf(def, sizeof(def), "%s.dlq", out->kafka.topic);
-	if ((rc = spec_get_string(c, k, "deadLetterTopic", p, 0, def, TEXT_MAX,
-	                          &out->kafka.dead_letter_topic)) < 0)
+	if ((rc = spec_get_string(c, k, "deadLetterTopic", p, 0, def, SPEC_TEXT_MAX,
+	                          &out->kafka.dead_letter_topic)) < 0 ||
+	    (rc = spec_check_topic(c, p, "deadLetterTopic", out->kafka.dead_letter_topic,
+	                           SPEC_TOPIC_MAX, NULL)) < 0)
 		return rc;
-	if (!spec_topic_ok(out->kafka.dead_letter_topic))
-		return spec_fail(c,
-		                 "%s.deadLetterTopic: \"%s\" is not a Kafka topic name (letters, "
-		                 "digits, '.', '_', '-'; at most %d bytes)",
-		                 p, out->kafka.dead_letter_topic, SPEC_TOPIC_MAX);
 	if (strcmp(out->kafka.dead_letter_topic, out->kafka.topic) == 0)
 		return spec_fail(c, "%s.deadLetterTopic: must differ from %s.topic", p, p);
 	return 0;
@@ -446,75 +432,22 @@ static int parse_aggregations(struct spec_ctx *c, const cJSON *spec, struct tw_s
 	return 0;
 }
 
+/* The common members (spec_common.h), and the TelemetryWindow's own: raw
+ * events and window results, not both off. */
 static int parse_influxdb(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *out)
 {
-	static const char *const fields[] = {"url", "database", "org", "token",
-	                                     "raw", "windows",  "api", NULL};
+	static const char *const extra[] = {"raw", "windows", NULL};
 	const char *p = "spec.sinks.influxdb";
-	const cJSON *s, *api;
-	int rc;
-
-	if ((rc = spec_get_object(c, sinks, "influxdb", "spec.sinks", 0, &s)) < 0 || s == NULL)
-		return rc;
-	out->sinks.influxdb.enabled = 1;
-	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
-	    (rc = spec_get_string(c, s, "url", p, 1, NULL, TEXT_MAX, &out->sinks.influxdb.url)) < 0)
-		return rc;
-	if (strncmp(out->sinks.influxdb.url, "http://", 7) != 0 &&
-	    strncmp(out->sinks.influxdb.url, "https://", 8) != 0)
-		return spec_fail(c, "%s.url: \"%s\" does not start with http:// or https://", p,
-		                 out->sinks.influxdb.url);
-	if ((rc = spec_get_string(c, s, "database", p, 1, NULL, TEXT_MAX,
-	                          &out->sinks.influxdb.database)) < 0 ||
-	    (rc = spec_get_string(c, s, "org", p, 0, NULL, TEXT_MAX, &out->sinks.influxdb.org)) <
-	        0 ||
-	    (rc = spec_get_secret_ref(c, s, "token", p, 0, "", &out->sinks.influxdb.token.name,
-	                              &out->sinks.influxdb.token.key)) < 0 ||
-	    (rc = get_bool(c, s, "raw", p, 0, &out->sinks.influxdb.raw)) < 0 ||
-	    (rc = get_bool(c, s, "windows", p, 1, &out->sinks.influxdb.windows)) < 0)
-		return rc;
-	out->sinks.influxdb.api = TW_INFLUX_V1;
-	api = spec_member(s, "api");
-	if (api != NULL) {
-		if (!cJSON_IsString(api))
-			return spec_fail(c, "%s.api: must be a string", p);
-		if (strcmp(api->valuestring, "v1") == 0)
-			out->sinks.influxdb.api = TW_INFLUX_V1;
-		else if (strcmp(api->valuestring, "v2") == 0)
-			out->sinks.influxdb.api = TW_INFLUX_V2;
-		else
-			return spec_fail(c, "%s.api: \"%s\" is not one of v1, v2", p,
-			                 api->valuestring);
-	}
-	if (out->sinks.influxdb.api == TW_INFLUX_V2 && out->sinks.influxdb.token.name == NULL)
-		return spec_fail(c, "%s.token: required when %s.api is v2", p, p);
-	if (!out->sinks.influxdb.raw && !out->sinks.influxdb.windows)
-		return spec_fail(c, "%s: raw and windows are both false: nothing to write", p);
-	return 0;
-}
-
-static int parse_postgres(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *out)
-{
-	static const char *const fields[] = {"dsn", "table", NULL};
-	const char *p = "spec.sinks.postgres";
 	const cJSON *s;
 	int rc;
 
-	if ((rc = spec_get_object(c, sinks, "postgres", "spec.sinks", 0, &s)) < 0 || s == NULL)
+	if ((rc = spec_parse_influxdb(c, sinks, extra, &out->sinks.influxdb, &s)) < 0 || s == NULL)
 		return rc;
-	out->sinks.postgres.enabled = 1;
-	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
-	    (rc = spec_get_secret_ref(c, s, "dsn", p, 1, " (a Secret reference {name, key})",
-	                              &out->sinks.postgres.dsn.name,
-	                              &out->sinks.postgres.dsn.key)) < 0 ||
-	    (rc = spec_get_string(c, s, "table", p, 0, "telemetry_windows", TEXT_MAX,
-	                          &out->sinks.postgres.table)) < 0)
+	if ((rc = get_bool(c, s, "raw", p, 0, &out->sinks.influxdb_raw)) < 0 ||
+	    (rc = get_bool(c, s, "windows", p, 1, &out->sinks.influxdb_windows)) < 0)
 		return rc;
-	if (!spec_sql_ident_ok(out->sinks.postgres.table))
-		return spec_fail(c,
-		                 "%s.table: \"%s\" is not a lower-case SQL identifier "
-		                 "([a-z_][a-z0-9_]*, at most %d bytes)",
-		                 p, out->sinks.postgres.table, SPEC_SQL_IDENT_MAX);
+	if (!out->sinks.influxdb_raw && !out->sinks.influxdb_windows)
+		return spec_fail(c, "%s: raw and windows are both false: nothing to write", p);
 	return 0;
 }
 
@@ -531,12 +464,13 @@ static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *o
 	out->sinks.redis.enabled = 1;
 	snprintf(def, sizeof(def), "sluice:%s:%s:", out->namespace, out->name);
 	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
-	    (rc = spec_get_string(c, s, "addr", p, 1, NULL, TEXT_MAX, &out->sinks.redis.addr)) < 0)
+	    (rc = spec_get_string(c, s, "addr", p, 1, NULL, SPEC_TEXT_MAX,
+	                          &out->sinks.redis.addr)) < 0)
 		return rc;
 	if (!spec_host_port_ok(out->sinks.redis.addr))
 		return spec_fail(c, "%s.addr: \"%s\" is not host:port", p, out->sinks.redis.addr);
-	if ((rc = spec_get_string(c, s, "prefix", p, 0, def, TEXT_MAX, &out->sinks.redis.prefix)) <
-	        0 ||
+	if ((rc = spec_get_string(c, s, "prefix", p, 0, def, SPEC_TEXT_MAX,
+	                          &out->sinks.redis.prefix)) < 0 ||
 	    (rc = get_duration(c, s, "ttl", p, 0, DEFAULT_TTL_NS, &out->sinks.redis.ttl_ns, text,
 	                       sizeof(text))) < 0)
 		return rc;
@@ -555,7 +489,8 @@ static int parse_sinks(struct spec_ctx *c, const cJSON *spec, struct tw_spec *ou
 	if ((rc = spec_get_object(c, spec, "sinks", "spec", 0, &s)) < 0 || s == NULL)
 		return rc;
 	if ((rc = spec_check_fields(c, s, "spec.sinks", fields)) < 0 ||
-	    (rc = parse_influxdb(c, s, out)) < 0 || (rc = parse_postgres(c, s, out)) < 0 ||
+	    (rc = parse_influxdb(c, s, out)) < 0 ||
+	    (rc = spec_parse_postgres(c, s, "telemetry_windows", 1, &out->sinks.postgres)) < 0 ||
 	    (rc = parse_redis(c, s, out)) < 0)
 		return rc;
 	return 0;
@@ -581,192 +516,13 @@ static int parse_retention(struct spec_ctx *c, const cJSON *spec, struct tw_spec
 	return 0;
 }
 
-/* The quantity grammar of k8s.io/apimachinery (and the CRD's pattern):
- *   sign? (digits ('.' digits?)? | '.' digits)
- *   (binarySI Ki..Ei | decimalSI n u m k M G T P E | exponent e[+-]?number)? */
-static const char *skip_number(const char *s)
-{
-	const char *start = s;
-
-	while (*s >= '0' && *s <= '9')
-		s++;
-	if (s > start) {
-		if (*s == '.')
-			for (s++; *s >= '0' && *s <= '9'; s++)
-				;
-		return s;
-	}
-	if (*s != '.' || !(s[1] >= '0' && s[1] <= '9'))
-		return NULL;
-	for (s++; *s >= '0' && *s <= '9'; s++)
-		;
-	return s;
-}
-
-int tw_spec_quantity_ok(const char *s)
-{
-	if (*s == '+' || *s == '-')
-		s++;
-	s = skip_number(s);
-	if (s == NULL)
-		return 0;
-	if (*s == '\0')
-		return 1;
-	if (strchr("KMGTPE", *s) != NULL && s[1] == 'i' && s[2] == '\0')
-		return 1;
-	if (strchr("numkMGTPE", *s) != NULL && s[1] == '\0')
-		return 1;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		s = skip_number(s);
-		return s != NULL && *s == '\0';
-	}
-	return 0;
-}
-
-/* A resource name as Kubernetes writes them: "cpu", "memory",
- * "ephemeral-storage", "nvidia.com/gpu", "hugepages-2Mi". */
-static int resource_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > SPEC_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' || ch == '/'))
-			return 0;
-	}
-	return 1;
-}
-
-/* obj.name: a map resource name -> quantity (string or integer). */
-static int get_resource_list(struct spec_ctx *c, const cJSON *obj, const char *name,
-                             const char *path, struct tw_resource_list *out)
-{
-	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
-	const cJSON *it;
-
-	if (item == NULL)
-		return 0;
-	if (!cJSON_IsObject(item))
-		return spec_fail(c, "%s.%s: must be a map of resource names to quantities", path,
-		                 name);
-	for (it = item->child; it != NULL; it = it->next) {
-		char num[32];
-		const char *v;
-
-		if (out->n == TW_RESOURCES_MAX)
-			return spec_fail(c, "%s.%s: more than %d resources", path, name,
-			                 TW_RESOURCES_MAX);
-		if (!resource_name_ok(it->string))
-			return spec_fail(c, "%s.%s: \"%s\" is not a resource name", path, name,
-			                 it->string);
-		for (size_t j = 0; j < out->n; j++)
-			if (strcmp(out->names[j], it->string) == 0)
-				return spec_fail(c, "%s.%s.%s: given twice", path, name,
-				                 it->string);
-		if (cJSON_IsNumber(it)) {
-			if (it->valuedouble != floor(it->valuedouble) ||
-			    fabs(it->valuedouble) > 9e15)
-				return spec_fail(c, "%s.%s.%s: %g is not a quantity", path, name,
-				                 it->string, it->valuedouble);
-			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
-			v = num;
-		} else if (cJSON_IsString(it)) {
-			v = it->valuestring;
-			if (strlen(v) > 64 || !tw_spec_quantity_ok(v))
-				return spec_fail(
-				    c,
-				    "%s.%s.%s: \"%s\" is not a quantity (such as 500m, 64Mi, "
-				    "2)",
-				    path, name, it->string, v);
-		} else {
-			return spec_fail(c, "%s.%s.%s: must be a quantity (a string or an integer)",
-			                 path, name, it->string);
-		}
-		if (spec_dup(c, &out->names[out->n], it->string) < 0 ||
-		    spec_dup(c, &out->values[out->n], v) < 0) {
-			out->n++; /* names[n] is freed with the rest */
-			return TW_SPEC_E_NOMEM;
-		}
-		out->n++;
-	}
-	return 0;
-}
-
-static int parse_resources(struct spec_ctx *c, const cJSON *w, struct tw_spec *out)
-{
-	static const char *const fields[] = {"requests", "limits", NULL};
-	const char *p = "spec.workers.resources";
-	const cJSON *r;
-	int rc;
-
-	if ((rc = spec_get_object(c, w, "resources", "spec.workers", 0, &r)) < 0 || r == NULL)
-		return rc;
-	if ((rc = spec_check_fields(c, r, p, fields)) < 0 ||
-	    (rc = get_resource_list(c, r, "requests", p, &out->workers.requests)) < 0 ||
-	    (rc = get_resource_list(c, r, "limits", p, &out->workers.limits)) < 0)
-		return rc;
-	return 0;
-}
-
-static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
-{
-	static const char *const fields[] = {
-	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
-	    "image",       "imagePullPolicy", "resources",    SPEC_POD_FIELDS,
-	    NULL};
-	static const char *const policies[] = {"Always", "IfNotPresent", "Never", NULL};
-	const char *p = "spec.workers";
-	const cJSON *w;
-	long long lo, hi, lag, act;
-	size_t i;
-	int rc;
-
-	if ((rc = spec_get_object(c, spec, "workers", "spec", 0, &w)) < 0 ||
-	    (w != NULL && (rc = spec_check_fields(c, w, p, fields)) < 0) ||
-	    (rc = spec_get_int(c, w, "minReplicas", p, DEFAULT_MIN_REPLICAS, 0, REPLICAS_LIMIT,
-	                       &lo)) < 0 ||
-	    (rc = spec_get_int(c, w, "maxReplicas", p,
-	                       lo > DEFAULT_MAX_REPLICAS ? lo : DEFAULT_MAX_REPLICAS, 1,
-	                       REPLICAS_LIMIT, &hi)) < 0 ||
-	    (rc = spec_get_int(c, w, "lagThreshold", p, DEFAULT_LAG_THRESHOLD, 1, LAG_LIMIT,
-	                       &lag)) < 0 ||
-	    (rc = spec_get_int(c, w, "activationLagThreshold", p, 0, 0, LAG_LIMIT, &act)) < 0)
-		return rc;
-	if (hi < lo)
-		return spec_fail(c, "%s.maxReplicas: %lld is below %s.minReplicas: %lld", p, hi, p,
-		                 lo);
-	out->workers.min_replicas = (int32_t)lo;
-	out->workers.max_replicas = (int32_t)hi;
-	out->workers.lag_threshold = lag;
-	out->workers.activation_lag_threshold = act;
-	if ((rc = spec_get_string(c, w, "image", p, 0, NULL, TEXT_MAX, &out->workers.image)) < 0 ||
-	    (rc = spec_get_string(c, w, "imagePullPolicy", p, 0, NULL, TEXT_MAX,
-	                          &out->workers.image_pull_policy)) < 0)
-		return rc;
-	if (out->workers.image != NULL && strpbrk(out->workers.image, " \t\r\n\f\v") != NULL)
-		return spec_fail(c, "%s.image: \"%s\" has blanks", p, out->workers.image);
-	if (out->workers.image_pull_policy != NULL) {
-		for (i = 0; policies[i] != NULL; i++)
-			if (strcmp(out->workers.image_pull_policy, policies[i]) == 0)
-				break;
-		if (policies[i] == NULL)
-			return spec_fail(
-			    c,
-			    "%s.imagePullPolicy: \"%s\" is not Always, IfNotPresent or "
-			    "Never",
-			    p, out->workers.image_pull_policy);
-	}
-	if ((rc = spec_check_pod_fields(c, w, p)) < 0)
-		return rc;
-	return parse_resources(c, w, out);
-}
+static const struct spec_workers_rules workers_rules = {
+    .min_replicas = DEFAULT_MIN_REPLICAS,
+    .max_replicas = DEFAULT_MAX_REPLICAS,
+    .lag_threshold = DEFAULT_LAG_THRESHOLD,
+    .lag_limit = LAG_LIMIT,
+    .max_follows_min = 1,
+};
 
 /* The input parser is the judge of field names (JSON paths, line-protocol
  * rules): ask it now, so a bad mapping fails at start-up with a path. */
@@ -818,7 +574,7 @@ int tw_spec_parse(const cJSON *spec, const char *name, const char *namespace, st
 	    (rc = parse_dedupe(&c, spec, out)) == 0 &&
 	    (rc = parse_aggregations(&c, spec, out)) == 0 &&
 	    (rc = parse_sinks(&c, spec, out)) == 0 && (rc = parse_retention(&c, spec, out)) == 0 &&
-	    (rc = parse_workers(&c, spec, out)) == 0)
+	    (rc = spec_parse_workers(&c, spec, &workers_rules, &out->workers)) == 0)
 		rc = check_parser(&c, out);
 	if (rc < 0)
 		tw_spec_free(out);
@@ -827,84 +583,27 @@ int tw_spec_parse(const cJSON *spec, const char *name, const char *namespace, st
 
 int tw_spec_parse_document(const cJSON *doc, struct tw_spec *out, char *errbuf, size_t errbuf_size)
 {
-	static const char *const fields[] = {"apiVersion", "kind", "metadata",  "spec",
-	                                     "status",     "name", "namespace", NULL};
 	struct spec_ctx c = {errbuf, errbuf_size};
-	const cJSON *meta, *kind, *name, *ns, *spec;
-	const char *where = "metadata.";
+	const cJSON *spec;
+	const char *name, *ns;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!cJSON_IsObject(doc))
-		return spec_fail(&c, "document: must be an object (a TelemetryWindow)");
-	for (const cJSON *it = doc->child; it != NULL; it = it->next) {
-		size_t i;
-
-		for (i = 0; fields[i] != NULL; i++)
-			if (strcmp(it->string, fields[i]) == 0)
-				break;
-		if (fields[i] == NULL)
-			return spec_fail(&c, "%s: unknown field", it->string);
-	}
-	kind = spec_member(doc, "kind");
-	if (kind != NULL && !cJSON_IsString(kind))
-		return spec_fail(&c, "kind: must be a string");
-	if (kind != NULL && strcmp(kind->valuestring, "TelemetryWindow") != 0)
-		return spec_fail(&c, "kind: \"%s\" is not TelemetryWindow", kind->valuestring);
-	meta = spec_member(doc, "metadata");
-	if (meta != NULL && !cJSON_IsObject(meta))
-		return spec_fail(&c, "metadata: must be an object");
-	if (meta == NULL) {
-		meta = doc; /* the short form: name and namespace at the top */
-		where = "";
-	}
-	name = spec_member(meta, "name");
-	ns = spec_member(meta, "namespace");
-	if (name != NULL && !cJSON_IsString(name))
-		return spec_fail(&c, "%sname: must be a string", where);
-	if (ns != NULL && !cJSON_IsString(ns))
-		return spec_fail(&c, "%snamespace: must be a string", where);
-	if (name == NULL)
-		return spec_fail(&c, "%sname: required", where);
-	spec = spec_member(doc, "spec");
-	if (spec == NULL)
-		return spec_fail(&c, "spec: required");
-	rc = tw_spec_parse(spec, name->valuestring, ns != NULL ? ns->valuestring : NULL, out,
-	                   errbuf, errbuf_size);
-	return rc;
+	if ((rc = spec_document(&c, doc, "TelemetryWindow", &spec, &name, &ns)) < 0)
+		return rc;
+	return tw_spec_parse(spec, name, ns, out, errbuf, errbuf_size);
 }
 
 int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_t errbuf_size)
 {
 	struct spec_ctx c = {errbuf, errbuf_size};
 	char why[512];
-	cJSON *doc = NULL;
-	char *data;
-	size_t len, i = 0;
+	cJSON *doc;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = spec_read_file(&c, path, TW_SPEC_FILE_MAX, &data, &len);
-	if (rc < 0)
+	if ((rc = spec_load_document(&c, path, TW_SPEC_FILE_MAX, &doc)) < 0)
 		return rc;
-	while (i < len && strchr(" \t\r\n", data[i]) != NULL)
-		i++;
-	if (i < len && data[i] == '{') {
-		const char *end = NULL;
-
-		doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-		if (doc == NULL) {
-			snprintf(errbuf, errbuf_size, "%s: not valid JSON near byte %td", path,
-			         end != NULL ? end - data : (ptrdiff_t)0);
-			free(data);
-			return TW_SPEC_E_INVALID;
-		}
-	} else if (yaml_json_parse(data, len, &doc, why, sizeof(why)) < 0) {
-		snprintf(errbuf, errbuf_size, "%s: %s", path, why);
-		free(data);
-		return TW_SPEC_E_INVALID;
-	}
-	free(data);
 	rc = tw_spec_parse_document(doc, out, why, sizeof(why));
 	cJSON_Delete(doc);
 	if (rc < 0)
@@ -912,20 +611,11 @@ int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_
 	return rc;
 }
 
-static void free_ref(struct tw_secret_ref *r)
-{
-	free(r->name);
-	free(r->key);
-}
-
 void tw_spec_free(struct tw_spec *s)
 {
 	free(s->name);
 	free(s->namespace);
-	free(s->kafka.bootstrap);
-	free(s->kafka.topic);
-	free(s->kafka.group);
-	free(s->kafka.dead_letter_topic);
+	spec_kafka_free(&s->kafka);
 	for (size_t i = 0; i < s->csv.ncolumns; i++)
 		free(s->csv.columns[i]);
 	free(s->csv.columns);
@@ -935,23 +625,10 @@ void tw_spec_free(struct tw_spec *s)
 		free(s->fields.keys[i]);
 	for (size_t i = 0; i < s->fields.nvalues; i++)
 		free(s->fields.values[i]);
-	free(s->sinks.influxdb.url);
-	free(s->sinks.influxdb.database);
-	free(s->sinks.influxdb.org);
-	free_ref(&s->sinks.influxdb.token);
-	free_ref(&s->sinks.postgres.dsn);
-	free(s->sinks.postgres.table);
+	spec_influxdb_free(&s->sinks.influxdb);
+	spec_postgres_free(&s->sinks.postgres);
 	free(s->sinks.redis.addr);
 	free(s->sinks.redis.prefix);
-	free(s->workers.image);
-	free(s->workers.image_pull_policy);
-	for (size_t i = 0; i < s->workers.requests.n; i++) {
-		free(s->workers.requests.names[i]);
-		free(s->workers.requests.values[i]);
-	}
-	for (size_t i = 0; i < s->workers.limits.n; i++) {
-		free(s->workers.limits.names[i]);
-		free(s->workers.limits.values[i]);
-	}
+	spec_workers_free(&s->workers);
 	memset(s, 0, sizeof(*s));
 }

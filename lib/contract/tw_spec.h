@@ -50,7 +50,7 @@
  *   workers.imagePullPolicy Always | IfNotPresent | Never; default unset
  *                           (Kubernetes decides)
  *   workers.resources       {requests, limits}: maps of at most
- *                           TW_RESOURCES_MAX resource names to Kubernetes
+ *                           SPEC_RESOURCES_MAX resource names to Kubernetes
  *                           quantities ("500m", "64Mi", or an integer), as
  *                           in a Pod's container
  *
@@ -68,6 +68,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "spec_common.h"
 #include "tw_event.h"
 #include "tw_parse.h"
 #include "tw_time.h"
@@ -86,32 +87,8 @@ enum tw_spec_error {
 #define TW_DEDUPE_MAX_ENTRIES_DEFAULT (1u << 18)
 /* Upper limit for dedupe.maxEntries (the index is 32-bit, at most half full). */
 #define TW_DEDUPE_MAX_ENTRIES_LIMIT (1u << 30)
-/* Most entries in workers.resources.requests (and in .limits), as the CRD's
- * maxProperties. */
-#define TW_RESOURCES_MAX 16
 /* Largest config file read. */
 #define TW_SPEC_FILE_MAX (1024 * 1024)
-
-enum tw_influx_api {
-	TW_INFLUX_V1 = 1,
-	TW_INFLUX_V2 = 2,
-};
-
-/* A reference to a key of a Kubernetes Secret (never the secret itself). */
-struct tw_secret_ref {
-	char *name;
-	char *key;
-};
-
-/* Container resources, one map (requests or limits): names[i] -> values[i],
- * in the order written. Values are quantities as the user wrote them (an
- * integer as its decimal text), validated with Kubernetes' quantity syntax,
- * so the operator can copy them into the Pod spec as strings. */
-struct tw_resource_list {
-	char *names[TW_RESOURCES_MAX];
-	char *values[TW_RESOURCES_MAX];
-	size_t n;
-};
 
 /*
  * A parsed, defaulted, validated spec. Every string is owned by the struct
@@ -124,9 +101,7 @@ struct tw_spec {
 	char *name;
 	char *namespace;
 
-	struct {
-		char *bootstrap, *topic, *group, *dead_letter_topic;
-	} kafka;
+	struct spec_kafka kafka;
 
 	enum tw_format format;
 	struct {
@@ -159,18 +134,11 @@ struct tw_spec {
 	unsigned aggregations; /* TW_AGG_* bits */
 
 	struct {
-		struct {
-			int enabled;
-			char *url, *database, *org;
-			struct tw_secret_ref token; /* name NULL: none */
-			int raw, windows;
-			enum tw_influx_api api;
-		} influxdb;
-		struct {
-			int enabled;
-			struct tw_secret_ref dsn;
-			char *table;
-		} postgres;
+		struct spec_influxdb influxdb;
+		/* spec.sinks.influxdb_raw and .windows: what the InfluxDB sink
+		 * writes, raw events and window results (not both off). */
+		int influxdb_raw, influxdb_windows;
+		struct spec_postgres postgres;
 		struct {
 			int enabled;
 			char *addr, *prefix;
@@ -183,13 +151,7 @@ struct tw_spec {
 		int64_t max_age_ns;
 	} retention;
 
-	struct {
-		int32_t min_replicas, max_replicas;
-		int64_t lag_threshold, activation_lag_threshold;
-		char *image;             /* NULL: the operator's default image */
-		char *image_pull_policy; /* NULL: Kubernetes' default */
-		struct tw_resource_list requests, limits;
-	} workers;
+	struct spec_workers workers;
 };
 
 /*
@@ -211,10 +173,6 @@ int tw_spec_parse_document(const cJSON *doc, struct tw_spec *out, char *errbuf, 
  * with the path: "/etc/sluice/tw.yaml: spec.window.size: required".
  */
 int tw_spec_load_file(const char *path, struct tw_spec *out, char *errbuf, size_t errbuf_size);
-
-/* 1 when s is a Kubernetes resource quantity ("100m", "1.5Gi", "2e3"),
- * by the apimachinery grammar the CRD's pattern states. */
-int tw_spec_quantity_ok(const char *s);
 
 /* Frees what tw_spec_parse put in spec and zeroes it; safe on a zeroed
  * struct and twice. */

@@ -1,9 +1,9 @@
 /* tw_time.c -- timestamp text to int64 ns and back; see tw_time.h. */
 #include "tw_time.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "err.h"
 
 #define NS_PER_S INT64_C(1000000000)
 /* INT64_MAX ns = 9223372036 s + 854775807 ns. */
@@ -12,21 +12,6 @@
 
 #define REASON_BEFORE "before 1970-01-01T00:00:00Z"
 #define REASON_AFTER "after 2262-04-11T23:47:16.854775807Z"
-
-static int fail(char *errbuf, size_t errbuf_size, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *errbuf, size_t errbuf_size, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf != NULL && errbuf_size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errbuf_size, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* ==== Calendar ==== */
 
@@ -61,9 +46,9 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 static int secs_to_ns(int64_t secs, int64_t frac_ns, int64_t *ns, char *errbuf, size_t errbuf_size)
 {
 	if (secs < 0)
-		return fail(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
 	if (secs > MAX_S || (secs == MAX_S && frac_ns > MAX_S_FRAC))
-		return fail(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
 	*ns = secs * NS_PER_S + frac_ns;
 	return TW_TIME_OK;
 }
@@ -76,18 +61,18 @@ static int civil_to_ns(int64_t y, int mo, int d, int h, int mi, int s, int64_t f
 	int64_t secs;
 
 	if (mo < 1 || mo > 12)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "month %d out of range", mo);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "month %d out of range", mo);
 	if (d < 1 || d > days_in_month(y, mo))
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
-		            "day %d out of range for %04lld-%02d", d, (long long)y, mo);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
+		               "day %d out of range for %04lld-%02d", d, (long long)y, mo);
 	if (h > 23)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "hour %d out of range", h);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "hour %d out of range", h);
 	if (mi > 59)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "minute %d out of range", mi);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "minute %d out of range", mi);
 	/* 60 is a leap second; int64 ns since the epoch (like POSIX time)
 	 * has no place for it, and guessing would shift the window. */
 	if (s > 59)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "second %d out of range", s);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "second %d out of range", s);
 	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s;
 	return secs_to_ns(secs, frac_ns, ns, errbuf, errbuf_size);
 }
@@ -118,7 +103,7 @@ static int expect_char(const char *s, size_t len, size_t *i, char c)
 }
 
 #define RFC_EXPECT(what)                                                                           \
-	fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "expected %s at offset %zu", (what), i)
+	err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "expected %s at offset %zu", (what), i)
 
 int tw_time_parse_rfc3339(const char *s, size_t len, int64_t *ns, char *errbuf, size_t errbuf_size)
 {
@@ -177,20 +162,20 @@ int tw_time_parse_rfc3339(const char *s, size_t len, int64_t *ns, char *errbuf, 
 		if (fixed_digits(s, len, &i, 2, &om) < 0)
 			return RFC_EXPECT("a 2-digit offset minute");
 		if (oh > 23)
-			return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
-			            "offset hour %d out of range", oh);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
+			               "offset hour %d out of range", oh);
 		if (om > 59)
-			return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
-			            "offset minute %d out of range", om);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
+			               "offset minute %d out of range", om);
 	} else if (i >= len) {
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
-		            "missing UTC offset ('Z' or +hh:mm) at offset %zu", i);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
+		               "missing UTC offset ('Z' or +hh:mm) at offset %zu", i);
 	} else {
 		return RFC_EXPECT("'Z' or a +hh:mm offset");
 	}
 	if (i != len)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "trailing data at offset %zu",
-		            i);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "trailing data at offset %zu",
+		               i);
 	return civil_to_ns(y, mo, d, h, mi, sec, frac, sign * (oh * 3600 + om * 60), ns, errbuf,
 	                   errbuf_size);
 }
@@ -230,7 +215,7 @@ int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64
 	int64_t shift;
 
 	if (scale < 0)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC, "not an epoch unit");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC, "not an epoch unit");
 	if (i < len && (s[i] == '-' || s[i] == '+'))
 		neg = s[i++] == '-';
 	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, ndigits++) {
@@ -249,7 +234,7 @@ int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64
 		}
 	}
 	if (ndigits == 0)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "not a decimal number");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "not a decimal number");
 	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
 		int eneg = 0, edigits = 0;
 
@@ -260,18 +245,19 @@ int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64
 			if (exp < 100000) /* far past any int64; keeps exp bounded */
 				exp = exp * 10 + (s[i] - '0');
 		if (edigits == 0)
-			return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "not a decimal number");
+			return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
+			               "not a decimal number");
 		if (eneg)
 			exp = -exp;
 	}
 	if (i != len)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "not a decimal number");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "not a decimal number");
 	if (sig == NULL) {
 		*ns = 0;
 		return TW_TIME_OK;
 	}
 	if (neg)
-		return fail(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
 	/* value = digits(sig, nsig) * 10^shift in ns; the significant digits
 	 * may straddle the '.', which is skipped below. */
 	shift = point + exp + scale;
@@ -284,7 +270,7 @@ int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64
 			return TW_TIME_OK;
 		}
 		if (keep + (shift > 0 ? shift : 0) > 19)
-			return fail(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
 		for (const char *c = sig; k < keep; c++) {
 			if (*c == '.')
 				continue;
@@ -295,7 +281,7 @@ int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64
 			acc *= 10; /* at most 19 digits in all: cannot wrap */
 	}
 	if (acc > (uint64_t)INT64_MAX)
-		return fail(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
 	*ns = (int64_t)acc;
 	return TW_TIME_OK;
 }
@@ -361,7 +347,7 @@ static int read_num(const char *s, size_t len, size_t *i, int width, int64_t *ou
 static int strp_match(const char *fmt, const char *s, size_t len, size_t *i, struct tm_parts *tm,
                       char *errbuf, size_t errbuf_size);
 
-#define STRP_FAIL(...) fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, __VA_ARGS__)
+#define STRP_FAIL(...) err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, __VA_ARGS__)
 
 static int strp_num(const char *s, size_t len, size_t *i, char conv, int width, int64_t lo,
                     int64_t hi, int64_t *out, char *errbuf, size_t errbuf_size)
@@ -446,7 +432,7 @@ static int strp_conv(char conv, const char *s, size_t len, size_t *i, struct tm_
 		if (read_num(s, len, i, 18, &v) < 0)
 			return STRP_FAIL("expected a number for %%s at offset %zu", *i);
 		if (*i < len && s[*i] >= '0' && s[*i] <= '9')
-			return fail(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
 		tm->epoch = v;
 		tm->have_epoch = 1;
 		return 0;
@@ -527,8 +513,8 @@ static int strp_conv(char conv, const char *s, size_t len, size_t *i, struct tm_
 		return STRP_FAIL("expected '%%' at offset %zu", *i);
 	default:
 		/* tw_time_spec_init() refused it already. */
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC, "unsupported conversion %%%c",
-		            conv);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC, "unsupported conversion %%%c",
+		               conv);
 	}
 }
 
@@ -544,8 +530,8 @@ static int strp_match(const char *fmt, const char *s, size_t len, size_t *i, str
 
 			f++;
 			if (*f == '\0')
-				return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-				            "format ends with a lone '%%'");
+				return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+				               "format ends with a lone '%%'");
 			r = strp_conv(*f, s, len, i, tm, errbuf, errbuf_size);
 			if (r < 0)
 				return r;
@@ -575,17 +561,17 @@ static int parse_strptime(const char *fmt, const char *s, size_t len, int64_t *n
 	if (r < 0)
 		return r;
 	if (i != len)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "trailing data at offset %zu",
-		            i);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "trailing data at offset %zu",
+		               i);
 	if (tm.have_epoch)
 		return secs_to_ns(tm.epoch, tm.frac_ns, ns, errbuf, errbuf_size);
 	if (tm.have_yday) {
 		int yday = tm.yday;
 
 		if (yday > (is_leap(tm.year) ? 366 : 365))
-			return fail(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
-			            "day of year %d out of range for %04lld", yday,
-			            (long long)tm.year);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX,
+			               "day of year %d out of range for %04lld", yday,
+			               (long long)tm.year);
 		tm.mon = 1;
 		while (yday > days_in_month(tm.year, tm.mon)) {
 			yday -= days_in_month(tm.year, tm.mon);
@@ -611,21 +597,21 @@ static int check_format(const char *fmt, char *errbuf, size_t errbuf_size)
 	int year = 0, epoch = 0, date_time = 0, yday = 0, month_day = 0;
 
 	if (fmt == NULL || fmt[0] == '\0')
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-		            "the strptime kind needs a format");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+		               "the strptime kind needs a format");
 	if (strlen(fmt) >= TW_TIME_FMT_MAX)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC, "format longer than %d bytes",
-		            TW_TIME_FMT_MAX - 1);
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC, "format longer than %d bytes",
+		               TW_TIME_FMT_MAX - 1);
 	for (const char *f = fmt; *f != '\0'; f++) {
 		if (*f != '%')
 			continue;
 		f++;
 		if (*f == '\0')
-			return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-			            "format ends with a lone '%%'");
+			return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+			               "format ends with a lone '%%'");
 		if (strchr("YymdeHIMSjbhBaAzZpTFRDfsnt%", *f) == NULL)
-			return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-			            "unsupported conversion %%%c in format", *f);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+			               "unsupported conversion %%%c in format", *f);
 		year |= *f == 'Y' || *f == 'y' || *f == 'F' || *f == 'D';
 		epoch |= *f == 's';
 		date_time |= conv_is_date_time(*f);
@@ -633,14 +619,14 @@ static int check_format(const char *fmt, char *errbuf, size_t errbuf_size)
 		month_day |= strchr("mdebhBFD", *f) != NULL;
 	}
 	if (epoch && date_time)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-		            "%%s can only be combined with %%f and literal text");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+		               "%%s can only be combined with %%f and literal text");
 	if (!epoch && !year)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-		            "format has no year (%%Y, %%y, %%F or %%D) nor %%s");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+		               "format has no year (%%Y, %%y, %%F or %%D) nor %%s");
 	if (yday && month_day)
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-		            "%%j cannot be combined with a month or a day of month");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+		               "%%j cannot be combined with a month or a day of month");
 	return 0;
 }
 
@@ -693,9 +679,9 @@ int tw_time_spec_init(struct tw_time_spec *spec, enum tw_time_kind kind, const c
 		break;
 	}
 	default:
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC,
-		            "the timestamp kind is not set (rfc3339, epoch_s, epoch_ms, "
-		            "epoch_us, epoch_ns or strptime)");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+		               "the timestamp kind is not set (rfc3339, epoch_s, epoch_ms, "
+		               "epoch_us, epoch_ns or strptime)");
 	}
 	spec->kind = kind;
 	return 0;
@@ -715,6 +701,7 @@ int tw_time_parse(const struct tw_time_spec *spec, const char *s, size_t len, in
 	case TW_TIME_STRPTIME:
 		return parse_strptime(spec->fmt, s, len, ns, errbuf, errbuf_size);
 	default:
-		return fail(errbuf, errbuf_size, TW_TIME_E_SPEC, "the timestamp kind is not set");
+		return err_set(errbuf, errbuf_size, TW_TIME_E_SPEC,
+		               "the timestamp kind is not set");
 	}
 }

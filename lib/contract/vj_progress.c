@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_conn.h"
 #include "secret_env.h"
 
 #define KEY_MAX 400
@@ -37,65 +38,12 @@ const char *vj_progress_addr(const struct vj_spec *spec)
 redisContext *vj_progress_connect(const char *addr, const char *password, int timeout_ms,
                                   char *errbuf, size_t errbuf_size)
 {
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	redisContext *c;
-	size_t hl;
-	char *end;
-	long port;
-
-	if (colon == NULL || colon == addr) {
-		snprintf(errbuf, errbuf_size, "redis %s: not host:port", addr);
-		return NULL;
-	}
-	hl = (size_t)(colon - addr);
-	if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-		addr++; /* [::1]:6379 */
-		hl -= 2;
-	}
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (hl >= sizeof(host) || errno != 0 || *end != '\0' || port < 1 || port > 65535) {
-		snprintf(errbuf, errbuf_size, "redis %s: not host:port", addr);
-		return NULL;
-	}
-	memcpy(host, addr, hl);
-	host[hl] = '\0';
-	c = redisConnectWithTimeout(host, (int)port, tv);
-	if (c == NULL) {
-		snprintf(errbuf, errbuf_size, "redis %s:%ld: out of memory", host, port);
-		return NULL;
-	}
-	if (c->err) {
-		snprintf(errbuf, errbuf_size, "redis %s:%ld: %s", host, port, c->errstr);
-		redisFree(c);
-		return NULL;
-	}
-	if (redisSetTimeout(c, tv) != REDIS_OK) {
-		snprintf(errbuf, errbuf_size, "redis %s:%ld: cannot set a timeout", host, port);
-		redisFree(c);
-		return NULL;
-	}
-	if (password != NULL) {
-		redisReply *r = redisCommand(c, "AUTH %s", password);
-
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			/* Redis's own text, never the password. */
-			snprintf(errbuf, errbuf_size, "redis %s:%ld: AUTH: %s", host, port,
-			         r != NULL ? r->str : c->errstr);
-			free_reply(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	return c;
+	return redis_conn_open(addr, password, timeout_ms, errbuf, errbuf_size);
 }
 
 redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf, size_t errbuf_size)
 {
-	const struct vj_secret_ref *ref = &spec->sinks.redis.password;
+	const struct spec_secret_ref *ref = &spec->sinks.redis.password;
 	const char *addr = vj_progress_addr(spec), *password = NULL;
 	char var[512];
 

@@ -1,4 +1,4 @@
-/* vj_progress.h -- a VideoJob's progress in Redis (CONTRACTS.md 3): the
+/* vj_progress.h -- a VideoJob's progress in Redis (docs/contracts.md §3): the
  * workers write it, the operator reads it into the VideoJob's status.
  *
  * Keys, all prefixed "sluice:vj:<namespace>:<name>:":
@@ -43,8 +43,9 @@ const char *vj_progress_addr(const struct vj_spec *spec);
 
 /*
  * Connects to addr ("host:port"; "[v6]:port" too) within timeout_ms, and
- * AUTHs with password when not NULL. Returns the context (free with
- * redisFree) or NULL with the reason in errbuf:
+ * AUTHs with password when not NULL: lib/redis_conn.h's redis_conn_open.
+ * Returns the context (free with redisFree) or NULL with the reason in
+ * errbuf, naming addr as given:
  *   redis 127.0.0.1:6379: Connection refused
  */
 redisContext *vj_progress_connect(const char *addr, const char *password, int timeout_ms,

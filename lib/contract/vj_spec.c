@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec_common.h"
 #include "spec_read.h"
 #include "yaml_json.h"
 
@@ -21,11 +22,8 @@ _Static_assert((int)VJ_SPEC_E_INVALID == (int)SPEC_E_INVALID &&
                    (int)VJ_SPEC_E_NOMEM == (int)SPEC_E_NOMEM && (int)VJ_SPEC_E_IO == (int)SPEC_E_IO,
                "spec_read.h and vj_spec.h disagree on error codes");
 
-/* Longest plain string field (bootstrap lists, prefixes, images). */
-#define TEXT_MAX 1024
 #define URI_MAX 2048
 #define FILTERS_MAX 4096
-#define QUANTITIES_MAX 16
 
 #define DEFAULT_SEGMENT_SECONDS 2
 #define DEFAULT_MAX_ATTEMPTS 3
@@ -33,7 +31,6 @@ _Static_assert((int)VJ_SPEC_E_INVALID == (int)SPEC_E_INVALID &&
 #define DEFAULT_MIN_REPLICAS 0
 #define DEFAULT_MAX_REPLICAS 4
 #define DEFAULT_LAG_THRESHOLD 2
-#define REPLICAS_LIMIT 1000
 
 static int one_of(const char *s, const char *const *choices)
 {
@@ -61,7 +58,7 @@ static int get_enum(struct spec_ctx *c, const cJSON *obj, const char *name, cons
 	char list[256];
 	int rc;
 
-	if ((rc = spec_get_string(c, obj, name, path, 0, def, TEXT_MAX, out)) < 0)
+	if ((rc = spec_get_string(c, obj, name, path, 0, def, SPEC_TEXT_MAX, out)) < 0)
 		return rc;
 	if (*out != NULL && !one_of(*out, choices))
 		return spec_fail(c, "%s.%s: \"%s\" is not one of %s", path, name, *out,
@@ -70,26 +67,6 @@ static int get_enum(struct spec_ctx *c, const cJSON *obj, const char *name, cons
 }
 
 /* No user:password@ in a URL's authority: credentials belong in Secrets. */
-static int has_userinfo(const char *uri)
-{
-	const char *auth = strstr(uri, "://");
-	size_t n;
-
-	if (auth == NULL)
-		return 0;
-	auth += 3;
-	n = strcspn(auth, "/?#");
-	return memchr(auth, '@', n) != NULL;
-}
-
-static int no_space(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-			return 0;
-	return 1;
-}
-
 const char *vj_spec_file_path(const char *uri)
 {
 	if (uri == NULL || strncmp(uri, "file://", 7) != 0 || uri[7] != '/')
@@ -119,14 +96,14 @@ static int parse_uri(struct spec_ctx *c, const cJSON *spec, const char *section,
 	    (rc = spec_check_fields(c, o, p, fields)) < 0 ||
 	    (rc = spec_get_string(c, o, "uri", p, 1, NULL, URI_MAX, out)) < 0)
 		return rc;
-	if (!no_space(*out))
+	if (!spec_no_blank(*out))
 		return spec_fail(c, "%s.uri: \"%s\" has white space", p, *out);
 	if (vj_spec_file_path(*out) != NULL && (*out)[8] != '\0')
 		return 0;
 	if (http_ok && (strncmp(*out, "http://", 7) == 0 || strncmp(*out, "https://", 8) == 0)) {
 		const char *host = strstr(*out, "://") + 3;
 
-		if (has_userinfo(*out))
+		if (spec_url_has_userinfo(*out))
 			return spec_fail(
 			    c, "%s.uri: credentials in the URL are not allowed (user:password@)",
 			    p);
@@ -205,70 +182,21 @@ static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct vj_spec *ou
 
 	if ((rc = spec_get_object(c, spec, "kafka", "spec", 1, &k)) < 0 ||
 	    (rc = spec_check_fields(c, k, p, fields)) < 0 ||
-	    (rc = spec_get_string(c, k, "bootstrap", p, 1, NULL, TEXT_MAX, &out->kafka.bootstrap)) <
-	        0)
+	    (rc = spec_get_bootstrap(c, k, &out->kafka.bootstrap)) < 0)
 		return rc;
-	if (!no_space(out->kafka.bootstrap))
-		return spec_fail(c,
-		                 "%s.bootstrap: \"%s\" has a space; separate brokers with commas",
-		                 p, out->kafka.bootstrap);
 	snprintf(def, sizeof(def), "sluice-vj-%s-%s", out->namespace, out->name);
-	if ((rc = spec_get_string(c, k, "topic", p, 0, def, TEXT_MAX, &out->kafka.topic)) < 0 ||
-	    (rc = spec_dup(c, &out->kafka.group, def)) < 0)
-		return rc;
-	if (!spec_topic_ok(out->kafka.topic))
-		return spec_fail(
-		    c,
-		    "%s.topic: \"%s\" is not a Kafka topic name (letters, digits, '.', "
-		    "'_', '-'; at most %d bytes)%s",
-		    p, out->kafka.topic, SPEC_TOPIC_MAX - 4,
-		    spec_member(k, "topic") == NULL ? "; the name is too long for the "
-		                                      "default, set spec.kafka.topic"
-		                                    : "");
 	/* The dead-letter topic adds ".dlq": keep room for it. */
-	if (strlen(out->kafka.topic) > SPEC_TOPIC_MAX - 4)
-		return spec_fail(c, "%s.topic: \"%s\" is longer than %d bytes (\".dlq\" must fit)",
-		                 p, out->kafka.topic, SPEC_TOPIC_MAX - 4);
+	if ((rc = spec_get_string(c, k, "topic", p, 0, def, SPEC_TEXT_MAX, &out->kafka.topic)) <
+	        0 ||
+	    (rc = spec_dup(c, &out->kafka.group, def)) < 0 ||
+	    (rc = spec_check_topic(c, p, "topic", out->kafka.topic, SPEC_TOPIC_MAX - 4,
+	                           spec_member(k, "topic") == NULL
+	                               ? "; the name is too long for the default, set "
+	                                 "spec.kafka.topic"
+	                               : NULL)) < 0)
+		return rc;
 	snprintf(def, sizeof(def), "%s.dlq", out->kafka.topic);
 	return spec_dup(c, &out->kafka.dead_letter_topic, def);
-}
-
-/* workers.resources: {requests, limits}, each a map of Kubernetes
- * quantities (strings or numbers). The operator copies it into the Pod. */
-static int parse_resources(struct spec_ctx *c, const cJSON *w, struct vj_spec *out)
-{
-	static const char *const fields[] = {"requests", "limits", NULL};
-	const char *p = "spec.workers.resources";
-	const cJSON *r;
-	int rc;
-
-	if ((rc = spec_get_object(c, w, "resources", "spec.workers", 0, &r)) < 0 || r == NULL)
-		return rc;
-	if ((rc = spec_check_fields(c, r, p, fields)) < 0)
-		return rc;
-	for (const cJSON *part = r->child; part != NULL; part = part->next) {
-		int n = 0;
-
-		if (cJSON_IsNull(part))
-			continue;
-		if (!cJSON_IsObject(part))
-			return spec_fail(c, "%s.%s: must be a map of quantities", p, part->string);
-		for (const cJSON *q = part->child; q != NULL; q = q->next, n++) {
-			if (!cJSON_IsString(q) && !cJSON_IsNumber(q))
-				return spec_fail(
-				    c, "%s.%s.%s: must be a quantity such as \"500m\" or 1", p,
-				    part->string, q->string);
-			if (cJSON_IsString(q) &&
-			    (q->valuestring[0] == '\0' || !no_space(q->valuestring)))
-				return spec_fail(c, "%s.%s.%s: \"%s\" is not a quantity", p,
-				                 part->string, q->string, q->valuestring);
-		}
-		if (n > QUANTITIES_MAX)
-			return spec_fail(c, "%s.%s: %d entries, the most is %d", p, part->string, n,
-			                 QUANTITIES_MAX);
-	}
-	out->workers.resources = cJSON_Duplicate(r, 1);
-	return out->workers.resources == NULL ? spec_nomem(c) : 0;
 }
 
 /* spec.volume: mountPath, optional readOnly and subPath, and one
@@ -334,70 +262,13 @@ static int parse_volume(struct spec_ctx *c, const cJSON *spec, struct vj_spec *o
 	return 0;
 }
 
-static int parse_workers(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
-{
-	static const char *const fields[] = {
-	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
-	    "image",       "imagePullPolicy", "resources",    SPEC_POD_FIELDS,
-	    NULL};
-	static const char *const policies[] = {"Always", "IfNotPresent", "Never", NULL};
-	const char *p = "spec.workers";
-	const cJSON *w;
-	long long lo, hi, lag, act;
-	int rc;
-
-	if ((rc = spec_get_object(c, spec, "workers", "spec", 0, &w)) < 0 ||
-	    (w != NULL && (rc = spec_check_fields(c, w, p, fields)) < 0) ||
-	    (rc = spec_get_int(c, w, "minReplicas", p, DEFAULT_MIN_REPLICAS, 0, REPLICAS_LIMIT,
-	                       &lo)) < 0 ||
-	    (rc = spec_get_int(c, w, "maxReplicas", p, DEFAULT_MAX_REPLICAS, 1, REPLICAS_LIMIT,
-	                       &hi)) < 0 ||
-	    (rc = spec_get_int(c, w, "lagThreshold", p, DEFAULT_LAG_THRESHOLD, 1, 1000000, &lag)) <
-	        0 ||
-	    (rc = spec_get_int(c, w, "activationLagThreshold", p, 0, 0, 1000000, &act)) < 0)
-		return rc;
-	if (hi < lo)
-		return spec_fail(c, "%s.maxReplicas: %lld is below %s.minReplicas: %lld", p, hi, p,
-		                 lo);
-	out->workers.min_replicas = (int32_t)lo;
-	out->workers.max_replicas = (int32_t)hi;
-	out->workers.lag_threshold = lag;
-	out->workers.activation_lag_threshold = act;
-	if ((rc = spec_get_string(c, w, "image", p, 0, NULL, TEXT_MAX, &out->workers.image)) < 0 ||
-	    (rc = get_enum(c, w, "imagePullPolicy", p, NULL, policies,
-	                   &out->workers.image_pull_policy)) < 0)
-		return rc;
-	if (out->workers.image != NULL && !no_space(out->workers.image))
-		return spec_fail(c, "%s.image: \"%s\" has white space", p, out->workers.image);
-	if ((rc = spec_check_pod_fields(c, w, p)) < 0)
-		return rc;
-	return parse_resources(c, w, out);
-}
-
-static int parse_postgres(struct spec_ctx *c, const cJSON *sinks, struct vj_spec *out)
-{
-	static const char *const fields[] = {"dsn", "table", NULL};
-	const char *p = "spec.sinks.postgres";
-	const cJSON *s = NULL;
-	int rc;
-
-	if (sinks != NULL && (rc = spec_get_object(c, sinks, "postgres", "spec.sinks", 0, &s)) < 0)
-		return rc;
-	out->sinks.postgres.enabled = s != NULL;
-	if ((s != NULL && (rc = spec_check_fields(c, s, p, fields)) < 0) ||
-	    (s != NULL &&
-	     (rc = spec_get_secret_ref(c, s, "dsn", p, 0, "", &out->sinks.postgres.dsn.name,
-	                               &out->sinks.postgres.dsn.key)) < 0) ||
-	    (rc = spec_get_string(c, s, "table", p, 0, "video_frames", TEXT_MAX,
-	                          &out->sinks.postgres.table)) < 0)
-		return rc;
-	if (!spec_sql_ident_ok(out->sinks.postgres.table))
-		return spec_fail(c,
-		                 "%s.table: \"%s\" is not a lower-case SQL identifier "
-		                 "([a-z_][a-z0-9_]*, at most %d bytes)",
-		                 p, out->sinks.postgres.table, SPEC_SQL_IDENT_MAX);
-	return 0;
-}
+static const struct spec_workers_rules workers_rules = {
+    .min_replicas = DEFAULT_MIN_REPLICAS,
+    .max_replicas = DEFAULT_MAX_REPLICAS,
+    .lag_threshold = DEFAULT_LAG_THRESHOLD,
+    .lag_limit = 1000000,
+    .max_follows_min = 0,
+};
 
 static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct vj_spec *out)
 {
@@ -412,57 +283,16 @@ static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct vj_spec *o
 	out->sinks.redis.enabled = s != NULL;
 	snprintf(def, sizeof(def), "sluice:vj:%s:%s:", out->namespace, out->name);
 	if ((s != NULL && (rc = spec_check_fields(c, s, p, fields)) < 0) ||
-	    (rc = spec_get_string(c, s, "addr", p, 0, NULL, TEXT_MAX, &out->sinks.redis.addr)) <
-	        0 ||
+	    (rc = spec_get_string(c, s, "addr", p, 0, NULL, SPEC_TEXT_MAX,
+	                          &out->sinks.redis.addr)) < 0 ||
 	    (s != NULL &&
 	     (rc = spec_get_secret_ref(c, s, "password", p, 0, "", &out->sinks.redis.password.name,
 	                               &out->sinks.redis.password.key)) < 0) ||
-	    (rc = spec_get_string(c, s, "prefix", p, 0, def, TEXT_MAX, &out->sinks.redis.prefix)) <
-	        0)
+	    (rc = spec_get_string(c, s, "prefix", p, 0, def, SPEC_TEXT_MAX,
+	                          &out->sinks.redis.prefix)) < 0)
 		return rc;
 	if (out->sinks.redis.addr != NULL && !spec_host_port_ok(out->sinks.redis.addr))
 		return spec_fail(c, "%s.addr: \"%s\" is not host:port", p, out->sinks.redis.addr);
-	return 0;
-}
-
-static int parse_influxdb(struct spec_ctx *c, const cJSON *sinks, struct vj_spec *out)
-{
-	static const char *const fields[] = {"url", "database", "org", "token", "api", NULL};
-	static const char *const apis[] = {"v1", "v2", NULL};
-	const char *p = "spec.sinks.influxdb";
-	const cJSON *s;
-	char *api = NULL;
-	int rc;
-
-	if (sinks == NULL)
-		return 0;
-	if ((rc = spec_get_object(c, sinks, "influxdb", "spec.sinks", 0, &s)) < 0 || s == NULL)
-		return rc;
-	out->sinks.influxdb.enabled = 1;
-	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
-	    (rc = spec_get_string(c, s, "url", p, 1, NULL, TEXT_MAX, &out->sinks.influxdb.url)) < 0)
-		return rc;
-	if ((strncmp(out->sinks.influxdb.url, "http://", 7) != 0 &&
-	     strncmp(out->sinks.influxdb.url, "https://", 8) != 0) ||
-	    has_userinfo(out->sinks.influxdb.url) || !no_space(out->sinks.influxdb.url))
-		return spec_fail(c,
-		                 "%s.url: \"%s\" is not http(s)://host[:port] without credentials "
-		                 "(use token)",
-		                 p, out->sinks.influxdb.url);
-	if ((rc = spec_get_string(c, s, "database", p, 1, NULL, TEXT_MAX,
-	                          &out->sinks.influxdb.database)) < 0 ||
-	    (rc = spec_get_string(c, s, "org", p, 0, NULL, TEXT_MAX, &out->sinks.influxdb.org)) <
-	        0 ||
-	    (rc = spec_get_secret_ref(c, s, "token", p, 0, "", &out->sinks.influxdb.token.name,
-	                              &out->sinks.influxdb.token.key)) < 0 ||
-	    (rc = get_enum(c, s, "api", p, "v1", apis, &api)) < 0) {
-		free(api);
-		return rc;
-	}
-	out->sinks.influxdb.api = strcmp(api, "v2") == 0 ? VJ_INFLUX_V2 : VJ_INFLUX_V1;
-	free(api);
-	if (out->sinks.influxdb.api == VJ_INFLUX_V2 && out->sinks.influxdb.token.name == NULL)
-		return spec_fail(c, "%s.token: required when %s.api is v2", p, p);
 	return 0;
 }
 
@@ -474,8 +304,9 @@ static int parse_sinks(struct spec_ctx *c, const cJSON *spec, struct vj_spec *ou
 
 	if ((rc = spec_get_object(c, spec, "sinks", "spec", 0, &s)) < 0 ||
 	    (s != NULL && (rc = spec_check_fields(c, s, "spec.sinks", fields)) < 0) ||
-	    (rc = parse_postgres(c, s, out)) < 0 || (rc = parse_redis(c, s, out)) < 0 ||
-	    (rc = parse_influxdb(c, s, out)) < 0)
+	    (rc = spec_parse_postgres(c, s, "video_frames", 0, &out->sinks.postgres)) < 0 ||
+	    (rc = parse_redis(c, s, out)) < 0 ||
+	    (rc = spec_parse_influxdb(c, s, NULL, &out->sinks.influxdb, NULL)) < 0)
 		return rc;
 	return 0;
 }
@@ -523,7 +354,8 @@ int vj_spec_parse(const cJSON *spec, const char *name, const char *namespace, st
 	if ((rc = spec_identity(&c, name, namespace, spec, &out->name, &out->namespace)) == 0 &&
 	    (rc = spec_check_fields(&c, spec, "spec", fields)) == 0 &&
 	    (rc = parse_top(&c, spec, out)) == 0 && (rc = parse_encoder(&c, spec, out)) == 0 &&
-	    (rc = parse_kafka(&c, spec, out)) == 0 && (rc = parse_workers(&c, spec, out)) == 0 &&
+	    (rc = parse_kafka(&c, spec, out)) == 0 &&
+	    (rc = spec_parse_workers(&c, spec, &workers_rules, &out->workers)) == 0 &&
 	    (rc = parse_volume(&c, spec, out)) == 0)
 		rc = parse_sinks(&c, spec, out);
 	if (rc < 0)
@@ -533,87 +365,32 @@ int vj_spec_parse(const cJSON *spec, const char *name, const char *namespace, st
 
 int vj_spec_parse_document(const cJSON *doc, struct vj_spec *out, char *errbuf, size_t errbuf_size)
 {
-	static const char *const fields[] = {"apiVersion", "kind", "metadata",  "spec",
-	                                     "status",     "name", "namespace", NULL};
 	struct spec_ctx c = {errbuf, errbuf_size};
-	const cJSON *meta, *kind, *name, *ns, *spec;
-	const char *where = "metadata.";
+	const cJSON *spec;
+	const char *name, *ns;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!cJSON_IsObject(doc))
-		return spec_fail(&c, "document: must be an object (a VideoJob)");
-	for (const cJSON *it = doc->child; it != NULL; it = it->next)
-		if (!one_of(it->string, fields))
-			return spec_fail(&c, "%s: unknown field", it->string);
-	kind = spec_member(doc, "kind");
-	if (kind != NULL && !cJSON_IsString(kind))
-		return spec_fail(&c, "kind: must be a string");
-	if (kind != NULL && strcmp(kind->valuestring, "VideoJob") != 0)
-		return spec_fail(&c, "kind: \"%s\" is not VideoJob", kind->valuestring);
-	meta = spec_member(doc, "metadata");
-	if (meta != NULL && !cJSON_IsObject(meta))
-		return spec_fail(&c, "metadata: must be an object");
-	if (meta == NULL) {
-		meta = doc; /* the short form: name and namespace at the top */
-		where = "";
-	}
-	name = spec_member(meta, "name");
-	ns = spec_member(meta, "namespace");
-	if (name != NULL && !cJSON_IsString(name))
-		return spec_fail(&c, "%sname: must be a string", where);
-	if (ns != NULL && !cJSON_IsString(ns))
-		return spec_fail(&c, "%snamespace: must be a string", where);
-	if (name == NULL)
-		return spec_fail(&c, "%sname: required", where);
-	spec = spec_member(doc, "spec");
-	if (spec == NULL)
-		return spec_fail(&c, "spec: required");
-	return vj_spec_parse(spec, name->valuestring, ns != NULL ? ns->valuestring : NULL, out,
-	                     errbuf, errbuf_size);
+	if ((rc = spec_document(&c, doc, "VideoJob", &spec, &name, &ns)) < 0)
+		return rc;
+	return vj_spec_parse(spec, name, ns, out, errbuf, errbuf_size);
 }
 
 int vj_spec_load_file(const char *path, struct vj_spec *out, char *errbuf, size_t errbuf_size)
 {
 	struct spec_ctx c = {errbuf, errbuf_size};
 	char why[512];
-	cJSON *doc = NULL;
-	char *data;
-	size_t len, i = 0;
+	cJSON *doc;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = spec_read_file(&c, path, VJ_SPEC_FILE_MAX, &data, &len);
-	if (rc < 0)
+	if ((rc = spec_load_document(&c, path, VJ_SPEC_FILE_MAX, &doc)) < 0)
 		return rc;
-	while (i < len && strchr(" \t\r\n", data[i]) != NULL)
-		i++;
-	if (i < len && data[i] == '{') {
-		const char *end = NULL;
-
-		doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-		if (doc == NULL) {
-			snprintf(errbuf, errbuf_size, "%s: not valid JSON near byte %td", path,
-			         end != NULL ? end - data : (ptrdiff_t)0);
-			free(data);
-			return VJ_SPEC_E_INVALID;
-		}
-	} else if (yaml_json_parse(data, len, &doc, why, sizeof(why)) < 0) {
-		snprintf(errbuf, errbuf_size, "%s: %s", path, why);
-		free(data);
-		return VJ_SPEC_E_INVALID;
-	}
-	free(data);
 	rc = vj_spec_parse_document(doc, out, why, sizeof(why));
 	cJSON_Delete(doc);
 	if (rc < 0)
 		snprintf(errbuf, errbuf_size, "%s: %s", path, why);
 	return rc;
-}
-
-static void free_ref(struct vj_secret_ref *r)
-{
-	free(r->name);
-	free(r->key);
 }
 
 void vj_spec_free(struct vj_spec *s)
@@ -625,22 +402,13 @@ void vj_spec_free(struct vj_spec *s)
 	free(s->filters);
 	free(s->encoder.codec);
 	free(s->encoder.preset);
-	free(s->kafka.bootstrap);
-	free(s->kafka.topic);
-	free(s->kafka.group);
-	free(s->kafka.dead_letter_topic);
+	spec_kafka_free(&s->kafka);
 	free(s->volume_mount_path);
-	free(s->workers.image);
-	free(s->workers.image_pull_policy);
-	cJSON_Delete(s->workers.resources);
-	free_ref(&s->sinks.postgres.dsn);
-	free(s->sinks.postgres.table);
+	spec_workers_free(&s->workers);
+	spec_postgres_free(&s->sinks.postgres);
 	free(s->sinks.redis.addr);
-	free_ref(&s->sinks.redis.password);
+	spec_secret_ref_free(&s->sinks.redis.password);
 	free(s->sinks.redis.prefix);
-	free(s->sinks.influxdb.url);
-	free(s->sinks.influxdb.database);
-	free(s->sinks.influxdb.org);
-	free_ref(&s->sinks.influxdb.token);
+	spec_influxdb_free(&s->sinks.influxdb);
 	memset(s, 0, sizeof(*s));
 }

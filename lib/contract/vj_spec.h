@@ -1,7 +1,7 @@
 /* vj_spec.h -- the VideoJob spec: one definition of its fields, their
  * defaults and their validation, for the worker's --config file (split,
  * process, assemble) and for the operator, which writes the same JSON into
- * the worker's ConfigMap (CONTRACTS.md 1). Kept in step with
+ * the worker's ConfigMap (docs/contracts.md §1). Kept in step with
  * crds/videojobs.sluice.dev.yaml by tests/unit/test_crd_vj_spec.c.
  *
  * Input is the resource as JSON (or YAML, converted): either a Kubernetes
@@ -31,8 +31,9 @@
  *   workers.lagThreshold    default 2 (pending tasks per replica), 1..1000000
  *   workers.activationLagThreshold default 0, 0..1000000
  *   workers.image, workers.imagePullPolicy (Always|IfNotPresent|Never),
- *   workers.resources       {requests, limits}: maps of quantities, kept as
- *                           JSON for the operator's Pod template
+ *   workers.resources       {requests, limits}: maps of at most
+ *                           SPEC_RESOURCES_MAX resource names to quantities,
+ *                           as in a Pod's container
  *   workers.env, nodeSelector, tolerations, affinity, serviceAccountName:
  *                           shapes checked (spec_read.h), read by the operator
  *   volume                  optional: mountPath (absolute), subPath, and one
@@ -43,7 +44,7 @@
  *     postgres: dsn {name, key} (a Secret reference), table (default
  *               video_frames even without a postgres block)
  *     redis:    addr "host:port", password {name, key}, prefix (default
- *               "sluice:vj:<namespace>:<name>:", the CONTRACTS.md 3 keys)
+ *               "sluice:vj:<namespace>:<name>:", the docs/contracts.md §3 keys)
  *     influxdb: url, database (both required), org, token {name, key},
  *               api v1 (default) | v2 (token required)
  *
@@ -60,6 +61,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "spec_common.h"
+
 enum vj_spec_error {
 	VJ_SPEC_E_INVALID = -1, /* the spec breaks a rule; errbuf names the field */
 	VJ_SPEC_E_NOMEM = -2,
@@ -75,18 +78,6 @@ enum {
 	VJ_ANALYSIS_MOTION = 1u << 1,
 	VJ_ANALYSIS_SCENE_SCORE = 1u << 2,
 	VJ_ANALYSIS_ALL = 7u,
-};
-
-enum vj_influx_api {
-	VJ_INFLUX_V1 = 1,
-	VJ_INFLUX_V2 = 2,
-};
-
-/* A reference to a key of a Kubernetes Secret (never the secret itself);
- * name NULL: not given. The value comes from lib/secret_env.h. */
-struct vj_secret_ref {
-	char *name;
-	char *key;
 };
 
 /*
@@ -111,37 +102,18 @@ struct vj_spec {
 		int crf;
 	} encoder;
 
-	struct {
-		char *bootstrap, *topic;
-		char *group;             /* derived: sluice-vj-<ns>-<name> */
-		char *dead_letter_topic; /* derived: <topic>.dlq */
-	} kafka;
+	struct spec_kafka kafka; /* group sluice-vj-<ns>-<name> and <topic>.dlq derived */
+	struct spec_workers workers;
 
 	struct {
-		int32_t min_replicas, max_replicas;
-		int64_t lag_threshold, activation_lag_threshold;
-		char *image, *image_pull_policy; /* NULL: the operator's */
-		cJSON *resources;                /* NULL or {requests?, limits?}, owned */
-	} workers;
-
-	struct {
-		struct {
-			int enabled;
-			struct vj_secret_ref dsn;
-			char *table; /* always set */
-		} postgres;
+		struct spec_postgres postgres; /* table always set */
 		struct {
 			int enabled;
 			char *addr;
-			struct vj_secret_ref password;
+			struct spec_secret_ref password;
 			char *prefix; /* always set */
 		} redis;
-		struct {
-			int enabled;
-			char *url, *database, *org;
-			struct vj_secret_ref token;
-			enum vj_influx_api api;
-		} influxdb;
+		struct spec_influxdb influxdb;
 	} sinks;
 };
 

@@ -161,7 +161,7 @@ def test_videojob_defaults_written_in(stack, ns):
 
 
 def test_telemetrywindow_defaults_are_the_workers(stack, ns):
-    """The values below are lib/tw_spec.h's defaults (the worker parses the
+    """The values below are lib/contract/tw_spec.h's defaults (the worker parses the
     same spec); tests/unit/test_crd_tw_spec.c checks them against the C code."""
     apply(stack, ns, tw("minimal", sinks={"redis": {"addr": "redis:6379"},
                                           "influxdb": {"url": "http://influx:8086",

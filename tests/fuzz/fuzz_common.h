@@ -2,8 +2,8 @@
  *
  * Header-only so each target stays one compile line:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *     -Iworkers -Ilib tests/fuzz/fuzz_X.c lib/tw_parse.c lib/tw_time.c \
- *     lib/tw_lineproto.c -lm -o fuzz_X
+ *     -Iworkers -Ilib tests/fuzz/fuzz_X.c lib/contract/tw_parse.c lib/contract/tw_time.c \
+ *     workers/store/lineproto.c -lm -o fuzz_X
  */
 #ifndef SLUICE_FUZZ_COMMON_H
 #define SLUICE_FUZZ_COMMON_H

@@ -1,5 +1,5 @@
 /* fuzz_csvrec.c -- libFuzzer target for the loader's CSV file reader
- * (workers/csvrec.c).
+ * (workers/tools/csvrec.c).
  *
  * The input is a whole file. Every record it yields is split into cells;
  * besides crashes and sanitizer reports it checks that a split record,

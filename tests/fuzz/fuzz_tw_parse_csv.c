@@ -6,8 +6,8 @@
  * quoted, parses to the same event (the quoting and unquoting agree).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *     -Iworkers -Ilib tests/fuzz/fuzz_tw_parse_csv.c lib/tw_parse.c \
- *     lib/tw_time.c lib/tw_lineproto.c -lm -o fuzz_tw_parse_csv
+ *     -Iworkers -Ilib tests/fuzz/fuzz_tw_parse_csv.c lib/contract/tw_parse.c \
+ *     lib/contract/tw_time.c workers/store/lineproto.c -lm -o fuzz_tw_parse_csv
  *   ./fuzz_tw_parse_csv -max_total_time=30 tests/fuzz/corpus/csv
  */
 #include "fuzz_common.h"

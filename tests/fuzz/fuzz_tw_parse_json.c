@@ -7,7 +7,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
  *     -Iworkers -Ilib $(pkg-config --cflags libcjson) tests/fuzz/fuzz_tw_parse_json.c \
- *     lib/tw_parse.c lib/tw_time.c lib/tw_lineproto.c \
+ *     lib/contract/tw_parse.c lib/contract/tw_time.c workers/store/lineproto.c \
  *     $(pkg-config --libs libcjson) -lm -o fuzz_tw_parse_json
  *   ./fuzz_tw_parse_json -max_total_time=30 tests/fuzz/corpus/json
  */

@@ -7,8 +7,8 @@
  * parse back to exactly the same event (keys, time, values bit for bit).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *     -Iworkers -Ilib tests/fuzz/fuzz_tw_parse_lp.c lib/tw_parse.c \
- *     lib/tw_time.c lib/tw_lineproto.c -lm -o fuzz_tw_parse_lp
+ *     -Iworkers -Ilib tests/fuzz/fuzz_tw_parse_lp.c lib/contract/tw_parse.c \
+ *     lib/contract/tw_time.c workers/store/lineproto.c -lm -o fuzz_tw_parse_lp
  *   ./fuzz_tw_parse_lp -max_total_time=30 tests/fuzz/corpus/lp
  */
 #include "fuzz_common.h"

@@ -6,7 +6,7 @@
  * parses back to the same ns.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *     -Iworkers -Ilib tests/fuzz/fuzz_tw_time.c lib/tw_time.c -o fuzz_tw_time
+ *     -Iworkers -Ilib tests/fuzz/fuzz_tw_time.c lib/contract/tw_time.c -o fuzz_tw_time
  *   ./fuzz_tw_time -max_total_time=30 tests/fuzz/corpus/time
  */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * tw_progress_it.c - the TelemetryWindow progress hash (lib/tw_progress.h)
- * and the worker's reporter (workers/tw_report.h) against the REAL Redis of
+ * tw_progress_it.c - the TelemetryWindow progress hash (lib/contract/tw_progress.h)
+ * and the worker's reporter (workers/telemetry/tw_report.h) against the REAL Redis of
  * the test stack: writes read back with tw_progress_read and with plain
  * HGETALL, a new owner continuing its predecessor's totals, delete.
  *

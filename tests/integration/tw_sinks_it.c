@@ -1,5 +1,5 @@
 /*
- * tw_sinks_it.c - the telemetry sinks (workers/tw_sink*.c) against REAL
+ * tw_sinks_it.c - the telemetry sinks (workers/telemetry/tw_sink*.c) against REAL
  * PostgreSQL, Redis and InfluxDB from the test stack, judged with their own
  * clients (libpq, hiredis, InfluxDB's /query over libcurl); and, for the
  * answers InfluxDB 1.x will not give on demand (413, 429 with Retry-After,

@@ -1,6 +1,6 @@
 /*
- * video_db_it.c - workers/video_db.c against a REAL PostgreSQL and
- * lib/vj_progress.c against a REAL Redis: what split, process and assemble
+ * video_db_it.c - workers/video/video_db.c against a REAL PostgreSQL and
+ * lib/contract/vj_progress.c against a REAL Redis: what split, process and assemble
  * rely on. The plan is recorded once (a rerun is a no-op, a different plan
  * is refused), segment states move as process moves them, progress counts
  * a redelivered segment once.

@@ -1,5 +1,5 @@
 /* The TelemetryWindow CRD (crds/telemetrywindows.sluice.dev.yaml) and the
- * worker's spec parser (lib/tw_spec.c) must describe one spec: the
+ * worker's spec parser (lib/contract/tw_spec.c) must describe one spec: the
  * operator copies what the API server stored, defaults included, into the
  * worker's ConfigMap. This test reads the CRD's schema and checks, against
  * tw_spec_parse():
@@ -34,7 +34,7 @@
 static cJSON *crd;               /* the whole document */
 static const cJSON *spec_schema; /* .spec's schema */
 
-/* Every field lib/tw_spec.h documents, each with a valid value. When
+/* Every field lib/contract/tw_spec.h documents, each with a valid value. When
  * tw_spec learns a field, add it here; the test then insists the CRD has it. */
 static const char full_spec[] =
     "{\"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\",\"group\":\"g\","
@@ -271,8 +271,8 @@ static void compare(const struct tw_spec *a, const struct tw_spec *b)
 	SAME_STR(sinks.influxdb.org);
 	SAME_STR(sinks.influxdb.token.name);
 	SAME_STR(sinks.influxdb.token.key);
-	SAME(sinks.influxdb.raw);
-	SAME(sinks.influxdb.windows);
+	SAME(sinks.influxdb_raw);
+	SAME(sinks.influxdb_windows);
 	SAME(sinks.influxdb.api);
 	SAME(sinks.postgres.enabled);
 	SAME_STR(sinks.postgres.dsn.name);
@@ -498,7 +498,7 @@ static void test_crd_integer_bounds_are_the_workers(void **state)
 }
 
 /* The CRD's quantity pattern (resources.requests and .limits) and the
- * worker's tw_spec_quantity_ok agree on a set of edge cases. The pattern is
+ * worker's spec_quantity_ok agree on a set of edge cases. The pattern is
  * POSIX ERE as written, so regcomp judges it. */
 static void test_crd_quantity_pattern_is_the_workers(void **state)
 {
@@ -521,7 +521,7 @@ static void test_crd_quantity_pattern_is_the_workers(void **state)
 		for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 			int crd_ok = regexec(&re, samples[i], 0, NULL, 0) == 0;
 
-			if (crd_ok != tw_spec_quantity_ok(samples[i]))
+			if (crd_ok != spec_quantity_ok(samples[i]))
 				fail_msg("spec.%s: \"%s\": the CRD %s it, the worker %s it",
 				         lists[l], samples[i], crd_ok ? "takes" : "refuses",
 				         crd_ok ? "refuses" : "takes");

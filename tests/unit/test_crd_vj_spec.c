@@ -1,5 +1,5 @@
 /* The VideoJob CRD (crds/videojobs.sluice.dev.yaml) and the
- * worker's spec parser (lib/vj_spec.c) must describe one spec: the
+ * worker's spec parser (lib/contract/vj_spec.c) must describe one spec: the
  * operator copies what the API server stored, defaults included, into the
  * worker's ConfigMap. This test reads the CRD's schema and checks, against
  * vj_spec_parse():
@@ -33,7 +33,7 @@
 static cJSON *crd;               /* the whole document */
 static const cJSON *spec_schema; /* .spec's schema */
 
-/* Every field lib/vj_spec.h documents, each with a valid value. When
+/* Every field lib/contract/vj_spec.h documents, each with a valid value. When
  * vj_spec learns a field, add it here; the test then insists the CRD has it. */
 static const char full_spec[] =
     "{\"source\":{\"uri\":\"file:///data/in/a.mp4\"},"

@@ -1,4 +1,4 @@
-/* Unit tests for workers/csvrec.c: record boundaries (quoted line breaks,
+/* Unit tests for workers/tools/csvrec.c: record boundaries (quoted line breaks,
  * CRLF, empty lines, a last line without a break), cells (quotes, escapes,
  * every error), the JSON number grammar and the record as JSON. */
 #include <stdarg.h>

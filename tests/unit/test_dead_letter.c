@@ -1,4 +1,4 @@
-/* Unit tests for workers/dead_letter.c: the exact reasons for late,
+/* Unit tests for workers/telemetry/dead_letter.c: the exact reasons for late,
  * overflow and out-of-range events, their kinds, and the JSON a rejected
  * window row or raw event is dead-lettered as. */
 #include <stdarg.h>

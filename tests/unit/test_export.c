@@ -1,4 +1,4 @@
-/* `sluice-worker export` (workers/export.h): the pure parts, CSV cells and
+/* `sluice-worker export` (workers/tools/export.h): the pure parts, CSV cells and
  * the query text. The round trip against PostgreSQL is in
  * tests/e2e/test_telemetry.py (test_export_*), judged with psql. */
 #include <stdarg.h>

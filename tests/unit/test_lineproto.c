@@ -1,4 +1,4 @@
-/* Unit tests for lib/tw_lineproto.c: the capped buffer, exact lines,
+/* Unit tests for workers/store/lineproto.c: the capped buffer, exact lines,
  * escaping per element, every refusal and its reason, float round trips, and
  * encode -> tw_parse (line protocol) -> the same event. */
 #include <stdarg.h>

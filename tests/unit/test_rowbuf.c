@@ -1,4 +1,4 @@
-/* Unit tests for workers/rowbuf.c: results copied out of the core's
+/* Unit tests for workers/telemetry/rowbuf.c: results copied out of the core's
  * callback, the frozen batch and the tail behind it, release, shrinking
  * after a burst, and the bounds. */
 #include <stdarg.h>

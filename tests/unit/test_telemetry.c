@@ -1,7 +1,8 @@
-/* Unit tests for the pure parts of workers/telemetry.c: the retry backoff,
- * the status JSON, the option defaults, start-up errors, and the health
- * and readiness answers of a worker that has not joined its group. The
- * loop itself runs against real Kafka in tests/e2e/test_telemetry.py. */
+/* Unit tests for the pure parts of workers/telemetry/telemetry.c: the
+ * status JSON, the option defaults, start-up errors, and the health and
+ * readiness answers of a worker that has not joined its group. The retry
+ * backoff moved with the flush (test_tw_flush.c). The loop itself runs
+ * against real Kafka in tests/e2e/test_telemetry.py. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,27 +19,6 @@
 
 #define S INT64_C(1000000000)
 #define T0 (INT64_C(1795410000) * S)
-
-static void test_backoff(void **state)
-{
-	(void)state;
-	/* 100 ms doubling, half fixed and half jittered. */
-	assert_int_equal(telemetry_backoff_ms(1, 0, 30000, 0), 50);
-	assert_int_equal(telemetry_backoff_ms(1, 0, 30000, 0.5), 75);
-	assert_int_equal(telemetry_backoff_ms(2, 0, 30000, 0), 100);
-	assert_int_equal(telemetry_backoff_ms(4, 0, 30000, 0.999), 799);
-	/* Capped, however many attempts. */
-	assert_int_equal(telemetry_backoff_ms(9, 0, 30000, 0), 12800);
-	assert_int_equal(telemetry_backoff_ms(10, 0, 30000, 0), 15000);
-	assert_int_equal(telemetry_backoff_ms(4000000000u, 0, 30000, 0.5), 22500);
-	assert_int_equal(telemetry_backoff_ms(3, 0, 10, 0), 50); /* cap below 100 ms: 100 */
-	/* A server's Retry-After wins, up to five minutes. */
-	assert_int_equal(telemetry_backoff_ms(1, 1234, 30000, 0.9), 1234);
-	assert_int_equal(telemetry_backoff_ms(1, 3600000, 30000, 0), 300000);
-	/* Jitter outside [0, 1) counts as 0. */
-	assert_int_equal(telemetry_backoff_ms(1, 0, 30000, 1.0), 50);
-	assert_int_equal(telemetry_backoff_ms(1, 0, 30000, -3), 50);
-}
 
 static void test_status_json(void **state)
 {
@@ -188,7 +168,6 @@ static void test_health_before_joining(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_status_json),
 	    cmocka_unit_test(test_options_default),
 	    cmocka_unit_test(test_new_errors),

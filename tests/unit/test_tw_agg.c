@@ -1,4 +1,4 @@
-/* Unit tests for lib/tw_agg.c: names, config, count/sum/min/max/mean,
+/* Unit tests for workers/telemetry/tw_agg.c: names, config, count/sum/min/max/mean,
  * absent and non-finite values, quantiles on and off, merge, reset. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for workers/tw_core.c: partitions (assign, revoke, limits,
+/* Unit tests for workers/telemetry/tw_core.c: partitions (assign, revoke, limits,
  * independence), dedupe in front of the windows, skipped offsets, idle
  * ticks across partitions, and the crash/restore replay of a stream with
  * duplicates through checkpoint metadata text. */

@@ -1,4 +1,4 @@
-/* Unit tests for workers/tw_dedupe.c: repeats, the horizon and its exact
+/* Unit tests for workers/telemetry/tw_dedupe.c: repeats, the horizon and its exact
  * boundary, out-of-order pairs, eviction as max_ts advances, the memory
  * bound, growth, restore, and a randomized comparison with a brute-force
  * model of the documented semantics. */

@@ -1,4 +1,4 @@
-/* Unit tests for lib/tw_parse.c: JSON, CSV and line protocol input, every
+/* Unit tests for lib/contract/tw_parse.c: JSON, CSV and line protocol input, every
  * error code with its exact reason, escapes, Unicode, nesting, bounds and
  * set-up checks.
  *

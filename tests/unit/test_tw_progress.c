@@ -1,6 +1,6 @@
-/* The status-Redis progress of a TelemetryWindow (lib/tw_progress.h): the
- * key, the summing of a hash, addresses; and the worker's reporter
- * (workers/tw_report.h) where it needs no server: a closed port fails fast
+/* The status-Redis progress of a TelemetryWindow (lib/contract/tw_progress.h): the
+ * key, the summing of a hash; and the worker's reporter
+ * (workers/telemetry/tw_report.h) where it needs no server: a closed port fails fast
  * and backs off. The Redis round trips are in
  * tests/integration/tw_progress_it.c. */
 #include <stdarg.h>
@@ -19,7 +19,6 @@
 
 #include "tw_progress.h"
 #include "tw_report.h"
-#include "hostport.h"
 
 static void test_key(void **state)
 {
@@ -85,26 +84,6 @@ static void test_sum_errors_and_saturation(void **state)
 	assert_int_equal(tw_progress_sum(f, empty, 2, &p, err, sizeof(err)), -1);
 	assert_int_equal(tw_progress_sum(f, huge, 2, &p, err, sizeof(err)), 0);
 	assert_true(p.events == INT64_MAX);
-}
-
-static void test_split_addr(void **state)
-{
-	char host[64];
-	int port;
-
-	(void)state;
-	assert_int_equal(hostport_split("127.0.0.1:6379", host, sizeof(host), &port), 0);
-	assert_string_equal(host, "127.0.0.1");
-	assert_int_equal(port, 6379);
-	assert_int_equal(hostport_split("[::1]:7000", host, sizeof(host), &port), 0);
-	assert_string_equal(host, "::1");
-	assert_int_equal(port, 7000);
-	assert_int_equal(hostport_split("redis", host, sizeof(host), &port), -1);
-	assert_int_equal(hostport_split("redis:0", host, sizeof(host), &port), -1);
-	assert_int_equal(hostport_split("redis:65536", host, sizeof(host), &port), -1);
-	assert_int_equal(hostport_split(":6379", host, sizeof(host), &port), -1);
-	assert_int_equal(hostport_split("h:6379x", host, sizeof(host), &port), -1);
-	assert_int_equal(hostport_split("longhostname:1", host, 5, &port), -1);
 }
 
 /* A TCP port on 127.0.0.1 that nothing listens on. */
@@ -177,7 +156,6 @@ int main(void)
 	    cmocka_unit_test(test_key),
 	    cmocka_unit_test(test_sum),
 	    cmocka_unit_test(test_sum_errors_and_saturation),
-	    cmocka_unit_test(test_split_addr),
 	    cmocka_unit_test(test_report_down_backs_off),
 	};
 

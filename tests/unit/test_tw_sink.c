@@ -1,8 +1,9 @@
-/* Unit tests for the telemetry sinks' pure parts (workers/tw_sink*.c): the
+/* Unit tests for the telemetry sinks' pure parts (workers/telemetry/tw_sink*.c): the
  * secret variable names, the exact SQL, Redis arguments and line protocol
- * they build, the answer tables (SQLSTATE, Redis errors, InfluxDB status
- * and body), Retry-After, the 413 split, and tw_sinks_new's configuration
- * errors. No server is needed: the one write here goes to a closed port. */
+ * they build, the answer tables (SQLSTATE, Redis errors), and tw_sinks_new's
+ * configuration errors. The InfluxDB rules (status and body, Retry-After,
+ * the 413 split) are the store's: tests/unit/test_influx.c. No server is
+ * needed: the one write here goes to a closed port. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -385,123 +386,6 @@ static void test_redis_classify(void **state)
 
 /* ==== InfluxDB ==== */
 
-static void test_influx_classify(void **state)
-{
-	static const struct {
-		enum tw_influx_api api;
-		long status;
-		const char *body;
-		enum influx_action want;
-	} cases[] = {
-	    {TW_INFLUX_V1, 204, NULL, INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 204, "", INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 200, NULL, INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 201, NULL, INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 202, NULL, INFLUX_ACT_OK},
-	    {TW_INFLUX_V2, 207, NULL, INFLUX_ACT_OK},
-	    {TW_INFLUX_V1, 400, "{\"error\":\"unable to parse 'x': missing fields\"}",
-	     INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 400,
-	     "{\"error\":\"partial write: field type conflict: input field \\\"count\\\" on "
-	     "measurement \\\"m\\\" is type integer, already exists as type string dropped=1\"}",
-	     INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 400, NULL, INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 422,
-	     "{\"code\":\"unprocessable entity\",\"message\":\"partial write: "
-	     "dropped 4 points outside retention policy\"}",
-	     INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 406, NULL, INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V2, 404, "{\"message\":\"bucket \\\"b\\\" not found\"}", INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 404, "{\"error\":\"database not found: \\\"x\\\"\"}",
-	     INFLUX_ACT_CREATE_DB},
-	    {TW_INFLUX_V2, 404, "{\"error\":\"database not found: \\\"x\\\"\"}", INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"database not found: \\\"x\\\"\"}",
-	     INFLUX_ACT_CREATE_DB},
-	    {TW_INFLUX_V1, 413, NULL, INFLUX_ACT_SPLIT},
-	    {TW_INFLUX_V2, 413, "{\"code\":\"request too large\"}", INFLUX_ACT_SPLIT},
-	    {TW_INFLUX_V1, 401, NULL, INFLUX_ACT_AUTH},
-	    {TW_INFLUX_V2, 403, NULL, INFLUX_ACT_AUTH},
-	    {TW_INFLUX_V2, 429, NULL, INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 429, NULL, INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 502, NULL, INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 503, "{\"message\":\"partial write\"}", INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 504, NULL, INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"timeout\"}", INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V2, 500, NULL, INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 500,
-	     "{\"error\":\"partial write: points beyond retention policy "
-	     "dropped=2\"}",
-	     INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"points beyond retention policy\"}",
-	     INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"unable to parse\"}", INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"retention policy not found: x\"}", INFLUX_ACT_REJECT},
-	    {TW_INFLUX_V1, 500, "{\"error\":\"write failed: hinted handoff queue not empty\"}",
-	     INFLUX_ACT_OK},
-	    {TW_INFLUX_V1, 301, NULL, INFLUX_ACT_RETRY},
-	    {TW_INFLUX_V1, 0, NULL, INFLUX_ACT_RETRY},
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum influx_action got =
-		    influx_classify(cases[i].api, cases[i].status, cases[i].body);
-
-		if (got != cases[i].want)
-			fail_msg("case %zu: v%d %ld %s: got %d want %d", i, (int)cases[i].api,
-			         cases[i].status, cases[i].body ? cases[i].body : "(no body)", got,
-			         cases[i].want);
-	}
-}
-
-static void test_influx_retry_after(void **state)
-{
-	/* Wed, 21 Oct 2015 07:28:00 GMT */
-	const time_t date = 1445412480;
-
-	(void)state;
-	assert_int_equal(influx_retry_after(NULL, 0), 0);
-	assert_int_equal(influx_retry_after("120", 0), 120000);
-	assert_int_equal(influx_retry_after(" 7 ", 0), 7000);
-	assert_int_equal(influx_retry_after("1.5", 0), 1500);
-	assert_int_equal(influx_retry_after("0", 0), 0);
-	assert_int_equal(influx_retry_after("600", 0), 600000);
-	assert_int_equal(influx_retry_after("601", 0), INFLUX_RETRY_AFTER_MAX_MS);
-	assert_int_equal(influx_retry_after("1e300", 0), INFLUX_RETRY_AFTER_MAX_MS);
-	assert_int_equal(influx_retry_after("soon", 0), INFLUX_RETRY_AFTER_BAD_MS);
-	assert_int_equal(influx_retry_after("5s", 0), INFLUX_RETRY_AFTER_BAD_MS);
-	assert_int_equal(influx_retry_after("-5", 0), INFLUX_RETRY_AFTER_BAD_MS);
-	assert_int_equal(influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 30), 30000);
-	assert_int_equal(influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + 5), 0);
-	assert_int_equal(influx_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 3600),
-	                 INFLUX_RETRY_AFTER_MAX_MS);
-}
-
-static void test_influx_write_url(void **state)
-{
-	struct buf b;
-
-	(void)state;
-	buf_init(&b, 4096);
-	assert_int_equal(influx_write_url(&b, TW_INFLUX_V1, "http://influx:8086", "sluice", NULL),
-	                 0);
-	assert_string_equal(b.data, "http://influx:8086/write?db=sluice&precision=ns");
-	buf_reset(&b);
-	assert_int_equal(
-	    influx_write_url(&b, TW_INFLUX_V1, "https://h/base//", "my db&x", "ignored"), 0);
-	assert_string_equal(b.data, "https://h/base/write?db=my%20db%26x&precision=ns");
-	buf_reset(&b);
-	assert_int_equal(
-	    influx_write_url(&b, TW_INFLUX_V2, "http://h:8086/", "sluice/autogen", "Acme Inc"), 0);
-	assert_string_equal(
-	    b.data,
-	    "http://h:8086/api/v2/write?org=Acme%20Inc&bucket=sluice%2Fautogen&precision=ns");
-	buf_reset(&b);
-	assert_int_equal(influx_write_url(&b, TW_INFLUX_V2, "http://h", "b", NULL), 0);
-	assert_string_equal(b.data, "http://h/api/v2/write?bucket=b&precision=ns");
-	buf_free(&b);
-}
-
 static void test_influx_duration(void **state)
 {
 	char buf[24];
@@ -584,116 +468,6 @@ static void test_influx_event_line(void **state)
 	assert_int_equal(tw_sink_influx_event_line(&b, &schema, &ev, err, sizeof(err)), 1);
 	assert_int_equal(b.len, 0);
 	buf_free(&b);
-}
-
-static void test_influx_split_point(void **state)
-{
-	(void)state;
-	assert_int_equal(influx_split_point("", 0), 0);
-	assert_int_equal(influx_split_point("a\n", 2), 0);
-	assert_int_equal(influx_split_point("a\nb\n", 4), 2);
-	assert_int_equal(influx_split_point("a\nb\nc\n", 6), 2);
-	assert_int_equal(influx_split_point("a\nb\nc\nd\n", 8), 4);
-	assert_int_equal(influx_split_point("a\nbb\nccc\ndddd\neeeee\n", 20), 5);
-	assert_int_equal(influx_split_point("a\nb", 3), 2); /* no final newline */
-}
-
-/* A fake server: answers 413 to a body over max_lines lines, RETRY at the
- * retry_at-th request, REJECT for a body holding reject_line; records the
- * bodies it accepted. */
-struct fake {
-	size_t max_lines;
-	int retry_at, reject_line;
-	int calls;
-	char accepted[64][64];
-	int naccepted;
-};
-
-static int fake_post(void *ctx, const char *data, size_t len, char *errbuf, size_t errbuf_size)
-{
-	struct fake *f = ctx;
-	size_t lines = 0;
-	char body[64];
-
-	f->calls++;
-	for (size_t i = 0; i < len; i++)
-		lines += data[i] == '\n';
-	if (f->retry_at == f->calls)
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY, "503 at call %d",
-		                    f->calls);
-	if (lines > f->max_lines)
-		return TW_SINK_INFLUX_TOO_LARGE;
-	snprintf(body, sizeof(body), "%.*s", (int)len, data);
-	if (f->reject_line > 0) {
-		char needle[16];
-
-		snprintf(needle, sizeof(needle), "%d\n", f->reject_line);
-		if (strstr(body, needle) != NULL)
-			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_REJECT, "400 with %d",
-			                    f->reject_line);
-	}
-	snprintf(f->accepted[f->naccepted++], sizeof(f->accepted[0]), "%s", body);
-	return TW_SINK_OK;
-}
-
-static void test_influx_post_split(void **state)
-{
-	static const char lines[] = "1\n2\n3\n4\n5\n6\n7\n";
-	struct fake f;
-	char err[128];
-
-	(void)state;
-	/* Taken whole. */
-	memset(&f, 0, sizeof(f));
-	f.max_lines = 100;
-	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)), 0);
-	assert_int_equal(f.calls, 1);
-
-	/* 7 lines, at most 2 per request: 7 -> 3 + 4 -> (1 + 2) + (2 + 2), in
-	 * order, every line once. */
-	memset(&f, 0, sizeof(f));
-	f.max_lines = 2;
-	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)), 0);
-	assert_int_equal(f.naccepted, 4);
-	assert_string_equal(f.accepted[0], "1\n");
-	assert_string_equal(f.accepted[1], "2\n3\n");
-	assert_string_equal(f.accepted[2], "4\n5\n");
-	assert_string_equal(f.accepted[3], "6\n7\n");
-	assert_int_equal(f.calls, 7); /* 7, 3, 1, 2, 4, 2, 2 */
-
-	/* A single line still too large is a REJECT. */
-	memset(&f, 0, sizeof(f));
-	f.max_lines = 0;
-	assert_int_equal(tw_sink_influx_post_split("1\n2\n", 4, fake_post, &f, err, sizeof(err)),
-	                 TW_SINK_E_REJECT);
-	assert_non_null(strstr(err, "413"));
-
-	/* A rejected half does not stop the other; the first reason is kept. */
-	memset(&f, 0, sizeof(f));
-	f.max_lines = 2;
-	f.reject_line = 3;
-	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)),
-	                 TW_SINK_E_REJECT);
-	assert_string_equal(err, "400 with 3");
-	assert_int_equal(f.naccepted, 3); /* 1, 4-5, 6-7 */
-
-	/* RETRY stops at once: nothing after it is sent. */
-	memset(&f, 0, sizeof(f));
-	f.max_lines = 2;
-	f.retry_at = 3; /* 7 (413), 3 (413), 1 (503) */
-	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)),
-	                 TW_SINK_E_RETRY);
-	assert_int_equal(f.calls, 3);
-	assert_string_equal(err, "503 at call 3");
-
-	/* RETRY after a REJECT wins, with its own reason. */
-	memset(&f, 0, sizeof(f));
-	f.max_lines = 2;
-	f.reject_line = 1;
-	f.retry_at = 5; /* 7, 3, 1 (400), 2-3, 4-7 (503) */
-	assert_int_equal(tw_sink_influx_post_split(lines, 14, fake_post, &f, err, sizeof(err)),
-	                 TW_SINK_E_RETRY);
-	assert_string_equal(err, "503 at call 5");
 }
 
 /* ==== tw_sinks_new ==== */
@@ -808,16 +582,14 @@ static void test_sinks_metrics(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_secret_env),         cmocka_unit_test(test_key_split),
-	    cmocka_unit_test(test_pg_insert_sql),      cmocka_unit_test(test_pg_key_array),
-	    cmocka_unit_test(test_pg_format),          cmocka_unit_test(test_pg_classify),
-	    cmocka_unit_test(test_redis_member),       cmocka_unit_test(test_redis_row_cmd),
-	    cmocka_unit_test(test_redis_row_cmd_max),  cmocka_unit_test(test_redis_classify),
-	    cmocka_unit_test(test_influx_classify),    cmocka_unit_test(test_influx_retry_after),
-	    cmocka_unit_test(test_influx_write_url),   cmocka_unit_test(test_influx_duration),
-	    cmocka_unit_test(test_influx_window_line), cmocka_unit_test(test_influx_event_line),
-	    cmocka_unit_test(test_influx_split_point), cmocka_unit_test(test_influx_post_split),
-	    cmocka_unit_test(test_sinks_new),          cmocka_unit_test(test_sinks_metrics),
+	    cmocka_unit_test(test_secret_env),        cmocka_unit_test(test_key_split),
+	    cmocka_unit_test(test_pg_insert_sql),     cmocka_unit_test(test_pg_key_array),
+	    cmocka_unit_test(test_pg_format),         cmocka_unit_test(test_pg_classify),
+	    cmocka_unit_test(test_redis_member),      cmocka_unit_test(test_redis_row_cmd),
+	    cmocka_unit_test(test_redis_row_cmd_max), cmocka_unit_test(test_redis_classify),
+	    cmocka_unit_test(test_influx_duration),   cmocka_unit_test(test_influx_window_line),
+	    cmocka_unit_test(test_influx_event_line), cmocka_unit_test(test_sinks_new),
+	    cmocka_unit_test(test_sinks_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* Unit tests for lib/tw_sketch.c: the relative-error bound on several
+/* Unit tests for workers/telemetry/tw_sketch.c: the relative-error bound on several
  * distributions against exact sorted quantiles, merging, zero and negative
  * values, the bucket cap and its collapse, refusals. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lib/tw_spec.c: defaults, a full spec, both document
+/* Unit tests for lib/contract/tw_spec.c: defaults, a full spec, both document
  * forms, file loading (JSON and YAML), and every validation message,
  * table-driven: each case changes one field of a valid spec. */
 #include <stdarg.h>
@@ -172,9 +172,9 @@ static void test_full_spec(void **state)
 	assert_string_equal(s.sinks.influxdb.org, "o");
 	assert_string_equal(s.sinks.influxdb.token.name, "influx");
 	assert_string_equal(s.sinks.influxdb.token.key, "token");
-	assert_true(s.sinks.influxdb.raw);
-	assert_false(s.sinks.influxdb.windows);
-	assert_int_equal(s.sinks.influxdb.api, TW_INFLUX_V2);
+	assert_true(s.sinks.influxdb_raw);
+	assert_false(s.sinks.influxdb_windows);
+	assert_int_equal(s.sinks.influxdb.api, SPEC_INFLUX_V2);
 	assert_string_equal(s.sinks.postgres.dsn.name, "pg");
 	assert_string_equal(s.sinks.postgres.table, "tw_rows");
 	assert_string_equal(s.sinks.redis.addr, "[::1]:6379");
@@ -230,9 +230,9 @@ static void test_sink_defaults_and_influx_format(void **state)
 	assert_int_equal(s.fields.timestamp_kind, TW_TIME_EPOCH_NS);
 	assert_null(s.sinks.influxdb.token.name);
 	assert_null(s.sinks.influxdb.org);
-	assert_false(s.sinks.influxdb.raw);
-	assert_true(s.sinks.influxdb.windows);
-	assert_int_equal(s.sinks.influxdb.api, TW_INFLUX_V1);
+	assert_false(s.sinks.influxdb_raw);
+	assert_true(s.sinks.influxdb_windows);
+	assert_int_equal(s.sinks.influxdb.api, SPEC_INFLUX_V1);
 	assert_string_equal(s.sinks.postgres.table, "telemetry_windows");
 	assert_string_equal(s.sinks.redis.prefix, "sluice:prod:sensors:");
 	assert_int_equal(s.sinks.redis.ttl_ns, 3600 * S);
@@ -417,7 +417,8 @@ static const struct bad bad_cases[] = {
     {{"spec.sinks.kafka", "{}"}, "spec.sinks.kafka: unknown field"},
     {{"spec.sinks.influxdb", "{\"database\":\"d\"}"}, "spec.sinks.influxdb.url: required"},
     {{"spec.sinks.influxdb", "{\"url\":\"ftp://x\",\"database\":\"d\"}"},
-     "spec.sinks.influxdb.url: \"ftp://x\" does not start with http:// or https://"},
+     "spec.sinks.influxdb.url: \"ftp://x\" is not http(s)://host[:port] without credentials (use "
+     "token)"},
     {{"spec.sinks.influxdb", "{\"url\":\"http://x\"}"}, "spec.sinks.influxdb.database: required"},
     {{"spec.sinks.influxdb", "{\"url\":\"http://x\",\"database\":\"d\",\"api\":\"v3\"}"},
      "spec.sinks.influxdb.api: \"v3\" is not one of v1, v2"},
@@ -471,10 +472,10 @@ static const struct bad bad_cases[] = {
      "spec.workers.minReplicas: 1001 is out of range 0..1000"},
     {{"spec.workers.maxReplicas", "0"}, "spec.workers.maxReplicas: 0 is out of range 1..1000"},
     {{"spec.workers.img", "\"x\""}, "spec.workers.img: unknown field"},
-    {{"spec.workers.image", "\"reg/w: 1\""}, "spec.workers.image: \"reg/w: 1\" has blanks"},
+    {{"spec.workers.image", "\"reg/w: 1\""}, "spec.workers.image: \"reg/w: 1\" has white space"},
     {{"spec.workers.image", "1"}, "spec.workers.image: must be a string"},
     {{"spec.workers.imagePullPolicy", "\"always\""},
-     "spec.workers.imagePullPolicy: \"always\" is not Always, IfNotPresent or Never"},
+     "spec.workers.imagePullPolicy: \"always\" is not one of Always, IfNotPresent, Never"},
     {{"spec.workers.activationLagThreshold", "-1"},
      "spec.workers.activationLagThreshold: -1 is out of range 0..1000000000000"},
     {{"spec.workers.resources", "[]"}, "spec.workers.resources: must be an object"},
@@ -552,10 +553,10 @@ static void test_quantities(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (!tw_spec_quantity_ok(good[i]))
+		if (!spec_quantity_ok(good[i]))
 			fail_msg("\"%s\" refused", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (tw_spec_quantity_ok(bad[i]))
+		if (spec_quantity_ok(bad[i]))
 			fail_msg("\"%s\" taken", bad[i]);
 }
 

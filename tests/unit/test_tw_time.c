@@ -1,4 +1,4 @@
-/* Unit tests for lib/tw_time.c: RFC 3339, epoch numbers, strptime-style
+/* Unit tests for lib/contract/tw_time.c: RFC 3339, epoch numbers, strptime-style
  * formats, range limits, exact reasons, formatting and round trips. */
 #include <stdarg.h>
 #include <stddef.h>

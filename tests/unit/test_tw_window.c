@@ -1,4 +1,4 @@
-/* Unit tests for workers/tw_window.c: tumbling and hopping assignment,
+/* Unit tests for workers/telemetry/tw_window.c: tumbling and hopping assignment,
  * out-of-order data within the delay, the exact emission boundary (with
  * and without allowed lateness), late and partially late events, idle
  * advance, ordering, offsets under disorder, checkpoints and the

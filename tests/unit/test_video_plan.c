@@ -1,4 +1,4 @@
-/* workers/video_plan.c: keyframe-aligned cuts. */
+/* workers/video/video_plan.c: keyframe-aligned cuts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of workers/video_process.c: the COPY text
+/* Unit tests for the pure parts of workers/video/video_process.c: the COPY text
  * of a frame row (escaping, NULL for NaN, exact doubles, bounds) and the
  * retry backoff. The loop itself runs against real servers in
  * tests/e2e/test_video_process.py. */

@@ -1,4 +1,4 @@
-/* Unit tests for workers/video_segment.c and workers/video_analysis.c:
+/* Unit tests for workers/video/video_segment.c and workers/video/video_analysis.c:
  * exact frame counts at keyframe and mid-GOP boundaries with B-frames,
  * segment durations, the analysis values (black ~16, a cut scores high),
  * other encoders and containers, errors that name the segment and carry

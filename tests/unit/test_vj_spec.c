@@ -1,4 +1,4 @@
-/* lib/vj_spec.c: defaults, derived names, and an error naming the field for
+/* lib/contract/vj_spec.c: defaults, derived names, and an error naming the field for
  * each rule. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,7 +52,8 @@ static void test_defaults(void **state)
 	assert_int_equal(s.workers.max_replicas, 4);
 	assert_int_equal(s.workers.lag_threshold, 2);
 	assert_null(s.workers.image);
-	assert_null(s.workers.resources);
+	assert_int_equal(s.workers.requests.n, 0);
+	assert_int_equal(s.workers.limits.n, 0);
 	assert_int_equal(s.sinks.postgres.enabled, 0);
 	assert_string_equal(s.sinks.postgres.table, "video_frames");
 	assert_string_equal(s.sinks.redis.prefix, "sluice:vj:media:clip:");

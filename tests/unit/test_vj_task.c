@@ -1,5 +1,5 @@
-/* lib/vj_task.c: the task message round-trips, and every broken field is
- * refused with its name. lib/vj_progress.c: the pure fold of its replies. */
+/* lib/contract/vj_task.c: the task message round-trips, and every broken field is
+ * refused with its name. lib/contract/vj_progress.c: the pure fold of its replies. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

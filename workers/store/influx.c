@@ -8,6 +8,8 @@
 
 #include <curl/curl.h>
 
+#include "err.h"
+
 enum influx_action influx_classify(int api, long status, const char *body)
 {
 	const char *b = body != NULL ? body : "";
@@ -160,4 +162,43 @@ int influx_create_db_body(struct buf *out, const char *db)
 	if (rc == 0)
 		rc = buf_append(out, "", 1);
 	return rc;
+}
+
+/* Longest reason kept for the second half while the first one's stands. */
+#define REASON_MAX 512
+
+static int post_split(const char *data, size_t len, influx_post_fn post, void *ctx, char *errbuf,
+                      size_t errbuf_size, int depth)
+{
+	char second[REASON_MAX];
+	size_t cut;
+	int rc1, rc2;
+
+	rc1 = post(ctx, data, len, errbuf, errbuf_size);
+	if (rc1 != INFLUX_TOO_LARGE)
+		return rc1;
+	cut = influx_split_point(data, len);
+	if (cut == 0 || depth >= 64)
+		return err_set(errbuf, errbuf_size, INFLUX_REJECT,
+		               "influxdb: 413: one point of %zu bytes is larger than the server "
+		               "takes",
+		               len);
+	rc1 = post_split(data, cut, post, ctx, errbuf, errbuf_size, depth + 1);
+	if (rc1 != INFLUX_OK && rc1 != INFLUX_REJECT)
+		return rc1;
+	/* Keep the first half's reason when both halves fail. */
+	rc2 = post_split(data + cut, len - cut, post, ctx, rc1 < 0 ? second : errbuf,
+	                 rc1 < 0 ? sizeof(second) : errbuf_size, depth + 1);
+	if (rc2 != INFLUX_OK && rc2 != INFLUX_REJECT) {
+		if (rc1 < 0)
+			err_set(errbuf, errbuf_size, rc2, "%s", second);
+		return rc2;
+	}
+	return rc1 < 0 ? rc1 : rc2;
+}
+
+int influx_post_split(const char *data, size_t len, influx_post_fn post, void *ctx, char *errbuf,
+                      size_t errbuf_size)
+{
+	return post_split(data, len, post, ctx, errbuf, errbuf_size, 0);
 }

@@ -1,8 +1,8 @@
 /* influx.h -- the InfluxDB HTTP API as both pipelines write to it: the write
  * URL of each API version, what an answer means (Telegraf's rules), how long
- * a Retry-After asks to wait, and where to halve a body a server found too
- * large. api is the spec's API version: 1 (/write) or 2 (/api/v2/write).
- * Pure.
+ * a Retry-After asks to wait, and how a body a server found too large is
+ * halved and sent again (influx_post_split). api is the spec's API version:
+ * 1 (/write) or 2 (/api/v2/write). Pure; influx_client.h does the HTTP.
  */
 #ifndef SLUICE_INFLUX_H
 #define SLUICE_INFLUX_H
@@ -78,5 +78,38 @@ int influx_query_url(struct buf *out, const char *url);
 /* The form body "q=CREATE DATABASE \"<db>\"" percent-encoded,
  * NUL-terminated, appended to out. Returns 0 or a BUF_E_* code. */
 int influx_create_db_body(struct buf *out, const char *db);
+
+/* What a write came to (influx_client_write, and each post of
+ * influx_post_split). */
+enum influx_outcome {
+	INFLUX_OK = 0,
+	INFLUX_RETRY = -1,  /* transient (away, timed out, 429, 5xx): send it again later */
+	INFLUX_REJECT = -2, /* permanent for these points: sending them again cannot help */
+	INFLUX_AUTH = -3,   /* 401/403: the token was refused (it may be being rotated) */
+	INFLUX_CONFIG = -4, /* a URL curl cannot use, no right to CREATE DATABASE */
+};
+
+/* What a post answers for a 413, besides an influx_outcome. */
+#define INFLUX_TOO_LARGE 1
+
+/* Sends one request body of len bytes (whole lines). Returns an
+ * influx_outcome with its reason in errbuf, or INFLUX_TOO_LARGE. */
+typedef int (*influx_post_fn)(void *ctx, const char *data, size_t len, char *errbuf,
+                              size_t errbuf_size);
+
+/*
+ * Posts data (whole lines) with post; on INFLUX_TOO_LARGE halves it by
+ * lines (influx_split_point) and posts each half the same way,
+ * recursively (Telegraf's splitAndWrite), so every line is tried in the
+ * largest request the server takes. A single line the server still finds
+ * too large is INFLUX_REJECT ("influxdb: 413: one point of N bytes is
+ * larger than the server takes"). A REJECTed half does not stop the other;
+ * RETRY, AUTH and CONFIG stop at once (later halves are not sent: the
+ * server asked for calm, or would refuse them the same way). Returns
+ * INFLUX_OK, the first stopping failure, or else the first REJECT, with
+ * that failure's reason in errbuf.
+ */
+int influx_post_split(const char *data, size_t len, influx_post_fn post, void *ctx, char *errbuf,
+                      size_t errbuf_size);
 
 #endif

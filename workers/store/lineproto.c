@@ -1,4 +1,4 @@
-/* tw_lineproto.c -- line protocol encoding; see lineproto.h. */
+/* lineproto.c -- line protocol encoding; see lineproto.h. */
 #include "lineproto.h"
 
 #include <inttypes.h>

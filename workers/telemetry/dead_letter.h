@@ -19,7 +19,7 @@
  * rejected it is each window row, or raw event, as one JSON object
  * (dead_letter_row_json, dead_letter_event_json).
  *
- * Pure: builds text only. The loop (telemetry.c) produces it.
+ * Pure: builds text only. tw_dlq.c produces it.
  */
 #ifndef SLUICE_DEAD_LETTER_H
 #define SLUICE_DEAD_LETTER_H

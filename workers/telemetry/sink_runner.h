@@ -4,7 +4,7 @@
  * on reading Kafka while the three sinks write it at the same time, instead
  * of waiting for PostgreSQL, then Redis, then InfluxDB on the thread that
  * consumes. Offsets are still committed only after every sink acknowledged
- * the batch: that order lives in telemetry.c, unchanged.
+ * the batch: that order lives in tw_flush.c, unchanged.
  *
  * A runner holds one job at a time (a write or a trim). The loop starts a
  * job, does other work, and collects the result with sink_runner_collect,

@@ -128,14 +128,6 @@ char *telemetry_status_json(const char *resource, const struct telemetry_counter
 /* The running worker's status (telemetry_status_json of its state). */
 char *telemetry_snapshot_json(struct telemetry *t);
 
-/*
- * How long to wait before retry number attempt (1, 2, ...) of a batch:
- * Retry-After when the server gave one (retry_after_ms > 0, at most
- * 5 minutes), else 100 ms doubling per attempt up to cap_ms, with "equal
- * jitter": half of it fixed, half scaled by jitter in [0, 1), so replicas
- * that failed together do not retry together.
- */
-int64_t telemetry_backoff_ms(unsigned attempt, int64_t retry_after_ms, int64_t cap_ms,
-                             double jitter);
+/* The retry backoff of a batch is tw_flush_backoff_ms (tw_flush.h). */
 
 #endif

@@ -1,5 +1,5 @@
 /* tw_event_lp.h -- a raw telemetry event as one line protocol point: the
- * InfluxDB sink's raw mode (spec.sinks.influxdb.raw) writes events this way.
+ * InfluxDB sink's raw mode (spec.sinks.influxdb_raw) writes events this way.
  * Pure.
  */
 #ifndef SLUICE_TW_EVENT_LP_H

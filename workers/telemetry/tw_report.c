@@ -1,13 +1,14 @@
 /* tw_report.c -- partition progress to the status Redis; see tw_report.h. */
 #include "tw_report.h"
-#include "hostport.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+
+#include "err.h"
+#include "hostport.h"
+#include "redis_conn.h"
 
 struct base {
 	int32_t partition;
@@ -15,8 +16,7 @@ struct base {
 };
 
 struct tw_report {
-	char host[256];
-	int port;
+	char *addr; /* "host:port", as given */
 	char *ns, *name;
 	redisContext *c;
 	struct base *bases;
@@ -33,20 +33,23 @@ struct tw_report *tw_report_new(const char *addr, const char *ns, const char *na
                                 size_t errbuf_size)
 {
 	struct tw_report *r = calloc(1, sizeof(*r));
+	char host[256]; /* redis_conn_open's bound too */
+	int port;
 
 	if (r == NULL) {
-		snprintf(errbuf, errbuf_size, "out of memory");
+		err_set(errbuf, errbuf_size, -1, "out of memory");
 		return NULL;
 	}
-	if (hostport_split(addr, r->host, sizeof(r->host), &r->port) < 0) {
-		snprintf(errbuf, errbuf_size, "\"%s\" is not host:port", addr);
+	if (hostport_split(addr, host, sizeof(host), &port) < 0) {
+		err_set(errbuf, errbuf_size, -1, "\"%s\" is not host:port", addr);
 		free(r);
 		return NULL;
 	}
+	r->addr = strdup(addr);
 	r->ns = strdup(ns);
 	r->name = strdup(name);
-	if (r->ns == NULL || r->name == NULL) {
-		snprintf(errbuf, errbuf_size, "out of memory");
+	if (r->addr == NULL || r->ns == NULL || r->name == NULL) {
+		err_set(errbuf, errbuf_size, -1, "out of memory");
 		tw_report_free(r);
 		return NULL;
 	}
@@ -59,6 +62,7 @@ void tw_report_free(struct tw_report *r)
 		return;
 	if (r->c != NULL)
 		redisFree(r->c);
+	free(r->addr);
 	free(r->ns);
 	free(r->name);
 	free(r->bases);
@@ -102,21 +106,20 @@ static int failed(struct tw_report *r, int64_t now_ms)
 	return TW_REPORT_FAILED;
 }
 
+/* redis_conn_open's message names the address ("redis host:port: why");
+ * this one has always read "redis: connect host:port: why". */
 static int connect_once(struct tw_report *r, char *errbuf, size_t errbuf_size)
 {
-	struct timeval tv = {0, TW_REPORT_TIMEOUT_MS * 1000};
+	static const char prefix[] = "redis ";
+	char why[512];
 
 	if (r->c != NULL)
 		return 0;
-	r->c = redisConnectWithTimeout(r->host, r->port, tv);
-	if (r->c == NULL || r->c->err) {
-		snprintf(errbuf, errbuf_size, "redis: connect %s:%d: %s", r->host, r->port,
-		         r->c != NULL ? r->c->errstr : "out of memory");
-		return -1;
-	}
-	if (redisSetTimeout(r->c, tv) != REDIS_OK) {
-		snprintf(errbuf, errbuf_size, "redis: set timeout: %s", r->c->errstr);
-		return -1;
+	r->c = redis_conn_open(r->addr, NULL, TW_REPORT_TIMEOUT_MS, why, sizeof(why));
+	if (r->c == NULL) {
+		const char *w =
+		    strncmp(why, prefix, sizeof(prefix) - 1) == 0 ? why + sizeof(prefix) - 1 : why;
+		return err_set(errbuf, errbuf_size, -1, "redis: connect %s", w);
 	}
 	return 0;
 }
@@ -157,10 +160,8 @@ int tw_report_write(struct tw_report *r, const int32_t *partitions,
 		return TW_REPORT_WRITTEN;
 	if (now_ms < r->next_try_ms)
 		return TW_REPORT_WAITING;
-	if (reserve(r, n) < 0) {
-		snprintf(errbuf, errbuf_size, "out of memory");
-		return TW_REPORT_NOMEM;
-	}
+	if (reserve(r, n) < 0)
+		return err_set(errbuf, errbuf_size, TW_REPORT_NOMEM, "out of memory");
 	if (connect_once(r, errbuf, errbuf_size) < 0)
 		return failed(r, now_ms);
 	for (size_t i = 0; i < n; i++) {

@@ -1,5 +1,5 @@
 /* tw_report.h -- the telemetry worker's side of the status Redis
- * (lib/tw_progress.h, CONTRACTS.md 3): after each commit, the partitions it
+ * (lib/contract/tw_progress.h, docs/contracts.md §3): after each commit, the partitions it
  * owns are written to `sluice:tw:<ns>:<name>:stats`.
  *
  * The status is advisory, so it never holds the stream up: connects and

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "err.h"
 #include "log.h"
 #include "metrics.h"
 #include "secret_env.h"
@@ -25,11 +26,9 @@ int tw_sink_fail(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (errbuf != NULL && errbuf_size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errbuf_size, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	err_setv(errbuf, errbuf_size, rc, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -108,7 +107,7 @@ static double elapsed_s(const struct timespec *a, const struct timespec *b)
 
 /* The secret ref names, from the environment; *out NULL when the spec has
  * no reference. The value stays owned by the environment. */
-static int read_secret(const struct tw_secret_ref *ref, const char *field, const char **out,
+static int read_secret(const struct spec_secret_ref *ref, const char *field, const char **out,
                        char *errbuf, size_t errbuf_size)
 {
 	char var[512];
@@ -139,7 +138,7 @@ int tw_sinks_new(const struct tw_spec *spec, struct tw_sink ***sinks, size_t *n,
 	const struct {
 		const struct tw_sink_ops *ops;
 		int enabled;
-		const struct tw_secret_ref *secret;
+		const struct spec_secret_ref *secret;
 		const char *field;
 	} kinds[] = {
 	    {&tw_sink_pg_ops, spec->sinks.postgres.enabled, &spec->sinks.postgres.dsn,

@@ -1,6 +1,6 @@
 /* tw_sink.h -- what the telemetry loop hands its sinks, and what it gets back.
  *
- * The loop (workers/telemetry.c) collects emitted windows (copied out of the
+ * The flush (workers/telemetry/tw_flush.c) collects emitted windows (copied out of the
  * core's callback into tw_rows) and, when raw points are on, the accepted
  * events, into a tw_batch; it hands the same batch to every configured sink
  * and commits Kafka offsets only after every sink returned 0 for it. So a

@@ -1,19 +1,17 @@
-/* tw_sink_influx.c -- the InfluxDB sink (libcurl): window results (and raw
- * events when spec.sinks.influxdb.raw is on) as line protocol, up to
- * TW_SINK_INFLUX_BATCH_LINES points per request, to the v1 /write or the v2
- * /api/v2/write API, answered by Telegraf's rules (influx_classify).
- * See tw_sink_int.h for the pure parts and docs/telemetry-sinks.md for the
- * measurements and how to query them. */
-#include <ctype.h>
+/* tw_sink_influx.c -- the InfluxDB sink: window results (and raw events
+ * when spec.sinks.influxdb_raw is on) as line protocol, up to
+ * TW_SINK_INFLUX_BATCH_LINES points per request, written by the store's
+ * InfluxDB client (influx_client.h: v1 or v2 API, Telegraf's rules, the 413
+ * split, CREATE DATABASE, Retry-After), its outcomes mapped to
+ * TW_SINK_E_*. See tw_sink_int.h for the pure parts and
+ * docs/telemetry-sinks.md for the measurements and how to query them. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <curl/curl.h>
-
+#include "influx_client.h"
 #include "log.h"
 #include "tw_agg.h"
 #include "tw_sink_int.h"
@@ -22,27 +20,16 @@
  * (RETRY), and the loop is never stuck on one write. */
 #define INFLUX_TIMEOUT_S 30
 #define INFLUX_CONNECT_TIMEOUT_S 10
-/* Response bytes kept for classification and the error message. */
-#define BODY_MAX 4096
 /* Longest reason carried in an errbuf here. */
 #define REASON_MAX 512
 
 struct influx_sink {
 	struct tw_sink_schema schema;
-	enum tw_influx_api api;
 	int raw, windows;
-	char *db;
-	struct buf write_url, query_url;
-	CURL *curl;
-	struct curl_slist *write_headers, *query_headers;
-	char curl_err[CURL_ERROR_SIZE];
-	char body[BODY_MAX + 1];
-	size_t body_len;
+	struct influx_client *client;
 	struct buf lines;
 	size_t nlines;
-	int create_refused; /* CREATE DATABASE was refused (401/403): not again */
 	int64_t retry_after_ms;
-	int curl_global;
 };
 
 /* ==== Pure text and rules ==== */
@@ -164,205 +151,6 @@ int tw_sink_influx_event_line(struct buf *b, const struct tw_sink_schema *schema
 	return lp_append(b, &pt, errbuf, errbuf_size);
 }
 
-static int post_split(const char *data, size_t len, tw_sink_influx_post_fn post, void *ctx,
-                      char *errbuf, size_t errbuf_size, int depth)
-{
-	char second[REASON_MAX];
-	size_t cut;
-	int rc1, rc2;
-
-	rc1 = post(ctx, data, len, errbuf, errbuf_size);
-	if (rc1 != TW_SINK_INFLUX_TOO_LARGE)
-		return rc1;
-	cut = influx_split_point(data, len);
-	if (cut == 0 || depth >= 64)
-		return tw_sink_fail(
-		    errbuf, errbuf_size, TW_SINK_E_REJECT,
-		    "influxdb: 413: one point of %zu bytes is larger than the server "
-		    "takes",
-		    len);
-	rc1 = post_split(data, cut, post, ctx, errbuf, errbuf_size, depth + 1);
-	if (rc1 == TW_SINK_E_RETRY)
-		return rc1;
-	/* Keep the first half's reason when both halves fail. */
-	rc2 = post_split(data + cut, len - cut, post, ctx, rc1 < 0 ? second : errbuf,
-	                 rc1 < 0 ? sizeof(second) : errbuf_size, depth + 1);
-	if (rc2 == TW_SINK_E_RETRY && rc1 < 0)
-		tw_sink_fail(errbuf, errbuf_size, rc2, "%s", second);
-	if (rc2 == TW_SINK_E_RETRY)
-		return rc2;
-	return rc1 < 0 ? rc1 : rc2;
-}
-
-int tw_sink_influx_post_split(const char *data, size_t len, tw_sink_influx_post_fn post, void *ctx,
-                              char *errbuf, size_t errbuf_size)
-{
-	return post_split(data, len, post, ctx, errbuf, errbuf_size, 0);
-}
-
-/* ==== HTTP ==== */
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct influx_sink *s = arg;
-	size_t bytes = size * n, room = BODY_MAX - s->body_len;
-	size_t take = bytes < room ? bytes : room;
-
-	memcpy(s->body + s->body_len, p, take);
-	s->body_len += take;
-	return bytes; /* the rest is dropped, not an error */
-}
-
-/* The body's first line, for messages. */
-static const char *body_line(struct influx_sink *s, char *buf, size_t size)
-{
-	snprintf(buf, size, "%.*s", (int)strcspn(s->body, "\r\n"), s->body);
-	return buf;
-}
-
-/* POSTs len bytes of data to url; *status is the HTTP status. A transfer
- * failure (refused, reset, timed out) is RETRY; a URL curl cannot use is
- * CONFIG. */
-static int http_post(struct influx_sink *s, const char *url, struct curl_slist *headers,
-                     const char *data, size_t len, long *status, char *errbuf, size_t errbuf_size)
-{
-	CURLcode cc;
-
-	s->body_len = 0;
-	s->body[0] = '\0';
-	s->curl_err[0] = '\0';
-	if ((cc = curl_easy_setopt(s->curl, CURLOPT_URL, url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len)) !=
-	        CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, data)) != CURLE_OK ||
-	    (cc = curl_easy_perform(s->curl)) != CURLE_OK) {
-		int rc = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL
-		             ? TW_SINK_E_CONFIG
-		             : TW_SINK_E_RETRY;
-		const char *detail = s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(cc);
-
-		log_msg(rc == TW_SINK_E_RETRY ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
-		        "influxdb request failed", "resource", s->schema.resource, "url", url,
-		        "error", detail, NULL);
-		return tw_sink_fail(errbuf, errbuf_size, rc, "influxdb: POST %s: %s", url, detail);
-	}
-	s->body[s->body_len] = '\0';
-	*status = 0;
-	if ((cc = curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status)) != CURLE_OK)
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
-		                    "influxdb: POST %s: no status: %s", url,
-		                    curl_easy_strerror(cc));
-	return 0;
-}
-
-/* CREATE DATABASE, as Telegraf does on "database not found". Returns 0
- * when it exists now; TW_SINK_E_CONFIG when the server refused (401/403:
- * no right to create it), RETRY otherwise. */
-static int create_database(struct influx_sink *s, char *errbuf, size_t errbuf_size)
-{
-	struct buf q;
-	char line[256];
-	long status;
-	int rc;
-
-	buf_init(&q, 4096);
-	if (influx_create_db_body(&q, s->db) < 0) {
-		buf_free(&q);
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
-		                    "influxdb: out of memory");
-	}
-	rc = http_post(s, s->query_url.data, s->query_headers, q.data, q.len - 1, &status, errbuf,
-	               errbuf_size);
-	buf_free(&q);
-	if (rc < 0)
-		return rc;
-	if (status == 200 && strstr(s->body, "\"error\"") == NULL) {
-		log_info("influxdb database created", "resource", s->schema.resource, "database",
-		         s->db, NULL);
-		return 0;
-	}
-	rc = status == 401 || status == 403 ? TW_SINK_E_CONFIG : TW_SINK_E_RETRY;
-	if (rc == TW_SINK_E_CONFIG)
-		s->create_refused = 1;
-	body_line(s, line, sizeof(line));
-	log_error("influxdb CREATE DATABASE failed", "resource", s->schema.resource, "database",
-	          s->db, "response", line, NULL);
-	return tw_sink_fail(
-	    errbuf, errbuf_size, rc,
-	    "influxdb: database \"%s\" not found and CREATE DATABASE failed: %ld %s", s->db, status,
-	    line);
-}
-
-/* Records the Retry-After of the last response (the longest asked for
- * during this write wins). */
-static void note_retry_after(struct influx_sink *s)
-{
-	struct curl_header *h = NULL;
-	int64_t ms;
-
-	if (curl_easy_header(s->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
-	    h == NULL)
-		return;
-	ms = influx_retry_after(h->value, time(NULL));
-	if (ms > s->retry_after_ms)
-		s->retry_after_ms = ms;
-}
-
-/* One request body, answered by influx_classify. */
-static int influx_post(void *ctx, const char *data, size_t len, char *errbuf, size_t errbuf_size)
-{
-	struct influx_sink *s = ctx;
-	char line[256], code[16];
-	long status;
-	int rc;
-
-	for (int attempt = 0;; attempt++) {
-		if ((rc = http_post(s, s->write_url.data, s->write_headers, data, len, &status,
-		                    errbuf, errbuf_size)) < 0)
-			return rc;
-		body_line(s, line, sizeof(line));
-		snprintf(code, sizeof(code), "%ld", status);
-		switch (influx_classify(s->api, status, s->body)) {
-		case INFLUX_ACT_OK:
-			return TW_SINK_OK;
-		case INFLUX_ACT_SPLIT:
-			log_warn("influxdb request too large; splitting it", "resource",
-			         s->schema.resource, NULL);
-			return TW_SINK_INFLUX_TOO_LARGE;
-		case INFLUX_ACT_CREATE_DB:
-			if (attempt > 0 || s->create_refused)
-				return tw_sink_fail(errbuf, errbuf_size,
-				                    s->create_refused ? TW_SINK_E_CONFIG
-				                                      : TW_SINK_E_RETRY,
-				                    "influxdb: %ld: %s", status, line);
-			if ((rc = create_database(s, errbuf, errbuf_size)) < 0)
-				return rc;
-			continue; /* and write again, once */
-		case INFLUX_ACT_AUTH:
-			/* Nothing is lost by retrying, and a token being rotated
-			 * heals by itself; but say so loudly. */
-			log_error("influxdb refused the credentials: check the token Secret",
-			          "resource", s->schema.resource, "url", s->write_url.data,
-			          "status", code, "response", line, NULL);
-			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
-			                    "influxdb: %ld (check the token): %s", status, line);
-		case INFLUX_ACT_RETRY:
-			note_retry_after(s);
-			log_warn("influxdb write to retry", "resource", s->schema.resource,
-			         "status", code, "response", line, NULL);
-			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY,
-			                    "influxdb: %ld: %s", status, line);
-		case INFLUX_ACT_REJECT:
-		default:
-			log_error("influxdb rejected points", "resource", s->schema.resource,
-			          "status", code, "response", line, NULL);
-			return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_REJECT,
-			                    "influxdb: %ld: %s", status, line);
-		}
-	}
-}
-
 /* ==== Writes ==== */
 
 /* A batch's progress: the first REJECT's reason is kept, the rest goes on. */
@@ -379,15 +167,38 @@ static void note_reject(struct progress *p, const char *reason)
 	}
 }
 
+/* A client outcome as a sink result: a refused token is retried (nothing is
+ * lost, and a token being rotated heals by itself; the client logged it as
+ * an error). */
+static int sink_result(int outcome)
+{
+	switch (outcome) {
+	case INFLUX_OK:
+		return TW_SINK_OK;
+	case INFLUX_REJECT:
+		return TW_SINK_E_REJECT;
+	case INFLUX_CONFIG:
+		return TW_SINK_E_CONFIG;
+	case INFLUX_AUTH:
+	case INFLUX_RETRY:
+	default:
+		return TW_SINK_E_RETRY;
+	}
+}
+
 static int flush_lines(struct influx_sink *s, struct progress *p, char *errbuf, size_t errbuf_size)
 {
 	char reason[REASON_MAX];
+	int64_t wait_ms;
 	int rc;
 
 	if (s->lines.len == 0)
 		return 0;
-	rc = tw_sink_influx_post_split(s->lines.data, s->lines.len, influx_post, s, reason,
-	                               sizeof(reason));
+	rc = sink_result(
+	    influx_client_write(s->client, s->lines.data, s->lines.len, reason, sizeof(reason)));
+	wait_ms = influx_client_retry_after_ms(s->client);
+	if (wait_ms > s->retry_after_ms)
+		s->retry_after_ms = wait_ms;
 	buf_reset(&s->lines);
 	s->nlines = 0;
 	if (rc == TW_SINK_E_REJECT) {
@@ -488,17 +299,9 @@ static void influx_close(void *impl)
 
 	if (s == NULL)
 		return;
-	if (s->curl != NULL)
-		curl_easy_cleanup(s->curl);
-	curl_slist_free_all(s->write_headers);
-	curl_slist_free_all(s->query_headers);
-	if (s->curl_global)
-		curl_global_cleanup();
-	buf_free(&s->write_url);
-	buf_free(&s->query_url);
+	influx_client_close(s->client);
 	buf_free(&s->lines);
 	tw_sink_schema_free(&s->schema);
-	free(s->db);
 	free(s);
 }
 
@@ -522,66 +325,10 @@ static int check_names(const struct tw_spec *spec, char *errbuf, size_t errbuf_s
 	return 0;
 }
 
-static int setup_curl(struct influx_sink *s, const char *token, char *errbuf, size_t errbuf_size)
-{
-	struct buf auth;
-	CURLcode cc;
-
-	if ((cc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-		                    "influxdb: curl_global_init: %s", curl_easy_strerror(cc));
-	s->curl_global = 1;
-	s->curl = curl_easy_init();
-	if (s->curl == NULL)
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-		                    "influxdb: curl_easy_init failed");
-	if ((cc = curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, (long)INFLUX_TIMEOUT_S)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT,
-	                           (long)INFLUX_CONNECT_TIMEOUT_S)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "sluice-worker")) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->curl_err)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s)) != CURLE_OK)
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "influxdb: curl: %s",
-		                    curl_easy_strerror(cc));
-	/* "Expect:" off: curl would wait for a 100 Continue on large bodies. */
-	buf_init(&auth, 8192);
-	if (token != NULL && (buf_append_str(&auth, "Authorization: Token ") < 0 ||
-	                      buf_append_str(&auth, token) < 0 || buf_append(&auth, "", 1) < 0)) {
-		buf_free(&auth);
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-		                    "spec.sinks.influxdb.token: too long");
-	}
-	for (int q = 0; q < 2; q++) {
-		struct curl_slist **list = q ? &s->query_headers : &s->write_headers;
-		const char *hs[] = {q ? NULL : "Content-Type: text/plain; charset=utf-8",
-		                    "Expect:", token != NULL ? auth.data : NULL};
-
-		for (size_t i = 0; i < 3; i++) {
-			struct curl_slist *l;
-
-			if (hs[i] == NULL)
-				continue;
-			l = curl_slist_append(*list, hs[i]);
-			if (l == NULL) {
-				buf_free(&auth);
-				return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-				                    "influxdb: out of memory");
-			}
-			*list = l;
-		}
-	}
-	if (auth.data != NULL)
-		memset(auth.data, 0, auth.len); /* the token lives on in the lists only */
-	buf_free(&auth);
-	return 0;
-}
-
 static int influx_open(const struct tw_spec *spec, const char *token, void **impl, char *errbuf,
                        size_t errbuf_size)
 {
+	struct influx_client_options o;
 	struct influx_sink *s;
 	int rc;
 
@@ -591,25 +338,27 @@ static int influx_open(const struct tw_spec *spec, const char *token, void **imp
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "influxdb: out of memory");
-	buf_init(&s->write_url, 8192);
-	buf_init(&s->query_url, 8192);
 	buf_init(&s->lines, TW_SINK_INFLUX_BATCH_BYTES);
-	s->api = spec->sinks.influxdb.api;
-	s->raw = spec->sinks.influxdb.raw;
-	s->windows = spec->sinks.influxdb.windows;
-	s->db = strdup(spec->sinks.influxdb.database);
-	if (s->db == NULL ||
-	    influx_write_url(&s->write_url, s->api, spec->sinks.influxdb.url, s->db,
-	                     spec->sinks.influxdb.org) < 0 ||
-	    influx_query_url(&s->query_url, spec->sinks.influxdb.url) < 0) {
-		influx_close(s);
-		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-		                    "spec.sinks.influxdb: url or database too long");
-	}
-	if ((rc = setup_curl(s, token, errbuf, errbuf_size)) < 0 ||
-	    (rc = tw_sink_schema_init(&s->schema, spec, errbuf, errbuf_size)) < 0) {
+	s->raw = spec->sinks.influxdb_raw;
+	s->windows = spec->sinks.influxdb_windows;
+	if ((rc = tw_sink_schema_init(&s->schema, spec, errbuf, errbuf_size)) < 0) {
 		influx_close(s);
 		return rc;
+	}
+	o = (struct influx_client_options){
+	    .url = spec->sinks.influxdb.url,
+	    .api = (int)spec->sinks.influxdb.api,
+	    .db = spec->sinks.influxdb.database,
+	    .org = spec->sinks.influxdb.org,
+	    .token = token,
+	    .timeout_s = INFLUX_TIMEOUT_S,
+	    .connect_timeout_s = INFLUX_CONNECT_TIMEOUT_S,
+	    .log_key = "resource",
+	    .log_value = s->schema.resource,
+	};
+	if (influx_client_open(&o, &s->client, errbuf, errbuf_size) < 0) {
+		influx_close(s);
+		return TW_SINK_E_CONFIG;
 	}
 	*impl = s;
 	return 0;

@@ -16,7 +16,6 @@
 #include <time.h>
 
 #include "tw_event.h"
-#include "influx.h"
 #include "lineproto.h"
 #include "tw_parse.h"
 #include "tw_sink.h"
@@ -53,7 +52,8 @@ extern const struct tw_sink_ops tw_sink_influx_ops;
 int tw_sink_open(const struct tw_sink_ops *ops, const struct tw_spec *spec, const char *secret,
                  struct tw_sink **out, char *errbuf, size_t errbuf_size);
 
-/* Writes the message to errbuf (when there is one) and returns rc. */
+/* Writes the message to errbuf (when there is one) and returns rc: err.h's
+ * err_set, under the name every sink already calls. */
 int tw_sink_fail(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -269,22 +269,7 @@ int tw_sink_influx_window_line(struct buf *b, const struct tw_sink_schema *schem
 int tw_sink_influx_event_line(struct buf *b, const struct tw_sink_schema *schema,
                               const struct tw_event *ev, char *errbuf, size_t errbuf_size);
 
-/* Sends one request body. Returns a tw_sink_result, or
- * TW_SINK_INFLUX_TOO_LARGE for a 413. */
-#define TW_SINK_INFLUX_TOO_LARGE 1
-typedef int (*tw_sink_influx_post_fn)(void *ctx, const char *data, size_t len, char *errbuf,
-                                      size_t errbuf_size);
-
-/*
- * Posts data (whole lines) with post; on 413, halves it by lines and posts
- * each half the same way, recursively (Telegraf's splitAndWrite), so every
- * line is tried in the largest request the server takes. A single line the
- * server still finds too large is REJECT. RETRY stops at once (later halves
- * are not sent: the server asked for calm); a REJECTed half does not stop
- * the other. Returns TW_SINK_OK, the first RETRY, or else the first REJECT,
- * with that failure's reason in errbuf.
- */
-int tw_sink_influx_post_split(const char *data, size_t len, tw_sink_influx_post_fn post, void *ctx,
-                              char *errbuf, size_t errbuf_size);
+/* Sending a batch (the 413 split, CREATE DATABASE, Retry-After) is the
+ * store's InfluxDB client: influx_client.h. */
 
 #endif

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "pg.h"
 #include "tw_sink_int.h"
 
 /* Identifiers are quoted in SQL, but only names tw_spec accepts get there:
@@ -25,6 +26,10 @@
  * TABLE IF NOT EXISTS alone still races on the catalog). Any constant
  * would do; this one spells "sluice" in ASCII. */
 #define SCHEMA_LOCK_KEY "115108117105099101"
+/* A server that does not answer a connect or a statement in this long is
+ * away (RETRY): the loop is never stuck on one write. */
+#define CONNECT_TIMEOUT_S 10
+#define STATEMENT_TIMEOUT_MS 30000
 
 struct pg_sink {
 	struct tw_sink_schema schema;
@@ -518,32 +523,22 @@ fail:
 /* Connects (when not connected) and checks the schema. */
 static int pg_ready(struct pg_sink *s, char *errbuf, size_t errbuf_size)
 {
-	/* Ours come first so that the DSN's own settings win (libpq keeps the
-	 * last value of a repeated keyword, and dbname expands the DSN). */
-	static const char *const keys[] = {"connect_timeout", "application_name", "options",
-	                                   "dbname", NULL};
-	const char *values[] = {"10", "sluice-telemetry", "-c statement_timeout=30000", s->dsn,
-	                        NULL};
-	char msg[512];
-	int rc;
+	char msg[600];
+	int failure, rc;
 
 	if (s->conn != NULL)
 		return 0;
-	s->conn = PQconnectdbParams(keys, values, 1);
-	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
-		conn_error(s->conn, msg, sizeof(msg));
+	s->conn = pg_connect(s->dsn, "sluice-telemetry", CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_MS,
+	                     &failure, msg, sizeof(msg));
+	if (s->conn == NULL) {
 		/* A wrong password or database will not fix itself; a server
 		 * that is away will. */
-		rc = (s->conn != NULL && PQconnectionNeedsPassword(s->conn)) ||
-		             strstr(msg, "authentication failed") != NULL ||
-		             strstr(msg, "does not exist") != NULL
-		         ? TW_SINK_E_CONFIG
-		         : TW_SINK_E_RETRY;
+		rc = failure == PG_CONNECT_E_CONFIG ? TW_SINK_E_CONFIG : TW_SINK_E_RETRY;
 		log_msg(rc == TW_SINK_E_RETRY ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
 		        "postgres connect failed", "resource", s->schema.resource, "error", msg,
 		        NULL);
 		pg_drop(s);
-		return tw_sink_fail(errbuf, errbuf_size, rc, "postgres: connect: %s", msg);
+		return tw_sink_fail(errbuf, errbuf_size, rc, "%s", msg);
 	}
 	PQsetNoticeProcessor(s->conn, pg_notice, s);
 	if ((rc = ensure_schema(s, errbuf, errbuf_size)) < 0) {
@@ -890,24 +885,16 @@ static int pg_open(const struct tw_spec *spec, const char *dsn, void **impl, cha
 {
 	const size_t nparams = (size_t)TW_SINK_PG_PARAMS * TW_SINK_PG_ROWS_PER_INSERT;
 	struct pg_sink *s;
-	PQconninfoOption *opts;
-	char *err = NULL;
+	char reason[512];
 	int rc;
 
 	if (dsn == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.postgres.dsn: no DSN");
 	/* A DSN libpq cannot read will not get better: refuse it now. */
-	opts = PQconninfoParse(dsn, &err);
-	if (opts == NULL) {
-		rc = tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
-		                  "spec.sinks.postgres.dsn: %.*s",
-		                  err != NULL ? (int)strcspn(err, "\n") : 13,
-		                  err != NULL ? err : "out of memory");
-		PQfreemem(err);
-		return rc;
-	}
-	PQconninfoFree(opts);
+	if (pg_dsn_check(dsn, reason, sizeof(reason)) < 0)
+		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
+		                    "spec.sinks.postgres.dsn: %s", reason);
 	if (!table_ok(spec->sinks.postgres.table))
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.postgres.table: \"%s\" is not a lower-case SQL "

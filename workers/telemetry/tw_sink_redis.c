@@ -8,27 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "dtoa.h"
+#include "hostport.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "tw_agg.h"
 #include "tw_progress.h"
 #include "tw_sink_int.h"
-#include "hostport.h"
 
 /* Connect and command timeout: a Redis that does not answer in this long
  * is treated as away (RETRY), so a write never hangs the loop. */
-#define REDIS_TIMEOUT_S 5
+#define REDIS_TIMEOUT_MS 5000
 /* Longest host name in spec.sinks.redis.addr. */
 #define HOST_MAX 256
 
 struct redis_sink {
 	struct tw_sink_schema schema;
-	char host[HOST_MAX];
-	int port;
+	char *addr; /* spec.sinks.redis.addr, "host:port" */
 	char *prefix;
 	int64_t ttl_ns;
 	redisContext *c; /* NULL: connect on the next write */
@@ -270,7 +269,7 @@ static int redis_broken(struct redis_sink *s, const char *what, char *errbuf, si
 
 	snprintf(msg, sizeof(msg), "%s",
 	         s->c != NULL && s->c->err ? s->c->errstr : "out of memory");
-	log_warn("redis connection lost", "resource", s->schema.resource, "addr", s->host, "during",
+	log_warn("redis connection lost", "resource", s->schema.resource, "addr", s->addr, "during",
 	         what, "error", msg, NULL);
 	redis_drop(s);
 	return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY, "redis: %s: %s", what, msg);
@@ -300,19 +299,33 @@ static int load_script(struct redis_sink *s, char *errbuf, size_t errbuf_size)
 	return rc;
 }
 
+/* Could not connect: RETRY, as for a connection that broke. why is
+ * redis_conn_open's "redis host:port: reason"; the message reads
+ * "redis: connect: host:port: reason". */
+static int redis_unreachable(struct redis_sink *s, const char *why, char *errbuf,
+                             size_t errbuf_size)
+{
+	static const char prefix[] = "redis ";
+	const char *w =
+	    strncmp(why, prefix, sizeof(prefix) - 1) == 0 ? why + sizeof(prefix) - 1 : why;
+
+	log_warn("redis connection lost", "resource", s->schema.resource, "addr", s->addr, "during",
+	         "connect", "error", w, NULL);
+	redis_drop(s);
+	return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY, "redis: connect: %s", w);
+}
+
 static int redis_ready(struct redis_sink *s, char *errbuf, size_t errbuf_size)
 {
-	struct timeval tv = {REDIS_TIMEOUT_S, 0};
+	char why[256];
 	int rc;
 
 	if (s->c != NULL && s->sha[0] != '\0')
 		return 0;
 	if (s->c == NULL) {
-		s->c = redisConnectWithTimeout(s->host, s->port, tv);
-		if (s->c == NULL || s->c->err)
-			return redis_broken(s, "connect", errbuf, errbuf_size);
-		if (redisSetTimeout(s->c, tv) != REDIS_OK)
-			return redis_broken(s, "set timeout", errbuf, errbuf_size);
+		s->c = redis_conn_open(s->addr, NULL, REDIS_TIMEOUT_MS, why, sizeof(why));
+		if (s->c == NULL)
+			return redis_unreachable(s, why, errbuf, errbuf_size);
 	}
 	if ((rc = load_script(s, errbuf, errbuf_size)) < 0) {
 		redis_drop(s);
@@ -411,6 +424,7 @@ static void redis_close(void *impl)
 	redis_drop(s);
 	tw_sink_schema_free(&s->schema);
 	buf_free(&s->cmd.buf);
+	free(s->addr);
 	free(s->prefix);
 	free(s);
 }
@@ -419,22 +433,24 @@ static int redis_open(const struct tw_spec *spec, const char *secret, void **imp
                       size_t errbuf_size)
 {
 	struct redis_sink *s;
-	int rc;
+	char host[HOST_MAX];
+	int port, rc;
 
 	(void)secret;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: out of memory");
 	buf_init(&s->cmd.buf, 1u << 20);
-	if (hostport_split(spec->sinks.redis.addr, s->host, sizeof(s->host), &s->port) < 0) {
+	if (hostport_split(spec->sinks.redis.addr, host, sizeof(host), &port) < 0) {
 		redis_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "spec.sinks.redis.addr: \"%s\" is not host:port",
 		                    spec->sinks.redis.addr);
 	}
 	s->ttl_ns = spec->sinks.redis.ttl_ns;
+	s->addr = strdup(spec->sinks.redis.addr);
 	s->prefix = strdup(spec->sinks.redis.prefix);
-	if (s->prefix == NULL) {
+	if (s->addr == NULL || s->prefix == NULL) {
 		redis_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: out of memory");
 	}

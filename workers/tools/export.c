@@ -9,10 +9,14 @@
 
 #include <libpq-fe.h>
 
+#include "pg.h"
 #include "secret_env.h"
 #include "tw_spec.h"
 
 #define SQL_MAX 2048
+/* An export of many windows is one long statement: five minutes. */
+#define EXPORT_CONNECT_TIMEOUT_S 10
+#define EXPORT_STATEMENT_TIMEOUT_MS 300000
 #define NCOLS 13
 
 const char export_csv_header[] = "key,window_start,window_end,field,count,value_count,"
@@ -125,9 +129,6 @@ int export_run(const struct export_options *o)
 	struct tw_spec spec;
 	char errbuf[1024], var[512], tmp[4096];
 	const char *dsn;
-	static const char *const keys[] = {"connect_timeout", "application_name", "options",
-	                                   "dbname", NULL};
-	const char *values[5] = {"10", "sluice-export", "-c statement_timeout=300000", NULL, NULL};
 	PGconn *c;
 	FILE *f = stdout;
 	int to_file = o->output != NULL && strcmp(o->output, "-") != 0;
@@ -164,12 +165,10 @@ int export_run(const struct export_options *o)
 		tw_spec_free(&spec);
 		return EXPORT_EXIT_USAGE;
 	}
-	values[3] = dsn;
-	c = PQconnectdbParams(keys, values, 1);
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-		conn_error(c, errbuf, sizeof(errbuf));
-		fprintf(stderr, "sluice-worker: export: postgres: connect: %s\n", errbuf);
-		PQfinish(c);
+	c = pg_connect(dsn, "sluice-export", EXPORT_CONNECT_TIMEOUT_S, EXPORT_STATEMENT_TIMEOUT_MS,
+	               NULL, errbuf, sizeof(errbuf));
+	if (c == NULL) {
+		fprintf(stderr, "sluice-worker: export: %s\n", errbuf);
 		tw_spec_free(&spec);
 		return 1;
 	}

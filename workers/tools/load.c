@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "csvrec.h"
 #include "kafka.h"
 #include "log.h"
@@ -43,14 +44,6 @@ struct load {
 	int bar;
 	int64_t start_ms, last_progress_ms;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *u64(char *buf, size_t size, uint64_t v)
 {
@@ -194,7 +187,7 @@ static int produce(struct load *l, const char *key, size_t key_len, const char *
 			return -1;
 		}
 		rd_kafka_poll(l->p, 100);
-		progress(l, mono_ms(), 0);
+		progress(l, clock_mono_ms(), 0);
 	}
 }
 
@@ -205,12 +198,12 @@ static void pace(struct load *l)
 		return;
 	for (;;) {
 		int64_t due = l->start_ms + (int64_t)(l->sent * 1000 / (uint64_t)l->o->rate);
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		if (now >= due || signals_stop_requested())
 			return;
 		int64_t wait = due - now < 100 ? due - now : 100;
 		rd_kafka_poll(l->p, (int)wait);
-		progress(l, mono_ms(), 0);
+		progress(l, clock_mono_ms(), 0);
 	}
 }
 
@@ -296,7 +289,7 @@ static int publish(struct load *l, char delim)
 			break;
 		}
 		rd_kafka_poll(l->p, 0);
-		progress(l, mono_ms(), 0);
+		progress(l, clock_mono_ms(), 0);
 	}
 	free(scratch);
 	free(cells);
@@ -364,19 +357,19 @@ int load_run(const struct load_options *o)
 	log_info("load starting", "file", o->file, "topic", o->topic, "key_fields",
 	         o->key_fields != NULL ? o->key_fields : "", "format", o->as_json ? "json" : "csv",
 	         NULL);
-	l.start_ms = mono_ms();
+	l.start_ms = clock_mono_ms();
 	l.last_progress_ms = l.start_ms;
 	int rc = publish(&l, delim);
 	/* Every message sent gets its report, even after a stop request. */
-	int64_t flush_start = mono_ms();
-	while (rd_kafka_outq_len(l.p) > 0 && mono_ms() - flush_start < LOAD_FLUSH_MAX_MS) {
+	int64_t flush_start = clock_mono_ms();
+	while (rd_kafka_outq_len(l.p) > 0 && clock_mono_ms() - flush_start < LOAD_FLUSH_MAX_MS) {
 		(void)rd_kafka_flush(l.p, 100);
-		progress(&l, mono_ms(), 0);
+		progress(&l, clock_mono_ms(), 0);
 	}
 	/* Messages still without a report after the wait count as failed. */
 	if (l.sent > l.delivered + l.dr_failed)
 		l.failed += l.sent - l.delivered - l.dr_failed;
-	progress(&l, mono_ms(), 1);
+	progress(&l, clock_mono_ms(), 1);
 	if (l.bar) {
 		char a[32], b[32], c[32], d[32];
 		log_info("load finished", "file", o->file, "topic", o->topic, "rows",

@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg.h"
 #include "secret_env.h"
 
 /* The lock every Sluice worker takes around DDL (tw_sink_pg.c uses the same
  * one): "sluice" in ASCII. */
 #define SCHEMA_LOCK_KEY "115108117105099101"
 #define SQL_MAX 2048
+/* The telemetry sink's connect timeout; no statement timeout: deleting a
+ * long job's frame rows may take a while. */
+#define VIDEO_DB_CONNECT_TIMEOUT_S 10
+#define VIDEO_DB_APPLICATION_NAME "sluice-video"
 
 __attribute__((format(printf, 4, 5))) static int pg_fail(PGconn *c, char *errbuf,
                                                          size_t errbuf_size, const char *fmt, ...)
@@ -129,13 +134,11 @@ static int create_schema(PGconn *c, const char *frames_table, char *errbuf, size
 PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf,
                          size_t errbuf_size)
 {
-	PGconn *c = PQconnectdb(dsn);
+	PGconn *c = pg_connect(dsn, VIDEO_DB_APPLICATION_NAME, VIDEO_DB_CONNECT_TIMEOUT_S, 0, NULL,
+	                       errbuf, errbuf_size);
 
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-		pg_fail(c, errbuf, errbuf_size, "connect");
-		PQfinish(c);
+	if (c == NULL)
 		return NULL;
-	}
 	/* Notices (e.g. "relation already exists, skipping") are noise here. */
 	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	if (create_schema(c, frames_table, errbuf, errbuf_size) < 0) {
@@ -147,7 +150,7 @@ PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf
 
 PGconn *video_db_connect_spec(const struct vj_spec *spec, char *errbuf, size_t errbuf_size)
 {
-	const struct vj_secret_ref *ref = &spec->sinks.postgres.dsn;
+	const struct spec_secret_ref *ref = &spec->sinks.postgres.dsn;
 	char var[512];
 	const char *dsn;
 

@@ -63,10 +63,12 @@ struct video_db_job {
 };
 
 /*
- * Connects with dsn (a libpq connection string or URI) and creates the
- * schema with frames_table as the frames table's name (a lower-case SQL
- * identifier; vj_spec checked it). Returns the connection or NULL with the
- * reason in errbuf (the DSN itself is never written there).
+ * Connects with dsn (a libpq connection string or URI; pg_connect, as
+ * application_name "sluice-video", 10 s connect timeout, no statement
+ * timeout) and creates the schema with frames_table as the frames table's
+ * name (a lower-case SQL identifier; vj_spec checked it). Returns the
+ * connection or NULL with the reason in errbuf (neither the DSN nor its
+ * password is ever written there).
  */
 PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf,
                          size_t errbuf_size);

@@ -11,17 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <libavutil/log.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "dlq.h"
 #include "kafka.h"
 #include "log.h"
 #include "secret_env.h"
 #include "signals.h"
+#include "influx_client.h"
 #include "lineproto.h"
-#include "influx.h"
 #include "video_db.h"
 #include "vj_progress.h"
 #include "vj_spec.h"
@@ -32,7 +32,8 @@
 /* COPY data is sent in pieces of about this size. */
 #define COPY_CHUNK 65536
 /* InfluxDB: a throughput point is a metric, not the job's result: a few
- * tries, then it is dropped with a warning. */
+ * tries, then it is dropped with a warning (at once when it is rejected or
+ * the sink's configuration cannot work). */
 #define INFLUX_TRIES 3
 #define INFLUX_TIMEOUT_S 10
 /* How long one dead letter may take to be delivered before it is retried. */
@@ -61,14 +62,7 @@ struct video_process {
 	PGconn *pg;
 	redisContext *redis;
 
-	int influx_on;
-	CURL *curl;
-	struct curl_slist *influx_headers;
-	struct buf influx_url, influx_query_url;
-	char curl_err[CURL_ERROR_SIZE];
-	long influx_status;
-	char influx_body[512];
-	size_t influx_body_len;
+	struct influx_client *influx; /* NULL: no InfluxDB sink */
 
 	struct vseg_frame *rows;
 	size_t nrows, cap_rows;
@@ -308,54 +302,17 @@ static int redis_ensure(struct video_process *p, char *errbuf, size_t errbuf_siz
 	return p->redis != NULL ? 0 : -1;
 }
 
-/* ==== InfluxDB (the pure rules and URL come from tw_sink_influx.c) ==== */
-
-static size_t on_influx_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct video_process *p = arg;
-	size_t bytes = size * n, room = sizeof(p->influx_body) - 1 - p->influx_body_len;
-	size_t take = bytes < room ? bytes : room;
-
-	memcpy(p->influx_body + p->influx_body_len, data, take);
-	p->influx_body_len += take;
-	p->influx_body[p->influx_body_len] = '\0';
-	return bytes;
-}
-
-static int influx_post(struct video_process *p, const char *url, const char *data, size_t len,
-                       char *errbuf, size_t errbuf_size)
-{
-	CURLcode cc;
-
-	p->influx_body_len = 0;
-	p->influx_body[0] = '\0';
-	p->curl_err[0] = '\0';
-	if ((cc = curl_easy_setopt(p->curl, CURLOPT_URL, url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len)) !=
-	        CURLE_OK ||
-	    (cc = curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, data)) != CURLE_OK ||
-	    (cc = curl_easy_perform(p->curl)) != CURLE_OK) {
-		snprintf(errbuf, errbuf_size, "influxdb: POST %s: %s", url,
-		         p->curl_err[0] != '\0' ? p->curl_err : curl_easy_strerror(cc));
-		return -1;
-	}
-	p->influx_status = 0;
-	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &p->influx_status);
-	return 0;
-}
+/* ==== InfluxDB (the store's client: influx_client.h) ==== */
 
 static void influx_point(struct video_process *p, const struct vj_task *t,
                          const struct vseg_result *r)
 {
 	struct buf b;
 	char errbuf[512] = "";
-	int64_t now_ns;
-	struct timespec ts;
 
-	if (!p->influx_on)
+	if (p->influx == NULL)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	const int64_t now_ns = clock_real_ns();
 	const struct lp_tag tags[] = {
 	    {.key = "job", .value = t->job, .value_len = strlen(t->job)},
 	    {.key = "worker", .value = p->client_id, .value_len = strlen(p->client_id)},
@@ -384,25 +341,13 @@ static void influx_point(struct video_process *p, const struct vj_task *t,
 		return;
 	}
 	for (int attempt = 0; attempt < INFLUX_TRIES; attempt++) {
-		if (influx_post(p, p->influx_url.data, b.data, b.len, errbuf, sizeof(errbuf)) ==
-		    0) {
-			enum influx_action act = influx_classify(p->spec.sinks.influxdb.api,
-			                                         p->influx_status, p->influx_body);
-			if (act == INFLUX_ACT_OK)
-				break;
-			snprintf(errbuf, sizeof(errbuf), "influxdb: %ld: %.*s", p->influx_status,
-			         (int)strcspn(p->influx_body, "\n"), p->influx_body);
-			if (act == INFLUX_ACT_CREATE_DB) {
-				char q[600], e2[256];
-				snprintf(q, sizeof(q), "q=CREATE+DATABASE+%%22%s%%22",
-				         p->spec.sinks.influxdb.database);
-				(void)influx_post(p, p->influx_query_url.data, q, strlen(q), e2,
-				                  sizeof(e2));
-			} else if (act == INFLUX_ACT_REJECT) {
-				attempt = INFLUX_TRIES;
-			}
-		}
-		if (attempt + 1 >= INFLUX_TRIES) {
+		int rc = influx_client_write(p->influx, b.data, b.len, errbuf, sizeof(errbuf));
+
+		if (rc == INFLUX_OK)
+			break;
+		/* Rejected, or a configuration that will not change: no use
+		 * trying again. */
+		if (rc == INFLUX_REJECT || rc == INFLUX_CONFIG || attempt + 1 >= INFLUX_TRIES) {
 			log_warn("throughput point not written to influxdb (dropped)", "job",
 			         t->job, "error", errbuf, NULL);
 			break;
@@ -430,45 +375,18 @@ static int influx_setup(struct video_process *p, char *errbuf, size_t errbuf_siz
 			return VPROC_ERR;
 		}
 	}
-	buf_init(&p->influx_url, 8192);
-	buf_init(&p->influx_query_url, 8192);
-	if (influx_write_url(&p->influx_url, p->spec.sinks.influxdb.api, p->spec.sinks.influxdb.url,
-	                     p->spec.sinks.influxdb.database, p->spec.sinks.influxdb.org) < 0 ||
-	    buf_append(&p->influx_query_url, p->spec.sinks.influxdb.url,
-	               strcspn(p->spec.sinks.influxdb.url, "?")) < 0) {
-		snprintf(errbuf, errbuf_size, "spec.sinks.influxdb: url too long");
+	const struct influx_client_options o = {
+	    .url = p->spec.sinks.influxdb.url,
+	    .api = (int)p->spec.sinks.influxdb.api,
+	    .db = p->spec.sinks.influxdb.database,
+	    .org = p->spec.sinks.influxdb.org,
+	    .token = token,
+	    .timeout_s = INFLUX_TIMEOUT_S,
+	    .log_key = "job",
+	    .log_value = p->job,
+	};
+	if (influx_client_open(&o, &p->influx, errbuf, errbuf_size) < 0)
 		return VPROC_ERR;
-	}
-	while (p->influx_query_url.len > 0 &&
-	       p->influx_query_url.data[p->influx_query_url.len - 1] == '/')
-		p->influx_query_url.len--;
-	if (buf_append(&p->influx_query_url, "/query", 7) < 0) {
-		snprintf(errbuf, errbuf_size, "spec.sinks.influxdb: url too long");
-		return VPROC_ERR;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (p->curl = curl_easy_init()) == NULL) {
-		snprintf(errbuf, errbuf_size, "influxdb: curl_easy_init failed");
-		return VPROC_ERR;
-	}
-	p->influx_headers = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
-	if (p->influx_headers != NULL && token != NULL) {
-		char auth[4096];
-		snprintf(auth, sizeof(auth), "Authorization: Token %s", token);
-		struct curl_slist *l = curl_slist_append(p->influx_headers, auth);
-		memset(auth, 0, sizeof(auth));
-		if (l != NULL)
-			p->influx_headers = l;
-	}
-	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(p->curl, CURLOPT_TIMEOUT, (long)INFLUX_TIMEOUT_S);
-	curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(p->curl, CURLOPT_USERAGENT, "sluice-worker");
-	curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->curl_err);
-	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_influx_body);
-	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->influx_headers);
-	p->influx_on = 1;
 	return 0;
 }
 
@@ -1029,11 +947,7 @@ void video_process_free(struct video_process *p)
 		PQfinish(p->pg);
 	if (p->redis != NULL)
 		redisFree(p->redis);
-	if (p->curl != NULL)
-		curl_easy_cleanup(p->curl);
-	curl_slist_free_all(p->influx_headers);
-	buf_free(&p->influx_url);
-	buf_free(&p->influx_query_url);
+	influx_client_close(p->influx);
 	free(p->rows);
 	vj_spec_free(&p->spec);
 	free(p);

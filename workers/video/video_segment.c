@@ -38,6 +38,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "clock.h"
 #include "video_analysis.h"
 
 /* Invalid packets from the demuxer in a row before the source counts as
@@ -94,14 +95,6 @@ struct seg {
 	int64_t last_pts, last_src_dur; /* stream tb, of the last decoded frame */
 	int done;                       /* a frame at or past end was decoded */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 __attribute__((format(printf, 3, 4))) static int fail(struct seg *s, int code, const char *fmt, ...)
 {
@@ -1015,7 +1008,7 @@ int vseg_run(const struct vseg_request *req, struct vseg_result *res, char *errb
              size_t errbuf_size)
 {
 	struct seg s = {.req = req, .res = res, .errbuf = errbuf, .errbuf_size = errbuf_size};
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -1054,6 +1047,6 @@ int vseg_run(const struct vseg_request *req, struct vseg_result *res, char *errb
 		ret = finish(&s);
 out:
 	seg_free(&s);
-	res->seconds = now_s() - t0;
+	res->seconds = clock_mono_s() - t0;
 	return ret;
 }

@@ -1,0 +1,450 @@
+/* spec_common.c -- the sections both kinds share; see spec_common.h. */
+#include "spec_common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yaml_json.h"
+
+static const char *const pull_policies[] = {"Always", "IfNotPresent", "Never", NULL};
+
+static int one_of(const char *s, const char *const *choices)
+{
+	for (size_t i = 0; choices[i] != NULL; i++)
+		if (strcmp(s, choices[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int spec_no_blank(const char *s)
+{
+	return strpbrk(s, " \t\r\n") == NULL;
+}
+
+int spec_url_has_userinfo(const char *uri)
+{
+	const char *auth = strstr(uri, "://");
+	size_t n;
+
+	if (auth == NULL)
+		return 0;
+	auth += 3;
+	n = strcspn(auth, "/?#");
+	return memchr(auth, '@', n) != NULL;
+}
+
+void spec_secret_ref_free(struct spec_secret_ref *r)
+{
+	free(r->name);
+	free(r->key);
+	r->name = r->key = NULL;
+}
+
+/* ==== Workers ==== */
+
+/* The number part of a quantity, by the apimachinery grammar:
+ *   sign? (digits ('.' digits?)? | '.' digits)
+ *   (binarySI Ki..Ei | decimalSI n u m k M G T P E | exponent e[+-]?number)? */
+static const char *skip_number(const char *s)
+{
+	const char *start = s;
+
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (s > start) {
+		if (*s == '.')
+			for (s++; *s >= '0' && *s <= '9'; s++)
+				;
+		return s;
+	}
+	if (*s != '.' || !(s[1] >= '0' && s[1] <= '9'))
+		return NULL;
+	for (s++; *s >= '0' && *s <= '9'; s++)
+		;
+	return s;
+}
+
+int spec_quantity_ok(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	s = skip_number(s);
+	if (s == NULL)
+		return 0;
+	if (*s == '\0')
+		return 1;
+	if (strchr("KMGTPE", *s) != NULL && s[1] == 'i' && s[2] == '\0')
+		return 1;
+	if (strchr("numkMGTPE", *s) != NULL && s[1] == '\0')
+		return 1;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		s = skip_number(s);
+		return s != NULL && *s == '\0';
+	}
+	return 0;
+}
+
+/* A resource name as Kubernetes writes them: "cpu", "memory",
+ * "ephemeral-storage", "nvidia.com/gpu", "hugepages-2Mi". */
+static int resource_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SPEC_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' || ch == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* obj.name: a map resource name -> quantity (string or integer). */
+static int get_resource_list(struct spec_ctx *c, const cJSON *obj, const char *name,
+                             const char *path, struct spec_resource_list *out)
+{
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
+
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsObject(item))
+		return spec_fail(c, "%s.%s: must be a map of resource names to quantities", path,
+		                 name);
+	for (const cJSON *it = item->child; it != NULL; it = it->next) {
+		char num[32];
+		const char *v;
+
+		if (out->n == SPEC_RESOURCES_MAX)
+			return spec_fail(c, "%s.%s: more than %d resources", path, name,
+			                 SPEC_RESOURCES_MAX);
+		if (!resource_name_ok(it->string))
+			return spec_fail(c, "%s.%s: \"%s\" is not a resource name", path, name,
+			                 it->string);
+		for (size_t j = 0; j < out->n; j++)
+			if (strcmp(out->names[j], it->string) == 0)
+				return spec_fail(c, "%s.%s.%s: given twice", path, name,
+				                 it->string);
+		if (cJSON_IsNumber(it)) {
+			if (it->valuedouble != floor(it->valuedouble) ||
+			    fabs(it->valuedouble) > 9e15)
+				return spec_fail(c, "%s.%s.%s: %g is not a quantity", path, name,
+				                 it->string, it->valuedouble);
+			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
+			v = num;
+		} else if (cJSON_IsString(it)) {
+			v = it->valuestring;
+			if (strlen(v) > 64 || !spec_quantity_ok(v))
+				return spec_fail(
+				    c,
+				    "%s.%s.%s: \"%s\" is not a quantity (such as 500m, "
+				    "64Mi, 2)",
+				    path, name, it->string, v);
+		} else {
+			return spec_fail(c, "%s.%s.%s: must be a quantity (a string or an integer)",
+			                 path, name, it->string);
+		}
+		if (spec_dup(c, &out->names[out->n], it->string) < 0 ||
+		    spec_dup(c, &out->values[out->n], v) < 0) {
+			out->n++; /* names[n] is freed with the rest */
+			return SPEC_E_NOMEM;
+		}
+		out->n++;
+	}
+	return 0;
+}
+
+static int parse_resources(struct spec_ctx *c, const cJSON *w, struct spec_workers *out)
+{
+	static const char *const fields[] = {"requests", "limits", NULL};
+	const char *p = "spec.workers.resources";
+	const cJSON *r;
+	int rc;
+
+	if ((rc = spec_get_object(c, w, "resources", "spec.workers", 0, &r)) < 0 || r == NULL)
+		return rc;
+	if ((rc = spec_check_fields(c, r, p, fields)) < 0 ||
+	    (rc = get_resource_list(c, r, "requests", p, &out->requests)) < 0 ||
+	    (rc = get_resource_list(c, r, "limits", p, &out->limits)) < 0)
+		return rc;
+	return 0;
+}
+
+int spec_parse_workers(struct spec_ctx *c, const cJSON *spec,
+                       const struct spec_workers_rules *rules, struct spec_workers *out)
+{
+	static const char *const fields[] = {
+	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
+	    "image",       "imagePullPolicy", "resources",    SPEC_POD_FIELDS,
+	    NULL};
+	const char *p = "spec.workers";
+	const cJSON *w;
+	long long lo, hi, lag, act, max_def;
+	int rc;
+
+	if ((rc = spec_get_object(c, spec, "workers", "spec", 0, &w)) < 0 ||
+	    (w != NULL && (rc = spec_check_fields(c, w, p, fields)) < 0) ||
+	    (rc = spec_get_int(c, w, "minReplicas", p, rules->min_replicas, 0, SPEC_REPLICAS_MAX,
+	                       &lo)) < 0)
+		return rc;
+	max_def = rules->max_replicas;
+	if (rules->max_follows_min && lo > max_def)
+		max_def = lo;
+	if ((rc = spec_get_int(c, w, "maxReplicas", p, max_def, 1, SPEC_REPLICAS_MAX, &hi)) < 0 ||
+	    (rc = spec_get_int(c, w, "lagThreshold", p, rules->lag_threshold, 1, rules->lag_limit,
+	                       &lag)) < 0 ||
+	    (rc = spec_get_int(c, w, "activationLagThreshold", p, 0, 0, rules->lag_limit, &act)) <
+	        0)
+		return rc;
+	if (hi < lo)
+		return spec_fail(c, "%s.maxReplicas: %lld is below %s.minReplicas: %lld", p, hi, p,
+		                 lo);
+	out->min_replicas = (int32_t)lo;
+	out->max_replicas = (int32_t)hi;
+	out->lag_threshold = lag;
+	out->activation_lag_threshold = act;
+	if ((rc = spec_get_string(c, w, "image", p, 0, NULL, SPEC_TEXT_MAX, &out->image)) < 0 ||
+	    (rc = spec_get_string(c, w, "imagePullPolicy", p, 0, NULL, SPEC_TEXT_MAX,
+	                          &out->image_pull_policy)) < 0)
+		return rc;
+	if (out->image != NULL && strpbrk(out->image, " \t\r\n\f\v") != NULL)
+		return spec_fail(c, "%s.image: \"%s\" has white space", p, out->image);
+	if (out->image_pull_policy != NULL && !one_of(out->image_pull_policy, pull_policies))
+		return spec_fail(c,
+		                 "%s.imagePullPolicy: \"%s\" is not one of Always, IfNotPresent, "
+		                 "Never",
+		                 p, out->image_pull_policy);
+	if ((rc = spec_check_pod_fields(c, w, p)) < 0)
+		return rc;
+	return parse_resources(c, w, out);
+}
+
+static void resource_list_free(struct spec_resource_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->names[i]);
+		free(l->values[i]);
+	}
+	l->n = 0;
+}
+
+void spec_workers_free(struct spec_workers *w)
+{
+	free(w->image);
+	free(w->image_pull_policy);
+	resource_list_free(&w->requests);
+	resource_list_free(&w->limits);
+	memset(w, 0, sizeof(*w));
+}
+
+/* ==== Sinks ==== */
+
+int spec_parse_influxdb(struct spec_ctx *c, const cJSON *sinks, const char *const *extra,
+                        struct spec_influxdb *out, const cJSON **obj)
+{
+	const char *fields[16] = {"url", "database", "org", "token", "api"};
+	size_t nf = 5;
+	const char *p = "spec.sinks.influxdb";
+	const cJSON *s = NULL, *api;
+	int rc;
+
+	if (obj != NULL)
+		*obj = NULL;
+	if (sinks != NULL && (rc = spec_get_object(c, sinks, "influxdb", "spec.sinks", 0, &s)) < 0)
+		return rc;
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && nf < 15; i++)
+		fields[nf++] = extra[i];
+	fields[nf] = NULL;
+	out->enabled = 1;
+	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
+	    (rc = spec_get_string(c, s, "url", p, 1, NULL, SPEC_TEXT_MAX, &out->url)) < 0)
+		return rc;
+	if ((strncmp(out->url, "http://", 7) != 0 && strncmp(out->url, "https://", 8) != 0) ||
+	    spec_url_has_userinfo(out->url) || !spec_no_blank(out->url))
+		return spec_fail(c,
+		                 "%s.url: \"%s\" is not http(s)://host[:port] without credentials "
+		                 "(use token)",
+		                 p, out->url);
+	if ((rc = spec_get_string(c, s, "database", p, 1, NULL, SPEC_TEXT_MAX, &out->database)) <
+	        0 ||
+	    (rc = spec_get_string(c, s, "org", p, 0, NULL, SPEC_TEXT_MAX, &out->org)) < 0 ||
+	    (rc = spec_get_secret_ref(c, s, "token", p, 0, "", &out->token.name, &out->token.key)) <
+	        0)
+		return rc;
+	out->api = SPEC_INFLUX_V1;
+	api = spec_member(s, "api");
+	if (api != NULL) {
+		if (!cJSON_IsString(api))
+			return spec_fail(c, "%s.api: must be a string", p);
+		if (strcmp(api->valuestring, "v1") == 0)
+			out->api = SPEC_INFLUX_V1;
+		else if (strcmp(api->valuestring, "v2") == 0)
+			out->api = SPEC_INFLUX_V2;
+		else
+			return spec_fail(c, "%s.api: \"%s\" is not one of v1, v2", p,
+			                 api->valuestring);
+	}
+	if (out->api == SPEC_INFLUX_V2 && out->token.name == NULL)
+		return spec_fail(c, "%s.token: required when %s.api is v2", p, p);
+	if (obj != NULL)
+		*obj = s;
+	return 0;
+}
+
+void spec_influxdb_free(struct spec_influxdb *s)
+{
+	free(s->url);
+	free(s->database);
+	free(s->org);
+	spec_secret_ref_free(&s->token);
+	memset(s, 0, sizeof(*s));
+}
+
+int spec_parse_postgres(struct spec_ctx *c, const cJSON *sinks, const char *default_table,
+                        int dsn_required, struct spec_postgres *out)
+{
+	static const char *const fields[] = {"dsn", "table", NULL};
+	const char *p = "spec.sinks.postgres";
+	const cJSON *s = NULL;
+	int rc;
+
+	if (sinks != NULL && (rc = spec_get_object(c, sinks, "postgres", "spec.sinks", 0, &s)) < 0)
+		return rc;
+	out->enabled = s != NULL;
+	if ((s != NULL && (rc = spec_check_fields(c, s, p, fields)) < 0) ||
+	    (s != NULL &&
+	     (rc = spec_get_secret_ref(c, s, "dsn", p, dsn_required,
+	                               dsn_required ? " (a Secret reference {name, key})" : "",
+	                               &out->dsn.name, &out->dsn.key)) < 0) ||
+	    (rc = spec_get_string(c, s, "table", p, 0, default_table, SPEC_TEXT_MAX, &out->table)) <
+	        0)
+		return rc;
+	if (!spec_sql_ident_ok(out->table))
+		return spec_fail(c,
+		                 "%s.table: \"%s\" is not a lower-case SQL identifier "
+		                 "([a-z_][a-z0-9_]*, at most %d bytes)",
+		                 p, out->table, SPEC_SQL_IDENT_MAX);
+	return 0;
+}
+
+void spec_postgres_free(struct spec_postgres *s)
+{
+	spec_secret_ref_free(&s->dsn);
+	free(s->table);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ==== Kafka ==== */
+
+int spec_get_bootstrap(struct spec_ctx *c, const cJSON *k, char **out)
+{
+	int rc;
+
+	if ((rc = spec_get_string(c, k, "bootstrap", "spec.kafka", 1, NULL, SPEC_TEXT_MAX, out)) <
+	    0)
+		return rc;
+	if (!spec_no_blank(*out))
+		return spec_fail(c,
+		                 "spec.kafka.bootstrap: \"%s\" has a space; separate brokers with "
+		                 "commas",
+		                 *out);
+	return 0;
+}
+
+int spec_check_topic(struct spec_ctx *c, const char *path, const char *name, const char *topic,
+                     size_t max, const char *hint)
+{
+	if (!spec_topic_ok(topic) || strlen(topic) > max)
+		return spec_fail(c,
+		                 "%s.%s: \"%s\" is not a Kafka topic name (letters, digits, '.', "
+		                 "'_', '-'; at most %zu bytes)%s",
+		                 path, name, topic, max, hint != NULL ? hint : "");
+	return 0;
+}
+
+void spec_kafka_free(struct spec_kafka *k)
+{
+	free(k->bootstrap);
+	free(k->topic);
+	free(k->group);
+	free(k->dead_letter_topic);
+	memset(k, 0, sizeof(*k));
+}
+
+/* ==== Documents ==== */
+
+int spec_document(struct spec_ctx *c, const cJSON *doc, const char *kind, const cJSON **spec,
+                  const char **name, const char **ns)
+{
+	static const char *const fields[] = {"apiVersion", "kind", "metadata",  "spec",
+	                                     "status",     "name", "namespace", NULL};
+	const cJSON *meta, *k, *n, *s;
+	const char *where = "metadata.";
+
+	if (!cJSON_IsObject(doc))
+		return spec_fail(c, "document: must be an object (a %s)", kind);
+	for (const cJSON *it = doc->child; it != NULL; it = it->next)
+		if (!one_of(it->string, fields))
+			return spec_fail(c, "%s: unknown field", it->string);
+	k = spec_member(doc, "kind");
+	if (k != NULL && !cJSON_IsString(k))
+		return spec_fail(c, "kind: must be a string");
+	if (k != NULL && strcmp(k->valuestring, kind) != 0)
+		return spec_fail(c, "kind: \"%s\" is not %s", k->valuestring, kind);
+	meta = spec_member(doc, "metadata");
+	if (meta != NULL && !cJSON_IsObject(meta))
+		return spec_fail(c, "metadata: must be an object");
+	if (meta == NULL) {
+		meta = doc; /* the short form: name and namespace at the top */
+		where = "";
+	}
+	n = spec_member(meta, "name");
+	s = spec_member(meta, "namespace");
+	if (n != NULL && !cJSON_IsString(n))
+		return spec_fail(c, "%sname: must be a string", where);
+	if (s != NULL && !cJSON_IsString(s))
+		return spec_fail(c, "%snamespace: must be a string", where);
+	if (n == NULL)
+		return spec_fail(c, "%sname: required", where);
+	*name = n->valuestring;
+	*ns = s != NULL ? s->valuestring : NULL;
+	*spec = spec_member(doc, "spec");
+	if (*spec == NULL)
+		return spec_fail(c, "spec: required");
+	return 0;
+}
+
+int spec_load_document(struct spec_ctx *c, const char *path, size_t max, cJSON **doc)
+{
+	char why[512];
+	char *data;
+	size_t len, i = 0;
+	int rc;
+
+	*doc = NULL;
+	if ((rc = spec_read_file(c, path, max, &data, &len)) < 0)
+		return rc;
+	while (i < len && strchr(" \t\r\n", data[i]) != NULL)
+		i++;
+	if (i < len && data[i] == '{') {
+		const char *end = NULL;
+
+		*doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+		if (*doc == NULL)
+			rc = spec_fail(c, "%s: not valid JSON near byte %td", path,
+			               end != NULL ? end - data : (ptrdiff_t)0);
+	} else if (yaml_json_parse(data, len, doc, why, sizeof(why)) < 0) {
+		rc = spec_fail(c, "%s: %s", path, why);
+	}
+	free(data);
+	return rc;
+}
