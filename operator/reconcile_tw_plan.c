@@ -51,7 +51,7 @@ void tw_plan_cleanup(const struct tw_resource *r, struct tw_cleanup *out)
 	if (!out->needed)
 		return;
 	if (set(r->status_redis)) {
-		/* The status keys' prefix (CONTRACTS.md 3). */
+		/* The status keys' prefix (docs/contracts.md §3). */
 		out->target[out->n].addr = r->status_redis;
 		snprintf(out->target[out->n].prefix, sizeof(out->target[0].prefix),
 		         "sluice:tw:%s:%s:", r->ns, r->name);

@@ -25,19 +25,12 @@
 #include "kafka.h"
 #include "lag.h"
 #include "scale.h"
+#include "clock.h"
 
 #define PARTITIONS 1000
 #define POLLS 20
 #define TIMEOUT_MS 30000
 #define DECISIONS 2000000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double cpu_s(void)
 {
@@ -128,14 +121,14 @@ static int bench_kafka(const char *bootstrap)
 		fprintf(stderr, "bench_lag: lag %" PRId64 ", expected 8000\n", res.total_lag);
 		goto out;
 	}
-	double t0 = now_s(), c0 = cpu_s();
+	double t0 = clock_mono_s(), c0 = cpu_s();
 	for (int i = 0; i < POLLS; i++)
 		if (lag_read(r, group, topic, LAG_RESET_EARLIEST, TIMEOUT_MS, &res, err,
 		             sizeof(err)) < 0) {
 			fprintf(stderr, "bench_lag: %s\n", err);
 			goto out;
 		}
-	double wall = (now_s() - t0) / POLLS, cpu = (cpu_s() - c0) / POLLS;
+	double wall = (clock_mono_s() - t0) / POLLS, cpu = (cpu_s() - c0) / POLLS;
 	printf("bench_lag: topic of %d partitions, lag %" PRId64 " (%" PRId32
 	       " partitions without a commit)\n",
 	       PARTITIONS, res.total_lag, res.uncommitted);
@@ -146,7 +139,7 @@ static int bench_kafka(const char *bootstrap)
 	       rss0, rss1, rss_mib(), POLLS + 1);
 
 	/* The naive way, for comparison: one watermark query per partition. */
-	t0 = now_s();
+	t0 = clock_mono_s();
 	c0 = cpu_s();
 	for (int p = 0; p < PARTITIONS; p++) {
 		int64_t lo, hi;
@@ -156,7 +149,7 @@ static int bench_kafka(const char *bootstrap)
 			goto out;
 		}
 	}
-	double wall_n = now_s() - t0, cpu_n = cpu_s() - c0;
+	double wall_n = clock_mono_s() - t0, cpu_n = cpu_s() - c0;
 	printf("  per-partition watermarks (1 round trip each, %d): %7.2f ms wall, %7.2f ms CPU "
 	       "(%.0fx the batched poll's wall time, and without committed offsets)\n",
 	       PARTITIONS, wall_n * 1e3, cpu_n * 1e3, wall_n / wall);
@@ -187,7 +180,7 @@ static void bench_decide(void)
 		return;
 	scale_spec_defaults(&spec);
 	spec.max_replicas = 100;
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	for (int i = 0; i < DECISIONS; i++) {
 		struct scale_obs o = {
 		    .ok = 1,
@@ -201,7 +194,7 @@ static void bench_decide(void)
 		cur = scale_decide(&spec, st, &o, NULL, &d);
 		sum += (uint64_t)cur;
 	}
-	double per = (now_s() - t0) / DECISIONS;
+	double per = (clock_mono_s() - t0) / DECISIONS;
 	printf("  one scale_decide (5 s polls, full 300 s window, reason text): %.0f ns "
 	       "(%d decisions, state %zu bytes per resource; checksum %" PRIu64 ")\n",
 	       per * 1e9, DECISIONS, sizeof(*st), sum);

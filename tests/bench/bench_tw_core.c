@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "tw_core.h"
+#include "clock.h"
 
 #define N_EVENTS 1000000
 #define N_KEYS 1000
@@ -58,14 +59,6 @@ static uint64_t next(void)
 	return rng;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void run(const char *name, int64_t size, int64_t slide, const struct compact *in,
                 char keys[][16], const size_t *key_len)
 {
@@ -96,7 +89,7 @@ static void run(const char *name, int64_t size, int64_t slide, const struct comp
 	memset(&ev, 0, sizeof(ev));
 	ev.present = 3;
 
-	t0 = now_s();
+	t0 = clock_mono_s();
 	for (int64_t i = 0; i < N_EVENTS; i++) {
 		const struct compact *c = &in[i];
 		int rc;
@@ -112,7 +105,7 @@ static void run(const char *name, int64_t size, int64_t slide, const struct comp
 			exit(1);
 		}
 	}
-	dt = now_s() - t0;
+	dt = clock_mono_s() - t0;
 
 	if (tw_core_stats(core, 0, &st) < 0)
 		exit(1);

@@ -21,6 +21,7 @@
 
 #include "tw_spec.h"
 #include "tw_core.h"
+#include "clock.h"
 
 #define N_EVENTS 1000000
 #define TARGET 1000000.0
@@ -38,14 +39,6 @@ static void emit(void *opaque, const struct tw_result *r)
 	(void)opaque;
 	(void)r;
 	results++;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(void)
@@ -107,7 +100,7 @@ int main(void)
 		used += (size_t)k;
 	}
 
-	t0 = now_s();
+	t0 = clock_mono_s();
 	for (long i = 0; i < N_EVENTS; i++) {
 		if (tw_parser_parse(p, text + off[i], len[i], &ev, err, sizeof(err)) != 0) {
 			bad++;
@@ -118,7 +111,7 @@ int main(void)
 			return 1;
 		}
 	}
-	dt = now_s() - t0;
+	dt = clock_mono_s() - t0;
 	(void)tw_core_stats(core, 0, &st);
 	printf("hot path (parse + dedupe + windows, no I/O): %d JSON events in %.3f s: %.0f "
 	       "events/s on one core (%.0f ns/event); target %.0f: ratio %.2f\n",

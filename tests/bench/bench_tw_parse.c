@@ -15,18 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "tw_parse.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-		perror("clock_gettime");
-		exit(1);
-	}
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -81,7 +71,7 @@ int main(int argc, char **argv)
 		len[i] = (size_t)k;
 		used += (size_t)k;
 	}
-	t0 = now_s();
+	t0 = clock_mono_s();
 	for (long i = 0; i < n; i++) {
 		if (tw_parser_parse(p, text + off[i], len[i], &ev, err, sizeof(err)) != 0) {
 			bad++;
@@ -89,7 +79,7 @@ int main(int argc, char **argv)
 		}
 		checksum += ev.values[0] + (double)ev.key_len;
 	}
-	t1 = now_s();
+	t1 = clock_mono_s();
 	printf("tw_parser_parse json: %ld events in %.3f s: %.0f events/s (%.0f ns/event, "
 	       "%.1f MB/s), %ld refused, checksum %.1f\n",
 	       n, t1 - t0, (double)n / (t1 - t0), (t1 - t0) * 1e9 / (double)n,

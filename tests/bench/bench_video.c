@@ -38,6 +38,7 @@
 #include <libavutil/log.h>
 
 #include "video_segment.h"
+#include "clock.h"
 
 #define SEGMENT_SECONDS 2
 #define MAX_SEGMENTS 4096
@@ -45,14 +46,6 @@
 struct seg {
 	int64_t start, end;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *env_or(const char *name, const char *def)
 {
@@ -143,22 +136,22 @@ int main(void)
 	}
 
 	/* The reference: one ffmpeg process. */
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	snprintf(cmd, sizeof(cmd),
 	         "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s -vf '%s' -c:v libx264 "
 	         "-preset %s -crf 23 -an %s/reference.mp4",
 	         src, filters, preset, dir);
 	if (sh(cmd) < 0)
 		return 1;
-	double ref_s = now_s() - t0;
+	double ref_s = clock_mono_s() - t0;
 
 	/* Sluice: split, process with nworkers processes, assemble. */
-	t0 = now_s();
+	t0 = clock_mono_s();
 	if (plan(src, segs, &nsegs, &frames) < 0) {
 		fprintf(stderr, "bench_video: cannot plan %s\n", src);
 		return 1;
 	}
-	double split_s = now_s() - t0;
+	double split_s = clock_mono_s() - t0;
 	int *next = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 	                 -1, 0);
 	if (next == MAP_FAILED)
@@ -210,8 +203,8 @@ int main(void)
 	}
 	if (failed)
 		return 1;
-	double process_s = now_s() - t0 - split_s;
-	double t1 = now_s();
+	double process_s = clock_mono_s() - t0 - split_s;
+	double t1 = clock_mono_s();
 	char list[600];
 	snprintf(list, sizeof(list), "%s/list.txt", dir);
 	FILE *f = fopen(list, "w");
@@ -226,8 +219,8 @@ int main(void)
 	         list, src, dir);
 	if (sh(cmd) < 0)
 		return 1;
-	double assemble_s = now_s() - t1;
-	double ours_s = now_s() - t0;
+	double assemble_s = clock_mono_s() - t1;
+	double ours_s = clock_mono_s() - t0;
 
 	printf("bench_video: %d s %s H.264 source, %" PRId64 " frames, filter \"%s\", libx264 %s "
 	       "crf 23, %ld cores\n",

@@ -303,6 +303,12 @@ class Worker:
         self.p.kill()
         self.p.wait(timeout=10)
 
+    def drain(self):
+        """Waits until the log reader has read everything the (stopped)
+        process wrote."""
+        self._t.join(timeout=10)
+        assert not self._t.is_alive(), "the worker's log did not end"
+
 
 @pytest.fixture
 def workers():
@@ -527,19 +533,44 @@ def test_split_process_assemble(stack, tmp_path, unique, workers, nworkers, kill
     job.split()
     ws = [workers(stack, job) for _ in range(nworkers)]
     killed_segs = set()
+    victim = None
     if kill:
-        # Kill while a segment is in flight (started, not done), so that
-        # one must be redelivered and retried.
-        def in_flight():
-            started = {l["segment"] for l in ws[0].logged("segment started")}
-            return started - {l["segment"] for l in ws[0].logged("segment done")}
-        wait_for(in_flight, 60, "a segment in flight")
-        time.sleep(0.1)
-        ws[0].kill()
-        time.sleep(0.5)  # the log reader drains what the process wrote before it died
-        killed_segs = in_flight()
+        def unfinished(segs):
+            """Those of segs whose rows are not committed: a segment started
+            twice (its partition moved on a rebalance) may be done already."""
+            if not segs:
+                return set()
+            done = psql(stack, f"SELECT idx FROM video_segments WHERE job = '{job.job}' "
+                               f"AND state = 'done' AND idx IN ({','.join(segs)})")
+            return set(segs) - set(done.split())
+
+        def in_flight(w):
+            started = {l["segment"] for l in w.logged("segment started")}
+            return unfinished(started - {l["segment"] for l in w.logged("segment done")})
+
+        def stopped_mid_segment():
+            """A worker in the middle of a segment (the group decides who is
+            given the partitions), stopped (SIGSTOP) so that it is still in
+            the middle when it is killed; None when none is."""
+            for w in ws:
+                if in_flight(w):
+                    w.p.send_signal(signal.SIGSTOP)
+                    if in_flight(w):  # its rows are not committed, and now cannot be
+                        return w
+                    w.p.send_signal(signal.SIGCONT)
+            return None
+
+        # Segments take a fraction of a second here: a kill timed from the
+        # log alone could land after a segment's rows were committed (its
+        # redelivery is then skipped, not retried).
+        victim = wait_for(stopped_mid_segment, 60, "a segment in flight", interval=0.05)
+        killed_segs = in_flight(victim)
+        victim.kill()
+        victim.drain()  # every line the process wrote before it died
+        assert killed_segs and not killed_segs & {l["segment"] for l in
+                                                  victim.logged("segment done")}
     job.wait_done(300)
-    check_segments(job, killed_pid=ws[0].p.pid if kill else None)
+    check_segments(job, killed_pid=victim.p.pid if victim else None)
     check_rows(job)
     mode(stack, "assemble", job)
     assert hgetall(stack, job.prefix + "meta")["assembled"] == "1"
@@ -550,8 +581,9 @@ def test_split_process_assemble(stack, tmp_path, unique, workers, nworkers, kill
         attempts = psql(stack, f"SELECT min(attempts) FROM video_segments "
                                f"WHERE job = '{job.job}' AND idx IN ({idx})").strip()
         assert int(attempts) >= 2, f"the killed segment(s) {idx} were not retried"
-    for w in ws[1:] if kill else ws:
-        assert w.stop() == 0
+    for w in ws:
+        if w is not victim:
+            assert w.stop() == 0
 
 
 def test_sigterm_abandons_the_segment(stack, tmp_path, unique, workers):

@@ -38,6 +38,7 @@
 
 #include "kube_client.h"
 #include "kube_watch.h"
+#include "clock.h"
 
 #define FIELD_MANAGER "sluice-it"
 
@@ -107,13 +108,6 @@ static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static struct kube_ref ref_of(const char *group, const char *version, const char *resource,
@@ -707,8 +701,8 @@ static int replicasets(const char *name, int *owned)
 /* Polls until pred(arg) or timeout; fails with what. */
 static void wait_until(int (*pred)(const char *), const char *arg, int seconds, const char *what)
 {
-	double end = now_s() + seconds;
-	while (now_s() < end) {
+	double end = clock_mono_s() + seconds;
+	while (clock_mono_s() < end) {
 		if (pred(arg))
 			return;
 		sleep_ms(200);
@@ -927,10 +921,10 @@ static void test_watch(void **state)
 	memset(&quiet, 0, sizeof(quiet));
 	quiet.opts = (struct kube_watch_opts){
 	    .resource_version = job.rec.rv[2], .label_selector = "watch=it", .timeout_seconds = 2};
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	watch_thread(&quiet);
 	expect_rc(quiet.rc, 0, &quiet.err, "watch to its timeout");
-	assert_true(now_s() - t0 >= 1.5);
+	assert_true(clock_mono_s() - t0 >= 1.5);
 	assert_int_equal(quiet.rec.n, 0);
 	assert_string_equal(quiet.rv_out, job.rec.rv[2]);
 }
@@ -980,9 +974,9 @@ static void test_watch_stop(void **state)
 	struct stopper s = {&stop, 500};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, stop_later, &s), 0);
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	watch_thread(&j);
-	double took = now_s() - t0;
+	double took = clock_mono_s() - t0;
 	pthread_join(t, NULL);
 	expect_rc(j.rc, KUBE_ESTOPPED, &j.err, "stopped watch");
 	assert_true(took >= 0.45 && took < 2.5);

@@ -37,6 +37,7 @@
 #include "kube_client.h"
 #include "leader.h"
 #include "log.h"
+#include "clock.h"
 
 #define LEASE "sluice-lit"
 #define RETRY_MS 400
@@ -55,13 +56,6 @@ struct candidate {
 
 /* ---------------------------------------------------------------- helpers */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -70,9 +64,9 @@ static void sleep_ms(long ms)
 
 #define WAIT_FOR(pred, seconds, what)                                                              \
 	do {                                                                                       \
-		double until_ = now_s() + (seconds);                                               \
+		double until_ = clock_mono_s() + (seconds);                                               \
 		while (!(pred)) {                                                                  \
-			if (now_s() > until_)                                                      \
+			if (clock_mono_s() > until_)                                                      \
 				fail_msg("timed out after %.1fs waiting for %s",                   \
 				         (double)(seconds), what);                                 \
 			sleep_ms(10);                                                              \
@@ -292,7 +286,7 @@ static void test_one_leader_then_release(void **state)
 	start(&b, "cand-b");
 	WAIT_FOR(leader_is_leader(a.l) || leader_is_leader(b.l), 5.0, "a leader");
 	/* For three lease durations (many renewals), never two, never none. */
-	for (double until = now_s() + 3.0; now_s() < until; sleep_ms(20)) {
+	for (double until = clock_mono_s() + 3.0; clock_mono_s() < until; sleep_ms(20)) {
 		int n = leader_is_leader(a.l) + leader_is_leader(b.l);
 		assert_int_equal(n, 1);
 	}
@@ -312,11 +306,11 @@ static void test_one_leader_then_release(void **state)
 	int64_t transitions = rec.transitions;
 
 	/* Graceful stop: release, callback. */
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	stop(lead);
 	assert_int_equal(atomic_load(&lead->stopped), 1);
 	WAIT_FOR(leader_is_leader(other->l), 3.0, "takeover after release");
-	double took = now_s() - t0;
+	double took = clock_mono_s() - t0;
 	fprintf(stderr, "leader_it: takeover after release in %.0f ms (retry %d ms)\n", took * 1000,
 	        RETRY_MS);
 	/* A poll is at most retry * 1.2 away; then a GET and a PUT. Far below
@@ -341,11 +335,11 @@ static void test_step_down_when_taken(void **state)
 	delete_lease();
 	start(&a, "cand-a");
 	WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads");
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	force_holder("intruder", 3);
 	WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a steps down");
 	fprintf(stderr, "leader_it: stepped down %.0f ms after the takeover\n",
-	        (now_s() - t0) * 1000);
+	        (clock_mono_s() - t0) * 1000);
 	assert_false(leader_is_leader(a.l));
 	/* The intruder never renews: 3 s after a last saw it change, a takes
 	 * the lease back, and not before. */
@@ -373,14 +367,14 @@ static void test_step_down_when_renewals_fail(void **state)
 	/* Policies reach admission within a second or so: probe until ours
 	 * refuses an update. */
 	WAIT_FOR(lease_update_refused(), 10.0, "the admission policy to take effect");
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	WAIT_FOR(!leader_is_leader(a.l), 3.0, "a no longer leader");
-	double lost = now_s() - t0;
+	double lost = clock_mono_s() - t0;
 	WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a's on_stopped_leading");
 	fprintf(stderr,
 	        "leader_it: renewals refused: not leader after %.0f ms, told after %.0f ms "
 	        "(renew deadline 2000 ms)\n",
-	        lost * 1000, (now_s() - t0) * 1000);
+	        lost * 1000, (clock_mono_s() - t0) * 1000);
 	/* At most a renew deadline after the last renewal that got through,
 	 * which was no earlier than the probe began refusing minus a retry. */
 	assert_true(lost < 2.0 + 0.2);
@@ -417,7 +411,7 @@ static void test_free_and_held(void **state)
 	force_holder("keeper", 3);
 	struct candidate b = {0};
 	start(&b, "cand-b");
-	for (double until = now_s() + 4.0; now_s() < until; sleep_ms(500)) {
+	for (double until = clock_mono_s() + 4.0; clock_mono_s() < until; sleep_ms(500)) {
 		force_holder("keeper", 3);
 		assert_false(leader_is_leader(b.l));
 	}

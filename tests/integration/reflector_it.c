@@ -52,6 +52,7 @@
 #include "workqueue.h"
 #include "yaml_json.h"
 #include "log.h"
+#include "clock.h"
 
 static struct {
 	struct kube_client *direct; /* straight to the API server */
@@ -91,14 +92,6 @@ static void expect_rc(int rc, int want, const struct kube_error *e, const char *
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -109,9 +102,9 @@ static void sleep_ms(int ms)
 /* Polls pred until true or seconds pass; fails naming what. */
 #define WAIT_FOR(pred, seconds, what)                                                              \
 	do {                                                                                       \
-		double until_ = now_s() + (seconds);                                               \
+		double until_ = clock_mono_s() + (seconds);                                               \
 		while (!(pred)) {                                                                  \
-			if (now_s() > until_)                                                      \
+			if (clock_mono_s() > until_)                                                      \
 				fail_msg("timed out after %ds waiting for %s", (int)(seconds),     \
 				         what);                                                    \
 			sleep_ms(20);                                                              \
@@ -286,11 +279,11 @@ static struct running *start(struct kube_client *c, const char *label,
 
 static void stop(struct running *run)
 {
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 
 	atomic_store(&run->stop, 1);
 	assert_int_equal(pthread_join(run->thread, NULL), 0);
-	run->stopped_in = now_s() - t0;
+	run->stopped_in = clock_mono_s() - t0;
 	assert_int_equal(run->rc, 0);
 }
 
@@ -948,9 +941,9 @@ static void test_videojob_reflected_with_defaults(void **state)
 	           "\"output\":{\"uri\":\"file:///media/out/clip.mp4\"},"
 	           "\"kafka\":{\"bootstrap\":\"kafka:9092\"}}}");
 	/* Until the CRD is Established the collection is 404. */
-	until = now_s() + 30;
+	until = clock_mono_s() + 30;
 	while ((rc = kube_client_create(it.direct, &vjs, vj, NULL, &e)) == KUBE_ENOTFOUND &&
-	       now_s() < until)
+	       clock_mono_s() < until)
 		sleep_ms(100);
 	expect_rc(rc, 0, &e, "create a VideoJob");
 	cJSON_Delete(vj);

@@ -26,6 +26,7 @@
 #include "kube_client.h"
 #include "kube_watch.h"
 #include "log.h"
+#include "clock.h"
 
 /* ---------------------------------------------------------------- pure */
 
@@ -778,13 +779,6 @@ static void *stop_later(void *arg)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void test_watch_stop_when_idle(void **state)
 {
 	struct fixture *f = *state;
@@ -797,9 +791,9 @@ static void test_watch_stop_when_idle(void **state)
 	char rv[KUBE_WATCH_RV_MAX];
 	struct kube_error e;
 	struct kube_watch_opts o = {.label_selector = "idle", .timeout_seconds = 60, .stop = &stop};
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	int rc = kube_watch_run(f->client, &cms, &o, record, &s, rv, sizeof(rv), &e);
-	double took = now_s() - t0;
+	double took = clock_mono_s() - t0;
 	pthread_join(t, NULL);
 	assert_int_equal(rc, KUBE_ESTOPPED);
 	assert_int_equal(s.n, 1);

@@ -24,6 +24,7 @@
 
 #include "reflector.h"
 #include "log.h"
+#include "clock.h"
 
 /* What the fake server does with a LIST. */
 enum list_mode { LIST_OK, LIST_NO_RV, LIST_500 };
@@ -157,14 +158,6 @@ static void *run_main(void *arg)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Runs a reflector over ns/configmaps for seconds; returns its stats. */
 static struct reflector_stats run_for(double seconds, double *stop_took)
 {
@@ -188,10 +181,10 @@ static struct reflector_stats run_for(double seconds, double *stop_took)
 		fail_msg("%s", err);
 	assert_int_equal(pthread_create(&run.t, NULL, run_main, &run), 0);
 	usleep((useconds_t)(seconds * 1e6));
-	t0 = now_s();
+	t0 = clock_mono_s();
 	atomic_store(&run.stop, 1);
 	assert_int_equal(pthread_join(run.t, NULL), 0);
-	*stop_took = now_s() - t0;
+	*stop_took = clock_mono_s() - t0;
 	reflector_stats(run.r, &st);
 	reflector_free(run.r);
 	kube_client_free(c);

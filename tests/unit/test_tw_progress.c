@@ -19,6 +19,7 @@
 
 #include "tw_progress.h"
 #include "tw_report.h"
+#include "clock.h"
 
 static void test_key(void **state)
 {
@@ -102,14 +103,6 @@ static int closed_port(void)
 	return port;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_report_down_backs_off(void **state)
 {
 	char addr[64], err[256];
@@ -126,9 +119,9 @@ static void test_report_down_backs_off(void **state)
 	assert_non_null(r);
 	assert_int_equal(tw_report_write(r, ids, parts, 0, 0, err, sizeof(err)),
 	                 TW_REPORT_WRITTEN); /* nothing to say */
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(tw_report_write(r, ids, parts, 2, t0, err, sizeof(err)), TW_REPORT_FAILED);
-	assert_true(now_ms() - t0 <= TW_REPORT_TIMEOUT_MS + 200); /* never blocks long */
+	assert_true(clock_mono_ms() - t0 <= TW_REPORT_TIMEOUT_MS + 200); /* never blocks long */
 	assert_non_null(strstr(err, "redis: connect 127.0.0.1:"));
 	assert_int_equal(tw_report_failures(r), 1);
 	/* Within the backoff nothing is tried. */

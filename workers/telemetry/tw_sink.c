@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
@@ -96,11 +97,6 @@ static void count_error(const struct tw_sink *s, const char *op, int rc)
 
 	if (sink_metrics.errors != NULL && metrics_inc(sink_metrics.errors, values) < 0)
 		log_warn("telemetry sink error not counted", "sink", s->ops->name, NULL);
-}
-
-static double elapsed_s(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
 /* ==== Secrets ==== */
@@ -218,17 +214,16 @@ const char *tw_sink_name(const struct tw_sink *s)
 
 int tw_sink_write(struct tw_sink *s, const struct tw_batch *batch, char *errbuf, size_t errbuf_size)
 {
-	struct timespec t0, t1;
-	int timed, rc;
+	double t0 = clock_mono_s();
+	int rc;
 
 	if (errbuf != NULL && errbuf_size > 0)
 		errbuf[0] = '\0';
-	timed = clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
 	rc = s->ops->write(s->impl, batch, errbuf, errbuf_size);
-	if (timed && sink_metrics.seconds != NULL && clock_gettime(CLOCK_MONOTONIC, &t1) == 0) {
+	if (sink_metrics.seconds != NULL) {
 		const char *values[] = {s->ops->name, NULL};
 
-		if (metrics_observe(sink_metrics.seconds, values, elapsed_s(&t0, &t1)) < 0)
+		if (metrics_observe(sink_metrics.seconds, values, clock_mono_s() - t0) < 0)
 			log_warn("telemetry sink latency not recorded", "sink", s->ops->name, NULL);
 	}
 	if (rc < 0)
