@@ -35,12 +35,6 @@ const char *vj_progress_addr(const struct vj_spec *spec)
 	return spec->sinks.redis.addr;
 }
 
-redisContext *vj_progress_connect(const char *addr, const char *password, int timeout_ms,
-                                  char *errbuf, size_t errbuf_size)
-{
-	return redis_conn_open(addr, password, timeout_ms, errbuf, errbuf_size);
-}
-
 redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf, size_t errbuf_size)
 {
 	const struct spec_secret_ref *ref = &spec->sinks.redis.password;
@@ -62,7 +56,7 @@ redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf,
 			return NULL;
 		}
 	}
-	return vj_progress_connect(addr, password, 5000, errbuf, errbuf_size);
+	return redis_conn_open(addr, password, 5000, errbuf, errbuf_size);
 }
 
 /* Runs argv; 0 unless the connection or Redis reports an error. */

@@ -41,17 +41,8 @@ int vj_progress_key(const char *ns, const char *name, const char *what, char *bu
  * empty, else spec->sinks.redis.addr; NULL when neither. Borrowed. */
 const char *vj_progress_addr(const struct vj_spec *spec);
 
-/*
- * Connects to addr ("host:port"; "[v6]:port" too) within timeout_ms, and
- * AUTHs with password when not NULL: lib/redis_conn.h's redis_conn_open.
- * Returns the context (free with redisFree) or NULL with the reason in
- * errbuf, naming addr as given:
- *   redis 127.0.0.1:6379: Connection refused
- */
-redisContext *vj_progress_connect(const char *addr, const char *password, int timeout_ms,
-                                  char *errbuf, size_t errbuf_size);
-
-/* vj_progress_connect for a job: vj_progress_addr(spec), and the password
+/* The job's status Redis, through redis_conn_open (lib/redis_conn.h):
+ * vj_progress_addr(spec), and the password
  * from spec.sinks.redis.password when given (lib/secret_env.h). 5 s
  * timeout. NULL with the reason when there is no address. */
 redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf,

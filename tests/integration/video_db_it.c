@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "redis_conn.h"
 #include "vj_progress.h"
 #include "video_db.h"
 
@@ -129,7 +130,7 @@ static void test_progress(void **state)
 	redisContext *r;
 
 	(void)state;
-	r = vj_progress_connect(env("REDIS_ADDR"), NULL, 2000, err, sizeof(err));
+	r = redis_conn_open(env("REDIS_ADDR"), NULL, 2000, err, sizeof(err));
 	if (r == NULL)
 		fail_msg("%s", err);
 	assert_int_equal(vj_progress_split(r, ns, name, 4, 200, 8000, err, sizeof(err)), 0);
@@ -159,7 +160,7 @@ static void test_progress(void **state)
 	assert_int_equal(vj_progress_read(r, ns, name, &p, err, sizeof(err)), 0);
 	assert_int_equal(p.segments_total, 0);
 	redisFree(r);
-	assert_null(vj_progress_connect("127.0.0.1:1", NULL, 2000, err, sizeof(err)));
+	assert_null(redis_conn_open("127.0.0.1:1", NULL, 2000, err, sizeof(err)));
 	assert_non_null(strstr(err, "redis 127.0.0.1:1: "));
 }
 
