@@ -16,6 +16,10 @@
 
 #define KIND_LABEL "videojob"
 #define JOB_BACKOFF_LIMIT 2
+/* GET /api/v1/nodes a page at a time, so a large cluster's list is never
+ * held whole; Kubernetes' own limit is 5000 nodes. */
+#define NODES_PAGE 500
+#define NODES_PAGES_MAX 100
 /* apply_job: no worker image to run the Job with (KUBE_E* codes are < 0). */
 #define JOB_NO_IMAGE 1
 
@@ -135,10 +139,53 @@ static int observe_assemble_job(const struct reconcile_ctx *ctx, const cJSON *ob
 	return outcome;
 }
 
+/* The cluster's nodes counted for vj_plan_gpu (an NVENC job about to run),
+ * page by page; the count stops at the first page with a GPU, since one is
+ * enough. Once per pass of such a job, no cache: each pass sees the nodes
+ * as they are then (a pass is rare: changes and resyncs). Returns 0, or -1
+ * when the nodes could not be read (logged; RBAC without get/list on
+ * nodes, the API server away). */
+static int observe_gpu_nodes(const struct reconcile_ctx *ctx, const struct vj_read *rd,
+                             struct vj_gpu_nodes *out)
+{
+	struct kube_ref nodes = {"", "v1", "nodes", NULL, NULL, NULL};
+	const char *cont = NULL;
+	cJSON *page = NULL;
+	struct kube_error err;
+	char msg[600];
+
+	for (int i = 0; i < NODES_PAGES_MAX; i++) {
+		struct kube_list_opts o = {.limit = NODES_PAGE, .continue_token = cont};
+		cJSON *next = NULL;
+		int rc = kube_client_list(ctx->kube, &nodes, &o, &next, &err);
+
+		cJSON_Delete(page); /* cont pointed into it */
+		page = next;
+		if (rc != 0) {
+			log_warn("nodes not listed: the GPU check is skipped", "namespace",
+			         rd->res.ns, "name", rd->res.name, "error",
+			         kube_error_format(&err, msg, sizeof(msg)), NULL);
+			return -1;
+		}
+		if (vj_plan_gpu_nodes_add(page, out) != 0)
+			break;
+		cont = cJSON_GetStringValue(reconcile_path(page, "metadata", "continue"));
+		if (out->with_gpu > 0 || cont == NULL || cont[0] == '\0') {
+			cJSON_Delete(page);
+			return 0;
+		}
+	}
+	cJSON_Delete(page);
+	log_warn("nodes not counted: the GPU check is skipped", "namespace", rd->res.ns, "name",
+	         rd->res.name, NULL);
+	return -1;
+}
+
 /* What one run of a pass holds until its status is written: the health
  * judgments' reasons may point into the pods and the Deployment. */
 struct vj_run {
 	cJSON *split, *dep, *job_pods, *worker_pods;
+	cJSON *process_resources; /* vj_plan_process_resources */
 	char *config_text;
 	char hash[32];
 	struct children_secret secrets[4];
@@ -152,6 +199,7 @@ struct vj_run {
 static void run_free(struct vj_run *w)
 {
 	free(w->config_text);
+	cJSON_Delete(w->process_resources);
 	cJSON_Delete(w->worker_pods);
 	cJSON_Delete(w->job_pods);
 	cJSON_Delete(w->dep);
@@ -312,17 +360,29 @@ static void apply_phase(const struct reconcile_ctx *ctx, const struct vj_read *r
 	char err[1024];
 
 	if (w->phase.run_workers) {
-		/* Kept in line with the spec: a change rolls the workers. */
+		/* Kept in line with the spec: a change rolls the workers. Only
+		 * they encode, so only they ask for an NVENC job's GPU. */
+		const cJSON *as_written = wl->resources;
+
 		wl->mode = "process";
-		if (reconcile_workers(ctx, wl, rd->vs.workers.min_replicas, &w->dep, err,
-		                      sizeof(err)) == 0) {
-			w->worker_pods =
-			    reconcile_worker_pods(ctx, rd->obj, KIND_LABEL, "process", w->dep);
-			o->ready_replicas = reconcile_int(w->dep, "status", "readyReplicas");
-			workers_health_judge(w->dep, w->worker_pods, time(NULL), &w->workers);
-			o->workers = &w->workers;
-		} else {
+		if (vj_plan_process_resources(as_written, rd->vs.encoder.codec,
+		                              &w->process_resources) != 0) {
 			o->workers_failed = 1;
+		} else {
+			wl->resources = w->process_resources;
+			if (reconcile_workers(ctx, wl, rd->vs.workers.min_replicas, &w->dep, err,
+			                      sizeof(err)) == 0) {
+				w->worker_pods = reconcile_worker_pods(ctx, rd->obj, KIND_LABEL,
+				                                       "process", w->dep);
+				o->ready_replicas =
+				    reconcile_int(w->dep, "status", "readyReplicas");
+				workers_health_judge(w->dep, w->worker_pods, time(NULL),
+				                     &w->workers);
+				o->workers = &w->workers;
+			} else {
+				o->workers_failed = 1;
+			}
+			wl->resources = as_written;
 		}
 	}
 	if (w->phase.run_assemble) {
@@ -432,12 +492,25 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 {
 	struct vj_read rd;
 	struct vj_begin b;
+	char gpu_msg[VJ_PLAN_MSG_MAX];
 	int rc;
 
 	if (observe_resource(ctx, ns, name, &rd) != 0)
 		return RECONCILE_OK; /* gone: the garbage collector removes the children */
 	struct vj_observed o = observed_of(&rd);
 	vj_plan_begin(&rd.res, &b);
+	if (b.step == VJ_STEP_RUN && vj_spec_codec_nvenc(rd.vs.encoder.codec) &&
+	    (rd.res.old_phase == NULL || strcmp(rd.res.old_phase, "Pending") == 0)) {
+		/* Before anything is made: without a GPU anywhere the job
+		 * fails now, instead of its pods waiting to be scheduled.
+		 * Only then: a device plugin that restarts while the job
+		 * runs (its GPUs briefly gone) must not fail it. */
+		struct vj_gpu_nodes nodes = {0, 0};
+		int counted = observe_gpu_nodes(ctx, &rd, &nodes) == 0;
+
+		vj_plan_gpu(rd.vs.encoder.codec, counted ? &nodes : NULL, &b, gpu_msg,
+		            sizeof(gpu_msg));
+	}
 	switch (b.step) {
 	case VJ_STEP_FINALIZE:
 		rc = finalize(ctx, &rd);

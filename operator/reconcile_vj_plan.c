@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "conditions.h"
+#include "spec_common.h"
+#include "vj_spec.h"
 
 const char *reconcile_vj_progress(long long done, long long total, char *buf, size_t size)
 {
@@ -111,6 +113,107 @@ void vj_plan_begin(const struct vj_resource *r, struct vj_begin *out)
 	} else {
 		out->step = VJ_STEP_RUN;
 	}
+}
+
+/* Whether q, a resource quantity as the API writes it ("1", "500m", "2k")
+ * or a number, is above zero. A malformed one is not. */
+static int quantity_positive(const cJSON *q)
+{
+	const char *s = cJSON_GetStringValue(q);
+
+	if (cJSON_IsNumber(q))
+		return q->valuedouble > 0;
+	if (s == NULL || !spec_quantity_ok(s) || s[0] == '-')
+		return 0;
+	/* Above zero when the number before the suffix or exponent has a
+	 * digit other than 0: no suffix scales a positive number to zero. */
+	for (; *s == '+' || *s == '.' || (*s >= '0' && *s <= '9'); s++)
+		if (*s >= '1' && *s <= '9')
+			return 1;
+	return 0;
+}
+
+int vj_plan_gpu_nodes_add(const cJSON *list, struct vj_gpu_nodes *acc)
+{
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items"), *node;
+
+	if (!cJSON_IsArray(items))
+		return -1;
+	cJSON_ArrayForEach(node, items)
+	{
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(node, "status");
+		const cJSON *alloc = cJSON_GetObjectItemCaseSensitive(st, "allocatable");
+
+		acc->nodes++;
+		if (quantity_positive(
+		        cJSON_GetObjectItemCaseSensitive(alloc, VJ_PLAN_GPU_RESOURCE)))
+			acc->with_gpu++;
+	}
+	return 0;
+}
+
+void vj_plan_gpu(const char *codec, const struct vj_gpu_nodes *nodes, struct vj_begin *out,
+                 char *msg, size_t msg_size)
+{
+	char where[96];
+
+	if (out->step != VJ_STEP_RUN || !vj_spec_codec_nvenc(codec) || nodes == NULL ||
+	    nodes->with_gpu > 0)
+		return;
+	if (nodes->nodes == 0)
+		snprintf(where, sizeof(where), "the cluster has no nodes");
+	else if (nodes->nodes == 1)
+		snprintf(where, sizeof(where), "the cluster's one node has none");
+	else
+		snprintf(where, sizeof(where), "none of the cluster's %lld nodes has one",
+		         nodes->nodes);
+	snprintf(msg, msg_size,
+	         "spec.encoder.codec %s needs a node with an NVIDIA GPU (allocatable "
+	         "%s); %s. Re-create the VideoJob once a node has one",
+	         codec, VJ_PLAN_GPU_RESOURCE, where);
+	out->step = VJ_STEP_REPORT;
+	out->reason = "NoGPU";
+	out->message = msg;
+}
+
+int vj_plan_process_resources(const cJSON *resources, const char *codec, cJSON **out)
+{
+	cJSON *res = NULL, *limits, *v;
+	const cJSON *want;
+
+	*out = NULL;
+	if (resources != NULL && (res = cJSON_Duplicate(resources, 1)) == NULL)
+		return -1;
+	if (!vj_spec_codec_nvenc(codec)) {
+		*out = res;
+		return 0;
+	}
+	if (res == NULL && (res = cJSON_CreateObject()) == NULL)
+		return -1;
+	limits = cJSON_GetObjectItemCaseSensitive(res, "limits");
+	if (limits != NULL && !cJSON_IsObject(limits)) {
+		/* "limits": null is an absent member (spec_read.h). */
+		cJSON_DeleteItemFromObjectCaseSensitive(res, "limits");
+		limits = NULL;
+	}
+	if (limits == NULL && (limits = cJSON_AddObjectToObject(res, "limits")) == NULL)
+		goto nomem;
+	if (cJSON_GetObjectItemCaseSensitive(limits, VJ_PLAN_GPU_RESOURCE) == NULL) {
+		/* A request without a limit is the user's number; Kubernetes
+		 * wants the two equal for an extended resource. */
+		want = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(res, "requests"), VJ_PLAN_GPU_RESOURCE);
+		v = want != NULL ? cJSON_Duplicate(want, 1) : cJSON_CreateString("1");
+		if (v == NULL || !cJSON_AddItemToObject(limits, VJ_PLAN_GPU_RESOURCE, v)) {
+			cJSON_Delete(v);
+			goto nomem;
+		}
+	}
+	*out = res;
+	return 0;
+nomem:
+	cJSON_Delete(res);
+	return -1;
 }
 
 void vj_plan_cleanup(const struct vj_resource *r, struct vj_cleanup *out)

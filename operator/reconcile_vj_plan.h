@@ -9,13 +9,17 @@
  *   observe the resource (cache; the effective spec parsed)
  *     ─► vj_plan_begin: finalize, leave a finished job alone, report an
  *        invalid one, or run
+ *     ─► an NVENC job about to run: the nodes listed (GET /api/v1/nodes),
+ *        vj_plan_gpu_nodes_add, vj_plan_gpu: report it (NoGPU) when no node
+ *        has an NVIDIA GPU
  *   finalize: vj_plan_cleanup (topics, Redis prefix) ─► delete them
  *     ─► vj_plan_cleanup_event ─► drop the finalizer, the Event
  *   run: finalizer, task topics, ConfigMap, split Job (the first failure
  *     stops here: vj_observed.stop) ─► split Job's outcome, progress,
  *     assemble Job read
  *     ─► vj_plan_phase: phase, the Job whose pods explain it, the children
- *        the phase needs ─► those pods read; process Deployment applied and
+ *        the phase needs ─► those pods read; process Deployment applied
+ *        (its container's resources: vj_plan_process_resources) and
  *        judged, or assemble Job created, or the workers deleted
  *     ─► vj_plan_status: status, conditions, Events, the pass's result
  *     ─► status written; the Events once it is
@@ -104,6 +108,48 @@ struct vj_begin {
  * its generation, a name the labels cannot carry (InvalidName), the spec
  * (InvalidSpec). */
 void vj_plan_begin(const struct vj_resource *r, struct vj_begin *out);
+
+/* The extended resource NVIDIA's device plugin advertises on a node with a
+ * GPU, and what an NVENC job's process container asks for. */
+#define VJ_PLAN_GPU_RESOURCE "nvidia.com/gpu"
+
+/* What the cluster's nodes offer an NVENC job, counted over the pages of
+ * GET /api/v1/nodes. Start from {0, 0}. */
+struct vj_gpu_nodes {
+	long long nodes;    /* Nodes listed */
+	long long with_gpu; /* of them, with status.allocatable["nvidia.com/gpu"] > 0 */
+};
+
+/* Adds the items of one NodeList page to *acc: a node counts as having a
+ * GPU when its allocatable nvidia.com/gpu is a quantity above zero (a
+ * string as the API writes it, or a number). Returns 0, or -1 when list is
+ * not a list (no items array; *acc unchanged). Pure. */
+int vj_plan_gpu_nodes_add(const cJSON *list, struct vj_gpu_nodes *acc);
+
+/*
+ * The GPU check of a job vj_plan_begin let run (out->step VJ_STEP_RUN; any
+ * other step is left alone): when codec is an NVENC encoder
+ * (vj_spec_codec_nvenc) and nodes were counted (not NULL) and none has a
+ * GPU, out becomes VJ_STEP_REPORT, reason "NoGPU", with a message in msg
+ * (borrowed by out->message) naming the encoder, nvidia.com/gpu and the
+ * number of nodes. nodes NULL (the list could not be read) lets the job
+ * run: the scheduler still refuses its pods, and a transient error must not
+ * fail a job for good. Pure.
+ */
+void vj_plan_gpu(const char *codec, const struct vj_gpu_nodes *nodes, struct vj_begin *out,
+                 char *msg, size_t msg_size);
+
+/*
+ * The process container's resources: spec.workers.resources as written
+ * (resources, may be NULL), plus limits["nvidia.com/gpu"] = "1" when codec
+ * is an NVENC encoder. The user's own value wins: a limit they set stays;
+ * a request they set without a limit becomes the limit too (an extended
+ * resource's request and limit must be equal). The split and assemble Jobs
+ * do not encode and get resources as written. Returns 0 with *out a new
+ * object (the caller's: cJSON_Delete), or NULL when there is nothing to
+ * set; -1 when out of memory (*out NULL). Pure.
+ */
+int vj_plan_process_resources(const cJSON *resources, const char *codec, cJSON **out);
 
 /* What a deleted job leaves, removed in order (the first failure stops the
  * rest): its task topic and dead-letter topic (when the spec parsed), then

@@ -74,6 +74,12 @@ const char *vj_spec_file_path(const char *uri)
 	return uri + 7;
 }
 
+int vj_spec_codec_nvenc(const char *codec)
+{
+	return codec != NULL &&
+	       (strcmp(codec, "h264_nvenc") == 0 || strcmp(codec, "hevc_nvenc") == 0);
+}
+
 int vj_spec_job_id(const struct vj_spec *spec, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%s/%s", spec->namespace, spec->name);
@@ -153,7 +159,8 @@ static int parse_analysis(struct spec_ctx *c, const cJSON *spec, struct vj_spec 
 static int parse_encoder(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
 {
 	static const char *const fields[] = {"codec", "crf", "preset", NULL};
-	static const char *const codecs[] = {"libx264", "libx265", "libvpx-vp9", "mpeg4", NULL};
+	static const char *const codecs[] = {"libx264",    "libx265",    "libvpx-vp9", "mpeg4",
+	                                     "h264_nvenc", "hevc_nvenc", NULL};
 	static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",
 	                                      "fast",      "medium",    "slow",     "slower",
 	                                      "veryslow",  NULL};

@@ -18,9 +18,12 @@
  *   filters                 a libavfilter graph, at most 4096 bytes; NULL
  *                           in the struct when absent or ""
  *   analysis[]              default all of meanLuma, motion, sceneScore
- *   encoder.codec           libx264 (default) | libx265 | libvpx-vp9 | mpeg4
- *   encoder.crf             default 23, 0..51
- *   encoder.preset          default medium (x264 names)
+ *   encoder.codec           libx264 (default) | libx265 | libvpx-vp9 | mpeg4 |
+ *                           h264_nvenc | hevc_nvenc (NVIDIA's hardware
+ *                           encoders: the process pods ask for a GPU, and the
+ *                           operator fails the job when no node has one)
+ *   encoder.crf             default 23, 0..51 (NVENC: its constant quality, cq)
+ *   encoder.preset          default medium (x264 names; NVENC: p1..p7)
  *   kafka.bootstrap         required, "host:port[,host:port...]"
  *   kafka.topic             default "sluice-vj-<namespace>-<name>"
  *   (derived, not in the spec) consumer group "sluice-vj-<namespace>-<name>",
@@ -143,6 +146,13 @@ void vj_spec_free(struct vj_spec *spec);
 /* The job's name as tasks, rows and logs carry it: "<namespace>/<name>".
  * Returns 0, or -1 when it does not fit in buf. */
 int vj_spec_job_id(const struct vj_spec *spec, char *buf, size_t size);
+
+/* Whether codec is one of NVIDIA's hardware encoders (h264_nvenc,
+ * hevc_nvenc): its process workers need a node with allocatable
+ * nvidia.com/gpu, the NVIDIA driver at run time, and NVENC's options
+ * instead of x264's. The one list both the operator and the worker ask.
+ * NULL is not. Pure. */
+int vj_spec_codec_nvenc(const char *codec);
 
 /* The local path of a file:// URI (the part after "file://", which starts
  * with '/'), or NULL when uri is not a file URI. Borrowed from uri. */

@@ -12,7 +12,8 @@ lag on the status agrees with what Kafka's own consumer-group tool reports.
 A VideoJob runs from apply to Succeeded with its files on a hostPath
 PersistentVolume: its split Job publishes the segment tasks, the process
 workers are scaled up from zero while tasks wait, the assemble Job writes
-the output, and the workers go away afterwards.
+the output, and the workers go away afterwards. A VideoJob with an NVENC
+encoder fails at once on the node, which has no NVIDIA GPU.
 
 Needs the whole stack with its node (make stack-up, as root).
 """
@@ -25,7 +26,7 @@ import time
 import pytest
 
 from conftest import ROOT, assert_locked_down, run
-from test_operator import Operator, create_topic, get, kubectl, reasons, wait_for
+from test_operator import Operator, create_topic, events, exists, get, kubectl, reasons, wait_for
 
 POLL = "1s"
 WINDOW = "6s"  # stabilization window and cooldown, short for the test
@@ -416,3 +417,52 @@ def test_missing_claim_shows_on_the_status(stack, scaler, ns):
     assert st["phase"] == "Splitting"
     assert ready["message"].startswith("the split Job: pod noclaim-split-"), ready
     assert 'persistentvolumeclaim "nope" not found' in ready["message"], ready
+
+
+def allocatable_gpus(node):
+    """A Node's allocatable nvidia.com/gpu (the device plugin writes an
+    integer); 0 when it advertises none."""
+    return int(node.get("status", {}).get("allocatable", {}).get("nvidia.com/gpu", "0"))
+
+
+def test_nvenc_videojob_without_a_gpu_fails_at_once(stack, scaler, ns):
+    """A VideoJob with encoder.codec h264_nvenc on a cluster whose nodes have
+    no NVIDIA GPU (the stack's real node advertises no nvidia.com/gpu): the
+    operator lists the nodes, fails the job before it makes anything, and
+    says why on its status and in a Warning Event, naming the encoder and
+    the resource; no process Deployment (nor split Job) is ever made."""
+    nodes = json.loads(kubectl(stack, "get", "nodes", "-o", "json").stdout)["items"]
+    if any(allocatable_gpus(n) > 0 for n in nodes):
+        pytest.skip("a node of this cluster has an NVIDIA GPU")
+    where = ("the cluster's one node has none" if len(nodes) == 1
+             else f"none of the cluster's {len(nodes)} nodes has one")
+    # minReplicas 1: a job that ran would get its process Deployment at once.
+    vj = vj_manifest(stack, "nvenc", ns, "nvenc.mp4")
+    vj["spec"]["encoder"] = {"codec": "h264_nvenc", "preset": "fast", "crf": 23}
+    kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+
+    def failed():
+        st = (get(stack, "vj", "nvenc", ns) or {}).get("status", {})
+        return st.get("phase") == "Failed" and st
+    st = wait_for("the VideoJob Failed", failed, timeout=30)
+    conds = {c["type"]: c for c in st["conditions"]}
+    ready, fail = conds["Ready"], conds["Failed"]
+    assert ready["status"] == "False" and ready["reason"] == "NoGPU", ready
+    assert fail["status"] == "True" and fail["reason"] == "NoGPU", fail
+    for message in (ready["message"], fail["message"]):
+        assert "h264_nvenc" in message and "nvidia.com/gpu" in message, message
+        assert where in message, message
+    assert "completionTime" in st
+
+    def warned():
+        return [e for e in events(stack, ns, "nvenc")
+                if e.get("reason") == "NoGPU" and e.get("type") == "Warning"]
+    (ev,) = wait_for("a NoGPU Warning Event", warned)
+    assert "h264_nvenc" in ev["message"] and "nvidia.com/gpu" in ev["message"], ev
+
+    # Failed before anything was made; a finished job's later passes make nothing.
+    assert get(stack, "vj", "nvenc", ns)["status"]["phase"] == "Failed"
+    assert get(stack, "deployment", "nvenc-process", ns, check=False) is None
+    assert get(stack, "job", "nvenc-split", ns, check=False) is None
+    assert not exists(stack, "configmap", "nvenc-config", ns)
+    assert len(warned()) == 1

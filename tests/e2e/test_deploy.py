@@ -182,6 +182,10 @@ def test_helm_template_defaults(helm_offline):
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     # No password anywhere in what the chart renders.
     assert "password" not in json.dumps(objs).lower()
+    (cluster_role,) = by_kind(objs, "ClusterRole")
+    # Nodes read only, for an NVENC VideoJob's GPU check (docs/contracts.md §5).
+    assert {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]} in \
+        cluster_role["rules"]
     (lease_role,) = by_kind(objs, "Role")
     assert lease_role["metadata"]["namespace"] == "sluice-system"
     assert lease_role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
@@ -197,6 +201,9 @@ def test_helm_template_variants(helm_offline):
     assert not by_kind(objs, "ClusterRole") and not by_kind(objs, "ClusterRoleBinding")
     roles = {r["metadata"]["name"]: r for r in by_kind(objs, "Role")}
     assert roles["sluice-operator"]["metadata"]["namespace"] == "apps"
+    # Nodes are cluster-scoped: a Role cannot grant them, so it does not try
+    # (the GPU check is then skipped, docs/deploy.md).
+    assert not [r for r in roles["sluice-operator"]["rules"] if "nodes" in r["resources"]]
     assert env_of(by_kind(objs, "Deployment")[0])["SLUICE_NAMESPACE"] == "apps"
 
     objs = render(helm_offline, "--set", "leaderElection.enabled=false")
@@ -486,6 +493,9 @@ ALLOWED = [
     ("delete", "jobs.batch", ["-n", "default"]),
     ("create", "events.events.k8s.io", ["-n", "default"]),
     ("list", "pods", ["-n", "default"]),
+    # An NVENC VideoJob's check that some node has nvidia.com/gpu.
+    ("list", "nodes", []),
+    ("get", "nodes", []),
     ("create", "leases.coordination.k8s.io", ["-n", "sluice-system"]),
     ("update", "leases.coordination.k8s.io", ["-n", "sluice-system"]),
 ]
@@ -503,6 +513,9 @@ DENIED = [
     ("create", "clusterroles.rbac.authorization.k8s.io", []),
     ("update", "customresourcedefinitions.apiextensions.k8s.io", []),
     ("patch", "nodes", []),
+    ("watch", "nodes", []),
+    ("delete", "nodes", []),
+    ("update", "nodes", ["--subresource=status"]),
 ]
 
 
@@ -536,6 +549,7 @@ def test_rendered_chart_accepted_by_server(stack, helm, ns):
     assert can_i(stack, sa, "create", "configmaps", ["-n", ns]) == "yes"
     assert can_i(stack, sa, "create", "configmaps", ["-n", "default"]) == "no"
     assert can_i(stack, sa, "get", "secrets", ["-n", ns]) == "no"
+    assert can_i(stack, sa, "list", "nodes", []) == "no"
     assert can_i(stack, sa, "create", "leases.coordination.k8s.io", ["-n", ns]) == "yes"
     kubectl(stack, "delete", "-n", ns, "-f", "-", "--wait=false", input=rendered)
 
@@ -555,6 +569,8 @@ def test_helm_install_upgrade_uninstall(stack, helm, ns):
     assert env["SLUICE_LEADER_ELECTION_NAMESPACE"] == ns
     sa = f"system:serviceaccount:{ns}:{fullname}"
     assert can_i(stack, sa, "patch", "telemetrywindows.sluice.dev", ["--subresource=status", "-A"]) == "yes"
+    assert can_i(stack, sa, "list", "nodes", []) == "yes"
+    assert can_i(stack, sa, "patch", "nodes", []) == "no"
     assert can_i(stack, sa, "create", "leases.coordination.k8s.io", ["-n", ns]) == "yes"
     assert can_i(stack, sa, "get", "secrets", ["-A"]) == "no"
     listed = helm("list", "-n", ns, "-o", "json").stdout

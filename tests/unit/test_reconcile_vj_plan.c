@@ -1,7 +1,9 @@
 /* Unit tests for operator/reconcile_vj_plan.c, the VideoJob reconciler's
  * decisions: tables of cases for the first decision of a pass (deletion, a
  * finished job, invalid name or spec), the cleanup of a deleted job, the
- * Jobs' outcomes, the phase machine and the children each phase needs, and
+ * Jobs' outcomes, the GPU an NVENC job needs (which nodes have one, the
+ * check, the NoGPU status, the process container's nvidia.com/gpu), the
+ * phase machine and the children each phase needs, and
  * the status (where a pass stopped, the phase, progress present or absent,
  * the Jobs' and workers' health, replicas, times, conditions, Events, the
  * pass's result). All pure: no server. */
@@ -191,6 +193,281 @@ static void test_cleanup(void **state)
 	assert_int_equal(ev.type, EVENTS_WARNING);
 	assert_string_equal(ev.reason, "CleanupFailed");
 	assert_string_equal(ev.note, "cleanup failed, will retry: topic x: timed out");
+}
+
+/* ---------------------------------------------------------------- GPU */
+
+/* One NodeList page: a node per entry, its allocatable nvidia.com/gpu as
+ * JSON text (NULL: no such key; "-": no status.allocatable at all). */
+static cJSON *node_list(const char *const *gpus, size_t n)
+{
+	cJSON *list = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(list, "items");
+
+	assert_non_null(items);
+	cJSON_AddStringToObject(list, "kind", "NodeList");
+	for (size_t i = 0; i < n; i++) {
+		char text[256];
+		cJSON *node;
+
+		if (gpus[i] != NULL && strcmp(gpus[i], "-") == 0)
+			snprintf(text, sizeof(text),
+			         "{\"metadata\":{\"name\":\"n%zu\"},\"status\":{}}", i);
+		else if (gpus[i] == NULL)
+			snprintf(text, sizeof(text),
+			         "{\"metadata\":{\"name\":\"n%zu\"},\"status\":{\"allocatable\":"
+			         "{\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"110\"}}}",
+			         i);
+		else
+			snprintf(text, sizeof(text),
+			         "{\"metadata\":{\"name\":\"n%zu\"},\"status\":{\"allocatable\":"
+			         "{\"cpu\":\"8\",\"nvidia.com/gpu\":%s}}}",
+			         i, gpus[i]);
+		node = cJSON_Parse(text);
+		assert_non_null(node);
+		cJSON_AddItemToArray(items, node);
+	}
+	return list;
+}
+
+/* Which nodes count as having a GPU: allocatable nvidia.com/gpu above zero,
+ * in any form the API (or a hand-made Node) writes a quantity. */
+static void test_gpu_nodes(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *gpus[4];
+		size_t n;
+		long long with_gpu;
+	} cases[] = {
+	    {"no nodes", {NULL}, 0, 0},
+	    {"a node without the resource", {NULL}, 1, 0},
+	    {"a node without allocatable", {"-"}, 1, 0},
+	    {"the device plugin advertising none", {"\"0\""}, 1, 0},
+	    {"one GPU", {"\"1\""}, 1, 1},
+	    {"eight GPUs", {"\"8\""}, 1, 1},
+	    {"a number, not a string", {"2"}, 1, 1},
+	    {"zero as a number", {"0"}, 1, 0},
+	    {"a suffix on a positive number", {"\"1k\""}, 1, 1},
+	    {"a suffix on zero", {"\"0k\""}, 1, 0},
+	    {"a fraction", {"\"500m\""}, 1, 1},
+	    {"zero written long", {"\"0.000\""}, 1, 0},
+	    {"an exponent", {"\"1e3\""}, 1, 1},
+	    {"negative", {"\"-1\""}, 1, 0},
+	    {"not a quantity", {"\"lots\""}, 1, 0},
+	    {"not a quantity either", {"\"1 GPU\""}, 1, 0},
+	    {"null", {"null"}, 1, 0},
+	    {"one of three", {NULL, "\"0\"", "\"1\""}, 3, 1},
+	    {"two of four", {"\"1\"", NULL, "\"4\"", "-"}, 4, 2},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vj_gpu_nodes acc = {0, 0};
+		cJSON *list = node_list(cases[i].gpus, cases[i].n);
+
+		print_message("gpu nodes: %s\n", cases[i].what);
+		assert_int_equal(vj_plan_gpu_nodes_add(list, &acc), 0);
+		assert_int_equal(acc.nodes, (long long)cases[i].n);
+		assert_int_equal(acc.with_gpu, cases[i].with_gpu);
+		cJSON_Delete(list);
+	}
+}
+
+/* Pages add up; what is not a list changes nothing. */
+static void test_gpu_nodes_pages(void **state)
+{
+	static const char *const page1[] = {NULL, "\"0\""}, *const page2[] = {"\"1\""};
+	struct vj_gpu_nodes acc = {0, 0};
+	cJSON *a = node_list(page1, 2), *b = node_list(page2, 1);
+	cJSON *status = cJSON_Parse("{\"kind\":\"Status\",\"code\":403}");
+
+	(void)state;
+	assert_int_equal(vj_plan_gpu_nodes_add(a, &acc), 0);
+	assert_int_equal(acc.nodes, 2);
+	assert_int_equal(acc.with_gpu, 0);
+	assert_int_equal(vj_plan_gpu_nodes_add(b, &acc), 0);
+	assert_int_equal(acc.nodes, 3);
+	assert_int_equal(acc.with_gpu, 1);
+	assert_int_equal(vj_plan_gpu_nodes_add(status, &acc), -1);
+	assert_int_equal(vj_plan_gpu_nodes_add(NULL, &acc), -1);
+	assert_int_equal(acc.nodes, 3);
+	assert_int_equal(acc.with_gpu, 1);
+	cJSON_Delete(status);
+	cJSON_Delete(b);
+	cJSON_Delete(a);
+}
+
+/* The GPU check after vj_plan_begin: only a job about to run, only an
+ * NVENC encoder, only when the nodes were counted and none has one. */
+static void test_gpu_check(void **state)
+{
+	static const struct vj_gpu_nodes none1 = {1, 0}, none3 = {3, 0}, empty = {0, 0},
+	                                 some = {3, 1};
+	static const struct {
+		const char *what;
+		enum vj_step step;
+		const char *codec;
+		const struct vj_gpu_nodes *nodes;
+		enum vj_step want;
+		const char *message; /* NoGPU's, all of it */
+	} cases[] = {
+	    {"h264_nvenc, one node without a GPU", VJ_STEP_RUN, "h264_nvenc", &none1,
+	     VJ_STEP_REPORT,
+	     "spec.encoder.codec h264_nvenc needs a node with an NVIDIA GPU (allocatable "
+	     "nvidia.com/gpu); the cluster's one node has none. Re-create the VideoJob once a "
+	     "node has one"},
+	    {"hevc_nvenc, three nodes without", VJ_STEP_RUN, "hevc_nvenc", &none3, VJ_STEP_REPORT,
+	     "spec.encoder.codec hevc_nvenc needs a node with an NVIDIA GPU (allocatable "
+	     "nvidia.com/gpu); none of the cluster's 3 nodes has one. Re-create the VideoJob once "
+	     "a node has one"},
+	    {"no nodes at all", VJ_STEP_RUN, "h264_nvenc", &empty, VJ_STEP_REPORT,
+	     "spec.encoder.codec h264_nvenc needs a node with an NVIDIA GPU (allocatable "
+	     "nvidia.com/gpu); the cluster has no nodes. Re-create the VideoJob once a node has "
+	     "one"},
+	    {"a node has one", VJ_STEP_RUN, "h264_nvenc", &some, VJ_STEP_RUN, NULL},
+	    {"the nodes could not be read: the scheduler judges", VJ_STEP_RUN, "h264_nvenc", NULL,
+	     VJ_STEP_RUN, NULL},
+	    {"a software encoder needs no GPU", VJ_STEP_RUN, "libx264", &none1, VJ_STEP_RUN, NULL},
+	    {"nor does VP9", VJ_STEP_RUN, "libvpx-vp9", &empty, VJ_STEP_RUN, NULL},
+	    {"being deleted: finalized, not judged", VJ_STEP_FINALIZE, "h264_nvenc", &none1,
+	     VJ_STEP_FINALIZE, NULL},
+	    {"finished: left alone", VJ_STEP_FINISHED, "h264_nvenc", &none1, VJ_STEP_FINISHED,
+	     NULL},
+	    {"already reported", VJ_STEP_REPORT, "h264_nvenc", &none1, VJ_STEP_REPORT, NULL},
+	    {"out of memory: retried", VJ_STEP_RETRY, "h264_nvenc", &none1, VJ_STEP_RETRY, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vj_begin b = {.step = cases[i].step, .reason = "kept", .message = "kept"};
+		char msg[VJ_PLAN_MSG_MAX] = "";
+
+		print_message("gpu check: %s\n", cases[i].what);
+		vj_plan_gpu(cases[i].codec, cases[i].nodes, &b, msg, sizeof(msg));
+		assert_int_equal(b.step, cases[i].want);
+		if (cases[i].message == NULL) {
+			assert_string_equal(b.reason, "kept");
+			assert_string_equal(b.message, "kept");
+			continue;
+		}
+		assert_string_equal(b.reason, "NoGPU");
+		assert_ptr_equal(b.message, msg);
+		assert_string_equal(b.message, cases[i].message);
+	}
+}
+
+/* A job without a GPU, from the begin of its pass to its status: Failed,
+ * Ready False NoGPU, Failed True, one Warning Event with the reason; and
+ * nothing to run (the step is a report, so no child is made). */
+static void test_no_gpu_status(void **state)
+{
+	static const struct vj_gpu_nodes none = {1, 0};
+	struct vj_resource r = {.ns = "media", .name = "clip", .generation = 1, .name_ok = 1};
+	struct vj_begin b;
+	struct vj_plan p;
+	char msg[VJ_PLAN_MSG_MAX];
+
+	(void)state;
+	vj_plan_begin(&r, &b);
+	assert_int_equal(b.step, VJ_STEP_RUN);
+	vj_plan_gpu("h264_nvenc", &none, &b, msg, sizeof(msg));
+	assert_int_equal(b.step, VJ_STEP_REPORT);
+	struct vj_observed o = {.generation = 1,
+	                        .now = NOW,
+	                        .stop = VJ_STOP_REPORT,
+	                        .stop_reason = b.reason,
+	                        .stop_error = b.message};
+	assert_int_equal(vj_plan_status(&o, &p), 0);
+	assert_string_equal(str(p.status, "phase"), "Failed");
+	assert_string_equal(cond_field(p.status, "Ready", "status"), "False");
+	assert_string_equal(cond_field(p.status, "Ready", "reason"), "NoGPU");
+	assert_non_null(strstr(cond_field(p.status, "Ready", "message"), "h264_nvenc"));
+	assert_non_null(strstr(cond_field(p.status, "Ready", "message"), "nvidia.com/gpu"));
+	assert_string_equal(cond_field(p.status, "Failed", "status"), "True");
+	assert_string_equal(cond_field(p.status, "Failed", "reason"), "NoGPU");
+	assert_string_equal(cond_field(p.status, "Complete", "status"), "False");
+	assert_true(has(p.status, "completionTime"));
+	assert_int_equal(num(p.status, "replicas"), 0);
+	assert_int_equal(p.rc, VJ_PLAN_OK); /* not retried: it stays Failed */
+	assert_int_equal(p.n_events, 1);
+	assert_int_equal(p.events[0].type, EVENTS_WARNING);
+	assert_string_equal(p.events[0].reason, "NoGPU");
+	assert_string_equal(p.events[0].note, msg);
+	cJSON_Delete(p.status);
+
+	/* The next pass finds it Failed for its generation: left alone (the
+	 * process Deployment, if one was made before, is removed). */
+	r.old_phase = "Failed";
+	r.observed_generation = 1;
+	vj_plan_begin(&r, &b);
+	assert_int_equal(b.step, VJ_STEP_FINISHED);
+}
+
+/* The process container's resources: spec.workers.resources as written,
+ * plus one nvidia.com/gpu for an NVENC encoder unless the user named it. */
+static void test_process_resources(void **state)
+{
+	static const struct {
+		const char *what, *codec;
+		const char *in;   /* JSON, NULL: no resources */
+		const char *want; /* JSON, NULL: none */
+	} cases[] = {
+	    {"software, none", "libx264", NULL, NULL},
+	    {"software, as written", "libx265", "{\"limits\":{\"memory\":\"1Gi\"}}",
+	     "{\"limits\":{\"memory\":\"1Gi\"}}"},
+	    {"nvenc, none written", "h264_nvenc", NULL, "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}"},
+	    {"nvenc, added to the limits", "hevc_nvenc",
+	     "{\"requests\":{\"cpu\":\"1\"},\"limits\":{\"memory\":\"1Gi\"}}",
+	     "{\"requests\":{\"cpu\":\"1\"},\"limits\":{\"memory\":\"1Gi\",\"nvidia.com/"
+	     "gpu\":\"1\"}}"},
+	    {"nvenc, limits made", "h264_nvenc", "{\"requests\":{\"memory\":\"64Mi\"}}",
+	     "{\"requests\":{\"memory\":\"64Mi\"},\"limits\":{\"nvidia.com/gpu\":\"1\"}}"},
+	    {"nvenc, the user's limit wins", "h264_nvenc",
+	     "{\"limits\":{\"nvidia.com/gpu\":\"2\"}}", "{\"limits\":{\"nvidia.com/gpu\":\"2\"}}"},
+	    {"nvenc, the user's limit wins as a number", "h264_nvenc",
+	     "{\"limits\":{\"nvidia.com/gpu\":2}}", "{\"limits\":{\"nvidia.com/gpu\":2}}"},
+	    {"nvenc, the user's request becomes the limit", "hevc_nvenc",
+	     "{\"requests\":{\"nvidia.com/gpu\":\"2\"}}",
+	     "{\"requests\":{\"nvidia.com/gpu\":\"2\"},\"limits\":{\"nvidia.com/gpu\":\"2\"}}"},
+	    {"nvenc, both written: kept", "h264_nvenc",
+	     "{\"requests\":{\"nvidia.com/gpu\":3},\"limits\":{\"nvidia.com/gpu\":3}}",
+	     "{\"requests\":{\"nvidia.com/gpu\":3},\"limits\":{\"nvidia.com/gpu\":3}}"},
+	    {"nvenc, a null limits is none", "h264_nvenc", "{\"limits\":null}",
+	     "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}"},
+	    {"nvenc, empty", "h264_nvenc", "{}", "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *in = cases[i].in != NULL ? cJSON_Parse(cases[i].in) : NULL;
+		cJSON *want = cases[i].want != NULL ? cJSON_Parse(cases[i].want) : NULL;
+		char *before = in != NULL ? cJSON_PrintUnformatted(in) : NULL;
+		cJSON *out = (cJSON *)1;
+
+		print_message("process resources: %s\n", cases[i].what);
+		assert_true(cases[i].in == NULL || in != NULL);
+		assert_true(cases[i].want == NULL || want != NULL);
+		assert_int_equal(vj_plan_process_resources(in, cases[i].codec, &out), 0);
+		if (want == NULL) {
+			assert_null(out);
+		} else {
+			char *got = cJSON_PrintUnformatted(out);
+			if (!cJSON_Compare(out, want, 1))
+				fail_msg("got %s, want %s", got, cases[i].want);
+			free(got);
+			assert_ptr_not_equal(out, in); /* a copy, the caller's */
+		}
+		if (in != NULL) {
+			/* The spec as written is not touched (the Jobs use it). */
+			char *after = cJSON_PrintUnformatted(in);
+			assert_string_equal(after, before);
+			free(after);
+		}
+		free(before);
+		cJSON_Delete(out);
+		cJSON_Delete(want);
+		cJSON_Delete(in);
+	}
 }
 
 /* --------------------------------------------------------------- jobs */
@@ -854,9 +1131,17 @@ static void test_times_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_begin),         cmocka_unit_test(test_cleanup),
-	    cmocka_unit_test(test_job_outcome),   cmocka_unit_test(test_phase),
-	    cmocka_unit_test(test_progress_text), cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_begin),
+	    cmocka_unit_test(test_cleanup),
+	    cmocka_unit_test(test_gpu_nodes),
+	    cmocka_unit_test(test_gpu_nodes_pages),
+	    cmocka_unit_test(test_gpu_check),
+	    cmocka_unit_test(test_no_gpu_status),
+	    cmocka_unit_test(test_process_resources),
+	    cmocka_unit_test(test_job_outcome),
+	    cmocka_unit_test(test_phase),
+	    cmocka_unit_test(test_progress_text),
+	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_times_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

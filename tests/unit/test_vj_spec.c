@@ -94,6 +94,50 @@ static void test_given_values(void **state)
 	vj_spec_free(&s);
 }
 
+/* Every encoder the worker knows, and which of them need an NVIDIA GPU:
+ * the one list the operator (nvidia.com/gpu, the node check) and the
+ * worker (NVENC's options) both ask. */
+static void test_encoder_codecs(void **state)
+{
+	static const struct {
+		const char *codec;
+		int nvenc;
+	} cases[] = {
+	    {"libx264", 0}, {"libx265", 0},    {"libvpx-vp9", 0},
+	    {"mpeg4", 0},   {"h264_nvenc", 1}, {"hevc_nvenc", 1},
+	};
+	char text[512], err[256];
+	struct vj_spec refused;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vj_spec s;
+
+		snprintf(text, sizeof(text),
+		         "{" BASE ",\"encoder\":{\"codec\":\"%s\",\"crf\":19,"
+		         "\"preset\":\"veryslow\"}}",
+		         cases[i].codec);
+		if (parse_text(text, &s, err, sizeof(err)) != 0)
+			fail_msg("%s refused: %s", cases[i].codec, err);
+		assert_string_equal(s.encoder.codec, cases[i].codec);
+		assert_int_equal(s.encoder.crf, 19);
+		assert_string_equal(s.encoder.preset, "veryslow");
+		assert_int_equal(vj_spec_codec_nvenc(s.encoder.codec), cases[i].nvenc);
+		vj_spec_free(&s);
+	}
+	/* Other hardware encoders FFmpeg has are not taken: nothing asks a
+	 * node for them. The message lists what is. */
+	assert_int_equal(parse_text("{" BASE ",\"encoder\":{\"codec\":\"h264_vaapi\"}}", &refused,
+	                            err, sizeof(err)),
+	                 VJ_SPEC_E_INVALID);
+	assert_non_null(strstr(err, "spec.encoder.codec: \"h264_vaapi\" is not one of"));
+	assert_non_null(strstr(err, "h264_nvenc"));
+	assert_non_null(strstr(err, "hevc_nvenc"));
+	assert_int_equal(vj_spec_codec_nvenc(NULL), 0);
+	assert_int_equal(vj_spec_codec_nvenc("nvenc"), 0);
+	assert_int_equal(vj_spec_codec_nvenc("h264_nvenc "), 0);
+}
+
 /* Each case: a spec (BASE is spliced in with %s) and the start of the error. */
 static void test_errors(void **state)
 {
@@ -311,6 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_given_values),
+	    cmocka_unit_test(test_encoder_codecs),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_long_name_needs_topic),
 	    cmocka_unit_test(test_volume_holds_the_files),
