@@ -8,9 +8,13 @@ nothing new when run again. Until the `process` mode lands, the segment
 files are made by the ffmpeg CLI from the plan's pts ranges and marked done
 in PostgreSQL and Redis exactly as docs/contracts.md §3 says; `assemble` must then
 produce output.uri with the source's frame count and duration (ffprobe,
-within one frame) and its audio. Bad inputs must fail with the job's name
-and FFmpeg's own message. An http:// source is served by python's
-http.server on 127.0.0.1.
+within one frame) and its audio: every track, copied where the container
+carries the codec, else AAC, each in sync and as long as the source's
+within one audio frame, with its language and title; and the video's
+rotation and colour fields (test_assemble_keeps). Bad inputs must fail with
+the job's name and FFmpeg's own message. An http:// source is served by
+python's http.server on 127.0.0.1. SLUICE_WORKER names another
+sluice-worker to test (an ASan build, an older one).
 
 Needs: SLUICE_STACK_COMPONENTS="kafka postgres redis" tests/e2e/stack.sh up
 """
@@ -27,13 +31,17 @@ import pytest
 
 from conftest import ROOT, run
 
-WORKER = ROOT / "build" / "sluice-worker"
+WORKER = os.environ.get("SLUICE_WORKER", str(ROOT / "build" / "sluice-worker"))
 FPS = 25
 SECONDS = 6
 
 
 def ffmpeg(*args):
     run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args], timeout=300)
+
+
+def tone(freq, seconds=3, rate=48000):
+    return ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate={rate}:duration={seconds}"]
 
 
 def lavfi_inputs(size="320x240", seconds=SECONDS, rate=FPS, audio=True):
@@ -67,6 +75,16 @@ def video_info(path):
 
 def has_audio(path):
     return any(s["codec_type"] == "audio" for s in ffprobe_streams(path)["streams"])
+
+
+def rotation(path):
+    """The video stream's display matrix rotation (ffprobe's), or None."""
+    out = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+               "stream_side_data_list", "-of", "json", str(path)]).stdout
+    for sd in json.loads(out)["streams"][0].get("side_data_list", []):
+        if sd.get("side_data_type") == "Display Matrix":
+            return sd["rotation"]
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +121,47 @@ def sources(tmp_path_factory):
     s["noaudio"] = d / "noaudio.mp4"
     ffmpeg(*lavfi_inputs(audio=False), "-c:v", "libx264", "-preset", "veryfast", "-g", "50",
            "-pix_fmt", "yuv420p", str(s["noaudio"]))
+    # What assemble must keep (test_assemble_keeps): short and small.
+    small = lavfi_inputs(size="160x120", seconds=3, audio=False)
+    x264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "25"]
+    # Two tracks, AAC and AC-3 (other tones), each with its language.
+    s["tracks"] = d / "tracks.mp4"
+    ffmpeg(*small, *tone(440), *tone(880), "-map", "0:v", "-map", "1:a", "-map", "2:a", *x264,
+           "-pix_fmt", "yuv420p", "-c:a:0", "aac", "-c:a:1", "ac3", "-metadata:s:a:0",
+           "language=eng", "-metadata:s:a:1", "language=fra", "-shortest", str(s["tracks"]))
+    # The same in Matroska with titles too, assembled into Matroska (MP4 keeps no titles).
+    s["titles"] = d / "titles.mkv"
+    ffmpeg(*small, *tone(440), *tone(880), "-map", "0:v", "-map", "1:a", "-map", "2:a", *x264,
+           "-pix_fmt", "yuv420p", "-c:a:0", "aac", "-c:a:1", "ac3", "-metadata:s:a:0",
+           "language=eng", "-metadata:s:a:0", "title=Main", "-metadata:s:a:1",
+           "language=fra", "-metadata:s:a:1", "title=Commentary", "-shortest",
+           str(s["titles"]))
+    # AC-3 alone, which MP4 carries.
+    s["ac3"] = d / "ac3.mp4"
+    ffmpeg(*small, *tone(440), *x264, "-pix_fmt", "yuv420p", "-c:a", "ac3", "-shortest",
+           str(s["ac3"]))
+    # PCM in AVI (mono, a layout that gives only its channel count): MP4 cannot carry it.
+    s["pcm"] = d / "pcm.avi"
+    ffmpeg(*small, *tone(440), "-c:v", "mpeg4", "-q:v", "4", "-g", "25", "-c:a", "pcm_s16le",
+           "-shortest", str(s["pcm"]))
+    # One track copied, one (PCM at 44.1 kHz) re-encoded, in Matroska.
+    s["mixed"] = d / "mixed.mkv"
+    ffmpeg(*small, *tone(440), *tone(660, rate=44100), "-map", "0:v", "-map", "1:a",
+           "-map", "2:a", *x264, "-pix_fmt", "yuv420p", "-c:a:0", "aac", "-c:a:1",
+           "pcm_s16le", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=deu",
+           "-shortest", str(s["mixed"]))
+    # Rotated: the 5.1 mov muxer writes `rotate` as a display matrix when copying.
+    plain = d / "unrotated.mp4"
+    ffmpeg(*small, *tone(440), *x264, "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+           str(plain))
+    s["rotated"] = d / "rotated.mp4"
+    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(s["rotated"]))
+    # Full range (yuvj420p), and 10-bit tagged BT.709.
+    s["fullrange"] = d / "fullrange.mp4"
+    ffmpeg(*small, *x264, "-pix_fmt", "yuvj420p", str(s["fullrange"]))
+    s["tenbit"] = d / "tenbit.mp4"
+    ffmpeg(*small, *x264, "-pix_fmt", "yuv420p10le", "-color_primaries", "bt709",
+           "-color_trc", "bt709", "-colorspace", "bt709", str(s["tenbit"]))
     return s
 
 
@@ -159,16 +218,26 @@ def make_segments(stack, job, src):
     rows = psql(stack, f"SELECT idx, start_pts, end_pts, frames_expected, output FROM "
                        f"video_segments WHERE job = '{job}' ORDER BY idx").split("\n")
     ns, name = job.split("/")
+    rotated = rotation(src) is not None
     for row in filter(None, rows):
         idx, start, end, frames, out = row.split("\t")
         path = pathlib.Path(out[len("file://"):])
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.mp4")
         # -copyts: the filter sees the source's own pts (the plan's units).
-        ffmpeg("-copyts", "-i", str(src), "-an", "-vf",
+        # -noautorotate: process encodes the pixels as stored, unrotated.
+        ffmpeg("-noautorotate", "-copyts", "-i", str(src), "-an", "-vf",
                f"trim=start_pts={start}:end_pts={end},setpts=PTS-STARTPTS",
                "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast",
                "-bf", "2", "-g", "1000", str(tmp))
+        if rotated:
+            # Nor does process write a display matrix, which the ffmpeg tool
+            # copies: drop it (rotate=0 on a copy), so the output's can
+            # only come from the source.
+            bare = path.with_name(path.name + ".bare.mp4")
+            ffmpeg("-i", str(tmp), "-c", "copy", "-metadata:s:v:0", "rotate=0", str(bare))
+            assert rotation(bare) is None
+            bare.rename(tmp)
         tmp.rename(path)
         psql(stack, f"UPDATE video_segments SET state = 'done', frames_done = {frames} "
                     f"WHERE job = '{job}' AND idx = {idx}")
@@ -248,6 +317,117 @@ def test_split_and_assemble(stack, sources, tmp_path, unique, kind):
     assert meta["assembled"] == "1" and int(meta["output_frames"]) == frames
     # The output decodes without errors.
     assert run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"]).stderr == ""
+
+
+def probe_keep(path):
+    """The streams' codecs, packet counts, tags, disposition and colour
+    fields (ffprobe)."""
+    out = run(["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+               "stream=index,codec_type,codec_name,nb_read_packets,sample_rate,pix_fmt,"
+               "color_range,color_space,color_primaries,color_transfer"
+               ":stream_tags=language,title:stream_disposition=default", "-of", "json",
+               str(path)]).stdout
+    return json.loads(out)["streams"]
+
+
+def audio_timing(path, n):
+    """Audio stream n's decoded frames: (first pts, end of the last, the
+    largest frame), in seconds."""
+    out = run(["ffprobe", "-v", "error", "-select_streams", f"a:{n}", "-show_entries",
+               "stream=sample_rate:frame=pts_time,pkt_duration_time,nb_samples", "-of", "json",
+               str(path)]).stdout
+    j = json.loads(out)
+    rate = int(j["streams"][0]["sample_rate"])
+    frames = [(float(f["pts_time"]), float(f["pkt_duration_time"]), f["nb_samples"] / rate)
+              for f in j["frames"]]
+    first = min(t for t, _, _ in frames)
+    end = max(t + d for t, d, _ in frames)
+    return first, end, max(f for _, _, f in frames)
+
+
+def first_video_time(path):
+    out = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+               "packet=pts_time", "-of", "csv=p=0", str(path)]).stdout
+    return min(float(t) for t in out.split() if t != "N/A")
+
+
+def assembled_line(stderr):
+    for line in stderr.splitlines():
+        if line.startswith("{") and json.loads(line).get("msg") == "assembled":
+            return json.loads(line)
+    raise AssertionError(f"no \"assembled\" log line in {stderr}")
+
+
+# kind -> (output extension, the output's audio codecs in order, the log's "audio")
+KEEPS = {
+    "tracks": ("mp4", ["aac", "ac3"], "2 copied"),
+    "titles": ("mkv", ["aac", "ac3"], "2 copied"),
+    "ac3": ("mp4", ["ac3"], "1 copied"),
+    "pcm": ("mp4", ["aac"], "1 aac"),
+    "mixed": ("mp4", ["aac", "aac"], "1 copied, 1 aac"),
+    "rotated": ("mp4", ["aac"], "1 copied"),
+    "fullrange": ("mp4", [], "none"),
+    "tenbit": ("mp4", [], "none"),
+}
+
+
+@pytest.mark.parametrize("kind", list(KEEPS))
+def test_assemble_keeps(stack, sources, tmp_path, unique, kind):
+    """Every audio track, in source order, copied where the container
+    carries its codec and re-encoded to AAC where not, each with its
+    language, title and default flag, in sync with the video and as long as
+    the source's (within one audio frame); the video's rotation and colour
+    fields as the source has them."""
+    src = sources[kind]
+    ext, codecs, audio_log = KEEPS[kind]
+    name = f"keep-{kind}-{unique}"
+    job = f"e2e/{name}"
+    out = tmp_path / f"{name}.{ext}"
+    cfg = job_config(stack, tmp_path, name, f"file://{src}", f"file://{out}")
+    worker(stack, "split", cfg)
+    make_segments(stack, job, src)
+    p = worker(stack, "assemble", cfg)
+    assert video_info(out)[0] == video_info(src)[0]
+    assert run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"]).stderr == ""
+
+    s_in, s_out = probe_keep(src), probe_keep(out)
+    a_in = [s for s in s_in if s["codec_type"] == "audio"]
+    a_out = [s for s in s_out if s["codec_type"] == "audio"]
+    assert [s["codec_name"] for s in a_out] == codecs
+    assert len(a_in) == len(a_out)
+    v_in, v_out = first_video_time(src), first_video_time(out)
+    for n, (i, o) in enumerate(zip(a_in, a_out)):
+        assert o["sample_rate"] == i["sample_rate"], n
+        if o["codec_name"] == i["codec_name"]:
+            # Copied: every packet (none lost before the first video frame).
+            assert o["nb_read_packets"] == i["nb_read_packets"], n
+        assert o["tags"].get("language", "und") == i.get("tags", {}).get("language", "und")
+        if ext == "mkv":
+            assert o["tags"].get("title") == i.get("tags", {}).get("title")
+        # (A source with no default track at all, AVI, lets the muxer choose.)
+        if any(s["disposition"]["default"] for s in a_in):
+            assert o["disposition"]["default"] == i["disposition"]["default"], n
+        first_in, end_in, frame_in = audio_timing(src, n)
+        first_out, end_out, frame_out = audio_timing(out, n)
+        frame = max(frame_in, frame_out) + 0.001  # ffprobe prints 6 decimals
+        # In sync: the audio starts where it did relative to the video...
+        assert abs((first_out - v_out) - (first_in - v_in)) <= frame, (n, first_in, first_out)
+        # ...and lasts as long.
+        assert abs((end_out - first_out) - (end_in - first_in)) <= frame, (n, end_in, end_out)
+
+    video = ("pix_fmt", "color_range", "color_space", "color_primaries", "color_transfer")
+    vi = next(s for s in s_in if s["codec_type"] == "video")
+    vo = next(s for s in s_out if s["codec_type"] == "video")
+    assert {k: vo.get(k) for k in video} == {k: vi.get(k) for k in video}
+    assert rotation(out) == rotation(src)
+    if kind == "rotated":
+        assert rotation(src) in (90, -90)
+    if kind == "fullrange":
+        assert (vo["pix_fmt"], vo["color_range"]) == ("yuvj420p", "pc")
+    if kind == "tenbit":
+        assert vo["pix_fmt"] == "yuv420p10le" and vo["color_primaries"] == "bt709"
+    # The log says what happened to each track.
+    assert assembled_line(p.stderr)["audio"] == audio_log
 
 
 def free_port():
@@ -418,10 +598,10 @@ def test_assemble_fails_loudly(stack, sources, tmp_path, unique):
 
     p = worker(stack, "assemble", cfg, check=False)
     assert p.returncode == 1, p.stderr
-    assert f"assemble {job}: verify: the output has" in p.stderr
+    assert f"assemble {job}: segment 1: its file has 10 frames, its worker encoded" in p.stderr
     assert not out.exists() and not list(tmp_path.glob("*.partial-*"))
     assert psql(stack, f"SELECT state FROM video_jobs WHERE job = '{job}'").strip() == "failed"
-    assert "verify" in hgetall(stack, f"sluice:vj:e2e:{name}:meta")["failed"]
+    assert "its worker encoded" in hgetall(stack, f"sluice:vj:e2e:{name}:meta")["failed"]
 
     seg1.unlink()
     p = worker(stack, "assemble", cfg, check=False)

@@ -16,6 +16,7 @@
 #include <libavutil/mathematics.h>
 
 #include "log.h"
+#include "video_audio.h"
 #include "video_db.h"
 #include "video_probe.h"
 #include "vj_progress.h"
@@ -24,14 +25,6 @@
 
 #define ERR_MAX 2048
 #define PROBE_TIMEOUT_MS 15000
-
-struct audio_in {
-	AVFormatContext *fmt;
-	int stream;     /* in fmt; -1: no audio */
-	AVStream *out;  /* in the output */
-	AVPacket *next; /* read ahead; NULL at the end */
-	int64_t shift;  /* subtracted from its timestamps (audio tb) */
-};
 
 struct assemble {
 	struct vj_spec spec;
@@ -45,8 +38,14 @@ struct assemble {
 	char tmp_path[VIDEO_DB_URI_MAX + 64];
 	AVFormatContext *out;
 	AVStream *vout;
-	struct audio_in audio;
+	struct video_audio **tracks; /* the source's audio, in source order */
+	size_t ntracks;
 	int64_t frames_written, dts_fixed;
+	/* The source time that is 0 in the output (its video time base): its
+	 * first video frame, or an audio track's first packet where one
+	 * starts earlier (an AVI whose B-frames delay its first picture), so
+	 * every track keeps its offset to the video and none goes negative. */
+	int64_t zero;
 	int not_ready;
 };
 
@@ -99,106 +98,138 @@ static int load_plan(struct assemble *a, char *errbuf, size_t size)
 		a->not_ready = 1;
 		return -1;
 	}
+	a->zero = a->segs[0].start_pts; /* open_source may move it earlier */
 	return 0;
 }
 
-static int audio_read(struct audio_in *in, char *errbuf, size_t size)
-{
-	int rc;
-
-	for (;;) {
-		rc = av_read_frame(in->fmt, in->next);
-		if (rc == AVERROR_EOF) {
-			av_packet_free(&in->next);
-			return 0;
-		}
-		if (rc < 0)
-			return av_fail(errbuf, size, "source audio: read", rc);
-		if (in->next->stream_index == in->stream && in->next->size > 0 &&
-		    in->next->dts != AV_NOPTS_VALUE)
-			return 0;
-		av_packet_unref(in->next);
-	}
-}
-
-/* Writes the source's audio packets that come before time t (AV_TIME_BASE
+/* Writes every audio track's packets that come before time t (AV_TIME_BASE
  * units of the output timeline); INT64_MAX: all that is left. */
 static int audio_until(struct assemble *a, int64_t t, char *errbuf, size_t size)
 {
-	struct audio_in *in = &a->audio;
-	AVStream *ist;
-	int rc;
-
-	if (in->stream < 0)
-		return 0;
-	ist = in->fmt->streams[in->stream];
-	while (in->next != NULL) {
-		AVPacket *p = in->next;
-		int64_t dts = p->dts - in->shift;
-
-		if (t != INT64_MAX && av_rescale_q(dts, ist->time_base, AV_TIME_BASE_Q) >= t)
-			return 0;
-		p->dts = dts;
-		if (p->pts != AV_NOPTS_VALUE)
-			p->pts -= in->shift;
-		p->stream_index = in->out->index;
-		p->pos = -1;
-		av_packet_rescale_ts(p, ist->time_base, in->out->time_base);
-		rc = av_interleaved_write_frame(a->out, p);
-		if (rc < 0)
-			return av_fail(errbuf, size, "write audio", rc);
-		if (audio_read(in, errbuf, size) < 0)
+	for (size_t i = 0; i < a->ntracks; i++)
+		if (video_audio_write_until(a->tracks[i], t, errbuf, size) < 0)
 			return -1;
-	}
 	return 0;
 }
 
-static int open_audio(struct assemble *a, char *errbuf, size_t size)
+/* Opens the source, probed. No rewind: av_read_frame first hands back the
+ * packets find_stream_info read ahead. A seek to the start would lose
+ * audio: Matroska seeks to the first video keyframe's cue and drops every
+ * packet before its time (an AAC's first frame, priming included). */
+static int source_open(struct assemble *a, AVFormatContext **fmt, char *errbuf, size_t size)
 {
-	struct audio_in *in = &a->audio;
 	AVDictionary *opts = NULL;
-	AVStream *ist;
 	int rc;
 
-	in->stream = -1;
 	av_dict_set(&opts, "rw_timeout", "15000000", 0);
 	av_dict_set(&opts, "protocol_whitelist", "file,http,https,tcp,tls,crypto", 0);
-	rc = avformat_open_input(&in->fmt, video_probe_url(a->row.source), NULL, &opts);
+	rc = avformat_open_input(fmt, video_probe_url(a->row.source), NULL, &opts);
 	av_dict_free(&opts);
 	if (rc < 0)
 		return av_fail(errbuf, size, "source: open", rc);
-	rc = avformat_find_stream_info(in->fmt, NULL);
+	rc = avformat_find_stream_info(*fmt, NULL);
 	if (rc < 0)
 		return av_fail(errbuf, size, "source: probe", rc);
-	rc = av_find_best_stream(in->fmt, AVMEDIA_TYPE_AUDIO, -1, a->row.stream, NULL, 0);
-	if (rc < 0)
-		return 0; /* no audio: video only */
-	in->stream = rc;
-	ist = in->fmt->streams[rc];
-	if (avformat_query_codec(a->out->oformat, ist->codecpar->codec_id, FF_COMPLIANCE_NORMAL) !=
-	    1) {
-		snprintf(errbuf, size,
-		         "source audio: %s cannot be stream-copied into a %s output; choose "
-		         "an output.uri ending in .mkv",
-		         avcodec_get_name(ist->codecpar->codec_id), a->out->oformat->name);
-		return -1;
+	return 0;
+}
+
+/* The source video's display matrix (its rotation) onto the output's
+ * video stream. The segments cannot bring it: process encodes the
+ * decoded pixels as they are stored, unrotated, and writes no matrix, so
+ * without the source's the output would play sideways. */
+static int copy_rotation(struct assemble *a, const AVFormatContext *src, char *errbuf, size_t size)
+{
+	const AVStream *st;
+	const uint8_t *matrix;
+	uint8_t *copy;
+	size_t n = 0;
+
+	if (a->row.stream < 0 || (unsigned)a->row.stream >= src->nb_streams)
+		return 0;
+	st = src->streams[a->row.stream];
+	if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+		return 0;
+	matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &n);
+	if (matrix == NULL || n == 0)
+		return 0;
+	copy = av_stream_new_side_data(a->vout, AV_PKT_DATA_DISPLAYMATRIX, n);
+	if (copy == NULL)
+		return av_fail(errbuf, size, "output: rotation", AVERROR(ENOMEM));
+	memcpy(copy, matrix, n);
+	return 0;
+}
+
+/* What the output takes from the source itself: the video's rotation and
+ * every audio track, in source order, each on its own demuxer
+ * (video_audio.h says why). The first open serves the first track. */
+static int open_source(struct assemble *a, char *errbuf, size_t size)
+{
+	AVFormatContext *src = NULL;
+	AVRational tb = {a->row.tb_num, a->row.tb_den};
+	int *audio = NULL;
+	size_t naudio = 0;
+	int rc = -1;
+
+	if (source_open(a, &src, errbuf, size) < 0 || copy_rotation(a, src, errbuf, size) < 0)
+		goto out;
+	for (unsigned i = 0; i < src->nb_streams; i++)
+		if (src->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+			naudio++;
+	if (naudio == 0) {
+		rc = 0;
+		goto out;
 	}
-	in->out = avformat_new_stream(a->out, NULL);
-	if (in->out == NULL || avcodec_parameters_copy(in->out->codecpar, ist->codecpar) < 0)
-		return av_fail(errbuf, size, "output: audio stream", AVERROR(ENOMEM));
-	in->out->codecpar->codec_tag = 0;
-	in->out->time_base = ist->time_base;
-	/* Same shift as the video: the source's first video frame is 0. */
-	in->shift = av_rescale_q(a->segs[0].start_pts, (AVRational){a->row.tb_num, a->row.tb_den},
-	                         ist->time_base);
-	/* Undo what find_stream_info read ahead: start from the top. */
-	rc = av_seek_frame(in->fmt, -1, INT64_MIN, AVSEEK_FLAG_BACKWARD);
-	if (rc < 0)
-		log_warn("cannot rewind the source for its audio", "job", a->job, NULL);
-	in->next = av_packet_alloc();
-	if (in->next == NULL)
-		return av_fail(errbuf, size, "source audio", AVERROR(ENOMEM));
-	return audio_read(in, errbuf, size);
+	audio = malloc(naudio * sizeof(*audio));
+	a->tracks = calloc(naudio, sizeof(*a->tracks));
+	if (audio == NULL || a->tracks == NULL) {
+		av_fail(errbuf, size, "source audio", AVERROR(ENOMEM));
+		goto out;
+	}
+	naudio = 0;
+	for (unsigned i = 0; i < src->nb_streams; i++) {
+		const AVStream *st = src->streams[i];
+
+		if (st->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+			continue;
+		audio[naudio++] = (int)i;
+		if (st->start_time != AV_NOPTS_VALUE) {
+			int64_t t = av_rescale_q_rnd(st->start_time, st->time_base, tb,
+			                             AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX);
+			if (t < a->zero)
+				a->zero = t;
+		}
+	}
+	for (size_t k = 0; k < naudio; k++) {
+		if (src == NULL && source_open(a, &src, errbuf, size) < 0)
+			goto out;
+		/* The same shift as the video. */
+		if (video_audio_open(&src, audio[k], a->out, a->zero, tb, &a->tracks[a->ntracks],
+		                     errbuf, size) < 0)
+			goto out;
+		a->ntracks++;
+	}
+	rc = 0;
+out:
+	free(audio);
+	avformat_close_input(&src);
+	return rc;
+}
+
+/* "none", or what happened to the tracks: "2 copied, 1 aac". */
+static void audio_summary(const struct assemble *a, char *buf, size_t size)
+{
+	size_t aac = 0;
+
+	for (size_t i = 0; i < a->ntracks; i++)
+		aac += video_audio_transcoded(a->tracks[i]) ? 1 : 0;
+	if (a->ntracks == 0)
+		snprintf(buf, size, "none");
+	else if (aac == 0)
+		snprintf(buf, size, "%zu copied", a->ntracks);
+	else if (aac == a->ntracks)
+		snprintf(buf, size, "%zu aac", aac);
+	else
+		snprintf(buf, size, "%zu copied, %zu aac", a->ntracks - aac, aac);
 }
 
 /* Opens segment i's file with one video stream. */
@@ -269,24 +300,25 @@ static int write_header(struct assemble *a, char *errbuf, size_t size)
 	return 0;
 }
 
-/* Copies segment i's video packets, placed at its planned start. */
+/* Copies segment i's video packets, placed at its planned start: a
+ * segment file's times run from its start (vseg_run writes pts - start),
+ * so its first frame lands where the source shows it, also when that is
+ * after the start (a source planned whole, whose decoder shows its first
+ * picture a few frames in). */
 static int copy_segment(struct assemble *a, size_t i, AVFormatContext *fmt, int vidx,
                         int64_t *last_dts, char *errbuf, size_t size)
 {
 	AVStream *ist = fmt->streams[vidx];
 	AVRational src_tb = {a->row.tb_num, a->row.tb_den};
 	AVPacket *pkt = av_packet_alloc();
-	int64_t start = ist->start_time, offset, frames = 0;
+	int64_t offset, frames = 0;
 	char what[64];
 	int rc;
 
 	if (pkt == NULL)
 		return av_fail(errbuf, size, "copy", AVERROR(ENOMEM));
 	snprintf(what, sizeof(what), "segment %zu: read", i);
-	if (start == AV_NOPTS_VALUE)
-		start = 0;
-	offset = av_rescale_q(a->segs[i].start_pts - a->segs[0].start_pts, src_tb, ist->time_base) -
-	         start;
+	offset = av_rescale_q(a->segs[i].start_pts - a->zero, src_tb, ist->time_base);
 	while ((rc = av_read_frame(fmt, pkt)) >= 0) {
 		int64_t t;
 
@@ -327,25 +359,46 @@ static int copy_segment(struct assemble *a, size_t i, AVFormatContext *fmt, int 
 	av_packet_free(&pkt);
 	if (rc != AVERROR_EOF)
 		return av_fail(errbuf, size, what, rc);
-	if (a->segs[i].frames_expected >= 0 && frames != a->segs[i].frames_expected) {
-		char n1[24], n2[24], idx[24];
-
-		snprintf(idx, sizeof(idx), "%zu", i);
-		snprintf(n1, sizeof(n1), "%" PRId64, frames);
-		snprintf(n2, sizeof(n2), "%" PRId64, a->segs[i].frames_expected);
-		log_warn("segment frame count differs from the plan", "job", a->job, "segment", idx,
-		         "frames", n1, "expected", n2, NULL);
+	/* The file must hold what its worker encoded: anything else is a
+	 * file replaced or damaged since (a seam that lost a frame). */
+	if (a->segs[i].frames_done >= 0 && frames != a->segs[i].frames_done) {
+		snprintf(errbuf, size,
+		         "segment %zu: its file has %" PRId64
+		         " frames, its worker encoded %" PRId64,
+		         i, frames, a->segs[i].frames_done);
+		return -1;
 	}
 	a->frames_written += frames;
 	return 0;
 }
 
-/* Checks the finished partial file against the plan. */
+/* The frames the segments' workers encoded, all told; -1 when a segment's
+ * count is not recorded. */
+static int64_t frames_encoded(const struct assemble *a)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < a->nsegs; i++) {
+		if (a->segs[i].frames_done < 0)
+			return -1;
+		n += a->segs[i].frames_done;
+	}
+	return n;
+}
+
+/*
+ * Checks the finished partial file: it holds every frame the segments'
+ * workers encoded and no other (so no frame was lost or doubled at a seam),
+ * and lasts what the plan says within one frame. The plan counts the
+ * source's packets; the workers encode the frames a decoder gets from them,
+ * fewer when packets are damaged (skipped and counted by the workers), or
+ * another number when the filters change the rate.
+ */
 static int verify(struct assemble *a, char *errbuf, size_t size)
 {
 	struct video_probe p;
 	char uri[VIDEO_DB_URI_MAX + 80], why[ERR_MAX];
-	int64_t frame_ms, want = a->row.frames_total, diff;
+	int64_t frame_ms, want = a->row.frames_total, diff, encoded = frames_encoded(a);
 
 	snprintf(uri, sizeof(uri), "file://%s", a->tmp_path);
 	if (video_probe_open(uri, PROBE_TIMEOUT_MS, &p, why, sizeof(why)) < 0) {
@@ -354,7 +407,15 @@ static int verify(struct assemble *a, char *errbuf, size_t size)
 	}
 	frame_ms = want > 0 ? (a->row.duration_ms + want - 1) / want : 0;
 	diff = p.duration_ms - a->row.duration_ms;
-	if (p.npackets + 1 < (size_t)want || (int64_t)p.npackets > want + 1 ||
+	if (encoded >= 0 && (int64_t)p.npackets != encoded) {
+		snprintf(
+		    errbuf, size,
+		    "verify: the output has %zu frames; the segments' workers encoded %" PRId64,
+		    p.npackets, encoded);
+		video_probe_free(&p);
+		return -1;
+	}
+	if ((encoded < 0 && (p.npackets + 1 < (size_t)want || (int64_t)p.npackets > want + 1)) ||
 	    diff > frame_ms + 1 || diff < -(frame_ms + 1)) {
 		snprintf(errbuf, size,
 		         "verify: the output has %zu frames and lasts %" PRId64
@@ -362,6 +423,15 @@ static int verify(struct assemble *a, char *errbuf, size_t size)
 		         p.npackets, p.duration_ms, want, a->row.duration_ms);
 		video_probe_free(&p);
 		return -1;
+	}
+	if (encoded >= 0 && encoded != want) {
+		char n1[24], n2[24];
+
+		snprintf(n1, sizeof(n1), "%" PRId64, want);
+		snprintf(n2, sizeof(n2), "%" PRId64, encoded);
+		log_warn("the output's frame count is not the source's packet count (damaged "
+		         "packets skipped, or filters that change the rate)",
+		         "job", a->job, "packets", n1, "frames", n2, NULL);
 	}
 	a->frames_written = (int64_t)p.npackets;
 	video_probe_free(&p);
@@ -398,7 +468,7 @@ static int assemble(struct assemble *a, char *errbuf, size_t size)
 		}
 		if (i == 0 &&
 		    (open_output(a, fmt, vidx, errbuf, size) < 0 ||
-		     open_audio(a, errbuf, size) < 0 || write_header(a, errbuf, size) < 0)) {
+		     open_source(a, errbuf, size) < 0 || write_header(a, errbuf, size) < 0)) {
 			avformat_close_input(&fmt);
 			return -1;
 		}
@@ -435,7 +505,7 @@ static int assemble(struct assemble *a, char *errbuf, size_t size)
 
 static int run(struct assemble *a, char *errbuf, size_t size)
 {
-	char n1[24], n2[24], n3[24];
+	char n1[24], n2[24], n3[24], audio[64];
 
 	a->pg = video_db_connect_spec(&a->spec, errbuf, size);
 	if (a->pg == NULL)
@@ -450,8 +520,9 @@ static int run(struct assemble *a, char *errbuf, size_t size)
 	snprintf(n1, sizeof(n1), "%zu", a->nsegs);
 	snprintf(n2, sizeof(n2), "%" PRId64, a->frames_written);
 	snprintf(n3, sizeof(n3), "%" PRId64, a->dts_fixed);
+	audio_summary(a, audio, sizeof(audio));
 	log_info("assembled", "job", a->job, "output", a->spec.output_uri, "segments", n1, "frames",
-	         n2, "audio", a->audio.stream >= 0 ? "copied" : "none", "dts_adjusted", n3, NULL);
+	         n2, "audio", audio, "dts_adjusted", n3, NULL);
 	return 0;
 }
 
@@ -464,8 +535,9 @@ static void cleanup(struct assemble *a)
 	}
 	if (a->tmp_path[0] != '\0')
 		unlink(a->tmp_path); /* never leave a partial output behind */
-	av_packet_free(&a->audio.next);
-	avformat_close_input(&a->audio.fmt);
+	for (size_t i = 0; i < a->ntracks; i++)
+		video_audio_free(a->tracks[i]);
+	free(a->tracks);
 	if (a->redis != NULL)
 		redisFree(a->redis);
 	if (a->pg != NULL)
@@ -481,7 +553,6 @@ int video_assemble_main(const char *spec_path)
 	int status = 0;
 
 	memset(&a, 0, sizeof(a));
-	a.audio.stream = -1;
 	if (spec_path == NULL) {
 		fprintf(stderr,
 		        "sluice-worker: assemble: --config FILE (the VideoJob) is required\n");

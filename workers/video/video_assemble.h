@@ -4,8 +4,11 @@
  * Once every segment of the plan recorded by split is done (PostgreSQL,
  * video_db.h), it concatenates the segment files without re-encoding
  * (packet copy; each segment placed at its planned start time, so the
- * source's timing, variable frame rate included, is kept) and muxes the
- * source's audio by stream copy beside it, interleaved by time. The
+ * source's timing, variable frame rate included, is kept) and muxes every
+ * audio track of the source beside it, in source order, interleaved by
+ * time: stream copied where the container carries the codec, else
+ * re-encoded once, whole, to AAC (video_audio.h). The source video's
+ * rotation (display matrix) goes onto the output's video stream. The
  * container follows the output's extension; MP4 gets +faststart (the
  * index at the front). It writes "<output>.partial-<pid>" and renames it
  * into place only after checking it: the output's video frame count must be

@@ -14,6 +14,7 @@
 #include <libavutil/log.h>
 
 #include "log.h"
+#include "video_timing.h"
 #include "vj_spec.h"
 
 /* Only what a VideoJob source may be: no concat:, pipe:, data: ... */
@@ -81,30 +82,44 @@ static int push(struct video_probe *p, size_t *cap, int64_t pts, int key)
 	return 0;
 }
 
+/* The frames the container promises: its index's entries when it has an
+ * index (they list only chunks that hold data), else the header's count.
+ * An AVI capture tool records a frame it dropped as an empty chunk, which
+ * the header counts but which is no frame (the demuxer neither indexes nor
+ * returns it): such a file promises more in its header than it holds, yet
+ * is complete. */
+static int64_t frames_promised(AVStream *st)
+{
+	int n = avformat_index_get_entries_count(st);
+
+	return n > 0 ? n : st->nb_frames;
+}
+
 /* Reads every packet of stream idx into p. */
 static int read_index(AVFormatContext *fmt, struct video_probe *p, const char *uri, char *errbuf,
                       size_t size)
 {
 	AVStream *st = fmt->streams[p->stream];
 	AVPacket *pkt = av_packet_alloc();
-	int64_t last_dur = 0, seen = 0; /* seen: empty packets too */
+	struct video_timing vt;
+	int64_t last_dur = 0, seen = 0;
 	size_t cap = 0;
-	int rc;
+	int rc, last_corrupt;
 
 	if (pkt == NULL)
 		return av_fail(errbuf, size, uri, "read", AVERROR(ENOMEM));
+	rc = video_timing_open(&vt, fmt, p->stream);
+	if (rc < 0) {
+		video_timing_close(&vt);
+		av_packet_free(&pkt);
+		return av_fail(errbuf, size, uri, "read", rc);
+	}
 	p->min_pts = INT64_MAX;
 	p->max_pts = INT64_MIN;
-	while ((rc = av_read_frame(fmt, pkt)) >= 0) {
+	while ((rc = video_timing_read(&vt, pkt)) >= 0) {
 		int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
 
-		if (pkt->stream_index == p->stream)
-			seen++;
-		/* Empty packets (AVI's dropped-frame markers) make no frame. */
-		if (pkt->stream_index != p->stream || pkt->size == 0) {
-			av_packet_unref(pkt);
-			continue;
-		}
+		seen++;
 		if (pts == AV_NOPTS_VALUE) {
 			p->corrupt++;
 			av_packet_unref(pkt);
@@ -113,6 +128,7 @@ static int read_index(AVFormatContext *fmt, struct video_probe *p, const char *u
 		if (pkt->flags & AV_PKT_FLAG_CORRUPT)
 			p->corrupt++;
 		if (push(p, &cap, pts, (pkt->flags & AV_PKT_FLAG_KEY) != 0) < 0) {
+			video_timing_close(&vt);
 			av_packet_free(&pkt);
 			return av_fail(errbuf, size, uri, "read", AVERROR(ENOMEM));
 		}
@@ -124,6 +140,9 @@ static int read_index(AVFormatContext *fmt, struct video_probe *p, const char *u
 		}
 		av_packet_unref(pkt);
 	}
+	last_corrupt = vt.last_corrupt;
+	p->whole = video_timing_untimed(&vt);
+	video_timing_close(&vt);
 	av_packet_free(&pkt);
 	if (rc != AVERROR_EOF)
 		return av_fail(errbuf, size, uri, "read packets", rc);
@@ -134,11 +153,21 @@ static int read_index(AVFormatContext *fmt, struct video_probe *p, const char *u
 	/* A container whose index promises more frames than could be read has
 	 * lost its end (a truncated MP4 with the index at the front). One frame
 	 * of slack: AVI headers count one more than they hold. */
-	if (st->nb_frames > 0 && seen + 1 < st->nb_frames) {
+	int64_t promised = frames_promised(st);
+	if (last_corrupt) {
+		/* The data stops inside a packet: cut short, not merely damaged
+		 * in places (damage is counted, and skipped by the segments). */
+		snprintf(errbuf, size,
+		         "%s: read packets: truncated: the file ends inside a packet after "
+		         "%" PRId64 " video frames",
+		         uri, seen);
+		return -1;
+	}
+	if (promised > 0 && seen + 1 < promised) {
 		snprintf(errbuf, size,
 		         "%s: read packets: truncated: the index lists %" PRId64
 		         " video frames, only %" PRId64 " could be read",
-		         uri, (int64_t)st->nb_frames, seen);
+		         uri, promised, seen);
 		return -1;
 	}
 	if (last_dur <= 0 && st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0)
@@ -161,6 +190,7 @@ int video_probe_open(const char *uri, int timeout_ms, struct video_probe *out, c
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms * 1000);
 	av_dict_set(&opts, "rw_timeout", timeout, 0);
 	av_dict_set(&opts, "protocol_whitelist", PROTOCOLS, 0);
+	av_dict_set(&opts, "fflags", VIDEO_PROBE_FFLAGS, 0);
 	rc = avformat_open_input(&fmt, video_probe_url(uri), NULL, &opts);
 	av_dict_free(&opts);
 	if (rc < 0)

@@ -20,7 +20,23 @@ struct video_probe {
 	int64_t min_pts, max_pts;
 	int64_t duration_ms; /* first frame to the end of the last */
 	int64_t corrupt;     /* packets flagged corrupt (kept) */
+	/* 1: plan one segment. The container stores no presentation times and
+	 * its B-frames are of a codec video_timing cannot order (H.264 in
+	 * AVI): only a decoder that starts at the top knows each picture's
+	 * time, so the video is not cut (slower, every frame exact). */
+	int whole;
 };
+
+/*
+ * The demuxer flags split and the segments both open a source with, so
+ * that both see the same packet timestamps. genpts: a container that
+ * stores no presentation time for some pictures (MPEG-1/2 with B-frames in
+ * AVI, raw streams) gets it rebuilt from decode order and the parser's
+ * picture types; without it a keyframe's time would be its dts, too early
+ * for a picture that B-frames are shown before. MPEG-4 Part 2 in AVI is
+ * timed by video_timing.h instead (packed bitstreams).
+ */
+#define VIDEO_PROBE_FFLAGS "+genpts"
 
 /*
  * Opens uri (file:///path, http(s)://...) and reads its video packet

@@ -622,7 +622,10 @@ static int handle_task(struct video_process *p, const rd_kafka_message_t *m)
 	req.segment = t->segment;
 	req.stream_index = t->stream;
 	req.start_pts = t->start_pts;
-	req.end_pts = t->end_pts;
+	/* The last segment runs to the stream's end, whatever times its
+	 * last frames come out with: a source planned whole (video_probe.h)
+	 * gets its times from the decoder, after split's packet times. */
+	req.end_pts = t->segment == t->segments - 1 ? VSEG_END_OPEN : t->end_pts;
 	req.filters = p->spec.filters;
 	req.encoder.codec = p->spec.encoder.codec;
 	req.encoder.crf = p->spec.encoder.crf;

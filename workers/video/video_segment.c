@@ -40,6 +40,10 @@
 
 #include "clock.h"
 #include "video_analysis.h"
+#include "video_nvenc.h"
+#include "video_probe.h"
+#include "video_timing.h"
+#include "vj_spec.h"
 
 /* Invalid packets from the demuxer in a row before the source counts as
  * unreadable rather than damaged in places. */
@@ -60,6 +64,7 @@ struct seg {
 	AVFormatContext *in;
 	AVStream *st;
 	int si;
+	struct video_timing vt; /* the video packets of in, timed as split times them */
 	AVCodecContext *dec;
 	AVPacket *pkt;
 	AVFrame *frame;
@@ -92,6 +97,7 @@ struct seg {
 	int gray_linesize;
 	size_t gray_size;
 
+	int have_pkt;                   /* s->pkt holds the next packet (seek_start's keyframe) */
 	int64_t last_pts, last_src_dur; /* stream tb, of the last decoded frame */
 	int done;                       /* a frame at or past end was decoded */
 };
@@ -167,6 +173,7 @@ static int cancelled(void *arg)
 static int open_input(struct seg *s)
 {
 	const struct vseg_request *req = s->req;
+	AVDictionary *opts = NULL;
 	char what[PATH_MAX + 32];
 	int ret;
 
@@ -176,7 +183,9 @@ static int open_input(struct seg *s)
 	s->in->interrupt_callback.callback = cancelled;
 	s->in->interrupt_callback.opaque = s;
 	snprintf(what, sizeof(what), "open \"%s\"", req->source);
-	ret = avformat_open_input(&s->in, req->source, NULL, NULL);
+	av_dict_set(&opts, "fflags", VIDEO_PROBE_FFLAGS, 0);
+	ret = avformat_open_input(&s->in, req->source, NULL, &opts);
+	av_dict_free(&opts);
 	if (ret < 0) /* avformat_open_input freed s->in */
 		return cancelled(s) ? fail(s, VSEG_E_CANCELLED, "cancelled")
 		                    : fail_av(s, VSEG_E_SOURCE, what, ret);
@@ -202,6 +211,9 @@ static int open_input(struct seg *s)
 	for (unsigned i = 0; i < s->in->nb_streams; i++)
 		if ((int)i != s->si)
 			s->in->streams[i]->discard = AVDISCARD_ALL;
+	ret = video_timing_open(&s->vt, s->in, s->si);
+	if (ret < 0)
+		return fail_av(s, VSEG_E_SOURCE, "read the video stream", ret);
 	s->res->tb_num = s->st->time_base.num;
 	s->res->tb_den = s->st->time_base.den;
 	return 0;
@@ -230,17 +242,78 @@ static int open_decoder(struct seg *s)
 	return 0;
 }
 
-/* Puts the demuxer on the keyframe at or before start. A source that
- * cannot seek is read from its beginning: slower, same frames. */
-static void seek_start(struct seg *s)
+/* The packet's presentation time, its dts when it has none. */
+static int64_t packet_time(const AVPacket *pkt)
 {
-	int64_t first = s->st->start_time != AV_NOPTS_VALUE ? s->st->start_time : 0;
+	return pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+}
 
+/* Reads to the first keyframe of the video stream after a seek, dropping
+ * what comes before it (nothing decodes without it). 1: it is in s->pkt;
+ * 0: none before the end; < 0: a read error. */
+static int read_to_keyframe(struct seg *s)
+{
+	for (;;) {
+		int ret = video_timing_read(&s->vt, s->pkt);
+
+		if (ret == AVERROR_EOF)
+			return 0;
+		if (ret == AVERROR_INVALIDDATA)
+			continue;
+		if (ret < 0)
+			return ret;
+		if (s->pkt->stream_index == s->si && (s->pkt->flags & AV_PKT_FLAG_KEY) &&
+		    packet_time(s->pkt) != AV_NOPTS_VALUE)
+			return 1;
+		av_packet_unref(s->pkt);
+	}
+}
+
+/*
+ * Puts the demuxer on a keyframe at or before start, with that keyframe's
+ * packet held in s->pkt for decode_all; 0, or a vseg_error. Demuxers that seek by dts or by
+ * byte position (MPEG-TS) can land just past the keyframe whose pts is
+ * start (its dts is earlier), so the keyframe found is checked and the
+ * seek retried from further back (1 s, then doubling) until it is at or
+ * before start. A source that cannot seek, or a start that backing off
+ * reaches the beginning, is read from its beginning: slower, same frames.
+ */
+static int seek_start(struct seg *s)
+{
+	AVRational tb = s->st->time_base;
+	int64_t first = s->st->start_time != AV_NOPTS_VALUE ? s->st->start_time : 0;
+	int64_t second = av_rescale_q(1, (AVRational){1, 1}, tb), back = 0;
+
+	for (int tries = 0; tries < 12 && s->req->start_pts > first; tries++) {
+		int64_t target = s->req->start_pts - back;
+
+		if (target <= first)
+			break;
+		if (avformat_seek_file(s->in, s->si, INT64_MIN, target, target, 0) < 0 &&
+		    av_seek_frame(s->in, s->si, target, AVSEEK_FLAG_BACKWARD) < 0)
+			break;
+		video_timing_reset(&s->vt);
+		int ret = read_to_keyframe(s);
+		if (ret < 0) {
+			char what[PATH_MAX + 16];
+			snprintf(what, sizeof(what), "seek \"%s\"", s->req->source);
+			return cancelled(s) ? fail(s, VSEG_E_CANCELLED, "cancelled")
+			                    : fail_av(s, VSEG_E_SOURCE, what, ret);
+		}
+		if (ret == 1 && packet_time(s->pkt) <= s->req->start_pts) {
+			s->have_pkt = 1;
+			return 0;
+		}
+		av_packet_unref(s->pkt);
+		back = back == 0 ? second : 2 * back;
+	}
 	if (s->req->start_pts <= first)
-		return;
-	if (avformat_seek_file(s->in, s->si, INT64_MIN, s->req->start_pts, s->req->start_pts, 0) <
-	    0)
-		(void)av_seek_frame(s->in, s->si, s->req->start_pts, AVSEEK_FLAG_BACKWARD);
+		return 0; /* just opened: at the top already */
+	/* From the top: opened again, as a seek to the first timestamp can
+	 * land past the first keyframe for the same reason. */
+	video_timing_close(&s->vt);
+	avformat_close_input(&s->in);
+	return open_input(s);
 }
 
 /* ==== analysis ==== */
@@ -361,6 +434,7 @@ static int set_encoder_options(struct seg *s, const char *name)
 	const struct vseg_encoder *e = &s->req->encoder;
 	const char *preset = e->preset != NULL && e->preset[0] != '\0' ? e->preset : "medium";
 	void *priv = s->enc->priv_data;
+	struct video_nvenc nv;
 	char what[160];
 	int ret = 0;
 
@@ -410,6 +484,24 @@ static int set_encoder_options(struct seg *s, const char *name)
 			q = 31;
 		s->enc->flags |= AV_CODEC_FLAG_QSCALE;
 		s->enc->global_quality = FF_QP2LAMBDA * q;
+	} else if (video_nvenc_options(name, preset, e->crf, &nv)) {
+		/* NVIDIA's encoders: x264's crf and preset in NVENC's terms,
+		 * and the forced first picture an IDR with no B-frame as a
+		 * reference, so the segment starts a closed GOP
+		 * (video_nvenc.h). No bit-rate target: the wrapper's default
+		 * 2 Mb/s would cap constant quality. */
+		s->enc->bit_rate = 0;
+		ret = av_opt_set(priv, "preset", nv.preset, 0);
+		if (ret >= 0 && nv.rc != NULL)
+			ret = av_opt_set(priv, "rc", nv.rc, 0);
+		if (ret >= 0 && nv.rc != NULL && strcmp(nv.rc, "vbr") == 0)
+			ret = av_opt_set_double(priv, "cq", nv.cq, 0);
+		if (ret >= 0 && nv.rc != NULL && strcmp(nv.rc, "constqp") == 0)
+			ret = av_opt_set_int(priv, "qp", nv.qp, 0);
+		if (ret >= 0)
+			ret = av_opt_set_int(priv, "forced-idr", nv.forced_idr, 0);
+		if (ret >= 0)
+			ret = av_opt_set(priv, "b_ref_mode", nv.b_ref_mode, 0);
 	}
 	if (ret < 0) {
 		snprintf(what, sizeof(what), "encoder %s: options", name);
@@ -473,6 +565,13 @@ static int open_output(struct seg *s, const AVFrame *first)
 	if (ret < 0) {
 		snprintf(what, sizeof(what), "open encoder %s (%dx%d %s)", name, s->enc->width,
 		         s->enc->height, av_get_pix_fmt_name(s->enc->pix_fmt));
+		/* FFmpeg's reason ("Cannot load libcuda.so.1") goes to its log
+		 * only; its return code says "Operation not permitted". */
+		if (vj_spec_codec_nvenc(name))
+			return fail(s, VSEG_E_ENCODE,
+			            "%s: no usable NVIDIA GPU: the node needs one, and the "
+			            "container the driver's libcuda.so.1 and libnvidia-encode.so.1",
+			            what);
 		return fail_av(s, VSEG_E_ENCODE, what, ret);
 	}
 	s->ost = avformat_new_stream(s->out, NULL);
@@ -871,7 +970,8 @@ static int decode_all(struct seg *s)
 	while (!s->done) {
 		if (cancelled(s))
 			return fail(s, VSEG_E_CANCELLED, "cancelled");
-		ret = av_read_frame(s->in, s->pkt);
+		ret = s->have_pkt ? 0 : video_timing_read(&s->vt, s->pkt);
+		s->have_pkt = 0;
 		if (ret == AVERROR_EOF)
 			break;
 		if (ret == AVERROR_INVALIDDATA && ++bad_reads < MAX_BAD_READS) {
@@ -992,6 +1092,7 @@ static void seg_free(struct seg *s)
 	avcodec_free_context(&s->enc);
 	avfilter_graph_free(&s->graph);
 	avcodec_free_context(&s->dec);
+	video_timing_close(&s->vt);
 	avformat_close_input(&s->in);
 	av_packet_free(&s->pkt);
 	av_packet_free(&s->opkt);
@@ -1036,8 +1137,9 @@ int vseg_run(const struct vseg_request *req, struct vseg_result *res, char *errb
 	if (ret == 0)
 		ret = open_decoder(&s);
 	if (ret == 0) {
-		seek_start(&s);
-		ret = decode_all(&s);
+		ret = seek_start(&s);
+		if (ret == 0)
+			ret = decode_all(&s);
 	}
 	if (ret == 0 && res->frames_in == 0)
 		ret =

@@ -71,7 +71,8 @@ typedef int (*vseg_frame_fn)(void *arg, const struct vseg_frame *row);
 typedef int (*vseg_cancel_fn)(void *arg);
 
 struct vseg_encoder {
-	const char *codec;  /* libx264 (NULL or ""), libx265, libvpx-vp9, mpeg4 */
+	const char *codec;  /* libx264 (NULL or ""), libx265, libvpx-vp9, mpeg4,
+	                       h264_nvenc, hevc_nvenc (video_nvenc.h) */
 	int crf;            /* < 0: the codec's default; mpeg4: the qscale, 1..31 */
 	const char *preset; /* x264/x265 preset (NULL: medium); vp9: see .c */
 	int threads;        /* encoder threads; 0: FFmpeg picks (one per core) */

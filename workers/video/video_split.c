@@ -60,6 +60,12 @@ static int plan(struct split *s, char *errbuf, size_t size)
 	size_t n;
 	int64_t target = av_rescale_q(s->spec.segment_seconds, (AVRational){1, 1}, tb);
 
+	if (p->whole) {
+		log_warn("the source's B-frames cannot be timed from its container: one segment",
+		         "job", s->job, "codec", p->codec, NULL);
+		target = INT64_MAX;
+	}
+
 	if (video_plan_segments(p->packets, p->npackets, target, &ps, &n) < 0) {
 		snprintf(errbuf, size, "plan: out of memory");
 		return -1;
