@@ -258,12 +258,17 @@ start_kafka() {
 }
 
 check_kafka() {
-	local i=${1#kafka} port
+	local i=${1#kafka} port meta
 	port=$(eval echo "\$KAFKA${i}_PORT")
 	# The broker logs this once it has registered and serves clients;
-	# kcat then proves a client can fetch metadata through the port.
-	since_last_start "kafka$i" | grep -q 'Kafka Server started' &&
-		kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe 2>&1 | grep -q "broker $i at"
+	# kcat then proves a client can fetch metadata through the port. With
+	# several brokers (all started before any is waited for), the broker's
+	# metadata must list every one: a broker learns of the others from the
+	# controller a moment after it serves, and a client bootstrapped from
+	# it would see a cluster short of a broker.
+	since_last_start "kafka$i" | grep -q 'Kafka Server started' || return 1
+	meta=$(kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe 2>&1) || return 1
+	grep -q "broker $i at" <<<"$meta" && grep -q " $KAFKA_BROKERS brokers:" <<<"$meta"
 }
 
 
