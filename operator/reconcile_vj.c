@@ -499,12 +499,9 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 		return RECONCILE_OK; /* gone: the garbage collector removes the children */
 	struct vj_observed o = observed_of(&rd);
 	vj_plan_begin(&rd.res, &b);
-	if (b.step == VJ_STEP_RUN && vj_spec_codec_nvenc(rd.vs.encoder.codec) &&
-	    (rd.res.old_phase == NULL || strcmp(rd.res.old_phase, "Pending") == 0)) {
+	if (vj_plan_gpu_due(&rd.res, rd.vs.encoder.codec, b.step)) {
 		/* Before anything is made: without a GPU anywhere the job
-		 * fails now, instead of its pods waiting to be scheduled.
-		 * Only then: a device plugin that restarts while the job
-		 * runs (its GPUs briefly gone) must not fail it. */
+		 * fails now, instead of its pods waiting to be scheduled. */
 		struct vj_gpu_nodes nodes = {0, 0};
 		int counted = observe_gpu_nodes(ctx, &rd, &nodes) == 0;
 

@@ -152,6 +152,12 @@ int vj_plan_gpu_nodes_add(const cJSON *list, struct vj_gpu_nodes *acc)
 	return 0;
 }
 
+int vj_plan_gpu_due(const struct vj_resource *res, const char *codec, enum vj_step step)
+{
+	return step == VJ_STEP_RUN && vj_spec_codec_nvenc(codec) &&
+	       (res->old_phase == NULL || strcmp(res->old_phase, "Pending") == 0);
+}
+
 void vj_plan_gpu(const char *codec, const struct vj_gpu_nodes *nodes, struct vj_begin *out,
                  char *msg, size_t msg_size)
 {

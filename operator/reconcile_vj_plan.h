@@ -127,6 +127,15 @@ struct vj_gpu_nodes {
 int vj_plan_gpu_nodes_add(const cJSON *list, struct vj_gpu_nodes *acc);
 
 /*
+ * Whether the nodes are to be counted for the GPU check of res: an NVENC
+ * codec, a job vj_plan_begin lets run (step), and one that has not started
+ * (no phase yet, or Pending). A running job is not checked again: a device
+ * plugin that restarts (its GPUs briefly not allocatable) must not fail it;
+ * its pods say Unschedulable if the GPUs are really gone. Pure.
+ */
+int vj_plan_gpu_due(const struct vj_resource *res, const char *codec, enum vj_step step);
+
+/*
  * The GPU check of a job vj_plan_begin let run (out->step VJ_STEP_RUN; any
  * other step is left alone): when codec is an NVENC encoder
  * (vj_spec_codec_nvenc) and nodes were counted (not NULL) and none has a

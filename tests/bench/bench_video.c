@@ -191,78 +191,26 @@ static int psnr_of(const char *out, const char *src, const char *filters, const 
 
 /* One output's video stream: bytes, frames, and its duration (first pts to
  * the end of the last frame). */
+/* One output's video stream as the bit rate sees it: bytes, frames and
+ * seconds (first frame to the end of the last), read with split's own
+ * packet index (the container's bit rate fields are estimates, or absent
+ * after a stream copy; the packets are the stream). */
 struct video_rate {
 	int64_t bytes, frames;
 	double seconds;
 };
 
-static int av_fail(char *errbuf, size_t size, const char *path, const char *step, int err)
-{
-	char msg[AV_ERROR_MAX_STRING_SIZE];
-
-	av_strerror(err, msg, sizeof(msg));
-	return err_set(errbuf, size, -1, "bit rate of %s: %s: %s", path, step, msg);
-}
-
-/* Reads every video packet of path: the container's bit rate fields are
- * estimates (or absent after a stream copy), the packets are the stream. A
- * packet without a duration lasts one frame at the stream's average rate:
- * read with FFmpeg 5.1, the packets of vseg's segment files, and so of the
- * assembled output, come without one (their stts holds it), and a last
- * frame 0 s long would make sluice's output a frame shorter than the
- * reference's and its bit rate that much higher. */
 static int rate_of(const char *path, struct video_rate *r, char *errbuf, size_t size)
 {
-	AVFormatContext *in = NULL;
-	AVPacket *pkt;
-	AVRational rate;
-	int64_t first = INT64_MAX, end = INT64_MIN, frame_dur = 0;
-	int rc, si;
+	struct video_probe p;
+	char why[1024];
 
-	memset(r, 0, sizeof(*r));
-	rc = avformat_open_input(&in, path, NULL, NULL);
-	if (rc < 0)
-		return av_fail(errbuf, size, path, "open", rc);
-	rc = avformat_find_stream_info(in, NULL);
-	if (rc < 0) {
-		avformat_close_input(&in);
-		return av_fail(errbuf, size, path, "probe", rc);
-	}
-	si = av_find_best_stream(in, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-	if (si < 0) {
-		avformat_close_input(&in);
-		return av_fail(errbuf, size, path, "no video stream", si);
-	}
-	rate = in->streams[si]->avg_frame_rate;
-	if (rate.num > 0 && rate.den > 0)
-		frame_dur = av_rescale_q(1, av_inv_q(rate), in->streams[si]->time_base);
-	pkt = av_packet_alloc();
-	if (pkt == NULL) {
-		avformat_close_input(&in);
-		return av_fail(errbuf, size, path, "read", AVERROR(ENOMEM));
-	}
-	for (;;) {
-		rc = av_read_frame(in, pkt);
-		if (rc < 0)
-			break;
-		if (pkt->stream_index == si) {
-			int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-			int64_t dur = pkt->duration > 0 ? pkt->duration : frame_dur;
-
-			r->bytes += pkt->size;
-			r->frames++;
-			if (pts != AV_NOPTS_VALUE) {
-				first = pts < first ? pts : first;
-				end = pts + dur > end ? pts + dur : end;
-			}
-		}
-		av_packet_unref(pkt);
-	}
-	av_packet_free(&pkt);
-	r->seconds = end > first ? (double)(end - first) * av_q2d(in->streams[si]->time_base) : 0;
-	avformat_close_input(&in);
-	if (rc != AVERROR_EOF)
-		return av_fail(errbuf, size, path, "read packets", rc);
+	if (video_probe_open(path, 10000, &p, why, sizeof(why)) < 0)
+		return err_set(errbuf, size, -1, "bit rate of %s", why);
+	r->bytes = p.bytes;
+	r->frames = (int64_t)p.npackets;
+	r->seconds = (double)p.duration_ms / 1000.0;
+	video_probe_free(&p);
 	if (r->seconds <= 0)
 		return err_set(errbuf, size, -1, "bit rate of %s: no duration", path);
 	return 0;

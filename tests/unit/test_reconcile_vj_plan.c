@@ -299,6 +299,35 @@ static void test_gpu_nodes_pages(void **state)
 
 /* The GPU check after vj_plan_begin: only a job about to run, only an
  * NVENC encoder, only when the nodes were counted and none has one. */
+static void test_gpu_due(void **state)
+{
+	static const struct {
+		const char *what, *codec, *old_phase;
+		enum vj_step step;
+		int want;
+	} cases[] = {
+	    {"new NVENC job", "h264_nvenc", NULL, VJ_STEP_RUN, 1},
+	    {"pending NVENC job", "hevc_nvenc", "Pending", VJ_STEP_RUN, 1},
+	    {"splitting: started, not checked again", "h264_nvenc", "Splitting", VJ_STEP_RUN, 0},
+	    {"processing", "h264_nvenc", "Processing", VJ_STEP_RUN, 0},
+	    {"assembling", "h264_nvenc", "Assembling", VJ_STEP_RUN, 0},
+	    {"software encoder", "libx264", NULL, VJ_STEP_RUN, 0},
+	    {"being deleted", "h264_nvenc", NULL, VJ_STEP_FINALIZE, 0},
+	    {"finished", "h264_nvenc", "Failed", VJ_STEP_FINISHED, 0},
+	    {"reported", "h264_nvenc", NULL, VJ_STEP_REPORT, 0},
+	    {"retried", "h264_nvenc", NULL, VJ_STEP_RETRY, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vj_resource res = {
+		    .ns = "ns", .name = "vj", .old_phase = cases[i].old_phase};
+
+		if (vj_plan_gpu_due(&res, cases[i].codec, cases[i].step) != cases[i].want)
+			fail_msg("%s: want %d", cases[i].what, cases[i].want);
+	}
+}
+
 static void test_gpu_check(void **state)
 {
 	static const struct vj_gpu_nodes none1 = {1, 0}, none3 = {3, 0}, empty = {0, 0},
@@ -1135,6 +1164,7 @@ int main(void)
 	    cmocka_unit_test(test_cleanup),
 	    cmocka_unit_test(test_gpu_nodes),
 	    cmocka_unit_test(test_gpu_nodes_pages),
+	    cmocka_unit_test(test_gpu_due),
 	    cmocka_unit_test(test_gpu_check),
 	    cmocka_unit_test(test_no_gpu_status),
 	    cmocka_unit_test(test_process_resources),

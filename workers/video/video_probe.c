@@ -120,6 +120,7 @@ static int read_index(AVFormatContext *fmt, struct video_probe *p, const char *u
 		int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
 
 		seen++;
+		p->bytes += pkt->size;
 		if (pts == AV_NOPTS_VALUE) {
 			p->corrupt++;
 			av_packet_unref(pkt);
@@ -141,7 +142,7 @@ static int read_index(AVFormatContext *fmt, struct video_probe *p, const char *u
 		av_packet_unref(pkt);
 	}
 	last_corrupt = vt.last_corrupt;
-	p->whole = video_timing_untimed(&vt);
+	p->whole = vt.untimed;
 	video_timing_close(&vt);
 	av_packet_free(&pkt);
 	if (rc != AVERROR_EOF)

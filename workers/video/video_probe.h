@@ -20,6 +20,7 @@ struct video_probe {
 	int64_t min_pts, max_pts;
 	int64_t duration_ms; /* first frame to the end of the last */
 	int64_t corrupt;     /* packets flagged corrupt (kept) */
+	int64_t bytes;       /* of the video packets, all told */
 	/* 1: plan one segment. The container stores no presentation times and
 	 * its B-frames are of a codec video_timing cannot order (H.264 in
 	 * AVI): only a decoder that starts at the top knows each picture's

@@ -262,8 +262,7 @@ static int read_to_keyframe(struct seg *s)
 			continue;
 		if (ret < 0)
 			return ret;
-		if (s->pkt->stream_index == s->si && (s->pkt->flags & AV_PKT_FLAG_KEY) &&
-		    packet_time(s->pkt) != AV_NOPTS_VALUE)
+		if ((s->pkt->flags & AV_PKT_FLAG_KEY) && packet_time(s->pkt) != AV_NOPTS_VALUE)
 			return 1;
 		av_packet_unref(s->pkt);
 	}
@@ -986,10 +985,6 @@ static int decode_all(struct seg *s)
 			return fail_av(s, VSEG_E_SOURCE, what, ret);
 		}
 		bad_reads = 0;
-		if (s->pkt->stream_index != s->si) {
-			av_packet_unref(s->pkt);
-			continue;
-		}
 		ret = avcodec_send_packet(s->dec, s->pkt);
 		av_packet_unref(s->pkt);
 		if (ret == AVERROR_INVALIDDATA) {

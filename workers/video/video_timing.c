@@ -157,11 +157,6 @@ int video_timing_read(struct video_timing *t, AVPacket *pkt)
 	}
 }
 
-int video_timing_untimed(const struct video_timing *t)
-{
-	return t->untimed;
-}
-
 void video_timing_reset(struct video_timing *t)
 {
 	for (int i = 0; i < t->nheld; i++)

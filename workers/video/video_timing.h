@@ -41,8 +41,13 @@
 struct video_timing {
 	AVFormatContext *fmt; /* borrowed */
 	int stream;
-	int reorder;          /* timed here (MPEG-4 Part 2 in AVI) */
-	int untimed;          /* see video_timing_untimed: packets go without pts */
+	int reorder; /* timed here (MPEG-4 Part 2 in AVI) */
+	/* The stream's pictures have no presentation times that hold after a
+	 * seek: the container stores none (AVI, raw streams), the decoder
+	 * reorders (B-frames), and the codec is not one timed here. Its
+	 * packets go without pts (the decoder's own times, from dts, are a
+	 * full decode's); split plans it whole (video_probe.h). */
+	int untimed;
 	AVBSFContext *unpack; /* mpeg4_unpack_bframes, when reorder */
 	AVPacket *held[VIDEO_TIMING_HELD_MAX];
 	int nheld, ready;           /* held[0..ready) have their pts */
@@ -69,11 +74,6 @@ int video_timing_open(struct video_timing *t, AVFormatContext *fmt, int stream);
  * the caller may read on).
  */
 int video_timing_read(struct video_timing *t, AVPacket *pkt);
-
-/* Whether the stream's pictures have no presentation times that hold
- * after a seek: the container stores none (AVI, raw streams), the decoder
- * reorders (B-frames), and the codec is not one timed here. */
-int video_timing_untimed(const struct video_timing *t);
 
 /* Forgets what is held: call after every seek. */
 void video_timing_reset(struct video_timing *t);
