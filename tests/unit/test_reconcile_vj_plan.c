@@ -1160,18 +1160,12 @@ static void test_times_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_begin),
-	    cmocka_unit_test(test_cleanup),
-	    cmocka_unit_test(test_gpu_nodes),
-	    cmocka_unit_test(test_gpu_nodes_pages),
-	    cmocka_unit_test(test_gpu_due),
-	    cmocka_unit_test(test_gpu_check),
-	    cmocka_unit_test(test_no_gpu_status),
-	    cmocka_unit_test(test_process_resources),
-	    cmocka_unit_test(test_job_outcome),
-	    cmocka_unit_test(test_phase),
-	    cmocka_unit_test(test_progress_text),
-	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_begin),         cmocka_unit_test(test_cleanup),
+	    cmocka_unit_test(test_gpu_nodes),     cmocka_unit_test(test_gpu_nodes_pages),
+	    cmocka_unit_test(test_gpu_due),       cmocka_unit_test(test_gpu_check),
+	    cmocka_unit_test(test_no_gpu_status), cmocka_unit_test(test_process_resources),
+	    cmocka_unit_test(test_job_outcome),   cmocka_unit_test(test_phase),
+	    cmocka_unit_test(test_progress_text), cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_times_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
