@@ -1,7 +1,8 @@
 # Sluice: every entry point. `make help` lists the targets.
 #
-# Layout (docs/architecture.md): lib/ (the platform both binaries share),
-# lib/contract/ (what crosses the operator-worker boundary), operator/
+# Layout (docs/architecture.md): lib/ (the platform every binary shares),
+# lib/contract/ (what crosses the operator-worker boundary), lib/kube/ (the
+# Kubernetes API client), operator/
 # (sluice-operator), workers/{store,telemetry,video,tools}/ and workers/main.c
 # (sluice-worker, sluice-worker-video), tests/{unit,integration,e2e,fuzz,bench}/,
 # scripts/ (deps, images, demo). Each folder is compiled with only the include
@@ -30,13 +31,14 @@ LDLIBS = $(PKG_LIBS) -lpthread -lm
 # one beside it (the operator no worker folder, a pipeline not the other).
 INC_lib := -Ilib
 INC_lib/contract := -Ilib -Ilib/contract
-INC_operator := -Ilib -Ilib/contract -Ioperator
+INC_lib/kube := -Ilib -Ilib/kube
+INC_operator := -Ilib -Ilib/contract -Ilib/kube -Ioperator
 INC_workers/store := -Ilib -Iworkers/store
 INC_workers/telemetry := -Ilib -Ilib/contract -Iworkers/store -Iworkers/telemetry
-INC_workers/video := -Ilib -Ilib/contract -Iworkers/store -Iworkers/video
+INC_workers/video := -Ilib -Ilib/contract -Ilib/kube -Iworkers/store -Iworkers/video
 INC_workers/tools := -Ilib -Ilib/contract -Iworkers/store -Iworkers/tools
-INC_workers := -Ilib -Ilib/contract -Iworkers/store -Iworkers/telemetry -Iworkers/video \
-	-Iworkers/tools
+INC_workers := -Ilib -Ilib/contract -Ilib/kube -Iworkers/store -Iworkers/telemetry \
+	-Iworkers/video -Iworkers/tools
 # Tests, fuzzers and benchmarks reach every module through the same paths.
 INC_tests := $(INC_operator) $(INC_workers)
 inc = $(INC_$(patsubst %/,%,$(dir $(1))))
@@ -50,6 +52,7 @@ endif
 
 LIB_SRC := $(wildcard lib/*.c)
 CONTRACT_SRC := $(wildcard lib/contract/*.c)
+KUBE_SRC := $(wildcard lib/kube/*.c)
 OPERATOR_SRC := $(wildcard operator/*.c)
 STORE_SRC := $(wildcard workers/store/*.c)
 TELEMETRY_SRC := $(wildcard workers/telemetry/*.c)
@@ -58,7 +61,7 @@ TOOLS_SRC := $(wildcard workers/tools/*.c)
 WORKER_SRC := $(STORE_SRC) $(TELEMETRY_SRC) $(VIDEO_SRC) $(TOOLS_SRC) workers/main.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CONTRACT_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CONTRACT_SRC:%.c=$(BUILD)/%.o) $(KUBE_SRC:%.c=$(BUILD)/%.o)
 OPERATOR_OBJ := $(OPERATOR_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 # sluice-worker holds every mode but the video ones and links no FFmpeg:
@@ -113,7 +116,8 @@ FORCE:
 $(BUILD)/sluice-operator: $(OPERATOR_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluice-worker: $(TW_WORKER_OBJ) $(LIB_OBJ)
+# The telemetry worker never talks to the Kubernetes API.
+$(BUILD)/sluice-worker: $(TW_WORKER_OBJ) $(filter-out $(KUBE_SRC:%.c=$(BUILD)/%.o),$(LIB_OBJ))
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
 $(BUILD)/workers/main-video.o: workers/main.c VERSION
@@ -142,7 +146,7 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_DEPS := $(LIB_SRC) $(CONTRACT_SRC) $(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC))
+FUZZ_DEPS := $(LIB_SRC) $(CONTRACT_SRC) $(KUBE_SRC) $(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC))
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined $(INC_tests) $(PKG_CFLAGS) \
 	-DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_GIT_REV='"fuzz"'

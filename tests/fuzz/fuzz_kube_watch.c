@@ -1,6 +1,6 @@
 /*
  * fuzz_kube_watch.c - libFuzzer target for the watch-stream decoder
- * (operator/kube_watch.c).
+ * (lib/kube/kube_watch.c).
  *
  * Input: byte 0 picks how many split points (0-7), the next 2 bytes per point
  * give each offset, the rest is the stream. The stream is fed in the chunks
@@ -13,8 +13,8 @@
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
  *     -Ilib $(pkg-config --cflags libcjson libcurl yaml-0.1) \
  *     -o build/fuzz_kube_watch tests/fuzz/fuzz_kube_watch.c \
- *     operator/kube_watch.c operator/kube_status.c operator/kube_client.c \
- *     operator/kube_config.c lib/log.c \
+ *     lib/kube/kube_watch.c lib/kube/kube_status.c lib/kube/kube_client.c \
+ *     lib/kube/kube_config.c lib/log.c \
  *     $(pkg-config --libs libcjson libcurl yaml-0.1) -lpthread
  *   build/fuzz_kube_watch -max_total_time=30 -max_len=8192 tests/fuzz/corpus/kube_watch
  */

@@ -1,5 +1,5 @@
 /*
- * kube_client_it.c - the Kubernetes client (operator/kube_*.c) against a REAL
+ * kube_client_it.c - the Kubernetes client (lib/kube/kube_*.c) against a REAL
  * kube-apiserver and kube-controller-manager: every verb, real Status errors,
  * watches, both ways of authenticating.
  *

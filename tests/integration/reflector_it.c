@@ -1,5 +1,5 @@
 /*
- * reflector_it.c - the reflector (operator/reflector.c) against a REAL
+ * reflector_it.c - the reflector (lib/kube/reflector.c) against a REAL
  * kube-apiserver: list then watch, every change seen once, re-watch after
  * the server's timeout without relisting, bookmarks, relist after 410 Gone,
  * an API server that goes away and comes back, prompt stop, the handler
@@ -24,8 +24,8 @@
  *   cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Ilib -Ioperator -Iworkers \
  *      $(pkg-config --cflags libcurl libcjson yaml-0.1 cmocka) \
  *      -o build/tests/reflector_it tests/integration/reflector_it.c \
- *      lib/log.c operator/kube_*.c operator/strmap.c operator/workqueue.c \
- *      operator/reflector.c lib/yaml_json.c \
+ *      lib/log.c lib/kube/kube_*.c lib/strmap.c operator/workqueue.c \
+ *      lib/kube/reflector.c lib/yaml_json.c \
  *      $(pkg-config --libs libcurl libcjson yaml-0.1 cmocka) -lpthread -lm
  */
 #include <stdarg.h>

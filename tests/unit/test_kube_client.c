@@ -1,4 +1,4 @@
-/* Unit tests for operator/kube_client.c and kube_watch_run(): the pure path
+/* Unit tests for lib/kube/kube_client.c and kube_watch_run(): the pure path
  * and query builders, then the client against a small libmicrohttpd server
  * in this process that records what each request carried (method, headers,
  * query, body) and answers the shapes the API server uses — including the

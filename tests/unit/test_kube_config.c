@@ -1,4 +1,4 @@
-/* Unit tests for operator/kube_config.c: kubeconfig shapes (inline data and
+/* Unit tests for lib/kube/kube_config.c: kubeconfig shapes (inline data and
  * files, tokens and certificates), the errors users will see, the resolution
  * order, in-cluster files and token rotation. Files live in a temporary
  * directory per test. */

@@ -1,4 +1,4 @@
-/* Unit tests for operator/kube_status.c: Status objects as the API server
+/* Unit tests for lib/kube/kube_status.c: Status objects as the API server
  * sends them (bodies copied from a v1.33 kube-apiserver), one per code, and
  * the bounds on what is copied out of them. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the watch-stream decoder in operator/kube_watch.c: a stream
+/* Unit tests for the watch-stream decoder in lib/kube/kube_watch.c: a stream
  * split at every point (and every pair of points), bookmarks, 410 ERROR
  * events, bounds, and the request path. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of operator/reflector.c: store keys, watch
+/* Unit tests for the pure parts of lib/kube/reflector.c: store keys, watch
  * events applied one by one, whole-list replacement and the diff it
  * reports, ownership (deep copies out, everything freed: LSan checks),
  * bounds, readers on other threads, the backoff curve and option checks.

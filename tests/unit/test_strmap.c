@@ -1,4 +1,4 @@
-/* Unit tests for operator/strmap.c: put, replace, get, remove, the bound,
+/* Unit tests for lib/strmap.c: put, replace, get, remove, the bound,
  * growth past many bucket doublings, iteration. */
 #include <stdarg.h>
 #include <stddef.h>
