@@ -32,13 +32,25 @@ struct httpd {
 	int port;
 };
 
+struct httpd_request {
+	struct MHD_Connection *conn;
+	const struct httpd_handler *handler;
+	const char *method, *path;
+	void *state;
+	int answered;
+	size_t n_headers;
+	char *header_name[HTTPD_MAX_HEADERS], *header_value[HTTPD_MAX_HEADERS];
+};
+
 /* Queues a response holding body (copied, or taken over and freed by MHD
  * when owned is set). */
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
-                               const char *content_type, char *body, size_t len, int owned)
+                               const char *content_type, char *body, size_t len, int owned,
+                               const struct httpd_request *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result rc;
+	size_t i;
 
 	resp = MHD_create_response_from_buffer(
 	    len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
@@ -53,6 +65,13 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
+	for (i = 0; r != NULL && i < r->n_headers; i++) {
+		if (MHD_add_response_header(resp, r->header_name[i], r->header_value[i]) !=
+		    MHD_YES) {
+			MHD_destroy_response(resp);
+			return MHD_NO;
+		}
+	}
 	rc = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -61,7 +80,7 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
 static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned int status,
                                     const char *text)
 {
-	return respond(conn, status, CONTENT_TYPE_TEXT, (char *)text, strlen(text), 0);
+	return respond(conn, status, CONTENT_TYPE_TEXT, (char *)text, strlen(text), 0, NULL);
 }
 
 static enum MHD_Result serve_check(struct MHD_Connection *conn, httpd_check_fn check, void *arg)
@@ -83,19 +102,116 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *conn, struct metrics
 	if (metrics_render(reg, &text, &len) < 0)
 		return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		                    "cannot render metrics: out of memory");
-	return respond(conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, text, len, 1);
+	return respond(conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, text, len, 1, NULL);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
-{
-	const struct httpd *h = cls;
+/* ------------------------------------------------------ the handler's API */
 
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_cls;
+const char *httpd_request_method(const struct httpd_request *r)
+{
+	return r->method;
+}
+
+const char *httpd_request_path(const struct httpd_request *r)
+{
+	return r->path;
+}
+
+const char *httpd_request_header(const struct httpd_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *httpd_request_query(const struct httpd_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+long long httpd_request_content_length(const struct httpd_request *r)
+{
+	const char *v = httpd_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	long long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : n;
+}
+
+int httpd_request_answered(const struct httpd_request *r)
+{
+	return r->answered;
+}
+
+int httpd_header(struct httpd_request *r, const char *name, const char *value)
+{
+	char *n, *v;
+
+	if (r->n_headers == HTTPD_MAX_HEADERS)
+		return -1;
+	n = strdup(name);
+	v = strdup(value);
+	if (n == NULL || v == NULL) {
+		free(n);
+		free(v);
+		return -1;
+	}
+	r->header_name[r->n_headers] = n;
+	r->header_value[r->n_headers++] = v;
+	return 0;
+}
+
+static int respond_request(struct httpd_request *r, unsigned int status, const char *content_type,
+                           char *body, size_t len, int owned)
+{
+	if (r->answered) {
+		if (owned)
+			free(body);
+		return -1;
+	}
+	r->answered = 1;
+	return respond(r->conn, status, content_type, body, len, owned, r) == MHD_YES ? 0 : -1;
+}
+
+int httpd_respond(struct httpd_request *r, unsigned int status, const char *content_type,
+                  const char *body, size_t len)
+{
+	return respond_request(r, status, content_type, (char *)body, len, 0);
+}
+
+int httpd_respond_owned(struct httpd_request *r, unsigned int status, const char *content_type,
+                        char *body, size_t len)
+{
+	return respond_request(r, status, content_type, body, len, 1);
+}
+
+int httpd_respond_text(struct httpd_request *r, unsigned int status, const char *text)
+{
+	size_t n = strlen(text);
+	char *body = malloc(n + 2);
+
+	if (body == NULL)
+		return respond_request(r, MHD_HTTP_INTERNAL_SERVER_ERROR, CONTENT_TYPE_TEXT,
+		                       (char *)"out of memory\n", 14, 0);
+	memcpy(body, text, n);
+	body[n] = '\n';
+	body[n + 1] = '\0';
+	return respond_request(r, status, CONTENT_TYPE_TEXT, body, n + 1, 1);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static int builtin_path(const struct httpd *h, const char *url)
+{
+	return (strcmp(url, "/metrics") == 0 && h->opts.metrics != NULL) ||
+	       strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
+}
+
+static enum MHD_Result serve_builtin(const struct httpd *h, struct MHD_Connection *conn,
+                                     const char *url, const char *method)
+{
 	/* Every answer is decided by method and path alone, so it is queued on
 	 * the first call; MHD discards any request body. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -107,6 +223,78 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/readyz") == 0)
 		return serve_check(conn, h->opts.readyz, h->opts.readyz_arg);
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+/* One call of MHD's access handler for a request the handler serves: the
+ * first (headers in), one per body chunk, the last (body complete). */
+static enum MHD_Result serve_handler(const struct httpd_handler *hd, struct MHD_Connection *conn,
+                                     const char *url, const char *method, const char *data,
+                                     size_t *data_size, void **req_cls)
+{
+	struct httpd_request *r = *req_cls;
+
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		r->conn = conn;
+		r->handler = hd;
+		r->method = method;
+		r->path = url;
+		*req_cls = r;
+		hd->begin(hd->arg, r, &r->state);
+		return MHD_YES;
+	}
+	if (*data_size > 0) {
+		if (!r->answered)
+			hd->body(hd->arg, r, r->state, data, *data_size);
+		*data_size = 0; /* consumed, or discarded once answered */
+		return MHD_YES;
+	}
+	if (!r->answered) {
+		hd->end(hd->arg, r, r->state);
+		if (!r->answered)
+			return respond_request(r, MHD_HTTP_INTERNAL_SERVER_ERROR, CONTENT_TYPE_TEXT,
+			                       (char *)"no response\n", 12, 0) == 0
+			           ? MHD_YES
+			           : MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	const struct httpd *h = cls;
+
+	(void)version;
+	if (h->opts.handler == NULL || (*req_cls == NULL && builtin_path(h, url)))
+		return serve_builtin(h, conn, url, method);
+	return serve_handler(h->opts.handler, conn, url, method, upload_data, upload_data_size,
+	                     req_cls);
+}
+
+/* The end of a request the handler served: done, then the request freed. */
+static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+	struct httpd_request *r = *req_cls;
+	size_t i;
+
+	(void)cls;
+	(void)conn;
+	if (r == NULL)
+		return;
+	if (r->handler->done != NULL)
+		r->handler->done(r->handler->arg, r->state,
+		                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->answered);
+	for (i = 0; i < r->n_headers; i++) {
+		free(r->header_name[i]);
+		free(r->header_value[i]);
+	}
+	free(r);
+	*req_cls = NULL;
 }
 
 /* MHD's own error messages (a failed accept, a broken client) go to our log
@@ -195,8 +383,10 @@ int httpd_start(const struct httpd_options *opts, struct httpd **out, char *errb
 	h->opts = *opts;
 	h->port = ntohs(v6 ? sin6->sin6_port : sin->sin_port);
 	h->daemon = MHD_start_daemon(
-	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	        (opts->handler != NULL ? MHD_USE_THREAD_PER_CONNECTION : 0),
+	    0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_MAX_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_IDLE_TIMEOUT_S, MHD_OPTION_END);
 	if (h->daemon == NULL) {

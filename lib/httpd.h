@@ -8,10 +8,18 @@
  *   anything else 404 "not found"; methods other than GET and HEAD get
  *                 405 "method not allowed" with "Allow: GET, HEAD"
  *
- * Threads: libmicrohttpd runs one internal polling thread per server
- * (MHD_USE_INTERNAL_POLLING_THREAD, no thread pool, no thread per
- * connection). It is the only thread this module starts. Requests, and so
- * the check callbacks and metrics_render(), run on it, one at a time.
+ * unless the server has a handler (struct httpd_handler): then every other
+ * request, any method, goes to it, its body streamed in chunks, so an
+ * application (the dashboard, the upload endpoint) serves its own paths
+ * beside the three built in.
+ *
+ * Threads: without a handler, libmicrohttpd runs one internal polling
+ * thread per server (no thread pool, no thread per connection). It is the
+ * only thread this module starts. Requests, and so the check callbacks and
+ * metrics_render(), run on it, one at a time. With a handler, each
+ * connection gets a thread of its own (at most HTTPD_MAX_CONNECTIONS), so
+ * a slow upload or query never holds up /healthz: the handler's callbacks
+ * and the checks then run on several threads at once.
  */
 #ifndef SLUICE_HTTPD_H
 #define SLUICE_HTTPD_H
@@ -36,6 +44,56 @@
  */
 typedef int (*httpd_check_fn)(void *arg, char *reason, size_t reason_size);
 
+/* A request given to a handler. Valid from begin until done returns. */
+struct httpd_request;
+
+/*
+ * An application's paths. The callbacks for one request run on one thread,
+ * in this order: begin once the headers are in; body for each chunk of the
+ * request body, as it arrives; end once it is all in; done always, last
+ * (also after a client went away halfway: then completed is 0 and no
+ * response goes out). A callback answers with httpd_respond*; once it has,
+ * the rest of the body is not read and end is not called. end must answer.
+ *
+ * Answering in begin (401, 413) before a body is read means a client that
+ * sent "Expect: 100-continue" (curl -T) never sends it.
+ */
+struct httpd_handler {
+	void (*begin)(void *arg, struct httpd_request *r, void **state);
+	void (*body)(void *arg, struct httpd_request *r, void *state, const char *data, size_t len);
+	void (*end)(void *arg, struct httpd_request *r, void *state);
+	void (*done)(void *arg, void *state, int completed);
+	void *arg;
+};
+
+const char *httpd_request_method(const struct httpd_request *r);
+/* The path, percent-decoded by libmicrohttpd, without the query. */
+const char *httpd_request_path(const struct httpd_request *r);
+/* A header (name case-insensitive) or a query argument (decoded); NULL
+ * when absent. */
+const char *httpd_request_header(const struct httpd_request *r, const char *name);
+const char *httpd_request_query(const struct httpd_request *r, const char *name);
+/* Content-Length, or -1 when the request has none (chunked or no body). */
+long long httpd_request_content_length(const struct httpd_request *r);
+/* Whether a response was queued. */
+int httpd_request_answered(const struct httpd_request *r);
+
+/* Adds a header to the response still to be sent (Location,
+ * Access-Control-*...); at most HTTPD_MAX_HEADERS, copied. Returns 0 or -1. */
+#define HTTPD_MAX_HEADERS 8
+int httpd_header(struct httpd_request *r, const char *name, const char *value);
+
+/* Queues the response: body copied (httpd_respond) or taken over and freed
+ * (httpd_respond_owned, which frees it on failure too). At most once per
+ * request; returns 0, or -1 when it could not be queued (the connection is
+ * then closed). */
+int httpd_respond(struct httpd_request *r, unsigned int status, const char *content_type,
+                  const char *body, size_t len);
+int httpd_respond_owned(struct httpd_request *r, unsigned int status, const char *content_type,
+                        char *body, size_t len);
+/* text/plain; charset=utf-8, the text and a newline. */
+int httpd_respond_text(struct httpd_request *r, unsigned int status, const char *text);
+
 struct httpd_options {
 	const char *addr; /* IPv4 or IPv6 address literal; NULL: "127.0.0.1" */
 	int port;         /* 0..65535; 0 picks a free port (see httpd_port) */
@@ -46,6 +104,9 @@ struct httpd_options {
 	void *healthz_arg;
 	httpd_check_fn readyz; /* NULL: always "ok" */
 	void *readyz_arg;
+	/* Serves every request the paths above do not; NULL: none (404/405).
+	 * Borrowed, must outlive the server. */
+	const struct httpd_handler *handler;
 };
 
 struct httpd;
