@@ -157,8 +157,8 @@ cJSON *children_labels(const char *kind_label, const char *name, const char *com
 }
 
 /* {apiVersion, kind, metadata: {name, namespace, labels, ownerReferences}} */
-static cJSON *child_object(const char *api, const char *kind, const cJSON *owner,
-                           const char *child_name, const char *kind_label, const char *component)
+cJSON *children_object(const char *api, const char *kind, const cJSON *owner,
+                       const char *child_name, const char *kind_label, const char *component)
 {
 	const char *name = meta_str(owner, "name");
 	const char *ns = meta_str(owner, "namespace");
@@ -204,7 +204,7 @@ cJSON *children_configmap(const cJSON *owner, const char *kind_label, const char
 {
 	char *name = children_name(owner, "config");
 	cJSON *cm = name != NULL
-	                ? child_object("v1", "ConfigMap", owner, name, kind_label, "config")
+	                ? children_object("v1", "ConfigMap", owner, name, kind_label, "config")
 	                : NULL;
 	cJSON *data;
 
@@ -545,8 +545,8 @@ static int add_selector(cJSON *spec, const struct children_workload *w)
 cJSON *children_deployment(const struct children_workload *w)
 {
 	char *name = children_name(w->owner, w->mode);
-	cJSON *d = name != NULL ? child_object("apps/v1", "Deployment", w->owner, name,
-	                                       w->kind_label, w->mode)
+	cJSON *d = name != NULL ? children_object("apps/v1", "Deployment", w->owner, name,
+	                                          w->kind_label, w->mode)
 	                        : NULL;
 	cJSON *spec;
 
@@ -567,7 +567,7 @@ cJSON *children_job(const struct children_workload *w, int backoff_limit)
 {
 	char *name = children_name(w->owner, w->mode);
 	cJSON *j = name != NULL
-	               ? child_object("batch/v1", "Job", w->owner, name, w->kind_label, w->mode)
+	               ? children_object("batch/v1", "Job", w->owner, name, w->kind_label, w->mode)
 	               : NULL;
 	cJSON *spec;
 

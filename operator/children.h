@@ -62,6 +62,12 @@ struct children_defaults {
 	const char *influx_database;   /* --influx-database */
 	const char *image_pull_policy; /* NULL: Kubernetes' default */
 	int host_network;              /* --worker-host-network: pods on the host's network */
+	/* --watcher-api-server "host:port": KUBERNETES_SERVICE_HOST and _PORT
+	 * in the pods that call the API server (the VideoWatch watcher) where
+	 * the cluster's own Service address is not reachable (a host-network
+	 * node without kube-proxy). */
+	const char *api_server;
+	const char *dashboard_url; /* --dashboard-url: the watcher's follow links */
 };
 
 /* Whether name can be carried by the children's labels (1..63 bytes). */
@@ -127,6 +133,13 @@ struct children_workload {
 	int replicas; /* Deployment only; < 0: left out (the scaler owns it) */
 	const struct children_defaults *defaults;
 };
+
+/* A child object of owner: apiVersion api, kind, metadata {name
+ * child_name, owner's namespace, the labels above, the controller
+ * ownerReference}; the caller adds the rest. NULL also when the owner's
+ * name cannot be a label or it has no namespace. */
+cJSON *children_object(const char *api, const char *kind, const cJSON *owner,
+                       const char *child_name, const char *kind_label, const char *component);
 
 /* "<name>-<mode>": the Deployment's or Job's name. Returns a malloc'd
  * string. */

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "reconcile_tw.h"
 #include "reconcile_vj.h"
+#include "reconcile_vw.h"
+#include "vw_spec.h"
 #include "workqueue.h"
 
 /* A kind the operator reconciles: its reflector and reconciler. */
@@ -26,6 +28,7 @@ struct kind {
 static const struct kind kinds[] = {
     {RECONCILE_TW_KIND, RECONCILE_TW_PLURAL, "sluice.dev/telemetrywindow", reconcile_tw},
     {RECONCILE_VJ_KIND, RECONCILE_VJ_PLURAL, "sluice.dev/videojob", reconcile_vj},
+    {RECONCILE_VW_KIND, RECONCILE_VW_PLURAL, VW_LABEL_WATCH, reconcile_vw},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -106,8 +109,17 @@ static void on_resource(enum reflector_event ev, const char *key, const cJSON *o
 {
 	struct handler_arg *a = opaque;
 	const cJSON *o = obj != NULL ? obj : old;
+	const char *watch;
 	(void)key;
 
+	/* A VideoWatch counts its VideoJobs' phases: any change of one of
+	 * them, status included, is its business. */
+	watch = strcmp(a->kind->kind, RECONCILE_VJ_KIND) == 0
+	            ? cJSON_GetStringValue(
+	                  cJSON_GetObjectItemCaseSensitive(meta(o, "labels"), VW_LABEL_WATCH))
+	            : NULL;
+	if (watch != NULL)
+		enqueue(a->c, RECONCILE_VW_KIND, cJSON_GetStringValue(meta(o, "namespace")), watch);
 	if (ev == REFLECTOR_UPDATED && !worth_reconciling(obj, old))
 		return;
 	enqueue(a->c, a->kind->kind, cJSON_GetStringValue(meta(o, "namespace")),
@@ -310,8 +322,10 @@ int controller_start(struct controller **out, const struct controller_options *o
 		struct reflector_store *s = reflector_get_store(c->refl[i]);
 		if (strcmp(kinds[i].plural, RECONCILE_TW_PLURAL) == 0)
 			c->ctx.tw_store = s;
-		else
+		else if (strcmp(kinds[i].plural, RECONCILE_VJ_PLURAL) == 0)
 			c->ctx.vj_store = s;
+		else
+			c->ctx.vw_store = s;
 	}
 	for (size_t i = 0; i < NREFLECTORS; i++) {
 		if (pthread_create(&c->refl_threads[i], NULL, reflector_thread, c->refl[i]) != 0) {

@@ -60,6 +60,18 @@ static const struct config_option options[] = {
      .help = "Run worker pods on the node's network (hostNetwork), e.g. where the servers "
              "they use listen on the node's loopback; each replica then picks a free port "
              "for its endpoint."},
+    {.name = "watcher-api-server",
+     .flag = "--watcher-api-server",
+     .env = "SLUICE_WATCHER_API_SERVER",
+     .type = CONFIG_STRING,
+     .help = "host:port of the API server for the VideoWatch watcher pods (their "
+             "KUBERNETES_SERVICE_HOST and _PORT), where the cluster's Service address does not "
+             "reach it (host-network pods without kube-proxy)."},
+    {.name = "dashboard-url",
+     .flag = "--dashboard-url",
+     .env = "SLUICE_DASHBOARD_URL",
+     .type = CONFIG_STRING,
+     .help = "The dashboard's URL: an upload's answer links to its VideoJob there."},
     {.name = "kafka-bootstrap",
      .flag = "--kafka-bootstrap",
      .env = "SLUICE_KAFKA_BOOTSTRAP",
@@ -239,6 +251,8 @@ int main(int argc, char **argv)
 	                    .influx_database = opt(cfg, "influx-database"),
 	                    .image_pull_policy = opt(cfg, "worker-image-pull-policy"),
 	                    .host_network = config_get_bool(cfg, "worker-host-network"),
+	                    .api_server = opt(cfg, "watcher-api-server"),
+	                    .dashboard_url = opt(cfg, "dashboard-url"),
 	                },
 	            .instance = host,
 	            .poll_ms = (int)config_get_duration_ms(cfg, "resync-period"),

@@ -39,6 +39,7 @@ struct reconcile_ctx {
 	struct kube_client *kube;
 	struct reflector_store *tw_store; /* TelemetryWindows */
 	struct reflector_store *vj_store; /* VideoJobs */
+	struct reflector_store *vw_store; /* VideoWatches */
 	struct topics *topics;
 	/* Kept Redis connections, one per address (the status Redis, a sink's),
 	 * lent to one worker at a time; NULL: a connection per call. */
