@@ -380,6 +380,38 @@ def test_worker_force_deleted_mid_segment_loses_nothing(stack, scaler, ns):
     assert int(video[0]["nb_read_frames"]) == 400
 
 
+def test_videojob_analysis_chooses_the_measures(stack, scaler, ns):
+    """spec.analysis decides what the process workers compute and write:
+    [meanLuma] gives every frame a row with mean_luma set and motion and
+    scene_score NULL; [] (kept as given: the default applies only when the
+    field is absent) writes no rows at all. Both jobs succeed with every
+    frame encoded."""
+    vol = hostpath_claim(stack, ns, "videos")
+    (vol / "out").mkdir()
+    os.chown(vol / "out", WORKER_UID, WORKER_UID)
+    make_clip(vol / "in.mp4", 4)
+    jobs = {"luma": ["meanLuma"], "none": []}
+    for name, analysis in jobs.items():
+        vj = vj_manifest(stack, name, ns, f"{name}.mp4")
+        vj["spec"]["analysis"] = analysis
+        kubectl(stack, "apply", "-f", "-", input=json.dumps(vj))
+    for name, analysis in jobs.items():
+        st = wait_for(f"the VideoJob {name} to succeed",
+                      lambda name=name: succeeded(stack, ns, name), timeout=240)
+        assert st["framesDone"] == st["framesTotal"] == 100
+        assert get(stack, "vj", name, ns)["spec"]["analysis"] == analysis
+        info = ffprobe(vol / "out" / f"{name}.mp4", "stream=codec_type,nb_read_frames")
+        video = [s for s in info["streams"] if s["codec_type"] == "video"]
+        assert int(video[0]["nb_read_frames"]) == 100
+
+    counts = run(["psql", stack["PG_DSN"], "-Atc",
+                  "SELECT count(*), count(DISTINCT pts_ms), count(mean_luma), count(motion),"
+                  " count(scene_score), min(mean_luma) > 16 AND max(mean_luma) < 235"
+                  f" FROM video_frames WHERE job = '{ns}/luma'"]).stdout.strip()
+    assert counts == "100|100|100|0|0|t", counts
+    assert frame_rows(stack, f"{ns}/none") == (0, 0)
+
+
 def test_split_failure_reaches_the_status_without_redis(stack, scaler, ns):
     """A split that fails where it cannot report to the status Redis (here
     an address that refuses, given through workers.env, which wins over the

@@ -3,6 +3,7 @@
 #include "video_db.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
  * one): "sluice" in ASCII. */
 #define SCHEMA_LOCK_KEY "115108117105099101"
 #define SQL_MAX 2048
+/* COPY data is sent in pieces of about this size; a row is far shorter. */
+#define COPY_CHUNK 65536
+#define COPY_ROW_MAX 1024
 /* The telemetry sink's connect timeout; no statement timeout: deleting a
  * long job's frame rows may take a while. */
 #define VIDEO_DB_CONNECT_TIMEOUT_S 10
@@ -469,4 +473,142 @@ int video_db_job_state(PGconn *c, const char *job, const char *state, const char
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+static int put_double(char *buf, size_t size, double v)
+{
+	if (isnan(v))
+		return snprintf(buf, size, "\\N");
+	return snprintf(buf, size, "%.17g", v);
+}
+
+int video_db_copy_row(char *buf, size_t size, const char *job, int32_t segment, unsigned analysis,
+                      const struct vseg_frame *row)
+{
+	const unsigned bit[3] = {VJ_ANALYSIS_MEAN_LUMA, VJ_ANALYSIS_MOTION,
+	                         VJ_ANALYSIS_SCENE_SCORE};
+	const double v[3] = {row->mean_luma, row->motion, row->scene_score};
+	size_t n = 0;
+	int w;
+
+	for (const char *c = job; *c != '\0'; c++) {
+		const char *esc = *c == '\\'   ? "\\\\"
+		                  : *c == '\t' ? "\\t"
+		                  : *c == '\n' ? "\\n"
+		                  : *c == '\r' ? "\\r"
+		                               : NULL;
+		size_t len = esc != NULL ? 2 : 1;
+		if (n + len >= size)
+			return -1;
+		if (esc != NULL)
+			memcpy(buf + n, esc, 2);
+		else
+			buf[n] = *c;
+		n += len;
+	}
+	w = snprintf(buf + n, size - n, "\t%" PRId32 "\t%" PRId64 "\t%" PRId64 "\t", segment,
+	             row->index, row->pts_ms);
+	if (w < 0 || (size_t)w >= size - n)
+		return -1;
+	n += (size_t)w;
+	for (int i = 0; i < 3; i++) {
+		w = put_double(buf + n, size - n, (analysis & bit[i]) ? v[i] : NAN);
+		if (w < 0 || (size_t)w + 1 >= size - n)
+			return -1;
+		n += (size_t)w;
+		buf[n++] = i < 2 ? '\t' : '\n';
+		buf[n] = '\0';
+	}
+	return (int)n;
+}
+
+/* The COPY of rows, once the server is waiting for the data: sends them in
+ * pieces and ends the copy, then reads the COPY's result. 0 or -1. */
+static int copy_rows(PGconn *c, const char *job, int32_t segment, unsigned analysis,
+                     const struct vseg_frame *rows, size_t n, char *errbuf, size_t errbuf_size)
+{
+	char *chunk = malloc(COPY_CHUNK + COPY_ROW_MAX);
+	size_t len = 0;
+	int rc = -1;
+
+	if (chunk == NULL) {
+		PQputCopyEnd(c, "out of memory");
+		snprintf(errbuf, errbuf_size, "postgres: copy frame rows: out of memory");
+		goto drain;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int w = video_db_copy_row(chunk + len, COPY_CHUNK + COPY_ROW_MAX - len, job,
+		                          segment, analysis, &rows[i]);
+		if (w < 0) {
+			PQputCopyEnd(c, "row too long");
+			snprintf(errbuf, errbuf_size, "postgres: copy frame rows: row too long");
+			goto drain;
+		}
+		len += (size_t)w;
+		if (len >= COPY_CHUNK || i + 1 == n) {
+			if (PQputCopyData(c, chunk, (int)len) != 1) {
+				pg_fail(c, errbuf, errbuf_size, "copy frame rows");
+				goto drain;
+			}
+			len = 0;
+		}
+	}
+	if (PQputCopyEnd(c, NULL) != 1) {
+		pg_fail(c, errbuf, errbuf_size, "copy frame rows");
+		goto drain;
+	}
+	rc = 0;
+drain:
+	/* The COPY's own result, then nothing. */
+	for (PGresult *r = PQgetResult(c); r != NULL; r = PQgetResult(c)) {
+		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+			const char *msg = PQresultErrorMessage(r);
+			snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %.*s",
+			         (int)strcspn(msg, "\n"), msg);
+			rc = -1;
+		}
+		PQclear(r);
+	}
+	free(chunk);
+	return rc;
+}
+
+int video_db_segment_finish(PGconn *c, const char *frames_table, const char *job, int32_t segment,
+                            unsigned analysis, const struct vseg_frame *rows, size_t n,
+                            int64_t frames, char *errbuf, size_t errbuf_size)
+{
+	char seg[24], sql[SQL_MAX];
+	const char *p[] = {job, seg};
+
+	analysis &= VJ_ANALYSIS_ALL;
+	i64(seg, segment);
+	if (cmd(c, "BEGIN", "BEGIN", 0, NULL, errbuf, errbuf_size) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\" WHERE job = $1 AND segment = $2",
+	         frames_table);
+	if (cmd(c, "delete frame rows", sql, 2, p, errbuf, errbuf_size) < 0)
+		goto rollback;
+	/* No analysis asked for: no rows, and no COPY to set up. */
+	if (analysis != 0 && n > 0) {
+		PGresult *res;
+
+		snprintf(sql, sizeof(sql),
+		         "COPY \"%s\" (job, segment, frame, pts_ms, mean_luma, motion, scene_score)"
+		         " FROM STDIN",
+		         frames_table);
+		res = exec(c, "copy frame rows", sql, 0, NULL, PGRES_COPY_IN, errbuf, errbuf_size);
+		if (res == NULL)
+			goto rollback;
+		PQclear(res);
+		if (copy_rows(c, job, segment, analysis, rows, n, errbuf, errbuf_size) < 0)
+			goto rollback;
+	}
+	if (video_db_segment_done(c, job, segment, frames, errbuf, errbuf_size) < 0 ||
+	    cmd(c, "COMMIT", "COMMIT", 0, NULL, errbuf, errbuf_size) < 0)
+		goto rollback;
+	return 0;
+rollback:
+	if (PQstatus(c) == CONNECTION_OK)
+		rollback(c);
+	return -1;
 }

@@ -17,9 +17,14 @@
  *   <frames table>  spec.sinks.postgres.table, default video_frames:
  *                   (job text, segment int, frame int, pts_ms bigint,
  *                   mean_luma, motion, scene_score double precision,
- *                   PRIMARY KEY (job, segment, frame)). process writes it:
- *                   delete the segment's rows and insert them again in one
- *                   transaction, so a redelivered task counts each frame once.
+ *                   PRIMARY KEY (job, segment, frame)). process writes it
+ *                   (video_db_segment_finish): delete the segment's rows and
+ *                   insert them again in one transaction, so a redelivered
+ *                   task counts each frame once. The three measures are
+ *                   nullable and always were: NULL where spec.analysis
+ *                   leaves a measure out, and motion and scene_score on
+ *                   each segment's first frame; with an empty spec.analysis
+ *                   the job has no rows at all.
  *
  * Every function returns 0 (or what it says), or -1 with one line in
  * errbuf: "postgres: <what>: <the server's message>". Connections are the
@@ -33,6 +38,7 @@
 
 #include <libpq-fe.h>
 
+#include "video_segment.h"
 #include "vj_spec.h"
 
 #define VIDEO_DB_URI_MAX 4096
@@ -129,6 +135,30 @@ int video_db_segment_done(PGconn *c, const char *job, int32_t idx, int64_t frame
                           size_t errbuf_size);
 int video_db_segment_failed(PGconn *c, const char *job, int32_t idx, const char *reason,
                             char *errbuf, size_t errbuf_size);
+
+/*
+ * process's write for a finished segment, in one transaction: deletes
+ * job's rows of segment in frames_table, copies rows[0..n) in (COPY), and
+ * marks the segment done with frames (video_db_segment_done). A measure
+ * not in analysis (VJ_ANALYSIS_* bits) is written as NULL whatever the row
+ * holds, a NaN as NULL too; analysis 0 writes no rows (rows and n are not
+ * read), only the delete and the state. Repeatable: a redelivered task
+ * leaves each frame's row once. Returns 0, or -1 with nothing changed.
+ */
+int video_db_segment_finish(PGconn *c, const char *frames_table, const char *job, int32_t segment,
+                            unsigned analysis, const struct vseg_frame *rows, size_t n,
+                            int64_t frames, char *errbuf, size_t errbuf_size);
+
+/*
+ * Pure, for the above and its tests: appends one frame row in PostgreSQL's
+ * COPY text format to buf (size bytes, NUL-terminated): job, segment,
+ * frame, pts_ms, mean_luma, motion, scene_score, tab-separated, a measure
+ * that is NaN or not in analysis as \N, the job text escaped (backslash,
+ * tab, newline, carriage return). Returns the length appended, or -1 when
+ * it does not fit.
+ */
+int video_db_copy_row(char *buf, size_t size, const char *job, int32_t segment, unsigned analysis,
+                      const struct vseg_frame *row);
 
 /* The job's state (planned | assembled | failed) and reason (NULL: none). */
 int video_db_job_state(PGconn *c, const char *job, const char *state, const char *reason,

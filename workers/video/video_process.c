@@ -4,7 +4,6 @@
 #include "video_process.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +28,6 @@
 
 /* A poll never sleeps longer, so a stop request is seen quickly. */
 #define POLL_MS 200
-/* COPY data is sent in pieces of about this size. */
-#define COPY_CHUNK 65536
 /* InfluxDB: a throughput point is a metric, not the job's result: a few
  * tries, then it is dropped with a warning (at once when it is rejected or
  * the sink's configuration cannot work). */
@@ -83,48 +80,10 @@ int64_t vproc_backoff_ms(int attempt, int64_t cap_ms)
 	return d < cap_ms ? d : cap_ms;
 }
 
-static int put_double(char *buf, size_t size, double v)
-{
-	if (isnan(v))
-		return snprintf(buf, size, "\\N");
-	return snprintf(buf, size, "%.17g", v);
-}
-
 int vproc_copy_row(char *buf, size_t size, const char *job, int32_t segment,
                    const struct vseg_frame *row)
 {
-	size_t n = 0;
-
-	for (const char *c = job; *c != '\0'; c++) {
-		const char *esc = *c == '\\'   ? "\\\\"
-		                  : *c == '\t' ? "\\t"
-		                  : *c == '\n' ? "\\n"
-		                  : *c == '\r' ? "\\r"
-		                               : NULL;
-		size_t len = esc != NULL ? 2 : 1;
-		if (n + len >= size)
-			return -1;
-		if (esc != NULL)
-			memcpy(buf + n, esc, 2);
-		else
-			buf[n] = *c;
-		n += len;
-	}
-	int w = snprintf(buf + n, size - n, "\t%" PRId32 "\t%" PRId64 "\t%" PRId64 "\t", segment,
-	                 row->index, row->pts_ms);
-	if (w < 0 || (size_t)w >= size - n)
-		return -1;
-	n += (size_t)w;
-	const double v[3] = {row->mean_luma, row->motion, row->scene_score};
-	for (int i = 0; i < 3; i++) {
-		w = put_double(buf + n, size - n, v[i]);
-		if (w < 0 || (size_t)w + 1 >= size - n)
-			return -1;
-		n += (size_t)w;
-		buf[n++] = i < 2 ? '\t' : '\n';
-		buf[n] = '\0';
-	}
-	return (int)n;
+	return video_db_copy_row(buf, size, job, segment, VJ_ANALYSIS_ALL, row);
 }
 
 /* ==== small helpers ==== */
@@ -193,99 +152,17 @@ static int pg_ensure(struct video_process *p, char *errbuf, size_t errbuf_size)
 	return p->pg != NULL ? 0 : -1;
 }
 
-static int pg_exec(struct video_process *p, const char *what, const char *sql, int nparams,
-                   const char *const *params, ExecStatusType want, char *errbuf, size_t errbuf_size)
-{
-	PGresult *r = PQexecParams(p->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-	int ok = r != NULL && PQresultStatus(r) == want;
-
-	if (!ok) {
-		const char *msg = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(p->pg);
-		snprintf(errbuf, errbuf_size, "postgres: %s: %.*s", what, (int)strcspn(msg, "\n"),
-		         msg);
-	}
-	PQclear(r);
-	return ok ? 0 : -1;
-}
-
-/* Step 3: the segment's rows replaced and the segment marked done, in one
- * transaction. */
+/* Step 3: the segment's rows replaced (only the measures spec.analysis
+ * asks for; none at all for an empty list) and the segment marked done, in
+ * one transaction. */
 static int pg_write_segment(struct video_process *p, const struct vj_task *t, int64_t frames,
                             char *errbuf, size_t errbuf_size)
 {
-	char seg[16], sql[512];
-	const char *params[] = {t->job, seg};
-	char *chunk = NULL;
-	size_t len = 0;
-	int rc = -1;
-
 	if (pg_ensure(p, errbuf, errbuf_size) < 0)
 		return -1;
-	snprintf(seg, sizeof(seg), "%" PRId32, t->segment);
-	if (pg_exec(p, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, errbuf, errbuf_size) < 0)
-		return -1;
-	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\" WHERE job = $1 AND segment = $2",
-	         p->spec.sinks.postgres.table);
-	if (pg_exec(p, "delete frame rows", sql, 2, params, PGRES_COMMAND_OK, errbuf, errbuf_size) <
-	    0)
-		goto rollback;
-	snprintf(sql, sizeof(sql),
-	         "COPY \"%s\" (job, segment, frame, pts_ms, mean_luma, motion, scene_score) "
-	         "FROM STDIN",
-	         p->spec.sinks.postgres.table);
-	if (pg_exec(p, "copy frame rows", sql, 0, NULL, PGRES_COPY_IN, errbuf, errbuf_size) < 0)
-		goto rollback;
-	chunk = malloc(COPY_CHUNK + 1024);
-	if (chunk == NULL) {
-		PQputCopyEnd(p->pg, "out of memory");
-		snprintf(errbuf, errbuf_size, "postgres: copy frame rows: out of memory");
-		goto drain;
-	}
-	for (size_t i = 0; i < p->nrows; i++) {
-		int n = vproc_copy_row(chunk + len, COPY_CHUNK + 1024 - len, t->job, t->segment,
-		                       &p->rows[i]);
-		if (n < 0) {
-			PQputCopyEnd(p->pg, "row too long");
-			snprintf(errbuf, errbuf_size, "postgres: copy frame rows: row too long");
-			goto drain;
-		}
-		len += (size_t)n;
-		if (len >= COPY_CHUNK || i + 1 == p->nrows) {
-			if (PQputCopyData(p->pg, chunk, (int)len) != 1) {
-				snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %s",
-				         PQerrorMessage(p->pg));
-				goto drain;
-			}
-			len = 0;
-		}
-	}
-	if (PQputCopyEnd(p->pg, NULL) != 1) {
-		snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %s",
-		         PQerrorMessage(p->pg));
-		goto drain;
-	}
-	rc = 0;
-drain:
-	/* The COPY's own result, then nothing. */
-	for (PGresult *r; (r = PQgetResult(p->pg)) != NULL; PQclear(r))
-		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
-			const char *msg = PQresultErrorMessage(r);
-			snprintf(errbuf, errbuf_size, "postgres: copy frame rows: %.*s",
-			         (int)strcspn(msg, "\n"), msg);
-			rc = -1;
-		}
-	free(chunk);
-	if (rc < 0)
-		goto rollback;
-	if (video_db_segment_done(p->pg, t->job, t->segment, frames, errbuf, errbuf_size) < 0)
-		goto rollback;
-	return pg_exec(p, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, errbuf, errbuf_size);
-rollback:
-	if (PQstatus(p->pg) == CONNECTION_OK) {
-		PGresult *r = PQexec(p->pg, "ROLLBACK");
-		PQclear(r);
-	}
-	return -1;
+	return video_db_segment_finish(p->pg, p->spec.sinks.postgres.table, t->job, t->segment,
+	                               p->spec.analysis, p->rows, p->nrows, frames, errbuf,
+	                               errbuf_size);
 }
 
 /* ==== Redis ==== */
@@ -634,7 +511,9 @@ static int handle_task(struct video_process *p, const rd_kafka_message_t *m)
 	req.decoder_threads = p->opt.decoder_threads;
 	req.filter_threads = p->opt.filter_threads;
 	req.output = t->output;
-	req.on_frame = on_row;
+	/* spec.analysis: the measures computed and written; none, no rows. */
+	req.analysis = p->spec.analysis;
+	req.on_frame = p->spec.analysis != 0 ? on_row : NULL;
 	req.frame_arg = p;
 	req.cancel = stop_requested;
 

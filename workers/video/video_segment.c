@@ -159,6 +159,7 @@ void vseg_request_init(struct vseg_request *r)
 	r->stream_index = -1;
 	r->end_pts = VSEG_END_OPEN;
 	r->encoder.crf = -1;
+	r->analysis = VJ_ANALYSIS_ALL;
 }
 
 static int cancelled(void *arg)
@@ -910,10 +911,11 @@ static int on_decoded(struct seg *s, AVFrame *f)
 		return 0;
 	}
 	struct vseg_frame row = {.index = s->res->frames_in, .pts = pts};
-	struct va_measures m;
+	struct va_measures m = {NAN, NAN, NAN};
 	row.pts_ms = av_rescale_q_rnd(pts, s->st->time_base, (AVRational){1, 1000},
 	                              AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
-	ret = measure(s, f, &m);
+	/* No analysis: no conversion to gray either. */
+	ret = req->analysis != 0 ? measure(s, f, &m) : 0;
 	if (ret < 0)
 		return ret;
 	row.mean_luma = m.mean_luma;
@@ -1112,6 +1114,7 @@ int vseg_run(const struct vseg_request *req, struct vseg_result *res, char *errb
 		errbuf[0] = '\0';
 	s.last_pts = AV_NOPTS_VALUE;
 	va_init(&s.va);
+	va_select(&s.va, req->analysis);
 	if (req->source == NULL || req->output == NULL || req->output[0] == '\0')
 		return fail(&s, VSEG_E_ARG, "a source and an output are required");
 	if (req->end_pts <= req->start_pts)

@@ -4,7 +4,8 @@
  *   open the source -> seek to the keyframe at or before start -> demux and
  *   decode -> keep exactly the frames whose pts is in [start, end) ->
  *   measure each (video_analysis.h, on the *decoded source* frame, so the
- *   rows describe the source whatever the filters do) -> buffer -> the
+ *   rows describe the source whatever the filters do; only the measures
+ *   req->analysis selects, none at all when it is 0) -> buffer -> the
  *   job's filter graph -> buffersink -> encode (a closed GOP that starts
  *   with a keyframe) -> mux into a temporary file next to the output ->
  *   fsync -> rename onto the output -> fsync the directory.
@@ -61,7 +62,8 @@ struct vseg_frame {
 	int64_t index;                         /* 0-based within the segment */
 	int64_t pts;                           /* source stream time base */
 	int64_t pts_ms;                        /* the same in milliseconds (rounded to nearest) */
-	double mean_luma, motion, scene_score; /* video_analysis.h; NaN: none */
+	double mean_luma, motion, scene_score; /* video_analysis.h; NaN: none, or
+	                                          not in vseg_request.analysis */
 };
 
 /* Returns 0 to go on, non-zero to stop the segment (VSEG_E_CALLBACK). */
@@ -89,6 +91,9 @@ struct vseg_request {
 	int filter_threads;          /* 0: FFmpeg picks */
 	const char *output;          /* final path (a file:// prefix is allowed); the
 	                                container follows its extension */
+	unsigned analysis;           /* VJ_ANALYSIS_* bits (spec.analysis): the
+	                                measures computed; 0: none (frames are not
+	                                read, every measure is NaN) */
 	vseg_frame_fn on_frame;      /* may be NULL */
 	void *frame_arg;
 	vseg_cancel_fn cancel; /* may be NULL */
@@ -110,7 +115,8 @@ struct vseg_result {
 };
 
 /* Zeroes r and fills the defaults: best stream, open end, libx264 at its
- * default crf, decoder/filter/encoder threads 0 (FFmpeg picks). */
+ * default crf, decoder/filter/encoder threads 0 (FFmpeg picks), all three
+ * measures. */
 void vseg_request_init(struct vseg_request *r);
 
 /*
