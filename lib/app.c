@@ -122,6 +122,7 @@ int app_start(struct app *app)
 	    .healthz_arg = app->check_arg,
 	    .readyz = app->readyz,
 	    .readyz_arg = app->check_arg,
+	    .handler = app->handler,
 	};
 	if (httpd_start(&opts, &app->httpd, errbuf, sizeof(errbuf)) < 0) {
 		log_error("cannot start the http endpoint", "error", errbuf, NULL);

@@ -69,6 +69,8 @@ struct app {
 	httpd_check_fn healthz;              /* /healthz check; NULL: always "ok" */
 	httpd_check_fn readyz;               /* /readyz check; NULL: always "ok" */
 	void *check_arg;                     /* passed to both checks */
+	/* Serves every other path of the endpoint (httpd.h); NULL: none. */
+	const struct httpd_handler *handler;
 
 	/* Owned, set by app_parse and app_start, freed by app_stop. */
 	struct config *cfg;

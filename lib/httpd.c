@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,13 @@ struct httpd_request {
 	int answered;
 	size_t n_headers;
 	char *header_name[HTTPD_MAX_HEADERS], *header_value[HTTPD_MAX_HEADERS];
+	/* An answer given while the body streams in: libmicrohttpd 0.9 queues
+	 * no response in that state (MHD_queue_response says MHD_NO), so it
+	 * is kept here and queued once the body is all in. */
+	int in_body, deferred;
+	unsigned int d_status;
+	char *d_type, *d_body;
+	size_t d_len;
 };
 
 /* Queues a response holding body (copied, or taken over and freed by MHD
@@ -172,6 +180,22 @@ static int respond_request(struct httpd_request *r, unsigned int status, const c
 		return -1;
 	}
 	r->answered = 1;
+	if (r->in_body) {
+		r->d_type = strdup(content_type);
+		r->d_body = owned ? body : malloc(len > 0 ? len : 1);
+		if (r->d_type == NULL || r->d_body == NULL) {
+			free(r->d_type);
+			free(r->d_body);
+			r->d_type = r->d_body = NULL;
+			return -1; /* answered with nothing: the connection is closed */
+		}
+		if (!owned && len > 0)
+			memcpy(r->d_body, body, len);
+		r->d_status = status;
+		r->d_len = len;
+		r->deferred = 1;
+		return 0;
+	}
 	return respond(r->conn, status, content_type, body, len, owned, r) == MHD_YES ? 0 : -1;
 }
 
@@ -225,6 +249,25 @@ static enum MHD_Result serve_builtin(const struct httpd *h, struct MHD_Connectio
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
+/* Whether the request has a body to come: a Content-Length above 0, or a
+ * chunked one. */
+static int has_body(struct MHD_Connection *conn)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+	return (cl != NULL && strspn(cl, "0") != strlen(cl)) || (te != NULL && te[0] != '\0');
+}
+
+static int expects_continue(struct MHD_Connection *conn)
+{
+	const char *e = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+	return e != NULL && strcasecmp(e, "100-continue") == 0;
+}
+
 /* One call of MHD's access handler for a request the handler serves: the
  * first (headers in), one per body chunk, the last (body complete). */
 static enum MHD_Result serve_handler(const struct httpd_handler *hd, struct MHD_Connection *conn,
@@ -242,14 +285,36 @@ static enum MHD_Result serve_handler(const struct httpd_handler *hd, struct MHD_
 		r->method = method;
 		r->path = url;
 		*req_cls = r;
+		/* A client that sends its body without waiting for "100 Continue"
+		 * would read a reset, not the answer, were the connection closed
+		 * with its body unread: an answer begin gives such a request goes
+		 * out once the body is in (read and dropped), as one given in
+		 * body does. */
+		int blind = has_body(conn) && !expects_continue(conn);
+		r->in_body = blind;
 		hd->begin(hd->arg, r, &r->state);
+		r->in_body = 0;
+		if (blind && r->answered && !r->deferred)
+			return MHD_NO; /* the answer could not be kept */
 		return MHD_YES;
 	}
 	if (*data_size > 0) {
-		if (!r->answered)
+		if (!r->answered) {
+			r->in_body = 1;
 			hd->body(hd->arg, r, r->state, data, *data_size);
+			r->in_body = 0;
+			if (r->answered && !r->deferred)
+				return MHD_NO; /* the answer could not be kept */
+		}
 		*data_size = 0; /* consumed, or discarded once answered */
 		return MHD_YES;
+	}
+	if (r->deferred) {
+		enum MHD_Result rc =
+		    respond(conn, r->d_status, r->d_type, r->d_body, r->d_len, 1, r);
+		r->d_body = NULL; /* respond took it over */
+		r->deferred = 0;
+		return rc;
 	}
 	if (!r->answered) {
 		hd->end(hd->arg, r, r->state);
@@ -293,6 +358,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 		free(r->header_name[i]);
 		free(r->header_value[i]);
 	}
+	free(r->d_type);
+	free(r->d_body);
 	free(r);
 	*req_cls = NULL;
 }

@@ -56,7 +56,12 @@ struct httpd_request;
  * the rest of the body is not read and end is not called. end must answer.
  *
  * Answering in begin (401, 413) before a body is read means a client that
- * sent "Expect: 100-continue" (curl -T) never sends it.
+ * sent "Expect: 100-continue" (curl -T) never sends it. Any other answer to
+ * a request with a body goes out once the body is all in, the rest of it
+ * read and dropped meanwhile: an answer given in body (libmicrohttpd 0.9
+ * queues no response while a body streams in), and one given in begin to
+ * a client that sends its body without waiting (a browser's fetch), which
+ * would otherwise read a reset instead of the answer.
  */
 struct httpd_handler {
 	void (*begin)(void *arg, struct httpd_request *r, void **state);

@@ -1,8 +1,8 @@
 /*
  * main.c - sluice-worker MODE: one command for every stage of a Sluice
  * pipeline, the stage picked by the first argument (docs/architecture.md): telemetry
- * (telemetry.h), load (load.h), export (export.h), split, process and
- * assemble (video_*.h).
+ * (telemetry.h), load (load.h), export (export.h), split, process,
+ * assemble and watch (video_*.h).
  *
  * Built twice. sluice-worker links no FFmpeg, whose libraries would cost
  * every telemetry worker ~25 MB of RSS, and hands the video modes to
@@ -27,6 +27,7 @@
 #include "video_assemble.h"
 #include "video_process.h"
 #include "video_split.h"
+#include "video_watch.h"
 #endif
 
 static const char *const progress_choices[] = {"auto", "bar", "log", "none", NULL};
@@ -100,6 +101,13 @@ static const struct config_option options[] = {
      .help = "export: only this key (the key fields' values joined by ',')."},
     {.name = "export.output", .flag = "--output", .type = CONFIG_STRING, .def = "-",
      .help = "export: the CSV file to write (replaced whole), or - for stdout."},
+    {.name = "watch.kubeconfig", .flag = "--kubeconfig", .env = "KUBECONFIG",
+     .type = CONFIG_STRING,
+     .help = "watch: kubeconfig file for running outside the cluster; unset: in-cluster."},
+    {.name = "watch.upload_addr", .flag = "--upload-addr", .env = "SLUICE_UPLOAD_ADDR",
+     .type = CONFIG_STRING,
+     .help = "watch: IP address of the upload endpoint (spec.upload.port); unset: $POD_IP, "
+             "else 127.0.0.1."},
     {0},
 };
 /* clang-format on */
@@ -119,6 +127,8 @@ static const char usage[] =
     "                        [--encoder-threads N] [--filter-threads N]\n"
     "                                           process its segment tasks\n"
     "  sluice-worker assemble --config VJ.json  join its finished segments\n"
+    "  sluice-worker watch --config VW.json [--kubeconfig F] [--upload-addr IP]\n"
+    "                                           turn a folder's new files into VideoJobs\n"
     "  sluice-worker load --file F.csv --topic T --bootstrap HOST:PORT\n"
     "                     [--key-fields a,b] [--rate N] [--as-json]\n"
     "  sluice-worker export --config TW.yaml [--last N] [--key K] [--output F.csv|-]\n";
@@ -126,23 +136,25 @@ static const char usage[] =
 static const char modes[] =
     "Modes:\n"
     "  telemetry  consume a TelemetryWindow's events: dedupe, event-time windows, sinks\n"
-    "  load       publish CSV (later Parquet) files to a Kafka topic, for back-fills\n"
+    "  load       publish CSV or Parquet files to a Kafka topic, for back-fills\n"
     "  export     write the last N windows of a TelemetryWindow as CSV (from PostgreSQL)\n"
     "  split      probe a VideoJob's source, publish one task per keyframe-aligned segment\n"
     "  process    decode, filter and re-encode segments; write per-frame analysis\n"
     "  assemble   concatenate a VideoJob's finished segments into its output\n"
+    "  watch      make a VideoJob of each new file in a VideoWatch's folder, and of\n"
+    "             each upload to its endpoint (docs/video-watch.md)\n"
     "  probe      ask the worker in this container for /healthz or /readyz\n"
     "             (the pods' exec probe: sluice-worker probe /readyz; it reads\n"
     "             SLUICE_METRICS_PORT_FILE, SLUICE_METRICS_PORT, SLUICE_METRICS_ADDR)\n";
 
-static const char *const planned[] = {"telemetry", "load",    "export",
-                                      "split",     "process", "assemble"};
+static const char *const planned[] = {"telemetry", "load",     "export", "split",
+                                      "process",   "assemble", "watch"};
 
 /* Modes whose --config FILE is the resource (docs/contracts.md §1). */
 static int takes_spec(const char *mode)
 {
-	static const char *const m[] = {"telemetry", "export",   "split",
-	                                "process",   "assemble", NULL};
+	static const char *const m[] = {"telemetry", "export", "split", "process",
+	                                "assemble",  "watch",  NULL};
 
 	for (size_t i = 0; m[i] != NULL; i++)
 		if (strcmp(mode, m[i]) == 0)
@@ -273,11 +285,46 @@ static int run_process(struct app *app, const char *spec_path)
 	app_stop(app);
 	return status;
 }
+
+/* `watch`: a VideoWatch's watcher (video_watch.h). */
+static int run_watch(struct app *app, const char *spec_path)
+{
+	struct video_watch_options o;
+	struct video_watch *w = NULL;
+	char errbuf[1024];
+	int status;
+
+	video_watch_options_default(&o);
+	o.spec_path = spec_path;
+	o.kubeconfig = config_get_string(app->cfg, "watch.kubeconfig");
+	o.upload_addr = config_get_string(app->cfg, "watch.upload_addr");
+	if (video_watch_new(&o, &w, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "sluice-worker: %s\n", errbuf);
+		app_stop(app);
+		return APP_EXIT_USAGE;
+	}
+	app->readyz = video_watch_readyz;
+	app->check_arg = w;
+	if (app_start(app) < 0) {
+		status = 1;
+	} else if (video_watch_start(w, app->metrics, errbuf, sizeof(errbuf)) < 0) {
+		log_error("cannot start the watcher", "error", errbuf, NULL);
+		status = 1;
+	} else {
+		status = video_watch_run(w) < 0 ? 1 : 0;
+	}
+	/* /readyz reads w on the HTTP thread: stop it first. */
+	httpd_stop(app->httpd);
+	app->httpd = NULL;
+	video_watch_free(w);
+	app_stop(app);
+	return status;
+}
 #else
 static int is_video_mode(const char *mode)
 {
 	return mode != NULL && (strcmp(mode, "split") == 0 || strcmp(mode, "process") == 0 ||
-	                        strcmp(mode, "assemble") == 0);
+	                        strcmp(mode, "assemble") == 0 || strcmp(mode, "watch") == 0);
 }
 
 /* Runs argv in sluice-worker-video, the sibling of this executable;
@@ -408,6 +455,11 @@ int main(int argc, char **argv)
 		free(args);
 		return status;
 	}
+	if (mode != NULL && strcmp(mode, "watch") == 0) {
+		status = run_watch(&app, spec_path);
+		free(args);
+		return status;
+	}
 #endif
 	if (mode != NULL && strcmp(mode, "export") == 0) {
 		status = run_export(&app, spec_path);
@@ -439,14 +491,14 @@ int main(int argc, char **argv)
 		known |= strcmp(mode, planned[i]) == 0;
 	if (mode == NULL)
 		fprintf(stderr, "sluice-worker: missing mode (one of telemetry, load, export, "
-		                "split, process, assemble)\nTry 'sluice-worker --help'.\n");
+		                "split, process, assemble, watch)\nTry 'sluice-worker --help'.\n");
 	else if (known)
 		fprintf(stderr, "sluice-worker: mode '%s' is not available in this build yet\n",
 		        mode);
 	else
 		fprintf(stderr,
 		        "sluice-worker: unknown mode '%s' (modes: telemetry, load, export, "
-		        "split, process, assemble)\n",
+		        "split, process, assemble, watch)\n",
 		        mode);
 	app_stop(&app);
 	free(args);

@@ -386,6 +386,9 @@ static cJSON *job_metadata(const struct vw_spec *s, const char *file, const char
 	    (ann = cJSON_AddObjectToObject(meta, "annotations")) == NULL ||
 	    cJSON_AddStringToObject(ann, VW_ANNOTATION_FILE, file) == NULL)
 		goto fail;
+	/* No blockOwnerDeletion: where the API server enforces owner references
+	 * it would need update on videowatches/finalizers, which the watcher's
+	 * Role does not grant; the garbage collector deletes the jobs either way. */
 	if (s->uid != NULL) {
 		if ((owners = cJSON_AddArrayToObject(meta, "ownerReferences")) == NULL ||
 		    (o = cJSON_CreateObject()) == NULL)
@@ -395,8 +398,7 @@ static cJSON *job_metadata(const struct vw_spec *s, const char *file, const char
 		    cJSON_AddStringToObject(o, "kind", "VideoWatch") == NULL ||
 		    cJSON_AddStringToObject(o, "name", s->name) == NULL ||
 		    cJSON_AddStringToObject(o, "uid", s->uid) == NULL ||
-		    cJSON_AddTrueToObject(o, "controller") == NULL ||
-		    cJSON_AddTrueToObject(o, "blockOwnerDeletion") == NULL)
+		    cJSON_AddTrueToObject(o, "controller") == NULL)
 			goto fail;
 	}
 	return meta;

@@ -6,12 +6,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -381,6 +384,368 @@ static void test_ipv6(void **state)
 	httpd_stop(h);
 }
 
+/* ------------------------------------------------------ the handler's API */
+
+/* What the test handler saw, under a lock: the tests wait on it (with a
+ * deadline) for callbacks that run on the server's threads. */
+struct seen {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int begins, bodies, ends, dones, completed;
+	size_t bytes;
+	uint32_t sum;
+};
+
+static struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void seen_reset(void)
+{
+	pthread_mutex_lock(&seen.mu);
+	seen.begins = seen.bodies = seen.ends = seen.dones = 0;
+	seen.completed = -1;
+	seen.bytes = 0;
+	seen.sum = 0;
+	pthread_mutex_unlock(&seen.mu);
+}
+
+/* Waits until *counter reaches n, at most 5 s; returns its value. */
+static int seen_wait(const int *counter, int n)
+{
+	struct timespec deadline;
+	int v;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&seen.mu);
+	while (*counter < n && pthread_cond_timedwait(&seen.cv, &seen.mu, &deadline) == 0)
+		;
+	v = *counter;
+	pthread_mutex_unlock(&seen.mu);
+	return v;
+}
+
+static uint32_t checksum(uint32_t sum, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		sum = sum * 31 + (unsigned char)data[i];
+	return sum;
+}
+
+/* The paths of the test handler:
+ *   /echo    answers in end: the bytes and chunks it read, a header
+ *   /deny    answers 401 in begin (a missing token)
+ *   /limit   answers 413 in body once more than 1000 bytes came
+ *   /silent  never answers (httpd answers 500 for it)
+ *   /query   answers in begin with ?x= and the X-Token header */
+static void h_begin(void *arg, struct httpd_request *r, void **state)
+{
+	const char *path = httpd_request_path(r);
+	char text[256];
+
+	assert_ptr_equal(arg, &seen);
+	*state = &seen;
+	pthread_mutex_lock(&seen.mu);
+	seen.begins++;
+	pthread_mutex_unlock(&seen.mu);
+	if (strcmp(path, "/deny") == 0) {
+		assert_int_equal(httpd_header(r, "WWW-Authenticate", "Bearer"), 0);
+		assert_int_equal(httpd_respond_text(r, 401, "no token"), 0);
+		assert_true(httpd_request_answered(r));
+	} else if (strcmp(path, "/query") == 0) {
+		const char *x = httpd_request_query(r, "x"),
+		           *t = httpd_request_header(r, "x-token");
+		snprintf(text, sizeof(text), "%s %s x=%s token=%s len=%lld",
+		         httpd_request_method(r), path, x != NULL ? x : "(none)",
+		         t != NULL ? t : "(none)", httpd_request_content_length(r));
+		assert_int_equal(httpd_respond(r, 200, "text/plain", text, strlen(text)), 0);
+		/* A second answer is refused. */
+		assert_int_equal(httpd_respond_text(r, 500, "again"), -1);
+	}
+}
+
+static void h_body(void *arg, struct httpd_request *r, void *state, const char *data, size_t len)
+{
+	size_t bytes;
+
+	(void)arg;
+	assert_ptr_equal(state, &seen);
+	assert_false(httpd_request_answered(r));
+	pthread_mutex_lock(&seen.mu);
+	seen.bodies++;
+	seen.bytes += len;
+	seen.sum = checksum(seen.sum, data, len);
+	bytes = seen.bytes;
+	pthread_cond_broadcast(&seen.cv);
+	pthread_mutex_unlock(&seen.mu);
+	if (strcmp(httpd_request_path(r), "/limit") == 0 && bytes > 1000)
+		assert_int_equal(httpd_respond_text(r, 413, "too large"), 0);
+}
+
+static void h_end(void *arg, struct httpd_request *r, void *state)
+{
+	char text[128];
+
+	(void)arg;
+	assert_ptr_equal(state, &seen);
+	pthread_mutex_lock(&seen.mu);
+	seen.ends++;
+	snprintf(text, sizeof(text), "bytes=%zu sum=%u", seen.bytes, (unsigned)seen.sum);
+	pthread_mutex_unlock(&seen.mu);
+	if (strcmp(httpd_request_path(r), "/echo") == 0) {
+		assert_int_equal(httpd_header(r, "X-Echo", "yes"), 0);
+		assert_int_equal(httpd_respond(r, 200, "text/plain", text, strlen(text)), 0);
+	}
+}
+
+static void h_done(void *arg, void *state, int completed)
+{
+	(void)arg;
+	assert_ptr_equal(state, &seen);
+	pthread_mutex_lock(&seen.mu);
+	seen.dones++;
+	seen.completed = completed;
+	pthread_cond_broadcast(&seen.cv);
+	pthread_mutex_unlock(&seen.mu);
+}
+
+static const struct httpd_handler test_handler = {
+    .begin = h_begin, .body = h_body, .end = h_end, .done = h_done, .arg = &seen};
+
+static int handler_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct httpd_options opts = {.port = 0, .handler = &test_handler};
+
+	if (f == NULL || httpd_start(&opts, &f->h, errbuf, sizeof(errbuf)) != 0)
+		return -1;
+	f->port = httpd_port(f->h);
+	seen_reset();
+	*state = f;
+	return 0;
+}
+
+/* A request body fed to libcurl in pieces of `piece` bytes. */
+struct upload {
+	const char *data;
+	size_t len, off, piece;
+};
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	size_t want = size * n, left = u->len - u->off;
+
+	if (want > u->piece)
+		want = u->piece;
+	if (want > left)
+		want = left;
+	memcpy(buf, u->data + u->off, want);
+	u->off += want;
+	return want;
+}
+
+/* method PUT or POST with body (len bytes, sent in pieces); chunked:
+ * Transfer-Encoding: chunked instead of Content-Length. extra: a header
+ * line or NULL. *uploaded: the body bytes libcurl sent. */
+static struct reply send_body(int port, const char *method, const char *path, const char *body,
+                              size_t len, int chunked, const char *extra, long long *uploaded)
+{
+	struct reply r;
+	struct upload u = {.data = body, .len = len, .piece = 16384};
+	struct curl_slist *h = NULL;
+	char url[256];
+	curl_off_t up = 0;
+	CURL *c = curl_easy_init();
+
+	memset(&r, 0, sizeof(r));
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &u);
+	if (!chunked)
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	if (extra != NULL)
+		h = curl_slist_append(h, extra);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	r.rc = curl_easy_perform(c);
+	if (r.rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+	if (uploaded != NULL)
+		*uploaded = (long long)up;
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+static char *pattern(size_t len)
+{
+	char *p = malloc(len);
+
+	assert_non_null(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)('a' + (i * 7 + i / 251) % 26);
+	return p;
+}
+
+/* A PUT's body reaches body() in several chunks, whole and in order, with
+ * Content-Length or chunked; end answers; done says completed. */
+static void test_handler_put_in_chunks(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 1 << 20;
+	char *body = pattern(len), expect[128];
+
+	for (int chunked = 0; chunked <= 1; chunked++) {
+		seen_reset();
+		struct reply r = send_body(f->port, "PUT", "/echo", body, len, chunked, NULL, NULL);
+		assert_int_equal(r.rc, CURLE_OK);
+		assert_int_equal(r.status, 200);
+		snprintf(expect, sizeof(expect), "bytes=%zu sum=%u", len,
+		         (unsigned)checksum(0, body, len));
+		assert_string_equal(r.body, expect);
+		assert_int_equal(seen_wait(&seen.dones, 1), 1);
+		pthread_mutex_lock(&seen.mu);
+		assert_int_equal(seen.begins, 1);
+		assert_true(seen.bodies >= 2);
+		assert_int_equal(seen.ends, 1);
+		assert_int_equal(seen.completed, 1);
+		pthread_mutex_unlock(&seen.mu);
+	}
+	free(body);
+}
+
+/* An answer in begin (401): no body is read, end is not called, the
+ * client that waits for "100 Continue" never sends its body, and the
+ * connection stays usable. */
+static void test_handler_early_401(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 4 << 20;
+	char *body = pattern(len);
+	long long uploaded = -1;
+	struct reply r;
+
+	r = send_body(f->port, "PUT", "/deny", body, len, 0, "Expect: 100-continue", &uploaded);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 401);
+	assert_string_equal(r.body, "no token\n");
+	assert_int_equal(uploaded, 0);
+	assert_int_equal(seen_wait(&seen.dones, 1), 1);
+	pthread_mutex_lock(&seen.mu);
+	assert_int_equal(seen.bodies, 0);
+	assert_int_equal(seen.ends, 0);
+	assert_int_equal(seen.completed, 1);
+	pthread_mutex_unlock(&seen.mu);
+
+	/* A client that sends its body without waiting (as a browser does)
+	 * gets the 401 too, once its body is in: never a reset, however large
+	 * the body. The body is not handed to the handler. */
+	for (int chunked = 0; chunked <= 1; chunked++) {
+		seen_reset();
+		r = send_body(f->port, "PUT", "/deny", body, len, chunked, "Expect:", &uploaded);
+		assert_int_equal(r.rc, CURLE_OK);
+		assert_int_equal(r.status, 401);
+		assert_string_equal(r.body, "no token\n");
+		assert_true(uploaded >= (long long)len); /* chunked: with its framing */
+		assert_int_equal(seen_wait(&seen.dones, 1), 1);
+		assert_int_equal(seen.bodies, 0);
+		assert_int_equal(seen.ends, 0);
+		assert_int_equal(seen.completed, 1);
+	}
+	/* The connection stays usable for the next request. */
+	r = fetch(f->port, "GET", "/query?x=1");
+	assert_int_equal(r.status, 200);
+	free(body);
+}
+
+/* An answer in body (413): the rest of the body is not handed over and
+ * end is not called. */
+static void test_handler_answer_in_body(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 1 << 20;
+	char *body = pattern(len);
+	struct reply r = send_body(f->port, "POST", "/limit", body, len, 0, NULL, NULL);
+
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 413);
+	assert_string_equal(r.body, "too large\n");
+	assert_int_equal(seen_wait(&seen.dones, 1), 1);
+	pthread_mutex_lock(&seen.mu);
+	assert_int_equal(seen.ends, 0);
+	assert_true(seen.bytes < len);
+	pthread_mutex_unlock(&seen.mu);
+	free(body);
+}
+
+/* A client that goes away halfway through its body: done(completed=0),
+ * and no answer is asked for. */
+static void test_handler_client_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	char req[256], part[1000];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	int n = snprintf(req, sizeof(req),
+	                 "PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n");
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	memset(part, 'x', sizeof(part));
+	assert_int_equal(write(fd, part, sizeof(part)), (ssize_t)sizeof(part));
+	assert_true(seen_wait(&seen.bodies, 1) >= 1);
+	close(fd);
+	assert_int_equal(seen_wait(&seen.dones, 1), 1);
+	pthread_mutex_lock(&seen.mu);
+	assert_int_equal(seen.completed, 0);
+	assert_int_equal(seen.ends, 0);
+	pthread_mutex_unlock(&seen.mu);
+}
+
+/* A GET answered in begin, with its query and headers; a handler that
+ * never answers gets a 500; the built-in paths stay built in. */
+static void test_handler_get_and_builtins(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r = fetch(f->port, "GET", "/query?x=a%20b");
+
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "GET /query x=a b token=(none) len=-1");
+	assert_int_equal(seen_wait(&seen.dones, 1), 1);
+	assert_int_equal(seen.completed, 1);
+
+	seen_reset();
+	r = fetch(f->port, "DELETE", "/silent");
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.body, "no response\n");
+	assert_int_equal(seen_wait(&seen.dones, 1), 1);
+	assert_int_equal(seen.ends, 1);
+
+	seen_reset();
+	r = fetch(f->port, "GET", "/healthz");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "ok");
+	r = fetch(f->port, "POST", "/readyz");
+	assert_int_equal(r.status, 405);
+	assert_int_equal(seen.begins, 0);
+	/* Without a registry /metrics is the handler's. */
+	r = fetch(f->port, "GET", "/metrics");
+	assert_int_equal(r.status, 500);
+	assert_int_equal(seen_wait(&seen.dones, 1), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +760,11 @@ int main(void)
 	    cmocka_unit_test(test_fixed_port),
 	    cmocka_unit_test(test_bad_options),
 	    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test_setup_teardown(test_handler_put_in_chunks, handler_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handler_early_401, handler_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handler_answer_in_body, handler_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handler_client_gone, handler_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handler_get_and_builtins, handler_setup, teardown),
 	};
 	/* MHD reports client-side trouble through the log; keep test output clean. */
 	log_set_level(LOG_LEVEL_ERROR);
