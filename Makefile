@@ -14,7 +14,7 @@ BUILD ?= build
 VERSION := $(shell cat VERSION)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-BASE_PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka
+BASE_PKGS := libcjson yaml-0.1 libmicrohttpd libcurl libpq hiredis rdkafka zlib libzstd snappy
 VIDEO_PKGS := libavformat libavcodec libavfilter libswscale libavutil
 PKGS := $(BASE_PKGS) $(VIDEO_PKGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

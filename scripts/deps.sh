@@ -13,9 +13,13 @@
 # keyed by version, so only the first run pays for them.
 #
 #   - InfluxDB 1.8.10 built with `go install` (for its /api/v2/write);
-#   - helm built with `go install` (the chart's lint/template/install tests).
+#   - helm built with `go install` (the chart's lint/template/install tests);
+#   - playwright-core from the npm registry (the dashboard's browser test
+#     drives Debian's chromium with it; no browser download of its own);
+#   - pyarrow from PyPI in a virtualenv, $SLUICE_CACHE/venv-pyarrow-$PYARROW_VERSION
+#     (the Parquet reader's tests compare with the files it writes).
 #
-# Usage: scripts/deps.sh [apt|python|kafka|k8s|influxdb|helm|all]   (default: all)
+# Usage: scripts/deps.sh [apt|python|pyarrow|kafka|k8s|influxdb|helm|browser|all]   (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +38,8 @@ APT_PACKAGES=(
 	libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev
 	libswresample-dev libavutil-dev libpq-dev libhiredis-dev libssl-dev
 	libmicrohttpd-dev libcmocka-dev
+	# sluice-worker load's Parquet reader: SNAPPY, GZIP and ZSTD pages
+	libsnappy-dev zlib1g-dev libzstd-dev
 	# servers for the test stack, and the clients tests judge with
 	postgresql-15 postgresql-client-15 redis-server redis-tools influxdb
 	influxdb-client etcd-server etcd-client kcat ffmpeg
@@ -42,6 +48,9 @@ APT_PACKAGES=(
 	podman runc debootstrap
 	# the real node: containerd runs the kubelet's pods with runc
 	containerd containernetworking-plugins
+	# the dashboard's browser test (tests/e2e/test_dashboard.py): headless
+	# Chromium at /usr/bin/chromium, and fonts for its screenshots
+	chromium fonts-liberation
 )
 
 need_root() {
@@ -183,11 +192,61 @@ deps_helm() {
 	mv "$dir/bin.tmp" "$dir/bin"
 }
 
+# playwright-core, pinned, into $SLUICE_CACHE/npm/playwright-core-<version>
+# (never into the checkout): tests/e2e/test_dashboard.py puts its
+# node_modules on NODE_PATH for tests/e2e/browser/dashboard.js. It launches
+# Debian's chromium (apt above); --ignore-scripts: nothing runs at install.
+deps_browser() {
+	local dir="$SLUICE_CACHE/npm/playwright-core-$PLAYWRIGHT_CORE_VERSION"
+	if [ -f "$dir/node_modules/playwright-core/package.json" ]; then
+		say "playwright-core $PLAYWRIGHT_CORE_VERSION: cached in $dir"
+		return 0
+	fi
+	command -v node >/dev/null || die "node not found; playwright-core needs Node.js >= 20"
+	command -v npm >/dev/null || die "npm not found; it installs playwright-core"
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]')
+	[ "$major" -ge 20 ] || die "Node.js $(node --version) is too old: playwright-core $PLAYWRIGHT_CORE_VERSION needs >= 20"
+	say "playwright-core $PLAYWRIGHT_CORE_VERSION: installing from the npm registry into $dir"
+	# Into a temporary folder, renamed when complete, so an interrupted
+	# install is never taken for a cached one.
+	rm -rf "$dir.tmp"
+	mkdir -p "$dir.tmp"
+	if ! npm install --prefix "$dir.tmp" --no-save --no-audit --no-fund --ignore-scripts \
+		"playwright-core@$PLAYWRIGHT_CORE_VERSION" >"$dir.tmp/npm.log" 2>&1; then
+		tail -n 20 "$dir.tmp/npm.log" >&2
+		die "npm could not install playwright-core; full log: $dir.tmp/npm.log"
+	fi
+	rm -rf "$dir"
+	mv "$dir.tmp" "$dir"
+}
+
 # pytest runs the end-to-end suite; PyPI has it where the machine lacks it.
 deps_python() {
 	python3 -m pytest --version >/dev/null 2>&1 && return 0
 	say "pytest: installing from PyPI"
 	python3 -m pip install --quiet pytest || die "could not install pytest (python3 -m pip install pytest)"
+}
+
+# pyarrow writes the Parquet files tests/unit/test_parquet.c and
+# tests/e2e/test_load_parquet.py read back. In a virtualenv of its own, so
+# the machine's python stays as it is; made in place and marked complete
+# last, so an interrupted install is never taken for a finished one.
+deps_pyarrow() {
+	local dir="$SLUICE_CACHE/venv-pyarrow-$PYARROW_VERSION"
+	if [ -f "$dir/.complete" ] && "$dir/bin/python" -c 'import pyarrow' 2>/dev/null; then
+		say "pyarrow $PYARROW_VERSION: cached in $dir"
+		return 0
+	fi
+	say "pyarrow $PYARROW_VERSION: installing from PyPI into $dir"
+	rm -rf "$dir"
+	python3 -m venv "$dir" || die "python3 -m venv failed (apt-get install python3-venv)"
+	if ! "$dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+		"pyarrow==$PYARROW_VERSION" >"$SLUICE_CACHE/pyarrow.log" 2>&1; then
+		tail -n 20 "$SLUICE_CACHE/pyarrow.log" >&2
+		die "could not install pyarrow $PYARROW_VERSION; full log: $SLUICE_CACHE/pyarrow.log"
+	fi
+	touch "$dir/.complete"
 }
 
 mkdir -p "$SLUICE_CACHE"
@@ -197,14 +256,18 @@ kafka) deps_kafka ;;
 k8s) deps_k8s ;;
 influxdb) deps_influxdb ;;
 python) deps_python ;;
+pyarrow) deps_pyarrow ;;
 helm) deps_helm ;;
+browser) deps_browser ;;
 all)
 	deps_apt
 	deps_python
+	deps_pyarrow
 	deps_kafka
 	deps_k8s
 	deps_influxdb
 	deps_helm
+	deps_browser
 	;;
-*) die "unknown part '$1' (apt, python, kafka, k8s, influxdb, helm or all)" ;;
+*) die "unknown part '$1' (apt, python, pyarrow, kafka, k8s, influxdb, helm, browser or all)" ;;
 esac

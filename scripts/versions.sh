@@ -7,4 +7,14 @@ K8S_VERSION=v1.33.13
 INFLUXDB_VERSION=1.8.10
 # helm v3: `go list -m -versions helm.sh/helm/v3` lists what the proxy serves.
 HELM_VERSION=v3.21.4
-export SLUICE_CACHE KAFKA_VERSION K8S_VERSION INFLUXDB_VERSION HELM_VERSION
+# playwright-core (npm) drives Debian's chromium in tests/e2e/test_dashboard.py;
+# it needs Node.js >= 20.
+PLAYWRIGHT_CORE_VERSION=1.65.1
+# pyarrow writes the Parquet files the reader's tests compare with (a
+# virtualenv in $SLUICE_CACHE/venv-pyarrow-$PYARROW_VERSION).
+PYARROW_VERSION=26.0.1
+# uPlot (npm), the dashboard's charts: fetched into $SLUICE_CACHE/npm and
+# embedded in sluice-dashboard at build time (scripts/dashboard-assets.sh).
+UPLOT_VERSION=1.6.32
+UPLOT_SHA256=4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
+export SLUICE_CACHE KAFKA_VERSION K8S_VERSION INFLUXDB_VERSION HELM_VERSION PYARROW_VERSION PLAYWRIGHT_CORE_VERSION UPLOT_VERSION UPLOT_SHA256

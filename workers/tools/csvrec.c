@@ -248,6 +248,37 @@ static void put_string(struct sbuf *b, const char *s)
 	put(b, "\"", 1);
 }
 
+char *csvrec_join(char *const *cells, size_t n, char delim)
+{
+	struct sbuf b = {0};
+	char special[] = {delim, '"', '\r', '\n', '\0'};
+
+	put(&b, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		const char *c = cells[i];
+		size_t len = strlen(c);
+		if (i > 0)
+			put(&b, &delim, 1);
+		if (strcspn(c, special) == len) {
+			put(&b, c, len);
+			continue;
+		}
+		put(&b, "\"", 1);
+		for (const char *q = strchr(c, '"'); q != NULL; q = strchr(c, '"')) {
+			put(&b, c, (size_t)(q - c) + 1);
+			put(&b, "\"", 1);
+			c = q + 1;
+		}
+		put(&b, c, strlen(c));
+		put(&b, "\"", 1);
+	}
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 char *csvrec_json(char *const *names, char *const *cells, size_t n)
 {
 	struct sbuf b = {0};

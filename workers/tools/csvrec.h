@@ -8,6 +8,7 @@
  *   csvrec_read     the next record, without its line break (\n or \r\n)
  *   csvrec_split    a record's cells, unquoted and unescaped
  *   csvrec_json     a record as a JSON object keyed by the header's names
+ *   csvrec_join     cells as a record (for rows that come from Parquet)
  *
  * Quoting as in RFC 4180 and docs/telemetry-input.md: a quoted cell may
  * hold the delimiter, line breaks and "" for a quote; nothing but the
@@ -72,6 +73,14 @@ int csvrec_split(const char *rec, size_t len, char delim, char *scratch, size_t 
  * string to free(), or NULL when out of memory.
  */
 char *csvrec_json(char *const *names, char *const *cells, size_t n);
+
+/*
+ * The cells as one record (no line break), the inverse of csvrec_split: a
+ * cell holding the delimiter, a quote, CR or LF is quoted, its quotes
+ * doubled; every other cell is written as it is. Returns a string to
+ * free(), or NULL when out of memory.
+ */
+char *csvrec_join(char *const *cells, size_t n, char delim);
 
 /* Whether s is a number in JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 int csvrec_is_json_number(const char *s, size_t len);

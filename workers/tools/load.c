@@ -1,4 +1,4 @@
-/* load.c -- publishes a CSV file to a Kafka topic; see load.h. */
+/* load.c -- publishes a CSV or Parquet file to a Kafka topic; see load.h. */
 #include "load.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "csvrec.h"
 #include "kafka.h"
 #include "log.h"
+#include "parquet.h"
 #include "signals.h"
 
 /* Most key fields. */
@@ -33,7 +34,9 @@ struct load {
 	rd_kafka_t *p;
 	FILE *f;
 	struct csvrec_reader r;
-	char **columns; /* the header's names, in the header's scratch */
+	struct parquet_reader *pq; /* set when the file is Parquet */
+	char *const *columns;      /* the column names: the header's, or the Parquet reader's */
+	char **csv_columns;        /* the header's names, in the header's scratch */
 	char *header_scratch;
 	size_t ncolumns;
 	size_t key_idx[LOAD_KEYS_MAX];
@@ -74,6 +77,11 @@ static void progress(struct load *l, int64_t now, int final)
 	double secs = (double)(now - l->start_ms) / 1000.0;
 	double rate = secs > 0 ? (double)l->delivered / secs : 0;
 	int pct = l->file_size > 0 ? (int)(l->r.bytes * 100 / l->file_size) : -1;
+
+	if (l->pq != NULL)
+		pct = parquet_nrows(l->pq) > 0
+		          ? (int)(parquet_row(l->pq) * 100 / parquet_nrows(l->pq))
+		          : 100;
 
 	if (pct > 100)
 		pct = 100;
@@ -136,6 +144,41 @@ static int resolve_keys(struct load *l)
 	return 0;
 }
 
+/* Where the current record is in the file, for log lines: a CSV line
+ * or a Parquet row. */
+static const char *where_key(const struct load *l)
+{
+	return l->pq != NULL ? "row" : "line";
+}
+
+static const char *where(const struct load *l, char *buf, size_t size)
+{
+	return u64(buf, size, l->pq != NULL ? parquet_row(l->pq) : l->r.line);
+}
+
+/* A Parquet file says what it is in its first bytes (read in place, so a
+ * CSV file is read from its start all the same); only a regular file can
+ * be Parquet, whose metadata is at its end. */
+static int open_parquet(struct load *l)
+{
+	char head[4], errbuf[512];
+	int fd = fileno(l->f);
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    !parquet_magic(head, sizeof(head)))
+		return 0;
+	l->pq = parquet_open_fd(fd, l->o->file, errbuf, sizeof(errbuf));
+	if (l->pq == NULL) {
+		fprintf(stderr, "sluice-worker: load: %s\n", errbuf);
+		return -1;
+	}
+	l->columns = parquet_names(l->pq);
+	l->ncolumns = parquet_ncolumns(l->pq);
+	return 1;
+}
+
 static int read_header(struct load *l, char delim)
 {
 	char errbuf[256];
@@ -148,14 +191,22 @@ static int read_header(struct load *l, char delim)
 		        rc == 0 ? "empty file: no header" : errbuf);
 		return -1;
 	}
+	if (parquet_magic(rec, len)) {
+		fprintf(stderr,
+		        "sluice-worker: load: %s: this is a Parquet file, which is read from its "
+		        "end: give it as a file (--file F.parquet), not through a pipe\n",
+		        l->o->file);
+		return -1;
+	}
 	l->header_scratch = malloc(len + CSVREC_CELLS_MAX);
-	l->columns = malloc(CSVREC_CELLS_MAX * sizeof(*l->columns));
-	if (l->header_scratch == NULL || l->columns == NULL) {
+	l->csv_columns = malloc(CSVREC_CELLS_MAX * sizeof(*l->csv_columns));
+	l->columns = l->csv_columns;
+	if (l->header_scratch == NULL || l->csv_columns == NULL) {
 		fprintf(stderr, "sluice-worker: load: out of memory\n");
 		return -1;
 	}
-	int n = csvrec_split(rec, len, delim, l->header_scratch, len + CSVREC_CELLS_MAX, l->columns,
-	                     CSVREC_CELLS_MAX, errbuf, sizeof(errbuf));
+	int n = csvrec_split(rec, len, delim, l->header_scratch, len + CSVREC_CELLS_MAX,
+	                     l->csv_columns, CSVREC_CELLS_MAX, errbuf, sizeof(errbuf));
 	if (n < 0) {
 		fprintf(stderr, "sluice-worker: load: %s: header: %s\n", l->o->file, errbuf);
 		return -1;
@@ -180,8 +231,8 @@ static int produce(struct load *l, const char *key, size_t key_len, const char *
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			char line[32];
-			log_error("cannot produce", "topic", l->o->topic, "line",
-			          u64(line, sizeof(line), l->r.line), "error",
+			log_error("cannot produce", "topic", l->o->topic, where_key(l),
+			          where(l, line, sizeof(line)), "error",
 			          kafka_strerror(text, sizeof(text), err), NULL);
 			l->failed++;
 			return -1;
@@ -207,83 +258,171 @@ static void pace(struct load *l)
 	}
 }
 
+/* One data record as load publishes it: its cells (when needed) and the
+ * text it is published as without --as-json. */
+struct record {
+	char *const *cells; /* NULL when the cells were not needed */
+	const char *text;
+	size_t len;
+	char *owned; /* text to free, if any */
+};
+
+static void skipped(struct load *l, const char *why)
+{
+	char at[32];
+
+	if (l->skipped++ < LOAD_LOG_MAX)
+		log_warn("record skipped", "file", l->o->file, where_key(l),
+		         where(l, at, sizeof(at)), "error", why, NULL);
+}
+
+struct csv_source {
+	char delim;
+	int need_cells;
+	char **cells;
+	char *scratch;
+	size_t scratch_size;
+};
+
+/* The next CSV record. Returns 1, 0 at the end, 2 for a record skipped
+ * (logged and counted), -1 when the file cannot be read on (logged). */
+static int next_csv(struct load *l, struct csv_source *src, struct record *rec)
+{
+	char errbuf[256];
+	const char *text;
+	size_t len;
+	int r = csvrec_read(&l->r, &text, &len, errbuf, sizeof(errbuf));
+
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		log_error("cannot read the file", "file", l->o->file, "error", errbuf, NULL);
+		return -1;
+	}
+	l->rows++;
+	rec->text = text;
+	rec->len = len;
+	rec->cells = NULL;
+	if (!src->need_cells)
+		return 1;
+	if (src->scratch_size < len + CSVREC_CELLS_MAX) {
+		free(src->scratch);
+		src->scratch_size = len + CSVREC_CELLS_MAX;
+		src->scratch = malloc(src->scratch_size);
+		if (src->scratch == NULL) {
+			src->scratch_size = 0;
+			log_error("out of memory", NULL);
+			return -1;
+		}
+	}
+	int n = csvrec_split(text, len, src->delim, src->scratch, src->scratch_size, src->cells,
+	                     CSVREC_CELLS_MAX, errbuf, sizeof(errbuf));
+	if (n >= 0 && (size_t)n != l->ncolumns)
+		snprintf(errbuf, sizeof(errbuf), "csv: %d cells, the header has %zu", n,
+		         l->ncolumns);
+	if (n < 0 || (size_t)n != l->ncolumns) {
+		skipped(l, errbuf);
+		return 2;
+	}
+	rec->cells = src->cells;
+	return 1;
+}
+
+/* The next Parquet row, as next_csv; its text is the row as a CSV record
+ * (csvrec_join), so it is published as the same row from a CSV file is. */
+static int next_parquet(struct load *l, char delim, struct record *rec)
+{
+	char errbuf[512];
+	char *const *cells;
+	int r = parquet_next(l->pq, &cells, errbuf, sizeof(errbuf));
+
+	if (r == PARQUET_END)
+		return 0;
+	if (r == PARQUET_ERROR) {
+		log_error("cannot read the file", "file", l->o->file, "error", errbuf, NULL);
+		return -1;
+	}
+	l->rows++;
+	if (r == PARQUET_BAD_ROW) {
+		skipped(l, errbuf);
+		return 2;
+	}
+	rec->cells = cells;
+	rec->text = NULL;
+	rec->len = 0;
+	if (l->o->as_json)
+		return 1;
+	rec->owned = csvrec_join(cells, l->ncolumns, delim);
+	if (rec->owned == NULL) {
+		log_error("out of memory", NULL);
+		return -1;
+	}
+	rec->text = rec->owned;
+	rec->len = strlen(rec->owned);
+	return 1;
+}
+
 static int publish(struct load *l, char delim)
 {
-	char errbuf[256], key[4096];
-	char *scratch = NULL, **cells = NULL;
-	size_t scratch_size = 0;
-	const char *rec;
-	size_t len;
+	char key[4096];
+	struct csv_source csv = {.delim = delim, .need_cells = l->nkeys > 0 || l->o->as_json};
 	int rc = 0;
-	int need_cells = l->nkeys > 0 || l->o->as_json;
 
-	cells = malloc(CSVREC_CELLS_MAX * sizeof(*cells));
-	if (cells == NULL) {
+	csv.cells = malloc(CSVREC_CELLS_MAX * sizeof(*csv.cells));
+	if (csv.cells == NULL) {
 		log_error("out of memory", NULL);
 		return -1;
 	}
 	while (!signals_stop_requested()) {
-		int r = csvrec_read(&l->r, &rec, &len, errbuf, sizeof(errbuf));
+		struct record rec = {0};
+		int r = l->pq != NULL ? next_parquet(l, delim, &rec) : next_csv(l, &csv, &rec);
 		if (r == 0)
 			break;
 		if (r < 0) {
-			log_error("cannot read the file", "file", l->o->file, "error", errbuf,
-			          NULL);
 			rc = -1;
 			break;
 		}
-		l->rows++;
-		const char *value = rec;
-		size_t value_len = len, key_len = 0;
+		if (r == 2)
+			continue;
+		const char *value = rec.text;
+		size_t value_len = rec.len, key_len = 0;
 		char *json = NULL;
-		if (need_cells) {
-			if (scratch_size < len + CSVREC_CELLS_MAX) {
-				free(scratch);
-				scratch_size = len + CSVREC_CELLS_MAX;
-				scratch = malloc(scratch_size);
-				if (scratch == NULL) {
-					log_error("out of memory", NULL);
-					rc = -1;
-					break;
-				}
+		for (size_t k = 0; rec.cells != NULL && k < l->nkeys; k++) {
+			const char *c = rec.cells[l->key_idx[k]];
+			size_t clen = strlen(c);
+			if (key_len + clen + 1 > sizeof(key))
+				clen = sizeof(key) - key_len - 1;
+			if (k > 0 && key_len < sizeof(key) - 1)
+				key[key_len++] = ',';
+			memcpy(key + key_len, c, clen);
+			key_len += clen;
+		}
+		if (l->o->as_json) {
+			json = csvrec_json(l->columns, rec.cells, l->ncolumns);
+			if (json == NULL) {
+				free(rec.owned);
+				log_error("out of memory", NULL);
+				rc = -1;
+				break;
 			}
-			int n = csvrec_split(rec, len, delim, scratch, scratch_size, cells,
-			                     CSVREC_CELLS_MAX, errbuf, sizeof(errbuf));
-			if (n >= 0 && (size_t)n != l->ncolumns)
-				snprintf(errbuf, sizeof(errbuf),
-				         "csv: %d cells, the header has %zu", n, l->ncolumns);
-			if (n < 0 || (size_t)n != l->ncolumns) {
-				char line[32];
-				if (l->skipped++ < LOAD_LOG_MAX)
-					log_warn("record skipped", "file", l->o->file, "line",
-					         u64(line, sizeof(line), l->r.line), "error",
-					         errbuf, NULL);
-				continue;
-			}
-			for (size_t k = 0; k < l->nkeys; k++) {
-				const char *c = cells[l->key_idx[k]];
-				size_t clen = strlen(c);
-				if (key_len + clen + 1 > sizeof(key))
-					clen = sizeof(key) - key_len - 1;
-				if (k > 0 && key_len < sizeof(key) - 1)
-					key[key_len++] = ',';
-				memcpy(key + key_len, c, clen);
-				key_len += clen;
-			}
-			if (l->o->as_json) {
-				json = csvrec_json(l->columns, cells, (size_t)n);
-				if (json == NULL) {
-					log_error("out of memory", NULL);
-					rc = -1;
-					break;
-				}
-				value = json;
-				value_len = strlen(json);
-			}
+			value = json;
+			value_len = strlen(json);
+		}
+		/* A CSV record is bounded as it is read; a Parquet row only here. */
+		if (l->pq != NULL && value_len > CSVREC_MAX) {
+			char why[96];
+			snprintf(why, sizeof(why),
+			         "the row takes %zu bytes as a message (at most %d)", value_len,
+			         CSVREC_MAX);
+			skipped(l, why);
+			free(json);
+			free(rec.owned);
+			continue;
 		}
 		pace(l);
 		int p = produce(l, l->nkeys > 0 ? key : NULL, key_len, value, value_len);
 		free(json);
+		free(rec.owned);
 		if (p < 0) {
 			rc = -1;
 			break;
@@ -291,8 +430,8 @@ static int publish(struct load *l, char delim)
 		rd_kafka_poll(l->p, 0);
 		progress(l, clock_mono_ms(), 0);
 	}
-	free(scratch);
-	free(cells);
+	free(csv.scratch);
+	free(csv.cells);
 	return rc;
 }
 
@@ -323,7 +462,9 @@ int load_run(const struct load_options *o)
 	if (fstat(fileno(l.f), &st) == 0 && S_ISREG(st.st_mode))
 		l.file_size = (uint64_t)st.st_size;
 	csvrec_init(&l.r, l.f);
-	if (read_header(&l, delim) < 0 || resolve_keys(&l) < 0) {
+	int is_parquet = open_parquet(&l);
+	if (is_parquet < 0 || (is_parquet == 0 && read_header(&l, delim) < 0) ||
+	    resolve_keys(&l) < 0) {
 		status = 2;
 		goto done;
 	}
@@ -354,9 +495,9 @@ int load_run(const struct load_options *o)
 		    "topic", o->topic, "error", errbuf, NULL);
 		goto done;
 	}
-	log_info("load starting", "file", o->file, "topic", o->topic, "key_fields",
-	         o->key_fields != NULL ? o->key_fields : "", "format", o->as_json ? "json" : "csv",
-	         NULL);
+	log_info("load starting", "file", o->file, "input", l.pq != NULL ? "parquet" : "csv",
+	         "topic", o->topic, "key_fields", o->key_fields != NULL ? o->key_fields : "",
+	         "format", o->as_json ? "json" : "csv", NULL);
 	l.start_ms = clock_mono_ms();
 	l.last_progress_ms = l.start_ms;
 	int rc = publish(&l, delim);
@@ -382,7 +523,8 @@ done:
 	if (l.p != NULL)
 		rd_kafka_destroy(l.p);
 	csvrec_free(&l.r);
-	free(l.columns);
+	parquet_close(l.pq);
+	free(l.csv_columns);
 	free(l.header_scratch);
 	if (l.f != NULL && l.f != stdin)
 		fclose(l.f);

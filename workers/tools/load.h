@@ -1,24 +1,31 @@
-/* load.h -- `sluice-worker load`: publishes a CSV file to a Kafka topic, one
- * message per data record, for back-fills.
+/* load.h -- `sluice-worker load`: publishes a CSV or Parquet file to a
+ * Kafka topic, one message per data record, for back-fills.
  *
- *   sluice-worker load --file F.csv --topic T --bootstrap B
+ *   sluice-worker load --file F.csv|F.parquet --topic T --bootstrap B
  *                      [--key-fields a,b] [--rate N] [--as-json]
  *
- * The first record is the header (column names); it is not published.
- * Each data record is published as it is in the file (without its line
- * break), or with --as-json as a JSON object keyed by the header's names
- * (csvrec_json). The message key is the key fields' cells, in the order
- * given, joined by ',' (no key without --key-fields), and the producer
- * partitions by it as Java clients do (murmur2), so every record of a key
- * lands in the same partition. The topic must exist: topics are never
- * auto-created.
+ * The file's first bytes say which it is: Parquet's magic "PAR1" (in a
+ * regular file: Parquet is read from its end), CSV otherwise, whatever
+ * the file's name. In a CSV file the first record is the header (column
+ * names); it is not published. Each data record is published as it is in
+ * the file (without its line break), or with --as-json as a JSON object
+ * keyed by the header's names (csvrec_json). A Parquet file's columns are
+ * the header, and each row (parquet.h: its cells as text) is published as
+ * the same row of a CSV file would be: as a CSV record (csvrec_join), or
+ * with --as-json the same JSON object.
+ *
+ * The message key is the key fields' cells, in the order given, joined by
+ * ',' (no key without --key-fields), and the producer partitions by it as
+ * Java clients do (murmur2), so every record of a key lands in the same
+ * partition. The topic must exist: topics are never auto-created.
  *
  * Progress goes to stderr: on a terminal, one line redrawn at most ten
  * times a second; otherwise a JSON log line ("load progress") every two
  * seconds. At the end it waits for every delivery report and logs "load
  * finished" with the rows read, delivered, failed and skipped (records
- * that could not be split to find their key). SIGTERM/SIGINT stop reading
- * and still wait for what was sent.
+ * that could not be split to find their key; Parquet rows with a value
+ * that has no text, or longer than 1 MiB as a message). SIGTERM/SIGINT
+ * stop reading and still wait for what was sent.
  *
  * Threads: the caller's, plus librdkafka's.
  */
