@@ -37,10 +37,13 @@ INC_workers/store := -Ilib -Iworkers/store
 INC_workers/telemetry := -Ilib -Ilib/contract -Iworkers/store -Iworkers/telemetry
 INC_workers/video := -Ilib -Ilib/contract -Ilib/kube -Iworkers/store -Iworkers/video
 INC_workers/tools := -Ilib -Ilib/contract -Iworkers/store -Iworkers/tools
+# sluice-dashboard reads the API server, the specs and the stores, and
+# reuses the exporter's query and CSV cells.
+INC_dashboard := -Ilib -Ilib/contract -Ilib/kube -Iworkers/store -Iworkers/tools -Idashboard
 INC_workers := -Ilib -Ilib/contract -Ilib/kube -Iworkers/store -Iworkers/telemetry \
 	-Iworkers/video -Iworkers/tools
 # Tests, fuzzers and benchmarks reach every module through the same paths.
-INC_tests := $(INC_operator) $(INC_workers)
+INC_tests := $(INC_operator) $(INC_workers) -Idashboard
 inc = $(INC_$(patsubst %/,%,$(dir $(1))))
 ALL_CFLAGS = $(BASE_CFLAGS) $(INC_tests)
 
@@ -59,11 +62,14 @@ TELEMETRY_SRC := $(wildcard workers/telemetry/*.c)
 VIDEO_SRC := $(wildcard workers/video/*.c)
 TOOLS_SRC := $(wildcard workers/tools/*.c)
 WORKER_SRC := $(STORE_SRC) $(TELEMETRY_SRC) $(VIDEO_SRC) $(TOOLS_SRC) workers/main.c
+DASHBOARD_SRC := $(wildcard dashboard/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CONTRACT_SRC:%.c=$(BUILD)/%.o) $(KUBE_SRC:%.c=$(BUILD)/%.o)
 OPERATOR_OBJ := $(OPERATOR_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
+# The page's files, generated into the build folder (see the assets rule).
+DASHBOARD_OBJ := $(DASHBOARD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/dashboard/assets.o
 # sluice-worker holds every mode but the video ones and links no FFmpeg:
 # loading FFmpeg's libraries (and theirs: librsvg, flite's voices...) costs
 # a telemetry worker ~25 MB of RSS. It execs sluice-worker-video, built from
@@ -73,7 +79,7 @@ TW_WORKER_OBJ := $(filter-out $(VIDEO_OBJ),$(WORKER_OBJ))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Unit tests link every module but the two mains, so pure cores in
 # operator/ and workers/ are tested the same way as lib/.
-CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ))
+CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ) $(DASHBOARD_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
 	format format-check lint layout-check fuzz integration bench images demo clean FORCE
@@ -82,7 +88,8 @@ all: build
 
 help:
 	@echo 'make demo          the whole pipeline end to end: a VideoJob and a TelemetryWindow'
-	@echo 'make build         build sluice-operator, sluice-worker(-video) into $(BUILD)/'
+	@echo 'make build         build sluice-operator, sluice-worker(-video), sluice-dashboard'
+	@echo '                   into $(BUILD)/'
 	@echo 'make test          everything: deps, build, unit tests (plain and ASan+UBSan),'
 	@echo '                   the real-server stack, end-to-end tests, teardown'
 	@echo 'make deps          install Debian packages, Kafka jars, Kubernetes binaries'
@@ -98,7 +105,8 @@ help:
 	@echo 'make integration   C integration tests against a running stack (make stack-up)'
 	@echo 'make images        build the operator and worker container images with podman'
 
-build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video
+build: $(BUILD)/sluice-operator $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video \
+	$(BUILD)/sluice-dashboard
 
 $(BUILD)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
@@ -127,6 +135,28 @@ $(BUILD)/workers/main-video.o: workers/main.c VERSION
 $(BUILD)/sluice-worker-video: $(filter-out %/main.o,$(WORKER_OBJ)) $(BUILD)/workers/main-video.o \
 		$(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# sluice-dashboard: the page and API (dashboard/), the Kubernetes client, the
+# specs, and of workers/ only the PostgreSQL connect and the exporter's
+# query and CSV cells; no Kafka client of its own (the load form runs
+# sluice-worker load).
+$(BUILD)/sluice-dashboard: $(DASHBOARD_OBJ) $(LIB_OBJ) $(BUILD)/workers/store/pg.o \
+		$(BUILD)/workers/tools/export.o $(BUILD)/workers/tools/csvrec.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
+# The page (dashboard/assets/) and uPlot, fetched once from the npm registry
+# into $(SLUICE_CACHE) (outside the checkout), as C arrays: the binary
+# serves them and the image needs no Node.js.
+SLUICE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sluice
+export SLUICE_CACHE
+DASH_ASSETS := $(sort $(wildcard dashboard/assets/*))
+$(BUILD)/dashboard/assets.c: scripts/dashboard-assets.sh scripts/versions.sh $(DASH_ASSETS)
+	@mkdir -p $(dir $@)
+	scripts/dashboard-assets.sh c $@ $(DASH_ASSETS)
+$(BUILD)/dashboard/assets.o: $(BUILD)/dashboard/assets.c dashboard/dash_assets.h
+	$(CC) $(BASE_CFLAGS) $(INC_dashboard) -c $< -o $@
+# /api/v1/info prints the revision (as lib/app.o does).
+$(BUILD)/dashboard/dash_api.o: $(BUILD)/git-rev
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -197,8 +227,9 @@ $(BUILD)/bench/bench_lib_floor: tests/bench/bench_lib_floor.c
 # stack's env file when one is up and skip with a message otherwise; among
 # them the telemetry pipeline end to end (Kafka in, every sink out), the
 # worker's peak RSS and the ratio to Spark Structured Streaming.
-bench: $(BENCH_BIN) $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video $(BUILD)/sluice-operator
-	@if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
+bench: $(BENCH_BIN) $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video $(BUILD)/sluice-operator \
+		$(BUILD)/sluice-dashboard
+	@export SLUICE_DASHBOARD=$(BUILD)/sluice-dashboard; if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
 		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
 	for b in $(BENCH_BIN) tests/bench/bench_*.py; do echo "== $$b"; $$b || exit 1; done
 
@@ -221,7 +252,7 @@ test: deps
 	@tests/run-all.sh
 
 C_FILES = lib/*.[ch] lib/*/*.[ch] operator/*.[ch] workers/*.[ch] workers/*/*.[ch] \
-	tests/unit/*.c tests/fuzz/*.c
+	dashboard/*.[ch] tests/unit/*.c tests/fuzz/*.c
 
 format:
 	clang-format -i $(C_FILES)
@@ -234,7 +265,8 @@ format-check:
 # (C11 7.16.1.1), and the sentinel attribute checks every call.
 lint: layout-check
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=varFuncNullUB --inline-suppr --std=c11 $(INC_tests) lib operator workers
+		--suppress=varFuncNullUB --inline-suppr --std=c11 $(INC_tests) lib operator workers \
+		dashboard
 
 # The include paths above hold only while nothing reaches around them.
 layout-check:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "secret_env.h"
+#include "spec_defaults.h"
 
 static const char *meta_str(const cJSON *obj, const char *field)
 {
@@ -25,59 +26,17 @@ int children_name_ok(const char *name)
 	return set(name) && strlen(name) <= CHILDREN_NAME_MAX;
 }
 
-/* Adds an object member "name" holding a string member; NULL on failure. */
-static cJSON *add_ref(cJSON *parent, const char *member, const char *name, const char *key)
-{
-	cJSON *r = cJSON_AddObjectToObject(parent, member);
-	if (r == NULL || cJSON_AddStringToObject(r, "name", name) == NULL ||
-	    cJSON_AddStringToObject(r, "key", key) == NULL)
-		return NULL;
-	return r;
-}
-
 cJSON *children_tw_effective_spec(const cJSON *spec, const struct children_defaults *d)
 {
-	cJSON *out = cJSON_Duplicate(spec, 1);
-	cJSON *sinks;
+	const struct spec_defaults sd = {
+	    .kafka_bootstrap = d->kafka_bootstrap,
+	    .redis_addr = d->redis_addr,
+	    .postgres_secret = d->postgres_secret,
+	    .influx_url = d->influx_url,
+	    .influx_database = d->influx_database,
+	};
 
-	if (out == NULL)
-		return NULL;
-	if (set(d->kafka_bootstrap) && cJSON_IsObject(out)) {
-		cJSON *k = cJSON_GetObjectItemCaseSensitive(out, "kafka");
-		if (k == NULL)
-			k = cJSON_AddObjectToObject(out, "kafka");
-		if (cJSON_IsObject(k) && !cJSON_HasObjectItem(k, "bootstrap") &&
-		    cJSON_AddStringToObject(k, "bootstrap", d->kafka_bootstrap) == NULL)
-			goto fail;
-	}
-	sinks = cJSON_GetObjectItemCaseSensitive(out, "sinks");
-	if (sinks == NULL && (sinks = cJSON_AddObjectToObject(out, "sinks")) == NULL)
-		goto fail;
-	if (!cJSON_IsObject(sinks))
-		return out; /* the parser will name the problem */
-	if (set(d->redis_addr) && !cJSON_HasObjectItem(sinks, "redis")) {
-		cJSON *r = cJSON_AddObjectToObject(sinks, "redis");
-		if (r == NULL || cJSON_AddStringToObject(r, "addr", d->redis_addr) == NULL)
-			goto fail;
-	}
-	if (set(d->postgres_secret) && !cJSON_HasObjectItem(sinks, "postgres")) {
-		cJSON *p = cJSON_AddObjectToObject(sinks, "postgres");
-		if (p == NULL || add_ref(p, "dsn", d->postgres_secret, "dsn") == NULL)
-			goto fail;
-	}
-	if (set(d->influx_url) && set(d->influx_database) &&
-	    !cJSON_HasObjectItem(sinks, "influxdb")) {
-		cJSON *i = cJSON_AddObjectToObject(sinks, "influxdb");
-		if (i == NULL || cJSON_AddStringToObject(i, "url", d->influx_url) == NULL ||
-		    cJSON_AddStringToObject(i, "database", d->influx_database) == NULL)
-			goto fail;
-	}
-	if (cJSON_GetArraySize(sinks) == 0)
-		cJSON_DeleteItemFromObjectCaseSensitive(out, "sinks");
-	return out;
-fail:
-	cJSON_Delete(out);
-	return NULL;
+	return spec_defaults_apply(spec, &sd);
 }
 
 char *children_config_json(const char *name, const char *namespace, const cJSON *spec)
@@ -275,8 +234,10 @@ static int add_env_own(cJSON *env, const struct children_workload *w, const char
 	return user_env_has(w, name) ? 0 : add_env_value(env, name, value);
 }
 
-/* The container's env: POD_NAME and POD_NAMESPACE first (later values
- * refer to them), one secretKeyRef per distinct reference, the status
+/* The container's env: POD_NAME, POD_NAMESPACE and POD_IP first (later
+ * values refer to them); off the host network, SLUICE_METRICS_ADDR (the
+ * endpoint on the pod's address, so Prometheus reaches /metrics, and the
+ * exec probe asks there too); one secretKeyRef per distinct reference, the status
  * Redis, a Kafka client.id unique to the pod, the port file the probe reads
  * (on the host network every replica listens on a port of its own), then
  * the resource's own spec.workers.env, which wins over any of these. */
@@ -290,7 +251,11 @@ static cJSON *pod_env(const struct children_workload *w)
 	if (add_env_from(env, w, "POD_NAME", "fieldRef", "fieldPath", "metadata.name", NULL,
 	                 NULL) != 0 ||
 	    add_env_from(env, w, "POD_NAMESPACE", "fieldRef", "fieldPath", "metadata.namespace",
-	                 NULL, NULL) != 0)
+	                 NULL, NULL) != 0 ||
+	    add_env_from(env, w, "POD_IP", "fieldRef", "fieldPath", "status.podIP", NULL, NULL) !=
+	        0 ||
+	    (!w->defaults->host_network &&
+	     add_env_own(env, w, "SLUICE_METRICS_ADDR", "$(POD_IP)") != 0))
 		goto fail;
 	for (size_t i = 0; i < w->n_secrets; i++) {
 		const struct children_secret *s = &w->secrets[i];
@@ -498,6 +463,21 @@ static cJSON *pod_template(const struct children_workload *w, const char *restar
 		goto fail;
 	if (!cJSON_AddItemToObject(c, "env", pod_env(w)))
 		goto fail;
+	/* The endpoint's port, named for the workers' PodMonitor; on the host
+	 * network each replica picks a free one instead. */
+	if (!w->defaults->host_network) {
+		cJSON *ports = cJSON_AddArrayToObject(c, "ports");
+		cJSON *p = ports != NULL ? cJSON_CreateObject() : NULL;
+
+		if (p == NULL || !cJSON_AddItemToArray(ports, p)) {
+			cJSON_Delete(p);
+			goto fail;
+		}
+		if (cJSON_AddStringToObject(p, "name", "metrics") == NULL ||
+		    cJSON_AddNumberToObject(p, "containerPort", CHILDREN_METRICS_PORT) == NULL ||
+		    cJSON_AddStringToObject(p, "protocol", "TCP") == NULL)
+			goto fail;
+	}
 	if (w->resources != NULL &&
 	    !cJSON_AddItemToObject(c, "resources", cJSON_Duplicate(w->resources, 1)))
 		goto fail;

@@ -46,6 +46,9 @@
 #define CHILDREN_RUN_DIR "/run/sluice"
 /* The pod volume made from a resource's spec.volume. */
 #define CHILDREN_DATA_VOLUME "data"
+/* The workers' /metrics port off the host network (the workers' default,
+ * lib/app's --metrics-port 9090). */
+#define CHILDREN_METRICS_PORT 9090
 /* The worker image's user and group (Dockerfile.worker). */
 #define CHILDREN_UID 65532
 /* Longest resource name the children's labels can carry. */

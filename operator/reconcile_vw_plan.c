@@ -282,8 +282,7 @@ cJSON *vw_plan_watcher_env(const char *token_secret, const char *token_key, cons
 	char host[256], port[16];
 	int p;
 
-	if (env == NULL ||
-	    env_add(env, "POD_IP", NULL, "fieldRef", "fieldPath", "status.podIP", NULL, NULL) != 0)
+	if (env == NULL)
 		goto fail;
 	if (token_secret != NULL && token_key != NULL &&
 	    env_add(env, "SLUICE_UPLOAD_TOKEN", NULL, "secretKeyRef", "name", token_secret, "key",

@@ -78,7 +78,7 @@ cJSON *vw_plan_role_binding(const cJSON *owner);
 cJSON *vw_plan_service(const cJSON *owner, int upload_port);
 
 /* The watcher's extra environment for children_workload.workers' "env":
- * POD_IP, the upload token from its Secret (when token_secret is set),
+ * the upload token from its Secret (when token_secret is set),
  * KUBERNETES_SERVICE_HOST/PORT from api_server ("host:port"; NULL: none)
  * and SLUICE_DASHBOARD_URL (NULL: none). A cJSON array. */
 cJSON *vw_plan_watcher_env(const char *token_secret, const char *token_key, const char *api_server,

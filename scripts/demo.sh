@@ -4,8 +4,10 @@
 # Installs what is missing (make deps), builds the binaries and the images,
 # starts the stack of real servers (Kafka, PostgreSQL, Redis, InfluxDB, etcd,
 # kube-apiserver, kube-controller-manager) and its real node (kube-scheduler,
-# containerd, a kubelet), installs the operator with the Helm chart as a pod
-# on the node, gives the demo namespace a hostPath volume for videos; then
+# containerd, a kubelet), installs the operator and the dashboard with the
+# Helm chart as pods on the node (the dashboard's page on
+# http://127.0.0.1:$SLUICE_DEMO_DASHBOARD_PORT/, printed at the start and the
+# end), gives the demo namespace a hostPath volume for videos; then
 # applies a VideoJob on a generated video with audio and a TelemetryWindow fed
 # by a generated stream, shows pods and progress live, and prints where the
 # outputs are. Ctrl-C (or any failure) stops everything it started.
@@ -13,6 +15,7 @@
 # Environment: SLUICE_DEMO_DIR (default build/demo), SLUICE_DEMO_SECONDS
 # (length of the generated video, default 20), SLUICE_DEMO_EVENTS (telemetry
 # events, default 200000), SLUICE_DEMO_TIMEOUT (seconds, default 600),
+# SLUICE_DEMO_DASHBOARD_PORT (the dashboard's port on 127.0.0.1, default 8088),
 # SLUICE_DEMO_KEEP=1 keeps the stack up at the end (stop it with
 # `SLUICE_STACK_ENV=build/demo/stack.env tests/e2e/stack.sh down`).
 set -euo pipefail
@@ -23,6 +26,8 @@ dir=${SLUICE_DEMO_DIR:-$root/build/demo}
 seconds=${SLUICE_DEMO_SECONDS:-20}
 events=${SLUICE_DEMO_EVENTS:-200000}
 timeout=${SLUICE_DEMO_TIMEOUT:-600}
+dash_port=${SLUICE_DEMO_DASHBOARD_PORT:-8088}
+dash_url=http://127.0.0.1:$dash_port/
 ns=sluice-demo
 export SLUICE_STACK_ENV=$dir/stack.env
 
@@ -48,6 +53,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+say "the dashboard will be at $dash_url once the chart is installed"
+
 say "installing what is missing (make deps), building the binaries and the images"
 make -s deps
 make -s build
@@ -57,13 +64,18 @@ mkdir -p "$dir/media" "$dir/out"
 say "starting the stack of real servers and the node on 127.0.0.1"
 tests/e2e/stack.sh down >/dev/null 2>&1 || true
 tests/e2e/stack.sh up >"$dir/stack.log" 2>&1 || { tail -20 "$dir/stack.log"; die "stack failed"; }
+# The dashboard listens on the node's loopback (the node is this machine);
+# checked once an earlier demo's stack, and its dashboard, are gone.
+if (exec 3<>"/dev/tcp/127.0.0.1/$dash_port") 2>/dev/null; then
+	die "port $dash_port is taken: set SLUICE_DEMO_DASHBOARD_PORT to a free one"
+fi
 set -a
 # shellcheck disable=SC1090
 . "$SLUICE_STACK_ENV"
 set +a
 kc() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 
-say "installing the operator with helm (a pod on the node, on its network)"
+say "installing the operator and the dashboard with helm (pods on the node, on its network)"
 kc create namespace "$ns" --dry-run=client -o yaml | kc apply -f - >/dev/null
 kc -n "$ns" create secret generic sluice-sinks --from-literal=dsn="$PG_DSN" \
 	--dry-run=client -o yaml | kc apply -f - >/dev/null
@@ -83,8 +95,22 @@ helm=$SLUICE_CACHE/helm-$HELM_VERSION/bin/helm
 	--set 'extraEnv[1].name=SLUICE_RESYNC_PERIOD,extraEnv[1].value=2s' \
 	--set 'extraEnv[2].name=SLUICE_STABILIZATION_WINDOW,extraEnv[2].value=30s' \
 	--set 'extraEnv[3].name=SLUICE_COOLDOWN_PERIOD,extraEnv[3].value=60s' \
+	--set dashboard.enabled=true,dashboard.hostNetwork=true \
+	--set dashboard.listenAddr=127.0.0.1,dashboard.port="$dash_port",dashboard.url="$dash_url" \
 	>"$dir/helm.log" 2>&1 || { tail -20 "$dir/helm.log"; die "helm install failed"; }
+# helm's --wait counts a Deployment whose rollout may leave one pod
+# unavailable (the host-network strategy) as ready at once: wait for the
+# dashboard's pod itself, then for its page.
+kc -n "$ns" wait --for=condition=Ready pod --timeout=120s \
+	-l app.kubernetes.io/instance=sluice,app.kubernetes.io/component=dashboard >/dev/null ||
+	die "the dashboard's pod is not Ready (kubectl -n $ns describe pods)"
+deadline=$((SECONDS + 60))
+until curl -sf -o /dev/null "${dash_url}readyz"; do
+	[ $SECONDS -lt $deadline ] || die "the dashboard does not answer on $dash_url"
+	sleep 1
+done
 kc -n "$ns" get pods -l app.kubernetes.io/instance=sluice
+say "the dashboard: $dash_url"
 
 say "a hostPath PersistentVolume for the videos, claimed in $ns"
 # Under the stack's directory: the pods run as uid 65532, which must reach it.
@@ -187,8 +213,8 @@ while :; do
 		kc -n "$ns" get pods 2>/dev/null || true
 		echo
 		kc -n "$ns" get vj,tw 2>/dev/null || true
-		printf '\nvideo      %s %s\ntelemetry  %s windows emitted\n' "$(bar "${prog%\%}")" \
-			"${phase:-Pending}" "${windows:-0}"
+		printf '\nvideo      %s %s\ntelemetry  %s windows emitted\ndashboard  %s\n' \
+			"$(bar "${prog%\%}")" "${phase:-Pending}" "${windows:-0}" "$dash_url"
 	else
 		printf 'video: %s %s  telemetry: %s windows\n' "${phase:-Pending}" "${prog:-0%}" \
 			"${windows:-0}"
@@ -223,5 +249,10 @@ printf '\nInfluxDB (%s, database %s):\n' "$INFLUX_URL" "$INFLUX_DB"
 curl -sG "$INFLUX_URL/query" --data-urlencode "db=$INFLUX_DB" \
 	--data-urlencode "q=SELECT count(*) FROM telemetry_window" | head -c 400
 echo
-[ "${SLUICE_DEMO_KEEP:-0}" = 1 ] && say "the stack stays up (SLUICE_DEMO_KEEP=1): . $SLUICE_STACK_ENV"
+printf '\nThe dashboard: %s\n' "$dash_url"
+if [ "${SLUICE_DEMO_KEEP:-0}" = 1 ]; then
+	say "the stack stays up (SLUICE_DEMO_KEEP=1): . $SLUICE_STACK_ENV; the dashboard: $dash_url"
+else
+	say "the dashboard goes with the stack (SLUICE_DEMO_KEEP=1 keeps both): $dash_url"
+fi
 exit 0

@@ -87,6 +87,14 @@ make_context() {
 	mkdir "$ctx/src"
 	tar -C "$ctx/src" -xf "$ctx/context.tar"
 	ctx_src=$ctx/src
+	# sluice-dashboard embeds uPlot, which the build stage cannot fetch (no
+	# npm there): the pinned copy in $SLUICE_CACHE (scripts/dashboard-assets.sh,
+	# fetched now if missing) goes into the context as .sluice-cache/, and
+	# Dockerfile.worker builds with SLUICE_CACHE=/src/.sluice-cache. Its version
+	# is in versions.sh, so the inputs' hash covers it.
+	"$here/dashboard-assets.sh" fetch >/dev/null
+	mkdir -p "$ctx/src/.sluice-cache/npm"
+	cp -R "$SLUICE_CACHE/npm/uplot-$UPLOT_VERSION" "$ctx/src/.sluice-cache/npm/"
 }
 
 inputs_key() { # inputs_key NAME

@@ -120,10 +120,10 @@ int vw_job_name(const char *watch, const char *file, char *buf, size_t size);
 /*
  * The VideoJob for file as a Kubernetes object: metadata (name from
  * vw_job_name, the label and annotation above, an ownerReference to the
- * watch when uid is set, controller but not blockOwnerDeletion), spec = the template with source.uri
- * (file://<dir>/<file>), volume, and output.uri's placeholders filled.
- * Returns a new object, or NULL with errbuf saying why (the file name does
- * not make a valid job, e.g. an output.uri that would equal the source).
+ * watch when uid is set, controller but not blockOwnerDeletion), spec = the template with
+ * source.uri (file://<dir>/<file>), volume, and output.uri's placeholders filled. Returns a new
+ * object, or NULL with errbuf saying why (the file name does not make a valid job, e.g. an
+ * output.uri that would equal the source).
  */
 cJSON *vw_job_object(const struct vw_spec *spec, const char *file, char *errbuf,
                      size_t errbuf_size);

@@ -176,23 +176,30 @@ static void test_deployment(void **state)
 	assert_string_equal(str_at(c, "args.2"), "/etc/sluice/config.json");
 	assert_string_equal(str_at(c, "volumeMounts.0.mountPath"), "/etc/sluice");
 	assert_string_equal(str_at(tmpl, "spec.volumes.0.configMap.name"), "sensors-config");
-	/* env: pod fields, two secrets (the repeat dropped), the status Redis,
-	 * the client id, the port file. */
+	/* env: pod fields, the endpoint on the pod's address, two secrets (the
+	 * repeat dropped), the status Redis, the client id, the port file. */
 	const cJSON *env = at(c, "env");
-	assert_int_equal(cJSON_GetArraySize(env), 7);
+	assert_int_equal(cJSON_GetArraySize(env), 9);
 	assert_string_equal(str_at(env, "0.name"), "POD_NAME");
 	assert_string_equal(str_at(env, "0.valueFrom.fieldRef.fieldPath"), "metadata.name");
 	assert_string_equal(str_at(env, "1.name"), "POD_NAMESPACE");
-	assert_string_equal(str_at(env, "2.name"), "SLUICE_SECRET_PG_DSN");
-	assert_string_equal(str_at(env, "2.valueFrom.secretKeyRef.name"), "pg");
-	assert_string_equal(str_at(env, "2.valueFrom.secretKeyRef.key"), "dsn");
-	assert_string_equal(str_at(env, "3.name"), "SLUICE_SECRET_INFLUX_TOKEN");
-	assert_string_equal(str_at(env, "4.name"), "SLUICE_STATUS_REDIS");
-	assert_string_equal(str_at(env, "4.value"), "redis:6379");
-	assert_string_equal(str_at(env, "5.name"), "SLUICE_KAFKA_CLIENT_ID");
-	assert_string_equal(str_at(env, "5.value"), "$(POD_NAME)");
-	assert_string_equal(str_at(env, "6.name"), "SLUICE_METRICS_PORT_FILE");
-	assert_string_equal(str_at(env, "6.value"), "/run/sluice/metrics-port");
+	assert_string_equal(str_at(env, "2.name"), "POD_IP");
+	assert_string_equal(str_at(env, "2.valueFrom.fieldRef.fieldPath"), "status.podIP");
+	assert_string_equal(str_at(env, "3.name"), "SLUICE_METRICS_ADDR");
+	assert_string_equal(str_at(env, "3.value"), "$(POD_IP)");
+	assert_string_equal(str_at(env, "4.name"), "SLUICE_SECRET_PG_DSN");
+	assert_string_equal(str_at(env, "4.valueFrom.secretKeyRef.name"), "pg");
+	assert_string_equal(str_at(env, "4.valueFrom.secretKeyRef.key"), "dsn");
+	assert_string_equal(str_at(env, "5.name"), "SLUICE_SECRET_INFLUX_TOKEN");
+	assert_string_equal(str_at(env, "6.name"), "SLUICE_STATUS_REDIS");
+	assert_string_equal(str_at(env, "6.value"), "redis:6379");
+	assert_string_equal(str_at(env, "7.name"), "SLUICE_KAFKA_CLIENT_ID");
+	assert_string_equal(str_at(env, "7.value"), "$(POD_NAME)");
+	assert_string_equal(str_at(env, "8.name"), "SLUICE_METRICS_PORT_FILE");
+	assert_string_equal(str_at(env, "8.value"), "/run/sluice/metrics-port");
+	/* The metrics port, named for the workers' PodMonitor. */
+	assert_string_equal(str_at(c, "ports.0.name"), "metrics");
+	assert_int_equal(at(c, "ports.0.containerPort")->valueint, 9090);
 	assert_true(cJSON_IsTrue(at(c, "securityContext.readOnlyRootFilesystem")));
 	cJSON_Delete(d);
 
@@ -268,8 +275,14 @@ static void test_pod_fit_for_any_cluster(void **state)
 	assert_true(cJSON_IsTrue(at(ps, "hostNetwork")));
 	assert_string_equal(str_at(ps, "dnsPolicy"), "ClusterFirstWithHostNet");
 	const cJSON *env = at(ps, "containers.0.env");
-	assert_string_equal(str_at(env, "5.name"), "SLUICE_METRICS_PORT");
-	assert_string_equal(str_at(env, "5.value"), "0");
+	assert_string_equal(str_at(env, "2.name"), "POD_IP");
+	assert_string_equal(str_at(env, "6.name"), "SLUICE_METRICS_PORT");
+	assert_string_equal(str_at(env, "6.value"), "0");
+	/* No port declared, no address but loopback. */
+	assert_null(at(ps, "containers.0.ports"));
+	for (int i = 0; i < cJSON_GetArraySize(env); i++)
+		assert_string_not_equal(cJSON_GetArrayItem(env, i)->child->valuestring,
+		                        "SLUICE_METRICS_ADDR");
 	cJSON_Delete(d);
 
 	/* The resource's placement and env; its env wins over the operator's. */
@@ -296,9 +309,11 @@ static void test_pod_fit_for_any_cluster(void **state)
 		}
 	}
 	assert_int_equal(client_ids, 1);
-	assert_string_equal(str_at(env, "3.name"), "SLUICE_METRICS_PORT_FILE");
-	assert_string_equal(str_at(env, "4.name"), "SLUICE_KAFKA_CLIENT_ID");
-	assert_string_equal(str_at(env, "5.name"), "SLUICE_LOG_LEVEL");
+	assert_string_equal(str_at(env, "3.name"), "SLUICE_METRICS_ADDR");
+	assert_string_equal(str_at(env, "4.name"), "SLUICE_STATUS_REDIS");
+	assert_string_equal(str_at(env, "5.name"), "SLUICE_METRICS_PORT_FILE");
+	assert_string_equal(str_at(env, "6.name"), "SLUICE_KAFKA_CLIENT_ID");
+	assert_string_equal(str_at(env, "7.name"), "SLUICE_LOG_LEVEL");
 	assert_string_equal(str_at(ps, "nodeSelector.disk"), "ssd");
 	assert_string_equal(str_at(ps, "tolerations.0.operator"), "Exists");
 	assert_non_null(at(ps, "affinity.nodeAffinity"));

@@ -91,6 +91,10 @@ patch list ... doesn't match").
 {{- $env = append $env (dict "name" "SLUICE_INFLUX_URL" "value" (toString .)) }}
 {{- end }}
 {{- $env = append $env (dict "name" "SLUICE_INFLUX_DATABASE" "value" (toString $v.influxdb.database)) }}
+{{- /* Where users open the dashboard: an upload's answer links its VideoJob there. */}}
+{{- if and $v.dashboard.enabled $v.dashboard.url }}
+{{- $env = append $env (dict "name" "SLUICE_DASHBOARD_URL" "value" (toString $v.dashboard.url)) }}
+{{- end }}
 {{- if eq (int $v.metrics.port) 0 }}
 {{- /* A free port each, which the exec probes read from this file. */}}
 {{- $env = append $env (dict "name" "SLUICE_METRICS_PORT_FILE" "value" "/tmp/metrics-port") }}
@@ -103,6 +107,8 @@ patch list ... doesn't match").
 {{- end }}
 {{- $env = append $env (dict "name" "KUBERNETES_SERVICE_HOST" "value" $host) }}
 {{- $env = append $env (dict "name" "KUBERNETES_SERVICE_PORT" "value" $port) }}
+{{- /* The VideoWatch watchers call the API server too. */}}
+{{- $env = append $env (dict "name" "SLUICE_WATCHER_API_SERVER" "value" (printf "%s:%s" $host $port)) }}
 {{- end }}
 {{- $extra := dict }}
 {{- range $v.extraEnv }}
@@ -165,4 +171,132 @@ rollingUpdate:
   maxSurge: 0
   maxUnavailable: 1
 {{- end }}
+{{- end }}
+
+{{/* The dashboard's objects: <fullname>-dashboard. */}}
+{{- define "sluice.dashboardName" -}}
+{{- printf "%s-dashboard" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sluice.dashboardServiceAccountName" -}}
+{{- if .Values.dashboard.serviceAccount.create }}
+{{- default (include "sluice.dashboardName" .) .Values.dashboard.serviceAccount.name }}
+{{- else }}
+{{- required "dashboard.serviceAccount.name is required when dashboard.serviceAccount.create is false" .Values.dashboard.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* As sluice.selectorLabels and sluice.labels, for the dashboard's pods. */}}
+{{- define "sluice.dashboardSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "sluice.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: dashboard
+{{- end }}
+
+{{- define "sluice.dashboardLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "sluice.dashboardSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sluice
+{{- end }}
+
+{{/*
+The dashboard container's env, each name once (as sluice.env): the pod's
+name and namespace, the log level, the operator's defaults for resources
+that name no Kafka, Redis or PostgreSQL of their own (the same variables:
+the dashboard finds their results where the workers wrote them), and the API
+server's address when kubernetesService sets one (the same override the
+operator gets); then dashboard.extraEnv, a name the chart sets too replacing
+the chart's entry.
+*/}}
+{{- define "sluice.dashboardEnv" -}}
+{{- $v := .Values }}
+{{- $env := list
+  (dict "name" "POD_NAME" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.name")))
+  (dict "name" "POD_NAMESPACE" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.namespace")))
+  (dict "name" "SLUICE_LOG_LEVEL" "value" (toString $v.logLevel))
+  (dict "name" "SLUICE_KAFKA_BOOTSTRAP" "value" (toString $v.kafka.bootstrap))
+}}
+{{- with $v.redis.addr }}
+{{- $env = append $env (dict "name" "SLUICE_REDIS_ADDR" "value" (toString .)) }}
+{{- end }}
+{{- with $v.postgres.secretName }}
+{{- $env = append $env (dict "name" "SLUICE_POSTGRES_SECRET" "value" (toString .)) }}
+{{- end }}
+{{- $host := toString $v.kubernetesService.host }}
+{{- $port := toString $v.kubernetesService.port }}
+{{- if or $host $port }}
+{{- if not (and $host $port) }}
+{{- fail "kubernetesService.host and kubernetesService.port go together: set both (e.g. 127.0.0.1 and 6443) or neither" }}
+{{- end }}
+{{- $env = append $env (dict "name" "KUBERNETES_SERVICE_HOST" "value" $host) }}
+{{- $env = append $env (dict "name" "KUBERNETES_SERVICE_PORT" "value" $port) }}
+{{- end }}
+{{- $extra := dict }}
+{{- range $v.dashboard.extraEnv }}
+{{- $_ := set $extra .name . }}
+{{- end }}
+{{- $seen := dict }}
+{{- $out := list }}
+{{- range (concat $env $v.dashboard.extraEnv) }}
+{{- if not (hasKey $seen .name) }}
+{{- $_ := set $seen .name true }}
+{{- $out = append $out (get $extra .name | default .) }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/*
+The dashboard pod's affinity, by the operator's rule (sluice.affinity): with
+dashboard.hostNetwork its port is a port of the node, so a required
+podAntiAffinity on kubernetes.io/hostname keeps one replica per node;
+otherwise a preferred spread when dashboard.affinity is empty.
+*/}}
+{{- define "sluice.dashboardAffinity" -}}
+{{- $d := .Values.dashboard }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "sluice.dashboardSelectorLabels" . | fromYaml)) }}
+{{- $aff := deepCopy ($d.affinity | default dict) }}
+{{- if $d.hostNetwork }}
+{{- $anti := get $aff "podAntiAffinity" | default dict }}
+{{- $required := get $anti "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $_ := set $anti "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) }}
+{{- $_ := set $aff "podAntiAffinity" $anti }}
+{{- else if not $d.affinity }}
+{{- $preferred := list (dict "weight" 100 "podAffinityTerm" $term) }}
+{{- $_ := set $aff "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" $preferred) }}
+{{- end }}
+{{- toYaml $aff }}
+{{- end }}
+
+{{/*
+The host of the dashboard's probes, by sluice.probeHost's rule: empty (the
+pod's IP) for a wildcard dashboard.listenAddr, else the address itself; a
+loopback address needs dashboard.hostNetwork (the kubelet runs on the node).
+*/}}
+{{- define "sluice.dashboardProbeHost" -}}
+{{- $addr := toString .Values.dashboard.listenAddr }}
+{{- $wildcard := has $addr (list "0.0.0.0" "::" "0:0:0:0:0:0:0:0") }}
+{{- $loopback := or (hasPrefix "127." $addr) (eq $addr "::1") }}
+{{- if and $loopback (not .Values.dashboard.hostNetwork) }}
+{{- fail (printf "dashboard.listenAddr %s is the pod's own loopback: the kubelet's probes and the Service cannot reach it; use 0.0.0.0, or dashboard.hostNetwork=true" $addr) }}
+{{- end }}
+{{- if not $wildcard }}{{ $addr }}{{ end }}
+{{- end }}
+
+{{/*
+The common labels with another component, for the chart's objects that are
+neither the operator's nor the dashboard's (the workers' PodMonitor, the
+Grafana dashboards): (dict "ctx" $ "component" "workers").
+*/}}
+{{- define "sluice.componentLabels" -}}
+{{- $ := .ctx -}}
+helm.sh/chart: {{ printf "%s-%s" $.Chart.Name $.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "sluice.name" $ }}
+app.kubernetes.io/instance: {{ $.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/version: {{ $.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+app.kubernetes.io/part-of: sluice
 {{- end }}
