@@ -137,11 +137,13 @@ $(BUILD)/sluice-worker-video: $(filter-out %/main.o,$(WORKER_OBJ)) $(BUILD)/work
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # sluice-dashboard: the page and API (dashboard/), the Kubernetes client, the
-# specs, and of workers/ only the PostgreSQL connect and the exporter's
-# query and CSV cells; no Kafka client of its own (the load form runs
-# sluice-worker load).
+# specs, and of workers/ only the PostgreSQL connect, the exporter's query and
+# CSV cells and the Parquet reader (a loaded file's columns); no Kafka client
+# of its own (the load form runs sluice-worker load).
 $(BUILD)/sluice-dashboard: $(DASHBOARD_OBJ) $(LIB_OBJ) $(BUILD)/workers/store/pg.o \
-		$(BUILD)/workers/tools/export.o $(BUILD)/workers/tools/csvrec.o
+		$(BUILD)/workers/tools/export.o $(BUILD)/workers/tools/csvrec.o \
+		$(BUILD)/workers/tools/parquet.o $(BUILD)/workers/tools/parquet_text.o \
+		$(BUILD)/workers/tools/parquet_thrift.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
 # The page (dashboard/assets/) and uPlot, fetched once from the npm registry

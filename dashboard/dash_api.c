@@ -375,13 +375,16 @@ static void begin_upload(struct req *q, struct httpd_request *r)
 		answer(q, r, &rep); /* the watcher answered without the body, or failed */
 }
 
-/* A CSV body, by its Content-Type: text/csv (or a generic binary type).
- * Anything else (a form's text/plain, which any web page may send
- * cross-site without asking) is refused. */
+/* A CSV or Parquet body, by its Content-Type: text/csv,
+ * application/vnd.apache.parquet (or a generic binary type; the loader
+ * tells the two apart by the file's first bytes). Anything else (a form's
+ * text/plain, which any web page may send cross-site without asking) is
+ * refused. */
 static int csv_type(const char *ct)
 {
 	return ct != NULL && (strncasecmp(ct, "text/csv", 8) == 0 ||
 	                      strncasecmp(ct, "application/octet-stream", 24) == 0 ||
+	                      strncasecmp(ct, "application/vnd.apache.parquet", 30) == 0 ||
 	                      strncasecmp(ct, "application/vnd.ms-excel", 24) == 0);
 }
 
@@ -393,7 +396,9 @@ static void begin_load(struct req *q, struct httpd_request *r)
 	cJSON *obj;
 
 	if (!csv_type(httpd_request_header(r, "Content-Type")))
-		return answer_error(q, r, 415, "send the file as Content-Type: text/csv");
+		return answer_error(q, r, 415,
+		                    "send the file as Content-Type: text/csv (CSV) or "
+		                    "application/vnd.apache.parquet (Parquet)");
 	obj = lookup(q, r);
 	if (obj == NULL)
 		return;

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "csvrec.h"
+#include "parquet.h"
 #include "dash_csv.h"
 #include "dash_route.h"
 #include "log.h"
@@ -192,12 +193,36 @@ unsigned int dash_loads_write(struct dash_load_body *b, const char *data, size_t
 	return 0;
 }
 
-/* The file's first record, judged by dash_load_plan. */
+/* A Parquet file's columns as the header row the loader will use (its
+ * rows go out joined with the plan's delimiter, load.h), judged by
+ * dash_load_plan. */
+static int plan_parquet(int fd, const char *path, const struct tw_spec *spec,
+                        struct dash_load_plan *plan, char *errbuf, size_t errbuf_size)
+{
+	struct parquet_reader *pr = parquet_open_fd(fd, path, errbuf, errbuf_size);
+	char delim = spec->format == TW_FORMAT_CSV ? spec->csv.delimiter : ',';
+	char *header;
+	int rc;
+
+	if (pr == NULL)
+		return -1;
+	header = csvrec_join(parquet_names(pr), parquet_ncolumns(pr), delim);
+	rc = header == NULL
+	         ? (snprintf(errbuf, errbuf_size, "out of memory"), -1)
+	         : dash_load_plan(spec, header, strlen(header), plan, errbuf, errbuf_size);
+	free(header);
+	parquet_close(pr);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The file's first record (or a Parquet file's columns), judged by
+ * dash_load_plan. */
 static int plan_file(const char *path, const struct tw_spec *spec, struct dash_load_plan *plan,
                      char *errbuf, size_t errbuf_size)
 {
 	FILE *f = fopen(path, "r");
 	struct csvrec_reader rd;
+	unsigned char head[4];
 	const char *rec;
 	size_t len;
 	int rc;
@@ -205,6 +230,13 @@ static int plan_file(const char *path, const struct tw_spec *spec, struct dash_l
 	if (f == NULL)
 		return snprintf(errbuf, errbuf_size, "cannot read the file: %s", strerror(errno)),
 		       -1;
+	len = fread(head, 1, sizeof(head), f);
+	if (parquet_magic(head, len)) {
+		rc = plan_parquet(fileno(f), path, spec, plan, errbuf, errbuf_size);
+		fclose(f);
+		return rc;
+	}
+	rewind(f);
 	csvrec_init(&rd, f);
 	rc = csvrec_read(&rd, &rec, &len, errbuf, errbuf_size);
 	if (rc == 0)

@@ -551,8 +551,8 @@
     const csvForm = h('form', { class: 'inline', id: 'csv-form', oninput: setHref, onsubmit: (e) => e.preventDefault() },
       'last ', lastN, ' windows', csvKey, dl);
 
-    // Load form: a CSV file published to the input topic by sluice-worker load.
-    const loadFile = h('input', { type: 'file', name: 'file', accept: '.csv,text/csv', required: true });
+    // Load form: a CSV or Parquet file published to the input topic by sluice-worker load.
+    const loadFile = h('input', { type: 'file', name: 'file', accept: '.csv,text/csv,.parquet', required: true });
     const loadButton = h('button', { type: 'submit' }, 'Publish');
     const loadResult = h('span', { class: 'result', id: 'load-result' });
     let loadId = null;
@@ -566,7 +566,8 @@
         loadResult.className = 'result';
         loadResult.textContent = 'sending…';
         try {
-          const r = await api(`${base}/load`, { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: f });
+          const type = /\.parquet$/i.test(f.name) ? 'application/vnd.apache.parquet' : 'text/csv';
+          const r = await api(`${base}/load`, { method: 'POST', headers: { 'Content-Type': type }, body: f });
           loadId = r.id;
           showLoad(r);
         } catch (e) {
@@ -586,7 +587,7 @@
     };
     const tools = h('section', { class: 'card', id: 'tools' }, h('h2', {}, 'Data'),
       h('h3', {}, 'Download the last windows (CSV)'), csvForm,
-      h('h3', {}, 'Publish a CSV file to the input topic'), loadForm);
+      h('h3', {}, 'Publish a CSV or Parquet file to the input topic'), loadForm);
 
     fill(main, top, wk, latest, history, tools);
     const latestChart = new Chart(latestBox.querySelector('.plot'), { xTime: true, height: 220, points: true });

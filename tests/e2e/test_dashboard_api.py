@@ -470,3 +470,41 @@ def test_load_publishes_a_csv_file(stack, env):
     # The file is gone once the loader ended.
     assert not [f for f in os.listdir(env["dir"]) if f.startswith("sluice-load-")]
     assert dash.get(f"{base}/0123456789abcdef")[0] == 404
+
+
+def test_load_publishes_a_parquet_file(stack, env, tmp_path):
+    """The same endpoint takes Parquet (Content-Type application/vnd.apache.parquet):
+    its columns are judged as a CSV header would be, its rows published by the loader."""
+    from test_load_parquet import venv_python
+    py = venv_python()
+    if not os.access(py, os.X_OK):
+        pytest.skip(f"no pyarrow virtualenv at {py}: scripts/deps.sh pyarrow makes it")
+    dash, ns, u = env["dash"], env["ns"], env["u"]
+    topic = f"dash-pq-{u}"
+    create_topic(stack, topic, 2)
+    apply(stack, tw("pq", env, stack, topic=topic))
+    wait_for("the TelemetryWindow", lambda: item(dash.json("/api/v1/telemetrywindows"), "pq"))
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    run([py, "-c", "import sys, pyarrow as pa, pyarrow.parquet as pq\n"
+         "pq.write_table(pa.table({'ts': ['2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z'],"
+         " 'host': ['d-1', 'd-2'], 'temp': [21.5, None]}), sys.argv[1], compression='snappy')\n"
+         "pq.write_table(pa.table({'time': [1], 'host': ['x']}), sys.argv[2])",
+         str(good), str(bad)])
+    base = f"/api/v1/telemetrywindows/{ns}/pq/load"
+    pq_type = {"Content-Type": "application/vnd.apache.parquet"}
+    status, _, body = dash.request("POST", base, bad.read_bytes(), pq_type)
+    assert status == 400 and b'no column \\"ts\\"' in body, body
+    status, _, body = dash.request("POST", base, good.read_bytes(), pq_type)
+    assert status == 202, body
+    load = json.loads(body)
+    done = wait_for("the load to end", lambda: (
+        lambda l: l if l["state"] != "running" else None)(
+        dash.json(f"{base}/{load['id']}")), timeout=60)
+    assert done["state"] == "succeeded" and done["rows"] == 2 and done["delivered"] == 2, done
+    out = run(["kcat", "-b", stack["KAFKA_BOOTSTRAP"], "-C", "-t", topic, "-e", "-q",
+               "-f", "%k %s\n"]).stdout
+    got = sorted((json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line),
+                 key=json.dumps)
+    assert got == sorted([{"ts": "2026-01-01T00:00:00Z", "host": "d-1", "temp": 21.5},
+                          {"ts": "2026-01-01T00:00:01Z", "host": "d-2", "temp": None}],
+                         key=json.dumps), out
