@@ -26,7 +26,8 @@ PODMAN_RUN = ["podman", "--runtime", "runc", "run", "--rm", "--cgroup-manager=cg
               "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
 # The issue's targets, in podman's units (MB = 10^6 bytes, as `podman images` shows).
 SIZE_TARGET_MB = {"operator": 40, "worker": 250}
-BINARIES = {"operator": ["sluice-operator"], "worker": ["sluice-worker", "sluice-worker-video"]}
+BINARIES = {"operator": ["sluice-operator"],
+            "worker": ["sluice-worker", "sluice-worker-video", "sluice-dashboard"]}
 LIBDIR = "usr/lib/x86_64-linux-gnu/"
 # Loaded by the loader itself or by dlopen, so not in the binaries' ldd lists.
 EXTRA_LIBS = {"ld-linux-x86-64.so.2", "libgcc_s.so.1"}
@@ -89,7 +90,8 @@ def test_image_answers_version(name):
 
 @pytest.mark.parametrize("name,binary", [("operator", "sluice-operator"),
                                          ("worker", "sluice-worker"),
-                                         ("worker", "sluice-worker-video")])
+                                         ("worker", "sluice-worker-video"),
+                                         ("worker", "sluice-dashboard")])
 def test_every_binary_starts_in_its_image(name, binary):
     out = run([*PODMAN_RUN, "--entrypoint", f"/usr/local/bin/{binary}", image(name),
                "--help"]).stdout
@@ -97,9 +99,10 @@ def test_every_binary_starts_in_its_image(name, binary):
 
 
 def test_worker_image_video_modes_run_sluice_worker_video():
-    """sluice-worker execs its sibling for split, process and assemble: the
-    message about the missing --config comes from sluice-worker-video."""
-    for mode in ("split", "process", "assemble"):
+    """sluice-worker execs its sibling for split, process, assemble and
+    watch: the message about the missing --config comes from
+    sluice-worker-video."""
+    for mode in ("split", "process", "assemble", "watch"):
         p = run([*PODMAN_RUN, image("worker"), mode], check=False)
         assert p.returncode != 0
         assert "cannot be started" not in p.stderr, p.stderr

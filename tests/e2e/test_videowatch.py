@@ -2,8 +2,8 @@
 watcher as a pod with the folder's volume, its own ServiceAccount and Role;
 the watcher turns files into VideoJobs, which run on the node and succeed.
 
-- files copied slowly (written in pieces, the watcher must wait until they
-  stop changing) become exactly one VideoJob each, and each succeeds;
+- files copied in pieces become exactly one VideoJob each, and each
+  succeeds;
 - the watcher pod deleted and recreated makes no second job for any file;
 - a file that is not a video: its VideoJob fails with FFmpeg's reason, and
   the next file still becomes a job that succeeds;
@@ -99,8 +99,9 @@ def phase(job):
 
 
 def copy_slowly(src, dst, pieces=4):
-    """Writes dst in pieces, each after the watcher has seen the file grow:
-    a file still being written must not be taken."""
+    """Writes dst in pieces, as a copy over a slow link does. (That a file
+    still growing is not taken is judged by test_watcher.py, which holds the
+    watcher's scans between the pieces.)"""
     data = src.read_bytes()
     step = len(data) // pieces + 1
     with open(dst, "wb") as f:
