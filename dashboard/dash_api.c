@@ -322,8 +322,14 @@ static void serve_export(struct req *q, struct httpd_request *r)
 static void serve_load_get(struct req *q, struct httpd_request *r)
 {
 	struct dash_reply rep = {0};
+	const char *w = httpd_request_query(r, "wait");
+	char *end = NULL;
+	long wait_s = w != NULL ? strtol(w, &end, 10) : 0;
 
-	dash_loads_get(q->a->o.loads, q->route.ns, q->route.name, q->route.arg, &rep);
+	if (w != NULL && (end == w || *end != '\0' || wait_s < 0 || wait_s > DASH_LOAD_WAIT_MAX_S))
+		return answer_error(q, r, 400, "wait: want whole seconds, 0..60");
+	dash_loads_get(q->a->o.loads, q->route.ns, q->route.name, q->route.arg, (int)wait_s * 1000,
+	               &rep);
 	answer(q, r, &rep);
 }
 

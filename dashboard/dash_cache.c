@@ -150,7 +150,6 @@ int dash_cache_start(struct dash_cache **out, const struct dash_cache_options *o
 {
 	struct dash_cache *c = calloc(1, sizeof(*c));
 	const char *ns = o->namespace != NULL && o->namespace[0] != '\0' ? o->namespace : NULL;
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (c == NULL) {
@@ -163,10 +162,7 @@ int dash_cache_start(struct dash_cache **out, const struct dash_cache_options *o
 	if (c->ring_max > DASH_RING_MAX)
 		c->ring_max = DASH_RING_MAX;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&c->cv);
 	for (int i = 0; i < DASH_KINDS; i++) {
 		struct kind_state *ks = &c->k[i];
 		ks->c = c;

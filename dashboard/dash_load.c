@@ -47,7 +47,8 @@ struct dash_loads {
 	char *worker, *work_dir;
 	long long max_bytes;
 	pthread_mutex_t mu;
-	int receiving; /* bodies coming in */
+	pthread_cond_t ended; /* a load left running (dash_loads_get's wait) */
+	int receiving;        /* bodies coming in */
 	struct job jobs[DASH_LOADS_KEPT];
 };
 
@@ -72,7 +73,8 @@ struct dash_loads *dash_loads_new(const struct dash_loads_options *o)
 	l->worker = strdup(o->worker != NULL ? o->worker : "sluice-worker");
 	l->work_dir = strdup(dir);
 	l->max_bytes = o->max_bytes > 0 ? o->max_bytes : 256LL << 20;
-	if (l->worker == NULL || l->work_dir == NULL || pthread_mutex_init(&l->mu, NULL) != 0) {
+	if (l->worker == NULL || l->work_dir == NULL || pthread_mutex_init(&l->mu, NULL) != 0 ||
+	    clock_cond_init(&l->ended) != 0) {
 		free(l->worker);
 		free(l->work_dir);
 		free(l);
@@ -103,6 +105,7 @@ void dash_loads_free(struct dash_loads *l)
 		if (l->jobs[i].thread_started)
 			pthread_join(l->jobs[i].thread, NULL);
 	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->ended);
 	free(l->worker);
 	free(l->work_dir);
 	free(l);
@@ -287,6 +290,7 @@ static void *monitor(void *arg)
 	}
 	log_info("load ended", "namespace", j->ns, "name", j->name, "id", j->id, "state",
 	         state_names[j->state], "error", j->p.error, NULL);
+	pthread_cond_broadcast(&l->ended);
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
 }
@@ -490,23 +494,37 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
 	return dash_reply_json(r, 202, o);
 }
 
-unsigned int dash_loads_get(struct dash_loads *l, const char *ns, const char *name, const char *id,
-                            struct dash_reply *r)
+/* The job id of ns/name, or NULL. Under l->mu. */
+static const struct job *find_job(const struct dash_loads *l, const char *ns, const char *name,
+                                  const char *id)
 {
-	cJSON *o = NULL;
-	int found = 0;
-
-	pthread_mutex_lock(&l->mu);
-	for (int i = 0; i < DASH_LOADS_KEPT && !found; i++) {
+	for (int i = 0; i < DASH_LOADS_KEPT; i++) {
 		const struct job *j = &l->jobs[i];
 		if (j->used && strcmp(j->id, id) == 0 && strcmp(j->ns, ns) == 0 &&
-		    strcmp(j->name, name) == 0) {
-			found = 1;
-			o = job_json(j);
-		}
+		    strcmp(j->name, name) == 0)
+			return j;
 	}
+	return NULL;
+}
+
+unsigned int dash_loads_get(struct dash_loads *l, const char *ns, const char *name, const char *id,
+                            int wait_ms, struct dash_reply *r)
+{
+	struct timespec until = clock_mono_deadline(wait_ms > 0 ? wait_ms : 0);
+	const struct job *j;
+	cJSON *o = NULL;
+
+	pthread_mutex_lock(&l->mu);
+	/* A slot is reused only for a finished job, so j stays this load while
+	 * it runs. */
+	while ((j = find_job(l, ns, name, id)) != NULL && j->state == RUNNING && wait_ms > 0 &&
+	       pthread_cond_timedwait(&l->ended, &l->mu, &until) == 0)
+		;
+	j = find_job(l, ns, name, id);
+	if (j != NULL)
+		o = job_json(j);
 	pthread_mutex_unlock(&l->mu);
-	if (!found)
+	if (j == NULL)
 		return dash_reply_error(r, 404, "no load %s of %s/%s (the last %d are kept)", id,
 		                        ns, name, DASH_LOADS_KEPT);
 	return dash_reply_json(r, 200, o);

@@ -68,9 +68,14 @@ void dash_loads_discard(struct dash_load_body *b);
  * The load id of ns/name as JSON: {"id", "namespace", "name", "state"
  * (running | succeeded | failed), "rows", "delivered", "failed",
  * "skipped", "percent" (or null), "bytes", "error", "exitCode",
- * "started", "finished"}; 404 when there is no such load.
+ * "started", "finished"}; 404 when there is no such load. With wait_ms > 0
+ * a running load is answered once it ends or wait_ms passed, whichever is
+ * first (a long poll: `?wait=SECONDS`).
  */
 unsigned int dash_loads_get(struct dash_loads *l, const char *ns, const char *name, const char *id,
-                            struct dash_reply *r);
+                            int wait_ms, struct dash_reply *r);
+
+/* The longest wait dash_loads_get is asked for through the API. */
+#define DASH_LOAD_WAIT_MAX_S 60
 
 #endif

@@ -26,15 +26,11 @@ static void *trampoline(void *arg)
 int bg_thread_start(struct bg_thread *t, void *(*main)(void *), void *arg, const char *what,
                     char *errbuf, size_t errbuf_size)
 {
-	pthread_condattr_t attr;
 	int err;
 
 	t->stop = 0;
 	pthread_mutex_init(&t->mu, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init(&t->cond);
 	t->main = main;
 	t->arg = arg;
 	if ((err = pthread_create(&t->thread, NULL, trampoline, t)) != 0) {

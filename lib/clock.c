@@ -91,3 +91,17 @@ int clock_format_rfc3339(int64_t ns, char *buf, size_t size)
 	}
 	return n;
 }
+
+int clock_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int rc = pthread_condattr_init(&attr);
+
+	if (rc != 0)
+		return rc;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return rc;
+}

@@ -7,6 +7,7 @@
 #define SLUICE_CLOCK_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,6 +27,10 @@ double clock_mono_s(void);
  * CLOCK_MONOTONIC (pthread_condattr_setclock), so a wall-clock step never
  * stretches or cuts a wait. */
 struct timespec clock_mono_deadline(int64_t ms);
+
+/* Initialises cond with CLOCK_MONOTONIC as its clock, for waits until a
+ * clock_mono_deadline. Returns 0 or the pthread error number. */
+int clock_cond_init(pthread_cond_t *cond);
 
 /* CLOCK_REALTIME in ns since the Unix epoch. */
 int64_t clock_real_ns(void);

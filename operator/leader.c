@@ -497,11 +497,7 @@ int leader_start(struct leader **out, const struct kube_config *kube,
 	l->cfg = *lc;
 	l->rand_state = (unsigned)getpid() ^ (unsigned)clock_mono_ms();
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&l->cond);
 
 	if (metrics != NULL &&
 	    (metrics_gauge(metrics, "sluice_leader",

@@ -27,11 +27,7 @@ static const char *const pull_policies[] = {"", "Always", "IfNotPresent", "Never
 static const struct config_option options[] = {
     APP_COMMON_OPTIONS("8080"),
     LEADER_OPTIONS,
-    {.name = "kubeconfig",
-     .flag = "--kubeconfig",
-     .env = "KUBECONFIG",
-     .type = CONFIG_STRING,
-     .help = "kubeconfig file for running outside the cluster; unset: in-cluster config."},
+    KUBE_CONFIG_OPTION("kubeconfig"),
     {.name = "namespace",
      .flag = "--namespace",
      .env = "SLUICE_NAMESPACE",

@@ -10,8 +10,6 @@
 #include "log.h"
 #include "vw_spec.h"
 
-#define MAX_JOBS 4096
-
 struct vw_read {
 	cJSON *obj, *eff;
 	struct vw_spec vs;
@@ -211,11 +209,13 @@ done:
 	return rc;
 }
 
+/* The watch's VideoJobs, copied out of the cache (only the strings the
+ * plan reads), in an array grown as needed. */
 struct jobs_of {
 	const char *ns, *watch;
 	struct vw_job_seen *jobs;
-	cJSON **objs; /* kept alive while the plan borrows their strings */
-	size_t n;
+	size_t n, cap;
+	int nomem;
 };
 
 static int collect_job(const char *key, const cJSON *obj, void *opaque)
@@ -225,24 +225,51 @@ static int collect_job(const char *key, const cJSON *obj, void *opaque)
 	const cJSON *labels = reconcile_path(obj, "metadata", "labels");
 	const char *owner =
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(labels, VW_LABEL_WATCH));
-	const char *done;
-	cJSON *copy;
+	const char *name = cJSON_GetStringValue(reconcile_path(obj, "metadata", "name"));
+	const char *done = cJSON_GetStringValue(reconcile_path(obj, "status", "completionTime"));
+	struct vw_job_seen *seen;
 
 	(void)key;
-	if (ns == NULL || owner == NULL || strcmp(ns, j->ns) != 0 || strcmp(owner, j->watch) != 0 ||
-	    j->n == MAX_JOBS || (copy = cJSON_Duplicate(obj, 1)) == NULL)
+	if (ns == NULL || owner == NULL || name == NULL || strcmp(ns, j->ns) != 0 ||
+	    strcmp(owner, j->watch) != 0)
 		return 0;
-	j->objs[j->n] = copy;
-	done = cJSON_GetStringValue(reconcile_path(copy, "status", "completionTime"));
-	j->jobs[j->n++] = (struct vw_job_seen){
-	    .name = cJSON_GetStringValue(reconcile_path(copy, "metadata", "name")),
+	if (done == NULL)
+		done = cJSON_GetStringValue(reconcile_path(obj, "metadata", "creationTimestamp"));
+	if (j->n == j->cap) {
+		size_t cap = j->cap > 0 ? j->cap * 2 : 16;
+		struct vw_job_seen *grown = realloc(j->jobs, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			j->nomem = 1;
+			return 1; /* stop: the plan must not prune from a partial list */
+		}
+		j->jobs = grown;
+		j->cap = cap;
+	}
+	seen = &j->jobs[j->n];
+	*seen = (struct vw_job_seen){
+	    .name = strdup(name),
 	    .state =
-	        vw_plan_job_state(cJSON_GetStringValue(reconcile_path(copy, "status", "phase"))),
-	    .finished = done != NULL ? done
-	                             : cJSON_GetStringValue(
-	                                   reconcile_path(copy, "metadata", "creationTimestamp")),
+	        vw_plan_job_state(cJSON_GetStringValue(reconcile_path(obj, "status", "phase"))),
+	    .finished = done != NULL ? strdup(done) : NULL,
 	};
+	if (seen->name == NULL || (done != NULL && seen->finished == NULL)) {
+		free((char *)seen->name);
+		free((char *)seen->finished);
+		j->nomem = 1;
+		return 1;
+	}
+	j->n++;
 	return 0;
+}
+
+static void jobs_free(struct jobs_of *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free((char *)j->jobs[i].name);
+		free((char *)j->jobs[i].finished);
+	}
+	free(j->jobs);
 }
 
 static void delete_jobs(const struct reconcile_ctx *ctx, const char *ns, const struct vw_plan *p)
@@ -271,7 +298,7 @@ static void delete_jobs(const struct reconcile_ctx *ctx, const char *ns, const s
 int reconcile_vw(const struct reconcile_ctx *ctx, const char *ns, const char *name)
 {
 	struct vw_read rd;
-	struct jobs_of jobs = {ns, name, NULL, NULL, 0};
+	struct jobs_of jobs = {.ns = ns, .watch = name};
 	struct vw_plan plan;
 	char err[1024] = "", now[32];
 	int ready = 0, apply_failed = 0, rc = RECONCILE_ERROR;
@@ -284,11 +311,9 @@ int reconcile_vw(const struct reconcile_ctx *ctx, const char *ns, const char *na
 	}
 	if (rd.parsed)
 		apply_failed = apply_watcher(ctx, &rd, ns, name, &ready, err, sizeof(err)) != 0;
-	jobs.jobs = calloc(MAX_JOBS, sizeof(*jobs.jobs));
-	jobs.objs = calloc(MAX_JOBS, sizeof(*jobs.objs));
-	if (jobs.jobs == NULL || jobs.objs == NULL)
-		goto done;
 	reflector_store_foreach(ctx->vj_store, collect_job, &jobs);
+	if (jobs.nomem)
+		goto done;
 	struct vw_observed o = {
 	    .generation = reconcile_generation(rd.obj),
 	    .old_status = reconcile_path(rd.obj, "status", NULL),
@@ -309,10 +334,7 @@ int reconcile_vw(const struct reconcile_ctx *ctx, const char *ns, const char *na
 	         : (apply_failed ? RECONCILE_ERROR : RECONCILE_POLL);
 	vw_plan_free(&plan);
 done:
-	for (size_t i = 0; i < jobs.n; i++)
-		cJSON_Delete(jobs.objs[i]);
-	free(jobs.jobs);
-	free(jobs.objs);
+	jobs_free(&jobs);
 	read_free(&rd);
 	return rc;
 }

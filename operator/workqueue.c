@@ -73,7 +73,6 @@ int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, 
 {
 	struct workqueue_options o = {0};
 	struct workqueue *q;
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
@@ -121,9 +120,7 @@ int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, 
 	}
 	/* Timed waits on CLOCK_MONOTONIC, so a wall-clock step (NTP) neither
 	 * stalls nor hurries a getter. */
-	if ((rc = pthread_condattr_init(&ca)) != 0 ||
-	    (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
-	    (rc = pthread_cond_init(&q->cv, &ca)) != 0) {
+	if ((rc = clock_cond_init(&q->cv)) != 0) {
 		pthread_mutex_destroy(&q->mu);
 		strmap_free(q->entries);
 		free(q->fifo);
@@ -132,7 +129,6 @@ int workqueue_new(struct workqueue **out, const struct workqueue_options *opts, 
 		return err_set(errbuf, errbuf_size, WORKQUEUE_ENOMEM, "workqueue: %s",
 		               strerror(rc));
 	}
-	pthread_condattr_destroy(&ca);
 	*out = q;
 	return 0;
 }

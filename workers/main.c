@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "kube_config.h"
 #include "export.h"
 #include "load.h"
 #include "log.h"
@@ -101,9 +102,7 @@ static const struct config_option options[] = {
      .help = "export: only this key (the key fields' values joined by ',')."},
     {.name = "export.output", .flag = "--output", .type = CONFIG_STRING, .def = "-",
      .help = "export: the CSV file to write (replaced whole), or - for stdout."},
-    {.name = "watch.kubeconfig", .flag = "--kubeconfig", .env = "KUBECONFIG",
-     .type = CONFIG_STRING,
-     .help = "watch: kubeconfig file for running outside the cluster; unset: in-cluster."},
+    KUBE_CONFIG_OPTION("watch.kubeconfig"),
     {.name = "watch.upload_addr", .flag = "--upload-addr", .env = "SLUICE_UPLOAD_ADDR",
      .type = CONFIG_STRING,
      .help = "watch: IP address of the upload endpoint (spec.upload.port); unset: $POD_IP, "

@@ -83,6 +83,17 @@ struct kube_config {
 	ino_t token_ino;
 };
 
+/* The --kubeconfig option (lib/config.h's struct config_option) of every
+ * binary that talks to the API server, under the option name name_:
+ * a kubeconfig file outside the cluster, the in-cluster configuration when
+ * unset. */
+#define KUBE_CONFIG_OPTION(name_)                                                                  \
+	{                                                                                          \
+		.name = name_, .flag = "--kubeconfig", .env = "KUBECONFIG", .type = CONFIG_STRING, \
+		.help = "kubeconfig file for running outside the cluster; unset: in-cluster "      \
+		        "config.",                                                                 \
+	}
+
 /*
  * Loads a kubeconfig into cfg (which the caller provides, uninitialised).
  * path NULL or "": $KUBECONFIG's first entry, else $HOME/.kube/config.

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 
 from benchkube import ROOT, Api, stack_env_or_skip
@@ -41,25 +40,6 @@ ROUNDS = int(os.environ.get("BENCH_DASHBOARD_ROUNDS", "200"))
 TARGET_MS = 50
 DASHBOARD = pathlib.Path(os.environ.get("SLUICE_DASHBOARD", ROOT / "build" / "sluice-dashboard"))
 GROUP = "/apis/sluice.dev/v1alpha1/namespaces"
-
-
-def call(api, method, path, body, content_type="application/json"):
-    req = urllib.request.Request(
-        api.server + path, method=method, data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {api.token}", "Content-Type": content_type})
-    for attempt in range(5):
-        try:
-            with urllib.request.urlopen(req, context=api.ssl, timeout=30) as r:
-                return r.status
-        except urllib.error.HTTPError as e:
-            if e.code == 409 and method == "POST":
-                return e.code  # made by an earlier attempt
-            if e.code < 500 and e.code != 429:
-                raise SystemExit(f"{method} {path}: {e.code} {e.read()[:300]!r}") from None
-        except OSError:
-            pass
-        time.sleep(0.2 * (attempt + 1))
-    raise SystemExit(f"{method} {path}: no answer after 5 tries")
 
 
 def resource(i, ns, bootstrap):
@@ -95,9 +75,9 @@ def resource(i, ns, bootstrap):
 def create_all(api, ns, bootstrap):
     def one(i):
         plural, name, obj, status = resource(i, ns, bootstrap)
-        call(api, "POST", f"{GROUP}/{ns}/{plural}", obj)
-        call(api, "PATCH", f"{GROUP}/{ns}/{plural}/{name}/status", {"status": status},
-             "application/merge-patch+json")
+        api.call("POST", f"{GROUP}/{ns}/{plural}", obj)
+        api.call("PATCH", f"{GROUP}/{ns}/{plural}/{name}/status", {"status": status},
+                 "application/merge-patch+json")
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(N)))
@@ -179,7 +159,7 @@ def main():
                     "crd/videowatches.sluice.dev"], env=kenv, check=True,
                    stdout=subprocess.DEVNULL)
     ns = f"bench-dash-{os.getpid()}"
-    call(api, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+    api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                               "metadata": {"name": ns}})
     dash = None
     try:

@@ -60,12 +60,12 @@ class Api:
             cadata=base64.b64decode(cl["certificate-authority-data"]).decode())
         self.token = user["token"]
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, content_type="application/json"):
         req = urllib.request.Request(
             self.server + path, method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {self.token}",
-                     "Content-Type": "application/json"})
+                     "Content-Type": content_type})
         try:
             with urllib.request.urlopen(req, context=self.ssl, timeout=10) as r:
                 return json.load(r)

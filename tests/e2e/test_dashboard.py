@@ -208,10 +208,9 @@ class Dashboard:
 
 
 @pytest.fixture(scope="module")
-def operator(stack, node):
-    """The operator as test_autoscale's `scaler` runs it (worker image on the
-    node, host network, short autoscaling windows), with a lease namespace of
-    its own so both modules can run in one session."""
+def crds(stack):
+    """Sluice's CRDs, established: the dashboard is ready only once it lists
+    every kind, and the operator reconciles them."""
     for crd in sorted((ROOT / "crds").glob("*.yaml")):
         kubectl(stack, "apply", "-f", str(crd))
     kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s",
@@ -219,6 +218,13 @@ def operator(stack, node):
     if VW_CRD.exists():
         kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s",
                 "crd/videowatches.sluice.dev")
+
+
+@pytest.fixture(scope="module")
+def operator(stack, node, crds):
+    """The operator as test_autoscale's `scaler` runs it (worker image on the
+    node, host network, short autoscaling windows), with a lease namespace of
+    its own so both modules can run in one session."""
     lease_ns = f"dash-lease-{uuid.uuid4().hex[:8]}"
     kubectl(stack, "create", "namespace", lease_ns)
     # A VideoWatch's watcher pod, on the node's network, reaches the API
@@ -261,7 +267,7 @@ def videos(stack, ns):
 
 
 @pytest.fixture(scope="module")
-def dashboard(stack, ns):
+def dashboard(stack, ns, crds):
     if not os.access(DASHBOARD, os.X_OK):
         pytest.fail(f"{DASHBOARD} is not built: run `make build`")
     if not os.access(CHROMIUM, os.X_OK):
@@ -301,15 +307,20 @@ def test_videojob_progress_bar_advances_to_100(stack, operator, ns, videos, brow
     proc = browser.start("videojob", timeout=timeout, id=f"{ns}/clip")
     kubectl(stack, "apply", "-f", "-",
             input=json.dumps(vj_manifest(stack, "clip", ns, "clip.mp4", preset="medium")))
-    scraped = None
-    while proc.poll() is None and scraped is None:
+
+    def scrape():
+        """("metrics", text) from a process worker, ("ended", None) once the
+        browser's scenario ended without one, None while neither."""
         for pod in running_pods(stack, ns, "sluice.dev/videojob=clip,"
                                 "app.kubernetes.io/component=process"):
             try:
-                scraped = pod_metrics(stack, pod)
-            except (OSError, AssertionError):
+                return "metrics", pod_metrics(stack, pod)
+            except OSError:
                 pass  # not listening yet
-        time.sleep(0.2)
+        return ("ended", None) if proc.poll() is not None else None
+
+    _, scraped = wait_for("a process worker's /metrics (or the browser's end)", scrape,
+                          timeout=timeout, interval=0.2)
     r = browser.result(proc, timeout)
     seen = r["progress"]
     assert seen[-1] == 100, seen

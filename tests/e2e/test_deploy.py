@@ -519,7 +519,10 @@ def test_helm_template_dashboard(helm_offline):
     (c,) = pod["containers"]
     assert c["image"] == "localhost/sluice-worker:9.9"
     assert c["command"] == ["sluice-dashboard"]
-    assert c["args"] == ["--listen-addr", "0.0.0.0", "--port", "8088"]
+    # The pod's own address, from the downward API.
+    assert c["args"] == ["--listen-addr", "$(POD_IP)", "--port", "8088"]
+    assert {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} \
+        in c["env"]
     assert c["securityContext"] == {"allowPrivilegeEscalation": False,
                                     "readOnlyRootFilesystem": True,
                                     "capabilities": {"drop": ["ALL"]}}
@@ -628,9 +631,9 @@ def test_helm_template_dashboard_host_network(helm_offline):
                   "dashboard.extraEnv[0].value=warn,dashboard.extraEnv[1].name=X,"
                   "dashboard.extraEnv[1].value=y")
     env = dashboard_of(objs)["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert [e["name"] for e in env] == ["POD_NAME", "POD_NAMESPACE", "SLUICE_LOG_LEVEL",
-                                        "SLUICE_KAFKA_BOOTSTRAP", "X"]
-    assert env[2]["value"] == "warn"
+    assert [e["name"] for e in env] == ["POD_NAME", "POD_NAMESPACE", "POD_IP",
+                                        "SLUICE_LOG_LEVEL", "SLUICE_KAFKA_BOOTSTRAP", "X"]
+    assert env[3]["value"] == "warn"
     # The operator's defaults for resources that name no store of their own.
     objs = render(helm_offline, "--set", "kafka.bootstrap=k:9092,redis.addr=r:6379,"
                   "postgres.secretName=pg")

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -354,38 +355,39 @@ static int folder_count(const struct fixture *f)
 	return entries(f, names, 16);
 }
 
-/* Waits (up to 10 s) until the folder holds n entries. */
+/* Waits (up to 10 s) until the folder holds n entries: on inotify's
+ * word that it changed, so the wait ends with the change, not a timer. */
 static void wait_folder_count(const struct fixture *f, int n)
 {
 	int64_t end = clock_mono_ms() + 10000;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	char buf[4096];
 
+	assert_true(fd >= 0);
+	assert_true(inotify_add_watch(fd, f->dir,
+	                              IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >= 0);
+	/* Watching before counting: a change between the two still wakes us. */
 	while (folder_count(f) != n && clock_mono_ms() < end) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct pollfd p = {fd, POLLIN, 0};
 
-		nanosleep(&ts, NULL);
+		if (poll(&p, 1, (int)(end - clock_mono_ms())) > 0)
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
 	}
+	close(fd);
 	assert_int_equal(folder_count(f), n);
 }
 
-/* Waits (up to 10 s) until the registry renders line. */
-static void wait_metric(const struct fixture *f, const char *line)
+/* The registry renders line. */
+static void assert_metric(const struct fixture *f, const char *line)
 {
-	int64_t end = clock_mono_ms() + 10000;
-	int found = 0;
+	size_t len;
+	char *m;
 
-	while (!found && clock_mono_ms() < end) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		size_t len;
-		char *m;
-
-		assert_int_equal(metrics_render(f->reg, &m, &len), 0);
-		found = strstr(m, line) != NULL;
-		free(m);
-		if (!found)
-			nanosleep(&ts, NULL);
-	}
-	if (!found)
-		fail_msg("no metric line %s", line);
+	assert_int_equal(metrics_render(f->reg, &m, &len), 0);
+	if (strstr(m, line) == NULL)
+		fail_msg("no metric line %s in\n%s", line, m);
+	free(m);
 }
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -519,9 +521,10 @@ static void test_refused_after_the_prefix(void **state)
 	         total);
 	send_all(fd, head, strlen(head));
 	send_all(fd, t, part);
-	/* Refused on the prefix, the temporary file gone, before the rest. */
-	wait_metric(f, "sluice_watch_uploads_total{result=\"not_video\"} 1\n");
-	assert_int_equal(folder_count(f), 0);
+	/* Refused on the prefix (counted before the file goes), the temporary
+	 * file gone, before the rest. */
+	wait_folder_count(f, 0);
+	assert_metric(f, "sluice_watch_uploads_total{result=\"not_video\"} 1\n");
 	send_all(fd, t + part, total - part);
 	recv_some(fd, resp, sizeof(resp), 10000);
 	assert_non_null(strstr(resp, "HTTP/1.1 415"));

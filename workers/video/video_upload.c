@@ -206,8 +206,10 @@ static int probe_prefix(struct video_upload *u, struct httpd_request *r, struct 
 	if (upload_probe_prefix(up->fd, up->received, fmt, sizeof(fmt), why, sizeof(why)) == 0)
 		return 0;
 	snprintf(msg, sizeof(msg), "\"%s\" is not a video FFmpeg can open: %s", up->name, why);
-	discard(up);
+	/* Answered (and counted) before the file goes, so whoever sees it gone
+	 * sees the count too. */
 	refuse(u, r, up, 415, msg);
+	discard(up);
 	return -1;
 }
 
@@ -221,8 +223,8 @@ static void on_body(void *arg, struct httpd_request *r, void *state, const char 
 	if (u->bytes != NULL)
 		(void)metrics_add(u->bytes, NULL, (double)len);
 	if (upload_over_limit(up->received + (int64_t)len, u->o.spec->upload.max_bytes, &v)) {
-		discard(up);
 		refuse(u, r, up, v.status, v.message);
+		discard(up);
 		return;
 	}
 	for (size_t off = 0; off < len;) {
@@ -234,8 +236,8 @@ static void on_body(void *arg, struct httpd_request *r, void *state, const char 
 			int err = w < 0 ? errno : EIO;
 
 			snprintf(why, sizeof(why), "cannot store the upload: %s", strerror(err));
-			discard(up);
 			refuse(u, r, up, err == ENOSPC || err == EDQUOT ? 507 : 500, why);
+			discard(up);
 			return;
 		}
 		off += (size_t)w;

@@ -203,7 +203,7 @@ app.kubernetes.io/part-of: sluice
 
 {{/*
 The dashboard container's env, each name once (as sluice.env): the pod's
-name and namespace, the log level, the operator's defaults for resources
+name, namespace and IP (its default listen address), the log level, the operator's defaults for resources
 that name no Kafka, Redis or PostgreSQL of their own (the same variables:
 the dashboard finds their results where the workers wrote them), and the API
 server's address when kubernetesService sets one (the same override the
@@ -215,6 +215,7 @@ the chart's entry.
 {{- $env := list
   (dict "name" "POD_NAME" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.name")))
   (dict "name" "POD_NAMESPACE" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.namespace")))
+  (dict "name" "POD_IP" "valueFrom" (dict "fieldRef" (dict "fieldPath" "status.podIP")))
   (dict "name" "SLUICE_LOG_LEVEL" "value" (toString $v.logLevel))
   (dict "name" "SLUICE_KAFKA_BOOTSTRAP" "value" (toString $v.kafka.bootstrap))
 }}
@@ -272,15 +273,16 @@ otherwise a preferred spread when dashboard.affinity is empty.
 
 {{/*
 The host of the dashboard's probes, by sluice.probeHost's rule: empty (the
-pod's IP) for a wildcard dashboard.listenAddr, else the address itself; a
-loopback address needs dashboard.hostNetwork (the kubelet runs on the node).
+pod's IP) for an unset (the pod's IP) or wildcard dashboard.listenAddr, else
+the address itself; a loopback address needs dashboard.hostNetwork (the
+kubelet runs on the node).
 */}}
 {{- define "sluice.dashboardProbeHost" -}}
 {{- $addr := toString .Values.dashboard.listenAddr }}
-{{- $wildcard := has $addr (list "0.0.0.0" "::" "0:0:0:0:0:0:0:0") }}
+{{- $wildcard := has $addr (list "" "0.0.0.0" "::" "0:0:0:0:0:0:0:0") }}
 {{- $loopback := or (hasPrefix "127." $addr) (eq $addr "::1") }}
 {{- if and $loopback (not .Values.dashboard.hostNetwork) }}
-{{- fail (printf "dashboard.listenAddr %s is the pod's own loopback: the kubelet's probes and the Service cannot reach it; use 0.0.0.0, or dashboard.hostNetwork=true" $addr) }}
+{{- fail (printf "dashboard.listenAddr %s is the pod's own loopback: the kubelet's probes and the Service cannot reach it; leave it unset (the pod's IP), or set dashboard.hostNetwork=true" $addr) }}
 {{- end }}
 {{- if not $wildcard }}{{ $addr }}{{ end }}
 {{- end }}

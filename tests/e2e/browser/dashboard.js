@@ -143,7 +143,17 @@ async function waitValue(page, what, fn, arg, accept, timeoutMs, onValue) {
 			onValue(last);
 		if (accept(last))
 			return last;
-		await page.waitForTimeout(200);
+		// Until the page shows something else (it polls its API every 2 s):
+		// a wait on the page's state, not on a timer.
+		const left = deadline - Date.now();
+		if (left <= 0)
+			break;
+		const changed = `JSON.stringify((${fn})(${JSON.stringify(arg)})) !== ` +
+			JSON.stringify(JSON.stringify(last) ?? null);
+		await page.waitForFunction(changed, null, { timeout: left, polling: 100 }).catch((e) => {
+			if (e.name !== 'TimeoutError')
+				throw e;
+		});
 	}
 	throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
