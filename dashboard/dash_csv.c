@@ -134,9 +134,96 @@ int dash_load_argv(const struct dash_load_cmd *c, const char **argv, size_t max)
 	}
 	if (c->plan->as_json)
 		ARG("--as-json");
+	if (c->sec != NULL) {
+		const struct dash_load_security *t = c->sec;
+		if (t->tls)
+			ARG("--tls");
+		if (t->ca_file != NULL) {
+			ARG("--tls-ca-file");
+			ARG(t->ca_file);
+		}
+		if (t->cert_file != NULL) {
+			ARG("--tls-cert-file");
+			ARG(t->cert_file);
+		}
+		if (t->key_file != NULL) {
+			ARG("--tls-key-file");
+			ARG(t->key_file);
+		}
+		if (t->server_name != NULL) {
+			ARG("--tls-server-name");
+			ARG(t->server_name);
+		}
+		if (t->sasl_mechanism != NULL) {
+			ARG("--sasl-mechanism");
+			ARG(t->sasl_mechanism);
+		}
+		if (t->sasl_username != NULL) {
+			ARG("--sasl-username");
+			ARG(t->sasl_username);
+		}
+		if (t->sasl_password_file != NULL) {
+			ARG("--sasl-password-file");
+			ARG(t->sasl_password_file);
+		}
+	}
 #undef ARG
 	argv[n] = NULL;
 	return (int)n;
+}
+
+/* Adds dir/name holding content to out's files; *path its path. */
+static int secret_file(struct dash_load_secrets *out, const char *dir, const char *name,
+                       const char *content, const char **path)
+{
+	char *p = out->files[out->n].path;
+	int n = snprintf(p, DASH_LOAD_PATH_MAX, "%s/%s", dir, name);
+
+	if (n < 0 || n >= DASH_LOAD_PATH_MAX)
+		return -1;
+	out->files[out->n++].content = content;
+	*path = p;
+	return 0;
+}
+
+int dash_load_secrets_plan(const struct kafka_security *sec, const char *dir,
+                           struct dash_load_secrets *out)
+{
+	struct dash_load_security *a = &out->args;
+
+	memset(out, 0, sizeof(*out));
+	if (sec == NULL)
+		return 0;
+	a->tls = sec->tls;
+	if (sec->tls) {
+		if ((sec->ca_pem != NULL &&
+		     secret_file(out, dir, "ca.pem", sec->ca_pem, &a->ca_file) < 0) ||
+		    (sec->cert_pem != NULL &&
+		     secret_file(out, dir, "cert.pem", sec->cert_pem, &a->cert_file) < 0) ||
+		    (sec->key_pem != NULL &&
+		     secret_file(out, dir, "key.pem", sec->key_pem, &a->key_file) < 0))
+			return -1;
+		a->server_name = sec->server_name;
+	}
+	if (sec->sasl_mechanism != NULL) {
+		a->sasl_mechanism = sec->sasl_mechanism;
+		a->sasl_username = sec->username;
+		if (sec->password != NULL && secret_file(out, dir, "sasl-password", sec->password,
+		                                         &a->sasl_password_file) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int dash_load_env_keep(const char *entry)
+{
+	static const char *const dropped[] = {
+	    "SLUICE_CONFIG=", "SLUICE_STATUS_REDIS_PASSWORD=", "SLUICE_KAFKA_SASL_PASSWORD=", NULL};
+
+	for (size_t i = 0; dropped[i] != NULL; i++)
+		if (strncmp(entry, dropped[i], strlen(dropped[i])) == 0)
+			return 0;
+	return 1;
 }
 
 void dash_load_progress_init(struct dash_load_progress *p)

@@ -19,6 +19,8 @@
 #include "parquet.h"
 #include "dash_csv.h"
 #include "dash_route.h"
+#include "dash_secret.h"
+#include "kafka_security.h"
 #include "log.h"
 
 extern char **environ;
@@ -31,6 +33,7 @@ struct job {
 	char id[DASH_LOAD_ID_LEN + 1];
 	char ns[DASH_NS_MAX + 1], name[DASH_NAME_MAX + 1];
 	char path[4096];
+	char secret_dir[DASH_LOAD_PATH_MAX]; /* the Kafka secrets' files; "": none */
 	pid_t pid;
 	int fd; /* the child's stderr */
 	pthread_t thread;
@@ -46,6 +49,7 @@ struct job {
 struct dash_loads {
 	char *worker, *work_dir;
 	long long max_bytes;
+	struct kube_client *kube;
 	pthread_mutex_t mu;
 	pthread_cond_t ended; /* a load left running (dash_loads_get's wait) */
 	int receiving;        /* bodies coming in */
@@ -73,6 +77,7 @@ struct dash_loads *dash_loads_new(const struct dash_loads_options *o)
 	l->worker = strdup(o->worker != NULL ? o->worker : "sluice-worker");
 	l->work_dir = strdup(dir);
 	l->max_bytes = o->max_bytes > 0 ? o->max_bytes : 256LL << 20;
+	l->kube = o->kube;
 	if (l->worker == NULL || l->work_dir == NULL || pthread_mutex_init(&l->mu, NULL) != 0 ||
 	    clock_cond_init(&l->ended) != 0) {
 		free(l->worker);
@@ -251,6 +256,140 @@ static int plan_file(const char *path, const struct tw_spec *spec, struct dash_l
 	return rc > 0 ? 0 : -1;
 }
 
+/* ------------------------------------------------------------- Kafka secrets */
+
+/* spec_kafka_security's resolver: the resource's Secrets through the API.
+ * Keeps each value until secrets_release. */
+struct resolver {
+	struct kube_client *kube;
+	const char *ns;
+	char *values[SPEC_KAFKA_SECRET_REFS_MAX];
+	size_t n;
+};
+
+static const char *resolve(void *ctx, const char *name, const char *key, char *why, size_t why_size)
+{
+	struct resolver *r = ctx;
+	char *v = NULL;
+
+	if (r->n == SPEC_KAFKA_SECRET_REFS_MAX) {
+		snprintf(why, why_size, "too many Secret references");
+		return NULL;
+	}
+	if (dash_secret_get(r->kube, r->ns, name, key, &v, why, why_size) != 0)
+		return NULL;
+	r->values[r->n++] = v;
+	return v;
+}
+
+static void secrets_release(struct resolver *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		dash_secret_free(r->values[i]);
+	r->n = 0;
+}
+
+/* Removes what secrets_write made in dir (every name the plan may use), then
+ * dir. "" is a no-op. */
+static void secrets_remove(const char *dir)
+{
+	static const char *const names[] = {"ca.pem", "cert.pem", "key.pem", "sasl-password", NULL};
+	char path[DASH_LOAD_PATH_MAX + 32];
+
+	if (dir[0] == '\0')
+		return;
+	for (size_t i = 0; names[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		(void)unlink(path);
+	}
+	if (rmdir(dir) != 0)
+		log_warn("cannot remove the load's secrets directory", "dir", dir, "error",
+		         strerror(errno), NULL);
+}
+
+/* content into a new file path, 0600. 0 or -1 with errno set. */
+static int write_private(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	size_t len = strlen(content);
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, content, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		content += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
+}
+
+/*
+ * The resource's spec.kafka.tls and .sasl for the loader: each Secret read
+ * through res (its values kept there: out's username points into one, so
+ * the caller releases res once the loader started), the secrets written
+ * to files in a new private directory of work_dir (its path into dir; ""
+ * when k asks for neither TLS nor SASL), and the loader's options into
+ * out. Returns 0, or with errbuf set and nothing left on disk -1 (a
+ * Secret could not be read) or -2 (the files could not be written).
+ */
+static int load_secrets(const struct dash_loads *l, struct resolver *res,
+                        const struct spec_kafka *k, char *dir, size_t dir_size,
+                        struct dash_load_secrets *out, char *errbuf, size_t errbuf_size)
+{
+	struct kafka_security sec;
+	int rc = -1;
+
+	dir[0] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (spec_kafka_security(k, resolve, res, &sec, errbuf, errbuf_size) < 0)
+		goto done;
+	rc = -2;
+	if (!sec.tls && sec.sasl_mechanism == NULL) {
+		rc = 0;
+		goto done;
+	}
+	if ((size_t)snprintf(dir, dir_size, "%s/sluice-load-kafka-XXXXXX", l->work_dir) >=
+	    dir_size) {
+		dir[0] = '\0';
+		snprintf(errbuf, errbuf_size, "%s: path too long", l->work_dir);
+		goto done;
+	}
+	if (mkdtemp(dir) == NULL) { /* 0700 */
+		snprintf(errbuf, errbuf_size, "cannot create a directory in %s: %s", l->work_dir,
+		         strerror(errno));
+		dir[0] = '\0';
+		goto done;
+	}
+	if (dash_load_secrets_plan(&sec, dir, out) < 0) {
+		snprintf(errbuf, errbuf_size, "%s: path too long", l->work_dir);
+		goto fail;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		if (write_private(out->files[i].path, out->files[i].content) != 0) {
+			snprintf(errbuf, errbuf_size, "cannot write %s: %s", out->files[i].path,
+			         strerror(errno));
+			goto fail;
+		}
+	rc = 0;
+	goto done;
+fail:
+	secrets_remove(dir);
+	dir[0] = '\0';
+	rc = -2;
+done:
+	for (size_t i = 0; i < out->n; i++)
+		out->files[i].content = NULL; /* the files hold them now */
+	return rc;
+}
+
 static void *monitor(void *arg)
 {
 	struct job *j = arg;
@@ -273,6 +412,7 @@ static void *monitor(void *arg)
 	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	(void)unlink(j->path);
+	secrets_remove(j->secret_dir);
 	pthread_mutex_lock(&l->mu);
 	j->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	j->finished_ns = clock_real_ns();
@@ -295,8 +435,8 @@ static void *monitor(void *arg)
 	return NULL;
 }
 
-/* The environment of the loader: ours, without an options file meant for
- * the dashboard. */
+/* The environment of the loader: ours, less what dash_load_env_keep
+ * drops. */
 static char **child_env(void)
 {
 	size_t n = 0, k = 0;
@@ -308,7 +448,7 @@ static char **child_env(void)
 	if (env == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "SLUICE_CONFIG=", 14) != 0)
+		if (dash_load_env_keep(environ[i]))
 			env[k++] = environ[i];
 	return env;
 }
@@ -388,9 +528,11 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
                             const struct tw_spec *spec, const char *bootstrap, struct dash_reply *r)
 {
 	struct dash_load_plan plan;
-	char err[1024], client_id[128];
+	char err[1024], client_id[128], secret_dir[DASH_LOAD_PATH_MAX];
 	const char *argv[DASH_LOAD_ARGV_MAX];
 	posix_spawn_file_actions_t fa;
+	struct resolver res = {.kube = l->kube, .ns = b->ns};
+	struct dash_load_secrets *secrets = NULL;
 	char **env = NULL;
 	int pipefd[2] = {-1, -1}, rc;
 	struct job *j;
@@ -402,17 +544,34 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
 		dash_loads_discard(b);
 		return dash_reply_error(r, 400, "%s", err);
 	}
+	secrets = malloc(sizeof(*secrets)); /* its paths are large for a stack */
+	if (secrets == NULL) {
+		dash_loads_discard(b);
+		return dash_reply_error(r, 500, "out of memory");
+	}
+	rc = load_secrets(l, &res, &spec->kafka, secret_dir, sizeof(secret_dir), secrets, err,
+	                  sizeof(err));
+	if (rc < 0) {
+		secrets_release(&res);
+		free(secrets);
+		dash_loads_discard(b);
+		return dash_reply_error(r, rc == -1 ? 502 : 500, "%s", err);
+	}
 	snprintf(client_id, sizeof(client_id), "sluice-dashboard-load");
 	struct dash_load_cmd cmd = {.worker = l->worker,
 	                            .file = b->path,
 	                            .topic = spec->kafka.topic,
 	                            .bootstrap = bootstrap,
 	                            .client_id = client_id,
-	                            .plan = &plan};
+	                            .plan = &plan,
+	                            .sec = &secrets->args};
 	if (dash_load_argv(&cmd, argv, DASH_LOAD_ARGV_MAX) >= 0)
 		env = child_env();
 	if (env == NULL || pipe2(pipefd, O_CLOEXEC) != 0) {
 		free(env);
+		secrets_release(&res);
+		free(secrets);
+		secrets_remove(secret_dir);
 		dash_loads_discard(b);
 		return dash_reply_error(r, 500, "cannot start the loader: out of resources");
 	}
@@ -438,6 +597,9 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
 		posix_spawn_file_actions_destroy(&fa);
 		posix_spawnattr_destroy(&sa);
 		free(env);
+		secrets_release(&res);
+		free(secrets);
+		secrets_remove(secret_dir);
 		close(pipefd[0]);
 		close(pipefd[1]);
 		dash_loads_discard(b);
@@ -449,10 +611,13 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
 	free(env);
+	secrets_release(&res); /* argv pointed into them: the child has its copy */
+	free(secrets);
 	close(pipefd[1]);
 	if (rc != 0) {
 		pthread_mutex_unlock(&l->mu);
 		close(pipefd[0]);
+		secrets_remove(secret_dir);
 		dash_loads_discard(b);
 		return dash_reply_error(r, 500, "cannot run the loader %s: %s", l->worker,
 		                        strerror(rc));
@@ -464,6 +629,7 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
 	snprintf(j->ns, sizeof(j->ns), "%s", b->ns);
 	snprintf(j->name, sizeof(j->name), "%s", b->name);
 	snprintf(j->path, sizeof(j->path), "%s", b->path);
+	snprintf(j->secret_dir, sizeof(j->secret_dir), "%s", secret_dir);
 	j->pid = pid;
 	j->fd = pipefd[0];
 	j->state = RUNNING;
@@ -479,6 +645,7 @@ unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
 			;
 		close(j->fd);
 		(void)unlink(j->path);
+		secrets_remove(j->secret_dir);
 		j->used = 0;
 		pthread_mutex_unlock(&l->mu);
 		free(b);

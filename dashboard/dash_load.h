@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "dash_store.h"
+#include "kube_client.h"
 #include "tw_spec.h"
 
 #define DASH_LOADS_RUNNING 4
@@ -28,6 +29,9 @@ struct dash_loads_options {
 	const char *worker;   /* the sluice-worker binary: a path, or a name on PATH */
 	const char *work_dir; /* where bodies are written; NULL: $TMPDIR or /tmp */
 	long long max_bytes;  /* largest body */
+	/* Reads the Secrets a resource's spec.kafka.tls and .sasl name
+	 * (dash_secret.h); borrowed. NULL: a resource with either fails. */
+	struct kube_client *kube;
 };
 
 struct dash_loads;
@@ -56,6 +60,16 @@ unsigned int dash_loads_write(struct dash_load_body *b, const char *data, size_t
  * it does not fit), starts the loader on it (topic spec->kafka.topic, the
  * bootstrap given) and answers 202 with the load as GET shows it. Takes b
  * in every case.
+ *
+ * With spec.kafka.tls or .sasl the loader connects as the workers do: the
+ * Secrets they name are read through the API in the resource's namespace
+ * (502 when one cannot be: "spec.kafka.sasl.password: Secret \"k\" key
+ * \"p\": cannot read Secret ns/k: NotFound ..."), the CA, certificate, key
+ * and SASL password written to files only the dashboard's user may read
+ * in a private directory of work_dir (dash_load_secrets_plan; 500 when
+ * they cannot be written), which goes
+ * when the loader ends; the loader's command line names the files, never
+ * a secret.
  */
 unsigned int dash_loads_end(struct dash_loads *l, struct dash_load_body *b,
                             const struct tw_spec *spec, const char *bootstrap,

@@ -27,6 +27,9 @@
 #define SCAN_CALLS_MAX 200
 /* pg_exec: the table is not there (SQLSTATE 42P01, undefined_table). */
 #define NO_TABLE (-2)
+/* A pool target as built: longer than DASH_POOL_TARGET_MAX is never kept
+ * (dash_pool_give closes it), so a long one is not cut into another's. */
+#define TARGET_BUF 2048
 
 struct dash_store {
 	struct kube_client *kube;
@@ -186,25 +189,37 @@ static int vj_spec_of(const struct dash_store *s, const cJSON *obj, struct vj_sp
 
 /* ------------------------------------------------------------- PostgreSQL */
 
-/* A connection for the DSN in Secret ref of namespace ns: an idle one, or a
- * new one (*reused says which). NULL with errbuf set. */
-static PGconn *pg_take(struct dash_store *s, const char *ns, const struct spec_secret_ref *ref,
+/* A connection for the sink pg of namespace ns (the DSN in its Secret; with
+ * tls.ca, the server verified against that CA, as the workers do: pg.h's
+ * pg_connect_ca_pem): an idle one, or a new one (*reused says which). The
+ * target (the pool's key) names both Secrets, so a connection made with
+ * one CA is never lent for another. NULL with errbuf set. */
+static PGconn *pg_take(struct dash_store *s, const char *ns, const struct spec_postgres *pg,
                        char *target, size_t target_size, int *reused, char *errbuf,
                        size_t errbuf_size)
 {
-	char *dsn = NULL;
+	const struct spec_secret_ref *ref = &pg->dsn, *ca = &pg->tls_ca;
+	char *dsn = NULL, *ca_pem = NULL;
 	PGconn *c;
 
-	snprintf(target, target_size, "%s/%s/%s", ns, ref->name, ref->key);
+	snprintf(target, target_size, "%s/%s/%s%s%s%s%s", ns, ref->name, ref->key,
+	         ca->name != NULL ? " ca " : "", ca->name != NULL ? ca->name : "",
+	         ca->name != NULL ? "/" : "", ca->name != NULL ? ca->key : "");
 	c = dash_pool_take(s->pg, target);
 	*reused = c != NULL;
 	if (c != NULL)
 		return c;
 	if (dash_secret_get(s->kube, ns, ref->name, ref->key, &dsn, errbuf, errbuf_size) != 0)
 		return NULL;
-	c = pg_connect(dsn, APP_NAME, (s->timeout_ms + 999) / 1000, s->timeout_ms, NULL, errbuf,
-	               errbuf_size);
+	if (ca->name != NULL &&
+	    dash_secret_get(s->kube, ns, ca->name, ca->key, &ca_pem, errbuf, errbuf_size) != 0) {
+		dash_secret_free(dsn);
+		return NULL;
+	}
+	c = pg_connect_ca_pem(dsn, ca_pem, APP_NAME, (s->timeout_ms + 999) / 1000, s->timeout_ms,
+	                      NULL, errbuf, errbuf_size);
 	dash_secret_free(dsn);
+	dash_secret_free(ca_pem);
 	return c;
 }
 
@@ -212,11 +227,11 @@ static PGconn *pg_take(struct dash_store *s, const char *ns, const struct spec_s
  * the tuples. A kept connection that turns out dead is replaced once.
  * Returns 0, NO_TABLE when the table does not exist (yet: the sink makes
  * it on its first write), or -1 with errbuf set. */
-static int pg_exec(struct dash_store *s, const char *ns, const struct spec_secret_ref *ref,
+static int pg_exec(struct dash_store *s, const char *ns, const struct spec_postgres *ref,
                    const char *sql, int n, const char *const *params, PGresult **res, char *errbuf,
                    size_t errbuf_size)
 {
-	char target[DASH_POOL_TARGET_MAX + 1];
+	char target[TARGET_BUF];
 
 	*res = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -304,8 +319,7 @@ unsigned int dash_store_frames(struct dash_store *s, const cJSON *obj, int max_p
 	snprintf(sql, sizeof(sql),
 	         "SELECT count(*), coalesce(max(pts_ms), 0) FROM \"%s\" WHERE job = $1",
 	         spec.sinks.postgres.table);
-	rc = pg_exec(s, spec.namespace, &spec.sinks.postgres.dsn, sql, 1, p1, &res, err,
-	             sizeof(err));
+	rc = pg_exec(s, spec.namespace, &spec.sinks.postgres, sql, 1, p1, &res, err, sizeof(err));
 	if (rc == NO_TABLE) {
 		/* No frame written yet: the process workers make the table. */
 		o = cJSON_CreateObject();
@@ -342,7 +356,7 @@ unsigned int dash_store_frames(struct dash_store *s, const cJSON *obj, int max_p
 		         "avg(motion), max(scene_score) FROM \"%s\" WHERE job = $1 GROUP BY 1 "
 		         "ORDER BY 1",
 		         spec.sinks.postgres.table);
-	if (pg_exec(s, spec.namespace, &spec.sinks.postgres.dsn, sql, b <= 1 ? 1 : 2, p2, &res, err,
+	if (pg_exec(s, spec.namespace, &spec.sinks.postgres, sql, b <= 1 ? 1 : 2, p2, &res, err,
 	            sizeof(err)) < 0)
 		goto store_error;
 	o = cJSON_CreateObject();
@@ -361,8 +375,8 @@ unsigned int dash_store_frames(struct dash_store *s, const cJSON *obj, int max_p
 	         "SELECT pts_ms, scene_score FROM \"%s\" WHERE job = $1 AND scene_score >= "
 	         "$2::float8 ORDER BY pts_ms LIMIT %d",
 	         spec.sinks.postgres.table, DASH_CUTS_MAX);
-	if (pg_exec(s, spec.namespace, &spec.sinks.postgres.dsn, sql, 2, p3, &res, err,
-	            sizeof(err)) < 0)
+	if (pg_exec(s, spec.namespace, &spec.sinks.postgres, sql, 2, p3, &res, err, sizeof(err)) <
+	    0)
 		goto store_error;
 	cJSON *cuts = cJSON_AddObjectToObject(o, "cuts");
 	if (cuts == NULL || column(cuts, "t", res, 0, 1000) < 0 ||
@@ -480,7 +494,7 @@ unsigned int dash_store_history(struct dash_store *s, const cJSON *obj, int64_t 
 	         "window_start >= to_timestamp($2::float8)%s ORDER BY window_start DESC LIMIT "
 	         "$3::bigint) x ORDER BY key, field, t",
 	         spec.sinks.postgres.table, cond);
-	int rc = pg_exec(s, spec.namespace, &spec.sinks.postgres.dsn, sql, np, params, &res, err,
+	int rc = pg_exec(s, spec.namespace, &spec.sinks.postgres, sql, np, params, &res, err,
 	                 sizeof(err));
 	if (rc < 0 && rc != NO_TABLE) {
 		tw_spec_free(&spec);
@@ -524,7 +538,7 @@ unsigned int dash_store_export(struct dash_store *s, const cJSON *obj, long long
                                const char *key, struct dash_reply *r)
 {
 	struct tw_spec spec;
-	char err[1024], sql[SQL_MAX], resource[600], n[32], target[DASH_POOL_TARGET_MAX + 1];
+	char err[1024], sql[SQL_MAX], resource[600], n[32], target[TARGET_BUF];
 	const char *params[3];
 	char *text = NULL;
 	size_t text_len = 0;
@@ -554,8 +568,8 @@ unsigned int dash_store_export(struct dash_store *s, const cJSON *obj, long long
 		tw_spec_free(&spec);
 		return dash_reply_error(r, 500, "query too long");
 	}
-	c = pg_take(s, spec.namespace, &spec.sinks.postgres.dsn, target, sizeof(target), &reused,
-	            err, sizeof(err));
+	c = pg_take(s, spec.namespace, &spec.sinks.postgres, target, sizeof(target), &reused, err,
+	            sizeof(err));
 	if (c == NULL) {
 		tw_spec_free(&spec);
 		return dash_reply_error(r, 502, "%s", err);
@@ -565,7 +579,7 @@ unsigned int dash_store_export(struct dash_store *s, const cJSON *obj, long long
 	int sent = PQsendQueryParams(c, sql, key != NULL ? 3 : 2, NULL, params, NULL, NULL, 0);
 	if (!sent && reused) {
 		dash_pool_drop(s->pg, c);
-		c = pg_take(s, spec.namespace, &spec.sinks.postgres.dsn, target, sizeof(target),
+		c = pg_take(s, spec.namespace, &spec.sinks.postgres, target, sizeof(target),
 		            &reused, err, sizeof(err));
 		if (c == NULL) {
 			tw_spec_free(&spec);
@@ -635,15 +649,55 @@ unsigned int dash_store_export(struct dash_store *s, const cJSON *obj, long long
 
 /* ------------------------------------------------------------- Redis */
 
-static redisContext *redis_take(struct dash_store *s, const char *addr, int *reused, char *errbuf,
-                                size_t errbuf_size)
+/* The pool's key for the Redis sink of spec with credentials mode: the
+ * address, and who is AUTHed as (never a password), so a connection is
+ * lent only for the credentials it was made with. */
+static void redis_target(char *buf, size_t size, enum dash_redis_auth mode,
+                         const struct tw_spec *spec)
 {
-	redisContext *c = dash_pool_take(s->redis, addr);
+	const struct spec_secret_ref *pw = &spec->sinks.redis.password;
+
+	switch (mode) {
+	case DASH_REDIS_AUTH_SECRET:
+		snprintf(buf, size, "%s user %s secret %s/%s/%s", spec->sinks.redis.addr,
+		         spec->sinks.redis.username != NULL ? spec->sinks.redis.username : "",
+		         spec->namespace, pw->name, pw->key);
+		return;
+	case DASH_REDIS_AUTH_STATUS:
+		snprintf(buf, size, "%s status", spec->sinks.redis.addr);
+		return;
+	case DASH_REDIS_AUTH_NONE:
+		break;
+	}
+	snprintf(buf, size, "%s", spec->sinks.redis.addr);
+}
+
+/* A connection to spec's Redis sink AUTHed as mode says: an idle one for
+ * target, or a new one (*reused says which). NULL with errbuf set. */
+static redisContext *redis_take(struct dash_store *s, enum dash_redis_auth mode,
+                                const struct tw_spec *spec, const char *target, int *reused,
+                                char *errbuf, size_t errbuf_size)
+{
+	redisContext *c = dash_pool_take(s->redis, target);
+	const struct spec_secret_ref *ref = &spec->sinks.redis.password;
+	struct redis_auth auth = {NULL, NULL};
+	char *password = NULL;
 
 	*reused = c != NULL;
 	if (c != NULL)
 		return c;
-	return redis_conn_open(addr, NULL, s->timeout_ms, errbuf, errbuf_size);
+	if (mode == DASH_REDIS_AUTH_STATUS)
+		auth = redis_conn_status_auth();
+	if (mode == DASH_REDIS_AUTH_SECRET) {
+		if (dash_secret_get(s->kube, spec->namespace, ref->name, ref->key, &password,
+		                    errbuf, errbuf_size) != 0)
+			return NULL;
+		auth.user = spec->sinks.redis.username;
+		auth.password = password;
+	}
+	c = redis_conn_open_auth(spec->sinks.redis.addr, &auth, s->timeout_ms, errbuf, errbuf_size);
+	dash_secret_free(password);
+	return c;
 }
 
 /* prefix with SCAN's glob characters escaped, then "*:timeline". */
@@ -768,8 +822,9 @@ unsigned int dash_store_latest(struct dash_store *s, const cJSON *obj, int max_k
                                struct dash_reply *r)
 {
 	struct tw_spec spec;
-	char err[1024];
+	char err[1024], target[TARGET_BUF];
 	char *keys[DASH_LATEST_KEYS_MAX];
+	enum dash_redis_auth mode;
 	redisContext *c = NULL;
 	cJSON *o = NULL, *arr;
 	int known, reused = 0, n = -1, truncated = 0, status = 200;
@@ -786,8 +841,11 @@ unsigned int dash_store_latest(struct dash_store *s, const cJSON *obj, int max_k
 		max_keys = 20;
 	if (last < 1 || last > 60)
 		last = 60;
+	mode = dash_view_redis_auth(cJSON_GetObjectItemCaseSensitive(obj, "spec"),
+	                            spec.sinks.redis.password.name != NULL);
+	redis_target(target, sizeof(target), mode, &spec);
 	for (int attempt = 0; attempt < 2 && n < 0; attempt++) {
-		c = redis_take(s, spec.sinks.redis.addr, &reused, err, sizeof(err));
+		c = redis_take(s, mode, &spec, target, &reused, err, sizeof(err));
 		if (c == NULL)
 			break;
 		n = scan_keys(c, spec.sinks.redis.prefix, max_keys, keys, &truncated, err,
@@ -804,7 +862,7 @@ unsigned int dash_store_latest(struct dash_store *s, const cJSON *obj, int max_k
 	}
 	if (n < 0) {
 		if (c != NULL)
-			dash_pool_give(s->redis, spec.sinks.redis.addr, c);
+			dash_pool_give(s->redis, target, c);
 		tw_spec_free(&spec);
 		return dash_reply_error(r, 502, "%s", err);
 	}
@@ -827,7 +885,7 @@ unsigned int dash_store_latest(struct dash_store *s, const cJSON *obj, int max_k
 	if (c->err != 0)
 		dash_pool_drop(s->redis, c);
 	else
-		dash_pool_give(s->redis, spec.sinks.redis.addr, c);
+		dash_pool_give(s->redis, target, c);
 	tw_spec_free(&spec);
 	if (status != 200) {
 		cJSON_Delete(o);

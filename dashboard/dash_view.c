@@ -291,6 +291,7 @@ cJSON *dash_view_effective_spec(const cJSON *spec, const struct dash_defaults *d
 {
 	const struct spec_defaults sd = {
 	    .kafka_bootstrap = d->kafka_bootstrap,
+	    .kafka = d->kafka_security,
 	    .redis_addr = d->redis_addr,
 	    .postgres_secret = d->postgres_secret,
 	};
@@ -302,4 +303,13 @@ cJSON *dash_view_effective_spec(const cJSON *spec, const struct dash_defaults *d
 	out = spec != NULL ? spec_defaults_apply(spec, &sd) : NULL;
 	cJSON_Delete(empty);
 	return out;
+}
+
+enum dash_redis_auth dash_view_redis_auth(const cJSON *spec, int has_password)
+{
+	const cJSON *sinks = cJSON_GetObjectItemCaseSensitive(spec, "sinks");
+
+	if (!cJSON_IsObject(spec) || !cJSON_IsObject(sinks) || !cJSON_HasObjectItem(sinks, "redis"))
+		return DASH_REDIS_AUTH_STATUS;
+	return has_password ? DASH_REDIS_AUTH_SECRET : DASH_REDIS_AUTH_NONE;
 }

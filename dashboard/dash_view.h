@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "dash_ring.h"
+#include "spec_defaults.h"
 
 enum dash_kind {
 	DASH_VJ = 0, /* VideoJob */
@@ -54,24 +55,43 @@ cJSON *dash_view_detail(enum dash_kind k, const cJSON *obj);
 void dash_view_sample(const cJSON *obj, struct dash_sample *s);
 
 /* What the dashboard assumes where a resource leaves a sink or the
- * bootstrap out: the operator's own defaults (its --kafka-bootstrap,
- * --redis-addr, --postgres-secret), given to the dashboard too. NULL or
- * "": none. */
+ * bootstrap out: the operator's own defaults (its --kafka-bootstrap with
+ * that cluster's --kafka-tls, --kafka-*-secret..., --redis-addr,
+ * --postgres-secret), given to the dashboard too. NULL or "": none. */
 struct dash_defaults {
 	const char *kafka_bootstrap;
+	struct spec_kafka_defaults kafka_security;
 	const char *redis_addr;
 	const char *postgres_secret;
 };
 
 /*
  * The spec a worker of the resource runs with, as the operator builds its
- * ConfigMap (docs/contracts.md §1): a copy of spec with kafka.bootstrap,
- * sinks.redis {addr} and sinks.postgres {dsn: {name, key: "dsn"}} added
- * from d where absent; a sink the resource names is kept as written. For
- * both TelemetryWindows and VideoJobs. New object, or NULL when out of
- * memory.
+ * ConfigMap (docs/contracts.md §1): a copy of spec with kafka.bootstrap
+ * (and its tls and sasl when the resource names neither), sinks.redis
+ * {addr} and sinks.postgres {dsn: {name, key: "dsn"}} added from d where
+ * absent; a sink the resource names is kept as written. For both
+ * TelemetryWindows and VideoJobs. New object, or NULL when out of memory.
  */
 cJSON *dash_view_effective_spec(const cJSON *spec, const struct dash_defaults *d);
+
+/* Who the dashboard AUTHs as on a TelemetryWindow's Redis sink. */
+enum dash_redis_auth {
+	DASH_REDIS_AUTH_NONE,   /* the resource's own sink, without a password */
+	DASH_REDIS_AUTH_SECRET, /* its own, with spec.sinks.redis.password: that
+	                         * Secret (read through the API) and its username */
+	DASH_REDIS_AUTH_STATUS, /* none of its own: the default sink is the status
+	                         * Redis (--redis-addr), AUTHed with the status
+	                         * Redis's credentials from the dashboard's
+	                         * environment (lib/redis_conn.h:
+	                         * SLUICE_STATUS_REDIS_USERNAME, _PASSWORD), as
+	                         * the workers do */
+};
+
+/* Which, for the resource's own spec (its .spec, as written, not the
+ * effective one) and whether its parsed sinks.redis has a password
+ * reference. Pure. */
+enum dash_redis_auth dash_view_redis_auth(const cJSON *spec, int has_password);
 
 /* Helpers for cJSON objects: the string or number at a dotted path
  * ("status.watcher.uploadURL"); NULL / -1 when absent or of another type. */

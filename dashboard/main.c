@@ -24,6 +24,7 @@
 #include "kube_client.h"
 #include "kube_config.h"
 #include "log.h"
+#include "spec_defaults.h"
 
 static const struct config_option options[] = {
     {.name = "log.level",
@@ -92,6 +93,7 @@ static const struct config_option options[] = {
      .type = CONFIG_STRING,
      .help = "As the operator's: Kafka for a TelemetryWindow that names none (the load "
              "form)."},
+    SPEC_DEFAULTS_KAFKA_OPTIONS,
     {.name = "redis-addr",
      .flag = "--redis-addr",
      .env = "SLUICE_REDIS_ADDR",
@@ -243,6 +245,14 @@ int main(int argc, char **argv)
 
 	const struct config *cfg = app.cfg;
 	const char *ns = config_get_string(cfg, "namespace");
+	/* The operator's rule and flags: a loaded TelemetryWindow that names no
+	 * Kafka reaches the default cluster as its workers do. */
+	struct spec_kafka_defaults kafka_security;
+	if (spec_defaults_kafka_from(cfg, opt(cfg, "kafka-bootstrap"), &kafka_security, err,
+	                             sizeof(err)) != 0) {
+		log_error("bad Kafka defaults", "error", err, NULL);
+		goto out;
+	}
 	if (kube_config_load(&kcfg, opt(cfg, "kubeconfig"), NULL, err, sizeof(err)) != 0) {
 		log_error("cannot load the Kubernetes configuration", "error", err, NULL);
 		goto out;
@@ -270,6 +280,7 @@ int main(int argc, char **argv)
 	struct dash_store_options so = {
 	    .kube = kube,
 	    .defaults = {.kafka_bootstrap = opt(cfg, "kafka-bootstrap"),
+	                 .kafka_security = kafka_security,
 	                 .redis_addr = opt(cfg, "redis-addr"),
 	                 .postgres_secret = opt(cfg, "postgres-secret")},
 	    .timeout_ms = (int)config_get_duration_ms(cfg, "store-timeout"),
@@ -281,7 +292,8 @@ int main(int argc, char **argv)
 		default_worker(worker, sizeof(worker));
 	struct dash_loads_options lo = {.worker = worker,
 	                                .work_dir = opt(cfg, "work-dir"),
-	                                .max_bytes = config_get_int(cfg, "load-max-bytes")};
+	                                .max_bytes = config_get_int(cfg, "load-max-bytes"),
+	                                .kube = kube};
 	loads = dash_loads_new(&lo);
 	if (store == NULL || loads == NULL) {
 		log_error("cannot start the dashboard", "error", "out of memory", NULL);

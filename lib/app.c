@@ -122,6 +122,9 @@ int app_start(struct app *app)
 	    .healthz_arg = app->check_arg,
 	    .readyz = app->readyz,
 	    .readyz_arg = app->check_arg,
+	    .component = app->component,
+	    .state = app->state,
+	    .state_arg = app->check_arg,
 	    .handler = app->handler,
 	};
 	if (httpd_start(&opts, &app->httpd, errbuf, sizeof(errbuf)) < 0) {
@@ -130,7 +133,7 @@ int app_start(struct app *app)
 	}
 	snprintf(port, sizeof(port), "%d", httpd_port(app->httpd));
 	log_info("http endpoint listening", "addr", opts.addr, "port", port, "paths",
-	         "/metrics /healthz /readyz", NULL);
+	         "/metrics /healthz /readyz /status", NULL);
 	const char *port_file = config_get_string(cfg, "metrics.port_file");
 	if (port_file != NULL && port_file[0] != '\0' &&
 	    probe_write_port(port_file, httpd_port(app->httpd), errbuf, sizeof(errbuf)) < 0) {

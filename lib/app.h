@@ -1,7 +1,7 @@
 /*
  * app.h - what every Sluice binary does around its real work: read options,
  * answer --help and --version, set up logging, signal handling and the
- * /metrics, /healthz, /readyz endpoint, wait for SIGTERM/SIGINT, and tear
+ * /metrics, /healthz, /readyz, /status endpoint, wait for SIGTERM/SIGINT, and tear
  * everything down. A main() then reads:
  *
  *   struct app app = {.program = "sluice-operator", .component = "operator",
@@ -68,7 +68,9 @@ struct app {
 	FILE *err;                           /* usage errors; NULL: stderr */
 	httpd_check_fn healthz;              /* /healthz check; NULL: always "ok" */
 	httpd_check_fn readyz;               /* /readyz check; NULL: always "ok" */
-	void *check_arg;                     /* passed to both checks */
+	void *check_arg;                     /* passed to both checks and state */
+	/* GET /status's "state" (httpd.h, docs/status.md); NULL: null. */
+	httpd_state_fn state;
 	/* Serves every other path of the endpoint (httpd.h); NULL: none. */
 	const struct httpd_handler *handler;
 

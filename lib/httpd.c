@@ -21,11 +21,18 @@
 
 #include <microhttpd.h>
 
-#include "log.h"
+#include "buf.h"
+#include "clock.h"
 #include "err.h"
+#include "log.h"
+#include "version.h"
 
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CONTENT_TYPE_JSON "application/json"
+
+/* Bounds the JSON escaping of /status's short strings (component, version). */
+#define STATUS_NAME_MAX 256
 
 struct httpd {
 	struct MHD_Daemon *daemon;
@@ -111,6 +118,57 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *conn, struct metrics
 		return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		                    "cannot render metrics: out of memory");
 	return respond(conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, text, len, 1, NULL);
+}
+
+/* "name":"<v escaped>", then a comma. */
+static int add_string_member(struct buf *b, const char *name, const char *v)
+{
+	char esc[STATUS_NAME_MAX];
+
+	(void)log_json_escape(esc, sizeof(esc), v, strlen(v));
+	if (buf_append_str(b, "\"") < 0 || buf_append_str(b, name) < 0 ||
+	    buf_append_str(b, "\":\"") < 0 || buf_append_str(b, esc) < 0 ||
+	    buf_append_str(b, "\",") < 0)
+		return -1;
+	return 0;
+}
+
+/* The /status document (httpd.h). Built into a buf without a cap: the
+ * registry is bounded by its own limits and the state by its program. */
+static enum MHD_Result serve_status(struct MHD_Connection *conn, const struct httpd *h)
+{
+	char now[CLOCK_RFC3339_MAX] = "";
+	char *metrics = NULL, *state = NULL;
+	size_t mlen = 0;
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, (size_t)-1);
+	if (h->opts.metrics != NULL && metrics_render_json(h->opts.metrics, &metrics, &mlen) < 0)
+		rc = -1;
+	if (rc == 0 && h->opts.state != NULL)
+		state = h->opts.state(h->opts.state_arg);
+	(void)clock_format_rfc3339(clock_real_ns(), now, sizeof(now));
+	if (rc == 0 &&
+	    (buf_append_str(&b, "{") < 0 ||
+	     add_string_member(&b, "component", h->opts.component) < 0 ||
+	     add_string_member(&b, "version", SLUICE_VERSION) < 0 ||
+	     add_string_member(&b, "gitRev", SLUICE_GIT_REV) < 0 ||
+	     add_string_member(&b, "time", now) < 0 || buf_append_str(&b, "\"metrics\":") < 0 ||
+	     buf_append_str(&b, metrics != NULL ? metrics : "{}") < 0 ||
+	     buf_append_str(&b, ",\"state\":") < 0 ||
+	     buf_append_str(&b, state != NULL && state[0] != '\0' ? state : "null") < 0 ||
+	     buf_append(&b, "}\n", 3) < 0)) /* the NUL too: b.data is a C string */
+		rc = -1;
+	free(metrics);
+	free(state);
+	if (rc < 0) {
+		buf_free(&b);
+		return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                    "cannot render the status: out of memory");
+	}
+	/* respond() takes the allocation over; the NUL is not sent. */
+	return respond(conn, MHD_HTTP_OK, CONTENT_TYPE_JSON, b.data, b.len - 1, 1, NULL);
 }
 
 /* ------------------------------------------------------ the handler's API */
@@ -230,6 +288,7 @@ int httpd_respond_text(struct httpd_request *r, unsigned int status, const char 
 static int builtin_path(const struct httpd *h, const char *url)
 {
 	return (strcmp(url, "/metrics") == 0 && h->opts.metrics != NULL) ||
+	       (strcmp(url, "/status") == 0 && h->opts.component != NULL) ||
 	       strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
 }
 
@@ -242,6 +301,8 @@ static enum MHD_Result serve_builtin(const struct httpd *h, struct MHD_Connectio
 		return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 	if (strcmp(url, "/metrics") == 0 && h->opts.metrics != NULL)
 		return serve_metrics(conn, h->opts.metrics);
+	if (strcmp(url, "/status") == 0 && h->opts.component != NULL)
+		return serve_status(conn, h);
 	if (strcmp(url, "/healthz") == 0)
 		return serve_check(conn, h->opts.healthz, h->opts.healthz_arg);
 	if (strcmp(url, "/readyz") == 0)

@@ -5,6 +5,11 @@
  *                 "text/plain; version=0.0.4; charset=utf-8"
  *   GET /healthz  200 "ok", or 503 with the reason from the liveness check
  *   GET /readyz   200 "ok", or 503 with the reason from the readiness check
+ *   GET /status   when the server has a component: one JSON document of
+ *                 the same registry and the program's state (docs/status.md):
+ *                 {"component", "version", "gitRev", "time", "metrics"
+ *                 (metrics_render_json; {} without a registry), "state"
+ *                 (from the state callback; null without one)}
  *   anything else 404 "not found"; methods other than GET and HEAD get
  *                 405 "method not allowed" with "Allow: GET, HEAD"
  *
@@ -16,7 +21,7 @@
  * Threads: without a handler, libmicrohttpd runs one internal polling
  * thread per server (no thread pool, no thread per connection). It is the
  * only thread this module starts. Requests, and so the check callbacks and
- * metrics_render(), run on it, one at a time. With a handler, each
+ * metrics_render() and the state callback, run on it, one at a time. With a handler, each
  * connection gets a thread of its own (at most HTTPD_MAX_CONNECTIONS), so
  * a slow upload or query never holds up /healthz: the handler's callbacks
  * and the checks then run on several threads at once.
@@ -43,6 +48,15 @@
  * a lock), and return quickly.
  */
 typedef int (*httpd_check_fn)(void *arg, char *reason, size_t reason_size);
+
+/*
+ * The program's state for GET /status: one JSON value (an object, by
+ * convention) as text the caller frees with free(), or NULL when it cannot
+ * be had (out of memory): "state" is then null. It runs on the server
+ * thread, as the checks do, so it reads only what is shared under a lock
+ * or a snapshot the program's own thread publishes, and returns quickly.
+ */
+typedef char *(*httpd_state_fn)(void *arg);
 
 /* A request given to a handler. Valid from begin until done returns. */
 struct httpd_request;
@@ -109,6 +123,11 @@ struct httpd_options {
 	void *healthz_arg;
 	httpd_check_fn readyz; /* NULL: always "ok" */
 	void *readyz_arg;
+	/* GET /status's "component" ("operator", "telemetry"), borrowed;
+	 * NULL: no /status (404, or the handler's). */
+	const char *component;
+	httpd_state_fn state; /* "state"; NULL: null */
+	void *state_arg;
 	/* Serves every request the paths above do not; NULL: none (404/405).
 	 * Borrowed, must outlive the server. */
 	const struct httpd_handler *handler;

@@ -10,8 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "bg_thread.h"
+#include "clock.h"
 #include "log.h"
 #include "version.h"
 #include "err.h"
@@ -86,13 +91,24 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	        rd_kafka_name(rk), "error", rd_kafka_err2name(e), "reason", reason, NULL);
 }
 
+/* Properties whose values never reach a message (secrets, and PEM text too
+ * long to be of use there). */
+static int value_quoted(const char *name)
+{
+	return strcmp(name, "sasl.password") != 0 && strcmp(name, "sasl.username") != 0 &&
+	       strstr(name, ".pem") == NULL;
+}
+
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf,
                     size_t errbuf_size)
 {
 	char es[512];
 
-	if (rd_kafka_conf_set(conf, name, value, es, sizeof(es)) != RD_KAFKA_CONF_OK)
+	if (rd_kafka_conf_set(conf, name, value, es, sizeof(es)) != RD_KAFKA_CONF_OK) {
+		if (!value_quoted(name))
+			return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %s", name, es);
 		return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s=%s: %s", name, value, es);
+	}
 	return 0;
 }
 
@@ -106,6 +122,231 @@ static int conf_set_all(rd_kafka_conf_t *conf, const char *const *pairs, char *e
 		if (conf_set(conf, pairs[i], pairs[i + 1], errbuf, errbuf_size) < 0)
 			return KAFKA_ERR;
 	}
+	return 0;
+}
+
+/* ==== Security ==== */
+
+static int set_pair(const char **pairs, size_t n, size_t *at, const char *name, const char *value,
+                    char *errbuf, size_t errbuf_size)
+{
+	if (*at + 3 > n)
+		return err_set(errbuf, errbuf_size, KAFKA_ERR,
+		               "kafka: security: too many properties");
+	pairs[(*at)++] = name;
+	pairs[(*at)++] = value;
+	pairs[*at] = NULL;
+	return 0;
+}
+
+static int given(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+int kafka_security_pairs(const struct kafka_security *sec, const char **pairs, size_t n,
+                         char *errbuf, size_t errbuf_size)
+{
+	static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
+	const char *protocol;
+	size_t at = 0;
+	int sasl;
+
+	if (n == 0)
+		return err_set(errbuf, errbuf_size, KAFKA_ERR,
+		               "kafka: security: too many properties");
+	pairs[0] = NULL;
+	if (sec == NULL)
+		return 0;
+	sasl = sec->sasl_mechanism != NULL;
+	if (!sec->tls) {
+		const char *set = given(sec->ca_pem)        ? "ssl.ca.pem"
+		                  : given(sec->cert_pem)    ? "ssl.certificate.pem"
+		                  : given(sec->key_pem)     ? "ssl.key.pem"
+		                  : given(sec->server_name) ? "server name"
+		                                            : NULL;
+		if (set != NULL)
+			return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: set without tls",
+			               set);
+	}
+	if (given(sec->cert_pem) != given(sec->key_pem))
+		return err_set(errbuf, errbuf_size, KAFKA_ERR,
+		               "kafka: ssl.certificate.pem and ssl.key.pem: give both or neither");
+	if (sasl) {
+		size_t i;
+
+		for (i = 0; mechanisms[i] != NULL; i++)
+			if (strcmp(sec->sasl_mechanism, mechanisms[i]) == 0)
+				break;
+		if (mechanisms[i] == NULL)
+			return err_set(errbuf, errbuf_size, KAFKA_ERR,
+			               "kafka: sasl.mechanism: \"%s\" is not one of PLAIN, "
+			               "SCRAM-SHA-256, SCRAM-SHA-512",
+			               sec->sasl_mechanism);
+		if (!given(sec->username) || !given(sec->password))
+			return err_set(errbuf, errbuf_size, KAFKA_ERR,
+			               "kafka: sasl.%s: required with sasl.mechanism %s",
+			               given(sec->username) ? "password" : "username",
+			               sec->sasl_mechanism);
+	} else if (given(sec->username) || given(sec->password)) {
+		return err_set(errbuf, errbuf_size, KAFKA_ERR,
+		               "kafka: sasl.%s: set without sasl.mechanism",
+		               given(sec->username) ? "username" : "password");
+	}
+	protocol = sec->tls ? (sasl ? "sasl_ssl" : "ssl") : (sasl ? "sasl_plaintext" : "plaintext");
+	if (set_pair(pairs, n, &at, "security.protocol", protocol, errbuf, errbuf_size) < 0)
+		return KAFKA_ERR;
+	if (sec->tls) {
+		if ((given(sec->ca_pem) &&
+		     set_pair(pairs, n, &at, "ssl.ca.pem", sec->ca_pem, errbuf, errbuf_size) < 0) ||
+		    (given(sec->cert_pem) && (set_pair(pairs, n, &at, "ssl.certificate.pem",
+		                                       sec->cert_pem, errbuf, errbuf_size) < 0 ||
+		                              set_pair(pairs, n, &at, "ssl.key.pem", sec->key_pem,
+		                                       errbuf, errbuf_size) < 0)) ||
+		    set_pair(pairs, n, &at, "ssl.endpoint.identification.algorithm",
+		             given(sec->server_name) ? "none" : "https", errbuf, errbuf_size) < 0)
+			return KAFKA_ERR;
+	}
+	if (sasl &&
+	    (set_pair(pairs, n, &at, "sasl.mechanism", sec->sasl_mechanism, errbuf, errbuf_size) <
+	         0 ||
+	     set_pair(pairs, n, &at, "sasl.username", sec->username, errbuf, errbuf_size) < 0 ||
+	     set_pair(pairs, n, &at, "sasl.password", sec->password, errbuf, errbuf_size) < 0))
+		return KAFKA_ERR;
+	return 0;
+}
+
+int kafka_cert_has_name(const unsigned char *der, size_t size, const char *name)
+{
+	const unsigned char *p = der;
+	X509 *cert;
+	int ok;
+
+	if (der == NULL || size == 0 || size > 1024 * 1024 || name == NULL || name[0] == '\0')
+		return 0;
+	cert = d2i_X509(NULL, &p, (long)size);
+	if (cert == NULL)
+		return 0;
+	/* X509_check_ip_asc answers -1 for text that is not an address. */
+	ok = X509_check_ip_asc(cert, name, 0) == 1 || X509_check_host(cert, name, 0, 0, NULL) == 1;
+	X509_free(cert);
+	return ok;
+}
+
+/*
+ * The server name each client checks, found by the client's opaque (the
+ * only pointer librdkafka hands its certificate callback). A client made
+ * with a NULL opaque gets the slot itself as its opaque, shared by every
+ * such client with the same name. Slots are kept for the process's life
+ * (clients are destroyed behind kafka.c's back): a slot is reused for the
+ * same opaque and name, and a full table refuses new clients.
+ */
+static struct server_name_slot {
+	const void *opaque; /* the caller's; NULL: this slot is the opaque */
+	char name[256];
+} server_names[KAFKA_SERVER_NAMES_MAX];
+static size_t server_names_used;
+static pthread_mutex_t server_names_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The opaque the client is made with, or NULL when the table is full or the
+ * name too long (errbuf says which). */
+static void *server_name_register(void *opaque, const char *name, char *errbuf, size_t errbuf_size)
+{
+	void *use = NULL;
+	size_t i;
+
+	if (strlen(name) >= sizeof(server_names[0].name)) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: server name: longer than %zu bytes",
+		        sizeof(server_names[0].name) - 1);
+		return NULL;
+	}
+	pthread_mutex_lock(&server_names_lock);
+	for (i = 0; i < server_names_used; i++)
+		if (server_names[i].opaque == opaque && strcmp(server_names[i].name, name) == 0)
+			break;
+	if (i == server_names_used && i < KAFKA_SERVER_NAMES_MAX) {
+		server_names[i].opaque = opaque;
+		snprintf(server_names[i].name, sizeof(server_names[i].name), "%s", name);
+		server_names_used++;
+	}
+	if (i < server_names_used)
+		use = opaque != NULL ? opaque : (void *)&server_names[i];
+	pthread_mutex_unlock(&server_names_lock);
+	if (use == NULL)
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: server name: more than %d (client, name) pairs in one process",
+		        KAFKA_SERVER_NAMES_MAX);
+	return use;
+}
+
+/* Copies the name registered for opaque into buf; 0 when there is none. */
+static int server_name_find(const void *opaque, char *buf, size_t size)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&server_names_lock);
+	for (size_t i = server_names_used; i-- > 0 && !found;) {
+		if (server_names[i].opaque == opaque || (const void *)&server_names[i] == opaque) {
+			snprintf(buf, size, "%s", server_names[i].name);
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&server_names_lock);
+	return found;
+}
+
+/* librdkafka calls this from its broker threads for each certificate of
+ * the chain, root first; depth 0 is the broker's own. OpenSSL's verdict
+ * on the chain (x509_error) stands; the leaf must also carry the name. */
+static int cert_verify_cb(rd_kafka_t *rk, const char *broker_name, int32_t broker_id,
+                          int *x509_error, int depth, const char *buf, size_t size, char *errstr,
+                          size_t errstr_size, void *opaque)
+{
+	char name[256];
+
+	(void)rk;
+	(void)broker_id;
+	if (*x509_error != 0) {
+		snprintf(errstr, errstr_size, "%s: certificate at depth %d: %s", broker_name, depth,
+		         X509_verify_cert_error_string(*x509_error));
+		return 0;
+	}
+	if (depth != 0)
+		return 1;
+	if (!server_name_find(opaque, name, sizeof(name))) {
+		*x509_error = X509_V_ERR_APPLICATION_VERIFICATION;
+		snprintf(errstr, errstr_size, "%s: no server name to check the certificate against",
+		         broker_name);
+		return 0;
+	}
+	if (!kafka_cert_has_name((const unsigned char *)buf, size, name)) {
+		*x509_error = X509_V_ERR_HOSTNAME_MISMATCH;
+		snprintf(errstr, errstr_size, "%s: the certificate does not carry the name \"%s\"",
+		         broker_name, name);
+		return 0;
+	}
+	return 1;
+}
+
+/* Applies kc->security to conf; *opaque becomes the one to make the client
+ * with. */
+static int conf_security(rd_kafka_conf_t *conf, const struct kafka_config *kc, void **opaque,
+                         char *errbuf, size_t errbuf_size)
+{
+	const char *pairs[KAFKA_SECURITY_PAIRS_MAX];
+	const struct kafka_security *sec = kc->security;
+
+	if (kafka_security_pairs(sec, pairs, KAFKA_SECURITY_PAIRS_MAX, errbuf, errbuf_size) < 0 ||
+	    conf_set_all(conf, pairs, errbuf, errbuf_size) < 0)
+		return KAFKA_ERR;
+	if (sec == NULL || !sec->tls || !given(sec->server_name))
+		return 0;
+	*opaque = server_name_register(*opaque, sec->server_name, errbuf, errbuf_size);
+	if (*opaque == NULL)
+		return KAFKA_ERR;
+	if (rd_kafka_conf_set_ssl_cert_verify_cb(conf, cert_verify_cb) != RD_KAFKA_CONF_OK)
+		return err_set(errbuf, errbuf_size, KAFKA_ERR,
+		               "kafka: this librdkafka has no TLS certificate callback");
 	return 0;
 }
 
@@ -139,7 +380,8 @@ static rd_kafka_conf_t *conf_common(const struct kafka_config *kc, void *opaque,
 	    NULL,
 	};
 	/* clang-format on */
-	if (conf_set_all(conf, pairs, errbuf, errbuf_size) < 0) {
+	if (conf_set_all(conf, pairs, errbuf, errbuf_size) < 0 ||
+	    conf_security(conf, kc, &opaque, errbuf, errbuf_size) < 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -258,20 +500,60 @@ rd_kafka_t *kafka_producer_new(const struct kafka_config *kc, kafka_delivery_fn 
 	return client_new(RD_KAFKA_PRODUCER, conf, kc, errbuf, errbuf_size);
 }
 
+const char *kafka_message_timeout(const char *dflt, char *buf, size_t size, char *errbuf,
+                                  size_t errbuf_size)
+{
+	const char *v = getenv(KAFKA_MESSAGE_TIMEOUT_ENV);
+	long long ms = 0;
+	size_t i = 0;
+
+	if (v == NULL || v[0] == '\0') {
+		snprintf(buf, size, "%s", dflt);
+		return buf;
+	}
+	for (; v[i] >= '0' && v[i] <= '9' && ms <= 2147483647LL; i++)
+		ms = ms * 10 + (v[i] - '0');
+	if (v[i] != '\0' || i > 10 || ms > 2147483647LL) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "%s: \"%.32s\" is not a number of milliseconds (0 to 2147483647)",
+		        KAFKA_MESSAGE_TIMEOUT_ENV, v);
+		return NULL;
+	}
+	snprintf(buf, size, "%lld", ms);
+	return buf;
+}
+
 int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int replication,
                        int timeout_ms, char *errbuf, size_t errbuf_size)
 {
-	char es[512];
+	return kafka_topic_create_ex(rk, topic, partitions, replication, 0, timeout_ms, NULL,
+	                             errbuf, errbuf_size);
+}
+
+int kafka_topic_create_ex(rd_kafka_t *rk, const char *topic, int partitions, int replication,
+                          int min_insync, int timeout_ms, int *created, char *errbuf,
+                          size_t errbuf_size)
+{
+	char es[512], isr[16];
 	rd_kafka_NewTopic_t *nt;
 	rd_kafka_AdminOptions_t *opts = NULL;
 	rd_kafka_queue_t *q = NULL;
 	rd_kafka_event_t *ev = NULL;
 	int rc = KAFKA_ERR;
 
+	if (created != NULL)
+		*created = 0;
 	nt = rd_kafka_NewTopic_new(topic, partitions, replication, es, sizeof(es));
 	if (nt == NULL)
 		return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: create topic \"%s\": %s",
 		               topic, es);
+	snprintf(isr, sizeof(isr), "%d", min_insync);
+	if (min_insync > 0 && rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", isr) !=
+	                          RD_KAFKA_RESP_ERR_NO_ERROR) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: create topic \"%s\": cannot set min.insync.replicas", topic);
+		goto done;
+	}
 	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	if (opts == NULL) {
 		err_set(errbuf, errbuf_size, KAFKA_ERR,
@@ -316,6 +598,8 @@ int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int re
 	}
 	rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[0]);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+		if (created != NULL)
+			*created = err == RD_KAFKA_RESP_ERR_NO_ERROR;
 		rc = 0;
 	} else {
 		char text[256];
@@ -333,8 +617,62 @@ done:
 	return rc;
 }
 
-int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
-                         int *replication, char *errbuf, size_t errbuf_size)
+int kafka_security_failure(int err, const char *text)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+	case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+	case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
+		return KAFKA_SEC_AUTH;
+	case RD_KAFKA_RESP_ERR__SSL:
+		return KAFKA_SEC_TLS;
+	default:
+		break;
+	}
+	if (text == NULL)
+		return KAFKA_SEC_NONE;
+	if (strstr(text, "SASL authentication error") != NULL ||
+	    strstr(text, "Authentication failed") != NULL)
+		return KAFKA_SEC_AUTH;
+	if (strstr(text, "SSL handshake failed") != NULL ||
+	    strstr(text, "certificate verify failed") != NULL ||
+	    strstr(text, "SSL routines") != NULL || strstr(text, "SSL alert") != NULL)
+		return KAFKA_SEC_TLS;
+	return KAFKA_SEC_NONE;
+}
+
+int kafka_take_security_error(rd_kafka_t *rk, char *errbuf, size_t errbuf_size)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
+	rd_kafka_event_t *ev;
+	int found = KAFKA_SEC_NONE;
+
+	if (q == NULL)
+		return KAFKA_SEC_NONE;
+	for (int i = 0; i < 1000 && (ev = rd_kafka_queue_poll(q, 0)) != NULL; i++) {
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ERROR) {
+			const char *text = rd_kafka_event_error_string(ev);
+			int f = kafka_security_failure(rd_kafka_event_error(ev), text);
+
+			if (f != KAFKA_SEC_NONE) {
+				found = f;
+				if (errbuf_size > 0)
+					snprintf(errbuf, errbuf_size, "kafka: %s",
+					         text != NULL ? text : "");
+			}
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_queue_destroy(q);
+	return found;
+}
+
+/* One metadata request for topic; *err gets librdkafka's code of a failed
+ * request (NO_ERROR when the request was answered). */
+static int describe_once(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
+                         int *replication, rd_kafka_resp_err_t *request_err, char *errbuf,
+                         size_t errbuf_size)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -346,6 +684,7 @@ int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int 
 	if (rkt == NULL)
 		return kafka_fail(errbuf, errbuf_size, what, rd_kafka_last_error());
 	err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	*request_err = err;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		kafka_fail(errbuf, errbuf_size, what, err);
 		goto done;
@@ -370,6 +709,274 @@ done:
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
+	return rc;
+}
+
+int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
+                         int *replication, char *errbuf, size_t errbuf_size)
+{
+	int left = timeout_ms > 0 ? timeout_ms : 1;
+
+	for (;;) {
+		int slice = left < 1000 ? left : 1000;
+		rd_kafka_resp_err_t request_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		int rc = describe_once(rk, topic, slice, partitions, replication, &request_err,
+		                       errbuf, errbuf_size);
+
+		if (rc == 0)
+			return 0;
+		/* A refused login or handshake is why the request went unanswered. */
+		if (kafka_take_security_error(rk, errbuf, errbuf_size) != KAFKA_SEC_NONE)
+			return KAFKA_ERR;
+		left -= slice;
+		if (request_err != RD_KAFKA_RESP_ERR__TIMED_OUT || left <= 0)
+			return rc;
+	}
+}
+
+int kafka_cluster_brokers(rd_kafka_t *rk, int timeout_ms, int *brokers, char *errbuf,
+                          size_t errbuf_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	/* all_topics 0, no topic: the brokers and the topics already known. */
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return kafka_fail(errbuf, errbuf_size, "metadata of the cluster", err);
+	*brokers = md->broker_cnt;
+	rd_kafka_metadata_destroy(md);
+	if (*brokers < 1)
+		return err_set(errbuf, errbuf_size, KAFKA_ERR,
+		               "kafka: the cluster lists no broker");
+	return 0;
+}
+
+int kafka_topic_grow(rd_kafka_t *rk, const char *topic, int partitions, int timeout_ms,
+                     char *errbuf, size_t errbuf_size)
+{
+	char es[512], what[300];
+	rd_kafka_NewPartitions_t *np;
+	rd_kafka_AdminOptions_t *opts = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	int rc = KAFKA_ERR;
+
+	snprintf(what, sizeof(what), "grow topic \"%s\" to %d partitions", topic, partitions);
+	np = rd_kafka_NewPartitions_new(topic, (size_t)partitions, es, sizeof(es));
+	if (np == NULL)
+		return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %s", what, es);
+	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+	q = rd_kafka_queue_new(rk);
+	if (opts == NULL || q == NULL) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: out of memory", what);
+		goto done;
+	}
+	if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, es, sizeof(es)) ||
+	    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, es, sizeof(es))) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %s", what, es);
+		goto done;
+	}
+	rd_kafka_CreatePartitions(rk, &np, 1, opts, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+	if (ev == NULL) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR,
+		        "kafka: %s: no answer within %d ms (TIMED_OUT)", what, timeout_ms);
+		goto done;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		kafka_fail(errbuf, errbuf_size, what, rd_kafka_event_error(ev));
+		goto done;
+	}
+	size_t n = 0;
+	const rd_kafka_CreatePartitions_result_t *res = rd_kafka_event_CreatePartitions_result(ev);
+	const rd_kafka_topic_result_t **tr =
+	    res != NULL ? rd_kafka_CreatePartitions_result_topics(res, &n) : NULL;
+	if (tr == NULL || n != 1) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: unexpected answer", what);
+		goto done;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[0]);
+	/* INVALID_PARTITIONS: it has that many already (a pass raced another). */
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS) {
+		rc = 0;
+	} else {
+		char text[256];
+		const char *detail = rd_kafka_topic_result_error_string(tr[0]);
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %s: %s", what,
+		        kafka_strerror(text, sizeof(text), err), detail != NULL ? detail : "");
+	}
+done:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	if (opts != NULL)
+		rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_NewPartitions_destroy(np);
+	return rc;
+}
+
+int kafka_metadata_topic_ready(const struct rd_kafka_metadata *md, const char *topic,
+                               int partitions, char *why, size_t why_size)
+{
+	for (int i = 0; md != NULL && i < md->topic_cnt; i++) {
+		const struct rd_kafka_metadata_topic *t = &md->topics[i];
+		if (t->topic == NULL || strcmp(t->topic, topic) != 0)
+			continue;
+		if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(why, why_size, "%s", rd_kafka_err2name(t->err));
+			return 0;
+		}
+		if (t->partition_cnt < partitions) {
+			snprintf(why, why_size, "%d of %d partitions", t->partition_cnt,
+			         partitions);
+			return 0;
+		}
+		for (int p = 0; p < t->partition_cnt; p++) {
+			if (t->partitions[p].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+			    t->partitions[p].leader < 0) {
+				snprintf(why, why_size, "partition %d has no leader",
+				         t->partitions[p].id);
+				return 0;
+			}
+		}
+		return 1;
+	}
+	snprintf(why, why_size, "not in the answer");
+	return 0;
+}
+
+int kafka_metadata_answerer(const struct rd_kafka_metadata *cluster,
+                            const struct rd_kafka_metadata *answer)
+{
+	char prefix[300];
+
+	for (int j = 0; j < cluster->broker_cnt; j++) {
+		const struct rd_kafka_metadata_broker *b = &cluster->brokers[j];
+		if (answer->orig_broker_id >= 0) {
+			if (b->id == answer->orig_broker_id)
+				return j;
+			continue;
+		}
+		/* A bootstrap broker's first answer comes before librdkafka
+		 * learned its id: its name is "host:port/bootstrap". */
+		snprintf(prefix, sizeof(prefix), "%s:%d/", b->host != NULL ? b->host : "", b->port);
+		if (answer->orig_broker_name != NULL &&
+		    strncmp(answer->orig_broker_name, prefix, strlen(prefix)) == 0)
+			return j;
+	}
+	return -1;
+}
+
+/* A metadata-only handle whose bootstrap is the one broker b: never
+ * produces, so no idempotence (no InitProducerId) and no topic creation. */
+static rd_kafka_t *probe_new(const struct kafka_config *kc,
+                             const struct rd_kafka_metadata_broker *b, char *errbuf,
+                             size_t errbuf_size)
+{
+	static const char *const extra[] = {"allow.auto.create.topics", "false", NULL};
+	char addr[300];
+	struct kafka_config one = *kc;
+	rd_kafka_conf_t *conf;
+
+	if (strchr(b->host, ':') != NULL)
+		snprintf(addr, sizeof(addr), "[%s]:%d", b->host, b->port);
+	else
+		snprintf(addr, sizeof(addr), "%s:%d", b->host, b->port);
+	one.bootstrap = addr;
+	one.extra = extra;
+	conf = conf_common(&one, NULL, errbuf, errbuf_size);
+	if (conf == NULL)
+		return NULL;
+	return client_new(RD_KAFKA_PRODUCER, conf, &one, errbuf, errbuf_size);
+}
+
+int kafka_topic_wait(rd_kafka_t *rk, const struct kafka_config *kc, const char *topic,
+                     int partitions, int timeout_ms, char *errbuf, size_t errbuf_size)
+{
+	const struct rd_kafka_metadata *cluster = NULL;
+	rd_kafka_t *probe[KAFKA_WAIT_BROKERS_MAX] = {0};
+	int ready[KAFKA_WAIT_BROKERS_MAX] = {0};
+	char why[256] = "no answer", what[300];
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+	int n, left, backoff_ms = 20, rc = KAFKA_ERR;
+	rd_kafka_resp_err_t err;
+
+	snprintf(what, sizeof(what), "topic \"%s\" on every broker", topic);
+	err = rd_kafka_metadata(rk, 0, NULL, &cluster, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return kafka_fail(errbuf, errbuf_size, what, err);
+	n = cluster->broker_cnt;
+	if (n > KAFKA_WAIT_BROKERS_MAX) {
+		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %d brokers, at most %d", what,
+		        n, KAFKA_WAIT_BROKERS_MAX);
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		probe[i] = probe_new(kc, &cluster->brokers[i], errbuf, errbuf_size);
+		if (probe[i] == NULL)
+			goto done;
+	}
+	left = n;
+	while (left > 0) {
+		for (int i = 0; i < n && left > 0; i++) {
+			const struct rd_kafka_metadata *md = NULL;
+			rd_kafka_topic_t *rkt;
+			int64_t remain_ms = deadline - clock_mono_ms();
+
+			if (ready[i])
+				continue;
+			if (remain_ms <= 0)
+				break;
+			rkt = rd_kafka_topic_new(probe[i], topic, NULL);
+			if (rkt == NULL) {
+				kafka_fail(errbuf, errbuf_size, what, rd_kafka_last_error());
+				goto done;
+			}
+			err = rd_kafka_metadata(probe[i], 0, rkt, &md,
+			                        remain_ms < 2000 ? (int)remain_ms : 2000);
+			rd_kafka_topic_destroy(rkt);
+			if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+				snprintf(why, sizeof(why), "broker %d: %s", cluster->brokers[i].id,
+				         rd_kafka_err2name(err));
+				continue;
+			}
+			/* Counted for the broker that answered, whichever it is. */
+			int j = kafka_metadata_answerer(cluster, md);
+			char w[200];
+			if (j >= 0 && !ready[j]) {
+				if (kafka_metadata_topic_ready(md, topic, partitions, w,
+				                               sizeof(w))) {
+					ready[j] = 1;
+					left--;
+				} else {
+					snprintf(why, sizeof(why), "broker %d: %s",
+					         cluster->brokers[j].id, w);
+				}
+			}
+			rd_kafka_metadata_destroy(md);
+		}
+		if (left == 0)
+			break;
+		int64_t remain_ms = deadline - clock_mono_ms();
+		if (remain_ms <= 0) {
+			err_set(
+			    errbuf, errbuf_size, KAFKA_ERR,
+			    "kafka: %s: not ready within %d ms (%d of %d brokers; %s) (TIMED_OUT)",
+			    what, timeout_ms, n - left, n, why);
+			goto done;
+		}
+		int64_t nap = remain_ms < backoff_ms ? remain_ms : backoff_ms;
+		struct timespec ts = {(time_t)(nap / 1000), (long)(nap % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		backoff_ms = backoff_ms * 2 > 500 ? 500 : backoff_ms * 2;
+	}
+	rc = 0;
+done:
+	for (int i = 0; i < KAFKA_WAIT_BROKERS_MAX; i++)
+		if (probe[i] != NULL)
+			rd_kafka_destroy(probe[i]);
+	rd_kafka_metadata_destroy(cluster);
 	return rc;
 }
 

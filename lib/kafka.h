@@ -61,8 +61,72 @@
 /* Longest text kafka_source() writes, NUL included. */
 #define KAFKA_SOURCE_MAX 300
 
+/*
+ * How a client proves itself to the brokers and checks them. Values, not
+ * file names: PEM text and credentials as the program read them (from a
+ * Secret). security.protocol follows: TLS and SASL: SASL_SSL; TLS alone:
+ * SSL; SASL alone: SASL_PLAINTEXT; neither: PLAINTEXT. Every string may be
+ * NULL (unset).
+ */
+struct kafka_security {
+	int tls;                    /* 1: TLS to every broker */
+	const char *ca_pem;         /* trust these CAs (NULL: the system's) */
+	const char *cert_pem;       /* a client certificate ... */
+	const char *key_pem;        /* ... and its key, both or neither */
+	const char *server_name;    /* the name brokers' certificates must carry */
+	const char *sasl_mechanism; /* "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"; NULL: no SASL */
+	const char *username, *password;
+};
+
+/*
+ * The librdkafka properties sec maps to, as name, value pairs into pairs
+ * (room for n pointers, NULL-terminated; KAFKA_SECURITY_PAIRS_MAX is
+ * always enough). The one place where Sluice's security model becomes
+ * librdkafka's:
+ *
+ *   security.protocol   plaintext | ssl | sasl_plaintext | sasl_ssl
+ *   ssl.ca.pem          ca_pem (unset: the system's trust store)
+ *   ssl.certificate.pem, ssl.key.pem
+ *                       cert_pem, key_pem (both or neither)
+ *   ssl.endpoint.identification.algorithm
+ *                       https: each broker's certificate must carry the
+ *                       host it is reached at; none when server_name is
+ *                       set: librdkafka 2.0.2 has no property for another
+ *                       name, so the constructors check server_name
+ *                       against the leaf certificate themselves (an
+ *                       ssl_cert_verify_cb, with OpenSSL's X509_check_host
+ *                       or X509_check_ip_asc), after OpenSSL verified the
+ *                       chain.
+ *   sasl.mechanism, sasl.username, sasl.password
+ *
+ * sec NULL: no pairs (librdkafka's default, PLAINTEXT). Returns 0, or
+ * KAFKA_ERR with the reason in errbuf, never quoting a password or key:
+ *   kafka: ssl.certificate.pem and ssl.key.pem: give both or neither
+ *   kafka: ssl.ca.pem: set without tls
+ *   kafka: sasl.mechanism: "GSSAPI" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+ *   kafka: sasl.username: required with sasl.mechanism SCRAM-SHA-512
+ * Values point into sec.
+ */
+#define KAFKA_SECURITY_PAIRS_MAX 20
+#define KAFKA_SERVER_NAMES_MAX 64
+int kafka_security_pairs(const struct kafka_security *sec, const char **pairs, size_t n,
+                         char *errbuf, size_t errbuf_size);
+
+/* 1 when the DER certificate der (size bytes) carries name: a DNS name
+ * (wildcards as RFC 6125 allows) or an IP address (IPv4 or IPv6 text)
+ * among its subjectAltNames (or, without DNS names, its common name).
+ * What the constructors check with server_name; 0 also for a certificate
+ * that does not parse. */
+int kafka_cert_has_name(const unsigned char *der, size_t size, const char *name);
+
 struct kafka_config {
 	const char *bootstrap; /* "host:port[,host:port...]", required */
+	/* NULL: PLAINTEXT. Applied by every constructor below, before extra
+	 * (kafka_security_pairs). With a server_name, the client's opaque
+	 * (NULL too) is also the key the certificate check finds the name by:
+	 * at most KAFKA_SERVER_NAMES_MAX different (opaque, server name) pairs
+	 * per process, and the constructors refuse more. */
+	const struct kafka_security *security;
 	const char *client_id; /* required: shows in broker logs and group listings */
 	const char *group;     /* consumers: the group id, required */
 	/* Consumers: how long the group waits for a silent member before
@@ -168,6 +232,18 @@ rd_kafka_t *kafka_producer_new(const struct kafka_config *kc, kafka_delivery_fn 
                                void *opaque, char *errbuf, size_t errbuf_size);
 
 /*
+ * The producers' delivery timeout (librdkafka's message.timeout.ms: how long
+ * a message is retried while its partition has no leader before its
+ * delivery report says it failed; 0: forever). SLUICE_KAFKA_MESSAGE_TIMEOUT_MS
+ * when set (decimal ms, 0 to 2147483647), else dflt. Writes the value into
+ * buf (at least 16 bytes) and returns buf, or NULL with the reason in errbuf:
+ *   SLUICE_KAFKA_MESSAGE_TIMEOUT_MS: "5s" is not a number of milliseconds
+ */
+#define KAFKA_MESSAGE_TIMEOUT_ENV "SLUICE_KAFKA_MESSAGE_TIMEOUT_MS"
+const char *kafka_message_timeout(const char *dflt, char *buf, size_t size, char *errbuf,
+                                  size_t errbuf_size);
+
+/*
  * Creates topic with partitions and replication factor through rk (any
  * client handle), waiting at most timeout_ms. A topic that already exists
  * is success (its settings are left as they are). Returns 0, or KAFKA_ERR
@@ -178,9 +254,101 @@ int kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions, int re
                        int timeout_ms, char *errbuf, size_t errbuf_size);
 
 /*
+ * kafka_topic_create, and: min_insync > 0 sets the new topic's
+ * min.insync.replicas (0: the broker's default); *created (may be NULL)
+ * is 1 when this call created the topic, 0 when it existed already.
+ */
+int kafka_topic_create_ex(rd_kafka_t *rk, const char *topic, int partitions, int replication,
+                          int min_insync, int timeout_ms, int *created, char *errbuf,
+                          size_t errbuf_size);
+
+/* The number of brokers in the cluster's metadata into *brokers (>= 1).
+ * Returns 0, or KAFKA_ERR with the reason in errbuf. */
+int kafka_cluster_brokers(rd_kafka_t *rk, int timeout_ms, int *brokers, char *errbuf,
+                          size_t errbuf_size);
+
+/* Grows topic to partitions in all (CreatePartitions); a topic that has
+ * them already is success. Partitions never shrink. Returns 0, or
+ * KAFKA_ERR with the broker's reason in errbuf. */
+int kafka_topic_grow(rd_kafka_t *rk, const char *topic, int partitions, int timeout_ms,
+                     char *errbuf, size_t errbuf_size);
+
+/*
+ * Waits until every broker of the cluster answers metadata for topic with
+ * at least partitions partitions, each with a leader: the state in which a
+ * producer that writes right after the topic was made cannot be told
+ * "partition count changed from 3 to 0 ... Unknown partition" by a broker
+ * that has not yet heard of it (CreateTopics returns once the controller
+ * has the topic; the other brokers learn it a moment later).
+ *
+ * How every broker is asked: librdkafka sends a Metadata request to one
+ * broker of its choosing, so this makes a short-lived metadata-only handle
+ * per broker (kc's settings and security, bootstrap.servers = that
+ * broker's advertised host:port from rk's metadata, so the address
+ * clients really use). With sparse connections (librdkafka's default) a
+ * handle that never produces talks only to its bootstrap broker; each
+ * answer is still counted for the broker that gave it (its
+ * orig_broker_id, or "host:port/bootstrap" before the id is known), so a
+ * detour costs a round, never a wrong "ready". Polls with a backoff from
+ * 20 ms to 500 ms until every broker said ready, at most timeout_ms
+ * (TIMED_OUT in errbuf naming how many were ready and the last reason).
+ * At most KAFKA_WAIT_BROKERS_MAX brokers. Costs a handle per broker per
+ * call: callers wait after they created or grew a topic, not on every
+ * pass.
+ */
+#define KAFKA_WAIT_BROKERS_MAX 64
+int kafka_topic_wait(rd_kafka_t *rk, const struct kafka_config *kc, const char *topic,
+                     int partitions, int timeout_ms, char *errbuf, size_t errbuf_size);
+
+/* Whether md reports topic with at least partitions partitions, each with a
+ * leader: 1, or 0 with why ("2 of 3 partitions", "partition 1 has no
+ * leader", "UNKNOWN_TOPIC_OR_PART", "not in the answer"). Pure. */
+int kafka_metadata_topic_ready(const struct rd_kafka_metadata *md, const char *topic,
+                               int partitions, char *why, size_t why_size);
+
+/* The index in cluster->brokers of the broker that sent answer, or -1.
+ * Pure. */
+int kafka_metadata_answerer(const struct rd_kafka_metadata *cluster,
+                            const struct rd_kafka_metadata *answer);
+
+/* The refusals a client meets when it cannot prove itself to the brokers
+ * or trust them. */
+enum kafka_security_failure {
+	KAFKA_SEC_NONE = 0,
+	KAFKA_SEC_AUTH = 1, /* SASL: a wrong password, an unknown user, a mechanism refused */
+	KAFKA_SEC_TLS = 2,  /* an unknown CA, an expired certificate, a name it lacks */
+};
+
+/*
+ * Which refusal an error code and its text tell of (either may): KAFKA_SEC_AUTH
+ * for RD_KAFKA_RESP_ERR__AUTHENTICATION, SASL_AUTHENTICATION_FAILED,
+ * UNSUPPORTED_SASL_MECHANISM, ILLEGAL_SASL_STATE or a text saying "SASL
+ * authentication error"/"Authentication failed"; KAFKA_SEC_TLS for
+ * RD_KAFKA_RESP_ERR__SSL or a text saying "SSL handshake failed",
+ * "certificate verify failed", "SSL routines" or "SSL alert" (OpenSSL's
+ * words: a broker that refuses an expired client certificate sends an
+ * alert after the handshake, which librdkafka reports as a transport
+ * error: "Receive failed: error:0A000416:SSL routines::sslv3 alert
+ * certificate unknown"); else KAFKA_SEC_NONE. text may be NULL. Pure.
+ */
+int kafka_security_failure(int err, const char *text);
+
+/*
+ * Serves rk's main queue without blocking (error events are queued there
+ * and would pile up on a handle nobody polls) and returns the last security
+ * failure among the errors found, with its text in errbuf ("kafka:
+ * <librdkafka's reason>"; errbuf untouched when none). At most 1000 events
+ * a call.
+ */
+int kafka_take_security_error(rd_kafka_t *rk, char *errbuf, size_t errbuf_size);
+
+/*
  * Reads topic's partition count and the replica count of its first
  * partition from the cluster's metadata. Returns 0, or KAFKA_ERR with the
- * reason in errbuf (an unknown topic: UNKNOWN_TOPIC_OR_PART).
+ * reason in errbuf (an unknown topic: UNKNOWN_TOPIC_OR_PART). Asks in
+ * slices of at most a second and looks at the client's errors between
+ * them, so a refused login or handshake fails in about a second with its
+ * reason (kafka_take_security_error) instead of timing out.
  */
 int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
                          int *replication, char *errbuf, size_t errbuf_size);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 
 enum family_type {
 	FAMILY_COUNTER,
@@ -578,6 +579,127 @@ int metrics_render(struct metrics_registry *reg, char **text, size_t *len)
 	for (const struct metrics_family *f = reg->head; f != NULL; f = f->next)
 		render_family(&b, f);
 	pthread_mutex_unlock(&reg->lock);
+	if (b.failed) {
+		free(b.data);
+		return METRICS_ERR;
+	}
+	*text = b.data;
+	*len = b.len;
+	return 0;
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+/* s as a JSON string, quotes included; the escaping every Sluice JSON
+ * writer shares (log_json_escape), in slices that always fit. */
+static void json_string(struct sbuf *b, const char *s)
+{
+	size_t len = strlen(s);
+	char out[256];
+
+	sbuf_puts(b, "\"");
+	while (len > 0) {
+		size_t used = log_json_escape(out, sizeof(out), s, len);
+		sbuf_puts(b, out);
+		if (used == 0)
+			break; /* cannot happen: 256 bytes hold any one escape */
+		s += used;
+		len -= used;
+	}
+	sbuf_puts(b, "\"");
+}
+
+/* A number, or "NaN", "+Inf", "-Inf" as strings: JSON has no such number. */
+static void json_value(struct sbuf *b, double v)
+{
+	char buf[32];
+
+	metrics_format_value(buf, sizeof(buf), v);
+	if (isfinite(v)) {
+		sbuf_puts(b, buf);
+	} else {
+		sbuf_puts(b, "\"");
+		sbuf_puts(b, buf);
+		sbuf_puts(b, "\"");
+	}
+}
+
+static void json_family(struct sbuf *b, const struct metrics_family *f)
+{
+	static const char *const type_names[] = {"counter", "gauge", "histogram"};
+
+	json_string(b, f->name);
+	sbuf_puts(b, ":{\"type\":\"");
+	sbuf_puts(b, type_names[f->type]);
+	sbuf_puts(b, "\",\"help\":");
+	if (f->help != NULL)
+		json_string(b, f->help);
+	else
+		sbuf_puts(b, "null");
+	sbuf_puts(b, ",\"labels\":[");
+	for (size_t i = 0; i < f->nlabels; i++) {
+		if (i > 0)
+			sbuf_puts(b, ",");
+		json_string(b, f->labels[i]);
+	}
+	sbuf_puts(b, "],\"series\":[");
+	for (size_t i = 0; i < f->nchildren; i++) {
+		const struct child *c = f->children[i];
+
+		sbuf_puts(b, i > 0 ? ",{\"labels\":{" : "{\"labels\":{");
+		for (size_t j = 0; j < f->nlabels; j++) {
+			if (j > 0)
+				sbuf_puts(b, ",");
+			json_string(b, f->labels[j]);
+			sbuf_puts(b, ":");
+			json_string(b, c->values[j]);
+		}
+		sbuf_puts(b, "}");
+		if (f->type != FAMILY_HISTOGRAM) {
+			sbuf_puts(b, ",\"value\":");
+			json_value(b, c->value);
+			sbuf_puts(b, "}");
+			continue;
+		}
+		uint64_t cumulative = 0;
+		char le[32];
+		sbuf_puts(b, ",\"buckets\":{");
+		for (size_t k = 0; k <= f->nbounds; k++) {
+			cumulative += c->buckets[k];
+			if (k < f->nbounds)
+				metrics_format_value(le, sizeof(le), f->bounds[k]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			if (k > 0)
+				sbuf_puts(b, ",");
+			json_string(b, le);
+			sbuf_puts(b, ":");
+			sbuf_count(b, cumulative);
+		}
+		sbuf_puts(b, "},\"sum\":");
+		json_value(b, c->sum);
+		sbuf_puts(b, ",\"count\":");
+		sbuf_count(b, c->count);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, "]}");
+}
+
+int metrics_render_json(struct metrics_registry *reg, char **text, size_t *len)
+{
+	struct sbuf b = {NULL, 0, 0, 0};
+
+	*text = NULL;
+	*len = 0;
+	sbuf_puts(&b, "{");
+	pthread_mutex_lock(&reg->lock);
+	for (const struct metrics_family *f = reg->head; f != NULL; f = f->next) {
+		if (f != reg->head)
+			sbuf_puts(&b, ",");
+		json_family(&b, f);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	sbuf_puts(&b, "}");
 	if (b.failed) {
 		free(b.data);
 		return METRICS_ERR;

@@ -86,6 +86,26 @@ int metrics_observe(struct metrics_family *fam, const char *const values[], doub
 int metrics_render(struct metrics_registry *reg, char **text, size_t *len);
 
 /*
+ * Renders the registry as one JSON object, for GET /status (docs/status.md):
+ * a member per family, in registration order, holding its type, help (null
+ * when it has none), label names and one series per child:
+ *
+ *   {"sluice_events_total": {"type": "counter", "help": "Events read.",
+ *     "labels": ["topic"], "series": [{"labels": {"topic": "t"}, "value": 3}]},
+ *    "sluice_segment_seconds": {"type": "histogram", "help": null, "labels": [],
+ *     "series": [{"labels": {}, "buckets": {"0.5": 1, "1": 2, "+Inf": 2},
+ *                 "sum": 1.25, "count": 2}]}}
+ *
+ * (whitespace added here; the text has none). Values are JSON numbers;
+ * NaN and the infinities, which JSON has no number for, are the strings
+ * "NaN", "+Inf", "-Inf". Bucket keys are the upper bounds as /metrics
+ * writes them (metrics_format_value), the counts cumulative as there. A
+ * family with labels but no child yet has "series": []. Same ownership and
+ * errors as metrics_render; the registry's lock is held while it renders.
+ */
+int metrics_render_json(struct metrics_registry *reg, char **text, size_t *len);
+
+/*
  * Formats v as Prometheus reads it: the fewest digits that read back as
  * exactly v ("0.1", "3", "1.5e-07"), whole numbers below 1e17 in full
  * ("40000", not "4e+04"), or "+Inf", "-Inf", "NaN". Uses the C locale's

@@ -18,6 +18,7 @@
 #include "lag.h"
 #include "log.h"
 #include "metrics.h"
+#include "reconcile_topics.h"
 #include "reflector.h"
 #include "scale.h"
 #include "scale_json.h"
@@ -78,10 +79,18 @@ static const char *str_at(const cJSON *obj, const char *a, const char *b)
 struct target {
 	char *bootstrap, *topic, *group;
 	struct scale_spec spec;
+	/* The resource's Kafka settings (NULL: PLAINTEXT), its Secret values
+	 * held in lookup until target_free. */
+	const struct kafka_security *sec;
+	struct kafka_security sec_buf;
+	struct secret_lookup lookup;
+	char *sec_error; /* the settings could not be made: why */
 };
 
 static void target_free(struct target *t)
 {
+	secret_lookup_free(&t->lookup);
+	free(t->sec_error);
 	free(t->bootstrap);
 	free(t->topic);
 	free(t->group);
@@ -100,6 +109,28 @@ static void fill_scale_spec(const struct autoscaler *a, struct scale_spec *s, in
 	s->cooldown_period_ms = a->o.cooldown_ms;
 	s->trend_window_ms = a->o.trend_ms;
 	s->fallback_replicas = a->o.fallback_replicas;
+}
+
+/* t's Kafka settings from k (reconcile_kafka_security); a Secret that
+ * cannot be read leaves t->sec NULL and says why in t->sec_error (the
+ * reconciler reports it as SecretNotFound). server_name is copied: k goes
+ * with the parsed spec. */
+static void security_of(const struct autoscaler *a, const char *ns, const struct spec_kafka *k,
+                        struct target *t)
+{
+	char err[512];
+
+	if (reconcile_kafka_security(a->o.ctx, ns, k, &t->lookup, &t->sec_buf, &t->sec, err,
+	                             sizeof(err)) != 0) {
+		t->sec = NULL;
+		t->sec_error = strdup(err);
+		if (t->sec_error == NULL)
+			t->sec_error = strdup("out of memory");
+		return;
+	}
+	if (t->sec != NULL && t->sec_buf.server_name != NULL && t->lookup.n < SECRET_LOOKUP_MAX &&
+	    (t->lookup.held[t->lookup.n] = strdup(t->sec_buf.server_name)) != NULL)
+		t->sec_buf.server_name = t->lookup.held[t->lookup.n++];
 }
 
 /* The resource's target, or -1 (the reconciler reports a bad spec). */
@@ -125,31 +156,24 @@ static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *ob
 		t->bootstrap = strdup(ts.kafka.bootstrap);
 		t->topic = strdup(ts.kafka.topic);
 		t->group = strdup(ts.kafka.group);
+		security_of(a, ns, &ts.kafka, t);
 		fill_scale_spec(a, &t->spec, ts.workers.min_replicas, ts.workers.max_replicas,
 		                ts.workers.lag_threshold, ts.workers.activation_lag_threshold);
 		tw_spec_free(&ts);
 	} else {
 		struct vj_spec vs;
-		cJSON *kafka;
 
-		/* kafka.bootstrap left out: the operator's --kafka-bootstrap, as the
-		 * reconciler does for the workers' configuration. */
-		eff = cJSON_Duplicate(spec, 1);
-		if (eff == NULL)
-			return -1;
-		kafka = cJSON_GetObjectItemCaseSensitive(eff, "kafka");
-		if (kafka == NULL)
-			kafka = cJSON_AddObjectToObject(eff, "kafka");
-		if (kafka != NULL && d->kafka_bootstrap != NULL && d->kafka_bootstrap[0] != '\0' &&
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(kafka, "bootstrap")))
-			cJSON_AddStringToObject(kafka, "bootstrap", d->kafka_bootstrap);
-		if (vj_spec_parse(eff, name, ns, &vs, err, errsz) != 0) {
+		/* The reconciler's effective spec: --kafka-bootstrap and the
+		 * default cluster's security where the resource names none. */
+		eff = children_vj_effective_spec(spec, d);
+		if (eff == NULL || vj_spec_parse(eff, name, ns, &vs, err, errsz) != 0) {
 			cJSON_Delete(eff);
 			return -1;
 		}
 		t->bootstrap = strdup(vs.kafka.bootstrap);
 		t->topic = strdup(vs.kafka.topic);
 		t->group = strdup(vs.kafka.group);
+		security_of(a, ns, &vs.kafka, t);
 		fill_scale_spec(a, &t->spec, vs.workers.min_replicas, vs.workers.max_replicas,
 		                vs.workers.lag_threshold, vs.workers.activation_lag_threshold);
 		vj_spec_free(&vs);
@@ -240,7 +264,12 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	ob.current_replicas = cJSON_IsNumber(replicas) ? (int32_t)replicas->valuedouble : 1;
 	ob.now_ms = clock_real_ns() / 1000000;
 
-	reader = lag_pool_get(a->pool, t.bootstrap, err, sizeof(err));
+	if (t.sec_error != NULL) {
+		snprintf(err, sizeof(err), "%s", t.sec_error);
+		reader = NULL;
+	} else {
+		reader = lag_pool_get(a->pool, t.bootstrap, t.sec, err, sizeof(err));
+	}
 	read_ok = reader != NULL && lag_read(reader, t.group, t.topic, LAG_RESET_EARLIEST,
 	                                     a->o.kafka_timeout_ms, &a->res, err, sizeof(err)) == 0;
 	if (read_ok) {

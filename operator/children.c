@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_security.h"
+#include "redis_conn.h"
 #include "secret_env.h"
 #include "spec_defaults.h"
 
@@ -30,7 +32,11 @@ cJSON *children_tw_effective_spec(const cJSON *spec, const struct children_defau
 {
 	const struct spec_defaults sd = {
 	    .kafka_bootstrap = d->kafka_bootstrap,
+	    .kafka = d->kafka_security,
 	    .redis_addr = d->redis_addr,
+	    .redis_username = d->redis_username,
+	    .redis_password_secret = d->redis_password_secret,
+	    .redis_password_key = d->redis_password_key,
 	    .postgres_secret = d->postgres_secret,
 	    .influx_url = d->influx_url,
 	    .influx_database = d->influx_database,
@@ -234,6 +240,21 @@ static int add_env_own(cJSON *env, const struct children_workload *w, const char
 	return user_env_has(w, name) ? 0 : add_env_value(env, name, value);
 }
 
+/* The status Redis's credentials (lib/redis_conn.h): the user as a value,
+ * the password from the Secret by reference, never its value. */
+static int status_redis_auth_env(cJSON *env, const struct children_workload *w)
+{
+	const struct children_defaults *d = w->defaults;
+
+	if (!set(d->redis_password_secret) || !set(d->redis_password_key))
+		return 0;
+	if (set(d->redis_username) &&
+	    add_env_own(env, w, REDIS_CONN_ENV_USERNAME, d->redis_username) != 0)
+		return -1;
+	return add_env_from(env, w, REDIS_CONN_ENV_PASSWORD, "secretKeyRef", "name",
+	                    d->redis_password_secret, "key", d->redis_password_key);
+}
+
 /* The container's env: POD_NAME, POD_NAMESPACE and POD_IP first (later
  * values refer to them); off the host network, SLUICE_METRICS_ADDR (the
  * endpoint on the pod's address, so Prometheus reaches /metrics, and the
@@ -274,7 +295,8 @@ static cJSON *pod_env(const struct children_workload *w)
 			goto fail;
 	}
 	if (set(w->defaults->redis_addr) &&
-	    add_env_own(env, w, "SLUICE_STATUS_REDIS", w->defaults->redis_addr) != 0)
+	    (add_env_own(env, w, "SLUICE_STATUS_REDIS", w->defaults->redis_addr) != 0 ||
+	     status_redis_auth_env(env, w) != 0))
 		goto fail;
 	if (add_env_own(env, w, "SLUICE_KAFKA_CLIENT_ID", "$(POD_NAME)") != 0 ||
 	    add_env_own(env, w, "SLUICE_METRICS_PORT_FILE", CHILDREN_RUN_DIR "/metrics-port") !=
@@ -561,4 +583,14 @@ cJSON *children_job(const struct children_workload *w, int backoff_limit)
 		return NULL;
 	}
 	return j;
+}
+
+size_t children_kafka_secrets(const struct spec_kafka *k, struct children_secret *out)
+{
+	const struct spec_secret_ref *refs[SPEC_KAFKA_SECRET_REFS_MAX];
+	size_t n = spec_kafka_secret_refs(k, refs);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct children_secret){refs[i]->name, refs[i]->key};
+	return n;
 }

@@ -34,6 +34,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "spec_defaults.h"
+
 #define CHILDREN_MANAGED_BY "sluice-operator"
 #define CHILDREN_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 /* The label selector the operator's child reflectors use. */
@@ -57,9 +59,19 @@
 /* What the operator fills in where a resource leaves a sink out, and what
  * its pods get (docs/contracts.md §3 and §4). NULL or "" members are unset. */
 struct children_defaults {
-	const char *worker_image;      /* --worker-image */
-	const char *kafka_bootstrap;   /* --kafka-bootstrap: kafka.bootstrap when left out */
-	const char *redis_addr;        /* --redis-addr: status Redis and default sinks.redis */
+	const char *worker_image;    /* --worker-image */
+	const char *kafka_bootstrap; /* --kafka-bootstrap: kafka.bootstrap when left out */
+	/* --kafka-tls, --kafka-*-secret, ...: that cluster's tls and sasl, for a
+	 * resource naming none of bootstrap, tls, sasl (spec_defaults.h). */
+	struct spec_kafka_defaults kafka_security;
+	const char *redis_addr; /* --redis-addr: status Redis and default sinks.redis */
+	/* Its credentials for the pods: --status-redis-username (plain env
+	 * SLUICE_STATUS_REDIS_USERNAME) and the Secret that holds the
+	 * password in the resource's namespace, --status-redis-password-secret
+	 * and -key (env SLUICE_STATUS_REDIS_PASSWORD by secretKeyRef); the
+	 * default sinks.redis gets the same. */
+	const char *redis_username;
+	const char *redis_password_secret, *redis_password_key;
 	const char *postgres_secret;   /* --postgres-secret: a Secret with key "dsn" */
 	const char *influx_url;        /* --influx-url */
 	const char *influx_database;   /* --influx-database */
@@ -79,7 +91,8 @@ int children_name_ok(const char *name);
 /*
  * The effective spec of a TelemetryWindow: a deep copy of spec where the
  * operator's defaults fill what the resource leaves out: kafka.bootstrap
- * from kafka_bootstrap, and whole sinks — sinks.redis
+ * from kafka_bootstrap (with kafka_security's tls and sasl when the
+ * resource names neither), and whole sinks — sinks.redis
  * {addr} from redis_addr, sinks.postgres {dsn: {name: postgres_secret, key:
  * "dsn"}}, sinks.influxdb {url, database} when both are set. A sink the
  * resource names is left exactly as it is.
@@ -118,6 +131,13 @@ cJSON *children_configmap(const cJSON *owner, const char *kind_label, const char
 struct children_secret {
 	const char *name, *key;
 };
+
+/* The Secret references of spec.kafka.tls and .sasl (kafka_security.h's
+ * spec_kafka_secret_refs) appended to out, which has room for
+ * SPEC_KAFKA_SECRET_REFS_MAX more; returns how many. k is a struct
+ * spec_kafka (spec_common.h). */
+struct spec_kafka;
+size_t children_kafka_secrets(const struct spec_kafka *k, struct children_secret *out);
 
 /* What a worker pod runs. */
 struct children_workload {

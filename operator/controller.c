@@ -70,7 +70,14 @@ struct controller {
 	uint64_t last_adds, last_retries;
 	uint64_t last_restarts[NREFLECTORS], last_relists[NREFLECTORS];
 	unsigned long long last_requests[KUBE_VERB_COUNT][KUBE_STATS_CODES];
+
+	/* The last failed reconcile, for controller_status. */
+	pthread_mutex_t err_mu;
+	uint64_t errors;
+	char last_error_key[WORKQUEUE_KEY_MAX];
+	int64_t last_error_ns;
 };
+_Static_assert(NREFLECTORS <= CONTROLLER_STATUS_RESOURCES, "a status slot per reflector");
 
 static void enqueue(struct controller *c, const char *kind, const char *ns, const char *name)
 {
@@ -206,6 +213,11 @@ static void *worker_thread(void *arg)
 		if (rc == RECONCILE_ERROR) {
 			int64_t delay = 0;
 			metrics_inc(c->m_errors, kl);
+			pthread_mutex_lock(&c->err_mu);
+			c->errors++;
+			snprintf(c->last_error_key, sizeof(c->last_error_key), "%s", key);
+			c->last_error_ns = clock_real_ns();
+			pthread_mutex_unlock(&c->err_mu);
 			workqueue_add_rate_limited(c->queue, key, &delay);
 			log_debug("reconcile failed, retrying", "key", key, NULL);
 		} else {
@@ -272,6 +284,11 @@ int controller_start(struct controller **out, const struct controller_options *o
 		snprintf(errbuf, errbuf_size, "out of memory");
 		return -1;
 	}
+	if (pthread_mutex_init(&c->err_mu, NULL) != 0) {
+		free(c);
+		snprintf(errbuf, errbuf_size, "cannot create a mutex");
+		return -1;
+	}
 	c->opts = *opts;
 	c->ctx = opts->ctx;
 	c->ctx.kube = opts->kube;
@@ -287,9 +304,13 @@ int controller_start(struct controller **out, const struct controller_options *o
 	if (register_metrics(c, errbuf, errbuf_size) != 0)
 		goto fail;
 	c->ctx.topics = topics_new("sluice-operator");
+	/* The Secrets resources' Kafka settings name, kept SECRET_CACHE_TTL_MS. */
+	c->ctx.secrets = secret_cache_new(secret_cache_kube_fetch, opts->kube, SECRET_CACHE_TTL_MS);
 	/* One kept connection per Redis address, lent to one worker at a time. */
 	c->ctx.redis = redis_pool_new(c->ctx.redis_timeout_ms, 0);
-	if (c->ctx.topics == NULL || c->ctx.redis == NULL) {
+	if (c->ctx.topics == NULL || c->ctx.redis == NULL || c->ctx.secrets == NULL ||
+	    redis_pool_auth(c->ctx.redis, c->ctx.defaults.redis_addr,
+	                    c->ctx.defaults.redis_username, c->ctx.redis_password) != 0) {
 		snprintf(errbuf, errbuf_size, "out of memory");
 		goto fail;
 	}
@@ -392,7 +413,9 @@ void controller_stop(struct controller *c)
 		reflector_free(c->refl[i]);
 	workqueue_free(c->queue);
 	topics_free(c->ctx.topics);
+	secret_cache_free(c->ctx.secrets);
 	redis_pool_free(c->ctx.redis);
+	pthread_mutex_destroy(&c->err_mu);
 	free(c);
 }
 
@@ -452,6 +475,33 @@ void controller_update_metrics(struct controller *c)
 			metrics_add(c->m_requests, l, (double)d);
 			c->last_requests[v][k] = ks.requests[v][k];
 		}
+}
+
+void controller_status(struct controller *c, struct controller_status *st)
+{
+	struct workqueue_stats qs;
+
+	memset(st, 0, sizeof(*st));
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < NREFLECTORS; i++) {
+		struct reflector_stats rs;
+		reflector_stats(c->refl[i], &rs);
+		st->resource[i] = c->refl_name[i];
+		st->objects[i] = rs.objects;
+		st->synced[i] = reflector_synced(c->refl[i]);
+	}
+	st->nresources = NREFLECTORS;
+	workqueue_stats(c->queue, &qs);
+	st->queue_depth = qs.depth;
+	st->queue_waiting = qs.waiting;
+	st->queue_processing = qs.processing;
+	st->active = atomic_load(&c->active);
+	pthread_mutex_lock(&c->err_mu);
+	st->reconcile_errors = c->errors;
+	snprintf(st->last_error_key, sizeof(st->last_error_key), "%s", c->last_error_key);
+	st->last_error_ns = c->last_error_ns;
+	pthread_mutex_unlock(&c->err_mu);
 }
 
 const struct reconcile_ctx *controller_context(const struct controller *c)

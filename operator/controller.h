@@ -12,13 +12,14 @@
  * deleted by hand), and again poll_ms after each reconcile that asks for it.
  * A failed reconcile is retried with the key's exponential backoff.
  *
- * Threads: controller_start/stop from the main thread; controller_ready
- * and controller_update_metrics from any.
+ * Threads: controller_start/stop from the main thread; controller_ready,
+ * controller_status and controller_update_metrics from any.
  */
 #ifndef SLUICE_CONTROLLER_H
 #define SLUICE_CONTROLLER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kube_client.h"
 #include "metrics.h"
@@ -64,6 +65,24 @@ const struct reconcile_ctx *controller_context(const struct controller *c);
 /* /readyz: 0 once every reflector has listed, else non-zero with the
  * reflectors still waiting in reason. An httpd_check_fn. */
 int controller_ready(void *c, char *reason, size_t reason_size);
+
+/* What GET /status shows of the controller (docs/status.md). */
+#define CONTROLLER_STATUS_RESOURCES 8
+struct controller_status {
+	size_t nresources;
+	const char *resource[CONTROLLER_STATUS_RESOURCES]; /* "telemetrywindows", "deployments" */
+	size_t objects[CONTROLLER_STATUS_RESOURCES];       /* in its cache */
+	int synced[CONTROLLER_STATUS_RESOURCES];           /* listed at least once */
+	size_t queue_depth, queue_waiting, queue_processing;
+	int active;                /* reconciling (this replica leads) */
+	uint64_t reconcile_errors; /* failed reconciles since the start */
+	char last_error_key[512];  /* the last failed reconcile's key; "": none */
+	int64_t last_error_ns;     /* its wall-clock time */
+};
+
+/* Fills *st; any thread. c NULL (not started yet): all zero. The reason
+ * of a failed reconcile is in its reconciler's log line, not here. */
+void controller_status(struct controller *c, struct controller_status *st);
 
 /* Copies the queue's, reflectors' and client's counters into the metrics
  * (called every second or so by main). */

@@ -10,6 +10,7 @@
 
 #include "kafka.h"
 #include "strmap.h"
+#include "topics.h"
 
 #define LAG_CLIENT_ID "sluice-operator-lag"
 
@@ -25,6 +26,7 @@ static int lag_fail(char *errbuf, size_t errbuf_size, const char *what, rd_kafka
 struct lag_reader {
 	rd_kafka_t *rk;
 	char *bootstrap;
+	int failed; /* a security failure: lag_pool_get makes a new one */
 };
 
 int lag_reset_parse(const char *name, enum lag_reset *out)
@@ -40,11 +42,18 @@ int lag_reset_parse(const char *name, enum lag_reset *out)
 
 int lag_reader_new(const char *bootstrap, struct lag_reader **out, char *errbuf, size_t errbuf_size)
 {
+	return lag_reader_new_sec(bootstrap, NULL, out, errbuf, errbuf_size);
+}
+
+int lag_reader_new_sec(const char *bootstrap, const struct kafka_security *sec,
+                       struct lag_reader **out, char *errbuf, size_t errbuf_size)
+{
 	/* A consumer handle for its isolation.level (see lag.h). It never
 	 * subscribes, so it never joins its group; the group id is only
 	 * required by kafka_consumer_new. */
 	struct kafka_config kc = {
 	    .bootstrap = bootstrap,
+	    .security = sec,
 	    .client_id = LAG_CLIENT_ID,
 	    .group = LAG_CLIENT_ID,
 	};
@@ -235,8 +244,9 @@ out:
 	return rc;
 }
 
-int lag_read(struct lag_reader *r, const char *group, const char *topic, enum lag_reset reset,
-             int timeout_ms, struct lag_result *out, char *errbuf, size_t errbuf_size)
+static int read_once(struct lag_reader *r, const char *group, const char *topic,
+                     enum lag_reset reset, int timeout_ms, struct lag_result *out, char *errbuf,
+                     size_t errbuf_size)
 {
 	char why[512];
 	int partitions = 0, replication = 0;
@@ -278,6 +288,27 @@ int lag_read(struct lag_reader *r, const char *group, const char *topic, enum la
 	return 0;
 }
 
+int lag_read(struct lag_reader *r, const char *group, const char *topic, enum lag_reset reset,
+             int timeout_ms, struct lag_result *out, char *errbuf, size_t errbuf_size)
+{
+	char why[512];
+	int rc = read_once(r, group, topic, reset, timeout_ms, out, errbuf, errbuf_size);
+
+	/* The handle's error events say why a read timed out (a refused login
+	 * or handshake), and are served so they never pile up. */
+	if (topics_drain_errors(r->rk, why, sizeof(why)) != 0 && rc != 0) {
+		r->failed = 1;
+		snprintf(errbuf, errbuf_size, "lag: %s",
+		         strncmp(why, "kafka: ", 7) == 0 ? why + 7 : why);
+	}
+	return rc;
+}
+
+int lag_reader_failed(const struct lag_reader *r)
+{
+	return r->failed;
+}
+
 struct lag_pool {
 	struct strmap *readers; /* bootstrap -> struct lag_reader * */
 };
@@ -297,17 +328,22 @@ int lag_pool_new(size_t max_readers, struct lag_pool **out)
 	return 0;
 }
 
-struct lag_reader *lag_pool_get(struct lag_pool *pool, const char *bootstrap, char *errbuf,
-                                size_t errbuf_size)
+struct lag_reader *lag_pool_get(struct lag_pool *pool, const char *bootstrap,
+                                const struct kafka_security *sec, char *errbuf, size_t errbuf_size)
 {
-	struct lag_reader *r = strmap_get(pool->readers, bootstrap);
+	char key[TOPICS_KEY_MAX];
+	struct lag_reader *r;
 	void *old = NULL;
 
-	if (r != NULL)
+	topics_key(bootstrap, sec, key, sizeof(key));
+	r = strmap_get(pool->readers, key);
+	if (r != NULL && !r->failed)
 		return r;
-	if (lag_reader_new(bootstrap, &r, errbuf, errbuf_size) < 0)
+	if (r != NULL) /* its login failed: settings fixed since get a new one */
+		lag_reader_free(strmap_remove(pool->readers, key));
+	if (lag_reader_new_sec(bootstrap, sec, &r, errbuf, errbuf_size) < 0)
 		return NULL;
-	if (strmap_put(pool->readers, bootstrap, r, NULL, &old) < 0) {
+	if (strmap_put(pool->readers, key, r, NULL, &old) < 0) {
 		snprintf(errbuf, errbuf_size, "lag: too many Kafka clusters (%zu)",
 		         strmap_max(pool->readers));
 		lag_reader_free(r);

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kafka.h"
+
 enum lag_reset {
 	LAG_RESET_EARLIEST = 0, /* the workers' auto.offset.reset (lib/kafka.h) */
 	LAG_RESET_LATEST,
@@ -69,6 +71,15 @@ struct lag_reader;
  */
 int lag_reader_new(const char *bootstrap, struct lag_reader **out, char *errbuf,
                    size_t errbuf_size);
+/* The same with sec (NULL: PLAINTEXT; copied by librdkafka, so it need
+ * not outlive the call). */
+int lag_reader_new_sec(const char *bootstrap, const struct kafka_security *sec,
+                       struct lag_reader **out, char *errbuf, size_t errbuf_size);
+
+/* 1 when a read failed because the brokers refused the reader's login or
+ * TLS handshake (its error events said so, and errbuf of that read carried
+ * librdkafka's reason): the reader is not reused by its pool. */
+int lag_reader_failed(const struct lag_reader *r);
 void lag_reader_free(struct lag_reader *r);
 
 /* The bootstrap the reader was made for (owned by the reader). */
@@ -90,15 +101,17 @@ int lag_read(struct lag_reader *r, const char *group, const char *topic, enum la
 void lag_result_free(struct lag_result *res);
 
 /*
- * Readers kept by bootstrap: the operator holds one pool and asks it for
- * a resource's cluster on each poll. lag_pool_get returns the pool's
- * reader (made on first use; the pool owns it) or NULL with errbuf.
- * At most max_readers clusters (-1 past that).
+ * Readers kept by bootstrap and security settings (topics_key of
+ * operator/topics.h: two resources with other credentials never share a
+ * reader): the operator holds one pool and asks it for a resource's
+ * cluster on each poll. lag_pool_get returns the pool's reader (made on
+ * first use, and made again after lag_reader_failed; the pool owns it)
+ * or NULL with errbuf. At most max_readers clusters (-1 past that).
  */
 struct lag_pool;
 int lag_pool_new(size_t max_readers, struct lag_pool **out);
-struct lag_reader *lag_pool_get(struct lag_pool *pool, const char *bootstrap, char *errbuf,
-                                size_t errbuf_size);
+struct lag_reader *lag_pool_get(struct lag_pool *pool, const char *bootstrap,
+                                const struct kafka_security *sec, char *errbuf, size_t errbuf_size);
 void lag_pool_free(struct lag_pool *pool);
 
 /* Kafka's own reset names: "earliest" or "latest"; 0, or -1 otherwise. */

@@ -6,21 +6,27 @@
  * /readyz (ready once every cache has listed) until SIGTERM or SIGINT,
  * then stops the reflectors, lets reconciles in progress finish and exits.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "app.h"
 #include "autoscaler.h"
+#include "clock.h"
 #include "controller.h"
 #include "kube_client.h"
 #include "kube_config.h"
 #include "leader.h"
 #include "log.h"
 #include "probe.h"
+#include "redis_conn.h"
 #include "signals.h"
+#include "spec_defaults.h"
 
 static const char *const pull_policies[] = {"", "Always", "IfNotPresent", "Never", NULL};
 
@@ -73,12 +79,36 @@ static const struct config_option options[] = {
      .env = "SLUICE_KAFKA_BOOTSTRAP",
      .type = CONFIG_STRING,
      .help = "Default Kafka bootstrap servers (host:port,...) for resources that name none."},
+    SPEC_DEFAULTS_KAFKA_OPTIONS,
     {.name = "redis-addr",
      .flag = "--redis-addr",
      .env = "SLUICE_REDIS_ADDR",
      .type = CONFIG_STRING,
      .help = "Status Redis (host:port): workers report progress there (SLUICE_STATUS_REDIS), "
              "and the default sinks.redis."},
+    {.name = "status-redis-username",
+     .flag = "--status-redis-username",
+     .env = "SLUICE_STATUS_REDIS_USERNAME",
+     .type = CONFIG_STRING,
+     .help = "ACL user of the status Redis (empty: the default user); the workers get it too."},
+    {.name = "status-redis-password-file",
+     .flag = "--status-redis-password-file",
+     .env = "SLUICE_STATUS_REDIS_PASSWORD_FILE",
+     .type = CONFIG_STRING,
+     .help = "File holding the status Redis's password (a mounted Secret); else the "
+             "environment's SLUICE_STATUS_REDIS_PASSWORD; neither: no AUTH."},
+    {.name = "status-redis-password-secret",
+     .flag = "--status-redis-password-secret",
+     .env = "SLUICE_STATUS_REDIS_PASSWORD_SECRET",
+     .type = CONFIG_STRING,
+     .help = "Secret, in each resource's namespace, holding that password: the workers get it "
+             "as SLUICE_STATUS_REDIS_PASSWORD (secretKeyRef), the default sinks.redis too."},
+    {.name = "status-redis-password-key",
+     .flag = "--status-redis-password-key",
+     .env = "SLUICE_STATUS_REDIS_PASSWORD_KEY",
+     .type = CONFIG_STRING,
+     .def = "password",
+     .help = "Key of the password in --status-redis-password-secret."},
     {.name = "postgres-secret",
      .flag = "--postgres-secret",
      .env = "SLUICE_POSTGRES_SECRET",
@@ -176,10 +206,105 @@ static int readyz(void *arg, char *reason, size_t reason_size)
 	return controller_ready(atomic_load(&running), reason, reason_size);
 }
 
+/* This replica's name (POD_NAME or the host's), for /status: set once
+ * main has it, read on the HTTP thread. */
+static _Atomic(const char *) identity;
+
+/* GET /status's state (docs/status.md), on the HTTP thread: what is shared
+ * atomically or under the controller's own locks. */
+static char *operator_state(void *arg)
+{
+	struct controller_status st;
+	char at[CLOCK_RFC3339_MAX];
+	cJSON *o = cJSON_CreateObject(), *res, *q, *err;
+	char *text = NULL;
+
+	(void)arg;
+	controller_status(atomic_load(&running), &st);
+	if (o == NULL)
+		return NULL;
+	const char *id = atomic_load(&identity);
+	if (cJSON_AddStringToObject(o, "identity", id != NULL ? id : "") == NULL ||
+	    cJSON_AddBoolToObject(o, "leader", atomic_load(&leading) == 1) == NULL ||
+	    cJSON_AddBoolToObject(o, "reconciling", st.active) == NULL)
+		goto out;
+	res = cJSON_AddObjectToObject(o, "resources");
+	for (size_t i = 0; res != NULL && i < st.nresources; i++) {
+		cJSON *r = cJSON_AddObjectToObject(res, st.resource[i]);
+		if (r == NULL ||
+		    cJSON_AddNumberToObject(r, "cached", (double)st.objects[i]) == NULL ||
+		    cJSON_AddBoolToObject(r, "synced", st.synced[i]) == NULL)
+			goto out;
+	}
+	q = cJSON_AddObjectToObject(o, "workqueue");
+	if (res == NULL || q == NULL ||
+	    cJSON_AddNumberToObject(q, "depth", (double)st.queue_depth) == NULL ||
+	    cJSON_AddNumberToObject(q, "waiting", (double)st.queue_waiting) == NULL ||
+	    cJSON_AddNumberToObject(q, "processing", (double)st.queue_processing) == NULL ||
+	    cJSON_AddNumberToObject(o, "reconcileErrors", (double)st.reconcile_errors) == NULL)
+		goto out;
+	if (st.last_error_key[0] == '\0') {
+		if (cJSON_AddNullToObject(o, "lastReconcileError") == NULL)
+			goto out;
+	} else {
+		err = cJSON_AddObjectToObject(o, "lastReconcileError");
+		if (err == NULL || cJSON_AddStringToObject(err, "key", st.last_error_key) == NULL ||
+		    clock_format_rfc3339(st.last_error_ns, at, sizeof(at)) < 0 ||
+		    cJSON_AddStringToObject(err, "at", at) == NULL)
+			goto out;
+	}
+	text = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(o);
+	return text;
+}
+
 static const char *opt(const struct config *cfg, const char *name)
 {
 	const char *v = config_get_string(cfg, name);
 	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* Longest status Redis password read from a file. */
+#define REDIS_PASSWORD_MAX 4096
+
+/* The status Redis's password into buf: the file's first line when path is
+ * set, else env SLUICE_STATUS_REDIS_PASSWORD; "" when neither. Returns 0,
+ * or -1 with the reason in err (the file's, never its content). */
+static int status_redis_password(const char *path, char *buf, size_t size, char *err,
+                                 size_t err_size)
+{
+	const char *env = getenv(REDIS_CONN_ENV_PASSWORD);
+	FILE *f;
+	size_t n;
+
+	buf[0] = '\0';
+	if (path == NULL && env != NULL && strlen(env) >= size) {
+		snprintf(err, err_size, "%s: longer than %zu bytes", REDIS_CONN_ENV_PASSWORD,
+		         size - 1);
+		return -1;
+	}
+	if (path == NULL) {
+		snprintf(buf, size, "%s", env != NULL ? env : "");
+		return 0;
+	}
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, size - 1, f);
+	if (ferror(f) || !feof(f)) {
+		snprintf(err, err_size, "%s: %s", path,
+		         ferror(f) ? "cannot read" : "too long for a password");
+		fclose(f);
+		explicit_bzero(buf, size);
+		return -1;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0'; /* a Secret written with echo ends in \n */
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -188,7 +313,8 @@ int main(int argc, char **argv)
 	                  .component = "operator",
 	                  .usage = usage,
 	                  .options = options,
-	                  .readyz = readyz};
+	                  .readyz = readyz,
+	                  .state = operator_state};
 	struct kube_config kcfg;
 	struct kube_client *kube = NULL;
 	struct controller *ctl = NULL;
@@ -196,6 +322,7 @@ int main(int argc, char **argv)
 	struct leader_config lc;
 	struct autoscaler *scaler = NULL;
 	char err[1024], host[256] = "sluice-operator";
+	static char redis_password[REDIS_PASSWORD_MAX + 1];
 	int status, rc = 1;
 
 	/* The kubelet's exec probe (probe.h): replicas on one host network each
@@ -213,6 +340,18 @@ int main(int argc, char **argv)
 
 	const struct config *cfg = app.cfg;
 	const char *kubeconfig = opt(cfg, "kubeconfig");
+
+	if (status_redis_password(opt(cfg, "status-redis-password-file"), redis_password,
+	                          sizeof(redis_password), err, sizeof(err)) != 0) {
+		log_error("cannot read the status Redis password", "error", err, NULL);
+		goto out;
+	}
+	struct spec_kafka_defaults kafka_security;
+	if (spec_defaults_kafka_from(cfg, opt(cfg, "kafka-bootstrap"), &kafka_security, err,
+	                             sizeof(err)) != 0) {
+		log_error("bad Kafka defaults", "error", err, NULL);
+		goto out;
+	}
 	const char *ns = config_get_string(cfg, "namespace");
 	if (kube_config_load(&kcfg, kubeconfig, NULL, err, sizeof(err)) != 0) {
 		log_error("cannot load the Kubernetes configuration", "error", err, NULL);
@@ -229,6 +368,7 @@ int main(int argc, char **argv)
 		snprintf(host, sizeof(host), "%s", getenv("POD_NAME"));
 	else
 		gethostname(host, sizeof(host) - 1);
+	atomic_store(&identity, host);
 
 	struct controller_options co = {
 	    .kube = kube,
@@ -241,7 +381,11 @@ int main(int argc, char **argv)
 	                {
 	                    .worker_image = opt(cfg, "worker-image"),
 	                    .kafka_bootstrap = opt(cfg, "kafka-bootstrap"),
+	                    .kafka_security = kafka_security,
 	                    .redis_addr = opt(cfg, "redis-addr"),
+	                    .redis_username = opt(cfg, "status-redis-username"),
+	                    .redis_password_secret = opt(cfg, "status-redis-password-secret"),
+	                    .redis_password_key = opt(cfg, "status-redis-password-key"),
 	                    .postgres_secret = opt(cfg, "postgres-secret"),
 	                    .influx_url = opt(cfg, "influx-url"),
 	                    .influx_database = opt(cfg, "influx-database"),
@@ -250,6 +394,7 @@ int main(int argc, char **argv)
 	                    .api_server = opt(cfg, "watcher-api-server"),
 	                    .dashboard_url = opt(cfg, "dashboard-url"),
 	                },
+	            .redis_password = redis_password[0] != '\0' ? redis_password : NULL,
 	            .instance = host,
 	            .poll_ms = (int)config_get_duration_ms(cfg, "resync-period"),
 	        },

@@ -337,3 +337,17 @@ cJSON *reconcile_worker_pods(const struct reconcile_ctx *ctx, const cJSON *owner
 		return NULL;
 	return reconcile_pods(ctx, owner, kind_label, mode);
 }
+
+void reconcile_delete_child(const struct reconcile_ctx *ctx, const char *group,
+                            const char *resource, const char *ns, const char *name)
+{
+	struct kube_ref ref = {group, "v1", resource, ns, name, NULL};
+	struct kube_delete_opts o = {.propagation_policy = "Background",
+	                             .grace_period_seconds = -1};
+	struct kube_error err;
+	char msg[600];
+	int rc = kube_client_delete(ctx->kube, &ref, &o, NULL, &err);
+	if (rc != 0 && rc != KUBE_ENOTFOUND)
+		log_warn("delete failed", "resource", resource, "namespace", ns, "name", name,
+		         "error", kube_error_format(&err, msg, sizeof(msg)), NULL);
+}

@@ -22,6 +22,7 @@
 #include "kube_client.h"
 #include "redis_pool.h"
 #include "reflector.h"
+#include "secret_cache.h"
 #include "topics.h"
 
 enum reconcile_rc {
@@ -41,6 +42,10 @@ struct reconcile_ctx {
 	struct reflector_store *vj_store; /* VideoJobs */
 	struct reflector_store *vw_store; /* VideoWatches */
 	struct topics *topics;
+	/* The Secrets resources' spec.kafka.tls and .sasl name, read for the
+	 * operator's own Kafka clients (topics, lag); NULL: none can be read
+	 * (a resource naming one is told SecretNotFound). */
+	struct secret_cache *secrets;
 	/* Kept Redis connections, one per address (the status Redis, a sink's),
 	 * lent to one worker at a time; NULL: a connection per call. */
 	struct redis_pool *redis;
@@ -49,6 +54,10 @@ struct reconcile_ctx {
 	int poll_ms;          /* RECONCILE_POLL's delay */
 	int kafka_timeout_ms; /* one topic describe/create/delete */
 	int redis_timeout_ms;
+	/* The operator's own password for the status Redis (defaults.redis_addr,
+	 * as defaults.redis_username): --status-redis-password-file or env
+	 * SLUICE_STATUS_REDIS_PASSWORD. NULL: no AUTH. Never in a child. */
+	const char *redis_password;
 };
 
 /* The reference of a kind's collection in ns. */
@@ -126,6 +135,12 @@ int reconcile_write_status_events(const struct reconcile_ctx *ctx, const char *p
 int reconcile_redis_delete_prefix(const struct reconcile_ctx *ctx, const char *addr,
                                   const char *prefix, long long *deleted, char *errbuf,
                                   size_t errbuf_size);
+
+/* Deletes ns/name of resource in API group (NULL or "": the core group),
+ * its dependents in the background; a missing object is fine, another
+ * failure is logged. */
+void reconcile_delete_child(const struct reconcile_ctx *ctx, const char *group,
+                            const char *resource, const char *ns, const char *name);
 
 /* Server-side apply of body to ref (force, RECONCILE_FIELD_MANAGER);
  * *out (may be NULL) is the object as stored. Logs failures. */

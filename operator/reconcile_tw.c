@@ -9,7 +9,9 @@
 
 #include "conditions.h"
 #include "events.h"
+#include "kafka_security.h"
 #include "log.h"
+#include "reconcile_topics.h"
 #include "reconcile_tw_plan.h"
 #include "tw_progress.h"
 #include "tw_spec.h"
@@ -26,6 +28,7 @@ struct tw_read {
 	struct tw_spec ts;
 	int parsed;
 	char spec_error[1024];
+	struct topic_owned owned;
 	struct tw_resource res;
 };
 
@@ -46,6 +49,8 @@ static int observe_resource(const struct reconcile_ctx *ctx, const char *ns, con
 	r->has_finalizer = reconcile_has_finalizer(rd->obj);
 	r->name_ok = children_name_ok(name);
 	r->status_redis = ctx->defaults.redis_addr;
+	topic_plan_owned(reconcile_path(rd->obj, "status", NULL), &rd->owned);
+	r->owned_topics = &rd->owned;
 	rd->eff = children_tw_effective_spec(reconcile_path(rd->obj, "spec", NULL), &ctx->defaults);
 	if (rd->eff == NULL) {
 		r->spec = TW_PLAN_SPEC_NOMEM;
@@ -56,6 +61,8 @@ static int observe_resource(const struct reconcile_ctx *ctx, const char *ns, con
 	} else {
 		rd->parsed = 1;
 		r->spec = TW_PLAN_SPEC_OK;
+		r->makes_topics = 1;
+		r->bootstrap = rd->ts.kafka.bootstrap;
 		if (rd->ts.sinks.redis.enabled) {
 			r->sink_redis_addr = rd->ts.sinks.redis.addr;
 			r->sink_redis_prefix = rd->ts.sinks.redis.prefix;
@@ -70,19 +77,6 @@ static void read_free(struct tw_read *rd)
 		tw_spec_free(&rd->ts);
 	cJSON_Delete(rd->eff);
 	cJSON_Delete(rd->obj);
-}
-
-/* The input topic: found (*partitions, *replication), not there, or Kafka
- * unavailable (err says why). */
-static enum tw_topic observe_topic(const struct reconcile_ctx *ctx, const struct tw_spec *ts,
-                                   int *partitions, int *replication, char *err, size_t err_size)
-{
-	int rc = topics_describe(ctx->topics, ts->kafka.bootstrap, ts->kafka.topic,
-	                         ctx->kafka_timeout_ms, partitions, replication, err, err_size);
-
-	if (rc == TOPICS_OK)
-		return TW_TOPIC_FOUND;
-	return rc == TOPICS_ENOTFOUND ? TW_TOPIC_NOT_FOUND : TW_TOPIC_UNAVAILABLE;
 }
 
 struct progress_read {
@@ -133,6 +127,23 @@ static int finalize(const struct reconcile_ctx *ctx, const struct tw_read *rd)
 	tw_plan_cleanup(r, &plan);
 	if (!plan.needed)
 		return RECONCILE_OK;
+	if (plan.topics.n > 0 && rd->parsed) {
+		const struct kafka_security *sec = NULL;
+		struct kafka_security sec_buf;
+		struct secret_lookup sl;
+
+		if (reconcile_kafka_security(ctx, r->ns, &rd->ts.kafka, &sl, &sec_buf, &sec, err,
+		                             sizeof(err)) != 0)
+			/* Its Secret went first (a namespace being deleted): the
+			 * topics cannot be deleted, and waiting would hold the
+			 * resource, and its namespace, for ever. */
+			log_warn("topics left: no credentials", "namespace", r->ns, "name", r->name,
+			         "error", err, NULL);
+		else if (reconcile_topics_delete(ctx, &plan.topics, plan.bootstrap, sec, err,
+		                                 sizeof(err)) != 0)
+			failed = 1;
+		secret_lookup_free(&sl);
+	}
 	for (size_t i = 0; i < plan.n && !failed; i++) {
 		if (reconcile_redis_delete_prefix(ctx, plan.target[i].addr, plan.target[i].prefix,
 		                                  &n, err, sizeof(err)) != 0)
@@ -152,18 +163,71 @@ static int finalize(const struct reconcile_ctx *ctx, const struct tw_read *rd)
 	return RECONCILE_OK;
 }
 
-/* The dead-letter topic, with the input's partitions. Returns NULL when it
- * is there, else why not (in err). */
-static const char *apply_dead_letter_topic(const struct reconcile_ctx *ctx,
-                                           const struct tw_spec *ts, int partitions,
-                                           int replication, char *err, size_t err_size)
+/* The input topic (created when missing with createTopic) and, once the
+ * input is there, its dead-letter topic (created when missing, with the
+ * input's partitions), into o. Returns 0, or -1 when the topics to create
+ * could not be recorded (err): a retry. */
+static int apply_topics(const struct reconcile_ctx *ctx, const struct tw_read *rd,
+                        struct reconcile_topic *tt, struct tw_observed *o, char *err,
+                        size_t err_size)
 {
-	if (topics_create(ctx->topics, ts->kafka.bootstrap, ts->kafka.dead_letter_topic, partitions,
-	                  replication, ctx->kafka_timeout_ms, err, err_size) == TOPICS_OK)
-		return NULL;
-	log_warn("dead-letter topic not created", "topic", ts->kafka.dead_letter_topic, "error",
-	         err, NULL);
-	return err;
+	const struct spec_kafka *k = &rd->ts.kafka;
+	const struct kafka_security *sec = NULL;
+	struct kafka_security sec_buf;
+	struct secret_lookup sl;
+	size_t n = 1;
+	int rc = 0;
+
+	tt[0] = (struct reconcile_topic){
+	    .name = k->topic,
+	    .may_create = k->create_topic.enabled,
+	    .partitions = k->create_topic.partitions,
+	    .replication = k->create_topic.replication_factor > 0
+	                       ? k->create_topic.replication_factor
+	                       : k->replication_factor,
+	};
+	tt[1] = (struct reconcile_topic){
+	    .name = k->dead_letter_topic, .may_create = 1, .replication = k->replication_factor};
+	if (reconcile_kafka_security(ctx, rd->res.ns, k, &sl, &sec_buf, &sec, tt[0].error,
+	                             sizeof(tt[0].error)) != 0) {
+		/* Kafka is not asked: the workers could not log in either. */
+		o->topic_state = TW_TOPIC_SECRET_NOT_FOUND;
+		o->kafka_error = tt[0].error;
+		secret_lookup_free(&sl);
+		return 0;
+	}
+	reconcile_topics_describe(ctx, rd->obj, k->bootstrap, sec, tt, 2);
+	if (tt[0].state == TOPIC_STATE_FOUND ||
+	    (tt[0].state == TOPIC_STATE_NOT_FOUND && tt[0].may_create)) {
+		n = 2;
+		tt[1].partitions =
+		    tt[0].state == TOPIC_STATE_FOUND ? tt[0].partitions_now : tt[0].partitions;
+	}
+	rc = reconcile_topics_apply(ctx, RECONCILE_TW_PLURAL, rd->obj, k->bootstrap, sec, tt, n,
+	                            err, err_size);
+	secret_lookup_free(&sl);
+	if (rc != 0)
+		return -1;
+	o->partitions = tt[0].partitions_now;
+	o->topic_owned = tt[0].owned || tt[0].created;
+	switch (tt[0].state) {
+	case TOPIC_STATE_FOUND:
+		o->topic_state = TW_TOPIC_FOUND;
+		break;
+	case TOPIC_STATE_NOT_FOUND:
+		o->topic_state = tt[0].may_create ? TW_TOPIC_CREATE_FAILED : TW_TOPIC_NOT_FOUND;
+		o->kafka_error = tt[0].error;
+		break;
+	default:
+		o->topic_state = tt[0].rc == TOPICS_EAUTH  ? TW_TOPIC_AUTH_FAILED
+		                 : tt[0].rc == TOPICS_ETLS ? TW_TOPIC_TLS_FAILED
+		                                           : TW_TOPIC_UNAVAILABLE;
+		o->kafka_error = tt[0].error;
+		break;
+	}
+	if (n == 2 && tt[1].state != TOPIC_STATE_FOUND)
+		o->dlq_error = tt[1].error[0] != '\0' ? tt[1].error : "not created";
+	return 0;
 }
 
 /* The Secret references of a parsed spec, for the pod's env. */
@@ -176,6 +240,13 @@ static size_t secrets_of(const struct tw_spec *ts, struct children_secret *out)
 	if (ts->sinks.influxdb.enabled && ts->sinks.influxdb.token.name != NULL)
 		out[n++] = (struct children_secret){ts->sinks.influxdb.token.name,
 		                                    ts->sinks.influxdb.token.key};
+	if (ts->sinks.postgres.enabled && ts->sinks.postgres.tls_ca.name != NULL)
+		out[n++] = (struct children_secret){ts->sinks.postgres.tls_ca.name,
+		                                    ts->sinks.postgres.tls_ca.key};
+	if (ts->sinks.redis.enabled && ts->sinks.redis.password.name != NULL)
+		out[n++] = (struct children_secret){ts->sinks.redis.password.name,
+		                                    ts->sinks.redis.password.key};
+	n += children_kafka_secrets(&ts->kafka, out + n);
 	return n;
 }
 
@@ -187,7 +258,7 @@ static int apply_children(const struct reconcile_ctx *ctx, const struct tw_read 
 	const cJSON *obj = rd->obj;
 	const cJSON *workers = reconcile_path(obj, "spec", "workers");
 	char hash[32];
-	struct children_secret secrets[4];
+	struct children_secret secrets[4 + SPEC_KAFKA_SECRET_REFS_MAX];
 	cJSON *cm = children_configmap(obj, KIND_LABEL, config_text);
 	struct kube_ref cm_ref = {"", "v1", "configmaps", rd->res.ns, NULL, NULL};
 	int rc = KUBE_ENOMEM;
@@ -255,12 +326,13 @@ static int run(const struct reconcile_ctx *ctx, const struct tw_read *rd, const 
 {
 	const struct tw_spec *ts = &rd->ts;
 	struct tw_observed o = observed_of(rd);
-	char kafka_err[512] = "", dlq_err[512], apply_err[1024];
+	char topics_err[512], apply_err[1024];
+	struct reconcile_topic tt[2];
 	cJSON *dep = NULL, *pods = NULL;
 	char *config_text = NULL;
 	struct workers_health health;
 	struct tw_progress progress;
-	int parts = 0, repl = 0, rc = RECONCILE_POLL;
+	int rc = RECONCILE_POLL;
 
 	if (b->add_finalizer && reconcile_set_finalizer(ctx, RECONCILE_TW_PLURAL, rd->obj, 1) != 0)
 		return RECONCILE_ERROR;
@@ -268,12 +340,11 @@ static int run(const struct reconcile_ctx *ctx, const struct tw_read *rd, const 
 	o.topic = ts->kafka.topic;
 	o.bootstrap = ts->kafka.bootstrap;
 	o.dead_letter_topic = ts->kafka.dead_letter_topic;
-	o.topic_state = observe_topic(ctx, ts, &parts, &repl, kafka_err, sizeof(kafka_err));
-	o.partitions = parts;
-	o.kafka_error = kafka_err;
-	if (o.topic_state == TW_TOPIC_FOUND)
-		o.dlq_error =
-		    apply_dead_letter_topic(ctx, ts, parts, repl, dlq_err, sizeof(dlq_err));
+	if (apply_topics(ctx, rd, tt, &o, topics_err, sizeof(topics_err)) != 0) {
+		log_warn("topics not made", "namespace", rd->res.ns, "name", rd->res.name, "error",
+		         topics_err, NULL);
+		return RECONCILE_ERROR;
+	}
 
 	config_text = children_config_json(rd->res.name, rd->res.ns, rd->eff);
 	if (config_text == NULL)

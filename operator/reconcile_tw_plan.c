@@ -38,7 +38,7 @@ void tw_plan_begin(const struct tw_resource *r, struct tw_begin *out)
 		out->message = r->spec_error != NULL ? r->spec_error : "";
 	} else {
 		out->step = TW_STEP_RUN;
-		out->add_finalizer = set(r->status_redis) ||
+		out->add_finalizer = set(r->status_redis) || r->makes_topics ||
 		                     (r->sink_redis_addr != NULL &&
 		                      tw_plan_own_prefix(r->sink_redis_prefix, r->ns, r->name));
 	}
@@ -50,6 +50,10 @@ void tw_plan_cleanup(const struct tw_resource *r, struct tw_cleanup *out)
 	out->needed = r->has_finalizer;
 	if (!out->needed)
 		return;
+	if (r->owned_topics != NULL && set(r->bootstrap)) {
+		out->topics = *r->owned_topics;
+		out->bootstrap = r->bootstrap;
+	}
 	if (set(r->status_redis)) {
 		/* The status keys' prefix (docs/contracts.md §3). */
 		out->target[out->n].addr = r->status_redis;
@@ -94,13 +98,14 @@ static void judge_topic(const struct tw_observed *o, struct tw_plan *p)
 	if (o->topic_state == TW_TOPIC_FOUND) {
 		p->topic_status = "True";
 		p->topic_reason = "TopicFound";
+		const char *by = o->topic_owned ? " (created by the operator)" : "";
 		if (o->dlq_error == NULL)
 			snprintf(p->topic_message, sizeof(p->topic_message),
-			         "topic %s has %d partitions", o->topic, o->partitions);
+			         "topic %s has %d partitions%s", o->topic, o->partitions, by);
 		else
 			snprintf(p->topic_message, sizeof(p->topic_message),
-			         "topic %s has %d partitions; dead-letter topic %s: %s", o->topic,
-			         o->partitions, o->dead_letter_topic, o->dlq_error);
+			         "topic %s has %d partitions%s; dead-letter topic %s: %s", o->topic,
+			         o->partitions, by, o->dead_letter_topic, o->dlq_error);
 		return;
 	}
 	p->topic_status = "False";
@@ -108,8 +113,19 @@ static void judge_topic(const struct tw_observed *o, struct tw_plan *p)
 		p->topic_reason = "TopicNotFound";
 		snprintf(p->topic_message, sizeof(p->topic_message),
 		         "topic %s does not exist on %s", o->topic, o->bootstrap);
+	} else if (o->topic_state == TW_TOPIC_CREATE_FAILED) {
+		p->topic_reason = "TopicCreateFailed";
+		snprintf(p->topic_message, sizeof(p->topic_message), "topic %s on %s: %s", o->topic,
+		         o->bootstrap, o->kafka_error != NULL ? o->kafka_error : "");
+	} else if (o->topic_state == TW_TOPIC_SECRET_NOT_FOUND) {
+		p->topic_reason = "SecretNotFound";
+		snprintf(p->topic_message, sizeof(p->topic_message), "%s",
+		         o->kafka_error != NULL ? o->kafka_error : "");
 	} else {
-		p->topic_reason = "KafkaUnavailable";
+		p->topic_reason = o->topic_state == TW_TOPIC_AUTH_FAILED
+		                      ? "KafkaAuthenticationFailed"
+		                  : o->topic_state == TW_TOPIC_TLS_FAILED ? "KafkaTLSFailed"
+		                                                          : "KafkaUnavailable";
 		snprintf(p->topic_message, sizeof(p->topic_message), "Kafka at %s: %s",
 		         o->bootstrap, o->kafka_error != NULL ? o->kafka_error : "");
 	}

@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "events.h"
+#include "topic_plan.h"
 #include "tw_progress.h"
 #include "workers_health.h"
 
@@ -49,6 +50,13 @@ struct tw_resource {
 	/* sinks.redis of the parsed spec; NULL when it has none (or did not
 	 * parse) */
 	const char *sink_redis_addr, *sink_redis_prefix;
+	/* The spec parsed: the operator may create topics (the dead-letter
+	 * topic, the input topic with createTopic), so it keeps a finalizer
+	 * to delete those it made. */
+	int makes_topics;
+	/* status.kafka.createdTopics (topic_plan_owned); NULL: none. */
+	const struct topic_owned *owned_topics;
+	const char *bootstrap; /* the parsed spec's; NULL when it did not parse */
 };
 
 enum tw_step {
@@ -62,8 +70,9 @@ enum tw_step {
 struct tw_begin {
 	enum tw_step step;
 	const char *reason, *message; /* TW_STEP_REPORT: Ready False's (borrowed) */
-	int add_finalizer;            /* TW_STEP_RUN: there is Redis state to remove on deletion
-	                                 (the status keys, or a sink prefix of its own) */
+	int add_finalizer;            /* TW_STEP_RUN: there is state to remove on deletion (the
+	                                 status keys, a sink prefix of its own, topics it may
+	                                 create) */
 };
 
 /* The first decision of a pass: being deleted, then a name the labels
@@ -75,10 +84,14 @@ void tw_plan_begin(const struct tw_resource *r, struct tw_begin *out);
  * must not be wiped when one of them goes. */
 int tw_plan_own_prefix(const char *prefix, const char *ns, const char *name);
 
-/* The Redis keys a deleted resource leaves, removed in order (the first
- * failure stops the rest). */
+/* What a deleted resource leaves, removed in order (the first failure
+ * stops the rest): the topics the operator created (status.kafka.
+ * createdTopics, when the spec parsed: its bootstrap says where), then the
+ * Redis keys. */
 struct tw_cleanup {
 	int needed; /* 0: no finalizer of ours, nothing to do */
+	struct topic_owned topics;
+	const char *bootstrap; /* of the topics */
 	size_t n;
 	struct {
 		const char *addr; /* borrowed from the resource */
@@ -99,7 +112,12 @@ void tw_plan_cleanup_event(int failed, const char *error, long long deleted,
 enum tw_topic {
 	TW_TOPIC_FOUND,
 	TW_TOPIC_NOT_FOUND,
-	TW_TOPIC_UNAVAILABLE, /* Kafka could not tell */
+	TW_TOPIC_UNAVAILABLE,   /* Kafka could not tell */
+	TW_TOPIC_CREATE_FAILED, /* missing; createTopic could not make it (kafka_error) */
+	/* Kafka could not be asked (kafka_error says why, never a secret): */
+	TW_TOPIC_SECRET_NOT_FOUND, /* a Secret (key) spec.kafka names is missing */
+	TW_TOPIC_AUTH_FAILED,      /* the brokers refused the SASL login */
+	TW_TOPIC_TLS_FAILED,       /* the TLS handshake failed */
 };
 
 /* Everything one pass found, for the status. Pointers are borrowed. */
@@ -113,7 +131,8 @@ struct tw_observed {
 	const char *topic, *bootstrap, *dead_letter_topic;
 	enum tw_topic topic_state;
 	int partitions;          /* TW_TOPIC_FOUND: the input topic's */
-	const char *kafka_error; /* TW_TOPIC_UNAVAILABLE: why */
+	int topic_owned;         /* the operator created the input topic (createTopic) */
+	const char *kafka_error; /* TW_TOPIC_UNAVAILABLE, TW_TOPIC_CREATE_FAILED: why */
 	const char *dlq_error;   /* TW_TOPIC_FOUND: the dead-letter topic could
 	                            not be made; NULL: it is there */
 	const char *apply_error; /* the ConfigMap or Deployment not applied; NULL: both are */
@@ -149,7 +168,10 @@ struct tw_plan {
  * children were not applied, or the workers cannot run — the first that
  * applies, the apply failure winning over the topic), phase from Ready
  * (Running; Failed for InvalidSpec and InvalidName; else Degraded),
- * TopicReady, WorkersAvailable when there is a Deployment, replicas, and
+ * TopicReady (False: TopicNotFound, TopicCreateFailed, KafkaUnavailable,
+ * SecretNotFound, KafkaAuthenticationFailed, KafkaTLSFailed; Ready False
+ * with the same reason, hence a Warning Event when it changes),
+ * WorkersAvailable when there is a Deployment, replicas, and
  * the progress counts and lastWatermark when read. Returns 0, or -1 when
  * out of memory (out->status NULL).
  */

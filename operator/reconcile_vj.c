@@ -9,7 +9,10 @@
 
 #include "conditions.h"
 #include "events.h"
+#include "kafka_security.h"
 #include "log.h"
+#include "reconcile_topics.h"
+#include "reconcile_vj_purge.h"
 #include "vj_progress.h"
 #include "vj_spec.h"
 #include "workers_health.h"
@@ -35,6 +38,7 @@ struct vj_read {
 	struct vj_spec vs;
 	int parsed;
 	char spec_error[1024];
+	struct topic_owned owned;
 	struct vj_resource res;
 };
 
@@ -65,6 +69,9 @@ static int observe_resource(const struct reconcile_ctx *ctx, const char *ns, con
 	r->generation = reconcile_generation(rd->obj);
 	r->observed_generation = reconcile_int(rd->obj, "status", "observedGeneration");
 	r->name_ok = children_name_ok(name);
+	topic_plan_owned(reconcile_path(rd->obj, "status", NULL), &rd->owned);
+	r->owned_topics = &rd->owned;
+	r->topics_recorded = topic_plan_recorded(reconcile_path(rd->obj, "status", NULL));
 	rd->eff = children_vj_effective_spec(reconcile_path(rd->obj, "spec", NULL), &ctx->defaults);
 	if (rd->eff == NULL) {
 		r->spec = VJ_PLAN_SPEC_NOMEM;
@@ -188,12 +195,14 @@ struct vj_run {
 	cJSON *process_resources; /* vj_plan_process_resources */
 	char *config_text;
 	char hash[32];
-	struct children_secret secrets[4];
+	struct children_secret secrets[4 + SPEC_KAFKA_SECRET_REFS_MAX];
 	struct children_workload wl; /* the worker pods' template, mode by mode */
 	struct vj_progress progress;
 	struct vj_phase phase;
 	struct workers_health job_health, workers;
 	char exit_msg[512];
+	/* VJ_STOP_KAFKA: the reason (topics_reason, or SecretNotFound) */
+	const char *kafka_reason;
 };
 
 static void run_free(struct vj_run *w)
@@ -226,32 +235,20 @@ static void observe_job_pods(const struct reconcile_ctx *ctx, const cJSON *obj, 
 
 /* -------------------------------------------------------------- apply */
 
-static void delete_child(const struct reconcile_ctx *ctx, const char *resource_group,
-                         const char *resource, const char *ns, const char *name)
-{
-	struct kube_ref ref = {resource_group, "v1", resource, ns, name, NULL};
-	struct kube_delete_opts o = {.propagation_policy = "Background",
-	                             .grace_period_seconds = -1};
-	struct kube_error err;
-	char msg[600];
-	int rc = kube_client_delete(ctx->kube, &ref, &o, NULL, &err);
-	if (rc != 0 && rc != KUBE_ENOTFOUND)
-		log_warn("delete failed", "resource", resource, "namespace", ns, "name", name,
-		         "error", kube_error_format(&err, msg, sizeof(msg)), NULL);
-}
-
 /* The process Deployment goes (a finished job's workers). */
 static void remove_workers(const struct reconcile_ctx *ctx, const cJSON *obj)
 {
 	char *dn = children_name(obj, "process");
 	if (dn != NULL)
-		delete_child(ctx, "apps", "deployments", reconcile_meta(obj, "namespace"), dn);
+		reconcile_delete_child(ctx, "apps", "deployments", reconcile_meta(obj, "namespace"),
+		                       dn);
 	free(dn);
 }
 
 /* The cleanup vj_plan_cleanup asked for, then the finalizer dropped. */
 static int finalize(const struct reconcile_ctx *ctx, const struct vj_read *rd)
 {
+	struct vj_purge_pass purge;
 	struct vj_cleanup plan;
 	struct events_planned ev;
 	char err[512] = "";
@@ -261,10 +258,30 @@ static int finalize(const struct reconcile_ctx *ctx, const struct vj_read *rd)
 	vj_plan_cleanup(&rd->res, &plan);
 	if (!plan.needed)
 		return RECONCILE_OK;
-	for (size_t i = 0; i < plan.n_topics && !failed; i++)
-		if (topics_delete(ctx->topics, plan.bootstrap, plan.topics[i],
-		                  ctx->kafka_timeout_ms, err, sizeof(err)) != TOPICS_OK)
-			failed = 1;
+	/* deleteWithJob: the rows first, by a purge Job (reconcile_vj_purge.h). */
+	int purge_rc =
+	    reconcile_vj_purge(ctx, rd->obj, rd->eff, rd->parsed ? &rd->vs : NULL, &purge);
+	if (purge_rc != RECONCILE_OK)
+		return purge_rc;
+	if (plan.n_topics > 0 && rd->parsed) {
+		const struct kafka_security *sec = NULL;
+		struct kafka_security sec_buf;
+		struct secret_lookup sl;
+
+		if (reconcile_kafka_security(ctx, rd->res.ns, &rd->vs.kafka, &sl, &sec_buf, &sec,
+		                             err, sizeof(err)) != 0)
+			/* Its Secret went first (a namespace being deleted): waiting
+			 * would hold the resource, and its namespace, for ever. */
+			log_warn("topics left: no credentials", "namespace", rd->res.ns, "name",
+			         rd->res.name, "error", err, NULL);
+		else
+			for (size_t i = 0; i < plan.n_topics && !failed; i++)
+				if (topics_delete(ctx->topics, plan.bootstrap, sec, plan.topics[i],
+				                  ctx->kafka_timeout_ms, err,
+				                  sizeof(err)) != TOPICS_OK)
+					failed = 1;
+		secret_lookup_free(&sl);
+	}
 	if (!failed && plan.redis_addr != NULL &&
 	    reconcile_redis_delete_prefix(ctx, plan.redis_addr, plan.redis_prefix, &n, err,
 	                                  sizeof(err)) != 0)
@@ -277,6 +294,7 @@ static int finalize(const struct reconcile_ctx *ctx, const struct vj_read *rd)
 	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, rd->obj, 0) != 0)
 		return RECONCILE_ERROR;
 	events_emit_planned(ctx->kube, rd->obj, &ev, ctx->instance);
+	reconcile_vj_purge_finish(ctx, rd->obj, &purge);
 	return RECONCILE_OK;
 }
 
@@ -287,28 +305,79 @@ static size_t secrets_of(const struct vj_spec *vs, struct children_secret *out)
 	if (vs->sinks.postgres.enabled && vs->sinks.postgres.dsn.name != NULL)
 		out[n++] = (struct children_secret){vs->sinks.postgres.dsn.name,
 		                                    vs->sinks.postgres.dsn.key};
+	if (vs->sinks.postgres.enabled && vs->sinks.postgres.tls_ca.name != NULL)
+		out[n++] = (struct children_secret){vs->sinks.postgres.tls_ca.name,
+		                                    vs->sinks.postgres.tls_ca.key};
 	if (vs->sinks.redis.enabled && vs->sinks.redis.password.name != NULL)
 		out[n++] = (struct children_secret){vs->sinks.redis.password.name,
 		                                    vs->sinks.redis.password.key};
 	if (vs->sinks.influxdb.enabled && vs->sinks.influxdb.token.name != NULL)
 		out[n++] = (struct children_secret){vs->sinks.influxdb.token.name,
 		                                    vs->sinks.influxdb.token.key};
+	n += children_kafka_secrets(&vs->kafka, out + n);
 	return n;
 }
 
-/* The task topic, one partition per possible replica, and its dead-letter
- * topic. Returns 0, or -1 with the reason in err. */
-static int apply_topics(const struct reconcile_ctx *ctx, const struct vj_spec *vs, char *err,
-                        size_t err_size)
+/* The task topic, one partition per possible replica (grown when
+ * maxReplicas grew: vj_plan_partitions), and its dead-letter topic, each
+ * created when missing (reconcile_topics.h), with the operator's Kafka
+ * settings for the spec (reconcile_kafka_security). Returns 0, or -1 with
+ * the reason in err and its condition reason in *reason. */
+static int apply_topics(const struct reconcile_ctx *ctx, const struct vj_read *rd,
+                        const char **reason, char *err, size_t err_size)
 {
-	const char *topics[] = {vs->kafka.topic, vs->kafka.dead_letter_topic};
+	const struct vj_spec *vs = &rd->vs;
+	struct reconcile_topic tt[2] = {
+	    {.name = vs->kafka.topic,
+	     .may_create = 1,
+	     .partitions = vs->workers.max_replicas,
+	     .replication = vs->kafka.replication_factor},
+	    {.name = vs->kafka.dead_letter_topic,
+	     .may_create = 1,
+	     .partitions = vs->workers.max_replicas,
+	     .replication = vs->kafka.replication_factor},
+	};
+	const struct kafka_security *sec = NULL;
+	struct kafka_security sec_buf;
+	struct secret_lookup sl;
+	int grow, rc = -1;
 
+	*reason = "KafkaUnavailable";
+	if (reconcile_kafka_security(ctx, rd->res.ns, &vs->kafka, &sl, &sec_buf, &sec, err,
+	                             err_size) != 0) {
+		*reason = "SecretNotFound";
+		goto out;
+	}
+	reconcile_topics_describe(ctx, rd->obj, vs->kafka.bootstrap, sec, tt, 2);
+	if (reconcile_topics_apply(ctx, RECONCILE_VJ_PLURAL, rd->obj, vs->kafka.bootstrap, sec, tt,
+	                           2, err, err_size) != 0)
+		goto out;
 	for (size_t i = 0; i < 2; i++)
-		if (topics_create(ctx->topics, vs->kafka.bootstrap, topics[i],
-		                  vs->workers.max_replicas, -1, ctx->kafka_timeout_ms, err,
-		                  err_size) != TOPICS_OK)
-			return -1;
-	return 0;
+		if (tt[i].state != TOPIC_STATE_FOUND) {
+			snprintf(err, err_size, "%s",
+			         tt[i].error[0] != '\0' ? tt[i].error : "not created");
+			if (tt[i].rc != TOPICS_OK)
+				*reason = topics_reason(tt[i].rc);
+			goto out;
+		}
+	grow = vj_plan_partitions(tt[0].partitions_now, vs->workers.max_replicas,
+	                          tt[0].owned || tt[0].created);
+	if (grow > 0) {
+		int g = topics_grow(ctx->topics, vs->kafka.bootstrap, sec, tt[0].name, grow,
+		                    ctx->kafka_timeout_ms, err, err_size);
+		if (g != TOPICS_OK) {
+			*reason = topics_reason(g);
+			goto out;
+		}
+		char parts[16];
+		snprintf(parts, sizeof(parts), "%d", grow);
+		log_info("topic grown", "namespace", rd->res.ns, "name", rd->res.name, "topic",
+		         tt[0].name, "partitions", parts, NULL);
+	}
+	rc = 0;
+out:
+	secret_lookup_free(&sl);
+	return rc;
 }
 
 /* Creates the Job of w's mode unless it exists; *out (may be NULL) is the
@@ -410,7 +479,7 @@ static int apply_infra(const struct reconcile_ctx *ctx, const struct vj_read *rd
 
 	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, obj, 1) != 0)
 		return -1;
-	if (apply_topics(ctx, vs, err, err_size) != 0)
+	if (apply_topics(ctx, rd, &w->kafka_reason, err, err_size) != 0)
 		return VJ_STOP_KAFKA;
 	w->config_text = children_config_json(rd->res.name, rd->res.ns, rd->eff);
 	cm = w->config_text != NULL ? children_configmap(obj, KIND_LABEL, w->config_text) : NULL;
@@ -474,6 +543,8 @@ static int run(const struct reconcile_ctx *ctx, const struct vj_read *rd)
 	}
 	o.stop = (enum vj_stop)stop;
 	o.stop_error = err;
+	if (o.stop == VJ_STOP_KAFKA)
+		o.stop_reason = w.kafka_reason;
 	if (o.stop == VJ_STOP_NONE) {
 		if (observe_progress(ctx, rd, &w.progress) == 0)
 			o.progress = &w.progress;

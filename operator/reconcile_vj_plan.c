@@ -228,8 +228,13 @@ void vj_plan_cleanup(const struct vj_resource *r, struct vj_cleanup *out)
 	out->needed = r->has_finalizer;
 	if (!out->needed)
 		return;
-	if (r->spec == VJ_PLAN_SPEC_OK) {
-		/* The task topics are the job's own. */
+	if (r->spec == VJ_PLAN_SPEC_OK && r->topics_recorded) {
+		out->bootstrap = r->bootstrap;
+		for (size_t i = 0; r->owned_topics != NULL && i < r->owned_topics->n; i++)
+			out->topics[out->n_topics++] = r->owned_topics->name[i];
+	} else if (r->spec == VJ_PLAN_SPEC_OK) {
+		/* Made by an operator from before the record, which deleted
+		 * the spec's task topics: so does this one. */
 		out->bootstrap = r->bootstrap;
 		out->topics[out->n_topics++] = r->topic;
 		out->topics[out->n_topics++] = r->dead_letter_topic;
@@ -239,6 +244,11 @@ void vj_plan_cleanup(const struct vj_resource *r, struct vj_cleanup *out)
 		snprintf(out->redis_prefix, sizeof(out->redis_prefix), "sluice:vj:%s:%s:", r->ns,
 		         r->name);
 	}
+}
+
+int vj_plan_partitions(int current, int max_replicas, int owned)
+{
+	return owned ? topic_plan_grow(current, max_replicas) : 0;
 }
 
 void vj_plan_cleanup_event(int failed, const char *error, long long deleted,
@@ -323,7 +333,10 @@ static void judge(const struct vj_observed *o, struct vj_plan *p)
 	case VJ_STOP_KAFKA:
 		snprintf(note, sizeof(note), "Kafka at %s: %s", o->bootstrap,
 		         o->stop_error != NULL ? o->stop_error : "");
-		stopped(p, kept, "KafkaUnavailable", note, VJ_PLAN_POLL);
+		/* stop_reason: SecretNotFound, KafkaAuthenticationFailed,
+		 * KafkaTLSFailed (operator/topics.h); NULL: KafkaUnavailable. */
+		stopped(p, kept, o->stop_reason != NULL ? o->stop_reason : "KafkaUnavailable", note,
+		        VJ_PLAN_POLL);
 		return;
 	case VJ_STOP_CONFIG:
 		stopped(p, kept, "ApplyFailed", o->stop_error, VJ_PLAN_ERROR);

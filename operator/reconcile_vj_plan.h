@@ -34,6 +34,7 @@
 #include <cjson/cJSON.h>
 
 #include "events.h"
+#include "topic_plan.h"
 #include "vj_progress.h"
 #include "workers_health.h"
 
@@ -85,6 +86,10 @@ struct vj_resource {
 	const char *spec_error; /* VJ_PLAN_SPEC_INVALID: the parser's message */
 	/* The parsed spec's task topics (VJ_PLAN_SPEC_OK), NULL otherwise. */
 	const char *bootstrap, *topic, *dead_letter_topic;
+	/* status.kafka.createdTopics: recorded (topic_plan_recorded) and the
+	 * names (topic_plan_owned; NULL: none). */
+	int topics_recorded;
+	const struct topic_owned *owned_topics;
 	/* Where the progress keys are: --redis-addr, else the spec's
 	 * sinks.redis.addr when it parsed and has one; NULL: nowhere. */
 	const char *status_redis;
@@ -161,14 +166,16 @@ void vj_plan_gpu(const char *codec, const struct vj_gpu_nodes *nodes, struct vj_
 int vj_plan_process_resources(const cJSON *resources, const char *codec, cJSON **out);
 
 /* What a deleted job leaves, removed in order (the first failure stops the
- * rest): its task topic and dead-letter topic (when the spec parsed), then
- * its progress keys "sluice:vj:<ns>:<name>:" on the status Redis. */
+ * rest): the topics the operator created (status.kafka.createdTopics; a
+ * job from before that record: its task and dead-letter topics, as
+ * before), when the spec parsed (its bootstrap says where), then its
+ * progress keys "sluice:vj:<ns>:<name>:" on the status Redis. */
 struct vj_cleanup {
 	int needed; /* 0: no finalizer of ours, nothing to do */
 	size_t n_topics;
-	const char *topics[2];  /* borrowed from the resource */
-	const char *bootstrap;  /* of the topics */
-	const char *redis_addr; /* NULL: no Redis to clean */
+	const char *topics[TOPIC_PLAN_MAX]; /* borrowed from the resource */
+	const char *bootstrap;              /* of the topics */
+	const char *redis_addr;             /* NULL: no Redis to clean */
 	char redis_prefix[VJ_PLAN_PREFIX_MAX];
 };
 
@@ -200,11 +207,18 @@ struct vj_phase {
 void vj_plan_phase(int split_job, int assemble_job, const struct vj_progress *progress,
                    struct vj_phase *out);
 
+/* The partition count to grow the task topic to when maxReplicas grew past
+ * it: topic_plan_grow(current, max_replicas) for a topic the operator
+ * created (owned); 0 for someone else's (its keys' partitions are theirs
+ * to change). */
+int vj_plan_partitions(int current, int max_replicas, int owned);
+
 /* Where a pass stopped before its phase was known. */
 enum vj_stop {
 	VJ_STOP_NONE,      /* it got through: phase says the rest */
 	VJ_STOP_REPORT,    /* VJ_STEP_REPORT: stop_reason, stop_error */
-	VJ_STOP_KAFKA,     /* a task topic not made: stop_error */
+	VJ_STOP_KAFKA,     /* a task topic not made: stop_error; stop_reason the
+	                      condition's reason (NULL: KafkaUnavailable) */
 	VJ_STOP_CONFIG,    /* the ConfigMap not applied: stop_error */
 	VJ_STOP_NO_IMAGE,  /* no worker image to run a Job with */
 	VJ_STOP_SPLIT_JOB, /* the split Job not made: stop_error */

@@ -22,6 +22,7 @@ struct redis_pool {
 	size_t nslots;
 	uint64_t tick;
 	struct redis_pool_stats stats;
+	char *auth_addr, *auth_user, *auth_password; /* redis_pool_auth; NULL: none */
 	struct slot slots[];
 };
 
@@ -45,6 +46,16 @@ struct redis_pool *redis_pool_new(int timeout_ms, size_t max_addrs)
 	return p;
 }
 
+static void free_auth(struct redis_pool *p)
+{
+	if (p->auth_password != NULL)
+		explicit_bzero(p->auth_password, strlen(p->auth_password));
+	free(p->auth_addr);
+	free(p->auth_user);
+	free(p->auth_password);
+	p->auth_addr = p->auth_user = p->auth_password = NULL;
+}
+
 void redis_pool_free(struct redis_pool *p)
 {
 	if (p == NULL)
@@ -54,8 +65,38 @@ void redis_pool_free(struct redis_pool *p)
 			redisFree(p->slots[i].idle);
 		free(p->slots[i].addr);
 	}
+	free_auth(p);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
+}
+
+int redis_pool_auth(struct redis_pool *p, const char *addr, const char *user, const char *password)
+{
+	free_auth(p);
+	if (addr == NULL || password == NULL || password[0] == '\0')
+		return 0;
+	p->auth_addr = strdup(addr);
+	p->auth_user = user != NULL && user[0] != '\0' ? strdup(user) : NULL;
+	p->auth_password = strdup(password);
+	if (p->auth_addr == NULL || p->auth_password == NULL ||
+	    (user != NULL && user[0] != '\0' && p->auth_user == NULL)) {
+		free_auth(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* A new connection to addr, with the credentials kept for it. */
+static redisContext *open_conn(const struct redis_pool *p, const char *addr, int timeout_ms,
+                               char *errbuf, size_t errbuf_size)
+{
+	struct redis_auth a = {NULL, NULL};
+
+	if (p != NULL && p->auth_addr != NULL && strcmp(p->auth_addr, addr) == 0) {
+		a.user = p->auth_user;
+		a.password = p->auth_password;
+	}
+	return redis_conn_open_auth(addr, &a, timeout_ms, errbuf, errbuf_size);
 }
 
 /* The slot of addr, or NULL. Called with the lock held. */
@@ -146,7 +187,7 @@ int redis_pool_run(struct redis_pool *p, const char *addr, redis_pool_fn fn, voi
 	int reused = c != NULL, rc;
 
 	if (c == NULL) {
-		c = redis_conn_open(addr, NULL, timeout_ms, errbuf, errbuf_size);
+		c = open_conn(p, addr, timeout_ms, errbuf, errbuf_size);
 		if (c == NULL)
 			return -1;
 		if (p != NULL)
@@ -159,7 +200,7 @@ int redis_pool_run(struct redis_pool *p, const char *addr, redis_pool_fn fn, voi
 		count(p, &p->stats.dropped);
 		count(p, &p->stats.retried);
 		redisFree(c);
-		c = redis_conn_open(addr, NULL, timeout_ms, errbuf, errbuf_size);
+		c = open_conn(p, addr, timeout_ms, errbuf, errbuf_size);
 		if (c == NULL)
 			return -1;
 		count(p, &p->stats.opened);

@@ -53,6 +53,15 @@ typedef int (*redis_pool_fn)(redisContext *c, const char *addr, void *arg, char 
  */
 struct redis_pool *redis_pool_new(int timeout_ms, size_t max_addrs);
 
+/*
+ * Connections to addr authenticate as user (NULL or "": the default user)
+ * with password (lib/redis_conn.h), the operator's status Redis being the
+ * one Redis it holds credentials for; other addresses connect without.
+ * Call before the pool is used. Copies the strings. Returns 0, or -1 when
+ * out of memory.
+ */
+int redis_pool_auth(struct redis_pool *p, const char *addr, const char *user, const char *password);
+
 /* Closes every kept connection and frees the pool. No call may be running.
  * NULL is a no-op. */
 void redis_pool_free(struct redis_pool *p);

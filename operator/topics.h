@@ -3,12 +3,22 @@
  * the ones the operator owns (a VideoJob's task topic, a dead-letter
  * topic), delete them when the resource goes.
  *
- * Resources name their own bootstrap servers, so this keeps one librdkafka
- * producer handle per distinct bootstrap string (at most TOPICS_MAX_CLIENTS,
+ * Resources name their own bootstrap servers and credentials, so this keeps
+ * one librdkafka producer handle per distinct bootstrap string and security
+ * settings (topics_key; at most TOPICS_MAX_CLIENTS,
  * the least recently used closed past that), made with lib/kafka.h and
  * allow.auto.create.topics=false so that asking about a topic never creates
  * it. An unknown host does not block start-up: a call waits at most its
  * timeout and says "unavailable".
+ *
+ * Security failures: librdkafka retries a refused login or handshake by
+ * itself and tells only its error callback, while the call waits. So
+ * kafka_topic_describe asks in slices of a second, looking at the handle's
+ * error events between them, and topics_describe answers TOPICS_EAUTH or
+ * TOPICS_ETLS as soon as one says so. A handle that
+ * failed so is closed once no call runs on it: the next call makes a new
+ * one from the settings it is given (a Secret fixed in the meantime), and
+ * no handle retries bad credentials in the background.
  *
  * Threads: any thread; one mutex guards the handle cache (librdkafka
  * handles are thread-safe, calls run outside the lock).
@@ -18,6 +28,8 @@
 
 #include <stddef.h>
 
+#include "kafka.h"
+
 #define TOPICS_MAX_CLIENTS 16
 
 enum topics_rc {
@@ -25,7 +37,47 @@ enum topics_rc {
 	TOPICS_ENOTFOUND = -1,    /* the cluster answered: no such topic */
 	TOPICS_EUNAVAILABLE = -2, /* no answer in time: unknown host, brokers down */
 	TOPICS_EFAILED = -3,      /* another refusal (errbuf says which) */
+	TOPICS_EAUTH = -4,        /* SASL authentication failed (errbuf: librdkafka's reason) */
+	TOPICS_ETLS = -5,         /* the TLS handshake failed: unknown CA, expired
+	                             certificate, name mismatch (errbuf: the reason) */
 };
+
+/* kafka_security_failure (lib/kafka.h) as a topics_rc: TOPICS_EAUTH,
+ * TOPICS_ETLS, else 0. Pure. */
+int topics_security_failure(int err, const char *text);
+
+/* The condition reason of a topics_rc: "KafkaAuthenticationFailed",
+ * "KafkaTLSFailed", "TopicNotFound", "KafkaUnavailable" (unavailable and
+ * any other failure); NULL for TOPICS_OK. Pure. */
+const char *topics_reason(int rc);
+
+/* kafka_take_security_error (lib/kafka.h) as a topics_rc: for topics.c's
+ * and lag.c's handles, which nobody else polls. */
+int topics_drain_errors(rd_kafka_t *rk, char *errbuf, size_t errbuf_size);
+
+/*
+ * The replication factor of a topic the operator creates: requested
+ * (spec.kafka.replicationFactor, or createTopic's) when above 0, else
+ * min(3, brokers) (brokers < 1 counts as 1). Pure.
+ */
+int topics_replication(int requested, int brokers);
+
+/* min.insync.replicas for a topic of replication factor rf: min(2, rf)
+ * when rf > 1 (a write is acknowledged by two copies, and one broker may
+ * be lost without stopping producers), else 0 (the broker's default). Pure. */
+int topics_min_insync(int rf);
+
+/*
+ * The cache key of a client for bootstrap with security sec (NULL:
+ * PLAINTEXT): "<bootstrap>#<16 hex digits>", the digits a 64-bit FNV-1a
+ * hash of every security field (a field's absence and its empty value
+ * differ), so two resources on one cluster with other credentials never
+ * share a handle, and a bad password cannot poison another resource's
+ * client. Cut to size. Returns buf. Pure.
+ */
+#define TOPICS_KEY_MAX 1100
+const char *topics_key(const char *bootstrap, const struct kafka_security *sec, char *buf,
+                       size_t size);
 
 struct topics;
 
@@ -34,16 +86,34 @@ struct topics *topics_new(const char *client_id);
 /* Closes every handle. NULL is a no-op. */
 void topics_free(struct topics *t);
 
-/* Partition and replica counts of topic on bootstrap. */
-int topics_describe(struct topics *t, const char *bootstrap, const char *topic, int timeout_ms,
-                    int *partitions, int *replication, char *errbuf, size_t errbuf_size);
+/* Every call below takes the cluster as bootstrap and sec (NULL:
+ * PLAINTEXT; copied into the handle, so it need not outlive the call). */
 
-/* Creates topic (an existing one is success, left as it is). */
-int topics_create(struct topics *t, const char *bootstrap, const char *topic, int partitions,
-                  int replication, int timeout_ms, char *errbuf, size_t errbuf_size);
+/* Partition and replica counts of topic on bootstrap. */
+int topics_describe(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                    const char *topic, int timeout_ms, int *partitions, int *replication,
+                    char *errbuf, size_t errbuf_size);
+
+/*
+ * Creates topic with partitions and replication factor
+ * topics_replication(replication, brokers in the cluster), with
+ * topics_min_insync of it; an existing one is success, left as it is.
+ * *created (may be NULL): 1 when this call created it. A created topic is
+ * waited for on every broker (kafka_topic_wait) within timeout_ms, so a
+ * producer started next cannot meet a broker that does not know it.
+ */
+int topics_create(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                  const char *topic, int partitions, int replication, int timeout_ms, int *created,
+                  char *errbuf, size_t errbuf_size);
+
+/* Grows topic to partitions (never shrinks; one that has them is success)
+ * and waits for the new partitions on every broker. */
+int topics_grow(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                const char *topic, int partitions, int timeout_ms, char *errbuf,
+                size_t errbuf_size);
 
 /* Deletes topic (an absent one is success). */
-int topics_delete(struct topics *t, const char *bootstrap, const char *topic, int timeout_ms,
-                  char *errbuf, size_t errbuf_size);
+int topics_delete(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                  const char *topic, int timeout_ms, char *errbuf, size_t errbuf_size);
 
 #endif

@@ -17,9 +17,13 @@
 #   - playwright-core from the npm registry (the dashboard's browser test
 #     drives Debian's chromium with it; no browser download of its own);
 #   - pyarrow from PyPI in a virtualenv, $SLUICE_CACHE/venv-pyarrow-$PYARROW_VERSION
-#     (the Parquet reader's tests compare with the files it writes).
+#     (the Parquet reader's tests compare with the files it writes);
+#   - only with `deps.sh bench-refs` (make bench runs it; not part of all):
+#     pyspark and apache-flink (PyFlink) from PyPI, each in its own
+#     virtualenv, $SLUICE_CACHE/venv-bench-refs-{spark-$PYSPARK_VERSION,flink-$APACHE_FLINK_VERSION}
+#     (the references tests/bench/ compares Sluice with).
 #
-# Usage: scripts/deps.sh [apt|python|pyarrow|kafka|k8s|influxdb|helm|browser|all]   (default: all)
+# Usage: scripts/deps.sh [apt|python|pyarrow|bench-refs|kafka|k8s|influxdb|helm|browser|all]   (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -249,6 +253,40 @@ deps_pyarrow() {
 	touch "$dir/.complete"
 }
 
+# One virtualenv at $1 holding the pip requirement $2 (whose module $3 must
+# import), made once: in place, like pyarrow's, and marked complete last, so
+# an interrupted install is never taken for a finished one.
+bench_ref_venv() {
+	local dir=$1 req=$2 mod=$3
+	if [ -f "$dir/.complete" ] && "$dir/bin/python" -c "import $mod" 2>/dev/null; then
+		say "$req: cached in $dir"
+		return 0
+	fi
+	say "$req: installing from PyPI into $dir (first run: a few minutes)"
+	rm -rf "$dir"
+	python3 -m venv "$dir" || die "python3 -m venv failed (apt-get install python3-venv)"
+	if ! "$dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+		"$req" >"$dir/pip.log" 2>&1; then
+		tail -n 20 "$dir/pip.log" >&2
+		die "could not install $req; full log: $dir/pip.log"
+	fi
+	"$dir/bin/python" -c "import $mod" || die "$req installed but 'import $mod' fails"
+	touch "$dir/.complete"
+}
+
+# The references make bench compares with (tests/bench/): pyspark and
+# PyFlink pin different py4j releases, so each has a virtualenv of its own.
+deps_bench_refs() {
+	command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
+	# One installer at a time: a second waits, then finds them cached.
+	exec 9>"$SLUICE_CACHE/bench-refs.lock"
+	flock 9
+	bench_ref_venv "$SLUICE_CACHE/venv-bench-refs-spark-$PYSPARK_VERSION" \
+		"pyspark==$PYSPARK_VERSION" pyspark
+	bench_ref_venv "$SLUICE_CACHE/venv-bench-refs-flink-$APACHE_FLINK_VERSION" \
+		"apache-flink==$APACHE_FLINK_VERSION" pyflink.table
+}
+
 mkdir -p "$SLUICE_CACHE"
 case "${1:-all}" in
 apt) deps_apt ;;
@@ -257,6 +295,7 @@ k8s) deps_k8s ;;
 influxdb) deps_influxdb ;;
 python) deps_python ;;
 pyarrow) deps_pyarrow ;;
+bench-refs) deps_bench_refs ;;
 helm) deps_helm ;;
 browser) deps_browser ;;
 all)
@@ -269,5 +308,5 @@ all)
 	deps_helm
 	deps_browser
 	;;
-*) die "unknown part '$1' (apt, python, pyarrow, kafka, k8s, influxdb, helm, browser or all)" ;;
+*) die "unknown part '$1' (apt, python, pyarrow, bench-refs, kafka, k8s, influxdb, helm, browser or all)" ;;
 esac

@@ -13,8 +13,15 @@ PLAYWRIGHT_CORE_VERSION=1.65.1
 # pyarrow writes the Parquet files the reader's tests compare with (a
 # virtualenv in $SLUICE_CACHE/venv-pyarrow-$PYARROW_VERSION).
 PYARROW_VERSION=26.0.1
+# The references `make bench` compares Sluice with (tests/bench/): pyspark
+# and Apache Flink's PyFlink from PyPI, each in a virtualenv of its own
+# (they pin different py4j releases), $SLUICE_CACHE/venv-bench-refs-spark-$PYSPARK_VERSION
+# and $SLUICE_CACHE/venv-bench-refs-flink-$APACHE_FLINK_VERSION (scripts/deps.sh bench-refs).
+# PySpark 4 and Flink 2.2 run on Java 17; apache-flink 2.2 has cp311 wheels.
+PYSPARK_VERSION=4.1.4
+APACHE_FLINK_VERSION=2.2.1
 # uPlot (npm), the dashboard's charts: fetched into $SLUICE_CACHE/npm and
 # embedded in sluice-dashboard at build time (scripts/dashboard-assets.sh).
 UPLOT_VERSION=1.6.32
 UPLOT_SHA256=4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
-export SLUICE_CACHE KAFKA_VERSION K8S_VERSION INFLUXDB_VERSION HELM_VERSION PYARROW_VERSION PLAYWRIGHT_CORE_VERSION UPLOT_VERSION UPLOT_SHA256
+export SLUICE_CACHE KAFKA_VERSION K8S_VERSION INFLUXDB_VERSION HELM_VERSION PYARROW_VERSION PYSPARK_VERSION APACHE_FLINK_VERSION PLAYWRIGHT_CORE_VERSION UPLOT_VERSION UPLOT_SHA256

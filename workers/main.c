@@ -27,6 +27,7 @@
 #ifdef SLUICE_WORKER_VIDEO
 #include "video_assemble.h"
 #include "video_process.h"
+#include "video_purge.h"
 #include "video_split.h"
 #include "video_watch.h"
 #endif
@@ -96,6 +97,24 @@ static const struct config_option options[] = {
     {.name = "load.progress", .flag = "--progress", .type = CONFIG_ENUM, .def = "auto",
      .choices = progress_choices,
      .help = "load: progress on stderr: a bar on a terminal (auto), bar, log lines, none."},
+    {.name = "load.tls", .flag = "--tls", .type = CONFIG_BOOL, .def = "false",
+     .help = "load: TLS to the brokers (implied by any --tls-* option); the system's CAs."},
+    {.name = "load.tls_ca_file", .flag = "--tls-ca-file", .type = CONFIG_STRING,
+     .help = "load: PEM file of the CAs the brokers' certificates must chain to."},
+    {.name = "load.tls_cert_file", .flag = "--tls-cert-file", .type = CONFIG_STRING,
+     .help = "load: PEM file of a client certificate (with --tls-key-file)."},
+    {.name = "load.tls_key_file", .flag = "--tls-key-file", .type = CONFIG_STRING,
+     .help = "load: PEM file of the client certificate's private key."},
+    {.name = "load.tls_server_name", .flag = "--tls-server-name", .type = CONFIG_STRING,
+     .help = "load: the name the brokers' certificates must carry (default: each broker's host)."},
+    {.name = "load.sasl_mechanism", .flag = "--sasl-mechanism", .type = CONFIG_STRING,
+     .help = "load: SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."},
+    {.name = "load.sasl_username", .flag = "--sasl-username", .type = CONFIG_STRING,
+     .help = "load: SASL username."},
+    {.name = "load.sasl_password", .flag = NULL, .env = "SLUICE_KAFKA_SASL_PASSWORD",
+     .type = CONFIG_STRING, .help = "load: SASL password (never a flag)."},
+    {.name = "load.sasl_password_file", .flag = "--sasl-password-file", .type = CONFIG_STRING,
+     .help = "load: a file holding the SASL password (else $SLUICE_KAFKA_SASL_PASSWORD)."},
     {.name = "export.last", .flag = "--last", .type = CONFIG_INT, .def = "10", .min = 1,
      .max = EXPORT_LAST_MAX, .help = "export: how many of the latest windows to write."},
     {.name = "export.key", .flag = "--key", .type = CONFIG_STRING,
@@ -126,6 +145,7 @@ static const char usage[] =
     "                        [--encoder-threads N] [--filter-threads N]\n"
     "                                           process its segment tasks\n"
     "  sluice-worker assemble --config VJ.json  join its finished segments\n"
+    "  sluice-worker purge --config VJ.json     delete its rows from PostgreSQL\n"
     "  sluice-worker watch --config VW.json [--kubeconfig F] [--upload-addr IP]\n"
     "                                           turn a folder's new files into VideoJobs\n"
     "  sluice-worker load --file F.csv --topic T --bootstrap HOST:PORT\n"
@@ -140,6 +160,8 @@ static const char modes[] =
     "  split      probe a VideoJob's source, publish one task per keyframe-aligned segment\n"
     "  process    decode, filter and re-encode segments; write per-frame analysis\n"
     "  assemble   concatenate a VideoJob's finished segments into its output\n"
+    "  purge      delete a VideoJob's plan, segment and frame rows from PostgreSQL\n"
+    "             (the operator's purge Job, spec.sinks.postgres.deleteWithJob)\n"
     "  watch      make a VideoJob of each new file in a VideoWatch's folder, and of\n"
     "             each upload to its endpoint (docs/video-watch.md)\n"
     "  probe      ask the worker in this container for /healthz or /readyz\n"
@@ -147,13 +169,13 @@ static const char modes[] =
     "             SLUICE_METRICS_PORT_FILE, SLUICE_METRICS_PORT, SLUICE_METRICS_ADDR)\n";
 
 static const char *const planned[] = {"telemetry", "load",     "export", "split",
-                                      "process",   "assemble", "watch"};
+                                      "process",   "assemble", "watch",  "purge"};
 
 /* Modes whose --config FILE is the resource (docs/contracts.md §1). */
 static int takes_spec(const char *mode)
 {
 	static const char *const m[] = {"telemetry", "export", "split", "process",
-	                                "assemble",  "watch",  NULL};
+	                                "assemble",  "watch",  "purge", NULL};
 
 	for (size_t i = 0; m[i] != NULL; i++)
 		if (strcmp(mode, m[i]) == 0)
@@ -222,6 +244,7 @@ static int run_telemetry(struct app *app, const char *spec_path)
 	}
 	app->healthz = telemetry_healthz;
 	app->readyz = telemetry_readyz;
+	app->state = telemetry_state;
 	app->check_arg = t;
 	if (app_start(app) < 0) {
 		status = 1;
@@ -268,6 +291,7 @@ static int run_process(struct app *app, const char *spec_path)
 		return APP_EXIT_USAGE;
 	}
 	app->readyz = video_process_readyz;
+	app->state = video_process_state;
 	app->check_arg = p;
 	if (app_start(app) < 0) {
 		status = 1;
@@ -323,7 +347,8 @@ static int run_watch(struct app *app, const char *spec_path)
 static int is_video_mode(const char *mode)
 {
 	return mode != NULL && (strcmp(mode, "split") == 0 || strcmp(mode, "process") == 0 ||
-	                        strcmp(mode, "assemble") == 0 || strcmp(mode, "watch") == 0);
+	                        strcmp(mode, "assemble") == 0 || strcmp(mode, "watch") == 0 ||
+	                        strcmp(mode, "purge") == 0);
 }
 
 /* Runs argv in sluice-worker-video, the sibling of this executable;
@@ -363,6 +388,15 @@ static int run_load(struct app *app)
 	    .client_id = config_get_string(cfg, "kafka.client_id"),
 	    .rate = config_get_int(cfg, "load.rate"),
 	    .as_json = config_get_bool(cfg, "load.as_json"),
+	    .tls = config_get_bool(cfg, "load.tls"),
+	    .tls_ca_file = config_get_string(cfg, "load.tls_ca_file"),
+	    .tls_cert_file = config_get_string(cfg, "load.tls_cert_file"),
+	    .tls_key_file = config_get_string(cfg, "load.tls_key_file"),
+	    .tls_server_name = config_get_string(cfg, "load.tls_server_name"),
+	    .sasl_mechanism = config_get_string(cfg, "load.sasl_mechanism"),
+	    .sasl_username = config_get_string(cfg, "load.sasl_username"),
+	    .sasl_password = config_get_string(cfg, "load.sasl_password"),
+	    .sasl_password_file = config_get_string(cfg, "load.sasl_password_file"),
 	};
 	int status, rc;
 
@@ -484,20 +518,33 @@ int main(int argc, char **argv)
 		free(args);
 		return status;
 	}
+	if (mode != NULL && strcmp(mode, "purge") == 0) {
+		enum log_level level = LOG_LEVEL_INFO;
+
+		/* A one-shot job like split's: logs, no HTTP endpoint. */
+		log_set_component("worker");
+		(void)log_level_parse(config_get_string(app.cfg, "log.level"), &level);
+		log_set_level(level);
+		status = video_purge_main(spec_path);
+		app_stop(&app);
+		free(args);
+		return status;
+	}
 #endif
 	int known = 0;
 	for (size_t i = 0; mode != NULL && i < sizeof(planned) / sizeof(planned[0]); i++)
 		known |= strcmp(mode, planned[i]) == 0;
 	if (mode == NULL)
-		fprintf(stderr, "sluice-worker: missing mode (one of telemetry, load, export, "
-		                "split, process, assemble, watch)\nTry 'sluice-worker --help'.\n");
+		fprintf(stderr,
+		        "sluice-worker: missing mode (one of telemetry, load, export, "
+		        "split, process, assemble, watch, purge)\nTry 'sluice-worker --help'.\n");
 	else if (known)
 		fprintf(stderr, "sluice-worker: mode '%s' is not available in this build yet\n",
 		        mode);
 	else
 		fprintf(stderr,
 		        "sluice-worker: unknown mode '%s' (modes: telemetry, load, export, "
-		        "split, process, assemble, watch)\n",
+		        "split, process, assemble, watch, purge)\n",
 		        mode);
 	app_stop(&app);
 	free(args);

@@ -312,9 +312,10 @@ void spec_influxdb_free(struct spec_influxdb *s)
 int spec_parse_postgres(struct spec_ctx *c, const cJSON *sinks, const char *default_table,
                         int dsn_required, struct spec_postgres *out)
 {
-	static const char *const fields[] = {"dsn", "table", NULL};
+	static const char *const fields[] = {"dsn", "table", "tls", NULL};
+	static const char *const tls_fields[] = {"ca", NULL};
 	const char *p = "spec.sinks.postgres";
-	const cJSON *s = NULL;
+	const cJSON *s = NULL, *t = NULL;
 	int rc;
 
 	if (sinks != NULL && (rc = spec_get_object(c, sinks, "postgres", "spec.sinks", 0, &s)) < 0)
@@ -333,12 +334,21 @@ int spec_parse_postgres(struct spec_ctx *c, const cJSON *sinks, const char *defa
 		                 "%s.table: \"%s\" is not a lower-case SQL identifier "
 		                 "([a-z_][a-z0-9_]*, at most %d bytes)",
 		                 p, out->table, SPEC_SQL_IDENT_MAX);
+	if (s != NULL && (rc = spec_get_object(c, s, "tls", p, 0, &t)) < 0)
+		return rc;
+	if (t != NULL &&
+	    ((rc = spec_check_fields(c, t, "spec.sinks.postgres.tls", tls_fields)) < 0 ||
+	     (rc = spec_get_secret_ref(c, t, "ca", "spec.sinks.postgres.tls", 1,
+	                               " (a Secret reference {name, key} to the CA's PEM)",
+	                               &out->tls_ca.name, &out->tls_ca.key)) < 0))
+		return rc;
 	return 0;
 }
 
 void spec_postgres_free(struct spec_postgres *s)
 {
 	spec_secret_ref_free(&s->dsn);
+	spec_secret_ref_free(&s->tls_ca);
 	free(s->table);
 	memset(s, 0, sizeof(*s));
 }
@@ -360,6 +370,99 @@ int spec_get_bootstrap(struct spec_ctx *c, const cJSON *k, char **out)
 	return 0;
 }
 
+/* spec.kafka.tls: present (even {}) means TLS. */
+static int parse_kafka_tls(struct spec_ctx *c, const cJSON *k, struct spec_kafka_tls *out)
+{
+	static const char *const fields[] = {"ca", "cert", "key", "serverName", NULL};
+	const char *p = "spec.kafka.tls";
+	const cJSON *t;
+	int rc;
+
+	if ((rc = spec_get_object(c, k, "tls", "spec.kafka", 0, &t)) < 0 || t == NULL)
+		return rc;
+	out->enabled = 1;
+	if ((rc = spec_check_fields(c, t, p, fields)) < 0 ||
+	    (rc = spec_get_secret_ref(c, t, "ca", p, 0, "", &out->ca.name, &out->ca.key)) < 0 ||
+	    (rc = spec_get_secret_ref(c, t, "cert", p, 0, "", &out->cert.name, &out->cert.key)) <
+	        0 ||
+	    (rc = spec_get_secret_ref(c, t, "key", p, 0, "", &out->key.name, &out->key.key)) < 0 ||
+	    (rc = spec_get_string(c, t, "serverName", p, 0, NULL, SPEC_NAME_MAX,
+	                          &out->server_name)) < 0)
+		return rc;
+	if ((out->cert.name != NULL) != (out->key.name != NULL))
+		return spec_fail(c, "%s.%s: required with %s.%s (a client certificate and its key)",
+		                 p, out->cert.name != NULL ? "key" : "cert", p,
+		                 out->cert.name != NULL ? "cert" : "key");
+	if (out->server_name != NULL && !spec_no_blank(out->server_name))
+		return spec_fail(c, "%s.serverName: \"%s\" is not a host name", p,
+		                 out->server_name);
+	return 0;
+}
+
+static int parse_kafka_sasl(struct spec_ctx *c, const cJSON *k, struct spec_kafka_sasl *out)
+{
+	static const char *const fields[] = {"mechanism", "username", "password", NULL};
+	static const char *const why = " (a Secret reference {name, key})";
+	const char *p = "spec.kafka.sasl";
+	const cJSON *s, *m;
+	int rc;
+
+	if ((rc = spec_get_object(c, k, "sasl", "spec.kafka", 0, &s)) < 0 || s == NULL)
+		return rc;
+	if ((rc = spec_check_fields(c, s, p, fields)) < 0)
+		return rc;
+	m = spec_member(s, "mechanism");
+	if (m == NULL)
+		return spec_fail(
+		    c, "%s.mechanism: required (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", p);
+	if (!cJSON_IsString(m))
+		return spec_fail(c, "%s.mechanism: must be a string", p);
+	if (spec_sasl_mechanism_parse(m->valuestring, &out->mechanism) < 0)
+		return spec_fail(c,
+		                 "%s.mechanism: \"%s\" is not one of PLAIN, SCRAM-SHA-256, "
+		                 "SCRAM-SHA-512",
+		                 p, m->valuestring);
+	if ((rc = spec_get_secret_ref(c, s, "username", p, 1, why, &out->username.name,
+	                              &out->username.key)) < 0 ||
+	    (rc = spec_get_secret_ref(c, s, "password", p, 1, why, &out->password.name,
+	                              &out->password.key)) < 0)
+		return rc;
+	return 0;
+}
+
+static const char *const sasl_names[] = {
+    [SPEC_SASL_PLAIN] = "PLAIN",
+    [SPEC_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+    [SPEC_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
+};
+
+int spec_sasl_mechanism_parse(const char *s, enum spec_sasl_mechanism *out)
+{
+	for (int m = SPEC_SASL_PLAIN; m <= SPEC_SASL_SCRAM_SHA_512; m++)
+		if (strcmp(s, sasl_names[m]) == 0) {
+			*out = (enum spec_sasl_mechanism)m;
+			return 0;
+		}
+	return -1;
+}
+
+const char *spec_sasl_mechanism_name(enum spec_sasl_mechanism m)
+{
+	if (m < SPEC_SASL_PLAIN || m > SPEC_SASL_SCRAM_SHA_512)
+		return NULL;
+	return sasl_names[m];
+}
+
+int spec_get_kafka_security(struct spec_ctx *c, const cJSON *k, struct spec_kafka *out)
+{
+	int rc;
+
+	if ((rc = parse_kafka_tls(c, k, &out->tls)) < 0 ||
+	    (rc = parse_kafka_sasl(c, k, &out->sasl)) < 0)
+		return rc;
+	return 0;
+}
+
 int spec_check_topic(struct spec_ctx *c, const char *path, const char *name, const char *topic,
                      size_t max, const char *hint)
 {
@@ -371,12 +474,51 @@ int spec_check_topic(struct spec_ctx *c, const char *path, const char *name, con
 	return 0;
 }
 
+int spec_get_kafka_topics(struct spec_ctx *c, const cJSON *k, int create_allowed,
+                          struct spec_kafka *out)
+{
+	static const char *const fields[] = {"partitions", "replicationFactor", NULL};
+	const char *p = "spec.kafka.createTopic";
+	const cJSON *ct = NULL;
+	long long v;
+	int rc;
+
+	if ((rc = spec_get_int(c, k, "replicationFactor", "spec.kafka", 0, 0, SPEC_KAFKA_RF_MAX,
+	                       &v)) < 0)
+		return rc;
+	out->replication_factor = (int32_t)v;
+	if (!create_allowed)
+		return 0;
+	if ((rc = spec_get_object(c, k, "createTopic", "spec.kafka", 0, &ct)) < 0)
+		return rc;
+	if (ct == NULL)
+		return 0;
+	if ((rc = spec_check_fields(c, ct, p, fields)) < 0)
+		return rc;
+	if (spec_member(ct, "partitions") == NULL)
+		return spec_fail(c, "%s.partitions: required", p);
+	if ((rc = spec_get_int(c, ct, "partitions", p, 1, 1, SPEC_KAFKA_PARTITIONS_MAX, &v)) < 0)
+		return rc;
+	out->create_topic.partitions = (int32_t)v;
+	if ((rc = spec_get_int(c, ct, "replicationFactor", p, 0, 0, SPEC_KAFKA_RF_MAX, &v)) < 0)
+		return rc;
+	out->create_topic.replication_factor = (int32_t)v;
+	out->create_topic.enabled = 1;
+	return 0;
+}
+
 void spec_kafka_free(struct spec_kafka *k)
 {
 	free(k->bootstrap);
 	free(k->topic);
 	free(k->group);
 	free(k->dead_letter_topic);
+	spec_secret_ref_free(&k->tls.ca);
+	spec_secret_ref_free(&k->tls.cert);
+	spec_secret_ref_free(&k->tls.key);
+	free(k->tls.server_name);
+	spec_secret_ref_free(&k->sasl.username);
+	spec_secret_ref_free(&k->sasl.password);
 	memset(k, 0, sizeof(*k));
 }
 

@@ -82,12 +82,53 @@ struct spec_postgres {
 	int enabled;
 	struct spec_secret_ref dsn;
 	char *table;
+	/* spec.sinks.postgres.tls.ca: the CA (PEM) the server's certificate
+	 * must chain to, with its host name checked (sslmode=verify-full);
+	 * name NULL: no tls section, the DSN's own sslmode. */
+	struct spec_secret_ref tls_ca;
+};
+
+/* spec.kafka.tls: TLS to the brokers. ca: the CA bundle (PEM) the brokers'
+ * certificates must chain to (name NULL: the system's trust store); cert and
+ * key: a client certificate and its private key (PEM), both or neither;
+ * server_name: the name every broker's certificate must carry (NULL: the
+ * host of the address it is reached at). */
+struct spec_kafka_tls {
+	int enabled;
+	struct spec_secret_ref ca, cert, key;
+	char *server_name;
+};
+
+enum spec_sasl_mechanism {
+	SPEC_SASL_NONE = 0,
+	SPEC_SASL_PLAIN,
+	SPEC_SASL_SCRAM_SHA_256,
+	SPEC_SASL_SCRAM_SHA_512,
+};
+
+/* spec.kafka.sasl: username and password by Secret reference only. */
+struct spec_kafka_sasl {
+	enum spec_sasl_mechanism mechanism; /* SPEC_SASL_NONE: no SASL */
+	struct spec_secret_ref username, password;
+};
+
+/* spec.kafka.createTopic (a TelemetryWindow's input topic): the operator
+ * creates the topic when missing, and deletes it with the resource. */
+struct spec_kafka_create_topic {
+	int enabled;
+	int32_t partitions;
+	int32_t replication_factor; /* 0: the cluster's default (below) */
 };
 
 /* spec.kafka, as both kinds end up with it (a VideoJob derives group and
- * dead_letter_topic; a TelemetryWindow may set them). */
+ * dead_letter_topic; a TelemetryWindow may set them). replication_factor
+ * is that of the topics the operator creates; 0: min(3, brokers). */
 struct spec_kafka {
 	char *bootstrap, *topic, *group, *dead_letter_topic;
+	struct spec_kafka_tls tls;
+	struct spec_kafka_sasl sasl;
+	int32_t replication_factor;
+	struct spec_kafka_create_topic create_topic;
 };
 
 /* The workers section at spec.workers (absent: every default), with the
@@ -115,7 +156,8 @@ void spec_influxdb_free(struct spec_influxdb *s);
 
 /* spec.sinks.postgres (sinks may be NULL). table defaults to default_table
  * whether or not the section is there; dsn is a Secret reference, required
- * when dsn_required and the section is present. */
+ * when dsn_required and the section is present; tls {ca: a Secret
+ * reference, required}. */
 int spec_parse_postgres(struct spec_ctx *c, const cJSON *sinks, const char *default_table,
                         int dsn_required, struct spec_postgres *out);
 void spec_postgres_free(struct spec_postgres *s);
@@ -127,6 +169,29 @@ int spec_get_bootstrap(struct spec_ctx *c, const cJSON *k, char **out);
  * max bytes; hint, when not NULL, ends the message. */
 int spec_check_topic(struct spec_ctx *c, const char *path, const char *name, const char *topic,
                      size_t max, const char *hint);
+/* The protocol's bounds: a replication factor is an int16; partitions are
+ * bounded here so that a typo cannot ask a cluster for millions. */
+#define SPEC_KAFKA_RF_MAX 32767
+#define SPEC_KAFKA_PARTITIONS_MAX 10000
+/* spec.kafka.replicationFactor from k into out->replication_factor (0 or
+ * absent: the cluster's default) and, when create_allowed (a
+ * TelemetryWindow), spec.kafka.createTopic {partitions (required, 1..
+ * SPEC_KAFKA_PARTITIONS_MAX), replicationFactor (0 or absent: spec.kafka's)}
+ * into out->create_topic. The caller lists "replicationFactor" (and
+ * "createTopic") among k's fields. */
+int spec_get_kafka_topics(struct spec_ctx *c, const cJSON *k, int create_allowed,
+                          struct spec_kafka *out);
+/* spec.kafka.tls {ca, cert, key: Secret references; serverName} (present,
+ * even empty: TLS) and spec.kafka.sasl {mechanism, username, password:
+ * Secret references, all three required} from k into out->tls and
+ * out->sasl. A cert without its key (or the reverse) is refused. The caller
+ * lists "tls" and "sasl" among k's fields. lib/contract/kafka_security.h
+ * turns the result into librdkafka's settings. */
+int spec_get_kafka_security(struct spec_ctx *c, const cJSON *k, struct spec_kafka *out);
+/* "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" to and from the enum; parse
+ * returns 0 or -1, name NULL for SPEC_SASL_NONE. */
+int spec_sasl_mechanism_parse(const char *s, enum spec_sasl_mechanism *out);
+const char *spec_sasl_mechanism_name(enum spec_sasl_mechanism m);
 void spec_kafka_free(struct spec_kafka *k);
 
 void spec_secret_ref_free(struct spec_secret_ref *r);

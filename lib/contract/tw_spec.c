@@ -31,6 +31,8 @@ _Static_assert((int)TW_SPEC_E_INVALID == (int)SPEC_E_INVALID &&
 #define DEFAULT_DELAY_NS (INT64_C(10) * 1000 * NS_PER_MS)
 #define DEFAULT_IDLE_NS (INT64_C(30) * 1000 * NS_PER_MS)
 #define DEFAULT_TTL_NS (INT64_C(3600) * 1000 * NS_PER_MS)
+/* Longest spec.sinks.redis.username (the CRD's maxLength). */
+#define REDIS_USERNAME_MAX 256
 #define DEFAULT_MAX_ROWS 1000
 #define DEFAULT_MIN_REPLICAS 1
 #define DEFAULT_MAX_REPLICAS 10
@@ -158,8 +160,9 @@ static int in_list(char *const *list, size_t n, const char *s)
 
 static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
 {
-	static const char *const fields[] = {"bootstrap", "topic", "group", "deadLetterTopic",
-	                                     NULL};
+	static const char *const fields[] = {
+	    "bootstrap", "topic", "group", "deadLetterTopic", "replicationFactor", "createTopic",
+	    "tls",       "sasl",  NULL};
 	const char *p = "spec.kafka";
 	const cJSON *k;
 	char def[GROUP_MAX_LEN + 64];
@@ -168,6 +171,7 @@ static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct tw_spec *ou
 	if ((rc = spec_get_object(c, spec, "kafka", "spec", 1, &k)) < 0 ||
 	    (rc = spec_check_fields(c, k, p, fields)) < 0 ||
 	    (rc = spec_get_bootstrap(c, k, &out->kafka.bootstrap)) < 0 ||
+	    (rc = spec_get_kafka_security(c, k, &out->kafka)) < 0 ||
 	    (rc = spec_get_string(c, k, "topic", p, 1, NULL, SPEC_TEXT_MAX, &out->kafka.topic)) <
 	        0 ||
 	    (rc = spec_check_topic(c, p, "topic", out->kafka.topic, SPEC_TOPIC_MAX, NULL)) < 0)
@@ -188,7 +192,7 @@ static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct tw_spec *ou
 		return rc;
 	if (strcmp(out->kafka.dead_letter_topic, out->kafka.topic) == 0)
 		return spec_fail(c, "%s.deadLetterTopic: must differ from %s.topic", p, p);
-	return 0;
+	return spec_get_kafka_topics(c, k, 1, &out->kafka);
 }
 
 static int parse_format(struct spec_ctx *c, const cJSON *spec, struct tw_spec *out)
@@ -453,7 +457,7 @@ static int parse_influxdb(struct spec_ctx *c, const cJSON *sinks, struct tw_spec
 
 static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *out)
 {
-	static const char *const fields[] = {"addr", "prefix", "ttl", NULL};
+	static const char *const fields[] = {"addr", "prefix", "ttl", "username", "password", NULL};
 	const char *p = "spec.sinks.redis";
 	const cJSON *s;
 	char def[SPEC_NAME_MAX + SPEC_NAMESPACE_MAX + 16], text[64];
@@ -477,6 +481,18 @@ static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct tw_spec *o
 	if (out->sinks.redis.ttl_ns < 1000 * NS_PER_MS)
 		return spec_fail(
 		    c, "%s.ttl: %s is shorter than 1s (Redis expires in whole seconds)", p, text);
+	if ((rc = spec_get_secret_ref(c, s, "password", p, 0, "", &out->sinks.redis.password.name,
+	                              &out->sinks.redis.password.key)) < 0 ||
+	    (rc = spec_get_string(c, s, "username", p, 0, NULL, REDIS_USERNAME_MAX,
+	                          &out->sinks.redis.username)) < 0)
+		return rc;
+	/* An ACL user name has no blanks (ACL SETUSER could not create it). */
+	if (out->sinks.redis.username != NULL && !spec_no_blank(out->sinks.redis.username))
+		return spec_fail(c, "%s.username: \"%s\" has a blank", p,
+		                 out->sinks.redis.username);
+	if (out->sinks.redis.username != NULL && out->sinks.redis.password.name == NULL)
+		return spec_fail(
+		    c, "%s.username: needs %s.password (a Secret reference {name, key})", p, p);
 	return 0;
 }
 
@@ -629,6 +645,8 @@ void tw_spec_free(struct tw_spec *s)
 	spec_postgres_free(&s->sinks.postgres);
 	free(s->sinks.redis.addr);
 	free(s->sinks.redis.prefix);
+	free(s->sinks.redis.username);
+	spec_secret_ref_free(&s->sinks.redis.password);
 	spec_workers_free(&s->workers);
 	memset(s, 0, sizeof(*s));
 }

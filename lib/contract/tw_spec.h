@@ -39,7 +39,9 @@
  *     postgres: dsn {name, key} (a Secret reference, required),
  *               table (default telemetry_windows; a lower-case identifier)
  *     redis:    addr "host:port" (required), prefix (default
- *               "sluice:<namespace>:<name>:"), ttl (default 1h)
+ *               "sluice:<namespace>:<name>:"), ttl (default 1h),
+ *               password {name, key} (a Secret reference: AUTH on every
+ *               connect), username (an ACL user; needs a password)
  *   retention.maxRowsPerKey default 1000 (0: no cap)
  *   retention.maxAge        default 0s (no age limit)
  *   workers.minReplicas     default 1;  workers.maxReplicas default 10
@@ -143,6 +145,8 @@ struct tw_spec {
 			int enabled;
 			char *addr, *prefix;
 			int64_t ttl_ns;
+			char *username;                  /* NULL: the default user */
+			struct spec_secret_ref password; /* name NULL: no AUTH */
 		} redis;
 	} sinks;
 

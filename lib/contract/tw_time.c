@@ -9,9 +9,34 @@
 /* INT64_MAX ns = 9223372036 s + 854775807 ns. */
 #define MAX_S INT64_C(9223372036)
 #define MAX_S_FRAC INT64_C(854775807)
+/* TW_TIME_MIN_NS in whole seconds (it has no fraction). */
+#define MIN_S (TW_TIME_MIN_NS / NS_PER_S)
+/* |TW_TIME_MIN_NS|, for magnitudes read before their sign is applied. */
+#define MIN_MAGNITUDE ((uint64_t)(-(TW_TIME_MIN_NS + 1)) + 1u)
 
-#define REASON_BEFORE "before 1970-01-01T00:00:00Z"
-#define REASON_AFTER "after 2262-04-11T23:47:16.854775807Z"
+#define RANGE_TEXT "(the range is " TW_TIME_MIN_TEXT " to " TW_TIME_MAX_TEXT ")"
+#define REASON_BEFORE "before " TW_TIME_MIN_TEXT " " RANGE_TEXT
+#define REASON_AFTER "after " TW_TIME_MAX_TEXT " " RANGE_TEXT
+
+_Static_assert(TW_TIME_MIN_NS % NS_PER_S == 0, "the earliest time is a whole second");
+
+int64_t tw_time_floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	if (a % b != 0 && (a < 0) != (b < 0))
+		q--;
+	return q;
+}
+
+int64_t tw_time_floor_mod(int64_t a, int64_t b)
+{
+	int64_t r = a % b;
+
+	if (r != 0 && (r < 0) != (b < 0))
+		r += b;
+	return r;
+}
 
 /* ==== Calendar ==== */
 
@@ -42,10 +67,10 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 }
 
 /* Seconds since the epoch (may be negative) plus a fraction in [0, 1e9)
- * into ns, refusing what int64 ns cannot hold or what lies before 1970. */
+ * into ns, refusing what lies outside TW_TIME_MIN_NS .. TW_TIME_MAX_NS. */
 static int secs_to_ns(int64_t secs, int64_t frac_ns, int64_t *ns, char *errbuf, size_t errbuf_size)
 {
-	if (secs < 0)
+	if (secs < MIN_S)
 		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
 	if (secs > MAX_S || (secs == MAX_S && frac_ns > MAX_S_FRAC))
 		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
@@ -256,29 +281,43 @@ int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64
 		*ns = 0;
 		return TW_TIME_OK;
 	}
-	if (neg)
-		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
 	/* value = digits(sig, nsig) * 10^shift in ns; the significant digits
-	 * may straddle the '.', which is skipped below. */
+	 * may straddle the '.', which is skipped below. acc is the magnitude,
+	 * the sign applied last. */
 	shift = point + exp + scale;
 	{
 		int64_t keep = (int64_t)nsig + (shift < 0 ? shift : 0);
 		int64_t k = 0;
+		int dropped = 0; /* a non-zero digit finer than 1 ns */
+		const char *c = sig;
 
-		if (keep <= 0) {
-			*ns = 0; /* all below 1 ns */
-			return TW_TIME_OK;
-		}
 		if (keep + (shift > 0 ? shift : 0) > 19)
-			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
-		for (const char *c = sig; k < keep; c++) {
+			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE,
+			               neg ? REASON_BEFORE : REASON_AFTER);
+		for (; k < keep; c++) {
 			if (*c == '.')
 				continue;
 			acc = acc * 10 + (uint64_t)(*c - '0');
 			k++;
 		}
+		for (; k < (int64_t)nsig; c++) {
+			if (*c == '.')
+				continue;
+			dropped |= *c != '0';
+			k++;
+		}
 		for (int64_t z = 0; z < shift; z++)
 			acc *= 10; /* at most 19 digits in all: cannot wrap */
+		/* Rounding down: toward zero for a positive number, away from
+		 * it for a negative one (-1.5 ns is -2 ns). */
+		if (neg && dropped)
+			acc++;
+	}
+	if (neg) {
+		if (acc > MIN_MAGNITUDE)
+			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_BEFORE);
+		*ns = acc == 0 ? 0 : -(int64_t)(acc - 1) - 1;
+		return TW_TIME_OK;
 	}
 	if (acc > (uint64_t)INT64_MAX)
 		return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
@@ -299,6 +338,8 @@ struct tm_parts {
 	int mon, mday, yday, hour, min, sec, pm, offset_s;
 	int64_t frac_ns, epoch;
 	unsigned have_year : 1, have_yday : 1, have_epoch : 1, hour12 : 1;
+	unsigned epoch_neg : 1;    /* %s had a '-' */
+	unsigned frac_dropped : 1; /* %f had a non-zero digit past the 9th */
 };
 
 static int lower(int c)
@@ -418,6 +459,8 @@ static int strp_conv(char conv, const char *s, size_t len, size_t *i, struct tm_
 			if (digits < 9) {
 				frac = frac * 10 + (s[*i] - '0');
 				digits++;
+			} else if (s[*i] != '0') {
+				tm->frac_dropped = 1;
 			}
 			(*i)++;
 		}
@@ -429,10 +472,14 @@ static int strp_conv(char conv, const char *s, size_t len, size_t *i, struct tm_
 		return 0;
 	}
 	case 's':
+		tm->epoch_neg = 0;
+		if (*i < len && (s[*i] == '-' || s[*i] == '+'))
+			tm->epoch_neg = s[(*i)++] == '-';
 		if (read_num(s, len, i, 18, &v) < 0)
 			return STRP_FAIL("expected a number for %%s at offset %zu", *i);
 		if (*i < len && s[*i] >= '0' && s[*i] <= '9')
-			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE, REASON_AFTER);
+			return err_set(errbuf, errbuf_size, TW_TIME_E_RANGE,
+			               tm->epoch_neg ? REASON_BEFORE : REASON_AFTER);
 		tm->epoch = v;
 		tm->have_epoch = 1;
 		return 0;
@@ -563,8 +610,24 @@ static int parse_strptime(const char *fmt, const char *s, size_t len, int64_t *n
 	if (i != len)
 		return err_set(errbuf, errbuf_size, TW_TIME_E_SYNTAX, "trailing data at offset %zu",
 		               i);
-	if (tm.have_epoch)
-		return secs_to_ns(tm.epoch, tm.frac_ns, ns, errbuf, errbuf_size);
+	if (tm.have_epoch) {
+		int64_t secs = tm.epoch, frac = tm.frac_ns;
+
+		/* -E.F seconds is -(E + 1) s + (1 - 0.F) s; digits past the 9th
+		 * round the magnitude up, the time down, as for epoch numbers. */
+		if (tm.epoch_neg) {
+			frac += tm.frac_dropped;
+			secs = -secs;
+			if (frac == NS_PER_S) {
+				secs--;
+				frac = 0;
+			} else if (frac > 0) {
+				secs--;
+				frac = NS_PER_S - frac;
+			}
+		}
+		return secs_to_ns(secs, frac, ns, errbuf, errbuf_size);
+	}
 	if (tm.have_yday) {
 		int yday = tm.yday;
 

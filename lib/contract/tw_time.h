@@ -12,16 +12,33 @@
  * reentrant. Text is taken as (pointer, length), never NUL-terminated:
  * it comes straight from Kafka payloads.
  *
- * The representable range is that of int64 ns: 1970-01-01T00:00:00Z up to
- * 2262-04-11T23:47:16.854775807Z. Anything outside is refused with
- * TW_TIME_E_RANGE ("absurd" timestamps in the issue's words); sub-ns
- * digits are dropped (truncated), never rounded up.
+ * The range is TW_TIME_MIN_NS .. TW_TIME_MAX_NS: 1900-01-01T00:00:00Z
+ * (a negative number: historical data) up to the int64 ns limit,
+ * 2262-04-11T23:47:16.854775807Z, in every kind (RFC 3339, epoch numbers
+ * with a sign, strptime formats, %s with a sign). Anything outside is
+ * refused with TW_TIME_E_RANGE and a reason naming the range ("absurd"
+ * timestamps in the issue's words). Digits finer than 1 ns are dropped by
+ * rounding down, toward the past, for negative numbers too (-1.5 ns is
+ * -2 ns), so every kind agrees with the RFC 3339 text of the same instant.
+ *
+ * Times before 1970 are negative: anything that divides one (window
+ * alignment, ns to ms or s) must round toward minus infinity, not toward
+ * zero as C's '/' does. tw_time_floor_div() and tw_time_floor_mod() are
+ * the one place for that.
  */
 #ifndef SLUICE_TW_TIME_H
 #define SLUICE_TW_TIME_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The earliest event time accepted: 1900-01-01T00:00:00Z. */
+#define TW_TIME_MIN_NS (INT64_C(-2208988800) * INT64_C(1000000000))
+/* The latest: INT64_MAX, 2262-04-11T23:47:16.854775807Z. */
+#define TW_TIME_MAX_NS INT64_MAX
+/* Both ends as text, for messages and docs. */
+#define TW_TIME_MIN_TEXT "1900-01-01T00:00:00Z"
+#define TW_TIME_MAX_TEXT "2262-04-11T23:47:16.854775807Z"
 
 /* Longest strptime-style format kept, NUL included. */
 #define TW_TIME_FMT_MAX 64
@@ -39,7 +56,7 @@ enum tw_time_kind {
 enum tw_time_error {
 	TW_TIME_OK = 0,
 	TW_TIME_E_SYNTAX = -1, /* the text is not a timestamp of the kind */
-	TW_TIME_E_RANGE = -2,  /* a timestamp, but before 1970 or after 2262 */
+	TW_TIME_E_RANGE = -2,  /* a timestamp, but before 1900 or after the int64 limit */
 	TW_TIME_E_SPEC = -3,   /* tw_time_spec_init(): bad kind or format */
 };
 
@@ -75,7 +92,8 @@ const char *tw_time_kind_name(enum tw_time_kind kind);
  *                                (English, any case, full or 3 letters;
  *                                weekdays are checked as names only)
  *   %z Z, +hh, +hhmm or +hh:mm   %Z UTC, GMT or Z (other names: use %z)
- *   %s epoch seconds (only with %f and literal text)
+ *   %s epoch seconds, optionally signed: -1.5 with "%s.%f" is 1.5 s
+ *      before 1970 (only with %f and literal text)
  *   %T = %H:%M:%S  %F = %Y-%m-%d  %R = %H:%M  %D = %m/%d/%y
  *   %n %t and any white space: zero or more white-space characters
  *   %% a literal '%'; any other character matches itself exactly
@@ -93,7 +111,8 @@ int tw_time_spec_init(struct tw_time_spec *spec, enum tw_time_kind kind, const c
  * Parses s[0..len) as spec says into *ns. Returns 0, TW_TIME_E_SYNTAX or
  * TW_TIME_E_RANGE with the reason in errbuf (the reason does not repeat the
  * text, so callers can prefix their own context: `month 13 out of range`,
- * `before 1970-01-01T00:00:00Z`). *ns is set only on success.
+ * `before 1900-01-01T00:00:00Z (the range is ...)`). *ns is set only on
+ * success.
  */
 int tw_time_parse(const struct tw_time_spec *spec, const char *s, size_t len, int64_t *ns,
                   char *errbuf, size_t errbuf_size);
@@ -115,5 +134,15 @@ int tw_time_parse_rfc3339(const char *s, size_t len, int64_t *ns, char *errbuf, 
  */
 int tw_time_parse_epoch(const char *s, size_t len, enum tw_time_kind unit, int64_t *ns,
                         char *errbuf, size_t errbuf_size);
+
+/*
+ * floor(a / b) and a - floor(a / b) * b (in [0, b)) for b > 0: division
+ * rounding toward minus infinity, so a time before 1970 lands in the
+ * window, millisecond or second that contains it (-1 ns is in the second
+ * starting at -1 s, not 0). Every division of an event time goes through
+ * these. b <= 0 is a caller's bug (the result is then a / b, unchecked).
+ */
+int64_t tw_time_floor_div(int64_t a, int64_t b);
+int64_t tw_time_floor_mod(int64_t a, int64_t b);
 
 #endif

@@ -46,6 +46,14 @@ redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf,
 		         "no status Redis: set SLUICE_STATUS_REDIS or spec.sinks.redis.addr");
 		return NULL;
 	}
+	const char *env = getenv("SLUICE_STATUS_REDIS");
+	struct redis_auth status = redis_conn_status_auth();
+
+	/* The operator's status Redis has credentials of its own (the pod's
+	 * SLUICE_STATUS_REDIS_USERNAME and _PASSWORD); without them,
+	 * spec.sinks.redis.password as before. */
+	if (env != NULL && env[0] != '\0' && status.password != NULL)
+		return redis_conn_open_auth(addr, &status, 5000, errbuf, errbuf_size);
 	if (ref->name != NULL) {
 		password = secret_env_get(ref->name, ref->key, var, sizeof(var));
 		if (password == NULL) {

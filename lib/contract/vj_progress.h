@@ -42,9 +42,11 @@ int vj_progress_key(const char *ns, const char *name, const char *what, char *bu
 const char *vj_progress_addr(const struct vj_spec *spec);
 
 /* The job's status Redis, through redis_conn_open (lib/redis_conn.h):
- * vj_progress_addr(spec), and the password
- * from spec.sinks.redis.password when given (lib/secret_env.h). 5 s
- * timeout. NULL with the reason when there is no address. */
+ * vj_progress_addr(spec), with the operator's status Redis credentials
+ * (redis_conn_status_auth) when the address is SLUICE_STATUS_REDIS, else
+ * the password from spec.sinks.redis.password when given
+ * (lib/secret_env.h). 5 s timeout. NULL with the reason when there is no
+ * address. */
 redisContext *vj_progress_connect_spec(const struct vj_spec *spec, char *errbuf,
                                        size_t errbuf_size);
 

@@ -181,7 +181,8 @@ static int parse_encoder(struct spec_ctx *c, const cJSON *spec, struct vj_spec *
 
 static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
 {
-	static const char *const fields[] = {"bootstrap", "topic", NULL};
+	static const char *const fields[] = {"bootstrap", "topic", "replicationFactor",
+	                                     "tls",       "sasl",  NULL};
 	const char *p = "spec.kafka";
 	const cJSON *k;
 	char def[SPEC_NAME_MAX + SPEC_NAMESPACE_MAX + 16];
@@ -189,7 +190,9 @@ static int parse_kafka(struct spec_ctx *c, const cJSON *spec, struct vj_spec *ou
 
 	if ((rc = spec_get_object(c, spec, "kafka", "spec", 1, &k)) < 0 ||
 	    (rc = spec_check_fields(c, k, p, fields)) < 0 ||
-	    (rc = spec_get_bootstrap(c, k, &out->kafka.bootstrap)) < 0)
+	    (rc = spec_get_bootstrap(c, k, &out->kafka.bootstrap)) < 0 ||
+	    (rc = spec_get_kafka_security(c, k, &out->kafka)) < 0 ||
+	    (rc = spec_get_kafka_topics(c, k, 0, &out->kafka)) < 0)
 		return rc;
 	snprintf(def, sizeof(def), "sluice-vj-%s-%s", out->namespace, out->name);
 	/* The dead-letter topic adds ".dlq": keep room for it. */
@@ -303,6 +306,39 @@ static int parse_redis(struct spec_ctx *c, const cJSON *sinks, struct vj_spec *o
 	return 0;
 }
 
+/* spec.sinks.postgres: the sink both kinds share (spec_parse_postgres),
+ * and the VideoJob's own deleteWithJob, read here and taken out of a copy
+ * for the shared parser, which knows only the common members. */
+static int parse_postgres(struct spec_ctx *c, const cJSON *sinks, struct vj_spec *out)
+{
+	const char *p = "spec.sinks.postgres.deleteWithJob";
+	const cJSON *pg = sinks != NULL ? spec_member(sinks, "postgres") : NULL;
+	const cJSON *dwj = cJSON_IsObject(pg) ? spec_member(pg, "deleteWithJob") : NULL;
+	cJSON *copy;
+	int rc;
+
+	if (dwj == NULL)
+		return spec_parse_postgres(c, sinks, "video_frames", 0, &out->sinks.postgres);
+	if (!cJSON_IsBool(dwj))
+		return spec_fail(c, "%s: must be true or false", p);
+	copy = cJSON_Duplicate(sinks, 1);
+	if (copy == NULL)
+		return spec_nomem(c);
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "postgres"),
+	                                        "deleteWithJob");
+	rc = spec_parse_postgres(c, copy, "video_frames", 0, &out->sinks.postgres);
+	cJSON_Delete(copy);
+	if (rc < 0)
+		return rc;
+	out->sinks.postgres_delete_with_job = cJSON_IsTrue(dwj);
+	/* A postgres block replaces the operator's default sink, its DSN too:
+	 * without one there is nothing to delete the rows with. */
+	if (out->sinks.postgres_delete_with_job && out->sinks.postgres.dsn.name == NULL)
+		return spec_fail(
+		    c, "%s: needs spec.sinks.postgres.dsn (a Secret reference {name, key})", p);
+	return 0;
+}
+
 static int parse_sinks(struct spec_ctx *c, const cJSON *spec, struct vj_spec *out)
 {
 	static const char *const fields[] = {"postgres", "redis", "influxdb", NULL};
@@ -311,8 +347,7 @@ static int parse_sinks(struct spec_ctx *c, const cJSON *spec, struct vj_spec *ou
 
 	if ((rc = spec_get_object(c, spec, "sinks", "spec", 0, &s)) < 0 ||
 	    (s != NULL && (rc = spec_check_fields(c, s, "spec.sinks", fields)) < 0) ||
-	    (rc = spec_parse_postgres(c, s, "video_frames", 0, &out->sinks.postgres)) < 0 ||
-	    (rc = parse_redis(c, s, out)) < 0 ||
+	    (rc = parse_postgres(c, s, out)) < 0 || (rc = parse_redis(c, s, out)) < 0 ||
 	    (rc = spec_parse_influxdb(c, s, NULL, &out->sinks.influxdb, NULL)) < 0)
 		return rc;
 	return 0;

@@ -45,7 +45,10 @@
  *                           the job; file:// URIs must then be under mountPath
  *   sinks                   optional; each sink optional:
  *     postgres: dsn {name, key} (a Secret reference), table (default
- *               video_frames even without a postgres block)
+ *               video_frames even without a postgres block), deleteWithJob
+ *               (default false: when true, deleting the VideoJob deletes its
+ *               plan, segment and frame rows first: `sluice-worker purge`;
+ *               it needs dsn in the same block)
  *     redis:    addr "host:port", password {name, key}, prefix (default
  *               "sluice:vj:<namespace>:<name>:", the docs/contracts.md §3 keys)
  *     influxdb: url, database (both required), org, token {name, key},
@@ -110,6 +113,9 @@ struct vj_spec {
 
 	struct {
 		struct spec_postgres postgres; /* table always set */
+		/* sinks.postgres.deleteWithJob: the job's rows go when it is
+		 * deleted (the operator's purge Job); default 0. */
+		int postgres_delete_with_job;
 		struct {
 			int enabled;
 			char *addr;

@@ -16,9 +16,19 @@
 # "kafka postgres redis influxdb etcd kube-apiserver kube-controller-manager
 # kube-scheduler containerd kubelet"; the last three are the real node of
 # stack-node.sh and need root), 
-# SLUICE_<NAME>_PORT to pin a port (e.g. SLUICE_POSTGRES_PORT=15432).
+# SLUICE_<NAME>_PORT to pin a port (e.g. SLUICE_POSTGRES_PORT=15432,
+# SLUICE_KAFKA1_SASL_SSL_PORT=19094), SLUICE_KAFKA_JVM_OPTS (extra options
+# for the brokers' JVM, see start_kafka).
 # Installed tools come from scripts/deps.sh (make deps).
 set -euo pipefail
+
+# The servers started here must not inherit the caller's open files: a lock
+# the caller holds (`flock /tmp/x.lock tests/e2e/stack.sh up`) would stay held
+# for the stack's whole life. 255 is the script bash is reading.
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	case $fd in 0 | 1 | 2 | 255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/versions.sh
@@ -185,9 +195,80 @@ server_names() {
 	done
 }
 
+# ---------------------------------------------------------------- the CA
+
+# One CA per stack, made by the first server that needs it (Kafka's TLS
+# listeners, the API server), signs every server and client certificate.
+stack_ca() {
+	local d="$STACK_DIR/ca"
+	[ -f "$d/ca.crt" ] && return 0
+	require openssl "apt-get install openssl"
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 7 \
+		-subj "/CN=sluice-test-ca" 2>/dev/null || die "openssl could not make the stack's CA in $d"
+}
+
 # ---------------------------------------------------------------- kafka
 
 kafka_libs() { echo "$SLUICE_CACHE/kafka-$KAFKA_VERSION/libs"; }
+
+# Where the Kafka listeners' TLS material lies, and the SASL users' names
+# (their passwords are made per stack by `up` and kept in the env file).
+kafka_security_vars() {
+	KAFKA_TLS_DIR="$STACK_DIR/kafka/tls"
+	KAFKA_CA_PEM="$STACK_DIR/ca/ca.crt"
+	KAFKA_CLIENT_CERT_PEM="$KAFKA_TLS_DIR/client.crt"
+	KAFKA_CLIENT_KEY_PEM="$KAFKA_TLS_DIR/client.key"
+	KAFKA_SASL_USER=sluice_scram
+	KAFKA_SASL_PLAIN_USER=sluice_plain
+}
+
+# The TLS material of the Kafka listeners, made once per `up` (restarts
+# reuse it), in $STACK_DIR/kafka/tls: one serving certificate for every
+# broker (all listen on 127.0.0.1), a client certificate, an expired client
+# certificate (openssl x509 cannot back-date; openssl ca can) and a second,
+# unrelated CA. Keys are EC P-256: quick to make.
+kafka_tls() {
+	local ca="$STACK_DIR/ca" from to
+	stack_ca
+	mkdir -p "$KAFKA_TLS_DIR"
+	from=$(date -u -d '-3 days' +%Y%m%d%H%M%SZ)
+	to=$(date -u -d '-2 days' +%Y%m%d%H%M%SZ)
+	(
+		set -e
+		cd "$KAFKA_TLS_DIR"
+		key_csr() {
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+		}
+		sign() {
+			printf '%s\n' "$2" >"$1.ext"
+			openssl x509 -req -in "$1.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" \
+				-CAserial ca.srl -CAcreateserial -out "$1.crt" -days 7 -extfile "$1.ext" 2>/dev/null
+		}
+		key_csr broker /CN=localhost
+		sign broker $'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth'
+		key_csr client /CN=sluice-kafka-client
+		sign client extendedKeyUsage=clientAuth
+		key_csr expired-client /CN=sluice-kafka-expired-client
+		mkdir -p ca-db
+		: >ca-db/index.txt
+		echo 01 >ca-db/serial
+		printf '%s\n' '[ca]' 'default_ca = back_dated' '[back_dated]' \
+			'database = ca-db/index.txt' 'serial = ca-db/serial' 'new_certs_dir = ca-db' \
+			'default_md = sha256' 'policy = any' 'unique_subject = no' 'x509_extensions = client' \
+			'[any]' 'commonName = supplied' '[client]' 'extendedKeyUsage = clientAuth' >ca-db/ca.cnf
+		openssl ca -batch -notext -config ca-db/ca.cnf -cert "$ca/ca.crt" -keyfile "$ca/ca.key" \
+			-startdate "$from" -enddate "$to" -in expired-client.csr -out expired-client.crt 2>/dev/null
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+			-keyout other-ca.key -out other-ca.crt -subj /CN=sluice-other-ca 2>/dev/null
+		rm -rf ca-db ca.srl ./*.csr ./*.ext
+	) || die "openssl could not make the Kafka listeners' certificates in $KAFKA_TLS_DIR"
+}
+
+# A PEM file as a server.properties value: its lines continued with a
+# backslash (Kafka's PEM parser ignores the spaces between them).
+pem_value() { sed -e '$!s/$/ \\/' "$1"; }
 
 init_kafka() {
 	local libs i voters="" cid
@@ -209,22 +290,38 @@ log4j.logger.org.apache.kafka=INFO
 log4j.logger.kafka=INFO
 log4j.logger.state.change.logger=WARN
 EOF
+	kafka_tls
 	cid=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
 	[ -n "$cid" ] || die "kafka: could not generate a cluster id (java -cp $libs/* kafka.tools.StorageTool random-uuid)"
 	for i in $(seq 1 "$KAFKA_BROKERS"); do
-		local d="$STACK_DIR/kafka/$i" bport cport
+		local d="$STACK_DIR/kafka/$i" bport cport sport mport
 		bport=$(eval echo "\$KAFKA${i}_PORT")
 		cport=$(eval echo "\$KAFKA${i}_CONTROLLER_PORT")
+		sport=$(eval echo "\$KAFKA${i}_SASL_SSL_PORT")
+		mport=$(eval echo "\$KAFKA${i}_MTLS_PORT")
 		mkdir -p "$d"
 		cat >"$d/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport,MTLS://127.0.0.1:$mport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_SSL://127.0.0.1:$sport,MTLS://127.0.0.1:$mport
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL
+# TLS on SASL_SSL and MTLS from the stack's CA; MTLS requires a client
+# certificate the CA signed. SASL_SSL takes the PLAIN user below and the
+# SCRAM user that StorageTool format --add-scram wrote into the metadata.
+ssl.keystore.type=PEM
+ssl.keystore.certificate.chain=$(pem_value "$KAFKA_TLS_DIR/broker.crt")
+ssl.keystore.key=$(pem_value "$KAFKA_TLS_DIR/broker.key")
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_CA_PEM
+listener.name.mtls.ssl.client.auth=required
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_PLAIN_USER="$KAFKA_SASL_PLAIN_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$d/data
 num.partitions=1
 # Topics are created on purpose, never by a stray produce or fetch.
@@ -243,17 +340,24 @@ log.flush.interval.messages=9223372036854775807
 EOF
 		java -Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" -cp "$libs/*" \
 			kafka.tools.StorageTool format --cluster-id="$cid" -c "$d/server.properties" \
+			-S "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
+			-S "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
 			>>"$(logfile "kafka$i")" 2>&1 ||
 			fail_with_log "kafka$i" "could not format its log directory" || exit 1
 	done
 }
 
+# C1 only (-XX:TieredStopAtLevel=1) starts a broker on half the CPU, but
+# leaves Java's AES-GCM unintrinsified: TLS listeners then move ~20 MB/s.
+# SLUICE_KAFKA_JVM_OPTS (kept for restarts) comes last and can lift it,
+# e.g. -XX:TieredStopAtLevel=4 for TLS throughput figures.
 start_kafka() {
 	local i=${1#kafka} d
 	d="$STACK_DIR/kafka/$i"
+	# shellcheck disable=SC2086
 	spawn "kafka$i" java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 		-XX:TieredStopAtLevel=1 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Djava.io.tmpdir="$d" \
-		-Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" \
+		-Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" ${KAFKA_JVM_OPTS:-} \
 		-cp "$(kafka_libs)/*" kafka.Kafka "$d/server.properties"
 }
 
@@ -268,7 +372,22 @@ check_kafka() {
 	# it would see a cluster short of a broker.
 	since_last_start "kafka$i" | grep -q 'Kafka Server started' || return 1
 	meta=$(kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe 2>&1) || return 1
-	grep -q "broker $i at" <<<"$meta" && grep -q " $KAFKA_BROKERS brokers:" <<<"$meta"
+	grep -q "broker $i at" <<<"$meta" && grep -q " $KAFKA_BROKERS brokers:" <<<"$meta" || return 1
+	# The same over SASL_SSL as the SCRAM user (whose credentials come from
+	# the metadata log), then MTLS with the client certificate. (A stack
+	# started before these listeners existed has no ports for them.)
+	port=$(eval echo "\${KAFKA${i}_SASL_SSL_PORT:-}")
+	[ -n "$port" ] || return 0
+	meta=$(kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe -X security.protocol=SASL_SSL \
+		-X sasl.mechanisms=SCRAM-SHA-512 -X "sasl.username=$KAFKA_SASL_USER" \
+		-X "sasl.password=$KAFKA_SASL_PASSWORD" -X "ssl.ca.location=$KAFKA_CA_PEM" 2>&1) || return 1
+	grep -q "broker $i at 127.0.0.1:$port" <<<"$meta" && grep -q " $KAFKA_BROKERS brokers:" <<<"$meta" ||
+		return 1
+	port=$(eval echo "\$KAFKA${i}_MTLS_PORT")
+	meta=$(kcat -b "127.0.0.1:$port" -L -m 5 -t __sluice_probe -X security.protocol=SSL \
+		-X "ssl.ca.location=$KAFKA_CA_PEM" -X "ssl.certificate.location=$KAFKA_CLIENT_CERT_PEM" \
+		-X "ssl.key.location=$KAFKA_CLIENT_KEY_PEM" 2>&1) || return 1
+	grep -q "broker $i at 127.0.0.1:$port" <<<"$meta"
 }
 
 
@@ -301,14 +420,42 @@ init_postgres() {
 	as_pg "$PGBIN/initdb" -D "$d/data" -U postgres -A trust -E UTF8 --no-locale --no-sync \
 		--no-instructions >>"$(logfile postgres)" 2>&1 ||
 		fail_with_log postgres "initdb failed" || exit 1
+	postgres_tls
+}
+
+# TLS for PostgreSQL (ssl=on; clients choose: sslmode=disable still works):
+# a serving certificate for 127.0.0.1 and localhost from the stack's CA
+# (PG_CA_PEM), and a second, unrelated CA (PG_OTHER_CA_PEM) that must fail
+# verify-full.
+postgres_tls() {
+	local ca="$STACK_DIR/ca" t="$STACK_DIR/postgres/tls"
+	stack_ca
+	mkdir -p "$t"
+	(
+		set -e
+		cd "$t"
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+		printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'extendedKeyUsage=serverAuth' >server.ext
+		openssl x509 -req -in server.csr -CA "$ca/ca.crt" -CAkey "$ca/ca.key" \
+			-CAserial ca.srl -CAcreateserial -out server.crt -days 7 -extfile server.ext 2>/dev/null
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+			-keyout other-ca.key -out other-ca.crt -subj /CN=sluice-other-ca 2>/dev/null
+		rm -f server.csr server.ext ca.srl
+		chmod 600 server.key
+		if [ "$(id -u)" = 0 ]; then chown postgres:postgres server.key server.crt; fi
+	) || die "openssl could not make PostgreSQL's certificate in $t"
 }
 
 start_postgres() {
-	local d="$STACK_DIR/postgres"
+	local d="$STACK_DIR/postgres" tls=()
+	# A stack made before PostgreSQL had TLS starts without it.
+	[ -f "$d/tls/server.crt" ] &&
+		tls=(-c ssl=on -c "ssl_cert_file=$d/tls/server.crt" -c "ssl_key_file=$d/tls/server.key")
 	# shellcheck disable=SC2046
 	spawn postgres $(pg_prefix) "$PGBIN/postgres" -D "$d/data" -c listen_addresses=127.0.0.1 \
 		-p "$POSTGRES_PORT" -k "$d/run" -c fsync=off -c synchronous_commit=off \
-		-c full_page_writes=off -c max_connections=200
+		-c full_page_writes=off -c max_connections=200 "${tls[@]}"
 }
 
 check_postgres() {
@@ -327,11 +474,23 @@ stop_signal_postgres() { echo INT; }
 
 # ---------------------------------------------------------------- redis
 
-init_redis() { require redis-server "apt-get install redis-server (make deps)"; mkdir -p "$STACK_DIR/redis"; }
+# Besides the default user (no password, as every test has used it), an ACL
+# user with a password made by `up` (REDIS_AUTH_USER, REDIS_AUTH_PASSWORD in
+# the env file), for the tests of AUTH; the ACL file, not the command line,
+# holds the password.
+init_redis() {
+	require redis-server "apt-get install redis-server (make deps)"
+	mkdir -p "$STACK_DIR/redis"
+	(
+		umask 077
+		printf '%s\n' 'user default on nopass ~* &* +@all' \
+			"user $REDIS_AUTH_USER on >$REDIS_AUTH_PASSWORD ~* &* +@all" >"$STACK_DIR/redis/users.acl"
+	)
+}
 
 start_redis() {
 	spawn redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-		--dir "$STACK_DIR/redis" --daemonize no --logfile ''
+		--dir "$STACK_DIR/redis" --daemonize no --logfile '' --aclfile "$STACK_DIR/redis/users.acl"
 }
 
 check_redis() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
@@ -421,10 +580,10 @@ init_kube_apiserver() {
 	require openssl "apt-get install openssl"
 	require kubectl "kubectl is expected on the machine (make deps builds it when missing)"
 	mkdir -p "$d"
+	stack_ca
+	cp "$STACK_DIR/ca/ca.crt" "$STACK_DIR/ca/ca.key" "$d/"
 	(
 		cd "$d"
-		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 7 \
-			-subj "/CN=sluice-test-ca" 2>/dev/null
 		openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
 			-subj "/CN=kube-apiserver" 2>/dev/null
 		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n' >san.ext
@@ -557,6 +716,42 @@ export KUBE_APISERVER='https://127.0.0.1:$KUBE_APISERVER_PORT'
 export KUBECONFIG='$STACK_DIR/kube/kubeconfig'
 export KAFKA_LIBS='$(kafka_libs)'
 EOF
+	case " $COMPONENTS " in *" kafka "*)
+		local sasl="" mtls=""
+		for i in $(seq 1 "$KAFKA_BROKERS"); do
+			sasl+="${sasl:+,}127.0.0.1:$(eval echo "\$KAFKA${i}_SASL_SSL_PORT")"
+			mtls+="${mtls:+,}127.0.0.1:$(eval echo "\$KAFKA${i}_MTLS_PORT")"
+		done
+		cat >>"$tmp" <<EOF
+export KAFKA_BOOTSTRAP_SASL_SSL='$sasl'
+export KAFKA_BOOTSTRAP_MTLS='$mtls'
+export KAFKA_CA_PEM='$KAFKA_CA_PEM'
+export KAFKA_CLIENT_CERT_PEM='$KAFKA_CLIENT_CERT_PEM'
+export KAFKA_CLIENT_KEY_PEM='$KAFKA_CLIENT_KEY_PEM'
+export KAFKA_EXPIRED_CLIENT_CERT_PEM='$KAFKA_TLS_DIR/expired-client.crt'
+export KAFKA_EXPIRED_CLIENT_KEY_PEM='$KAFKA_TLS_DIR/expired-client.key'
+export KAFKA_OTHER_CA_PEM='$KAFKA_TLS_DIR/other-ca.crt'
+export KAFKA_SASL_USER='$KAFKA_SASL_USER'
+export KAFKA_SASL_PASSWORD='$KAFKA_SASL_PASSWORD'
+export KAFKA_SASL_PLAIN_USER='$KAFKA_SASL_PLAIN_USER'
+export KAFKA_SASL_PLAIN_PASSWORD='$KAFKA_SASL_PLAIN_PASSWORD'
+EOF
+		;;
+	esac
+	case " $COMPONENTS " in *" postgres "*)
+		cat >>"$tmp" <<EOF
+export PG_CA_PEM='$STACK_DIR/ca/ca.crt'
+export PG_OTHER_CA_PEM='$STACK_DIR/postgres/tls/other-ca.crt'
+EOF
+		;;
+	esac
+	case " $COMPONENTS " in *" redis "*)
+		cat >>"$tmp" <<EOF
+export REDIS_AUTH_USER='$REDIS_AUTH_USER'
+export REDIS_AUTH_PASSWORD='$REDIS_AUTH_PASSWORD'
+EOF
+		;;
+	esac
 	case " $COMPONENTS " in *" kubelet "*)
 		cat >>"$tmp" <<EOF
 export SLUICE_NODE=localhost
@@ -599,7 +794,9 @@ cmd_up() {
 	# Ports: pinned ones (SLUICE_<NAME>_PORT) must be free; the rest are
 	# picked free now.
 	local vars=() i
-	for i in $(seq 1 "$KAFKA_BROKERS"); do vars+=("KAFKA${i}_PORT" "KAFKA${i}_CONTROLLER_PORT"); done
+	for i in $(seq 1 "$KAFKA_BROKERS"); do
+		vars+=("KAFKA${i}_PORT" "KAFKA${i}_CONTROLLER_PORT" "KAFKA${i}_SASL_SSL_PORT" "KAFKA${i}_MTLS_PORT")
+	done
 	vars+=(POSTGRES_PORT REDIS_PORT INFLUXDB_PORT INFLUXDB_RPC_PORT ETCD_PORT ETCD_PEER_PORT
 		KUBE_APISERVER_PORT KUBE_CONTROLLER_MANAGER_PORT KUBE_SCHEDULER_PORT KUBELET_PORT
 		KUBELET_HEALTHZ_PORT)
@@ -617,8 +814,16 @@ cmd_up() {
 	done
 	echo "KAFKA_BROKERS=$KAFKA_BROKERS" >>"$STACK_DIR/ports.sh"
 	echo "COMPONENTS='$COMPONENTS'" >>"$STACK_DIR/ports.sh"
+	printf 'KAFKA_JVM_OPTS=%q\n' "${SLUICE_KAFKA_JVM_OPTS:-}" >>"$STACK_DIR/ports.sh"
 	# shellcheck disable=SC1091
 	. "$STACK_DIR/ports.sh"
+	# The Kafka SASL users' passwords: new for every stack.
+	kafka_security_vars
+	KAFKA_SASL_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	KAFKA_SASL_PLAIN_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	# The Redis ACL user's password (init_redis), new for every stack too.
+	REDIS_AUTH_USER=sluice-auth
+	REDIS_AUTH_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	write_env
 
 	# From here on, any failure (or Ctrl-C) takes down what was started.

@@ -158,6 +158,9 @@ VARIANTS = [
               "kubernetesService.host=127.0.0.1,kubernetesService.port=6443"],
     ["--set", "grafana.dashboards.enabled=true,workers.podMonitor.enabled=true,"
               "podMonitor.enabled=true"],
+    ["--set", "kafka.tls.ca.name=kafka-ca,kafka.tls.cert.name=c,kafka.tls.key.name=c,"
+              "kafka.sasl.mechanism=SCRAM-SHA-512,kafka.sasl.username.name=u,"
+              "kafka.sasl.password.name=u"],
 ]
 
 
@@ -394,6 +397,12 @@ def test_helm_template_lease(helm_offline):
     ("metrics.addr=127.0.0.1", "probes cannot reach it"),
     ("hostNetwork=true,metrics.addr=127.0.0.1,podMonitor.enabled=true", "Prometheus cannot scrape"),
     ("dashboard.listenAddr=127.0.0.1", "dashboard.listenAddr 127.0.0.1 is the pod's own loopback"),
+    ("kafka.tls.cert.name=c", "kafka.tls.cert and kafka.tls.key go together"),
+    ("kafka.sasl.mechanism=PLAIN,kafka.sasl.username.name=u",
+     "kafka.sasl.mechanism PLAIN needs kafka.sasl.username.name and kafka.sasl.password.name"),
+    ("kafka.sasl.password.name=u", "kafka.sasl.username and kafka.sasl.password need "
+     "kafka.sasl.mechanism"),
+    ("kafka.bootstrap=,kafka.tls.enabled=true", "they need kafka.bootstrap"),
     ("workers.hostNetwork=true,workers.podMonitor.enabled=true", "a free port of the node"),
 ])
 def test_helm_template_refuses_inconsistent_values(helm_offline, bad, message):
@@ -425,6 +434,12 @@ def test_helm_template_refuses_inconsistent_values(helm_offline, bad, message):
     ("workers.hostnetwork=true", "at '/workers': additional properties"),
     ("kubernetesService.hots=x", "at '/kubernetesService': additional properties"),
     ("kafka.boostrap=k:9092", "at '/kafka': additional properties"),
+    ("kafka.sasl.mechanism=GSSAPI", "/kafka/sasl/mechanism"),
+    ("kafka.sasl.password.value=hunter2", "at '/kafka/sasl/password': additional properties"),
+    ("kafka.tls.ca.name=Kafka_CA", "/kafka/tls/ca/name"),
+    ("kafka.tls.ca.key=ca crt", "/kafka/tls/ca/key"),
+    ("kafka.tls.enabled=yes", "/kafka/tls/enabled"),
+    ("kafka.tls.caFile=/x", "at '/kafka/tls': additional properties"),
     ("redis.adr=r:6379", "at '/redis': additional properties"),
     ("influxdb.db=x", "at '/influxdb': additional properties"),
     ("rbac.enabled=true", "at '/rbac': additional properties"),
@@ -455,6 +470,65 @@ def test_values_schema_refuses_bad_values(helm_offline, bad, where):
     p = helm_offline("template", "x", str(CHART), "--set", bad, check=False)
     assert p.returncode != 0
     assert where in p.stderr, p.stderr
+
+
+KAFKA_SECURITY_VARS = ["SLUICE_KAFKA_TLS", "SLUICE_KAFKA_CA_SECRET", "SLUICE_KAFKA_CERT_SECRET",
+                       "SLUICE_KAFKA_KEY_SECRET", "SLUICE_KAFKA_SERVER_NAME",
+                       "SLUICE_KAFKA_SASL_MECHANISM", "SLUICE_KAFKA_SASL_USERNAME_SECRET",
+                       "SLUICE_KAFKA_SASL_PASSWORD_SECRET"]
+
+
+def test_helm_template_kafka_security(helm_offline):
+    """kafka.tls and kafka.sasl become the operator's --kafka-tls,
+    --kafka-*-secret... (Secret references as name/key, never a value), and
+    the dashboard gets the same, since it reads the same effective spec
+    (docs/kafka-security.md, "The default cluster")."""
+    def security(objs, part):
+        env = env_of(part(objs))
+        return {k: env[k] for k in KAFKA_SECURITY_VARS if k in env}
+
+    # None by default: the default cluster speaks PLAINTEXT.
+    objs = render(helm_offline)
+    assert security(objs, operator_of) == security(objs, dashboard_of) == {}
+
+    objs = render(helm_offline, "--set",
+                  "kafka.bootstrap=kafka.kafka.svc:9094,kafka.tls.ca.name=kafka-ca,"
+                  "kafka.tls.cert.name=sluice-client,kafka.tls.key.name=sluice-client,"
+                  "kafka.tls.serverName=kafka.internal,kafka.sasl.mechanism=SCRAM-SHA-512,"
+                  "kafka.sasl.username.name=kafka-user,kafka.sasl.password.name=kafka-user,"
+                  "kafka.sasl.password.key=pw")
+    want = {
+        "SLUICE_KAFKA_TLS": "true",
+        "SLUICE_KAFKA_CA_SECRET": "kafka-ca/ca.crt",
+        "SLUICE_KAFKA_CERT_SECRET": "sluice-client/tls.crt",
+        "SLUICE_KAFKA_KEY_SECRET": "sluice-client/tls.key",
+        "SLUICE_KAFKA_SERVER_NAME": "kafka.internal",
+        "SLUICE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "SLUICE_KAFKA_SASL_USERNAME_SECRET": "kafka-user/username",
+        "SLUICE_KAFKA_SASL_PASSWORD_SECRET": "kafka-user/pw",
+    }
+    assert security(objs, operator_of) == want
+    assert security(objs, dashboard_of) == want
+    assert env_of(dashboard_of(objs))["SLUICE_KAFKA_BOOTSTRAP"] == "kafka.kafka.svc:9094"
+    # After the bootstrap, in the chart's order, each name once.
+    names = [e["name"] for e in
+             operator_of(objs)["spec"]["template"]["spec"]["containers"][0]["env"]]
+    i = names.index("SLUICE_KAFKA_BOOTSTRAP")
+    assert names[i + 1:i + 1 + len(want)] == list(want)
+    assert len(names) == len(set(names))
+
+    # TLS alone, with the system's CAs.
+    objs = render(helm_offline, "--set", "kafka.tls.enabled=true")
+    assert security(objs, operator_of) == {"SLUICE_KAFKA_TLS": "true"}
+    # A CA implies TLS (as --kafka-ca-secret does).
+    objs = render(helm_offline, "--set", "kafka.tls.ca.name=kafka-ca")
+    assert security(objs, operator_of) == {"SLUICE_KAFKA_TLS": "true",
+                                           "SLUICE_KAFKA_CA_SECRET": "kafka-ca/ca.crt"}
+    # SASL without TLS.
+    objs = render(helm_offline, "--set", "kafka.sasl.mechanism=PLAIN,"
+                  "kafka.sasl.username.name=u,kafka.sasl.password.name=u")
+    assert "SLUICE_KAFKA_TLS" not in security(objs, operator_of)
+    assert security(objs, dashboard_of)["SLUICE_KAFKA_SASL_MECHANISM"] == "PLAIN"
 
 
 def test_values_schema_keeps_kubernetes_structures_open(helm_offline):
@@ -853,10 +927,14 @@ ALLOWED = [
     ("create", "rolebindings.rbac.authorization.k8s.io", ["-n", "default"]),
     ("create", "serviceaccounts", ["-n", "default"]),
     ("create", "services", ["-n", "default"]),
+    # The Secrets a resource's spec.kafka.tls/sasl names, read one by one for
+    # the operator's own Kafka clients (docs/kafka-security.md).
+    ("get", "secrets", ["-n", "default"]),
 ]
 DENIED = [
-    ("get", "secrets", ["-n", "sluice-system"]),
     ("list", "secrets", ["-A"]),
+    ("watch", "secrets", ["-n", "default"]),
+    ("create", "secrets", ["-n", "default"]),
     ("delete", "namespaces", []),
     ("create", "leases.coordination.k8s.io", ["-n", "default"]),
     ("delete", "leases.coordination.k8s.io", ["-n", "sluice-system"]),
@@ -950,7 +1028,9 @@ def test_rendered_chart_accepted_by_server(stack, helm, ns):
     # One namespace watched: a Role there, nothing cluster-wide.
     assert can_i(stack, sa, "create", "configmaps", ["-n", ns]) == "yes"
     assert can_i(stack, sa, "create", "configmaps", ["-n", "default"]) == "no"
-    assert can_i(stack, sa, "get", "secrets", ["-n", ns]) == "no"
+    assert can_i(stack, sa, "get", "secrets", ["-n", ns]) == "yes"
+    assert can_i(stack, sa, "get", "secrets", ["-n", "default"]) == "no"
+    assert can_i(stack, sa, "list", "secrets", ["-n", ns]) == "no"
     assert can_i(stack, sa, "list", "nodes", []) == "no"
     assert can_i(stack, sa, "create", "leases.coordination.k8s.io", ["-n", ns]) == "yes"
     # The dashboard's account reads that namespace only, and writes nothing.
@@ -982,7 +1062,8 @@ def test_helm_install_upgrade_uninstall(stack, helm, ns):
     assert can_i(stack, sa, "list", "nodes", []) == "yes"
     assert can_i(stack, sa, "patch", "nodes", []) == "no"
     assert can_i(stack, sa, "create", "leases.coordination.k8s.io", ["-n", ns]) == "yes"
-    assert can_i(stack, sa, "get", "secrets", ["-A"]) == "no"
+    assert can_i(stack, sa, "get", "secrets", ["-A"]) == "yes"  # kafka.tls/sasl references
+    assert can_i(stack, sa, "list", "secrets", ["-A"]) == "no"
     listed = helm("list", "-n", ns, "-o", "json").stdout
     assert json.loads(listed)[0]["status"] == "deployed"
     # An upgrade changes the Deployment in place (revision 2).

@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import uuid
 import time
 import urllib.request
 
@@ -176,7 +177,9 @@ def op(stack):
     kubectl(stack, "apply", "-f", str(ROOT / "crds"))
     kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s",
             "crd/telemetrywindows.sluice.dev", "crd/videojobs.sluice.dev")
-    lease_ns = f"op-lease-{os.getpid()}"
+    # Modules that import this fixture each get an operator of their own: the
+    # namespace must not be one the last module's is still being deleted as.
+    lease_ns = f"op-lease-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     kubectl(stack, "create", "namespace", lease_ns)
     with tempfile.TemporaryDirectory(prefix="sluice-op-") as d:
         o = Operator(stack, d, lease_ns)

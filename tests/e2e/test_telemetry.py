@@ -640,9 +640,11 @@ MALFORMED = [
     ('{"ts": %d, "device": true, "temp": 1}', "type",
      'key field "device": true is not a string or number'),
     ('{"ts": 1e20, "device": "d0", "temp": 1}', "timestamp", "after 2262-04-11T23:47:16"),
-    ('{"ts": -5, "device": "d0", "temp": 1}', "timestamp", "before 1970-01-01T00:00:00Z"),
+    ('{"ts": -2208988800001, "device": "d0", "temp": 1}', "timestamp",
+     "before 1900-01-01T00:00:00Z (the range is 1900-01-01T00:00:00Z to 2262-04-11T23:47:16"),
     ('{"ts": "soon", "device": "d0", "temp": 1}', "timestamp", "not a decimal number"),
-    ('{"ts": 7258118400000, "device": "d0", "temp": 1}', "range",
+    # 2262-04-11T23:47:16.854Z parses, but its 2 s window and 1 s delay end past int64 ns.
+    ('{"ts": 9223372036854, "device": "d0", "temp": 1}', "range",
      "is out of the range windows handle"),
 ]
 

@@ -2,8 +2,9 @@
  *
  * The first byte picks the kind. For strptime the input is "format\0text",
  * so the format interpreter is fuzzed too. Besides crashes and sanitizer
- * reports: a parsed time is in range, and RFC 3339 text formatted from it
- * parses back to the same ns.
+ * reports: a parsed time is in range (1900-01-01 .. the int64 limit), and
+ * RFC 3339 text formatted from it parses back to the same ns, before 1970
+ * (negative) as after.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
  *     -Iworkers -Ilib tests/fuzz/fuzz_tw_time.c lib/contract/tw_time.c -o fuzz_tw_time
@@ -77,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(err[0] != '\0');
 		return 0;
 	}
-	CHECK(ns >= 0);
+	/* 1900-01-01 up to the int64 limit; negative before 1970 */
+	CHECK(ns >= TW_TIME_MIN_NS && ns <= TW_TIME_MAX_NS);
 	len = clock_format_rfc3339(ns, text, sizeof(text));
 	CHECK(len > 0);
 	CHECK(tw_time_parse_rfc3339(text, (size_t)len, &back, err, sizeof(err)) == 0);

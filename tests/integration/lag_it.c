@@ -287,13 +287,13 @@ static void test_pool_keeps_one_reader_per_cluster(void **state)
 
 	(void)state;
 	assert_int_equal(lag_pool_new(2, &pool), 0);
-	struct lag_reader *a = lag_pool_get(pool, g.bootstrap, err, sizeof(err));
+	struct lag_reader *a = lag_pool_get(pool, g.bootstrap, NULL, err, sizeof(err));
 	assert_non_null(a);
-	assert_ptr_equal(lag_pool_get(pool, g.bootstrap, err, sizeof(err)), a);
-	struct lag_reader *b = lag_pool_get(pool, "127.0.0.1:1", err, sizeof(err));
+	assert_ptr_equal(lag_pool_get(pool, g.bootstrap, NULL, err, sizeof(err)), a);
+	struct lag_reader *b = lag_pool_get(pool, "127.0.0.1:1", NULL, err, sizeof(err));
 	assert_non_null(b);
 	assert_true(a != b);
-	assert_null(lag_pool_get(pool, "127.0.0.1:2", err, sizeof(err)));
+	assert_null(lag_pool_get(pool, "127.0.0.1:2", NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "too many Kafka clusters"));
 	lag_pool_free(pool);
 	lag_pool_free(NULL);

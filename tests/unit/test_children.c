@@ -17,6 +17,7 @@
 #include "children.h"
 #include "conditions.h"
 #include "events.h"
+#include "kafka_security.h"
 #include "reconcile.h"
 #include "reconcile_vj.h"
 #include "redis_keys.h"
@@ -88,6 +89,140 @@ static void test_effective_spec_fills_only_missing_sinks(void **state)
 	cJSON_Delete(bare);
 	cJSON_Delete(eff);
 	cJSON_Delete(owner);
+}
+
+/* The status Redis's credentials: the default sinks.redis AUTHs as the
+ * operator's user with the operator's Secret, and the pods get the user as a
+ * value and the password by secretKeyRef (never its value). */
+static void test_status_redis_auth(void **state)
+{
+	struct children_defaults d = defaults;
+	cJSON *owner = cJSON_Parse(owner_json), *eff, *dep, *own;
+	const cJSON *env, *e, *user = NULL, *pw = NULL;
+	struct tw_spec ts;
+	char err[512];
+
+	(void)state;
+	d.redis_username = "sluice";
+	d.redis_password_secret = "redis-auth";
+	d.redis_password_key = "password";
+	eff = children_tw_effective_spec(at(owner, "spec"), &d);
+	assert_non_null(eff);
+	assert_string_equal(str_at(eff, "sinks.redis.username"), "sluice");
+	assert_string_equal(str_at(eff, "sinks.redis.password.name"), "redis-auth");
+	assert_string_equal(str_at(eff, "sinks.redis.password.key"), "password");
+	assert_int_equal(tw_spec_parse(eff, "sensors", "media", &ts, err, sizeof(err)), 0);
+	assert_string_equal(ts.sinks.redis.username, "sluice");
+	tw_spec_free(&ts);
+	cJSON_Delete(eff);
+
+	/* A resource's own sinks.redis is left as it is. */
+	own = cJSON_Parse("{\"sinks\":{\"redis\":{\"addr\":\"mine:6379\"}}}");
+	eff = children_tw_effective_spec(own, &d);
+	assert_null(at(eff, "sinks.redis.password"));
+	assert_null(at(eff, "sinks.redis.username"));
+	cJSON_Delete(eff);
+	cJSON_Delete(own);
+
+	struct children_workload w = {.owner = owner,
+	                              .kind_label = "telemetrywindow",
+	                              .mode = "telemetry",
+	                              .config_hash = "0123456789abcdef",
+	                              .replicas = 1,
+	                              .defaults = &d};
+	dep = children_deployment(&w);
+	assert_non_null(dep);
+	env = at(dep, "spec.template.spec.containers.0.env");
+	cJSON_ArrayForEach(e, env)
+	{
+		const char *n = str_at(e, "name");
+		if (strcmp(n, "SLUICE_STATUS_REDIS_USERNAME") == 0)
+			user = e;
+		if (strcmp(n, "SLUICE_STATUS_REDIS_PASSWORD") == 0)
+			pw = e;
+	}
+	assert_non_null(user);
+	assert_string_equal(str_at(user, "value"), "sluice");
+	assert_non_null(pw);
+	assert_null(at(pw, "value"));
+	assert_string_equal(str_at(pw, "valueFrom.secretKeyRef.name"), "redis-auth");
+	assert_string_equal(str_at(pw, "valueFrom.secretKeyRef.key"), "password");
+	cJSON_Delete(dep);
+
+	/* Without a Secret: neither, whatever the user. */
+	d.redis_password_secret = NULL;
+	dep = children_deployment(&w);
+	user = pw = NULL;
+	cJSON_ArrayForEach(e, at(dep, "spec.template.spec.containers.0.env"))
+	{
+		if (strncmp(str_at(e, "name"), "SLUICE_STATUS_REDIS_", 20) == 0)
+			pw = e;
+	}
+	assert_null(pw);
+	cJSON_Delete(dep);
+	cJSON_Delete(owner);
+}
+
+/* The default cluster's security (--kafka-tls, --kafka-*-secret...): a
+ * resource that names no bootstrap, tls or sasl gets it in its effective
+ * spec, so its workers get each Secret by secretKeyRef as a resource's own
+ * references; a resource with its own bootstrap gets none. */
+static void test_default_kafka_security(void **state)
+{
+	struct children_defaults d = defaults;
+	cJSON *spec = cJSON_Parse("{\"kafka\":{\"topic\":\"telemetry\"},\"fields\":{"
+	                          "\"timestamp\":\"ts\"},\"window\":{\"size\":\"30s\"}}");
+	cJSON *owner = cJSON_Parse(owner_json), *eff, *dep;
+	struct children_secret secrets[SPEC_KAFKA_SECRET_REFS_MAX];
+	const cJSON *e, *pw = NULL;
+	struct tw_spec ts;
+	char err[512];
+	size_t n;
+
+	(void)state;
+	d.kafka_bootstrap = "kafka.kafka.svc:9094";
+	d.kafka_security = (struct spec_kafka_defaults){.ca = "kafka-ca/ca.crt",
+	                                                .sasl_mechanism = "SCRAM-SHA-512",
+	                                                .sasl_username = "kafka-user/username",
+	                                                .sasl_password = "kafka-user/password"};
+	eff = children_tw_effective_spec(spec, &d);
+	assert_non_null(eff);
+	assert_int_equal(tw_spec_parse(eff, "sensors", "media", &ts, err, sizeof(err)), 0);
+	assert_string_equal(ts.kafka.bootstrap, "kafka.kafka.svc:9094");
+	assert_true(ts.kafka.tls.enabled);
+	n = children_kafka_secrets(&ts.kafka, secrets);
+	assert_int_equal(n, 3);
+	struct children_workload w = {.owner = owner,
+	                              .kind_label = "telemetrywindow",
+	                              .mode = "telemetry",
+	                              .config_hash = "0123456789abcdef",
+	                              .secrets = secrets,
+	                              .n_secrets = n,
+	                              .replicas = 1,
+	                              .defaults = &d};
+	dep = children_deployment(&w);
+	assert_non_null(dep);
+	cJSON_ArrayForEach(e, at(dep, "spec.template.spec.containers.0.env"))
+	{
+		if (strcmp(str_at(e, "name"), "SLUICE_SECRET_KAFKA_USER_PASSWORD") == 0)
+			pw = e;
+	}
+	assert_non_null(pw);
+	assert_null(at(pw, "value"));
+	assert_string_equal(str_at(pw, "valueFrom.secretKeyRef.name"), "kafka-user");
+	assert_string_equal(str_at(pw, "valueFrom.secretKeyRef.key"), "password");
+	cJSON_Delete(dep);
+	tw_spec_free(&ts);
+	cJSON_Delete(eff);
+
+	/* owner_json names its own bootstrap: no default security. */
+	eff = children_tw_effective_spec(at(owner, "spec"), &d);
+	assert_string_equal(str_at(eff, "kafka.bootstrap"), "k:9092");
+	assert_null(at(eff, "kafka.tls"));
+	assert_null(at(eff, "kafka.sasl"));
+	cJSON_Delete(eff);
+	cJSON_Delete(owner);
+	cJSON_Delete(spec);
 }
 
 static void test_config_json_and_hash(void **state)
@@ -461,6 +596,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_effective_spec_fills_only_missing_sinks),
+	    cmocka_unit_test(test_status_redis_auth),
+	    cmocka_unit_test(test_default_kafka_security),
 	    cmocka_unit_test(test_config_json_and_hash),
 	    cmocka_unit_test(test_configmap_owner_and_labels),
 	    cmocka_unit_test(test_deployment),

@@ -38,7 +38,13 @@ static const cJSON *spec_schema; /* .spec's schema */
  * tw_spec learns a field, add it here; the test then insists the CRD has it. */
 static const char full_spec[] =
     "{\"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\",\"group\":\"g\","
-    "  \"deadLetterTopic\":\"t.dlq\"},"
+    "  \"deadLetterTopic\":\"t.dlq\",\"replicationFactor\":3,"
+    "  \"tls\":{\"ca\":{\"name\":\"kca\",\"key\":\"ca.crt\"},"
+    "   \"cert\":{\"name\":\"kc\",\"key\":\"tls.crt\"},"
+    "   \"key\":{\"name\":\"kc\",\"key\":\"tls.key\"},\"serverName\":\"kafka.internal\"},"
+    "  \"sasl\":{\"mechanism\":\"SCRAM-SHA-512\",\"username\":{\"name\":\"ku\",\"key\":\"user\"},"
+    "   \"password\":{\"name\":\"ku\",\"key\":\"password\"}},"
+    "  \"createTopic\":{\"partitions\":6,\"replicationFactor\":2}},"
     " \"format\":\"csv\",\"csv\":{\"columns\":[\"ts\",\"host\",\"temp\"],\"delimiter\":\";\"},"
     " \"fields\":{\"timestamp\":\"ts\",\"timestampFormat\":\"rfc3339\",\"keys\":[\"host\"],"
     "  \"values\":[\"temp\"]},"
@@ -48,8 +54,10 @@ static const char full_spec[] =
     " \"aggregations\":[\"count\",\"p99\"],"
     " \"sinks\":{\"influxdb\":{\"url\":\"http://i:8086\",\"database\":\"d\",\"org\":\"o\","
     "   \"token\":{\"name\":\"s\",\"key\":\"k\"},\"raw\":true,\"windows\":true,\"api\":\"v2\"},"
-    "  \"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\"},"
-    "  \"redis\":{\"addr\":\"r:6379\",\"prefix\":\"p:\",\"ttl\":\"1h\"}},"
+    "  \"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\","
+    "   \"tls\":{\"ca\":{\"name\":\"pgca\",\"key\":\"ca.crt\"}}},"
+    "  \"redis\":{\"addr\":\"r:6379\",\"prefix\":\"p:\",\"ttl\":\"1h\","
+    "   \"username\":\"sluice\",\"password\":{\"name\":\"rp\",\"key\":\"password\"}}},"
     " \"retention\":{\"maxRowsPerKey\":5,\"maxAge\":\"24h\"},"
     " \"workers\":{\"minReplicas\":1,\"maxReplicas\":3,\"lagThreshold\":10,"
     "  \"activationLagThreshold\":2,\"image\":\"reg/sluice-worker:1\","
@@ -246,6 +254,23 @@ static void compare(const struct tw_spec *a, const struct tw_spec *b)
 	SAME_STR(kafka.topic);
 	SAME_STR(kafka.group);
 	SAME_STR(kafka.dead_letter_topic);
+	SAME(kafka.tls.enabled);
+	SAME_STR(kafka.tls.ca.name);
+	SAME_STR(kafka.tls.ca.key);
+	SAME_STR(kafka.tls.cert.name);
+	SAME_STR(kafka.tls.cert.key);
+	SAME_STR(kafka.tls.key.name);
+	SAME_STR(kafka.tls.key.key);
+	SAME_STR(kafka.tls.server_name);
+	SAME(kafka.sasl.mechanism);
+	SAME_STR(kafka.sasl.username.name);
+	SAME_STR(kafka.sasl.username.key);
+	SAME_STR(kafka.sasl.password.name);
+	SAME_STR(kafka.sasl.password.key);
+	SAME(kafka.replication_factor);
+	SAME(kafka.create_topic.enabled);
+	SAME(kafka.create_topic.partitions);
+	SAME(kafka.create_topic.replication_factor);
 	SAME(format);
 	SAME(csv.ncolumns);
 	for (size_t i = 0; i < a->csv.ncolumns; i++)

@@ -43,14 +43,21 @@ static const char full_spec[] =
     " \"segmentSeconds\":4,\"maxAttempts\":5,\"filters\":\"scale=640:-2,hue=s=0\","
     " \"analysis\":[\"meanLuma\",\"motion\"],"
     " \"encoder\":{\"codec\":\"libx265\",\"crf\":20,\"preset\":\"fast\"},"
-    " \"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\"},"
+    " \"kafka\":{\"bootstrap\":\"k:9092\",\"topic\":\"t\",\"replicationFactor\":3,"
+    "  \"tls\":{\"ca\":{\"name\":\"kca\",\"key\":\"ca.crt\"},"
+    "   \"cert\":{\"name\":\"kc\",\"key\":\"tls.crt\"},"
+    "   \"key\":{\"name\":\"kc\",\"key\":\"tls.key\"},\"serverName\":\"kafka.internal\"},"
+    "  \"sasl\":{\"mechanism\":\"SCRAM-SHA-512\",\"username\":{\"name\":\"ku\",\"key\":\"user\"},"
+    "   \"password\":{\"name\":\"ku\",\"key\":\"password\"}}},"
     " \"workers\":{\"minReplicas\":0,\"maxReplicas\":3,\"lagThreshold\":10,"
     "  \"activationLagThreshold\":1,\"image\":\"w:1\",\"imagePullPolicy\":\"Never\","
     "  \"env\":[{\"name\":\"SLUICE_LOG_LEVEL\",\"value\":\"debug\"}],"
     "  \"nodeSelector\":{\"disk\":\"ssd\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
     "  \"affinity\":{\"nodeAffinity\":{}},\"serviceAccountName\":\"sa\","
     "  \"resources\":{\"requests\":{\"cpu\":\"500m\"},\"limits\":{\"memory\":\"1Gi\"}}},"
-    " \"sinks\":{\"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\"},"
+    " \"sinks\":{\"postgres\":{\"dsn\":{\"name\":\"s\",\"key\":\"k\"},\"table\":\"t\","
+    "   \"deleteWithJob\":true,"
+    "   \"tls\":{\"ca\":{\"name\":\"pgca\",\"key\":\"ca.crt\"}}},"
     "  \"redis\":{\"addr\":\"r:6379\",\"password\":{\"name\":\"s\",\"key\":\"p\"},"
     "   \"prefix\":\"p:\"},"
     "  \"influxdb\":{\"url\":\"http://i:8086\",\"database\":\"d\",\"org\":\"o\","
@@ -248,6 +255,20 @@ static void compare(const struct vj_spec *a, const struct vj_spec *b)
 	SAME_STR(kafka.topic);
 	SAME_STR(kafka.group);
 	SAME_STR(kafka.dead_letter_topic);
+	SAME(kafka.replication_factor);
+	SAME(kafka.tls.enabled);
+	SAME_STR(kafka.tls.ca.name);
+	SAME_STR(kafka.tls.ca.key);
+	SAME_STR(kafka.tls.cert.name);
+	SAME_STR(kafka.tls.cert.key);
+	SAME_STR(kafka.tls.key.name);
+	SAME_STR(kafka.tls.key.key);
+	SAME_STR(kafka.tls.server_name);
+	SAME(kafka.sasl.mechanism);
+	SAME_STR(kafka.sasl.username.name);
+	SAME_STR(kafka.sasl.username.key);
+	SAME_STR(kafka.sasl.password.name);
+	SAME_STR(kafka.sasl.password.key);
 	SAME(workers.min_replicas);
 	SAME(workers.max_replicas);
 	SAME(workers.lag_threshold);
@@ -257,6 +278,7 @@ static void compare(const struct vj_spec *a, const struct vj_spec *b)
 	SAME(sinks.postgres.enabled);
 	SAME_STR(sinks.postgres.dsn.name);
 	SAME_STR(sinks.postgres.table);
+	SAME(sinks.postgres_delete_with_job);
 	SAME(sinks.redis.enabled);
 	SAME_STR(sinks.redis.addr);
 	SAME_STR(sinks.redis.prefix);

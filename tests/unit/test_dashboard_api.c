@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <curl/curl.h>
 
 #include "dash_api.h"
@@ -33,6 +35,8 @@
 #include "dash_upload.h"
 #include "clock.h"
 #include "httpd.h"
+#include "kube_client.h"
+#include "kube_config.h"
 #include "log.h"
 
 static char errbuf[512];
@@ -133,6 +137,30 @@ static void w_done(void *arg, void *state, int completed)
 static const struct httpd_handler watcher_handler = {
     .begin = w_begin, .body = w_body, .end = w_end, .done = w_done};
 
+/* ------------------------------------------------------------ the fake API server */
+
+/* Secret prod/kafka: ca.crt "CA-PEM", user "loader", password "s3cret"
+ * (base64, as the API server gives data); any other Secret is NotFound. */
+static void api_begin(void *arg, struct httpd_request *r, void **state)
+{
+	static const char kafka[] =
+	    "{\"kind\":\"Secret\",\"metadata\":{\"name\":\"kafka\",\"namespace\":\"prod\"},"
+	    "\"data\":{\"ca.crt\":\"Q0EtUEVN\",\"user\":\"bG9hZGVy\",\"password\":"
+	    "\"czNjcmV0\"}}";
+	static const char missing[] =
+	    "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
+	    "\"NotFound\",\"message\":\"secrets not found\",\"code\":404}";
+
+	(void)arg;
+	*state = NULL;
+	if (strcmp(httpd_request_path(r), "/api/v1/namespaces/prod/secrets/kafka") == 0)
+		httpd_respond(r, 200, "application/json", kafka, sizeof(kafka) - 1);
+	else
+		httpd_respond(r, 404, "application/json", missing, sizeof(missing) - 1);
+}
+
+static const struct httpd_handler api_handler = {.begin = api_begin};
+
 /* ------------------------------------------------------------ the dashboard */
 
 struct fixture {
@@ -140,16 +168,22 @@ struct fixture {
 	struct dash_store *store;
 	struct dash_loads *loads;
 	struct dash_api *api;
-	struct httpd *h, *watcher;
+	struct httpd *h, *watcher, *apiserver;
+	struct kube_client *kube;
 	int port, watcher_port;
 	char dir[64], worker[128];
 };
 
-/* The fake sluice-worker: writes its arguments to $dir/args and says what
- * the loader says, counting the file's records but the header. */
+/* The fake sluice-worker: writes its arguments to $dir/args, and of each
+ * Kafka secret's file (under sluice-load-kafka-*) the modes of the file and
+ * its directory and its content to $dir/secrets, and says what the loader
+ * says, counting the file's records but the header. */
 static const char worker_script[] =
     "#!/bin/sh\n"
     "echo \"$@\" > \"$(dirname \"$0\")/args\"\n"
+    "for a in \"$@\"; do case \"$a\" in */sluice-load-kafka-*) printf '%s %s %s\\n' "
+    "\"$(stat -c %a \"$a\")\" \"$(stat -c %a \"$(dirname \"$a\")\")\" \"$(cat \"$a\")\" "
+    ">> \"$(dirname \"$0\")/secrets\";; esac; done\n"
     "n=$(($(wc -l < \"$3\") - 1))\n"
     "echo '{\"level\":\"info\",\"msg\":\"load starting\"}' >&2\n"
     "echo \"{\\\"level\\\":\\\"info\\\",\\\"msg\\\":\\\"load finished\\\",\\\"rows\\\":\\\"$n\\\","
@@ -209,8 +243,18 @@ static int setup(void **state)
 	add(f->cache, DASH_VW, "{\"metadata\":{\"name\":\"quiet\",\"namespace\":\"media\"}}");
 	dash_cache_sample_now(f->cache, clock_real_ns() / 1000000);
 
+	struct httpd_options ko = {.port = 0, .handler = &api_handler};
+	struct kube_config kcfg;
+	if (httpd_start(&ko, &f->apiserver, errbuf, sizeof(errbuf)) != 0)
+		return -1;
+	memset(&kcfg, 0, sizeof(kcfg));
+	snprintf(kcfg.server, sizeof(kcfg.server), "http://127.0.0.1:%d", httpd_port(f->apiserver));
+	if (kube_client_new(&f->kube, &kcfg, NULL, errbuf, sizeof(errbuf)) != 0)
+		return -1;
+
 	struct dash_store_options so = {0};
-	struct dash_loads_options lo = {.worker = f->worker, .work_dir = f->dir, .max_bytes = 4096};
+	struct dash_loads_options lo = {
+	    .worker = f->worker, .work_dir = f->dir, .max_bytes = 4096, .kube = f->kube};
 	f->store = dash_store_new(&so);
 	f->loads = dash_loads_new(&lo);
 	struct dash_api_options ao = {.cache = f->cache,
@@ -241,7 +285,11 @@ static int teardown(void **state)
 	dash_store_free(f->store);
 	dash_cache_stop(f->cache);
 	httpd_stop(f->watcher);
+	kube_client_free(f->kube);
+	httpd_stop(f->apiserver);
 	snprintf(path, sizeof(path), "%s/args", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/secrets", f->dir);
 	unlink(path);
 	unlink(f->worker);
 	rmdir(f->dir);
@@ -603,6 +651,98 @@ static void test_load_runs_the_loader(void **state)
 	free(r.body);
 }
 
+/* Entries of dir named sluice-load-kafka-*. */
+static int kafka_dirs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, "sluice-load-kafka-", 18) == 0;
+	closedir(d);
+	return n;
+}
+
+/* A TelemetryWindow with spec.kafka.tls and .sasl: the loader gets the
+ * Secrets as files of a private directory (0700, each file 0600), named
+ * on its command line where no secret is; the directory goes when it
+ * ends. A Secret that cannot be read is a 502 before any loader runs. */
+static void test_load_kafka_security(void **state)
+{
+	struct fixture *f = *state;
+	static const char csv[] = "ts,host,temp\n2026-01-01T00:00:00Z,d-1,1\n";
+	static const char sec[] =
+	    "\"tls\":{\"ca\":{\"name\":\"kafka\",\"key\":\"ca.crt\"},\"serverName\":\"k.internal\"}"
+	    ","
+	    "\"sasl\":{\"mechanism\":\"SCRAM-SHA-512\",\"username\":{\"name\":\"kafka\",\"key\":"
+	    "\"user\"},\"password\":{\"name\":\"%s\",\"key\":\"password\"}}";
+	char tw[1024], ks[512], path[256], id[32] = "", args[2048] = "", line[512];
+	struct reply r;
+	FILE *a;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(ks, sizeof(ks), sec, i == 0 ? "kafka" : "nope");
+		snprintf(tw, sizeof(tw),
+		         "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"prod\"},\"spec\":{"
+		         "\"kafka\":{\"bootstrap\":\"k:9093\",\"topic\":\"in\",%s},\"fields\":{"
+		         "\"timestamp\":\"ts\",\"keys\":[\"host\"],\"values\":[\"temp\"]},"
+		         "\"window\":{\"size\":\"1m\"}}}",
+		         i == 0 ? "secure" : "broken", ks);
+		add(f->cache, DASH_TW, tw);
+	}
+	r = req(f->port, "POST", "/api/v1/telemetrywindows/prod/broken/load", csv, strlen(csv),
+	        "Content-Type: text/csv", NULL);
+	assert_int_equal(r.status, 502);
+	if (strstr(r.body, "spec.kafka.sasl.password: Secret \\\"nope\\\" key \\\"password\\\"") ==
+	        NULL ||
+	    strstr(r.body, "NotFound") == NULL)
+		fail_msg("%s", r.body);
+	free(r.body);
+	assert_int_equal(kafka_dirs(f->dir), 0);
+
+	r = req(f->port, "POST", "/api/v1/telemetrywindows/prod/secure/load", csv, strlen(csv),
+	        "Content-Type: text/csv", NULL);
+	assert_int_equal(r.status, 202);
+	const char *p = strstr(r.body, "\"id\":\"");
+	assert_non_null(p);
+	memcpy(id, p + 6, DASH_LOAD_ID_LEN);
+	free(r.body);
+	snprintf(path, sizeof(path), "/api/v1/telemetrywindows/prod/secure/load/%s?wait=30", id);
+	r = get(f->port, path);
+	assert_int_equal(r.status, 200);
+	if (strstr(r.body, "\"state\":\"succeeded\"") == NULL)
+		fail_msg("%s", r.body);
+	free(r.body);
+	/* The loader's monitor removed the directory before the load ended. */
+	assert_int_equal(kafka_dirs(f->dir), 0);
+
+	snprintf(path, sizeof(path), "%s/args", f->dir);
+	a = fopen(path, "r");
+	assert_non_null(a);
+	assert_non_null(fgets(args, sizeof(args), a));
+	fclose(a);
+	if (strstr(args, " --bootstrap k:9093 ") == NULL ||
+	    strstr(args, " --tls --tls-ca-file ") == NULL ||
+	    strstr(args, "/ca.pem --tls-server-name k.internal --sasl-mechanism SCRAM-SHA-512 "
+	                 "--sasl-username loader --sasl-password-file ") == NULL ||
+	    strstr(args, "/sasl-password\n") == NULL)
+		fail_msg("args: %s", args);
+	assert_null(strstr(args, "s3cret"));
+	assert_null(strstr(args, "CA-PEM"));
+
+	snprintf(path, sizeof(path), "%s/secrets", f->dir);
+	a = fopen(path, "r");
+	assert_non_null(a);
+	assert_non_null(fgets(line, sizeof(line), a));
+	assert_string_equal(line, "600 700 CA-PEM\n");
+	assert_non_null(fgets(line, sizeof(line), a));
+	assert_string_equal(line, "600 700 s3cret\n");
+	assert_null(fgets(line, sizeof(line), a));
+	fclose(a);
+}
+
 static void test_upload_url(void **state)
 {
 	char buf[128];
@@ -625,6 +765,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_upload_forwarded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upload_client_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_runs_the_loader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_kafka_security, setup, teardown),
 	    cmocka_unit_test(test_upload_url),
 	};
 	log_set_level(LOG_LEVEL_ERROR);

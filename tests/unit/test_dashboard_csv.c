@@ -122,6 +122,128 @@ static void test_argv(void **state)
 	assert_int_equal(dash_load_argv(&cmd, small, 8), -1);
 }
 
+/* argv as one string, for comparing. */
+static void join(const char *const *argv, int n, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? " " : "", argv[i]);
+}
+
+/* A resource's Kafka TLS and SASL reach the loader as files of a private
+ * directory: its command line names the files, never a secret. */
+static void test_secrets_argv(void **state)
+{
+	static const struct {
+		struct kafka_security sec;
+		size_t files;
+		const char *args; /* after the plain ones */
+	} cases[] = {
+	    /* PLAINTEXT: nothing added, no file */
+	    {{0}, 0, ""},
+	    /* TLS with the system's CAs */
+	    {{.tls = 1}, 0, " --tls"},
+	    /* TLS with a CA, a client certificate and a server name */
+	    {{.tls = 1,
+	      .ca_pem = "CA",
+	      .cert_pem = "CERT",
+	      .key_pem = "KEY",
+	      .server_name = "kafka.internal"},
+	     3,
+	     " --tls --tls-ca-file /w/d/ca.pem --tls-cert-file /w/d/cert.pem --tls-key-file "
+	     "/w/d/key.pem --tls-server-name kafka.internal"},
+	    /* SASL alone (SASL_PLAINTEXT): the password as a file */
+	    {{.sasl_mechanism = "SCRAM-SHA-512", .username = "loader", .password = "s3cret"},
+	     1,
+	     " --sasl-mechanism SCRAM-SHA-512 --sasl-username loader --sasl-password-file "
+	     "/w/d/sasl-password"},
+	    /* both (SASL_SSL) */
+	    {{.tls = 1,
+	      .ca_pem = "CA",
+	      .sasl_mechanism = "PLAIN",
+	      .username = "u",
+	      .password = "p w"},
+	     2,
+	     " --tls --tls-ca-file /w/d/ca.pem --sasl-mechanism PLAIN --sasl-username u "
+	     "--sasl-password-file /w/d/sasl-password"},
+	};
+	struct dash_load_plan plan = {.as_json = 0, .delim = ","};
+	const char *argv[DASH_LOAD_ARGV_MAX];
+	char joined[1024], want[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dash_load_secrets ls;
+		assert_int_equal(dash_load_secrets_plan(&cases[i].sec, "/w/d", &ls), 0);
+		assert_int_equal(ls.n, cases[i].files);
+		struct dash_load_cmd cmd = {.worker = "w",
+		                            .file = "f",
+		                            .topic = "t",
+		                            .bootstrap = "k:9093",
+		                            .plan = &plan,
+		                            .sec = &ls.args};
+		int n = dash_load_argv(&cmd, argv, DASH_LOAD_ARGV_MAX);
+		assert_true(n > 0);
+		join(argv, n, joined, sizeof(joined));
+		snprintf(want, sizeof(want),
+		         "w load --file f --topic t --bootstrap k:9093 --progress log --log-level "
+		         "info%s",
+		         cases[i].args);
+		if (strcmp(joined, want) != 0)
+			fail_msg("case %zu:\n got  %s\n want %s", i, joined, want);
+		/* No secret's value anywhere on the command line; each file holds one. */
+		for (int a = 0; a < n; a++) {
+			const struct kafka_security *k = &cases[i].sec;
+			const char *secrets[] = {k->ca_pem, k->cert_pem, k->key_pem, k->password};
+			for (size_t v = 0; v < 4; v++)
+				if (secrets[v] != NULL)
+					assert_null(strstr(argv[a], secrets[v]));
+		}
+		for (size_t f = 0; f < ls.n; f++) {
+			assert_non_null(ls.files[f].content);
+			assert_int_equal(strncmp(ls.files[f].path, "/w/d/", 5), 0);
+		}
+	}
+	/* Every option at once fits argv. */
+	struct dash_load_plan full = {.as_json = 1, .delim = ";", .key_fields = "a,b"};
+	struct dash_load_secrets ls;
+	assert_int_equal(dash_load_secrets_plan(&cases[2].sec, "/w/d", &ls), 0);
+	ls.args.sasl_mechanism = "PLAIN";
+	ls.args.sasl_username = "u";
+	ls.args.sasl_password_file = "/w/d/sasl-password";
+	struct dash_load_cmd cmd = {.worker = "w",
+	                            .file = "f",
+	                            .topic = "t",
+	                            .bootstrap = "k:9093",
+	                            .client_id = "c",
+	                            .plan = &full,
+	                            .sec = &ls.args};
+	assert_int_equal(dash_load_argv(&cmd, argv, DASH_LOAD_ARGV_MAX), 34);
+	/* A directory whose paths do not fit is refused, not cut. */
+	char dir[DASH_LOAD_PATH_MAX];
+	memset(dir, 'd', sizeof(dir) - 1);
+	dir[sizeof(dir) - 1] = '\0';
+	assert_int_equal(dash_load_secrets_plan(&cases[2].sec, dir, &ls), -1);
+	assert_int_equal(dash_load_secrets_plan(&cases[0].sec, dir, &ls), 0);
+	assert_int_equal(dash_load_secrets_plan(NULL, "/w/d", &ls), 0);
+	assert_int_equal(ls.n, 0);
+}
+
+/* What of the dashboard's environment the loader gets. */
+static void test_env_keep(void **state)
+{
+	(void)state;
+	assert_int_equal(dash_load_env_keep("PATH=/usr/bin"), 1);
+	assert_int_equal(dash_load_env_keep("SLUICE_KAFKA_BOOTSTRAP=k:9092"), 1);
+	assert_int_equal(dash_load_env_keep("SLUICE_LOG_LEVEL=info"), 1);
+	assert_int_equal(dash_load_env_keep("SLUICE_CONFIG=/etc/d.yaml"), 0);
+	assert_int_equal(dash_load_env_keep("SLUICE_STATUS_REDIS_PASSWORD=x"), 0);
+	assert_int_equal(dash_load_env_keep("SLUICE_KAFKA_SASL_PASSWORD=x"), 0);
+	/* Only whole names: a longer name that starts alike stays. */
+	assert_int_equal(dash_load_env_keep("SLUICE_CONFIG_DIR=/x"), 1);
+	assert_int_equal(dash_load_env_keep("SLUICE_STATUS_REDIS_USERNAME=u"), 1);
+}
+
 static void test_progress(void **state)
 {
 	struct dash_load_progress p;
@@ -177,8 +299,8 @@ static void test_progress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plan),
-	    cmocka_unit_test(test_argv),
+	    cmocka_unit_test(test_plan),         cmocka_unit_test(test_argv),
+	    cmocka_unit_test(test_secrets_argv), cmocka_unit_test(test_env_keep),
 	    cmocka_unit_test(test_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -194,6 +194,46 @@ static void test_effective_spec(void **state)
 	t = effective("{\"sinks\":3}", &d);
 	assert_string_equal(t, "{\"sinks\":3,\"kafka\":{\"bootstrap\":\"k:9092\"}}");
 	free(t);
+	/* The operator's default cluster's security, by the same rule: only
+	 * where the resource names no bootstrap, tls or sasl. */
+	d.kafka_security = (struct spec_kafka_defaults){.tls = 1};
+	t = effective("{\"kafka\":{\"topic\":\"t\"}}", &d);
+	assert_non_null(
+	    strstr(t, "\"kafka\":{\"topic\":\"t\",\"bootstrap\":\"k:9092\",\"tls\":{}}"));
+	free(t);
+	t = effective("{\"kafka\":{\"bootstrap\":\"mine:1\"}}", &d);
+	assert_null(strstr(t, "tls"));
+	free(t);
+}
+
+/* Who the dashboard AUTHs as on a TelemetryWindow's Redis sink. */
+static void test_redis_auth(void **state)
+{
+	static const struct {
+		const char *spec;
+		int has_password;
+		enum dash_redis_auth want;
+	} cases[] = {
+	    /* no sink of its own: the default one, the status Redis */
+	    {"{}", 0, DASH_REDIS_AUTH_STATUS},
+	    {"{\"sinks\":{}}", 0, DASH_REDIS_AUTH_STATUS},
+	    {"{\"sinks\":{\"postgres\":{}}}", 0, DASH_REDIS_AUTH_STATUS},
+	    {"null", 0, DASH_REDIS_AUTH_STATUS},
+	    /* its own: its password Secret, or none */
+	    {"{\"sinks\":{\"redis\":{\"addr\":\"r:6379\"}}}", 0, DASH_REDIS_AUTH_NONE},
+	    {"{\"sinks\":{\"redis\":{\"addr\":\"r:6379\",\"password\":{\"name\":\"r\","
+	     "\"key\":\"p\"}}}}",
+	     1, DASH_REDIS_AUTH_SECRET},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *spec = cJSON_Parse(cases[i].spec);
+		if (dash_view_redis_auth(spec, cases[i].has_password) != cases[i].want)
+			fail_msg("case %zu (%s)", i, cases[i].spec);
+		cJSON_Delete(spec);
+	}
+	assert_int_equal(dash_view_redis_auth(NULL, 0), DASH_REDIS_AUTH_STATUS);
 }
 
 int main(void)
@@ -201,7 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_videojob),       cmocka_unit_test(test_telemetrywindow),
 	    cmocka_unit_test(test_videowatch),     cmocka_unit_test(test_detail_and_sample),
-	    cmocka_unit_test(test_effective_spec),
+	    cmocka_unit_test(test_effective_spec), cmocka_unit_test(test_redis_auth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,11 +64,12 @@ static void test_reasons(void **state)
 	                    "overflow: the partition holds its most (pane, key) aggregates; event "
 	                    "time 2026-11-23T05:00:01Z not added");
 	assert_string_equal(dead_letter_kind(TW_OVERFLOW), "overflow");
-	ev.ts_ns = INT64_C(7258118400) * S; /* 2200-01-01 */
+	ev.ts_ns = INT64_MAX; /* 2262-04-11T23:47:16.854775807Z */
 	assert_string_equal(
 	    dead_letter_reason(buf, sizeof(buf), TW_WINDOW_E_RANGE, &ev, TW_TS_NONE),
-	    "event time 2200-01-01T00:00:00Z is out of the range windows handle (years 1823 to "
-	    "2116)");
+	    "event time 2262-04-11T23:47:16.854775807Z is out of the range windows handle: its "
+	    "windows, watermark delay and allowed lateness must end by "
+	    "2262-04-11T23:47:16.854775807Z");
 	assert_string_equal(dead_letter_kind(TW_WINDOW_E_RANGE), "malformed");
 	assert_string_equal(dead_letter_reason(buf, sizeof(buf), 42, &ev, TW_TS_NONE),
 	                    "refused by the stream core (42)");

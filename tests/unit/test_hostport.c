@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -111,12 +112,68 @@ static void test_redis_conn_errors(void **state)
 	assert_non_null(strstr(err, "refused"));
 }
 
+/* What an AUTH refusal says: the cause and the user, never a password. */
+static void test_redis_conn_auth_message(void **state)
+{
+	char m[256];
+
+	(void)state;
+	redis_conn_auth_message("sluice",
+	                        "WRONGPASS invalid username-password pair or user is "
+	                        "disabled.",
+	                        m, sizeof(m));
+	assert_true(strncmp(m, "authentication failed for user sluice", 37) == 0);
+	redis_conn_auth_message(NULL, "WRONGPASS invalid username-password pair", m, sizeof(m));
+	assert_true(strncmp(m, "authentication failed for user default", 38) == 0);
+	redis_conn_auth_message("",
+	                        "ERR AUTH <password> called without any password configured "
+	                        "for the default user. Are you sure your configuration is correct?",
+	                        m, sizeof(m));
+	assert_string_equal(m, "the server has no password for user default: drop the password "
+	                       "or set requirepass");
+	redis_conn_auth_message(NULL, "NOAUTH Authentication required.", m, sizeof(m));
+	assert_string_equal(m, "authentication required: the server wants a password");
+	redis_conn_auth_message("u", "ERR something else", m, sizeof(m));
+	assert_string_equal(m, "AUTH as user u: ERR something else");
+	redis_conn_auth_message("u", NULL, m, sizeof(m));
+	assert_string_equal(m, "AUTH as user u: ");
+	/* Bounded by the buffer. */
+	redis_conn_auth_message("u", "WRONGPASS x", m, 8);
+	assert_string_equal(m, "authent");
+}
+
+static void test_redis_conn_status_auth(void **state)
+{
+	struct redis_auth a;
+
+	(void)state;
+	unsetenv(REDIS_CONN_ENV_USERNAME);
+	unsetenv(REDIS_CONN_ENV_PASSWORD);
+	a = redis_conn_status_auth();
+	assert_null(a.user);
+	assert_null(a.password);
+	setenv(REDIS_CONN_ENV_USERNAME, "", 1);
+	setenv(REDIS_CONN_ENV_PASSWORD, "", 1);
+	a = redis_conn_status_auth();
+	assert_null(a.user);
+	assert_null(a.password);
+	setenv(REDIS_CONN_ENV_USERNAME, "sluice", 1);
+	setenv(REDIS_CONN_ENV_PASSWORD, "pw", 1);
+	a = redis_conn_status_auth();
+	assert_string_equal(a.user, "sluice");
+	assert_string_equal(a.password, "pw");
+	unsetenv(REDIS_CONN_ENV_USERNAME);
+	unsetenv(REDIS_CONN_ENV_PASSWORD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_forms),
 	    cmocka_unit_test(test_bad_forms),
 	    cmocka_unit_test(test_redis_conn_errors),
+	    cmocka_unit_test(test_redis_conn_auth_message),
+	    cmocka_unit_test(test_redis_conn_status_auth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <cjson/cJSON.h>
 
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "version.h"
 
 static char errbuf[256];
 
@@ -239,7 +241,8 @@ static void test_healthz_and_readyz(void **state)
 static void test_not_found(void **state)
 {
 	struct fixture *f = *state;
-	const char *paths[] = {"/", "/metrics/", "/healthz/x", "/METRICS", "/nope", NULL};
+	const char *paths[] = {"/",     "/metrics/", "/healthz/x", "/METRICS",
+	                       "/nope", "/status",   NULL};
 
 	for (int i = 0; paths[i] != NULL; i++) {
 		struct reply r = fetch(f->port, "GET", paths[i]);
@@ -746,6 +749,120 @@ static void test_handler_get_and_builtins(void **state)
 	assert_int_equal(seen_wait(&seen.dones, 1), 1);
 }
 
+/* ---- GET /status ---- */
+
+static atomic_int state_calls;
+
+/* A state that changes with each call, as a program's snapshot does; NULL
+ * on the third call, as when out of memory. */
+static char *test_state(void *arg)
+{
+	char text[128];
+	int n = atomic_fetch_add(&state_calls, 1) + 1;
+
+	assert_string_equal(arg, "state arg");
+	if (n == 3)
+		return NULL;
+	snprintf(text, sizeof(text), "{\"calls\":%d,\"name\":\"a \\\"b\\\"\"}", n);
+	return strdup(text);
+}
+
+/* GET path as JSON: the document, parsed (the caller deletes it). */
+static cJSON *fetch_json(int port, const char *path, long *status)
+{
+	struct reply r = fetch(port, "GET", path);
+
+	assert_int_equal(r.rc, CURLE_OK);
+	*status = r.status;
+	assert_string_equal(r.content_type, "application/json");
+	cJSON *doc = cJSON_Parse(r.body);
+	assert_non_null(doc);
+	return doc;
+}
+
+static void test_status(void **state)
+{
+	struct fixture *f = *state;
+	struct httpd *h;
+	long status;
+	struct httpd_options opts = {.metrics = f->reg,
+	                             .component = "tester \"1\"",
+	                             .state = test_state,
+	                             .state_arg = (void *)"state arg"};
+
+	atomic_store(&state_calls, 0);
+	assert_int_equal(httpd_start(&opts, &h, errbuf, sizeof(errbuf)), 0);
+	cJSON *doc = fetch_json(httpd_port(h), "/status", &status);
+	assert_int_equal(status, 200);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "component")),
+	                    "tester \"1\"");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "version")),
+	                    SLUICE_VERSION);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "gitRev")),
+	                    SLUICE_GIT_REV);
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "time"));
+	assert_non_null(t);
+	assert_int_equal(t[strlen(t) - 1], 'Z');
+	/* The same registry /metrics renders. */
+	cJSON *series = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metrics"), "requests_total"), "series");
+	assert_int_equal(cJSON_GetArraySize(series), 1);
+	assert_int_equal(
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(series, 0), "value")), 3);
+	cJSON *st = cJSON_GetObjectItem(doc, "state");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "calls")), 1);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(st, "name")), "a \"b\"");
+	cJSON_Delete(doc);
+
+	/* Each request renders afresh: the metric and the state. */
+	assert_int_equal(metrics_inc(f->requests, NULL), 0);
+	doc = fetch_json(httpd_port(h), "/status", &status);
+	series = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metrics"), "requests_total"), "series");
+	assert_int_equal(
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(series, 0), "value")), 4);
+	assert_int_equal(
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "state"), "calls")),
+	    2);
+	cJSON_Delete(doc);
+
+	/* A state that cannot be had is null; the rest is still there. */
+	doc = fetch_json(httpd_port(h), "/status", &status);
+	assert_int_equal(status, 200);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "state")));
+	assert_non_null(cJSON_GetObjectItem(doc, "metrics"));
+	cJSON_Delete(doc);
+
+	/* HEAD: the headers alone; other methods: 405. */
+	struct reply r = fetch(httpd_port(h), "HEAD", "/status");
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, 0);
+	r = fetch(httpd_port(h), "POST", "/status");
+	assert_int_equal(r.status, 405);
+	httpd_stop(h);
+}
+
+/* No registry and no state callback: {} and null. */
+static void test_status_bare(void **state)
+{
+	struct httpd *h;
+	long status;
+	struct httpd_options opts = {.component = "bare"};
+
+	(void)state;
+	assert_int_equal(httpd_start(&opts, &h, errbuf, sizeof(errbuf)), 0);
+	cJSON *doc = fetch_json(httpd_port(h), "/status", &status);
+	assert_int_equal(status, 200);
+	cJSON *m = cJSON_GetObjectItem(doc, "metrics");
+	assert_true(cJSON_IsObject(m));
+	assert_null(m->child);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "state")));
+	cJSON_Delete(doc);
+	/* /metrics without a registry is still 404. */
+	assert_int_equal(fetch(httpd_port(h), "GET", "/metrics").status, 404);
+	httpd_stop(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +877,8 @@ int main(void)
 	    cmocka_unit_test(test_fixed_port),
 	    cmocka_unit_test(test_bad_options),
 	    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+	    cmocka_unit_test(test_status_bare),
 	    cmocka_unit_test_setup_teardown(test_handler_put_in_chunks, handler_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handler_early_401, handler_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handler_answer_in_body, handler_setup, teardown),

@@ -1,6 +1,7 @@
 /* Unit tests for the store's InfluxDB parts (workers/store/influx.c,
- * influx_client.c): the answer table (status and body), Retry-After, the
- * write, query and CREATE DATABASE texts, the 413 split, and the client
+ * influx_client.c, influx_delete.c): the answer table (status and body),
+ * Retry-After, the write, query and CREATE DATABASE texts, the 413 split,
+ * the retention delete (cutoff, request of each API, its answers), and the client
  * against what needs no server (a closed port, a URL curl refuses). The
  * client against a real InfluxDB and a fake one (413, 429, 401) is
  * tests/integration/tw_sinks_it.c. */
@@ -19,6 +20,7 @@
 #include "err.h"
 #include "influx.h"
 #include "influx_client.h"
+#include "influx_delete.h"
 #include "log.h"
 
 #define V1 1
@@ -289,6 +291,267 @@ static void test_influx_query_and_create(void **state)
 	buf_free(&b);
 }
 
+/* ==== Retention deletes ==== */
+
+/* 2027-01-15T08:00:00Z */
+#define NOW_NS (INT64_C(1800000000) * 1000000000)
+#define MIN_NS (INT64_C(60) * 1000000000)
+
+/* A form value percent-decoded (the v1 body after "q="). */
+static char *form_decoded(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	assert_non_null(out);
+	for (; *s != '\0'; s++) {
+		unsigned v;
+
+		if (*s == '%' && sscanf(s + 1, "%2x", &v) == 1) {
+			*o++ = (char)v;
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static struct influx_delete_in delete_in(int api)
+{
+	return (struct influx_delete_in){
+	    .api = api,
+	    .url = "http://h:8086/",
+	    .db = "tele metry",
+	    .org = api == V2 ? "my org" : NULL,
+	    .measurement = "telemetry_window",
+	    .tag_key = "resource",
+	    .tag_value = "prod/sensors",
+	    .now_ns = NOW_NS,
+	    .max_age_ns = 10 * MIN_NS,
+	    .span_ns = MIN_NS,
+	};
+}
+
+/* v1: InfluxQL DELETE over /query, the cutoff less the window's span. */
+static void test_influx_delete_plan_v1(void **state)
+{
+	struct influx_delete_in in = delete_in(V1);
+	struct buf url, body;
+	struct influx_delete_req req = {.url = &url, .body = &body};
+	char *q;
+
+	(void)state;
+	buf_init(&url, 4096);
+	buf_init(&body, 4096);
+	assert_int_equal(influx_delete_plan(&in, &req), 0);
+	assert_true(req.cutoff_ns == NOW_NS - 11 * MIN_NS);
+	assert_string_equal(url.data, "http://h:8086/query?db=tele%20metry");
+	assert_string_equal(req.content_type, "application/x-www-form-urlencoded");
+	assert_memory_equal(body.data, "q=", 2);
+	assert_null(strchr(body.data, ' ')); /* encoded */
+	q = form_decoded(body.data + 2);
+	assert_string_equal(q, "DELETE FROM \"telemetry_window\" WHERE \"resource\" = "
+	                       "'prod/sensors' AND time < '2027-01-15T07:49:00Z'");
+	free(q);
+
+	/* A raw point (no span), a fraction of a second, quotes escaped, no tag. */
+	buf_reset(&url);
+	buf_reset(&body);
+	in.span_ns = 0;
+	in.now_ns = NOW_NS + 500;
+	in.tag_value = "it's\\x";
+	in.measurement = "m\"1";
+	assert_int_equal(influx_delete_plan(&in, &req), 0);
+	q = form_decoded(body.data + 2);
+	assert_string_equal(q, "DELETE FROM \"m\\\"1\" WHERE \"resource\" = 'it\\'s\\\\x' AND "
+	                       "time < '2027-01-15T07:50:00.000000500Z'");
+	free(q);
+	buf_reset(&url);
+	buf_reset(&body);
+	in.tag_key = NULL;
+	assert_int_equal(influx_delete_plan(&in, &req), 0);
+	q = form_decoded(body.data + 2);
+	assert_string_equal(q,
+	                    "DELETE FROM \"m\\\"1\" WHERE time < '2027-01-15T07:50:00.000000500Z'");
+	free(q);
+	buf_free(&url);
+	buf_free(&body);
+}
+
+/* v2: /api/v2/delete with a JSON body; stop is inclusive, so a ns less. */
+static void test_influx_delete_plan_v2(void **state)
+{
+	struct influx_delete_in in = delete_in(V2);
+	struct buf url, body;
+	struct influx_delete_req req = {.url = &url, .body = &body};
+
+	(void)state;
+	buf_init(&url, 4096);
+	buf_init(&body, 4096);
+	assert_int_equal(influx_delete_plan(&in, &req), 0);
+	assert_true(req.cutoff_ns == NOW_NS - 11 * MIN_NS);
+	assert_string_equal(url.data,
+	                    "http://h:8086/api/v2/delete?org=my%20org&bucket=tele%20metry");
+	assert_string_equal(req.content_type, "application/json");
+	assert_string_equal(body.data, "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
+	                               "\"stop\":\"2027-01-15T07:48:59.999999999Z\","
+	                               "\"predicate\":\"_measurement=\\\"telemetry_window\\\" AND "
+	                               "resource=\\\"prod/sensors\\\"\"}");
+
+	/* No org; a quote in the value escaped for the predicate, then JSON. */
+	buf_reset(&url);
+	buf_reset(&body);
+	in.org = NULL;
+	in.tag_value = "a\"b";
+	in.span_ns = 0;
+	assert_int_equal(influx_delete_plan(&in, &req), 0);
+	assert_string_equal(url.data, "http://h:8086/api/v2/delete?bucket=tele%20metry");
+	assert_string_equal(body.data, "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
+	                               "\"stop\":\"2027-01-15T07:49:59.999999999Z\","
+	                               "\"predicate\":\"_measurement=\\\"telemetry_window\\\" AND "
+	                               "resource=\\\"a\\\\\\\"b\\\"\"}");
+	buf_free(&url);
+	buf_free(&body);
+}
+
+/* Nothing to delete, refusals, a full buffer. */
+static void test_influx_delete_plan_edges(void **state)
+{
+	static const struct {
+		int api;
+		const char *measurement, *tag_key, *tag_value;
+		int64_t now_ns, max_age_ns, span_ns;
+		int want;
+	} cases[] = {
+	    {V1, "m", "resource", "a/b", NOW_NS, 0, 0, 1},        /* no age limit */
+	    {V2, "m", "resource", "a/b", NOW_NS, -1, 0, 1},       /* no age limit */
+	    {V1, "m", "resource", "a/b", NOW_NS, 1, -1, 1},       /* a bad span */
+	    {V1, "m", "resource", "a/b", INT64_MIN + 5, 3, 0, 1}, /* before InfluxDB's time */
+	    {V1, "m", "resource", "a/b", INT64_MIN + 5, 2, 0, 0}, /* the earliest cutoff */
+	    {V1, "m", "resource", "a/b", INT64_MIN + 5, 1, INT64_MAX, 1}, /* overflow */
+	    {V1, "m", "resource", "a/b", -NOW_NS, MIN_NS, 0, 0},          /* before 1970 */
+	    {V1, "m", "resource", "a/b", NOW_NS, 1, 0, 0},
+	    {3, "m", "resource", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {0, "m", "resource", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V1, NULL, "resource", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V1, "", "resource", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V1, "m\n", "resource", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V2, "m", "res ource", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V2, "m", "", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V2, "m", "res\"", "a/b", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V1, "m", "resource", NULL, NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V1, "m", "resource", "a\nb", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V2, "m", "resource", "a\tb", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	    {V2, "m", "resource", "a\x7f", NOW_NS, 1, 0, INFLUX_DELETE_E_INVALID},
+	};
+	struct buf url, body;
+
+	(void)state;
+	buf_init(&url, 4096);
+	buf_init(&body, 4096);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct influx_delete_in in = delete_in(cases[i].api);
+		struct influx_delete_req req = {.url = &url, .body = &body};
+		int rc;
+
+		buf_reset(&url);
+		buf_reset(&body);
+		in.measurement = cases[i].measurement;
+		in.tag_key = cases[i].tag_key;
+		in.tag_value = cases[i].tag_value;
+		in.now_ns = cases[i].now_ns;
+		in.max_age_ns = cases[i].max_age_ns;
+		in.span_ns = cases[i].span_ns;
+		rc = influx_delete_plan(&in, &req);
+		if (rc != cases[i].want)
+			fail_msg("case %zu: %d, want %d", i, rc, cases[i].want);
+		if (rc != 0)
+			assert_int_equal(url.len + body.len, 0); /* untouched */
+		else
+			assert_true(req.cutoff_ns ==
+			            cases[i].now_ns - cases[i].max_age_ns - cases[i].span_ns);
+	}
+	/* The earliest cutoff is written as v2's start is. */
+	{
+		struct influx_delete_in in = delete_in(V1);
+		struct influx_delete_req req = {.url = &url, .body = &body};
+		char *q;
+
+		buf_reset(&url);
+		buf_reset(&body);
+		in.now_ns = INT64_MIN + 5;
+		in.max_age_ns = 2;
+		in.span_ns = 0;
+		assert_int_equal(influx_delete_plan(&in, &req), 0);
+		q = form_decoded(body.data + 2);
+		assert_non_null(strstr(q, "time < '1677-09-21T00:12:43.145224195Z'"));
+		free(q);
+	}
+	buf_free(&url);
+	buf_free(&body);
+
+	/* A buffer too small is BUF_E_FULL, for both. */
+	for (int api = V1; api <= V2; api++) {
+		struct influx_delete_in in = delete_in(api);
+		struct influx_delete_req req = {.url = &url, .body = &body};
+
+		buf_init(&url, 4096);
+		buf_init(&body, 40);
+		assert_int_equal(influx_delete_plan(&in, &req), BUF_E_FULL);
+		buf_free(&url);
+		buf_free(&body);
+		buf_init(&url, 10);
+		buf_init(&body, 4096);
+		assert_int_equal(influx_delete_plan(&in, &req), BUF_E_FULL);
+		buf_free(&url);
+		buf_free(&body);
+	}
+}
+
+static void test_influx_delete_outcome(void **state)
+{
+	static const struct {
+		int api;
+		long status;
+		const char *body;
+		int want;
+	} cases[] = {
+	    {V1, 200, "{\"results\":[{\"statement_id\":0}]}", INFLUX_OK},
+	    {V1, 200, NULL, INFLUX_OK},
+	    {V1, 200, "{\"results\":[{\"statement_id\":0,\"error\":\"database not found: d\"}]}",
+	     INFLUX_OK},
+	    {V1, 404, "{\"error\":\"database not found: d\"}", INFLUX_OK},
+	    {V1, 200,
+	     "{\"results\":[{\"statement_id\":0,\"error\":\"error parsing query: found x\"}]}",
+	     INFLUX_REJECT},
+	    {V1, 400, "{\"error\":\"error parsing query\"}", INFLUX_REJECT},
+	    {V1, 401, NULL, INFLUX_AUTH},
+	    {V1, 403, "{\"error\":\"user is not authorized to delete\"}", INFLUX_AUTH},
+	    {V1, 500, NULL, INFLUX_RETRY},
+	    {V1, 503, NULL, INFLUX_RETRY},
+	    {V2, 204, NULL, INFLUX_OK},
+	    {V2, 200, "{\"error\":\"x\"}", INFLUX_OK},      /* v2's errors are statuses */
+	    {V2, 404, "404 page not found", INFLUX_REJECT}, /* 1.8: no /api/v2/delete */
+	    {V2, 404, "{\"code\":\"not found\",\"message\":\"bucket not found\"}", INFLUX_REJECT},
+	    {V2, 400, "{\"code\":\"invalid\",\"message\":\"invalid request\"}", INFLUX_REJECT},
+	    {V2, 401, NULL, INFLUX_AUTH},
+	    {V2, 429, NULL, INFLUX_RETRY},
+	    {V2, 502, NULL, INFLUX_RETRY},
+	    {V2, 301, NULL, INFLUX_RETRY},
+	    {V2, 100, NULL, INFLUX_RETRY},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = influx_delete_outcome(cases[i].api, cases[i].status, cases[i].body);
+
+		if (got != cases[i].want)
+			fail_msg("case %zu (v%d %ld): %d, want %d", i, cases[i].api,
+			         cases[i].status, got, cases[i].want);
+	}
+}
+
 /* The client's log lines, caught. */
 static char *logged;
 static size_t logged_len;
@@ -342,6 +605,25 @@ static void test_influx_client_unreachable(void **state)
 	assert_int_equal(influx_client_retry_after_ms(c), 0);
 	/* Nothing to send: nothing sent. */
 	assert_int_equal(influx_client_write(c, "", 0, err, sizeof(err)), INFLUX_OK);
+	/* A retention delete to a server that is away is RETRY too. */
+	{
+		struct influx_delete_in in = delete_in(V1);
+		struct buf url, body;
+		struct influx_delete_req req = {.url = &url, .body = &body};
+
+		in.url = closed_port.url;
+		buf_init(&url, 4096);
+		buf_init(&body, 4096);
+		assert_int_equal(influx_delete_plan(&in, &req), 0);
+		assert_int_equal(influx_client_delete(c, &req, err, sizeof(err)), INFLUX_RETRY);
+		assert_non_null(strstr(err, "influxdb: POST http://127.0.0.1:1/query?db="));
+		assert_null(strstr(err, "s3cret"));
+		buf_reset(&url);
+		buf_reset(&body);
+		assert_int_equal(influx_client_delete(c, &req, err, sizeof(err)), INFLUX_CONFIG);
+		buf_free(&url);
+		buf_free(&body);
+	}
 	influx_client_close(c);
 	assert_non_null(strstr(caught_logs(), "influxdb request failed"));
 	assert_non_null(strstr(caught_logs(), "\"resource\":\"prod/sensors\""));
@@ -390,6 +672,10 @@ int main(void)
 	    cmocka_unit_test(test_influx_post_split),
 	    cmocka_unit_test(test_influx_post_split_stops),
 	    cmocka_unit_test(test_influx_query_and_create),
+	    cmocka_unit_test(test_influx_delete_plan_v1),
+	    cmocka_unit_test(test_influx_delete_plan_v2),
+	    cmocka_unit_test(test_influx_delete_plan_edges),
+	    cmocka_unit_test(test_influx_delete_outcome),
 	    cmocka_unit_test(test_influx_client_unreachable),
 	    cmocka_unit_test(test_influx_client_config),
 	};

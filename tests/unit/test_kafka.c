@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,6 +50,33 @@ static void test_source(void **state)
 	assert_string_equal(kafka_source(buf, sizeof(buf), "events", 0, -1001), "events/0/-");
 	char small[8];
 	assert_string_equal(kafka_source(small, sizeof(small), "events", 3, 1234), "events/");
+}
+
+static void test_message_timeout_env(void **state)
+{
+	char buf[16], err[256];
+
+	(void)state;
+	unsetenv(KAFKA_MESSAGE_TIMEOUT_ENV);
+	assert_string_equal(kafka_message_timeout("0", buf, sizeof(buf), err, sizeof(err)), "0");
+	setenv(KAFKA_MESSAGE_TIMEOUT_ENV, "", 1);
+	assert_string_equal(kafka_message_timeout("300000", buf, sizeof(buf), err, sizeof(err)),
+	                    "300000");
+	setenv(KAFKA_MESSAGE_TIMEOUT_ENV, "5000", 1);
+	assert_string_equal(kafka_message_timeout("0", buf, sizeof(buf), err, sizeof(err)), "5000");
+	setenv(KAFKA_MESSAGE_TIMEOUT_ENV, "0007", 1);
+	assert_string_equal(kafka_message_timeout("0", buf, sizeof(buf), err, sizeof(err)), "7");
+	setenv(KAFKA_MESSAGE_TIMEOUT_ENV, "2147483647", 1);
+	assert_non_null(kafka_message_timeout("0", buf, sizeof(buf), err, sizeof(err)));
+	static const char *const bad[] = {"5s", "-1", "2147483648", "99999999999999999999",
+	                                  " 5", "1.5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv(KAFKA_MESSAGE_TIMEOUT_ENV, bad[i], 1);
+		assert_null(kafka_message_timeout("0", buf, sizeof(buf), err, sizeof(err)));
+		assert_non_null(strstr(err, "SLUICE_KAFKA_MESSAGE_TIMEOUT_MS: \""));
+		assert_non_null(strstr(err, "is not a number of milliseconds"));
+	}
+	unsetenv(KAFKA_MESSAGE_TIMEOUT_ENV);
 }
 
 static void test_refused_configs(void **state)
@@ -274,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_error_text),
 	    cmocka_unit_test(test_source),
+	    cmocka_unit_test(test_message_timeout_env),
 	    cmocka_unit_test(test_refused_configs),
 	    cmocka_unit_test(test_commit_metadata_round_trip),
 	    cmocka_unit_test(test_reaper_destroys_every_message),

@@ -175,11 +175,11 @@ static void test_pool_and_reset_names(void **state)
 	(void)state;
 	mock_up(&m, counts, 1);
 	assert_int_equal(lag_pool_new(1, &pool), 0);
-	struct lag_reader *a = lag_pool_get(pool, m.bootstrap, err, sizeof(err));
+	struct lag_reader *a = lag_pool_get(pool, m.bootstrap, NULL, err, sizeof(err));
 	assert_non_null(a);
-	assert_ptr_equal(lag_pool_get(pool, m.bootstrap, err, sizeof(err)), a);
+	assert_ptr_equal(lag_pool_get(pool, m.bootstrap, NULL, err, sizeof(err)), a);
 	assert_string_equal(lag_reader_bootstrap(a), m.bootstrap);
-	assert_null(lag_pool_get(pool, "127.0.0.1:1", err, sizeof(err)));
+	assert_null(lag_pool_get(pool, "127.0.0.1:1", NULL, err, sizeof(err)));
 	assert_string_equal(err, "lag: too many Kafka clusters (1)");
 	lag_pool_free(pool);
 	lag_pool_free(NULL);

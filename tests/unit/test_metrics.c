@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "metrics.h"
 
 static char errbuf[256];
@@ -347,6 +349,96 @@ static void test_threads(void **state)
 	assert_rendered(reg, "# TYPE c counter\nc{t=\"even\"} 40000\nc{t=\"odd\"} 40000\n");
 }
 
+/* Renders reg as JSON and compares with expect; the text parses. */
+static void assert_json(struct metrics_registry *reg, const char *expect)
+{
+	char *text;
+	size_t len;
+	assert_int_equal(metrics_render_json(reg, &text, &len), 0);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal(text, expect);
+	cJSON *doc = cJSON_Parse(text);
+	assert_non_null(doc);
+	cJSON_Delete(doc);
+	free(text);
+}
+
+static void test_json(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *c, *g, *h, *e;
+	const double bounds[] = {0.5, 1};
+
+	assert_json(reg, "{}");
+	assert_int_equal(metrics_counter(reg, "events_total", "Events read.", L("topic", "kind"),
+	                                 &c, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_gauge(reg, "up", NULL, NULL, &g, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(
+	    metrics_histogram(reg, "seconds", "Time.", NULL, bounds, 2, &h, errbuf, sizeof(errbuf)),
+	    0);
+	assert_int_equal(
+	    metrics_gauge(reg, "empty", "No child yet.", L("k"), &e, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(metrics_add(c, L("t", "a"), 3), 0);
+	assert_int_equal(metrics_inc(c, L("t", "b")), 0);
+	assert_int_equal(metrics_set(g, NULL, 1), 0);
+	assert_int_equal(metrics_observe(h, NULL, 0.25), 0);
+	assert_int_equal(metrics_observe(h, NULL, 1), 0);
+	assert_int_equal(metrics_observe(h, NULL, 7), 0);
+	assert_json(reg, "{\"events_total\":{\"type\":\"counter\",\"help\":\"Events read.\","
+	                 "\"labels\":[\"topic\",\"kind\"],\"series\":["
+	                 "{\"labels\":{\"topic\":\"t\",\"kind\":\"a\"},\"value\":3},"
+	                 "{\"labels\":{\"topic\":\"t\",\"kind\":\"b\"},\"value\":1}]},"
+	                 "\"up\":{\"type\":\"gauge\",\"help\":null,\"labels\":[],"
+	                 "\"series\":[{\"labels\":{},\"value\":1}]},"
+	                 "\"seconds\":{\"type\":\"histogram\",\"help\":\"Time.\",\"labels\":[],"
+	                 "\"series\":[{\"labels\":{},\"buckets\":{\"0.5\":1,\"1\":2,\"+Inf\":3},"
+	                 "\"sum\":8.25,\"count\":3}]},"
+	                 "\"empty\":{\"type\":\"gauge\",\"help\":\"No child yet.\","
+	                 "\"labels\":[\"k\"],\"series\":[]}}");
+}
+
+static void test_json_escaping_and_special_values(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	char *text;
+	size_t len;
+
+	assert_int_equal(metrics_gauge(reg, "g", "Quote \" back\\slash\nline\ttab", L("path"), &f,
+	                               errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_set(f, L("C:\\dir \"x\"\n\x01"), INFINITY), 0);
+	assert_int_equal(metrics_set(f, L("ninf"), -INFINITY), 0);
+	assert_int_equal(metrics_set(f, L("nan"), NAN), 0);
+	assert_int_equal(metrics_set(f, L("small"), 1.5e-7), 0);
+	assert_json(reg,
+	            "{\"g\":{\"type\":\"gauge\",\"help\":\"Quote \\\" back\\\\slash\\nline\\ttab\","
+	            "\"labels\":[\"path\"],\"series\":["
+	            "{\"labels\":{\"path\":\"C:\\\\dir \\\"x\\\"\\n\\u0001\"},\"value\":\"+Inf\"},"
+	            "{\"labels\":{\"path\":\"ninf\"},\"value\":\"-Inf\"},"
+	            "{\"labels\":{\"path\":\"nan\"},\"value\":\"NaN\"},"
+	            "{\"labels\":{\"path\":\"small\"},\"value\":1.5e-07}]}}");
+
+	/* A label value longer than one escaping slice comes out whole. */
+	char long_value[1001];
+	memset(long_value, '"', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
+	assert_int_equal(metrics_set(f, L(long_value), 2), 0);
+	assert_int_equal(metrics_render_json(reg, &text, &len), 0);
+	cJSON *doc = cJSON_Parse(text);
+	assert_non_null(doc);
+	cJSON *series = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "g"), "series");
+	cJSON *last = cJSON_GetArrayItem(series, cJSON_GetArraySize(series) - 1);
+	const char *v =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(last, "labels"), "path"));
+	assert_non_null(v);
+	assert_string_equal(v, long_value);
+	cJSON_Delete(doc);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +451,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_update_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_children_are_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_escaping_and_special_values, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

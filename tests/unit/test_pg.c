@@ -8,7 +8,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pg.h"
 
@@ -38,6 +41,43 @@ static void test_pg_connect_classify(void **state)
 	                                        "failed: Connection refused"),
 	                 PG_CONNECT_E_RETRY);
 	assert_int_equal(pg_connect_classify(0, "timeout expired"), PG_CONNECT_E_RETRY);
+	/* verify-full: the wrong CA, or a certificate for another host. */
+	assert_int_equal(pg_connect_classify(0, "connection to server at \"127.0.0.1\", port 5432 "
+	                                        "failed: SSL error: certificate verify failed"),
+	                 PG_CONNECT_E_CONFIG);
+	assert_int_equal(pg_connect_classify(0, "connection to server at \"10.0.0.1\", port 5432 "
+	                                        "failed: server certificate for \"db\" does not "
+	                                        "match host name \"10.0.0.1\""),
+	                 PG_CONNECT_E_CONFIG);
+}
+
+/* The CA file: private, what was given, and refused when not a PEM. */
+static void test_pg_ca_file_write(void **state)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	char path[256], err[256], got[256];
+	struct stat st;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(pg_ca_file_write(pem, "/tmp", path, sizeof(path), err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	assert_string_equal(got, pem);
+	unlink(path);
+	assert_int_equal(pg_ca_file_write("hunter2", "/tmp", path, sizeof(path), err, sizeof(err)),
+	                 -1);
+	assert_string_equal(err, "not a PEM certificate");
+	assert_string_equal(path, "");
+	assert_int_equal(
+	    pg_ca_file_write(pem, "/nonexistent-dir", path, sizeof(path), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent-dir: "));
 }
 
 static void test_pg_scrub(void **state)
@@ -128,7 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pg_dsn_is_conninfo), cmocka_unit_test(test_pg_connect_classify),
 	    cmocka_unit_test(test_pg_scrub),           cmocka_unit_test(test_pg_dsn_check),
-	    cmocka_unit_test(test_pg_connect_fails),
+	    cmocka_unit_test(test_pg_connect_fails),   cmocka_unit_test(test_pg_ca_file_write),
 	};
 
 	return cmocka_run_group_tests_name("pg", tests, NULL, NULL);

@@ -140,6 +140,12 @@ static const struct {
      NULL,
      NULL,
      0},
+    {"topics the operator may create: a finalizer to delete them",
+     {.ns = "m", .name = "s", .name_ok = 1, .spec = TW_PLAN_SPEC_OK, .makes_topics = 1},
+     TW_STEP_RUN,
+     NULL,
+     NULL,
+     1},
     {"another resource's default prefix neither",
      {.ns = "m",
       .name = "s",
@@ -263,6 +269,42 @@ static void test_cleanup(void **state)
 	}
 }
 
+/* The topics the operator recorded go (where the spec says), and only
+ * with our finalizer and a parsed spec. */
+static void test_cleanup_topics(void **state)
+{
+	struct topic_owned owned = {2, {"telemetry", "telemetry.dlq"}};
+	struct tw_resource r = {.ns = "m",
+	                        .name = "s",
+	                        .deleting = 1,
+	                        .has_finalizer = 1,
+	                        .owned_topics = &owned,
+	                        .bootstrap = "k:9092"};
+	struct tw_cleanup c;
+
+	(void)state;
+	tw_plan_cleanup(&r, &c);
+	assert_int_equal(c.topics.n, 2);
+	assert_string_equal(c.topics.name[0], "telemetry");
+	assert_string_equal(c.topics.name[1], "telemetry.dlq");
+	assert_string_equal(c.bootstrap, "k:9092");
+	/* None recorded (a pre-existing input, a shared dead-letter topic). */
+	owned.n = 0;
+	tw_plan_cleanup(&r, &c);
+	assert_int_equal(c.topics.n, 0);
+	/* A spec that does not parse says no bootstrap: the topics stay. */
+	owned.n = 2;
+	r.bootstrap = NULL;
+	tw_plan_cleanup(&r, &c);
+	assert_int_equal(c.topics.n, 0);
+	/* Not our finalizer: nothing. */
+	r.bootstrap = "k:9092";
+	r.has_finalizer = 0;
+	tw_plan_cleanup(&r, &c);
+	assert_false(c.needed);
+	assert_int_equal(c.topics.n, 0);
+}
+
 static void test_cleanup_event(void **state)
 {
 	struct events_planned ev;
@@ -314,6 +356,7 @@ struct pass {
 	const char *apply_error;             /* also: no Deployment, so no health */
 	const struct workers_health *health; /* NULL: healthy */
 	const struct tw_progress *progress;
+	int topic_owned;
 };
 
 static struct tw_observed observed(const struct pass *in)
@@ -332,6 +375,7 @@ static struct tw_observed observed(const struct pass *in)
 	    .dlq_error = in->dlq_error,
 	    .apply_error = in->apply_error,
 	    .progress = in->progress,
+	    .topic_owned = in->topic_owned,
 	};
 
 	if (in->apply_error == NULL) {
@@ -413,6 +457,30 @@ static const struct {
      "True",
      2,
      0},
+    {"createTopic could not make it",
+     {.topic_state = TW_TOPIC_CREATE_FAILED, .kafka_error = "INVALID_REPLICATION_FACTOR"},
+     "Degraded",
+     "False",
+     "TopicCreateFailed",
+     "topic telemetry on k:9092: INVALID_REPLICATION_FACTOR",
+     "False",
+     "TopicCreateFailed",
+     "topic telemetry on k:9092: INVALID_REPLICATION_FACTOR",
+     "True",
+     2,
+     0},
+    {"input topic created by the operator",
+     {.topic_state = TW_TOPIC_FOUND, .topic_owned = 1},
+     "Running",
+     "True",
+     "Running",
+     "workers deployed",
+     "True",
+     "TopicFound",
+     "topic telemetry has 3 partitions (created by the operator)",
+     "True",
+     2,
+     0},
     {"Kafka away",
      {.topic_state = TW_TOPIC_UNAVAILABLE, .kafka_error = "timed out"},
      "Degraded",
@@ -422,6 +490,46 @@ static const struct {
      "False",
      "KafkaUnavailable",
      "Kafka at k:9092: timed out",
+     "True",
+     2,
+     0},
+    {"a Secret missing",
+     {.topic_state = TW_TOPIC_SECRET_NOT_FOUND,
+      .kafka_error = "spec.kafka.sasl.password: Secret \"c\" key \"password\": Secret \"c\" "
+                     "does not exist in namespace \"n\""},
+     "Degraded",
+     "False",
+     "SecretNotFound",
+     "spec.kafka.sasl.password: Secret \"c\" key \"password\": Secret \"c\" does not exist "
+     "in namespace \"n\"",
+     "False",
+     "SecretNotFound",
+     "spec.kafka.sasl.password: Secret \"c\" key \"password\": Secret \"c\" does not exist "
+     "in namespace \"n\"",
+     "True",
+     2,
+     0},
+    {"a refused login",
+     {.topic_state = TW_TOPIC_AUTH_FAILED, .kafka_error = "SASL authentication error"},
+     "Degraded",
+     "False",
+     "KafkaAuthenticationFailed",
+     "Kafka at k:9092: SASL authentication error",
+     "False",
+     "KafkaAuthenticationFailed",
+     "Kafka at k:9092: SASL authentication error",
+     "True",
+     2,
+     0},
+    {"a failed handshake",
+     {.topic_state = TW_TOPIC_TLS_FAILED, .kafka_error = "SSL handshake failed"},
+     "Degraded",
+     "False",
+     "KafkaTLSFailed",
+     "Kafka at k:9092: SSL handshake failed",
+     "False",
+     "KafkaTLSFailed",
+     "Kafka at k:9092: SSL handshake failed",
      "True",
      2,
      0},
@@ -617,6 +725,18 @@ static const struct {
      1,
      EVENTS_WARNING,
      "KafkaUnavailable"},
+    {"the login refused",
+     "True,Running",
+     {.topic_state = TW_TOPIC_AUTH_FAILED, .kafka_error = "SASL authentication error"},
+     1,
+     EVENTS_WARNING,
+     "KafkaAuthenticationFailed"},
+    {"then the handshake",
+     "False,KafkaAuthenticationFailed",
+     {.topic_state = TW_TOPIC_TLS_FAILED, .kafka_error = "SSL handshake failed"},
+     1,
+     EVENTS_WARNING,
+     "KafkaTLSFailed"},
     {"the workers' trouble",
      "True,Running",
      {.health = &no_image},
@@ -681,10 +801,15 @@ static void test_pure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_begin),       cmocka_unit_test(test_own_prefix),
-	    cmocka_unit_test(test_cleanup),     cmocka_unit_test(test_cleanup_event),
-	    cmocka_unit_test(test_status),      cmocka_unit_test(test_progress_fields),
-	    cmocka_unit_test(test_ready_event), cmocka_unit_test(test_pure),
+	    cmocka_unit_test(test_begin),
+	    cmocka_unit_test(test_own_prefix),
+	    cmocka_unit_test(test_cleanup),
+	    cmocka_unit_test(test_cleanup_topics),
+	    cmocka_unit_test(test_cleanup_event),
+	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_progress_fields),
+	    cmocka_unit_test(test_ready_event),
+	    cmocka_unit_test(test_pure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

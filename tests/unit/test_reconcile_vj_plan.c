@@ -177,6 +177,20 @@ static void test_cleanup(void **state)
 	assert_int_equal(c.n_topics, 2);
 	assert_null(c.redis_addr);
 
+	/* Recorded: exactly the topics the operator created (a spec.kafka.topic
+	 * that existed before is not among them). */
+	struct topic_owned owned = {1, {"sluice-vj-media-clip.dlq"}};
+	r.topics_recorded = 1;
+	r.owned_topics = &owned;
+	vj_plan_cleanup(&r, &c);
+	assert_int_equal(c.n_topics, 1);
+	assert_string_equal(c.topics[0], "sluice-vj-media-clip.dlq");
+	owned.n = 0;
+	vj_plan_cleanup(&r, &c);
+	assert_int_equal(c.n_topics, 0);
+	r.topics_recorded = 0;
+	r.owned_topics = NULL;
+
 	/* Not our finalizer (or already dropped): nothing. */
 	r.has_finalizer = 0;
 	vj_plan_cleanup(&r, &c);
@@ -729,6 +743,40 @@ static const struct {
       VJ_PLAN_POLL,
       1,
       {"Warning KafkaUnavailable"}}},
+    {"a refused login on a new job: its reason, polled",
+     {.stop = VJ_STOP_KAFKA,
+      .stop_reason = "KafkaAuthenticationFailed",
+      .stop_error = "SASL authentication error"},
+     {"Pending",
+      "False",
+      "KafkaAuthenticationFailed",
+      "Kafka at k:9092: SASL authentication error",
+      "False",
+      "NotFailed",
+      NULL,
+      0,
+      0,
+      VJ_PLAN_POLL,
+      1,
+      {"Warning KafkaAuthenticationFailed"}}},
+    {"a Secret missing mid-job: the phase stays",
+     {.old = "{\"phase\":\"Processing\",\"conditions\":[{\"type\":\"Ready\",\"status\":"
+             "\"True\",\"reason\":\"Processing\"}]}",
+      .stop = VJ_STOP_KAFKA,
+      .stop_reason = "SecretNotFound",
+      .stop_error = "Secret \"c\" does not exist in namespace \"n\""},
+     {"Processing",
+      "False",
+      "SecretNotFound",
+      "Kafka at k:9092: Secret \"c\" does not exist in namespace \"n\"",
+      "False",
+      "NotFailed",
+      NULL,
+      0,
+      0,
+      VJ_PLAN_POLL,
+      1,
+      {"Warning SecretNotFound"}}},
     {"Kafka away mid-job: the phase stays, one Event for the new reason",
      {.old = "{\"phase\":\"Processing\",\"conditions\":[{\"type\":\"Ready\",\"status\":"
              "\"True\",\"reason\":\"Processing\"}]}",

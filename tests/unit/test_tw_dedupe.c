@@ -90,6 +90,40 @@ static void test_horizon_boundary(void **state)
 	tw_dedupe_free(d);
 }
 
+/* Before 1970 (down to 1900) and at the int64 limit: the same horizon
+ * rules, no overflow in max_ts - horizon. */
+static void test_history_and_limit(void **state)
+{
+	const int64_t t1900 = INT64_C(-2208988800) * S;
+	struct tw_dedupe *d = make(60 * S, 0);
+	struct tw_dedupe_stats st;
+
+	(void)state;
+	assert_int_equal(tw_dedupe_check(d, key("a"), t1900), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("a"), t1900), TW_DEDUPE_DUPLICATE);
+	assert_int_equal(tw_dedupe_check(d, key("a"), t1900 + 100 * S), TW_DEDUPE_NEW);
+	/* t1900 + 40 s == max - horizon: beyond; one ns later: inside */
+	assert_int_equal(tw_dedupe_check(d, key("x"), t1900 + 40 * S), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("x"), t1900 + 40 * S), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("y"), t1900 + 40 * S + 1), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("y"), t1900 + 40 * S + 1), TW_DEDUPE_DUPLICATE);
+	tw_dedupe_stats(d, &st);
+	assert_int_equal(st.beyond_horizon, 2);
+	assert_int_equal(st.max_ts_ns, t1900 + 100 * S);
+	/* -1 ns and 0 are different pairs; across 1970 the horizon still holds */
+	assert_int_equal(tw_dedupe_check(d, key("z"), -1), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("z"), 0), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("z"), -1), TW_DEDUPE_DUPLICATE);
+	assert_int_equal(tw_dedupe_check(d, key("z"), -30 * S), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("z"), -30 * S), TW_DEDUPE_DUPLICATE);
+	/* the int64 limit */
+	assert_int_equal(tw_dedupe_check(d, key("m"), INT64_MAX), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("m"), INT64_MAX), TW_DEDUPE_DUPLICATE);
+	assert_int_equal(tw_dedupe_check(d, key("m"), INT64_MAX - 60 * S), TW_DEDUPE_NEW);
+	assert_int_equal(tw_dedupe_check(d, key("m"), INT64_MAX - 60 * S), TW_DEDUPE_NEW);
+	tw_dedupe_free(d);
+}
+
 static void test_forgets_as_max_advances(void **state)
 {
 	struct tw_dedupe *d = make(10 * S, 0);
@@ -276,6 +310,7 @@ int main(void)
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_repeats),
 	    cmocka_unit_test(test_horizon_boundary),
+	    cmocka_unit_test(test_history_and_limit),
 	    cmocka_unit_test(test_forgets_as_max_advances),
 	    cmocka_unit_test(test_out_of_order_stays_until_head_moves),
 	    cmocka_unit_test(test_memory_bound),

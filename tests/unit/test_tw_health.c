@@ -88,11 +88,59 @@ static void test_fatal_and_ready(void **state)
 	tw_health_destroy(&h);
 }
 
+/* What GET /status shows: each slot ok or failing for how long, its last
+ * error kept after a recovery, its last success on the wall clock. */
+static void test_view(void **state)
+{
+	struct tw_health h;
+	struct tw_health_slot v[TW_HEALTH_SLOTS];
+	char fatal[64];
+	int ready = -1;
+
+	(void)state;
+	assert_int_equal(tw_health_init(&h, "ns/tw"), 0);
+	assert_int_equal(tw_health_view(&h, 0, v, fatal, sizeof(fatal), &ready), 0);
+	assert_int_equal(ready, 0);
+	assert_string_equal(fatal, "");
+	assert_int_equal(tw_health_add(&h, "influxdb"), 0);
+	assert_int_equal(tw_health_add(&h, "postgres"), 1);
+	assert_int_equal(tw_health_view(&h, 5000, v, fatal, sizeof(fatal), &ready), 2);
+	assert_string_equal(v[0].name, "influxdb");
+	assert_int_equal(v[0].failing, 0);
+	assert_int_equal(v[0].last_ok_ns, 0); /* no success yet */
+	assert_string_equal(v[0].last_error, "");
+
+	tw_health_failed(&h, 1, 1000, "connection refused");
+	(void)tw_health_ok(&h, 0);
+	tw_health_set_ready(&h);
+	assert_int_equal(tw_health_view(&h, 4000, v, fatal, sizeof(fatal), &ready), 2);
+	assert_int_equal(ready, 1);
+	assert_int_equal(v[0].failing, 0);
+	assert_true(v[0].last_ok_ns > 0);
+	assert_int_equal(v[1].failing, 1);
+	assert_int_equal(v[1].failing_for_ms, 3000);
+	assert_string_equal(v[1].last_error, "connection refused");
+
+	/* Recovered: ok, the error still there to read. */
+	(void)tw_health_ok(&h, 1);
+	assert_int_equal(tw_health_view(&h, 9000, v, fatal, sizeof(fatal), &ready), 2);
+	assert_int_equal(v[1].failing, 0);
+	assert_int_equal(v[1].failing_for_ms, 0);
+	assert_true(v[1].last_ok_ns >= v[0].last_ok_ns);
+	assert_string_equal(v[1].last_error, "connection refused");
+
+	tw_health_set_fatal(&h, "kafka client", "broker gone");
+	(void)tw_health_view(&h, 9000, v, fatal, sizeof(fatal), &ready);
+	assert_string_equal(fatal, "kafka client: broker gone");
+	tw_health_destroy(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slots_and_check),
 	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_view),
 	    cmocka_unit_test(test_fatal_and_ready),
 	};
 

@@ -21,6 +21,8 @@
 
 #define NS INT64_C(1000000000)
 #define T2026 (INT64_C(1795410000) * NS) /* 2026-11-23T05:00:00Z */
+/* tw_time's range, named in every out-of-range reason. */
+#define TW_RANGE_TEXT "(the range is 1900-01-01T00:00:00Z to 2262-04-11T23:47:16.854775807Z)"
 
 /* ==== Helpers ==== */
 
@@ -582,15 +584,17 @@ static void test_json_timestamps(void **state)
 	    "at offset 19");
 	ERR(p, "{\"ts\":\"\",\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
 	    "timestamp field \"ts\": \"\": expected a 4-digit year at offset 0");
-	ERR(p, "{\"ts\":\"1969-12-31T23:59:59Z\",\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
-	    "timestamp field \"ts\": \"1969-12-31T23:59:59Z\": before 1970-01-01T00:00:00Z");
+	ERR(p, "{\"ts\":\"1899-12-31T23:59:59Z\",\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
+	    "timestamp field \"ts\": \"1899-12-31T23:59:59Z\": before "
+	    "1900-01-01T00:00:00Z " TW_RANGE_TEXT);
 	ERR(p, "{\"ts\":\"2262-04-12T00:00:00Z\",\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
 	    "timestamp field \"ts\": \"2262-04-12T00:00:00Z\": after "
-	    "2262-04-11T23:47:16.854775807Z");
-	ERR(ms, "{\"ts\":-1,\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
-	    "timestamp field \"ts\": -1: before 1970-01-01T00:00:00Z");
+	    "2262-04-11T23:47:16.854775807Z " TW_RANGE_TEXT);
+	assert_int_equal(OK(ms, "{\"ts\":-1,\"device\":\"d\",\"site\":\"s\"}").ts_ns, -1000000);
+	ERR(ms, "{\"ts\":-2208988800001,\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
+	    "timestamp field \"ts\": -2208988800001: before 1900-01-01T00:00:00Z " TW_RANGE_TEXT);
 	ERR(ms, "{\"ts\":1e300,\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
-	    "timestamp field \"ts\": 1e300: after 2262-04-11T23:47:16.854775807Z");
+	    "timestamp field \"ts\": 1e300: after 2262-04-11T23:47:16.854775807Z " TW_RANGE_TEXT);
 	ERR(ms, "{\"ts\":\"soon\",\"device\":\"d\",\"site\":\"s\"}", TIMESTAMP,
 	    "timestamp field \"ts\": \"soon\": not a decimal number");
 	ERR(strp, "{\"ts\":\"2026-11-23\"}", TIMESTAMP,
@@ -936,8 +940,9 @@ static void test_csv_errors(void **state)
 	ERR(p, "1,\"\",s,1,2", MISSING, "key field \"device\" is empty");
 	ERR(p, "1,d,,1,2", MISSING, "key field \"site\" is empty");
 	ERR(p, "soon,d,s,1,2", TIMESTAMP, "timestamp field \"ts\": \"soon\": not a decimal number");
-	ERR(p, "-5,d,s,1,2", TIMESTAMP,
-	    "timestamp field \"ts\": \"-5\": before 1970-01-01T00:00:00Z");
+	ERR(p, "-2208988800001,d,s,1,2", TIMESTAMP,
+	    "timestamp field \"ts\": \"-2208988800001\": before "
+	    "1900-01-01T00:00:00Z " TW_RANGE_TEXT);
 	ERR(p, "\"1\"\"\",d,s,1,2", TIMESTAMP,
 	    "timestamp field \"ts\": \"1\\\"\\\"\": not a decimal number");
 	ERR(p, "1,d,s,abc,2", TYPE, "field \"temp\": \"abc\" is not a number");
@@ -1121,13 +1126,19 @@ static void test_lp_timestamps(void **state)
 	assert_int_equal(OK(ns, "m v=1 -0").ts_ns, 0);
 	ERR(ns, "m v=1", MISSING, "line protocol: missing timestamp");
 	ERR(ns, "m v=1  \n", MISSING, "line protocol: missing timestamp");
-	ERR(ns, "m v=1 -1", TIMESTAMP, "line protocol: timestamp -1: before 1970-01-01T00:00:00Z");
+	assert_int_equal(OK(ns, "m v=1 -1").ts_ns, -1);
+	ERR(ns, "m v=1 -2208988800000000001", TIMESTAMP,
+	    "line protocol: timestamp -2208988800000000001: before "
+	    "1900-01-01T00:00:00Z " TW_RANGE_TEXT);
 	ERR(ns, "m v=1 9223372036854775808", TIMESTAMP,
-	    "line protocol: timestamp 9223372036854775808: after 2262-04-11T23:47:16.854775807Z");
+	    "line protocol: timestamp 9223372036854775808: after "
+	    "2262-04-11T23:47:16.854775807Z " TW_RANGE_TEXT);
 	ERR(ms, "m v=1 9223372036855", TIMESTAMP,
-	    "line protocol: timestamp 9223372036855: after 2262-04-11T23:47:16.854775807Z");
+	    "line protocol: timestamp 9223372036855: after "
+	    "2262-04-11T23:47:16.854775807Z " TW_RANGE_TEXT);
 	ERR(s, "m v=1 9223372037", TIMESTAMP,
-	    "line protocol: timestamp 9223372037: after 2262-04-11T23:47:16.854775807Z");
+	    "line protocol: timestamp 9223372037: after "
+	    "2262-04-11T23:47:16.854775807Z " TW_RANGE_TEXT);
 	tw_parser_free(ns);
 	tw_parser_free(ms);
 	tw_parser_free(s);

@@ -187,6 +187,17 @@ static void test_pg_format(void **state)
 	assert_int_equal(tw_sink_pg_time_us(946684800000001999LL), 1);
 	assert_int_equal(tw_sink_pg_time_us(946684799999999999LL), -1);
 	assert_int_equal(tw_sink_pg_time_us(-1), -946684800000001LL);
+	/* Before 1970 (historical data): floor, never truncation toward 0. */
+	tw_sink_pg_format_ts(-1, buf, sizeof(buf));
+	assert_string_equal(buf, "1969-12-31 23:59:59.999999+00");
+	tw_sink_pg_format_ts(-2208988800000000000LL, buf, sizeof(buf));
+	assert_string_equal(buf, "1900-01-01 00:00:00.000000+00");
+	tw_sink_pg_format_ts(-2203891200000000001LL, buf, sizeof(buf));
+	assert_string_equal(buf, "1900-02-28 23:59:59.999999+00");
+	assert_int_equal(tw_sink_pg_time_us(-2208988800000000000LL),
+	                 -2208988800000000LL - 946684800000000LL);
+	assert_int_equal(tw_sink_pg_time_us(-1001), -946684800000002LL);
+	assert_int_equal(tw_sink_pg_time_us(-1000), -946684800000001LL);
 
 	/* Network byte order: float8 21.5 is 0x4035800000000000. */
 	unsigned char be[8];
@@ -520,7 +531,28 @@ static void test_sinks_new(void **state)
 	assert_string_equal(tw_sink_name(sinks[2]), "influxdb");
 	assert_int_equal(tw_sink_retry_after_ms(sinks[2]), 0);
 	assert_int_equal(tw_sink_trim(sinks[1], 0, err, sizeof(err)), 0); /* Redis: TTL */
+	/* InfluxDB without retention.maxAge: nothing to delete, nothing sent. */
+	assert_int_equal(tw_sink_trim(sinks[2], INT64_C(1800000000000000000), err, sizeof(err)), 0);
 	tw_sinks_free(sinks, n);
+	tw_spec_free(&spec);
+
+	/* With it, the running worker's trim deletes through the client: a
+	 * server that is away is a retry (the next trim tries again). */
+	load_spec(&spec, "host",
+	          ",\"sinks\":{\"influxdb\":{\"url\":\"http://127.0.0.1:1\",\"database\":\"d\"}},"
+	          "\"retention\":{\"maxAge\":\"1h\"}");
+	assert_int_equal(tw_sinks_new(&spec, &sinks, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(tw_sink_trim(sinks[0], INT64_C(1800000000000000000), err, sizeof(err)),
+	                 TW_SINK_E_RETRY);
+	assert_non_null(strstr(err, "influxdb: POST http://127.0.0.1:1/query?db=d: "));
+	tw_sinks_free(sinks, n);
+	tw_spec_free(&spec);
+	load_spec(&spec, "host",
+	          ",\"sinks\":{\"influxdb\":{\"url\":\"http://127.0.0.1:1\",\"database\":\"d\","
+	          "\"api\":\"v2\",\"org\":\"o\",\"token\":{\"name\":\"influx\",\"key\":\"token\"}},"
+	          "\"postgres\":{\"dsn\":{\"name\":\"pg-creds\",\"key\":\"dsn\"}},"
+	          "\"redis\":{\"addr\":\"[::1]:6379\"}}");
 
 	/* A secret that is not in the environment. */
 	unsetenv("SLUICE_SECRET_PG_CREDS_DSN");

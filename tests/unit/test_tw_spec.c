@@ -138,8 +138,10 @@ static void test_full_spec(void **state)
 	    "  \"influxdb\":{\"url\":\"https://influx:8086\",\"database\":\"b\",\"org\":\"o\","
 	    "   \"token\":{\"name\":\"influx\",\"key\":\"token\"},\"raw\":true,\"windows\":false,"
 	    "   \"api\":\"v2\"},"
-	    "  \"postgres\":{\"dsn\":{\"name\":\"pg\",\"key\":\"dsn\"},\"table\":\"tw_rows\"},"
-	    "  \"redis\":{\"addr\":\"[::1]:6379\",\"prefix\":\"p:\",\"ttl\":\"2h\"}},"
+	    "  \"postgres\":{\"dsn\":{\"name\":\"pg\",\"key\":\"dsn\"},\"table\":\"tw_rows\","
+	    "   \"tls\":{\"ca\":{\"name\":\"pgca\",\"key\":\"ca.crt\"}}},"
+	    "  \"redis\":{\"addr\":\"[::1]:6379\",\"prefix\":\"p:\",\"ttl\":\"2h\","
+	    "   \"username\":\"sluice\",\"password\":{\"name\":\"redis\",\"key\":\"pw\"}}},"
 	    " \"retention\":{\"maxRowsPerKey\":0,\"maxAge\":\"24h\"},"
 	    " \"workers\":{\"minReplicas\":0,\"maxReplicas\":5,\"lagThreshold\":50000,"
 	    "  \"activationLagThreshold\":7,\"image\":\"registry.local/sluice-worker:0.3\","
@@ -177,9 +179,14 @@ static void test_full_spec(void **state)
 	assert_int_equal(s.sinks.influxdb.api, SPEC_INFLUX_V2);
 	assert_string_equal(s.sinks.postgres.dsn.name, "pg");
 	assert_string_equal(s.sinks.postgres.table, "tw_rows");
+	assert_string_equal(s.sinks.postgres.tls_ca.name, "pgca");
+	assert_string_equal(s.sinks.postgres.tls_ca.key, "ca.crt");
 	assert_string_equal(s.sinks.redis.addr, "[::1]:6379");
 	assert_string_equal(s.sinks.redis.prefix, "p:");
 	assert_int_equal(s.sinks.redis.ttl_ns, 7200 * S);
+	assert_string_equal(s.sinks.redis.username, "sluice");
+	assert_string_equal(s.sinks.redis.password.name, "redis");
+	assert_string_equal(s.sinks.redis.password.key, "pw");
 	assert_int_equal(s.retention.max_rows_per_key, 0);
 	assert_int_equal(s.retention.max_age_ns, 86400 * S);
 	assert_int_equal(s.workers.min_replicas, 0);
@@ -236,6 +243,8 @@ static void test_sink_defaults_and_influx_format(void **state)
 	assert_string_equal(s.sinks.postgres.table, "telemetry_windows");
 	assert_string_equal(s.sinks.redis.prefix, "sluice:prod:sensors:");
 	assert_int_equal(s.sinks.redis.ttl_ns, 3600 * S);
+	assert_null(s.sinks.redis.username);
+	assert_null(s.sinks.redis.password.name);
 	tw_spec_free(&s);
 
 	assert_int_equal(parse_with(&s, err, sizeof(err), edits2), 0);
@@ -281,6 +290,14 @@ struct bad {
 };
 
 static const struct bad bad_cases[] = {
+    /* kafka: replicationFactor, createTopic */
+    {{"spec.kafka.replicationFactor", "-1"}, "spec.kafka.replicationFactor: ..."},
+    {{"spec.kafka.replicationFactor", "40000"}, "spec.kafka.replicationFactor: ..."},
+    {{"spec.kafka.createTopic", "{}"}, "spec.kafka.createTopic.partitions: required"},
+    {{"spec.kafka.createTopic", "{\"partitions\":0}"}, "spec.kafka.createTopic.partitions: ..."},
+    {{"spec.kafka.createTopic", "{\"partitions\":2,\"replicas\":3}"}, "spec.kafka.createTopic..."},
+    {{"spec.kafka.createTopic", "{\"partitions\":2,\"replicationFactor\":-2}"},
+     "spec.kafka.createTopic.replicationFactor: ..."},
     /* window */
     {{"spec.window.slide", "\"45s\""},
      "spec.window.slide: 45s does not divide spec.window.size: 60s"},
@@ -451,6 +468,12 @@ static const struct bad bad_cases[] = {
      "most 63 bytes)"},
     {{"spec.sinks.postgres", "{\"dsn\":{\"name\":\"p\",\"key\":\"k\"},\"table\":\"1rows\"}"},
      "spec.sinks.postgres.table: \"1rows\" is not a lower-case SQL identifier..."},
+    {{"spec.sinks.postgres", "{\"dsn\":{\"name\":\"p\",\"key\":\"k\"},\"tls\":{}}"},
+     "spec.sinks.postgres.tls.ca: required (a Secret reference {name, key} to the CA's PEM)"},
+    {{"spec.sinks.postgres",
+      "{\"dsn\":{\"name\":\"p\",\"key\":\"k\"},\"tls\":{\"ca\":{\"name\":\"c\",\"key\":\"k\"},"
+      "\"sslmode\":\"require\"}}"},
+     "spec.sinks.postgres.tls.sslmode: unknown field"},
     {{"spec.sinks.redis", "{}"}, "spec.sinks.redis.addr: required"},
     {{"spec.sinks.redis", "{\"addr\":\"localhost\"}"},
      "spec.sinks.redis.addr: \"localhost\" is not host:port"},
@@ -458,6 +481,14 @@ static const struct bad bad_cases[] = {
     {{"spec.sinks.redis", "{\"addr\":\"h:6379\",\"ttl\":\"500ms\"}"},
      "spec.sinks.redis.ttl: 500ms is shorter than 1s (Redis expires in whole seconds)"},
     {{"spec.sinks.redis", "{\"addr\":\"h:6379\",\"db\":1}"}, "spec.sinks.redis.db: unknown field"},
+    {{"spec.sinks.redis", "{\"addr\":\"h:6379\",\"username\":\"u\"}"},
+     "spec.sinks.redis.username: needs spec.sinks.redis.password (a Secret reference {name, "
+     "key})"},
+    {{"spec.sinks.redis", "{\"addr\":\"h:6379\",\"username\":\"a b\","
+                          "\"password\":{\"name\":\"s\",\"key\":\"k\"}}"},
+     "spec.sinks.redis.username: \"a b\" has a blank"},
+    {{"spec.sinks.redis", "{\"addr\":\"h:6379\",\"password\":\"hunter2\"}"},
+     "spec.sinks.redis.password: must be a Secret reference {name, key}"},
     /* retention, workers */
     {{"spec.retention.maxRowsPerKey", "-1"},
      "spec.retention.maxRowsPerKey: -1 is out of range 0..1000000000"},

@@ -77,8 +77,11 @@ static void check_err(enum tw_time_kind kind, const char *fmt, const char *text,
 
 #define SYNTAX TW_TIME_E_SYNTAX
 #define RANGE TW_TIME_E_RANGE
-#define BEFORE "before 1970-01-01T00:00:00Z"
-#define AFTER "after 2262-04-11T23:47:16.854775807Z"
+#define RANGE_TEXT "(the range is 1900-01-01T00:00:00Z to 2262-04-11T23:47:16.854775807Z)"
+#define BEFORE "before 1900-01-01T00:00:00Z " RANGE_TEXT
+#define AFTER "after 2262-04-11T23:47:16.854775807Z " RANGE_TEXT
+/* 1900-01-01T00:00:00Z in s: the earliest time accepted. */
+#define T1900 INT64_C(-2208988800)
 
 /* ==== RFC 3339 ==== */
 
@@ -107,6 +110,24 @@ static void test_rfc3339_valid(void **state)
 	RFC_OK("1969-12-31T23:30:00-01:00", 1800 * NS);
 	RFC_OK("2262-04-11T23:47:16.854775807Z", INT64_MAX);
 	RFC_OK("2262-04-12T01:47:16.854775807+02:00", INT64_MAX);
+	RFC_OK("2262-04-11T23:47:16.854775806Z", INT64_MAX - 1);
+	/* before 1970: negative, down to 1900-01-01 */
+	RFC_OK("1969-12-31T23:59:59.999999999Z", -1);
+	RFC_OK("1969-12-31T23:59:59Z", -NS);
+	RFC_OK("1969-12-31T23:59:59.5Z", -NS / 2);
+	RFC_OK("1969-12-31T23:59:59.9999999999Z", -1); /* past ns: rounded down */
+	RFC_OK("1970-01-01T00:30:00+01:00", -1800 * NS);
+	RFC_OK("1969-12-31T19:00:00-05:00", 0);
+	RFC_OK("1969-07-20T20:17:40Z", (INT64_C(-14256000) + 20 * 3600 + 17 * 60 + 40) * NS);
+	RFC_OK("1900-01-01T00:00:00Z", T1900 * NS);
+	RFC_OK("1900-01-01T00:00:00Z", TW_TIME_MIN_NS);
+	RFC_OK("1900-01-01T00:00:00.000000001Z", T1900 * NS + 1);
+	RFC_OK("1900-01-01T01:00:00+01:00", T1900 * NS);
+	RFC_OK("1899-12-31T23:00:00-01:00", T1900 * NS);
+	RFC_OK("1900-02-28T23:59:59.999999999Z", INT64_C(-2203891200) * NS - 1);
+	RFC_OK("1900-03-01T00:00:00Z", INT64_C(-2203891200) * NS);
+	RFC_OK("1904-02-29T00:00:00Z", INT64_C(-2077747200) * NS);
+	RFC_OK("1960-02-29T00:00:00Z", INT64_C(-310521600) * NS);
 	/* leap days */
 	RFC_OK("2024-02-29T00:00:00Z", INT64_C(1709164800) * NS);
 	RFC_OK("2000-02-29T00:00:00Z", INT64_C(951782400) * NS);
@@ -149,21 +170,26 @@ static void test_rfc3339_errors(void **state)
 	RFC_ERR("2026-11-31T05:00:00Z", SYNTAX, "day 31 out of range for 2026-11");
 	RFC_ERR("2026-02-29T05:00:00Z", SYNTAX, "day 29 out of range for 2026-02");
 	RFC_ERR("2100-02-29T05:00:00Z", SYNTAX, "day 29 out of range for 2100-02");
+	RFC_ERR("1900-02-29T00:00:00Z", SYNTAX, "day 29 out of range for 1900-02");
 	RFC_ERR("2026-11-23T24:00:00Z", SYNTAX, "hour 24 out of range");
 	RFC_ERR("2026-11-23T05:60:00Z", SYNTAX, "minute 60 out of range");
 	RFC_ERR("2026-12-31T23:59:60Z", SYNTAX, "second 60 out of range");
-	/* absurd: outside int64 ns */
-	RFC_ERR("1969-12-31T23:59:59.999999999Z", RANGE, BEFORE);
+	/* absurd: outside 1900 .. the int64 ns limit */
+	RFC_ERR("1899-12-31T23:59:59.999999999Z", RANGE, BEFORE);
+	RFC_ERR("1899-12-31T23:59:59Z", RANGE, BEFORE);
+	RFC_ERR("1677-09-21T00:12:43.145224192Z", RANGE, BEFORE); /* INT64_MIN ns */
 	RFC_ERR("0001-01-01T00:00:00Z", RANGE, BEFORE);
-	RFC_ERR("1970-01-01T00:30:00+01:00", RANGE, BEFORE);
+	RFC_ERR("1900-01-01T00:30:00+01:00", RANGE, BEFORE);
+	RFC_ERR("1899-12-31T22:59:59.999999999-01:00", RANGE, BEFORE);
 	RFC_ERR("2262-04-11T23:47:16.854775808Z", RANGE, AFTER);
 	RFC_ERR("2262-04-11T23:47:17Z", RANGE, AFTER);
 	RFC_ERR("9999-12-31T23:59:59.999999999Z", RANGE, AFTER);
 	RFC_ERR("2262-04-11T23:47:16.854775807-00:01", RANGE, AFTER);
 }
 
-/* Every day 1970-01-01 .. 2262-04-11 against glibc's calendar: the
- * hand-written date arithmetic must agree with an independent one. */
+/* Every day 1900-01-01 .. 2262-04-11 against glibc's calendar: the
+ * hand-written date arithmetic must agree with an independent one, before
+ * 1970 (negative) as after. */
 static void test_rfc3339_every_day(void **state)
 {
 	char text[64];
@@ -171,8 +197,8 @@ static void test_rfc3339_every_day(void **state)
 	char err[128];
 
 	(void)state;
-	for (int64_t day = 0; day <= 106750; day++) {
-		time_t t = (time_t)(day * 86400 + (day * 7919) % 86400);
+	for (int64_t day = T1900 / 86400; day <= 106750; day++) {
+		time_t t = (time_t)(day * 86400 + tw_time_floor_mod(day * 7919, 86400));
 		struct tm tm;
 
 		assert_non_null(gmtime_r(&t, &tm));
@@ -220,6 +246,35 @@ static void test_epoch_valid(void **state)
 	EPOCH_OK(TW_TIME_EPOCH_NS, "9223372036854775807.9", INT64_MAX);
 	EPOCH_OK(TW_TIME_EPOCH_NS, "00000000000000000000000000009223372036854775807", INT64_MAX);
 	EPOCH_OK(TW_TIME_EPOCH_NS, "1.5", 1);
+	/* negative: before 1970, down to 1900-01-01 */
+	EPOCH_OK(TW_TIME_EPOCH_S, "-1", -NS);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-1.5", -NS - NS / 2);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-0.5", -NS / 2);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-.5", -NS / 2);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-0.000000001", -1);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-1e9", -INT64_C(1000000000) * NS);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-2.2089888e9", INT64_C(-2208988800) * NS);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-2208988800", TW_TIME_MIN_NS);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-2208988800.000000000000", TW_TIME_MIN_NS);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-2208988799.999999999", TW_TIME_MIN_NS + 1);
+	EPOCH_OK(TW_TIME_EPOCH_MS, "-1", -1000000);
+	EPOCH_OK(TW_TIME_EPOCH_MS, "-1.5", -1500000);
+	EPOCH_OK(TW_TIME_EPOCH_MS, "-2208988800000", TW_TIME_MIN_NS);
+	EPOCH_OK(TW_TIME_EPOCH_MS, "-14256000000", INT64_C(-14256000) * NS);
+	EPOCH_OK(TW_TIME_EPOCH_US, "-1", -1000);
+	EPOCH_OK(TW_TIME_EPOCH_US, "-2208988800000000", TW_TIME_MIN_NS);
+	EPOCH_OK(TW_TIME_EPOCH_NS, "-1", -1);
+	EPOCH_OK(TW_TIME_EPOCH_NS, "-2208988800000000000", TW_TIME_MIN_NS);
+	/* finer than 1 ns: rounded down, toward the past (away from 0) */
+	EPOCH_OK(TW_TIME_EPOCH_NS, "-1.5", -2);
+	EPOCH_OK(TW_TIME_EPOCH_NS, "-1.0", -1);
+	EPOCH_OK(TW_TIME_EPOCH_NS, "-0.1", -1);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-0.0000000015", -2);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-0.0000000010", -1);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-1e-10", -1);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-1e-99999", -1);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-0e5", 0);
+	EPOCH_OK(TW_TIME_EPOCH_S, "-2208988799.9999999999", TW_TIME_MIN_NS);
 }
 
 static void test_epoch_errors(void **state)
@@ -239,9 +294,17 @@ static void test_epoch_errors(void **state)
 	EPOCH_ERR(TW_TIME_EPOCH_S, "1,5", SYNTAX, "not a decimal number");
 	EPOCH_ERR(TW_TIME_EPOCH_S, "inf", SYNTAX, "not a decimal number");
 	EPOCH_ERR(TW_TIME_EPOCH_S, "--1", SYNTAX, "not a decimal number");
-	EPOCH_ERR(TW_TIME_EPOCH_S, "-1", RANGE, BEFORE);
-	EPOCH_ERR(TW_TIME_EPOCH_S, "-0.000000001", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_S, "-2208988801", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_S, "-2208988800.000000001", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_S, "-2208988800.0000000001", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_MS, "-2208988800000.000001", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_MS, "-2208988800001", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_US, "-2208988800000001", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_NS, "-2208988800000000001", RANGE, BEFORE);
 	EPOCH_ERR(TW_TIME_EPOCH_NS, "-9223372036854775808", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_NS, "-99999999999999999999999999", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_S, "-1e10", RANGE, BEFORE);
+	EPOCH_ERR(TW_TIME_EPOCH_S, "-1e999999999999", RANGE, BEFORE);
 	EPOCH_ERR(TW_TIME_EPOCH_S, "9223372037", RANGE, AFTER);
 	EPOCH_ERR(TW_TIME_EPOCH_S, "9223372036.854775808", RANGE, AFTER);
 	EPOCH_ERR(TW_TIME_EPOCH_S, "1e10", RANGE, AFTER);
@@ -363,16 +426,53 @@ static void test_strptime_errors(void **state)
 	STRP_ERR("%Y %f", "2026 x", SYNTAX, "expected digits for %f at offset 5");
 	STRP_ERR("%s", "x", SYNTAX, "expected a number for %s at offset 0");
 	STRP_ERR("%Y%%", "2026x", SYNTAX, "expected '%' at offset 4");
-	STRP_ERR("%y", "69", RANGE, BEFORE);
-	STRP_ERR("%Y", "1969", RANGE, BEFORE);
+	STRP_ERR("%s", "-x", SYNTAX, "expected a number for %s at offset 1");
+	STRP_ERR("%s", "--1", SYNTAX, "expected a number for %s at offset 1");
+	STRP_ERR("%Y", "1899", RANGE, BEFORE);
 	STRP_ERR("%Y", "0000", RANGE, BEFORE);
+	STRP_ERR("%Y-%m-%d %H:%M:%S.%f", "1899-12-31 23:59:59.999999999", RANGE, BEFORE);
+	STRP_ERR("%Y %z", "1900 +01:00", RANGE, BEFORE);
+	STRP_ERR("%F", "1900-02-29", SYNTAX, "day 29 out of range for 1900-02");
+	STRP_ERR("%Y %j", "1900 366", SYNTAX, "day of year 366 out of range for 1900");
+	STRP_ERR("%s", "-2208988801", RANGE, BEFORE);
+	STRP_ERR("%s.%f", "-2208988800.000000001", RANGE, BEFORE);
+	STRP_ERR("%s.%f", "-2208988800.0000000001", RANGE, BEFORE);
+	STRP_ERR("%s", "-9999999999999999999999", RANGE, BEFORE);
 	STRP_ERR("%Y", "2263", RANGE, AFTER);
 	STRP_ERR("%Y", "9999", RANGE, AFTER);
-	STRP_ERR("%Y %z", "1970 +01:00", RANGE, BEFORE);
+	STRP_OK("%Y %z", "1970 +01:00", -3600 * NS);
 	STRP_ERR("%s", "9223372037", RANGE, AFTER);
 	STRP_ERR("%s", "9999999999999999999999", RANGE, AFTER);
 	STRP_ERR("%s.%f", "9223372036.854775808", RANGE, AFTER);
 	STRP_OK("%s.%f", "9223372036.854775807", INT64_MAX);
+	/* before 1970, down to 1900, every conversion */
+	STRP_OK("%y", "69", INT64_C(-31536000) * NS);
+	STRP_OK("%Y", "1969", INT64_C(-31536000) * NS);
+	STRP_OK("%Y", "1900", TW_TIME_MIN_NS);
+	STRP_OK("%D", "01/01/69", INT64_C(-31536000) * NS);
+	STRP_OK("%Y-%m-%d %H:%M:%S.%f", "1969-12-31 23:59:59.999999999", -1);
+	STRP_OK("%Y-%m-%d %H:%M:%S.%f", "1969-12-31 23:59:59.9999999999", -1);
+	STRP_OK("%d/%m/%Y %H:%M", "01/01/1900 00:00", TW_TIME_MIN_NS);
+	STRP_OK("%d %b %Y %I:%M %p", "20 Jul 1969 08:17 PM", (INT64_C(-14256000) + 73020) * NS);
+	STRP_OK("%Y %j", "1904 366", INT64_C(-2051308800) * NS);
+	STRP_OK("%Y %j", "1900 365", (T1900 + 364 * 86400) * NS);
+	STRP_OK("%F", "1904-02-29", INT64_C(-2077747200) * NS);
+	STRP_OK("%F", "2000-02-29", INT64_C(951782400) * NS);
+	STRP_OK("%F %T%z", "1900-01-01 01:00:00+01:00", TW_TIME_MIN_NS);
+	/* %s with a sign; a fraction after a '-' is part of the magnitude */
+	STRP_OK("%s", "-1", -NS);
+	STRP_OK("%s", "+1", NS);
+	STRP_OK("%s", "-0", 0);
+	STRP_OK("%s", "-2208988800", TW_TIME_MIN_NS);
+	STRP_OK("%s.%f", "-1.5", -NS - NS / 2);
+	STRP_OK("%s.%f", "-0.5", -NS / 2);
+	STRP_OK("%s.%f", "-0.000000001", -1);
+	STRP_OK("%s.%f", "-0.0000000015", -2);
+	STRP_OK("%s.%f", "-0.9999999999", -NS);
+	STRP_OK("%s.%f", "-1.999999999", -2 * NS + 1);
+	STRP_OK("%s.%f", "-2208988800.000", TW_TIME_MIN_NS);
+	STRP_OK("%s.%f", "-2208988799.9999999999", TW_TIME_MIN_NS);
+	STRP_OK("t=%s", "t=-60", -60 * NS);
 }
 
 static void check_spec_err(enum tw_time_kind kind, const char *fmt, const char *reason, int line)
@@ -494,6 +594,18 @@ static void test_format(void **state)
 	check_format(-NS, "1969-12-31T23:59:59Z");
 	check_format(INT64_MIN, "1677-09-21T00:12:43.145224192Z");
 	check_format(INT64_C(951782400) * NS, "2000-02-29T00:00:00Z");
+	/* before 1970: floor, never truncation toward 0 */
+	check_format(-1000, "1969-12-31T23:59:59.999999Z");
+	check_format(-1000000, "1969-12-31T23:59:59.999Z");
+	check_format(-NS / 2, "1969-12-31T23:59:59.500Z");
+	check_format(-NS - 1, "1969-12-31T23:59:58.999999999Z");
+	check_format(-86400 * NS, "1969-12-31T00:00:00Z");
+	check_format(-86400 * NS - 1, "1969-12-30T23:59:59.999999999Z");
+	check_format(TW_TIME_MIN_NS, "1900-01-01T00:00:00Z");
+	check_format(TW_TIME_MIN_NS - 1, "1899-12-31T23:59:59.999999999Z");
+	check_format(TW_TIME_MIN_NS + 1, "1900-01-01T00:00:00.000000001Z");
+	check_format(INT64_C(-2203891200) * NS - 1, "1900-02-28T23:59:59.999999999Z");
+	check_format(INT64_C(-2077747200) * NS, "1904-02-29T00:00:00Z");
 
 	/* too small: -1 and an empty string */
 	memset(buf, 'x', sizeof(buf));
@@ -519,6 +631,8 @@ static void test_format_round_trip(void **state)
 		x ^= x >> 7;
 		x ^= x << 17;
 		ns = (int64_t)(x >> 1);
+		if (i % 2 == 1) /* half of them before 1970, down to 1900 */
+			ns = -(ns % (-TW_TIME_MIN_NS + 1));
 		if (i % 4 == 1)
 			ns -= ns % NS; /* whole seconds */
 		else if (i % 4 == 2)
@@ -530,6 +644,54 @@ static void test_format_round_trip(void **state)
 			fail_msg("%lld -> %s -> %lld [%s]", (long long)ns, buf, (long long)back,
 			         err);
 	}
+}
+
+/* ==== Floor division ==== */
+
+static void test_floor_div(void **state)
+{
+	static const struct {
+		int64_t a, b, q, r;
+	} cases[] = {
+	    {0, 1000, 0, 0},
+	    {1, 1000, 0, 1},
+	    {999, 1000, 0, 999},
+	    {1000, 1000, 1, 0},
+	    {-1, 1000, -1, 999},
+	    {-999, 1000, -1, 1},
+	    {-1000, 1000, -1, 0},
+	    {-1001, 1000, -2, 999},
+	    {-1, NS, -1, NS - 1},
+	    {-NS, NS, -1, 0},
+	    {TW_TIME_MIN_NS, NS, T1900, 0},
+	    {TW_TIME_MIN_NS, 86400 * NS, T1900 / 86400, 0},
+	    {TW_TIME_MIN_NS + 1, 60 * NS, T1900 / 60, 1},
+	    {TW_TIME_MIN_NS - 1, 60 * NS, T1900 / 60 - 1, 60 * NS - 1},
+	    {INT64_MAX, NS, INT64_C(9223372036), INT64_C(854775807)},
+	    {INT64_MIN, 1, INT64_MIN, 0},
+	    {INT64_MIN, NS, INT64_C(-9223372037), INT64_C(145224192)},
+	    {INT64_MIN + 1, INT64_MAX, -1, 0},
+	    {-7, 2, -4, 1},
+	    {7, 2, 3, 1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t q = tw_time_floor_div(cases[i].a, cases[i].b);
+		int64_t r = tw_time_floor_mod(cases[i].a, cases[i].b);
+
+		if (q != cases[i].q || r != cases[i].r)
+			fail_msg("case %zu: %lld / %lld: got %lld r %lld, want %lld r %lld", i,
+			         (long long)cases[i].a, (long long)cases[i].b, (long long)q,
+			         (long long)r, (long long)cases[i].q, (long long)cases[i].r);
+	}
+	/* q * b + r == a and 0 <= r < b, over a sweep around 0 */
+	for (int64_t a = -5000; a <= 5000; a++)
+		for (int64_t b = 1; b <= 17; b++) {
+			int64_t q = tw_time_floor_div(a, b), r = tw_time_floor_mod(a, b);
+
+			assert_true(q * b + r == a && r >= 0 && r < b);
+		}
 }
 
 int main(void)
@@ -547,6 +709,7 @@ int main(void)
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_format_round_trip),
+	    cmocka_unit_test(test_floor_div),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

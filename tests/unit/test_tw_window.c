@@ -630,13 +630,19 @@ static void test_restore_errors(void **state)
 	bad.offset = -2;
 	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
 	bad = ok;
-	bad.max_ts_ns = TW_TS_LIMIT + 1;
+	bad.max_ts_ns = tw_window_ts_max(&c) + 1;
+	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
+	bad = ok;
+	bad.max_ts_ns = -TW_TS_LIMIT - 1;
+	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
+	bad = ok;
+	bad.watermark_ns = INT64_MIN + 1;
 	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
 	bad = ok;
 	bad.watermark_ns = TW_TS_NONE; /* max_ts without a watermark */
 	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
 	bad = ok;
-	bad.closed_before_ns = INT64_MAX;
+	bad.closed_before_ns = -TW_TS_LIMIT - 4 * TW_DURATION_LIMIT;
 	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
 	assert_int_equal(tw_window_restore(f.w, &ok, 0), 0);
 	assert_int_equal(tw_window_restore(f.w, &ok, 0), TW_WINDOW_E_STATE);
@@ -647,6 +653,22 @@ static void test_restore_errors(void **state)
 	fx_init(&f, &c);
 	assert_int_equal(put(&f, "k", 1, 1), TW_ADDED);
 	assert_int_equal(tw_window_restore(f.w, &ok, 0), TW_WINDOW_E_STATE);
+	fx_free(&f);
+
+	/* Upwards: a watermark past INT64_MAX - delay or a cursor past the
+	 * last window start + slide was never written by a worker. */
+	c = wcfg(10 * S, 10 * S, 1 * S, 0, 0);
+	fx_init(&f, &c);
+	bad = ok;
+	bad.watermark_ns = INT64_MAX - 1 * S + 1;
+	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
+	bad = ok;
+	bad.closed_before_ns = INT64_MAX;
+	assert_int_equal(tw_window_restore(f.w, &bad, 0), TW_WINDOW_E_CONFIG);
+	bad = ok;
+	bad.watermark_ns = INT64_MAX - 1 * S;
+	bad.closed_before_ns = INT64_MAX - 1 * S;
+	assert_int_equal(tw_window_restore(f.w, &bad, 0), 0);
 	fx_free(&f);
 }
 
@@ -659,8 +681,10 @@ static void test_bounds(void **state)
 	(void)state;
 	c.max_states = 2;
 	fx_init(&f, &c);
-	assert_int_equal(put(&f, "k", TW_TS_LIMIT + 1, 1), TW_WINDOW_E_RANGE);
+	assert_int_equal(put(&f, "k", tw_window_ts_max(&c) + 1, 1), TW_WINDOW_E_RANGE);
+	assert_int_equal(put(&f, "k", INT64_MAX, 1), TW_WINDOW_E_RANGE);
 	assert_int_equal(put(&f, "k", -TW_TS_LIMIT - 1, 1), TW_WINDOW_E_RANGE);
+	assert_int_equal(put(&f, "k", INT64_MIN, 1), TW_WINDOW_E_RANGE);
 	f.off = 10;
 	assert_int_equal(put(&f, "a", 1 * S, 1), TW_ADDED);
 	f.off = 10;
@@ -690,6 +714,187 @@ static void test_bounds(void **state)
 	assert_int_equal(put(&f, "neg", -25 * S - 1, 2), TW_ADDED); /* [-30 s, -20 s) */
 	assert_int_equal(put(&f, "neg", 0, 3), TW_ADDED);
 	assert_non_null(find(&f.s, "neg", -30 * S));
+	fx_free(&f);
+}
+
+/* ---- history: before 1970, and up to the int64 limit ------------------ */
+
+/* 1900-01-01T00:00:00Z, tw_time's earliest time. */
+#define T1900 (INT64_C(-2208988800) * S)
+
+static void test_ts_max(void **state)
+{
+	struct tw_window_config c = wcfg(60 * S, 60 * S, 5 * S, 0, 0);
+	struct tw_window_config h = wcfg(10 * S, 2 * S, 3 * S, 4 * S, 0);
+
+	(void)state;
+	assert_true(tw_window_ts_max(&c) == INT64_MAX - 65 * S);
+	assert_true(tw_window_ts_max(&h) == INT64_MAX - 17 * S);
+	/* The largest durations still leave 2262 a window (about 4 years
+	 * short of the limit at worst). */
+	c = wcfg(TW_DURATION_LIMIT, TW_DURATION_LIMIT, TW_DURATION_LIMIT, TW_DURATION_LIMIT, 0);
+	assert_true(tw_window_ts_max(&c) == INT64_MAX - 3 * TW_DURATION_LIMIT);
+}
+
+/* Window starts before 1970 are floor(ts / slide) * slide, not C's
+ * truncation: -1 ns is in [-slide, 0), never in [0, slide). */
+static void test_negative_alignment(void **state)
+{
+	struct tw_window_config c = wcfg(60 * S, 60 * S, 0, 0, 0);
+	struct tw_window_config h = wcfg(10 * S, 5 * S, 0, 0, 0);
+	struct tw_window_config odd = wcfg(21 * S, 7 * S, 0, 0, 0);
+	struct tw_window_config day = wcfg(86400 * S, 86400 * S, 0, 0, 0);
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, &c);
+	assert_int_equal(put(&f, "a", T1900, 1), TW_ADDED);
+	assert_int_equal(put(&f, "a", T1900 + 59 * S + 999999999, 2), TW_ADDED);
+	assert_int_equal(put(&f, "b", -60 * S, 3), TW_ADDED);
+	assert_int_equal(put(&f, "b", -1, 4), TW_ADDED);
+	assert_int_equal(put(&f, "c", 0, 5), TW_ADDED);
+	assert_int_equal(put(&f, "c", 59 * S, 6), TW_ADDED);
+	assert_int_equal(put(&f, "z", 120 * S, 0), TW_ADDED); /* closes them all */
+	assert_int_equal(f.s.n, 3);
+	assert_int_equal(f.s.r[0].start, T1900);
+	assert_int_equal(f.s.r[0].end, T1900 + 60 * S);
+	assert_int_equal(f.s.r[0].count, 2);
+	assert_int_equal(f.s.r[1].start, -60 * S);
+	assert_int_equal(f.s.r[1].end, 0);
+	assert_int_equal(f.s.r[1].count, 2);
+	assert_true(f.s.r[1].v[0].sum == 7);
+	assert_int_equal(f.s.r[2].start, 0);
+	assert_int_equal(f.s.r[2].count, 2);
+	fx_free(&f);
+
+	/* hopping: -1 ns is in [-10 s, 0) and [-5 s, 5 s) */
+	fx_init(&f, &h);
+	assert_int_equal(put(&f, "a", -1, 1), TW_ADDED);
+	assert_int_equal(put(&f, "z", 100 * S, 0), TW_ADDED);
+	assert_int_equal(f.s.n, 2);
+	assert_int_equal(f.s.r[0].start, -10 * S);
+	assert_int_equal(f.s.r[0].end, 0);
+	assert_int_equal(f.s.r[1].start, -5 * S);
+	assert_int_equal(f.s.r[1].end, 5 * S);
+	fx_free(&f);
+
+	/* a slide that does not divide a minute: -1 ns, -7 s and -7 s - 1 */
+	fx_init(&f, &odd);
+	assert_int_equal(put(&f, "b", -7 * S - 1, 1), TW_ADDED); /* [-28,-7) [-21,0) [-14,7) */
+	assert_int_equal(put(&f, "a", -1, 1), TW_ADDED);         /* [-21,0) [-14,7) [-7,14) */
+	assert_int_equal(put(&f, "z", 1000 * S, 0), TW_ADDED);
+	assert_non_null(find(&f.s, "a", -21 * S));
+	assert_non_null(find(&f.s, "a", -14 * S));
+	assert_non_null(find(&f.s, "a", -7 * S));
+	assert_null(find(&f.s, "a", 0));
+	assert_non_null(find(&f.s, "b", -28 * S));
+	assert_non_null(find(&f.s, "b", -14 * S));
+	assert_null(find(&f.s, "b", -7 * S));
+	fx_free(&f);
+
+	/* days: 1900 is not a leap year, 1904 and 2000 are */
+	fx_init(&f, &day);
+	assert_int_equal(put(&f, "d", INT64_C(-2203977600) * S + 43200 * S, 1), TW_ADDED);
+	assert_int_equal(put(&f, "d", INT64_C(-2203891200) * S + 43200 * S, 1), TW_ADDED);
+	assert_int_equal(put(&f, "d", INT64_C(-2077747200) * S + 1, 1), TW_ADDED);
+	assert_int_equal(put(&f, "d", INT64_C(951782400) * S + 86399 * S, 1), TW_ADDED);
+	assert_int_equal(put(&f, "z", INT64_C(951782400) * S + 10 * 86400 * S, 0), TW_ADDED);
+	assert_non_null(find(&f.s, "d", INT64_C(-2203977600) * S)); /* 1900-02-28 */
+	assert_non_null(find(&f.s, "d", INT64_C(-2203891200) * S)); /* 1900-03-01 */
+	assert_non_null(find(&f.s, "d", INT64_C(-2077747200) * S)); /* 1904-02-29 */
+	assert_non_null(find(&f.s, "d", INT64_C(951782400) * S));   /* 2000-02-29 */
+	fx_free(&f);
+}
+
+/* The watermark, lateness and late verdicts work the same before 1970. */
+static void test_negative_watermark_and_late(void **state)
+{
+	struct tw_window_config c = wcfg(10 * S, 10 * S, 2 * S, 3 * S, 0);
+	struct tw_window_stats st;
+	struct fx f;
+	const int64_t b = T1900 + 1000 * S;
+
+	(void)state;
+	fx_init(&f, &c);
+	assert_int_equal(put(&f, "a", b + 1 * S, 1), TW_ADDED);
+	/* [b, b+10) closes at wm >= b + 13 s, i.e. ts >= b + 15 s */
+	assert_int_equal(put(&f, "a", b + 15 * S - 1, 1), TW_ADDED);
+	assert_int_equal(f.s.n, 0);
+	assert_int_equal(put(&f, "a", b + 9 * S, 1), TW_ADDED); /* within lateness */
+	assert_int_equal(put(&f, "a", b + 15 * S, 1), TW_ADDED);
+	assert_int_equal(f.s.n, 1);
+	assert_int_equal(f.s.r[0].start, b);
+	assert_int_equal(f.s.r[0].count, 2);
+	assert_int_equal(put(&f, "a", b + 9 * S, 1), TW_LATE);
+	tw_window_stats(f.w, &st);
+	assert_int_equal(st.watermark_ns, b + 13 * S);
+	assert_int_equal(st.late, 1);
+	fx_free(&f);
+
+	/* across 1970: [-10 s, 0) closes at wm >= 3 s, i.e. ts >= 5 s */
+	fx_init(&f, &c);
+	assert_int_equal(put(&f, "a", -1, 1), TW_ADDED);
+	assert_int_equal(put(&f, "a", 5 * S - 1, 1), TW_ADDED);
+	assert_int_equal(f.s.n, 0);
+	assert_int_equal(put(&f, "a", 5 * S, 1), TW_ADDED);
+	assert_int_equal(f.s.n, 1);
+	assert_int_equal(f.s.r[0].start, -10 * S);
+	assert_int_equal(f.s.r[0].end, 0);
+	fx_free(&f);
+}
+
+/* Near the int64 limit: the last event time windows take is added, its
+ * windows end within int64, and the idle advance closes them even though
+ * max_ts + gap would pass INT64_MAX. */
+static void test_near_int64_limit(void **state)
+{
+	struct tw_window_config c = wcfg(60 * S, 60 * S, 5 * S, 0, 1000);
+	struct tw_window_config h = wcfg(10 * S, 2 * S, 3 * S, 4 * S, 1000);
+	int64_t max;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, &c);
+	max = tw_window_ts_max(&c);
+	assert_int_equal(put(&f, "a", max - 3600 * S, 1), TW_ADDED);
+	assert_int_equal(put(&f, "a", max, 2), TW_ADDED);
+	assert_int_equal(put(&f, "a", max + 1, 3), TW_WINDOW_E_RANGE);
+	assert_int_equal(put(&f, "a", INT64_MAX, 3), TW_WINDOW_E_RANGE);
+	assert_int_equal(f.s.n, 1); /* the hour-old window */
+	f.now += 100000;            /* max_ts + 100 s is past INT64_MAX: saturates */
+	tw_window_tick(f.w, f.now);
+	assert_int_equal(f.s.n, 2);
+	assert_int_equal(f.s.r[1].start, max - max % (60 * S));
+	assert_true(f.s.r[1].end > max && f.s.r[1].end <= INT64_MAX - 5 * S);
+	assert_int_equal(f.s.r[1].count, 1);
+	assert_int_equal(tw_window_watermark(f.w), INT64_MAX - 5 * S);
+	/* After the limit is reached, later ticks change nothing. */
+	f.now += 1000000;
+	tw_window_tick(f.w, f.now);
+	assert_int_equal(f.s.n, 2);
+	fx_free(&f);
+
+	/* hopping with lateness: all five windows of the last event close */
+	fx_init(&f, &h);
+	max = tw_window_ts_max(&h);
+	assert_int_equal(put(&f, "a", max, 1), TW_ADDED);
+	f.now += 100000; /* max_ts + 100 s is past INT64_MAX: saturates */
+	tw_window_tick(f.w, f.now);
+	assert_int_equal(f.s.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_true(f.s.r[i].start <= max && f.s.r[i].end > max);
+		assert_true(f.s.r[i].end + 4 * S <= tw_window_watermark(f.w));
+	}
+	fx_free(&f);
+
+	/* 2262-04-11T23:00:00Z with one-minute windows: an ordinary window */
+	fx_init(&f, &c);
+	assert_int_equal(put(&f, "a", INT64_C(9223369200) * S, 1), TW_ADDED);
+	f.now += 100000; /* max_ts + 100 s is past INT64_MAX: saturates */
+	tw_window_tick(f.w, f.now);
+	assert_int_equal(f.s.n, 1);
+	assert_int_equal(f.s.r[0].start, INT64_C(9223369200) * S);
+	assert_int_equal(f.s.r[0].end, INT64_C(9223369260) * S);
 	fx_free(&f);
 }
 
@@ -851,12 +1056,12 @@ static uint64_t rnd(uint64_t *r)
 	return *r >> 33;
 }
 
-static void run_against_model(const struct tw_window_config *c, uint64_t seed, int n)
+static void run_against_model(const struct tw_window_config *c, uint64_t seed, int n, int64_t t0)
 {
 	struct model m;
 	struct fx f;
 	uint64_t r = seed;
-	int64_t t = 1700000000 * S;
+	int64_t t = t0;
 	int verdicts[4] = {0};
 
 	memset(&m, 0, sizeof(m));
@@ -911,7 +1116,7 @@ static void test_model_tumbling(void **state)
 	struct tw_window_config c = wcfg(2 * S, 2 * S, 3 * S, 0, 0);
 
 	(void)state;
-	run_against_model(&c, 1, 20000);
+	run_against_model(&c, 1, 20000, 1700000000 * S);
 }
 
 static void test_model_tumbling_lateness_idle(void **state)
@@ -919,7 +1124,7 @@ static void test_model_tumbling_lateness_idle(void **state)
 	struct tw_window_config c = wcfg(5 * S, 5 * S, 1 * S, 2 * S, 10000);
 
 	(void)state;
-	run_against_model(&c, 2, 20000);
+	run_against_model(&c, 2, 20000, 1700000000 * S);
 }
 
 static void test_model_hopping(void **state)
@@ -927,7 +1132,7 @@ static void test_model_hopping(void **state)
 	struct tw_window_config c = wcfg(3 * S, 1 * S, 2 * S, 0, 0);
 
 	(void)state;
-	run_against_model(&c, 3, 20000);
+	run_against_model(&c, 3, 20000, 1700000000 * S);
 }
 
 static void test_model_hopping_lateness_idle(void **state)
@@ -935,7 +1140,21 @@ static void test_model_hopping_lateness_idle(void **state)
 	struct tw_window_config c = wcfg(4 * S, 500 * MS, 1 * S, 1500 * MS, 5000);
 
 	(void)state;
-	run_against_model(&c, 4, 20000);
+	run_against_model(&c, 4, 20000, 1700000000 * S);
+}
+
+/* The same comparisons before 1970: from 1900-01-01 on, and across 0 with
+ * a slide (700 ms) that does not divide a second. */
+static void test_model_history(void **state)
+{
+	struct tw_window_config c = wcfg(2 * S, 2 * S, 3 * S, 0, 0);
+	struct tw_window_config h = wcfg(4 * S, 500 * MS, 1 * S, 1500 * MS, 5000);
+	struct tw_window_config odd = wcfg(2100 * MS, 700 * MS, 1 * S, 300 * MS, 5000);
+
+	(void)state;
+	run_against_model(&c, 5, 20000, T1900);
+	run_against_model(&h, 6, 20000, T1900 + 7 * S);
+	run_against_model(&odd, 7, 20000, -1800 * S - 3);
 }
 
 /* ---- crash and restore ---------------------------------------------- */
@@ -1161,11 +1380,16 @@ int main(void)
 	    cmocka_unit_test(test_checkpoint_text),
 	    cmocka_unit_test(test_restore_errors),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_ts_max),
+	    cmocka_unit_test(test_negative_alignment),
+	    cmocka_unit_test(test_negative_watermark_and_late),
+	    cmocka_unit_test(test_near_int64_limit),
 	    cmocka_unit_test(test_revoke_emits_nothing),
 	    cmocka_unit_test(test_model_tumbling),
 	    cmocka_unit_test(test_model_tumbling_lateness_idle),
 	    cmocka_unit_test(test_model_hopping),
 	    cmocka_unit_test(test_model_hopping_lateness_idle),
+	    cmocka_unit_test(test_model_history),
 	    cmocka_unit_test(test_restore_replay_tumbling),
 	    cmocka_unit_test(test_restore_replay_hopping),
 	    cmocka_unit_test(test_restore_replay_hopping_long_delay),

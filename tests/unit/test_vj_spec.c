@@ -56,6 +56,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s.workers.limits.n, 0);
 	assert_int_equal(s.sinks.postgres.enabled, 0);
 	assert_string_equal(s.sinks.postgres.table, "video_frames");
+	assert_null(s.sinks.postgres.tls_ca.name); /* no tls: the DSN's own sslmode */
 	assert_string_equal(s.sinks.redis.prefix, "sluice:vj:media:clip:");
 	assert_null(s.sinks.redis.addr);
 	assert_int_equal(s.sinks.influxdb.enabled, 0);
@@ -78,7 +79,8 @@ static void test_given_values(void **state)
 	               "\"maxAttempts\":1,\"filters\":\"hue=s=0\",\"analysis\":[\"motion\"],"
 	               "\"kafka\":{\"bootstrap\":\"a:1,b:2\",\"topic\":\"jobs\"},"
 	               "\"sinks\":{\"postgres\":{\"dsn\":{\"name\":\"pg\",\"key\":\"dsn\"},"
-	               "\"table\":\"frames\"},\"redis\":{\"addr\":\"r:6379\"}}}",
+	               "\"table\":\"frames\",\"tls\":{\"ca\":{\"name\":\"pgca\","
+	               "\"key\":\"ca.crt\"}}},\"redis\":{\"addr\":\"r:6379\"}}}",
 	               &s, err, sizeof(err)),
 	    0);
 	assert_int_equal(s.segment_seconds, 5);
@@ -90,8 +92,36 @@ static void test_given_values(void **state)
 	assert_string_equal(s.kafka.group, "sluice-vj-media-clip");
 	assert_string_equal(s.sinks.postgres.dsn.name, "pg");
 	assert_string_equal(s.sinks.postgres.table, "frames");
+	assert_string_equal(s.sinks.postgres.tls_ca.name, "pgca");
+	assert_string_equal(s.sinks.postgres.tls_ca.key, "ca.crt");
+	assert_int_equal(s.sinks.postgres_delete_with_job, 0);
 	assert_string_equal(s.sinks.redis.addr, "r:6379");
 	vj_spec_free(&s);
+}
+
+/* spec.sinks.postgres.deleteWithJob beside the shared members, which keep
+ * their meaning. */
+static void test_postgres_delete_with_job(void **state)
+{
+	static const char *const cases[] = {"true", "false"};
+	struct vj_spec s;
+	char text[512], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text),
+		         "{\"source\":{\"uri\":\"file:///i.mp4\"},\"output\":{\"uri\":"
+		         "\"file:///o.mp4\"},\"kafka\":{\"bootstrap\":\"k:1\"},\"sinks\":{"
+		         "\"postgres\":{\"dsn\":{\"name\":\"pg\",\"key\":\"dsn\"},"
+		         "\"deleteWithJob\":%s,\"table\":\"f\"}}}",
+		         cases[i]);
+		assert_int_equal(parse_text(text, &s, err, sizeof(err)), 0);
+		assert_int_equal(s.sinks.postgres_delete_with_job, i == 0);
+		assert_int_equal(s.sinks.postgres.enabled, 1);
+		assert_string_equal(s.sinks.postgres.dsn.name, "pg");
+		assert_string_equal(s.sinks.postgres.table, "f");
+		vj_spec_free(&s);
+	}
 }
 
 /* Every encoder the worker knows, and which of them need an NVIDIA GPU:
@@ -184,6 +214,24 @@ static void test_errors(void **state)
 	     "spec.sinks.postgres.dsn: must be a Secret reference"},
 	    {"{%s,\"sinks\":{\"postgres\":{\"password\":\"x\"}}}",
 	     "spec.sinks.postgres.password: unknown field"},
+	    /* deleteWithJob: the VideoJob's own; a bool, with the DSN beside it. */
+	    {"{%s,\"sinks\":{\"postgres\":{\"deleteWithJob\":\"yes\"}}}",
+	     "spec.sinks.postgres.deleteWithJob: must be true or false"},
+	    {"{%s,\"sinks\":{\"postgres\":{\"deleteWithJob\":true}}}",
+	     "spec.sinks.postgres.deleteWithJob: needs spec.sinks.postgres.dsn"},
+	    {"{%s,\"sinks\":{\"postgres\":{\"deleteWithJob\":true,\"table\":\"X\"}}}",
+	     "spec.sinks.postgres.table: \"X\" is not a lower-case SQL identifier"},
+	    /* spec.sinks.postgres.tls: the TelemetryWindow's, parsed by the same code. */
+	    {"{%s,\"sinks\":{\"postgres\":{\"tls\":{}}}}",
+	     "spec.sinks.postgres.tls.ca: required (a Secret reference {name, key} to the CA's "
+	     "PEM)"},
+	    {"{%s,\"sinks\":{\"postgres\":{\"tls\":{\"ca\":\"-----BEGIN\"}}}}",
+	     "spec.sinks.postgres.tls.ca: must be a Secret reference"},
+	    {"{%s,\"sinks\":{\"postgres\":{\"tls\":{\"ca\":{\"name\":\"c\",\"key\":\"k\"},"
+	     "\"sslmode\":\"require\"}}}}",
+	     "spec.sinks.postgres.tls.sslmode: unknown field"},
+	    {"{%s,\"sinks\":{\"postgres\":{\"tls\":true}}}",
+	     "spec.sinks.postgres.tls: must be an object"},
 	    {"{%s,\"sinks\":{\"redis\":{\"addr\":\"nohost\"}}}",
 	     "spec.sinks.redis.addr: \"nohost\" is not host:port"},
 	    {"{%s,\"sinks\":{\"influxdb\":{\"url\":\"http://i:8086\",\"database\":\"d\","
@@ -355,6 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_given_values),
+	    cmocka_unit_test(test_postgres_delete_with_job),
 	    cmocka_unit_test(test_encoder_codecs),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_long_name_needs_topic),

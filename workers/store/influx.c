@@ -68,8 +68,7 @@ int64_t influx_retry_after(const char *value, time_t now)
 	return (int64_t)(when - now) * 1000;
 }
 
-/* Appends s percent-encoded (RFC 3986: unreserved bytes as they are). */
-static int put_encoded(struct buf *b, const char *s)
+int influx_append_encoded(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	int rc = 0;
@@ -88,8 +87,7 @@ static int put_encoded(struct buf *b, const char *s)
 	return rc;
 }
 
-/* url without its trailing slashes. */
-static int put_base(struct buf *b, const char *url)
+int influx_append_base(struct buf *b, const char *url)
 {
 	size_t n = strlen(url);
 
@@ -100,19 +98,19 @@ static int put_base(struct buf *b, const char *url)
 
 int influx_write_url(struct buf *out, int api, const char *url, const char *db, const char *org)
 {
-	int rc = put_base(out, url);
+	int rc = influx_append_base(out, url);
 
 	if (rc == 0 && api == 2) {
 		rc = buf_append_str(out, "/api/v2/write?");
 		if (rc == 0 && org != NULL)
 			if ((rc = buf_append_str(out, "org=")) == 0 &&
-			    (rc = put_encoded(out, org)) == 0)
+			    (rc = influx_append_encoded(out, org)) == 0)
 				rc = buf_append_str(out, "&");
 		if (rc == 0 && (rc = buf_append_str(out, "bucket=")) == 0)
-			rc = put_encoded(out, db);
+			rc = influx_append_encoded(out, db);
 	} else if (rc == 0) {
 		if ((rc = buf_append_str(out, "/write?db=")) == 0)
-			rc = put_encoded(out, db);
+			rc = influx_append_encoded(out, db);
 	}
 	if (rc == 0)
 		rc = buf_append_str(out, "&precision=ns");
@@ -140,7 +138,7 @@ size_t influx_split_point(const char *data, size_t len)
 
 int influx_query_url(struct buf *out, const char *url)
 {
-	int rc = put_base(out, url);
+	int rc = influx_append_base(out, url);
 
 	if (rc == 0)
 		rc = buf_append_str(out, "/query");
@@ -154,11 +152,11 @@ int influx_create_db_body(struct buf *out, const char *db)
 	int rc = buf_append_str(out, "q=");
 
 	if (rc == 0)
-		rc = put_encoded(out, "CREATE DATABASE \"");
+		rc = influx_append_encoded(out, "CREATE DATABASE \"");
 	if (rc == 0)
-		rc = put_encoded(out, db);
+		rc = influx_append_encoded(out, db);
 	if (rc == 0)
-		rc = put_encoded(out, "\"");
+		rc = influx_append_encoded(out, "\"");
 	if (rc == 0)
 		rc = buf_append(out, "", 1);
 	return rc;

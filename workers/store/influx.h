@@ -79,6 +79,14 @@ int influx_query_url(struct buf *out, const char *url);
  * NUL-terminated, appended to out. Returns 0 or a BUF_E_* code. */
 int influx_create_db_body(struct buf *out, const char *db);
 
+/* Appends s percent-encoded (RFC 3986: unreserved bytes as they are), no
+ * NUL. Returns 0 or a BUF_E_* code. */
+int influx_append_encoded(struct buf *out, const char *s);
+
+/* Appends url without its trailing slashes, no NUL. Returns 0 or a BUF_E_*
+ * code. */
+int influx_append_base(struct buf *out, const char *url);
+
 /* What a write came to (influx_client_write, and each post of
  * influx_post_split). */
 enum influx_outcome {

@@ -22,7 +22,7 @@ struct influx_client {
 	char *db, *log_key, *log_value;
 	struct buf write_url, query_url;
 	CURL *curl;
-	struct curl_slist *write_headers, *query_headers;
+	struct curl_slist *write_headers, *query_headers, *delete_headers;
 	char curl_err[CURL_ERROR_SIZE];
 	char body[BODY_MAX + 1];
 	size_t body_len;
@@ -199,6 +199,29 @@ int influx_client_write(struct influx_client *c, const char *body, size_t len, c
 	return influx_post_split(body, len, post_once, c, errbuf, errbuf_size);
 }
 
+int influx_client_delete(struct influx_client *c, const struct influx_delete_req *req, char *errbuf,
+                         size_t errbuf_size)
+{
+	char line[256], code[16];
+	long status;
+	int rc;
+
+	if (req->url->len == 0 || req->body->len == 0)
+		return err_set(errbuf, errbuf_size, INFLUX_CONFIG, "influxdb: delete: no request");
+	rc = http_post(c, req->url->data, c->delete_headers, req->body->data, req->body->len - 1,
+	               &status, errbuf, errbuf_size);
+	if (rc < 0)
+		return rc;
+	rc = influx_delete_outcome(c->api, status, c->body);
+	if (rc == INFLUX_OK)
+		return INFLUX_OK;
+	body_line(c, line, sizeof(line));
+	snprintf(code, sizeof(code), "%ld", status);
+	log_warn("influxdb retention delete failed", c->log_key, c->log_value, "status", code,
+	         "response", line, NULL);
+	return err_set(errbuf, errbuf_size, rc, "influxdb: delete: %ld: %s", status, line);
+}
+
 int64_t influx_client_retry_after_ms(const struct influx_client *c)
 {
 	return c->retry_after_ms;
@@ -214,6 +237,7 @@ void influx_client_close(struct influx_client *c)
 		curl_easy_cleanup(c->curl);
 	curl_slist_free_all(c->write_headers);
 	curl_slist_free_all(c->query_headers);
+	curl_slist_free_all(c->delete_headers);
 	if (c->curl_global)
 		curl_global_cleanup();
 	buf_free(&c->write_url);
@@ -224,8 +248,10 @@ void influx_client_close(struct influx_client *c)
 	free(c);
 }
 
-/* The write request's headers and the query's (CREATE DATABASE: a form,
- * curl's default type), each with the token when there is one. */
+/* The write request's headers, the query's (CREATE DATABASE: a form,
+ * curl's default type) and the retention delete's (influx_delete_plan's
+ * type for the api: a form for v1, JSON for v2), each with the token when
+ * there is one. */
 static int set_headers(struct influx_client *c, const char *token, char *errbuf, size_t errbuf_size)
 {
 	struct buf auth;
@@ -237,11 +263,17 @@ static int set_headers(struct influx_client *c, const char *token, char *errbuf,
 		buf_free(&auth);
 		return err_set(errbuf, errbuf_size, INFLUX_CONFIG, "influxdb: token too long");
 	}
-	for (int q = 0; q < 2 && rc == 0; q++) {
-		struct curl_slist **list = q ? &c->query_headers : &c->write_headers;
+	for (int q = 0; q < 3 && rc == 0; q++) {
+		struct curl_slist **list = q == 0   ? &c->write_headers
+		                           : q == 1 ? &c->query_headers
+		                                    : &c->delete_headers;
+		const char *type = q == 0   ? "Content-Type: text/plain; charset=utf-8"
+		                   : q == 1 ? NULL
+		                   : c->api == 2
+		                       ? "Content-Type: application/json"
+		                       : "Content-Type: application/x-www-form-urlencoded";
 		/* "Expect:" off: curl would wait for a 100 Continue on large bodies. */
-		const char *hs[] = {q ? NULL : "Content-Type: text/plain; charset=utf-8",
-		                    "Expect:", token != NULL ? auth.data : NULL};
+		const char *hs[] = {type, "Expect:", token != NULL ? auth.data : NULL};
 
 		for (size_t i = 0; i < 3 && rc == 0; i++) {
 			struct curl_slist *l;

@@ -1,10 +1,10 @@
 /* influx_client.h -- the one InfluxDB HTTP client (libcurl), for the
  * telemetry sink's windows and raw points and the video worker's segment
  * points: writes line protocol to the v1 /write or the v2 /api/v2/write
- * API, answered by influx.h's rules (Telegraf's), with a 413 halved and
- * sent again (influx_post_split), a v1 "database not found" answered by
- * CREATE DATABASE and the write sent once more, and Retry-After kept for
- * the caller. Messages name the URL, never the token.
+ * API (and deletes what retention drops: influx_client_delete), answered by influx.h's rules
+ * (Telegraf's), with a 413 halved and sent again (influx_post_split), a v1 "database not found"
+ * answered by CREATE DATABASE and the write sent once more, and Retry-After kept for the caller.
+ * Messages name the URL, never the token.
  *
  * Logs (lib/log.h) each event of a write, every line naming the writer by
  * the options' log_key/log_value ("resource" "prod/sensors", "job" ...):
@@ -15,6 +15,7 @@
  *   error influxdb refused the credentials: check the token Secret
  *   warn  influxdb write to retry
  *   error influxdb rejected points
+ *   warn  influxdb retention delete failed
  *
  * A client is used by one thread at a time.
  */
@@ -25,6 +26,7 @@
 #include <stdint.h>
 
 #include "influx.h"
+#include "influx_delete.h"
 
 struct influx_client_options {
 	const char *url;        /* "http[s]://host:port[/base]" */
@@ -65,6 +67,17 @@ int influx_client_open(const struct influx_client_options *o, struct influx_clie
  */
 int influx_client_write(struct influx_client *c, const char *body, size_t len, char *errbuf,
                         size_t errbuf_size);
+
+/*
+ * Sends a retention delete planned by influx_delete_plan (for this
+ * client's api, url, db and org) with the client's token, and judges the
+ * answer by influx_delete_outcome. Returns an influx_outcome with the
+ * reason in errbuf when it is not INFLUX_OK ("influxdb: delete: 400:
+ * <the body's first line>", "influxdb: POST <url>: Connection refused").
+ * Logs a warning for a delete that failed; nothing when it succeeded.
+ */
+int influx_client_delete(struct influx_client *c, const struct influx_delete_req *req, char *errbuf,
+                         size_t errbuf_size);
 
 /* How long the last write's RETRY answers asked to wait (Retry-After, the
  * longest of them, influx_retry_after's cap), or 0 when none said. */

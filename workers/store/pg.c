@@ -2,8 +2,11 @@
 #include "pg.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -22,8 +25,13 @@ int pg_dsn_is_conninfo(const char *dsn)
 
 int pg_connect_classify(int needs_password, const char *message)
 {
+	/* A certificate the CA did not sign, or for another host name
+	 * (verify-full), will not fix itself either. */
 	if (needs_password || strstr(message, "authentication failed") != NULL ||
-	    strstr(message, "does not exist") != NULL)
+	    strstr(message, "does not exist") != NULL ||
+	    strstr(message, "certificate verify failed") != NULL ||
+	    (strstr(message, "server certificate for") != NULL &&
+	     strstr(message, "does not match host name") != NULL))
 		return PG_CONNECT_E_CONFIG;
 	return PG_CONNECT_E_RETRY;
 }
@@ -158,7 +166,56 @@ static void set_failure(int *failure, int rc)
 PGconn *pg_connect(const char *dsn, const char *application_name, int connect_timeout_s,
                    int statement_timeout_ms, int *failure, char *errbuf, size_t errbuf_size)
 {
-	const char *keys[5], *values[5];
+	return pg_connect_ca(dsn, NULL, application_name, connect_timeout_s, statement_timeout_ms,
+	                     failure, errbuf, errbuf_size);
+}
+
+int pg_ca_file_write(const char *pem, const char *dir, char *path, size_t path_size, char *errbuf,
+                     size_t errbuf_size)
+{
+	size_t len = pem != NULL ? strlen(pem) : 0;
+	int fd, n;
+
+	path[0] = '\0';
+	if (len == 0 || strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL)
+		return err_set(errbuf, errbuf_size, -1, "not a PEM certificate");
+	n = snprintf(path, path_size, "%s/sluice-pg-ca-XXXXXX", dir);
+	if (n < 0 || (size_t)n >= path_size)
+		return err_set(errbuf, errbuf_size, -1, "%s: path too long", dir);
+	fd = mkstemp(path); /* 0600, a name of its own */
+	if (fd < 0) {
+		n = errno;
+		path[0] = '\0';
+		return err_set(errbuf, errbuf_size, -1, "%s: %s", dir, strerror(n));
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, pem + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			n = errno;
+			close(fd);
+			unlink(path);
+			path[0] = '\0';
+			return err_set(errbuf, errbuf_size, -1, "%s: %s", dir, strerror(n));
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) != 0) {
+		n = errno;
+		unlink(path);
+		path[0] = '\0';
+		return err_set(errbuf, errbuf_size, -1, "%s: %s", dir, strerror(n));
+	}
+	return 0;
+}
+
+PGconn *pg_connect_ca(const char *dsn, const char *ca_file, const char *application_name,
+                      int connect_timeout_s, int statement_timeout_ms, int *failure, char *errbuf,
+                      size_t errbuf_size)
+{
+	const char *keys[7], *values[7];
 	char timeout[24], options[48], msg[MSG_MAX];
 	PQconninfoOption *opts = NULL;
 	PGconn *c;
@@ -187,6 +244,14 @@ PGconn *pg_connect(const char *dsn, const char *application_name, int connect_ti
 	}
 	keys[n] = "dbname";
 	values[n++] = dsn;
+	/* After the DSN, so they win over its own sslmode and sslrootcert:
+	 * naming a CA means verifying the server with it, host name included. */
+	if (ca_file != NULL) {
+		keys[n] = "sslmode";
+		values[n++] = "verify-full";
+		keys[n] = "sslrootcert";
+		values[n++] = ca_file;
+	}
 	keys[n] = values[n] = NULL;
 	c = PQconnectdbParams(keys, values, 1);
 	if (c != NULL && PQstatus(c) == CONNECTION_OK) {
@@ -201,4 +266,35 @@ PGconn *pg_connect(const char *dsn, const char *application_name, int connect_ti
 	set_failure(failure, rc);
 	err_set(errbuf, errbuf_size, -1, "postgres: connect: %s", msg);
 	return NULL;
+}
+
+const char *pg_ca_dir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	if (t != NULL && t[0] != '\0')
+		return t;
+	return access("/run/sluice", W_OK) == 0 ? "/run/sluice" : "/tmp";
+}
+
+PGconn *pg_connect_ca_pem(const char *dsn, const char *ca_pem, const char *application_name,
+                          int connect_timeout_s, int statement_timeout_ms, int *failure,
+                          char *errbuf, size_t errbuf_size)
+{
+	char path[4096], why[256];
+	PGconn *c;
+
+	if (ca_pem == NULL)
+		return pg_connect(dsn, application_name, connect_timeout_s, statement_timeout_ms,
+		                  failure, errbuf, errbuf_size);
+	if (pg_ca_file_write(ca_pem, pg_ca_dir(), path, sizeof(path), why, sizeof(why)) < 0) {
+		set_failure(failure, PG_CONNECT_E_CONFIG);
+		err_set(errbuf, errbuf_size, -1, "postgres: tls.ca: %s", why);
+		return NULL;
+	}
+	c = pg_connect_ca(dsn, path, application_name, connect_timeout_s, statement_timeout_ms,
+	                  failure, errbuf, errbuf_size);
+	/* libpq read the file during the handshake, and never again. */
+	(void)unlink(path);
+	return c;
 }

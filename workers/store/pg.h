@@ -35,6 +35,43 @@ PGconn *pg_connect(const char *dsn, const char *application_name, int connect_ti
                    int statement_timeout_ms, int *failure, char *errbuf, size_t errbuf_size);
 
 /*
+ * pg_connect verifying the server against the CA in ca_file (a PEM file;
+ * NULL: as pg_connect): sslmode=verify-full and sslrootcert=ca_file, over
+ * whatever the DSN says of either. A server certificate the CA did not sign,
+ * or one for another host name, fails as CONFIG.
+ */
+PGconn *pg_connect_ca(const char *dsn, const char *ca_file, const char *application_name,
+                      int connect_timeout_s, int statement_timeout_ms, int *failure, char *errbuf,
+                      size_t errbuf_size);
+
+/*
+ * pg_connect_ca with the CA as PEM text (ca_pem, a Secret's value; NULL: as
+ * pg_connect): written to a private file under pg_ca_dir()
+ * (pg_ca_file_write) for the connect and removed when it returns, as libpq
+ * reads sslrootcert during the handshake only. A pem that holds no
+ * certificate, or a directory that cannot take the file, fails as CONFIG
+ * ("postgres: tls.ca: not a PEM certificate"). For connections made once
+ * (export, the video workers, the dashboard's); PQreset on the result
+ * would find no CA file.
+ */
+PGconn *pg_connect_ca_pem(const char *dsn, const char *ca_pem, const char *application_name,
+                          int connect_timeout_s, int statement_timeout_ms, int *failure,
+                          char *errbuf, size_t errbuf_size);
+
+/* Where a CA file goes: $TMPDIR, else /run/sluice when writable (the worker
+ * pods' run directory: their root file system is read-only), else /tmp. */
+const char *pg_ca_dir(void);
+
+/*
+ * Writes pem (a CA bundle from a Secret; it must hold a PEM certificate)
+ * to a new file only its owner may read (mkstemp, 0600) under dir, its path
+ * into path. Returns 0, or -1 with the reason in errbuf (nothing left on
+ * disk). The caller unlinks the file when done.
+ */
+int pg_ca_file_write(const char *pem, const char *dir, char *path, size_t path_size, char *errbuf,
+                     size_t errbuf_size);
+
+/*
  * Whether dsn is a connection string or URI libpq can read (a sink checks
  * its DSN when it starts, before any connect). Returns 0, or
  * PG_CONNECT_E_CONFIG with the reason in errbuf: libpq's, one line,

@@ -45,7 +45,8 @@ const char *dead_letter_reason(char *buf, size_t size, int code, const struct tw
 		break;
 	case TW_WINDOW_E_RANGE:
 		snprintf(buf, size,
-		         "event time %s is out of the range windows handle (years 1823 to 2116)",
+		         "event time %s is out of the range windows handle: its windows, "
+		         "watermark delay and allowed lateness must end by " TW_TIME_MAX_TEXT,
 		         ts);
 		break;
 	default:

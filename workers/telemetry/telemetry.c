@@ -16,6 +16,7 @@
  *   tw_parts    the owned partitions' commits and lags
  *   tw_health   /healthz, /readyz and the fatal error
  *   tw_metrics  the metric families, and the counters synced into them
+ *   tw_status   GET /status's state, published every tick
  *
  * Each module owns its own state and counters; struct telemetry holds one
  * of each and the pointers each borrows are set once, in wire().
@@ -33,8 +34,11 @@
 #include "clock.h"
 #include "err.h"
 #include "kafka.h"
+#include "kafka_security.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "rowbuf.h"
+#include "secret_env.h"
 #include "signals.h"
 #include "sink_runner.h"
 #include "tw_assign.h"
@@ -50,6 +54,7 @@
 #include "tw_report.h"
 #include "tw_sink.h"
 #include "tw_spec.h"
+#include "tw_status.h"
 #include "tw_window.h"
 
 /* tw_sinks_new makes at most three; one more health slot for the
@@ -100,6 +105,7 @@ struct telemetry {
 	size_t queued_at_wake, taken_since_wake; /* wake_fetcher's last look, and since */
 	uint64_t wakes;
 	int64_t last_tick, last_trim, last_lag, last_sync, last_ppoll, last_wake;
+	size_t dlq_kept; /* failed dead-letter deliveries kept at the last look */
 
 	struct tw_parts parts;
 	struct tw_pause pause;
@@ -109,6 +115,7 @@ struct telemetry {
 	struct tw_ingest in;
 	struct tw_flush fl;
 	struct tw_assign assign;
+	struct tw_status status;
 	struct metrics_registry *reg;
 };
 
@@ -166,6 +173,13 @@ int telemetry_readyz(void *arg, char *reason, size_t reason_size)
 	return tw_health_ready(&t->health, reason, reason_size);
 }
 
+char *telemetry_state(void *arg)
+{
+	struct telemetry *t = arg;
+
+	return tw_status_json(&t->status, clock_mono_ms());
+}
+
 /* Pauses (or resumes) every assigned partition: the sinks are behind and
  * the buffer behind the batch in flight is full, or the worker is
  * stopping. */
@@ -203,6 +217,53 @@ static void tally(const struct telemetry *t, struct tw_tally *s)
 	s->commit_errors = t->fl.commit_errors;
 	s->fetch_wakeups = t->wakes;
 	s->status_errors = tw_report_failures(t->report);
+}
+
+/* One owned partition's status from the table and the core. */
+static void part_status(const struct telemetry *t, const struct tw_part *p,
+                        struct telemetry_partition_status *ps)
+{
+	struct tw_core_stats st;
+
+	memset(ps, 0, sizeof(*ps));
+	ps->partition = p->partition;
+	ps->committed_offset = p->committed_offset;
+	ps->lag = p->lag;
+	ps->max_ts_ns = ps->watermark_ns = TW_TS_NONE;
+	if (tw_core_stats(t->core, p->partition, &st) == 0) {
+		ps->max_ts_ns = st.window.max_ts_ns;
+		ps->watermark_ns = st.window.watermark_ns;
+		ps->open_windows = st.window.open_windows;
+	}
+}
+
+/* GET /status's snapshot (tw_status.h): the counters and each partition,
+ * its consumed offset from librdkafka's cached position (no request). A
+ * snapshot that cannot be made leaves the last one. */
+static void publish_status(struct telemetry *t)
+{
+	struct tw_status_part *v = calloc(t->parts.n > 0 ? t->parts.n : 1, sizeof(*v));
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)t->parts.n);
+	struct tw_tally s;
+
+	if (v != NULL && l != NULL) {
+		for (size_t i = 0; i < t->parts.n; i++) {
+			part_status(t, &t->parts.v[i], &v[i].st);
+			v[i].consumed_offset = -1;
+			rd_kafka_topic_partition_list_add(l, t->spec.kafka.topic,
+			                                  t->parts.v[i].partition);
+		}
+		if (t->consumer != NULL &&
+		    rd_kafka_position(t->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR)
+			for (int i = 0; i < l->cnt && (size_t)i < t->parts.n; i++)
+				v[i].consumed_offset = l->elems[i].offset;
+		tally(t, &s);
+		(void)tw_status_publish(&t->status, &s.c, v, t->parts.n, t->pause.paused,
+		                        rowbuf_held(&t->rows));
+	}
+	if (l != NULL)
+		rd_kafka_topic_partition_list_destroy(l);
+	free(v);
 }
 
 /* ==== housekeeping ==== */
@@ -307,15 +368,28 @@ static void housekeeping(struct telemetry *t, int64_t now)
 
 	if (now - t->last_ppoll >= PRODUCER_POLL_MS) {
 		t->last_ppoll = now;
-		tw_dlq_poll(&t->dlq); /* delivery reports */
+		tw_dlq_poll(&t->dlq); /* delivery reports, failed deliveries again */
 		if (kafka_fatal(t->consumer, errbuf, sizeof(errbuf)) ||
 		    tw_dlq_fatal(&t->dlq, errbuf, sizeof(errbuf)))
 			tw_health_set_fatal(&t->health, "kafka client", errbuf);
+		/* Failed deliveries kept: the dead-letter slot fails (/healthz
+		 * after --unhealthy-after) until they are all delivered. */
+		size_t kept = tw_dlq_undelivered(&t->dlq);
+		if (kept > 0) {
+			char why[400];
+			snprintf(why, sizeof(why), "%zu dead letters not delivered: %s", kept,
+			         t->dlq.last_error);
+			tw_health_failed(&t->health, t->nsinks, now, why);
+		} else if (t->dlq_kept > 0 && tw_health_ok(&t->health, t->nsinks)) {
+			log_info("dead letters delivered again", "resource", t->resource, NULL);
+		}
+		t->dlq_kept = kept;
 	}
 	if (now - t->last_tick >= TICK_MS) {
 		t->last_tick = now;
 		tw_core_tick(t->core, core_now(t)); /* idle advance: may emit */
 		kafka_reaper_flush(t->reaper);      /* a quiet stream's last messages */
+		publish_status(t);
 	}
 	if (now - t->last_sync >= METRICS_SYNC_MS) {
 		t->last_sync = now;
@@ -387,21 +461,32 @@ static void wire(struct telemetry *t)
 	                               .metrics = &t->m};
 }
 
-/* The status Redis (docs/contracts.md §3): SLUICE_STATUS_REDIS, else the Redis
- * sink's. Returns 0 (t->report NULL when there is none) or TELEMETRY_ERR. */
+/* The status Redis (docs/contracts.md §3): SLUICE_STATUS_REDIS with the
+ * credentials of SLUICE_STATUS_REDIS_USERNAME and _PASSWORD, else the Redis
+ * sink's address and credentials. Returns 0 (t->report NULL when there is
+ * none) or TELEMETRY_ERR. */
 static int open_report(struct telemetry *t, char *errbuf, size_t errbuf_size)
 {
 	const char *addr = getenv("SLUICE_STATUS_REDIS");
-	char why[256];
+	struct redis_auth auth = redis_conn_status_auth();
+	char why[256], var[512];
 
-	if ((addr == NULL || addr[0] == '\0') && t->spec.sinks.redis.enabled)
+	if ((addr == NULL || addr[0] == '\0') && t->spec.sinks.redis.enabled) {
+		const struct spec_secret_ref *pw = &t->spec.sinks.redis.password;
+
 		addr = t->spec.sinks.redis.addr;
+		auth.user = t->spec.sinks.redis.username;
+		auth.password =
+		    pw->name != NULL ? secret_env_get(pw->name, pw->key, var, sizeof(var)) : NULL;
+	}
 	if (addr == NULL || addr[0] == '\0')
 		return 0;
 	t->report = tw_report_new(addr, t->spec.namespace, t->spec.name, why, sizeof(why));
 	if (t->report == NULL)
 		return err_set(errbuf, errbuf_size, TELEMETRY_ERR,
 		               "telemetry: SLUICE_STATUS_REDIS: %s", why);
+	if (tw_report_set_auth(t->report, auth.user, auth.password) != 0)
+		return err_set(errbuf, errbuf_size, TELEMETRY_ERR, "telemetry: out of memory");
 	return 0;
 }
 
@@ -458,6 +543,11 @@ int telemetry_new(const struct telemetry_options *o, struct telemetry **out, cha
 	for (size_t i = 0; i < t->nsinks; i++)
 		(void)tw_health_add(&t->health, tw_sink_name(t->sinks[i]));
 	(void)tw_health_add(&t->health, "dead-letter producer");
+	if (tw_status_init(&t->status, t->resource, t->spec.kafka.topic, &t->health, t->nsinks) <
+	    0) {
+		err_set(errbuf, errbuf_size, TELEMETRY_ERR, "telemetry: cannot create a mutex");
+		goto fail;
+	}
 	if (o->client_id != NULL && o->client_id[0] != '\0') {
 		snprintf(t->client_id, sizeof(t->client_id), "%s", o->client_id);
 	} else {
@@ -491,7 +581,11 @@ int telemetry_start(struct telemetry *t, struct metrics_registry *reg, char *err
 		return TELEMETRY_ERR;
 	if (tw_dlq_start(&t->dlq, t->client_id, t->opt.create_dlq_topic, errbuf, errbuf_size) < 0)
 		return TELEMETRY_ERR;
+	struct kafka_security sec;
+	if (spec_kafka_security_env(&t->spec.kafka, &sec, errbuf, errbuf_size) < 0)
+		return TELEMETRY_ERR;
 	struct kafka_config cc = {.bootstrap = t->spec.kafka.bootstrap,
+	                          .security = &sec,
 	                          .client_id = t->client_id,
 	                          .group = t->spec.kafka.group,
 	                          .session_timeout_ms = (int)t->opt.session_timeout_ms};
@@ -606,6 +700,7 @@ int telemetry_run(struct telemetry *t)
 	int left;
 
 	t->fl.last_cut = t->last_tick = t->last_trim = t->last_lag = t->last_sync = now;
+	publish_status(t);
 	while (!signals_stop_requested() && !fatal(t)) {
 		now = clock_mono_ms();
 		housekeeping(t, now);
@@ -617,8 +712,14 @@ int telemetry_run(struct telemetry *t)
 		if (fatal(t))
 			break;
 		int behind = tw_flush_active(&t->fl);
-		set_paused(t, behind && rowbuf_pending(&t->rows) >= t->opt.buffer_max,
-		           behind ? "the sinks are behind" : "the sinks caught up");
+		/* A dead letter whose delivery failed stops the reading too: what
+		 * comes next would only add to what cannot be committed. */
+		int undelivered = tw_dlq_undelivered(&t->dlq) > 0;
+		set_paused(t,
+		           undelivered || (behind && rowbuf_pending(&t->rows) >= t->opt.buffer_max),
+		           undelivered ? "dead letters not delivered"
+		           : behind    ? "the sinks are behind"
+		                       : "the sinks caught up");
 		wake_fetcher(t, now);
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, next_wait(t, now));
 		if (m != NULL)
@@ -670,6 +771,7 @@ void telemetry_free(struct telemetry *t)
 	rowbuf_free(&t->rows);
 	tw_flush_free(&t->fl);
 	tw_parts_free(&t->parts);
+	tw_status_destroy(&t->status);
 	tw_health_destroy(&t->health);
 	free(t);
 }
@@ -772,19 +874,8 @@ char *telemetry_snapshot_json(struct telemetry *t)
 		if (ps == NULL)
 			return NULL;
 	}
-	for (size_t i = 0; i < t->parts.n; i++) {
-		const struct tw_part *p = &t->parts.v[i];
-		struct tw_core_stats st;
-		ps[i].partition = p->partition;
-		ps[i].committed_offset = p->committed_offset;
-		ps[i].lag = p->lag;
-		ps[i].max_ts_ns = ps[i].watermark_ns = TW_TS_NONE;
-		if (tw_core_stats(t->core, p->partition, &st) == 0) {
-			ps[i].max_ts_ns = st.window.max_ts_ns;
-			ps[i].watermark_ns = st.window.watermark_ns;
-			ps[i].open_windows = st.window.open_windows;
-		}
-	}
+	for (size_t i = 0; i < t->parts.n; i++)
+		part_status(t, &t->parts.v[i], &ps[i]);
 	tally(t, &s);
 	text = telemetry_status_json(t->resource, &s.c, ps, t->parts.n);
 	free(ps);

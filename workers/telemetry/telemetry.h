@@ -15,7 +15,7 @@
  *
  * Threads: everything runs on the caller's thread, including every
  * librdkafka callback but logging (kafka.h). telemetry_healthz and
- * telemetry_readyz are the exception: the HTTP server calls them on its
+ * telemetry_readyz and telemetry_state are the exception: the HTTP server calls them on its
  * thread, and they read only state kept for them under a lock.
  */
 #ifndef SLUICE_TELEMETRY_H
@@ -64,6 +64,11 @@ int telemetry_new(const struct telemetry_options *o, struct telemetry **out, cha
  * first assignment (possibly empty). arg is the struct telemetry. */
 int telemetry_healthz(void *arg, char *reason, size_t reason_size);
 int telemetry_readyz(void *arg, char *reason, size_t reason_size);
+
+/* httpd_state_fn for app.h: GET /status's state (tw_status_json of the
+ * snapshot the loop publishes every second; docs/status.md). arg is the
+ * struct telemetry. */
+char *telemetry_state(void *arg);
 
 /*
  * Registers the metrics in reg (borrowed; it must outlive t), creates the

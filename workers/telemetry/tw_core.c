@@ -211,7 +211,7 @@ int tw_core_process(struct tw_core *c, int32_t partition, int64_t offset, const 
 	if (p == NULL)
 		return TW_CORE_E_PARTITION;
 	/* Refuse what tw_window_add would refuse before dedupe remembers it. */
-	if (ev->ts_ns > TW_TS_LIMIT || ev->ts_ns < -TW_TS_LIMIT)
+	if (!tw_window_ts_ok(p->win, ev->ts_ns))
 		return TW_WINDOW_E_RANGE;
 	next = tw_window_next_offset(p->win);
 	if (offset < 0 || (next != TW_OFFSET_NONE && offset < next))

@@ -9,6 +9,7 @@
 #include "dead_letter.h"
 #include "dlq.h"
 #include "kafka.h"
+#include "kafka_security.h"
 #include "log.h"
 #include "signals.h"
 
@@ -29,11 +30,75 @@ const char *tw_dlq_batch_reason(char *buf, size_t size, const char *sink, const 
 	return buf;
 }
 
+/* A failed delivery, copied to be produced again (tw_dlq.h). */
+struct tw_dlq_again {
+	struct tw_dlq_again *next;
+	intptr_t kind;
+	rd_kafka_headers_t *headers; /* owned */
+	size_t key_len, len;
+	char *key, *payload; /* owned; NULL when empty */
+};
+
+static void again_free(struct tw_dlq_again *a)
+{
+	if (a->headers != NULL)
+		rd_kafka_headers_destroy(a->headers);
+	free(a->key);
+	free(a->payload);
+	free(a);
+}
+
+static char *copy_bytes(const void *p, size_t n, int *failed)
+{
+	char *c;
+
+	if (p == NULL || n == 0)
+		return NULL;
+	if ((c = malloc(n)) == NULL)
+		*failed = 1;
+	else
+		memcpy(c, p, n);
+	return c;
+}
+
+/* Keeps msg, whose delivery failed, to be produced again. Returns 0, or -1
+ * when it cannot (out of memory, too many kept). */
+static int keep_again(struct tw_dlq *d, const rd_kafka_message_t *msg, intptr_t kind)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	int failed = 0;
+
+	if (d->nagain >= TW_DLQ_AGAIN_MAX)
+		return -1;
+	struct tw_dlq_again *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -1;
+	a->kind = kind;
+	a->key = copy_bytes(msg->key, msg->key_len, &failed);
+	a->key_len = a->key != NULL ? msg->key_len : 0;
+	a->payload = copy_bytes(msg->payload, msg->len, &failed);
+	a->len = a->payload != NULL ? msg->len : 0;
+	if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    (a->headers = rd_kafka_headers_copy(hdrs)) == NULL)
+		failed = 1;
+	if (failed) {
+		again_free(a);
+		return -1;
+	}
+	if (d->again_end != NULL)
+		d->again_end->next = a;
+	else
+		d->again = a;
+	d->again_end = a;
+	d->nagain++;
+	return 0;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	struct tw_dlq *d = opaque;
 	intptr_t kind = (intptr_t)msg->_private;
-	char text[256], src[KAFKA_SOURCE_MAX] = "";
+	char src[KAFKA_SOURCE_MAX] = "", n[24];
 
 	(void)rk;
 	if (kind < 0 || kind >= TW_DLQ_KINDS)
@@ -43,9 +108,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		d->delivered_total++;
 		return;
 	}
-	/* The producer retries by itself (message.timeout.ms is infinite), so
-	 * a failed delivery is permanent: a dead letter is lost, and the only
-	 * safe move is not to commit past it. */
+	/* message.timeout.ms passed (SLUICE_KAFKA_MESSAGE_TIMEOUT_MS) with no
+	 * broker to take it: keep it and produce it again; no commit moves
+	 * past it meanwhile (tw_dlq_wait). */
+	d->failed_total++;
+	kafka_strerror(d->last_error, sizeof(d->last_error), msg->err);
 	rd_kafka_headers_t *hdrs = NULL;
 	const void *v = NULL;
 	size_t vlen = 0;
@@ -55,10 +122,65 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	    v != NULL) {
 		snprintf(src, sizeof(src), "%.*s", (int)vlen, (const char *)v);
 	}
-	log_error("dead letter not delivered", "resource", d->resource, "topic",
-	          d->spec->kafka.dead_letter_topic, "source", src, "error",
-	          kafka_strerror(text, sizeof(text), msg->err), NULL);
-	tw_health_set_fatal(d->health, "dead letter not delivered", text);
+	if (keep_again(d, msg, kind) < 0) {
+		log_error("dead letter not delivered, and cannot be kept to be sent again",
+		          "resource", d->resource, "topic", d->spec->kafka.dead_letter_topic,
+		          "source", src, "error", d->last_error, NULL);
+		tw_health_set_fatal(d->health, "dead letter not delivered", d->last_error);
+		return;
+	}
+	if (d->nagain == 1) /* the first of a run: one line, not one per letter */
+		log_warn("dead letter not delivered: kept, to be sent again; consumption pauses "
+		         "until it is delivered",
+		         "resource", d->resource, "topic", d->spec->kafka.dead_letter_topic,
+		         "source", src, "error", d->last_error, "failed_total",
+		         (snprintf(n, sizeof(n), "%llu", (unsigned long long)d->failed_total), n),
+		         NULL);
+}
+
+/* Produces the kept failed deliveries again, oldest first, until one is
+ * refused (a full queue: the next try). Not before d->again_at unless
+ * force. */
+static void produce_again(struct tw_dlq *d, int force)
+{
+	int64_t now = clock_mono_ms();
+	char text[256];
+
+	if (d->again == NULL || d->producer == NULL || (!force && now < d->again_at))
+		return;
+	d->again_at = now + TW_DLQ_AGAIN_MS;
+	while (d->again != NULL) {
+		struct tw_dlq_again *a = d->again;
+		rd_kafka_headers_t *h = a->headers != NULL ? rd_kafka_headers_copy(a->headers)
+		                                           : rd_kafka_headers_new(0);
+		if (h == NULL)
+			return; /* the next try */
+		rd_kafka_resp_err_t err = rd_kafka_producev(
+		    d->producer, RD_KAFKA_V_TOPIC(d->spec->kafka.dead_letter_topic),
+		    RD_KAFKA_V_KEY(a->key, a->key_len), RD_KAFKA_V_VALUE(a->payload, a->len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+		    RD_KAFKA_V_OPAQUE((void *)a->kind), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rd_kafka_headers_destroy(h);
+			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+				log_error("cannot produce a dead letter again", "resource",
+				          d->resource, "topic", d->spec->kafka.dead_letter_topic,
+				          "error", kafka_strerror(text, sizeof(text), err), NULL);
+				tw_health_set_fatal(d->health, "produce dead letter again", text);
+			}
+			return;
+		}
+		d->again = a->next;
+		if (d->again == NULL)
+			d->again_end = NULL;
+		d->nagain--;
+		again_free(a);
+	}
+}
+
+size_t tw_dlq_undelivered(const struct tw_dlq *d)
+{
+	return d->nagain;
 }
 
 int tw_dlq_start(struct tw_dlq *d, const char *client_id, int create_topic, char *errbuf,
@@ -66,13 +188,21 @@ int tw_dlq_start(struct tw_dlq *d, const char *client_id, int create_topic, char
 {
 	/* Infinite delivery timeout: librdkafka keeps retrying a dead letter
 	 * while the broker is away, and the commit waits for it. */
-	static const char *const producer_extra[] = {"message.timeout.ms", "0", "linger.ms", "5",
-	                                             NULL};
+	char timeout[16];
+	const char *producer_extra[] = {"message.timeout.ms", NULL, "linger.ms", "5", NULL};
 	char producer_id[340];
 	int partitions = 0, replication = 0;
 
+	producer_extra[1] =
+	    kafka_message_timeout("0", timeout, sizeof(timeout), errbuf, errbuf_size);
+	if (producer_extra[1] == NULL)
+		return -1;
 	snprintf(producer_id, sizeof(producer_id), "%s-dlq", client_id);
+	struct kafka_security sec;
+	if (spec_kafka_security_env(&d->spec->kafka, &sec, errbuf, errbuf_size) < 0)
+		return -1;
 	struct kafka_config pc = {.bootstrap = d->spec->kafka.bootstrap,
+	                          .security = &sec,
 	                          .client_id = producer_id,
 	                          .extra = producer_extra};
 	d->producer = kafka_producer_new(&pc, on_delivery, d, errbuf, errbuf_size);
@@ -101,6 +231,13 @@ void tw_dlq_close(struct tw_dlq *d)
 	if (d->producer != NULL)
 		rd_kafka_destroy(d->producer);
 	d->producer = NULL;
+	while (d->again != NULL) {
+		struct tw_dlq_again *a = d->again;
+		d->again = a->next;
+		again_free(a);
+	}
+	d->again_end = NULL;
+	d->nagain = 0;
 }
 
 /* Produces one dead letter; the headers are described in dead_letter.h.
@@ -198,19 +335,22 @@ void tw_dlq_batch(struct tw_dlq *d, const struct tw_batch *b, const char *sink, 
 
 void tw_dlq_poll(struct tw_dlq *d)
 {
-	if (d->producer != NULL)
+	if (d->producer != NULL) {
 		rd_kafka_poll(d->producer, 0);
+		produce_again(d, 0);
+	}
 }
 
 int tw_dlq_wait(struct tw_dlq *d, int timeout_ms, int *left)
 {
 	*left = 0;
-	if (d->producer == NULL || rd_kafka_outq_len(d->producer) == 0)
+	if (d->producer == NULL)
 		return 0;
-	if (rd_kafka_flush(d->producer, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
-		return 0;
-	*left = rd_kafka_outq_len(d->producer);
-	return -1;
+	produce_again(d, 0);
+	if (rd_kafka_outq_len(d->producer) > 0)
+		(void)rd_kafka_flush(d->producer, timeout_ms); /* failures land in again */
+	*left = rd_kafka_outq_len(d->producer) + (int)d->nagain;
+	return *left == 0 ? 0 : -1;
 }
 
 int tw_dlq_fatal(struct tw_dlq *d, char *errbuf, size_t errbuf_size)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 int tw_health_init(struct tw_health *h, const char *resource)
@@ -32,6 +33,7 @@ int tw_health_add(struct tw_health *h, const char *name)
 	h->names[slot] = name;
 	h->failing_since_ms[slot] = 0;
 	h->last_error[slot][0] = '\0';
+	h->last_ok_ns[slot] = 0;
 	pthread_mutex_unlock(&h->mu);
 	return slot;
 }
@@ -50,6 +52,7 @@ int tw_health_ok(struct tw_health *h, size_t slot)
 	pthread_mutex_lock(&h->mu);
 	was = h->failing_since_ms[slot] != 0;
 	h->failing_since_ms[slot] = 0;
+	h->last_ok_ns[slot] = clock_real_ns();
 	pthread_mutex_unlock(&h->mu);
 	return was;
 }
@@ -121,4 +124,26 @@ int tw_health_ready(struct tw_health *h, char *reason, size_t reason_size)
 	if (!ready)
 		snprintf(reason, reason_size, "waiting for the first partition assignment");
 	return !ready;
+}
+
+size_t tw_health_view(struct tw_health *h, int64_t now_ms, struct tw_health_slot *out, char *fatal,
+                      size_t fatal_size, int *ready)
+{
+	size_t n;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->n;
+	for (size_t i = 0; i < n; i++) {
+		int64_t since = h->failing_since_ms[i];
+		out[i].name = h->names[i];
+		out[i].failing = since != 0;
+		out[i].failing_for_ms = since != 0 && now_ms > since ? now_ms - since : 0;
+		snprintf(out[i].last_error, sizeof(out[i].last_error), "%s", h->last_error[i]);
+		out[i].last_ok_ns = h->last_ok_ns[i];
+	}
+	if (fatal_size > 0)
+		snprintf(fatal, fatal_size, "%s", h->fatal_text);
+	*ready = h->ready;
+	pthread_mutex_unlock(&h->mu);
+	return n;
 }

@@ -27,6 +27,7 @@ struct tw_health {
 	const char *names[TW_HEALTH_SLOTS];        /* borrowed */
 	int64_t failing_since_ms[TW_HEALTH_SLOTS]; /* monotonic; 0: healthy */
 	char last_error[TW_HEALTH_SLOTS][256];
+	int64_t last_ok_ns[TW_HEALTH_SLOTS]; /* wall clock of the last success; 0: none */
 	int ready;
 	char fatal_text[512]; /* non-empty: a fatal error stops the worker */
 	int fatal;            /* the loop's copy: fatal_text is set */
@@ -44,8 +45,8 @@ int tw_health_add(struct tw_health *h, const char *name);
 /* The slot's name; "" for a slot that does not exist. */
 const char *tw_health_name(const struct tw_health *h, size_t slot);
 
-/* The slot works (again). Returns 1 when it had been failing: it
- * recovered. */
+/* The slot works (again), as of now on the wall clock (its last success,
+ * for /status). Returns 1 when it had been failing: it recovered. */
 int tw_health_ok(struct tw_health *h, size_t slot);
 
 /* The slot failed at now_ms (monotonic) with error (cut to fit); the first
@@ -69,6 +70,21 @@ int tw_health_is_fatal(const struct tw_health *h);
  */
 int tw_health_check(struct tw_health *h, int64_t now_ms, int64_t unhealthy_after_ms, char *reason,
                     size_t reason_size);
+
+/* One slot as GET /status shows it (docs/status.md). */
+struct tw_health_slot {
+	const char *name;       /* borrowed, as added */
+	int failing;            /* 0: ok */
+	int64_t failing_for_ms; /* since its first failure of this run; 0 when ok */
+	char last_error[256];   /* the last failure's error, kept after a recovery; "": none */
+	int64_t last_ok_ns;     /* wall clock of the last success; 0: none yet */
+};
+
+/* Every slot at now_ms (monotonic) into out[0..TW_HEALTH_SLOTS), the
+ * fatal text ("" when none, fatal_size bytes) and whether ready, copied
+ * under the lock: safe from the HTTP thread. Returns the number of slots. */
+size_t tw_health_view(struct tw_health *h, int64_t now_ms, struct tw_health_slot *out, char *fatal,
+                      size_t fatal_size, int *ready);
 
 /* /readyz: 0 once ready, else 1 with "waiting for the first partition
  * assignment" in reason. */

@@ -16,7 +16,8 @@ struct base {
 };
 
 struct tw_report {
-	char *addr; /* "host:port", as given */
+	char *addr;            /* "host:port", as given */
+	char *user, *password; /* tw_report_set_auth; NULL: none */
 	char *ns, *name;
 	redisContext *c;
 	struct base *bases;
@@ -63,12 +64,30 @@ void tw_report_free(struct tw_report *r)
 	if (r->c != NULL)
 		redisFree(r->c);
 	free(r->addr);
+	free(r->user);
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->password);
 	free(r->ns);
 	free(r->name);
 	free(r->bases);
 	free(r->ids);
 	free(r->vals);
 	free(r);
+}
+
+int tw_report_set_auth(struct tw_report *r, const char *user, const char *password)
+{
+	free(r->user);
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->password);
+	r->user = user != NULL && user[0] != '\0' ? strdup(user) : NULL;
+	r->password = password != NULL && password[0] != '\0' ? strdup(password) : NULL;
+	if ((user != NULL && user[0] != '\0' && r->user == NULL) ||
+	    (password != NULL && password[0] != '\0' && r->password == NULL))
+		return -1;
+	return 0;
 }
 
 static struct base *base_find(struct tw_report *r, int32_t partition)
@@ -115,7 +134,9 @@ static int connect_once(struct tw_report *r, char *errbuf, size_t errbuf_size)
 
 	if (r->c != NULL)
 		return 0;
-	r->c = redis_conn_open(r->addr, NULL, TW_REPORT_TIMEOUT_MS, why, sizeof(why));
+	struct redis_auth auth = {r->user, r->password};
+
+	r->c = redis_conn_open_auth(r->addr, &auth, TW_REPORT_TIMEOUT_MS, why, sizeof(why));
 	if (r->c == NULL) {
 		const char *w =
 		    strncmp(why, prefix, sizeof(prefix) - 1) == 0 ? why + sizeof(prefix) - 1 : why;

@@ -36,6 +36,11 @@ struct tw_report *tw_report_new(const char *addr, const char *ns, const char *na
                                 size_t errbuf_size);
 void tw_report_free(struct tw_report *r);
 
+/* AUTH as user (NULL or "": the default user) with password (NULL or "":
+ * no AUTH) on every connect from now on (lib/redis_conn.h). Copies both.
+ * Returns 0, or -1 when out of memory. */
+int tw_report_set_auth(struct tw_report *r, const char *user, const char *password);
+
 /* Partition revoked: forget it (its base is read again if it comes back). */
 void tw_report_forget(struct tw_report *r, int32_t partition);
 

@@ -139,7 +139,8 @@ int tw_sinks_new(const struct tw_spec *spec, struct tw_sink ***sinks, size_t *n,
 	} kinds[] = {
 	    {&tw_sink_pg_ops, spec->sinks.postgres.enabled, &spec->sinks.postgres.dsn,
 	     "spec.sinks.postgres.dsn"},
-	    {&tw_sink_redis_ops, spec->sinks.redis.enabled, NULL, NULL},
+	    {&tw_sink_redis_ops, spec->sinks.redis.enabled, &spec->sinks.redis.password,
+	     "spec.sinks.redis.password"},
 	    {&tw_sink_influx_ops, spec->sinks.influxdb.enabled, &spec->sinks.influxdb.token,
 	     "spec.sinks.influxdb.token"},
 	};

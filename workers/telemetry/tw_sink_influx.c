@@ -3,15 +3,19 @@
  * TW_SINK_INFLUX_BATCH_LINES points per request, written by the store's
  * InfluxDB client (influx_client.h: v1 or v2 API, Telegraf's rules, the 413
  * split, CREATE DATABASE, Retry-After), its outcomes mapped to
- * TW_SINK_E_*. See tw_sink_int.h for the pure parts and
- * docs/telemetry-sinks.md for the measurements and how to query them. */
+ * TW_SINK_E_*; and retention.maxAge kept by deleting older points
+ * (influx_delete.h plans the request, influx_client_delete sends it). See
+ * tw_sink_int.h for the pure parts and docs/telemetry-sinks.md for the
+ * measurements, how to query them and how retention works. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "influx_client.h"
+#include "influx_delete.h"
 #include "log.h"
 #include "tw_agg.h"
 #include "tw_sink_int.h"
@@ -22,6 +26,8 @@
 #define INFLUX_CONNECT_TIMEOUT_S 10
 /* Longest reason carried in an errbuf here. */
 #define REASON_MAX 512
+/* A retention delete's URL and body (one measurement, one resource). */
+#define DELETE_MAX 16384
 
 struct influx_sink {
 	struct tw_sink_schema schema;
@@ -30,6 +36,11 @@ struct influx_sink {
 	struct buf lines;
 	size_t nlines;
 	int64_t retry_after_ms;
+	/* Retention: where to delete and how old a point may get. */
+	int api;
+	char *url, *db, *org;
+	int64_t max_age_ns;
+	struct buf del_url, del_body;
 };
 
 /* ==== Pure text and rules ==== */
@@ -284,6 +295,67 @@ static int influx_write(void *impl, const struct tw_batch *b, char *errbuf, size
 	return TW_SINK_OK;
 }
 
+/* ==== Retention ==== */
+
+/* retention.maxAge: the points of this resource older than now - maxAge
+ * go, by the same rule as PostgreSQL's rows: a window point (its time is
+ * the window's start) when its window ended before the cutoff, a raw point
+ * when its event time is before it. Nothing is capped by count here
+ * (retention.maxRowsPerKey is PostgreSQL's). */
+static int influx_trim(void *impl, int64_t now_ns, char *errbuf, size_t errbuf_size)
+{
+	struct influx_sink *s = impl;
+	const struct {
+		int on;
+		const char *measurement;
+		int64_t span_ns;
+	} what[] = {
+	    {s->windows, TW_SINK_INFLUX_WINDOW_MEASUREMENT, s->schema.window_size_ns},
+	    {s->raw, TW_SINK_INFLUX_RAW_MEASUREMENT, 0},
+	};
+	char reason[REASON_MAX], cutoff[CLOCK_RFC3339_MAX];
+
+	if (s->max_age_ns <= 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		struct influx_delete_in in = {
+		    .api = s->api,
+		    .url = s->url,
+		    .db = s->db,
+		    .org = s->org,
+		    .measurement = what[i].measurement,
+		    .tag_key = "resource",
+		    .tag_value = s->schema.resource,
+		    .now_ns = now_ns,
+		    .max_age_ns = s->max_age_ns,
+		    .span_ns = what[i].span_ns,
+		};
+		struct influx_delete_req req = {.url = &s->del_url, .body = &s->del_body};
+		int rc;
+
+		if (!what[i].on)
+			continue;
+		buf_reset(&s->del_url);
+		buf_reset(&s->del_body);
+		rc = influx_delete_plan(&in, &req);
+		if (rc == 1)
+			continue; /* nothing is that old */
+		if (rc < 0)
+			return tw_sink_fail(
+			    errbuf, errbuf_size, TW_SINK_E_CONFIG,
+			    "influxdb: retention delete of %s cannot be planned (%d)",
+			    what[i].measurement, rc);
+		rc = influx_client_delete(s->client, &req, reason, sizeof(reason));
+		if (rc != INFLUX_OK)
+			return tw_sink_fail(errbuf, errbuf_size, sink_result(rc), "%s", reason);
+		clock_format_rfc3339(req.cutoff_ns, cutoff, sizeof(cutoff));
+		log_debug("influxdb points before the cutoff deleted", "resource",
+		          s->schema.resource, "measurement", what[i].measurement, "cutoff", cutoff,
+		          NULL);
+	}
+	return 0;
+}
+
 /* ==== Life ==== */
 
 static int64_t influx_retry_after_ms(const void *impl)
@@ -301,6 +373,11 @@ static void influx_close(void *impl)
 		return;
 	influx_client_close(s->client);
 	buf_free(&s->lines);
+	buf_free(&s->del_url);
+	buf_free(&s->del_body);
+	free(s->url);
+	free(s->db);
+	free(s->org);
 	tw_sink_schema_free(&s->schema);
 	free(s);
 }
@@ -339,8 +416,21 @@ static int influx_open(const struct tw_spec *spec, const char *token, void **imp
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
 		                    "influxdb: out of memory");
 	buf_init(&s->lines, TW_SINK_INFLUX_BATCH_BYTES);
+	buf_init(&s->del_url, DELETE_MAX);
+	buf_init(&s->del_body, DELETE_MAX);
 	s->raw = spec->sinks.influxdb_raw;
 	s->windows = spec->sinks.influxdb_windows;
+	s->api = (int)spec->sinks.influxdb.api;
+	s->max_age_ns = spec->retention.max_age_ns;
+	s->url = strdup(spec->sinks.influxdb.url);
+	s->db = strdup(spec->sinks.influxdb.database);
+	s->org = spec->sinks.influxdb.org != NULL ? strdup(spec->sinks.influxdb.org) : NULL;
+	if (s->url == NULL || s->db == NULL ||
+	    (spec->sinks.influxdb.org != NULL && s->org == NULL)) {
+		influx_close(s);
+		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
+		                    "influxdb: out of memory");
+	}
 	if ((rc = tw_sink_schema_init(&s->schema, spec, errbuf, errbuf_size)) < 0) {
 		influx_close(s);
 		return rc;
@@ -368,7 +458,7 @@ const struct tw_sink_ops tw_sink_influx_ops = {
     .name = "influxdb",
     .open = influx_open,
     .write = influx_write,
-    .trim = NULL, /* retention is the database's own (retention policies) */
+    .trim = influx_trim,
     .retry_after_ms = influx_retry_after_ms,
     .close = influx_close,
 };

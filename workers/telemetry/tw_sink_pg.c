@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "log.h"
 #include "pg.h"
+#include "secret_env.h"
 #include "tw_sink_int.h"
+#include "tw_time.h"
 
 /* Identifiers are quoted in SQL, but only names tw_spec accepts get there:
  * [a-z_][a-z0-9_]*, at most 63 bytes (PostgreSQL's NAMEDATALEN - 1). */
@@ -31,9 +34,13 @@
 #define CONNECT_TIMEOUT_S 10
 #define STATEMENT_TIMEOUT_MS 30000
 
+/* Longest path of the CA file. */
+#define PATH_MAX_LEN 512
+
 struct pg_sink {
 	struct tw_sink_schema schema;
 	char *dsn;
+	char ca_file[PATH_MAX_LEN]; /* spec.sinks.postgres.tls.ca written out; "": none */
 	char table[TABLE_MAX + 1];
 	uint32_t max_rows_per_key;
 	int64_t max_age_ns;
@@ -162,17 +169,13 @@ int tw_sink_pg_key_array(const char *key, size_t key_len, size_t nkeys, char *bu
 
 int tw_sink_pg_format_ts(int64_t ns, char *buf, size_t size)
 {
-	int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+	int64_t sec = tw_time_floor_div(ns, 1000000000), rem = tw_time_floor_mod(ns, 1000000000);
 	time_t t;
 	struct tm tm;
 	int n;
 
 	if (size < 32)
 		return -1;
-	if (rem < 0) {
-		sec--;
-		rem += 1000000000;
-	}
 	t = (time_t)sec;
 	if (gmtime_r(&t, &tm) == NULL)
 		return -1;
@@ -187,11 +190,7 @@ int tw_sink_pg_format_ts(int64_t ns, char *buf, size_t size)
 
 int64_t tw_sink_pg_time_us(int64_t ns)
 {
-	int64_t us = ns / 1000;
-
-	if (ns % 1000 < 0)
-		us--; /* toward -infinity */
-	return us - PG_EPOCH_US;
+	return tw_time_floor_div(ns, 1000) - PG_EPOCH_US;
 }
 
 void tw_sink_pg_be64(uint64_t v, unsigned char out[8])
@@ -528,8 +527,9 @@ static int pg_ready(struct pg_sink *s, char *errbuf, size_t errbuf_size)
 
 	if (s->conn != NULL)
 		return 0;
-	s->conn = pg_connect(s->dsn, "sluice-telemetry", CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_MS,
-	                     &failure, msg, sizeof(msg));
+	s->conn =
+	    pg_connect_ca(s->dsn, s->ca_file[0] != '\0' ? s->ca_file : NULL, "sluice-telemetry",
+	                  CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_MS, &failure, msg, sizeof(msg));
 	if (s->conn == NULL) {
 		/* A wrong password or database will not fix itself; a server
 		 * that is away will. */
@@ -868,7 +868,44 @@ static void pg_close(void *impl)
 	free(s->formats);
 	free(s->types);
 	free(s->dsn);
+	if (s->ca_file[0] != '\0')
+		unlink(s->ca_file);
 	free(s);
+}
+
+/* Where the CA file goes: TMPDIR, else the pods' run directory (their root
+ * file system is read-only; docs/contracts.md §4), else /tmp. */
+static const char *ca_dir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	if (t != NULL && t[0] != '\0')
+		return t;
+	return access("/run/sluice", W_OK) == 0 ? "/run/sluice" : "/tmp";
+}
+
+/* spec.sinks.postgres.tls.ca: the PEM from its Secret's variable into a
+ * private file, for libpq's sslrootcert. */
+static int write_ca(struct pg_sink *s, const struct spec_secret_ref *ca, char *errbuf,
+                    size_t errbuf_size)
+{
+	char var[512], why[256];
+	const char *pem;
+
+	if (ca->name == NULL)
+		return 0;
+	pem = secret_env_get(ca->name, ca->key, var, sizeof(var));
+	if (pem == NULL)
+		return tw_sink_fail(
+		    errbuf, errbuf_size, TW_SINK_E_CONFIG,
+		    "spec.sinks.postgres.tls.ca: environment variable %s is not set "
+		    "(Secret \"%s\", key \"%s\")",
+		    var, ca->name, ca->key);
+	if (pg_ca_file_write(pem, ca_dir(), s->ca_file, sizeof(s->ca_file), why, sizeof(why)) < 0)
+		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG,
+		                    "spec.sinks.postgres.tls.ca (Secret \"%s\", key \"%s\"): %s",
+		                    ca->name, ca->key, why);
+	return 0;
 }
 
 static int table_ok(const char *t)
@@ -927,7 +964,8 @@ static int pg_open(const struct tw_spec *spec, const char *dsn, void **impl, cha
 		s->formats[i] = t == OID_INT8 || t == OID_FLOAT8 || t == OID_TIMESTAMPTZ;
 		s->lens[i] = 0;
 	}
-	if ((rc = tw_sink_schema_init(&s->schema, spec, errbuf, errbuf_size)) < 0) {
+	if ((rc = tw_sink_schema_init(&s->schema, spec, errbuf, errbuf_size)) < 0 ||
+	    (rc = write_ca(s, &spec->sinks.postgres.tls_ca, errbuf, errbuf_size)) < 0) {
 		pg_close(s);
 		return rc;
 	}

@@ -18,6 +18,7 @@
 #include "tw_agg.h"
 #include "tw_progress.h"
 #include "tw_sink_int.h"
+#include "tw_time.h"
 
 /* Connect and command timeout: a Redis that does not answer in this long
  * is treated as away (RETRY), so a write never hangs the loop. */
@@ -27,7 +28,9 @@
 
 struct redis_sink {
 	struct tw_sink_schema schema;
-	char *addr; /* spec.sinks.redis.addr, "host:port" */
+	char *addr;     /* spec.sinks.redis.addr, "host:port" */
+	char *user;     /* spec.sinks.redis.username; NULL: the default user */
+	char *password; /* from spec.sinks.redis.password's Secret; NULL: no AUTH */
 	char *prefix;
 	int64_t ttl_ns;
 	redisContext *c; /* NULL: connect on the next write */
@@ -176,8 +179,9 @@ static int build_row(struct tw_sink_redis_cmd *cmd, const char *sha, const char 
 	snprintf(end, sizeof(end), "%" PRId64, row->end_ns);
 	snprintf(count, sizeof(count), "%" PRIu64, row->count);
 	/* A score is a double: milliseconds stay exact where nanoseconds
-	 * would not (window starts are whole milliseconds). */
-	snprintf(score, sizeof(score), "%" PRId64, row->start_ns / 1000000);
+	 * would not (window starts are whole milliseconds). Floored: a
+	 * window before 1970 scores the millisecond that contains it. */
+	snprintf(score, sizeof(score), "%" PRId64, tw_time_floor_div(row->start_ns, 1000000));
 	snprintf(pttl, sizeof(pttl), "%" PRId64, ttl_ns / 1000000);
 	snprintf(keep, sizeof(keep), "%d", TW_SINK_REDIS_TIMELINE);
 	if ((rc = arg_str(cmd, "EVALSHA")) < 0 || (rc = arg_str(cmd, sha)) < 0 ||
@@ -315,16 +319,35 @@ static int redis_unreachable(struct redis_sink *s, const char *why, char *errbuf
 	return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_RETRY, "redis: connect: %s", w);
 }
 
+/* Redis refused the credentials: CONFIG (the Secret is wrong, or the user
+ * is off; retrying would not help). why is redis_conn_open's "redis
+ * host:port: authentication failed for user U (...)", never the password. */
+static int redis_refused(struct redis_sink *s, const char *why, char *errbuf, size_t errbuf_size)
+{
+	static const char prefix[] = "redis ";
+	const char *w =
+	    strncmp(why, prefix, sizeof(prefix) - 1) == 0 ? why + sizeof(prefix) - 1 : why;
+
+	log_error("redis refused the credentials", "resource", s->schema.resource, "addr", s->addr,
+	          "user", s->user != NULL ? s->user : "default", "error", w, NULL);
+	return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: %s", w);
+}
+
 static int redis_ready(struct redis_sink *s, char *errbuf, size_t errbuf_size)
 {
+	struct redis_auth auth = {s->user, s->password};
 	char why[256];
 	int rc;
 
 	if (s->c != NULL && s->sha[0] != '\0')
 		return 0;
 	if (s->c == NULL) {
-		s->c = redis_conn_open(s->addr, NULL, REDIS_TIMEOUT_MS, why, sizeof(why));
-		if (s->c == NULL)
+		/* AUTH on every (re)connect: a Redis that restarted forgets the
+		 * connection, not the ACL. */
+		rc = redis_conn_connect(s->addr, &auth, REDIS_TIMEOUT_MS, &s->c, why, sizeof(why));
+		if (rc == REDIS_CONN_E_AUTH)
+			return redis_refused(s, why, errbuf, errbuf_size);
+		if (rc < 0)
 			return redis_unreachable(s, why, errbuf, errbuf_size);
 	}
 	if ((rc = load_script(s, errbuf, errbuf_size)) < 0) {
@@ -425,6 +448,10 @@ static void redis_close(void *impl)
 	tw_sink_schema_free(&s->schema);
 	buf_free(&s->cmd.buf);
 	free(s->addr);
+	free(s->user);
+	if (s->password != NULL)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
 	free(s->prefix);
 	free(s);
 }
@@ -436,7 +463,6 @@ static int redis_open(const struct tw_spec *spec, const char *secret, void **imp
 	char host[HOST_MAX];
 	int port, rc;
 
-	(void)secret;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: out of memory");
@@ -450,7 +476,13 @@ static int redis_open(const struct tw_spec *spec, const char *secret, void **imp
 	s->ttl_ns = spec->sinks.redis.ttl_ns;
 	s->addr = strdup(spec->sinks.redis.addr);
 	s->prefix = strdup(spec->sinks.redis.prefix);
-	if (s->addr == NULL || s->prefix == NULL) {
+	if (spec->sinks.redis.username != NULL)
+		s->user = strdup(spec->sinks.redis.username);
+	if (secret != NULL)
+		s->password = strdup(secret);
+	if (s->addr == NULL || s->prefix == NULL ||
+	    (spec->sinks.redis.username != NULL && s->user == NULL) ||
+	    (secret != NULL && s->password == NULL)) {
 		redis_close(s);
 		return tw_sink_fail(errbuf, errbuf_size, TW_SINK_E_CONFIG, "redis: out of memory");
 	}

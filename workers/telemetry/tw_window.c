@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tw_time.h"
+
 #define PANE_MIN_SLOTS 16u
 
 /* One key's aggregate in one pane. */
@@ -62,7 +64,8 @@ struct tw_window {
 	int64_t cursor; /* every window starting before this is closed */
 	int64_t next_offset;
 	int64_t last_arrival_ms;
-	int used; /* an event or a restore happened: restore is refused */
+	int64_t ts_max; /* tw_window_ts_max(&cfg) */
+	int used;       /* an event or a restore happened: restore is refused */
 
 	struct pane **panes; /* sorted by start */
 	uint32_t npanes, panes_cap;
@@ -98,19 +101,11 @@ const char *tw_verdict_name(int verdict)
 	}
 }
 
-/* floor(a / b) for b > 0, rounding towards minus infinity. */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if (a % b != 0 && a < 0)
-		q--;
-	return q;
-}
-
+/* The start of the newest window holding ts: floor, not C's truncation,
+ * so times before 1970 fall in the window that contains them. */
 static int64_t align(int64_t ts, int64_t slide)
 {
-	return floor_div(ts, slide) * slide;
+	return tw_time_floor_div(ts, slide) * slide;
 }
 
 static int out_of_range(const char *name, char *errbuf, size_t errbuf_size)
@@ -151,6 +146,17 @@ int tw_window_config_check(const struct tw_window_config *cfg, char *errbuf, siz
 	return 0;
 }
 
+int64_t tw_window_ts_max(const struct tw_window_config *cfg)
+{
+	/* Each term is at most TW_DURATION_LIMIT (2^55): no overflow. */
+	return INT64_MAX - cfg->size_ns - cfg->delay_ns - cfg->lateness_ns;
+}
+
+int tw_window_ts_ok(const struct tw_window *w, int64_t ts)
+{
+	return ts >= -TW_TS_LIMIT && ts <= w->ts_max;
+}
+
 struct tw_window *tw_window_new(const struct tw_window_config *cfg, int32_t partition,
                                 tw_emit_fn emit, void *opaque, char *errbuf, size_t errbuf_size)
 {
@@ -166,6 +172,7 @@ struct tw_window *tw_window_new(const struct tw_window_config *cfg, int32_t part
 	if (w == NULL)
 		goto nomem;
 	w->cfg = *cfg;
+	w->ts_max = tw_window_ts_max(cfg);
 	if (w->cfg.max_states == 0)
 		w->cfg.max_states = TW_WINDOW_MAX_STATES_DEFAULT;
 	w->partition = partition;
@@ -482,6 +489,11 @@ static int idle_advance(struct tw_window *w, int64_t now_ms)
 	/* Past the duration bound the answer no longer changes anything but
 	 * could overflow: every window is closed long before. */
 	gap_ns = gap_ms > TW_DURATION_LIMIT / 1000000 ? TW_DURATION_LIMIT : gap_ms * 1000000;
+	/* Near the int64 limit max_ts + gap saturates: the watermark still
+	 * reaches INT64_MAX - delay, past the last window's end + lateness
+	 * (tw_window_ts_max), so the last windows of 2262 close too. */
+	if (w->max_ts > INT64_MAX - gap_ns)
+		return raise_watermark(w, INT64_MAX - w->cfg.delay_ns);
 	return raise_watermark(w, w->max_ts + gap_ns - w->cfg.delay_ns);
 }
 
@@ -496,7 +508,7 @@ int tw_window_add(struct tw_window *w, const struct tw_event *ev, uint64_t key_h
 	struct pane *pane;
 	struct entry *e = NULL;
 
-	if (ts > TW_TS_LIMIT || ts < -TW_TS_LIMIT)
+	if (!tw_window_ts_ok(w, ts))
 		return TW_WINDOW_E_RANGE;
 	if (offset < 0 || (w->next_offset != TW_OFFSET_NONE && offset < w->next_offset))
 		return TW_WINDOW_E_OFFSET;
@@ -610,17 +622,22 @@ void tw_window_checkpoint(const struct tw_window *w, struct tw_checkpoint *cp)
 
 int tw_window_restore(struct tw_window *w, const struct tw_checkpoint *cp, int64_t now_ms)
 {
-	const int64_t bound = TW_TS_LIMIT + 2 * TW_DURATION_LIMIT;
+	/* Downwards the watermark and the cursor trail the earliest event time
+	 * by at most size, delay and lateness. Upwards the watermark stops at
+	 * INT64_MAX - delay (the idle advance's limit) and the cursor one
+	 * slide past the last window start an event can have. */
+	const int64_t bound = TW_TS_LIMIT + 3 * TW_DURATION_LIMIT;
+	const int64_t wm_max = INT64_MAX - w->cfg.delay_ns;
+	const int64_t cursor_max = w->ts_max + w->cfg.slide_ns;
 
 	if (w->used || w->npanes > 0)
 		return TW_WINDOW_E_STATE;
 	if ((cp->offset < 0 && cp->offset != TW_OFFSET_NONE) ||
-	    (cp->max_ts_ns != TW_TS_NONE &&
-	     (cp->max_ts_ns > TW_TS_LIMIT || cp->max_ts_ns < -TW_TS_LIMIT)) ||
+	    (cp->max_ts_ns != TW_TS_NONE && !tw_window_ts_ok(w, cp->max_ts_ns)) ||
 	    (cp->watermark_ns != TW_TS_NONE &&
-	     (cp->watermark_ns > bound || cp->watermark_ns < -bound)) ||
+	     (cp->watermark_ns > wm_max || cp->watermark_ns < -bound)) ||
 	    (cp->closed_before_ns != TW_TS_NONE &&
-	     (cp->closed_before_ns > bound || cp->closed_before_ns < -bound)) ||
+	     (cp->closed_before_ns > cursor_max || cp->closed_before_ns < -bound)) ||
 	    (cp->max_ts_ns == TW_TS_NONE) != (cp->watermark_ns == TW_TS_NONE))
 		return TW_WINDOW_E_CONFIG;
 	w->max_ts = cp->max_ts_ns;

@@ -62,8 +62,15 @@
  * ORDER. Results are emitted by window start, then by key (bytes compared
  * with memcmp, a shorter key before its extensions).
  *
- * BOUNDS. Event times must lie within +/- TW_TS_LIMIT (years 1823 to 2116);
- * size, slide, delay and lateness at most TW_DURATION_LIMIT. The number of
+ * Times before 1970 are negative; alignment rounds toward minus infinity
+ * (tw_time_floor_div), so -1 ns is in the window [-slide, 0), not [0, slide).
+ *
+ * BOUNDS. Event times must lie within -TW_TS_LIMIT (1823, before any time
+ * tw_time accepts) and tw_window_ts_max(cfg): the int64 ns limit
+ * (2262-04-11T23:47:16.854775807Z) less size, delay and lateness, so that
+ * the end of every window of the event, and the watermark that closes it,
+ * are int64 ns too; anything outside is TW_WINDOW_E_RANGE. Size, slide,
+ * delay and lateness at most TW_DURATION_LIMIT. The number of
  * (pane, key) aggregates held is capped by max_states: past it an event
  * that would need a new one is refused as TW_OVERFLOW (not added, counted;
  * dead-letter it). Offsets must increase strictly (one partition's order).
@@ -82,7 +89,8 @@
 
 /* "No time yet" for max_ts and the watermark. */
 #define TW_TS_NONE INT64_MIN
-/* |event time| bound: 2^62 ns, about 146 years either side of 1970. */
+/* Event times below -TW_TS_LIMIT (2^62 ns, 1823) are refused; the upper
+ * bound is tw_window_ts_max(). */
 #define TW_TS_LIMIT (INT64_C(1) << 62)
 /* Bound for each duration: 2^55 ns, about 417 days. */
 #define TW_DURATION_LIMIT (INT64_C(1) << 55)
@@ -172,6 +180,14 @@ struct tw_window_stats {
 int tw_window_config_check(const struct tw_window_config *cfg, char *errbuf, size_t errbuf_size);
 
 /*
+ * The latest event time windows of a checked cfg take: INT64_MAX - size -
+ * delay - lateness (about 2262-04-11 for any sane config). An event after
+ * it could open a window whose end, or whose closing watermark, is past
+ * int64 ns.
+ */
+int64_t tw_window_ts_max(const struct tw_window_config *cfg);
+
+/*
  * A new, empty partition. cfg is copied. emit receives every result with
  * opaque; partition is copied into each result. Returns NULL with the
  * reason in errbuf for a bad config or no memory. Free with tw_window_free.
@@ -182,6 +198,10 @@ struct tw_window *tw_window_new(const struct tw_window_config *cfg, int32_t part
 /* Frees w and every open window, emitting nothing (revocation: another
  * consumer replays them from the committed offset). NULL is a no-op. */
 void tw_window_free(struct tw_window *w);
+
+/* 1 when tw_window_add would take ts (-TW_TS_LIMIT <= ts <=
+ * tw_window_ts_max), 0 when it answers TW_WINDOW_E_RANGE. */
+int tw_window_ts_ok(const struct tw_window *w, int64_t ts);
 
 /*
  * Adds one event read at offset, at processing time now_ms. Applies any

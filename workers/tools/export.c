@@ -165,8 +165,21 @@ int export_run(const struct export_options *o)
 		tw_spec_free(&spec);
 		return EXPORT_EXIT_USAGE;
 	}
-	c = pg_connect(dsn, "sluice-export", EXPORT_CONNECT_TIMEOUT_S, EXPORT_STATEMENT_TIMEOUT_MS,
-	               NULL, errbuf, sizeof(errbuf));
+	const struct spec_secret_ref *ca = &spec.sinks.postgres.tls_ca;
+	const char *ca_pem = NULL;
+	if (ca->name != NULL) {
+		ca_pem = secret_env_get(ca->name, ca->key, var, sizeof(var));
+		if (ca_pem == NULL) {
+			fprintf(stderr,
+			        "sluice-worker: export: spec.sinks.postgres.tls.ca: environment "
+			        "variable %s is not set (Secret \"%s\", key \"%s\")\n",
+			        var, ca->name, ca->key);
+			tw_spec_free(&spec);
+			return EXPORT_EXIT_USAGE;
+		}
+	}
+	c = pg_connect_ca_pem(dsn, ca_pem, "sluice-export", EXPORT_CONNECT_TIMEOUT_S,
+	                      EXPORT_STATEMENT_TIMEOUT_MS, NULL, errbuf, sizeof(errbuf));
 	if (c == NULL) {
 		fprintf(stderr, "sluice-worker: export: %s\n", errbuf);
 		tw_spec_free(&spec);

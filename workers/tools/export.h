@@ -18,7 +18,9 @@
  * when they hold a comma, a quote or a line break. Lines end in "\n".
  *
  * The DSN comes from the spec's Secret reference, through the same
- * environment variable the worker reads (SLUICE_SECRET_<NAME>_<KEY>).
+ * environment variable the worker reads (SLUICE_SECRET_<NAME>_<KEY>);
+ * so does spec.sinks.postgres.tls.ca's CA, with which the server is
+ * verified (sslmode=verify-full) as the sink verifies it.
  * A file output is written to F.tmp and renamed, so F is never half
  * written.
  */

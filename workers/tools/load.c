@@ -435,8 +435,99 @@ static int publish(struct load *l, char delim)
 	return rc;
 }
 
+/* The most a PEM file or password file may hold. */
+#define SECRET_FILE_MAX (1024 * 1024)
+
+/* path's whole content, NUL-terminated, into *out (the caller frees it);
+ * NULL path: *out NULL. 0, or -1 with the reason on stderr. */
+static int read_small_file(const char *flag, const char *path, char **out)
+{
+	FILE *f;
+	size_t n;
+	char *buf;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "sluice-worker: load: %s: cannot open %s: %s\n", flag, path,
+		        strerror(errno));
+		return -1;
+	}
+	buf = malloc(SECRET_FILE_MAX + 1);
+	if (buf == NULL) {
+		fclose(f);
+		fprintf(stderr, "sluice-worker: load: %s: out of memory\n", flag);
+		return -1;
+	}
+	n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
+	if (ferror(f) || n > SECRET_FILE_MAX || n == 0) {
+		fprintf(stderr, "sluice-worker: load: %s: %s is %s\n", flag, path,
+		        ferror(f) ? "unreadable"
+		        : n == 0  ? "empty"
+		                  : "larger than 1 MiB");
+		fclose(f);
+		free(buf);
+		return -1;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* The files and values the options name, as kafka_security. */
+struct load_security {
+	struct kafka_security sec;
+	char *ca, *cert, *key, *password;
+};
+
+static void load_security_free(struct load_security *s)
+{
+	free(s->ca);
+	free(s->cert);
+	free(s->key);
+	free(s->password);
+}
+
+/* 0, or 2 (bad options) with the reason on stderr. */
+static int load_security(const struct load_options *o, struct load_security *s)
+{
+	char err[512];
+	const char *pairs[KAFKA_SECURITY_PAIRS_MAX];
+
+	memset(s, 0, sizeof(*s));
+	if (read_small_file("--tls-ca-file", o->tls_ca_file, &s->ca) < 0 ||
+	    read_small_file("--tls-cert-file", o->tls_cert_file, &s->cert) < 0 ||
+	    read_small_file("--tls-key-file", o->tls_key_file, &s->key) < 0 ||
+	    read_small_file("--sasl-password-file", o->sasl_password_file, &s->password) < 0)
+		return 2;
+	if (s->password != NULL)
+		s->password[strcspn(s->password, "\r\n")] = '\0';
+	s->sec.tls = o->tls || s->ca != NULL || s->cert != NULL || s->key != NULL ||
+	             (o->tls_server_name != NULL && o->tls_server_name[0] != '\0');
+	s->sec.ca_pem = s->ca;
+	s->sec.cert_pem = s->cert;
+	s->sec.key_pem = s->key;
+	s->sec.server_name = o->tls_server_name;
+	s->sec.sasl_mechanism = o->sasl_mechanism;
+	s->sec.username = o->sasl_username;
+	s->sec.password = s->password != NULL ? s->password : o->sasl_password;
+	/* The client checks the same; asking here makes it a usage error. */
+	if (kafka_security_pairs(&s->sec, pairs, KAFKA_SECURITY_PAIRS_MAX, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+		        "sluice-worker: load: %s (--tls*, --sasl-mechanism, --sasl-username, "
+		        "--sasl-password-file or $SLUICE_KAFKA_SASL_PASSWORD)\n",
+		        err);
+		return 2;
+	}
+	return 0;
+}
+
 int load_run(const struct load_options *o)
 {
+	struct load_security ls = {0};
 	struct load l = {.o = o};
 	char errbuf[512], host[256] = "localhost", client_id[300];
 	char delim = o->delimiter != 0 ? o->delimiter : ',';
@@ -452,8 +543,15 @@ int load_run(const struct load_options *o)
 		        "sluice-worker: load: --delimiter cannot be a quote or a line break\n");
 		return 2;
 	}
+	status = load_security(o, &ls);
+	if (status != 0) {
+		load_security_free(&ls);
+		return status;
+	}
+	status = 1;
 	l.f = strcmp(o->file, "-") == 0 ? stdin : fopen(o->file, "r");
 	if (l.f == NULL) {
+		load_security_free(&ls);
 		fprintf(stderr, "sluice-worker: load: cannot open %s: %s\n", o->file,
 		        strerror(errno));
 		return 2;
@@ -480,7 +578,7 @@ int load_run(const struct load_options *o)
 	}
 	static const char *const extra[] = {"linger.ms", "20", NULL};
 	struct kafka_config kc = {
-	    .bootstrap = o->bootstrap, .client_id = client_id, .extra = extra};
+	    .bootstrap = o->bootstrap, .security = &ls.sec, .client_id = client_id, .extra = extra};
 	l.p = kafka_producer_new(&kc, on_delivery, &l, errbuf, sizeof(errbuf));
 	if (l.p == NULL) {
 		log_error("cannot create the producer", "error", errbuf, NULL);
@@ -528,5 +626,6 @@ done:
 	free(l.header_scratch);
 	if (l.f != NULL && l.f != stdin)
 		fclose(l.f);
+	load_security_free(&ls);
 	return status;
 }

@@ -49,6 +49,15 @@ struct load_options {
 	int as_json;
 	char delimiter; /* 0: ',' */
 	enum load_progress progress;
+	/* TLS and SASL to the brokers (docs/kafka-security.md). Files are
+	 * read at start; any TLS file or server name implies tls. */
+	int tls;
+	const char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_server_name;
+	const char *sasl_mechanism; /* PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; NULL: none */
+	const char *sasl_username;
+	/* The password: never a flag. The value (SLUICE_KAFKA_SASL_PASSWORD)
+	 * or a file holding it (a trailing line break is dropped). */
+	const char *sasl_password, *sasl_password_file;
 };
 
 /* Exit status for main: 0 when every record was delivered; 1 when any

@@ -135,11 +135,12 @@ static int create_schema(PGconn *c, const char *frames_table, char *errbuf, size
 	return 0;
 }
 
-PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf,
-                         size_t errbuf_size)
+/* video_db_connect, verifying the server against ca_pem when not NULL. */
+static PGconn *db_connect(const char *dsn, const char *ca_pem, const char *frames_table,
+                          char *errbuf, size_t errbuf_size)
 {
-	PGconn *c = pg_connect(dsn, VIDEO_DB_APPLICATION_NAME, VIDEO_DB_CONNECT_TIMEOUT_S, 0, NULL,
-	                       errbuf, errbuf_size);
+	PGconn *c = pg_connect_ca_pem(dsn, ca_pem, VIDEO_DB_APPLICATION_NAME,
+	                              VIDEO_DB_CONNECT_TIMEOUT_S, 0, NULL, errbuf, errbuf_size);
 
 	if (c == NULL)
 		return NULL;
@@ -152,11 +153,18 @@ PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf
 	return c;
 }
 
+PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf,
+                         size_t errbuf_size)
+{
+	return db_connect(dsn, NULL, frames_table, errbuf, errbuf_size);
+}
+
 PGconn *video_db_connect_spec(const struct vj_spec *spec, char *errbuf, size_t errbuf_size)
 {
 	const struct spec_secret_ref *ref = &spec->sinks.postgres.dsn;
+	const struct spec_secret_ref *ca = &spec->sinks.postgres.tls_ca;
 	char var[512];
-	const char *dsn;
+	const char *dsn, *ca_pem = NULL;
 
 	if (ref->name == NULL) {
 		snprintf(errbuf, errbuf_size,
@@ -171,7 +179,18 @@ PGconn *video_db_connect_spec(const struct vj_spec *spec, char *errbuf, size_t e
 		         ref->name, ref->key, var);
 		return NULL;
 	}
-	return video_db_connect(dsn, spec->sinks.postgres.table, errbuf, errbuf_size);
+	if (ca->name != NULL) {
+		ca_pem = secret_env_get(ca->name, ca->key, var, sizeof(var));
+		if (ca_pem == NULL) {
+			snprintf(
+			    errbuf, errbuf_size,
+			    "spec.sinks.postgres.tls.ca: Secret %s key %s: environment variable "
+			    "%s is not set",
+			    ca->name, ca->key, var);
+			return NULL;
+		}
+	}
+	return db_connect(dsn, ca_pem, spec->sinks.postgres.table, errbuf, errbuf_size);
 }
 
 static void i64(char *buf, int64_t v)

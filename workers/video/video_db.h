@@ -82,8 +82,10 @@ PGconn *video_db_connect(const char *dsn, const char *frames_table, char *errbuf
 /*
  * video_db_connect for a job: the DSN from the Secret reference
  * spec.sinks.postgres.dsn (its environment variable, lib/secret_env.h),
- * the frames table from spec.sinks.postgres.table. An unset reference or
- * variable is an error that names both.
+ * the frames table from spec.sinks.postgres.table; with
+ * spec.sinks.postgres.tls.ca, the server verified against that CA
+ * (sslmode=verify-full, pg_connect_ca_pem). An unset reference or variable
+ * is an error that names both.
  */
 PGconn *video_db_connect_spec(const struct vj_spec *spec, char *errbuf, size_t errbuf_size);
 

@@ -4,6 +4,7 @@
 #include "video_process.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,12 @@
 
 #include <libavutil/log.h>
 #include <libpq-fe.h>
+#include <cjson/cJSON.h>
 
 #include "clock.h"
 #include "dlq.h"
 #include "kafka.h"
+#include "kafka_security.h"
 #include "log.h"
 #include "secret_env.h"
 #include "signals.h"
@@ -41,8 +44,26 @@
 
 #define DLQ_KIND_FAILED "failed"
 
+enum { DLQ_NONE, DLQ_PENDING, DLQ_DELIVERED, DLQ_FAILED };
+
 struct pmetrics {
 	struct metrics_family *segments, *frames, *failures, *corrupt, *seconds, *busy;
+};
+
+/* GET /status's state (video_process_state): the loop writes it, the HTTP
+ * thread reads it, both under mu. */
+struct pstate_v {
+	int running; /* a segment is being encoded */
+	int32_t segment, segments, attempt;
+	int64_t frames;     /* encoded so far in this try */
+	int64_t started_ns; /* wall clock */
+	char source[KAFKA_SOURCE_MAX];
+	uint64_t done, failed, retried, skipped, malformed, frames_total;
+};
+
+struct pstate {
+	pthread_mutex_t mu;
+	struct pstate_v v;
 };
 
 struct video_process {
@@ -53,8 +74,8 @@ struct video_process {
 
 	rd_kafka_t *consumer, *producer;
 	int closed;
-	int ready; /* read by the HTTP thread: __atomic */
-	int dlq_failed;
+	int ready;     /* read by the HTTP thread: __atomic */
+	int dlq_state; /* the dead letter in flight: DLQ_NONE, _PENDING, _DELIVERED, _FAILED */
 
 	PGconn *pg;
 	redisContext *redis;
@@ -67,6 +88,7 @@ struct video_process {
 
 	struct pmetrics m;
 	int metrics_warned;
+	struct pstate st;
 };
 
 /* ==== pure parts ==== */
@@ -106,6 +128,37 @@ static void madd(struct video_process *p, struct metrics_family *f, const char *
 static void count_segment(struct video_process *p, const char *result)
 {
 	madd(p, p->m.segments, (const char *const[]){result, NULL}, 1);
+	pthread_mutex_lock(&p->st.mu);
+	if (strcmp(result, "done") == 0)
+		p->st.v.done++;
+	else if (strcmp(result, "failed") == 0)
+		p->st.v.failed++;
+	else if (strcmp(result, "retried") == 0)
+		p->st.v.retried++;
+	else if (strcmp(result, "skipped") == 0)
+		p->st.v.skipped++;
+	else
+		p->st.v.malformed++;
+	pthread_mutex_unlock(&p->st.mu);
+}
+
+/* The segment in progress for /status: started (running 1) or over (0,
+ * frames added to the total). */
+static void state_segment(struct video_process *p, int running, const struct vj_task *t,
+                          int attempt, const char *source, int64_t frames_done)
+{
+	pthread_mutex_lock(&p->st.mu);
+	p->st.v.running = running;
+	if (running) {
+		p->st.v.segment = t->segment;
+		p->st.v.segments = t->segments;
+		p->st.v.attempt = attempt;
+		p->st.v.frames = 0;
+		p->st.v.started_ns = clock_real_ns();
+		snprintf(p->st.v.source, sizeof(p->st.v.source), "%s", source);
+	}
+	p->st.v.frames_total += (uint64_t)(frames_done > 0 ? frames_done : 0);
+	pthread_mutex_unlock(&p->st.mu);
 }
 
 /* Sleeps ms unless a stop is requested; returns 1 when it is. */
@@ -300,33 +353,43 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	struct video_process *p = opaque;
 
 	(void)rk;
-	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		p->dlq_failed = 1;
+	p->dlq_state = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? DLQ_DELIVERED : DLQ_FAILED;
 }
 
 /* Sends the task to the dead-letter topic and waits for its delivery,
- * retrying until it is delivered or a stop is requested. 0 once
- * delivered, -1 when stopped first. */
+ * retrying until it is delivered or a stop is requested: a dead letter
+ * still in flight (its partition has no leader yet) is waited for again,
+ * produced again only once its delivery report says it failed
+ * (message.timeout.ms, SLUICE_KAFKA_MESSAGE_TIMEOUT_MS), so a slow broker
+ * does not get it twice. Meanwhile no task is read and nothing committed.
+ * 0 once delivered, -1 when stopped first. */
 static int dead_letter(struct video_process *p, const rd_kafka_message_t *m, const char *kind,
                        const char *reason)
 {
 	char src[KAFKA_SOURCE_MAX], text[256];
 
 	kafka_source(src, sizeof(src), rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+	p->dlq_state = DLQ_NONE;
 	for (int attempt = 1;; attempt++) {
-		p->dlq_failed = 0;
-		rd_kafka_resp_err_t err = rd_kafka_producev(
-		    p->producer, RD_KAFKA_V_TOPIC(p->spec.kafka.dead_letter_topic),
-		    RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_HEADER(DLQ_HEADER_REASON, reason, (ssize_t)strlen(reason)),
-		    RD_KAFKA_V_HEADER(DLQ_HEADER_KIND, kind, (ssize_t)strlen(kind)),
-		    RD_KAFKA_V_HEADER(DLQ_HEADER_SOURCE, src, (ssize_t)strlen(src)),
-		    RD_KAFKA_V_HEADER(DLQ_HEADER_RESOURCE, p->job, (ssize_t)strlen(p->job)),
-		    RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		    rd_kafka_flush(p->producer, DLQ_FLUSH_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		    !p->dlq_failed) {
+		rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		if (p->dlq_state != DLQ_PENDING) {
+			err = rd_kafka_producev(
+			    p->producer, RD_KAFKA_V_TOPIC(p->spec.kafka.dead_letter_topic),
+			    RD_KAFKA_V_KEY(m->key, m->key_len),
+			    RD_KAFKA_V_VALUE(m->payload, m->len),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			    RD_KAFKA_V_HEADER(DLQ_HEADER_REASON, reason, (ssize_t)strlen(reason)),
+			    RD_KAFKA_V_HEADER(DLQ_HEADER_KIND, kind, (ssize_t)strlen(kind)),
+			    RD_KAFKA_V_HEADER(DLQ_HEADER_SOURCE, src, (ssize_t)strlen(src)),
+			    RD_KAFKA_V_HEADER(DLQ_HEADER_RESOURCE, p->job, (ssize_t)strlen(p->job)),
+			    RD_KAFKA_V_END);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				p->dlq_state = DLQ_PENDING;
+		}
+		if (p->dlq_state == DLQ_PENDING)
+			(void)rd_kafka_flush(p->producer,
+			                     DLQ_FLUSH_MS); /* the report sets the state */
+		if (p->dlq_state == DLQ_DELIVERED) {
 			log_warn("task dead-lettered", "job", p->job, "source", src, "kind", kind,
 			         "reason", reason, "topic", p->spec.kafka.dead_letter_topic, NULL);
 			return 0;
@@ -334,7 +397,8 @@ static int dead_letter(struct video_process *p, const rd_kafka_message_t *m, con
 		log_warn("dead letter not delivered: retrying", "job", p->job, "source", src,
 		         "error",
 		         err != RD_KAFKA_RESP_ERR_NO_ERROR ? kafka_strerror(text, sizeof(text), err)
-		                                           : "not delivered in time",
+		         : p->dlq_state == DLQ_FAILED      ? "delivery failed: produced again"
+		                                           : "not delivered yet",
 		         NULL);
 		if (nap(vproc_backoff_ms(attempt, p->opt.retry_max_ms)))
 			return -1;
@@ -358,6 +422,9 @@ static int on_row(void *arg, const struct vseg_frame *row)
 		p->cap_rows = ncap;
 	}
 	p->rows[p->nrows++] = *row;
+	pthread_mutex_lock(&p->st.mu);
+	p->st.v.frames = (int64_t)p->nrows;
+	pthread_mutex_unlock(&p->st.mu);
 	return 0;
 }
 
@@ -567,7 +634,9 @@ static int handle_task(struct video_process *p, const rd_kafka_message_t *m)
 		         i64s(n2, sizeof(n2), attempts), "source", src, NULL);
 		if (p->m.busy != NULL)
 			(void)metrics_set(p->m.busy, NULL, 1);
+		state_segment(p, 1, t, attempts, src, 0);
 		rc = vseg_run(&req, &res, errbuf, sizeof(errbuf));
+		state_segment(p, 0, t, attempts, src, rc == 0 ? res.frames : 0);
 		if (p->m.busy != NULL)
 			(void)metrics_set(p->m.busy, NULL, 0);
 		madd(p, p->m.corrupt, NULL, (double)res.corrupt_packets);
@@ -626,6 +695,11 @@ int video_process_new(const struct video_process_options *o, struct video_proces
 		snprintf(errbuf, errbuf_size, "out of memory");
 		return VPROC_ERR;
 	}
+	if (pthread_mutex_init(&p->st.mu, NULL) != 0) {
+		snprintf(errbuf, errbuf_size, "cannot create a mutex");
+		free(p);
+		return VPROC_ERR;
+	}
 	p->opt = *o;
 	if (o->spec_path == NULL) {
 		snprintf(errbuf, errbuf_size, "process: --config VJ.json is required");
@@ -661,6 +735,51 @@ int video_process_readyz(void *arg, char *reason, size_t reason_size)
 		return 0;
 	snprintf(reason, reason_size, "waiting for the first partition assignment");
 	return 1;
+}
+
+char *video_process_state(void *arg)
+{
+	struct video_process *p = arg;
+	struct pstate_v st;
+	char at[CLOCK_RFC3339_MAX];
+	cJSON *o = cJSON_CreateObject(), *task, *n;
+	char *text = NULL;
+
+	pthread_mutex_lock(&p->st.mu);
+	st = p->st.v;
+	pthread_mutex_unlock(&p->st.mu);
+	if (o == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(o, "job", p->job) == NULL ||
+	    cJSON_AddStringToObject(o, "topic", p->spec.kafka.topic) == NULL ||
+	    cJSON_AddBoolToObject(o, "ready", __atomic_load_n(&p->ready, __ATOMIC_ACQUIRE)) == NULL)
+		goto out;
+	if (!st.running) {
+		if (cJSON_AddNullToObject(o, "task") == NULL)
+			goto out;
+	} else {
+		task = cJSON_AddObjectToObject(o, "task");
+		if (task == NULL || cJSON_AddNumberToObject(task, "segment", st.segment) == NULL ||
+		    cJSON_AddNumberToObject(task, "segments", st.segments) == NULL ||
+		    cJSON_AddNumberToObject(task, "attempt", st.attempt) == NULL ||
+		    cJSON_AddNumberToObject(task, "frames", (double)st.frames) == NULL ||
+		    clock_format_rfc3339(st.started_ns, at, sizeof(at)) < 0 ||
+		    cJSON_AddStringToObject(task, "startedAt", at) == NULL ||
+		    cJSON_AddStringToObject(task, "source", st.source) == NULL)
+			goto out;
+	}
+	n = cJSON_AddObjectToObject(o, "segments");
+	if (n == NULL || cJSON_AddNumberToObject(n, "done", (double)st.done) == NULL ||
+	    cJSON_AddNumberToObject(n, "failed", (double)st.failed) == NULL ||
+	    cJSON_AddNumberToObject(n, "retried", (double)st.retried) == NULL ||
+	    cJSON_AddNumberToObject(n, "skipped", (double)st.skipped) == NULL ||
+	    cJSON_AddNumberToObject(n, "malformed", (double)st.malformed) == NULL ||
+	    cJSON_AddNumberToObject(o, "framesEncoded", (double)st.frames_total) == NULL)
+		goto out;
+	text = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(o);
+	return text;
 }
 
 static int register_metrics(struct video_process *p, struct metrics_registry *reg, char *errbuf,
@@ -712,9 +831,19 @@ int video_process_start(struct video_process *p, struct metrics_registry *reg, c
 		return VPROC_ERR;
 	if (influx_setup(p, errbuf, errbuf_size) < 0)
 		return VPROC_ERR;
-	static const char *const producer_extra[] = {"linger.ms", "0", NULL};
+	char timeout[16];
+	const char *producer_extra[] = {"linger.ms", "0", "message.timeout.ms", NULL, NULL};
+	/* librdkafka's own default, 5 minutes, unless the env sets it. */
+	producer_extra[3] =
+	    kafka_message_timeout("300000", timeout, sizeof(timeout), errbuf, errbuf_size);
+	if (producer_extra[3] == NULL)
+		return VPROC_ERR;
 	snprintf(producer_id, sizeof(producer_id), "%s-dlq", p->client_id);
+	struct kafka_security sec;
+	if (spec_kafka_security_env(&p->spec.kafka, &sec, errbuf, errbuf_size) < 0)
+		return VPROC_ERR;
 	struct kafka_config pc = {.bootstrap = p->spec.kafka.bootstrap,
+	                          .security = &sec,
 	                          .client_id = producer_id,
 	                          .extra = producer_extra};
 	p->producer = kafka_producer_new(&pc, on_delivery, p, errbuf, errbuf_size);
@@ -731,10 +860,19 @@ int video_process_start(struct video_process *p, struct metrics_registry *reg, c
 			         p->spec.kafka.dead_letter_topic, "error", why, NULL);
 	}
 	/* One task at a time, and no prefetched backlog: tasks this member
-	 * is not working on stay in Kafka where a rebalance can move them. */
-	static const char *const consumer_extra[] = {"max.poll.interval.ms", MAX_POLL_INTERVAL,
-	                                             "queued.min.messages", "1", NULL};
+	 * is not working on stay in Kafka where a rebalance can move them.
+	 * Metadata every 10 s (librdkafka's default: 5 min): the operator grows
+	 * the task topic when maxReplicas grows, and the group sees the new
+	 * partitions, and rebalances onto them, only at a refresh. */
+	static const char *const consumer_extra[] = {"max.poll.interval.ms",
+	                                             MAX_POLL_INTERVAL,
+	                                             "queued.min.messages",
+	                                             "1",
+	                                             "topic.metadata.refresh.interval.ms",
+	                                             "10000",
+	                                             NULL};
 	struct kafka_config cc = {.bootstrap = p->spec.kafka.bootstrap,
+	                          .security = &sec,
 	                          .client_id = p->client_id,
 	                          .group = p->spec.kafka.group,
 	                          .session_timeout_ms = (int)p->opt.session_timeout_ms,
@@ -832,5 +970,6 @@ void video_process_free(struct video_process *p)
 	influx_client_close(p->influx);
 	free(p->rows);
 	vj_spec_free(&p->spec);
+	pthread_mutex_destroy(&p->st.mu);
 	free(p);
 }

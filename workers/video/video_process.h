@@ -34,7 +34,8 @@
  * temporary file is removed; the final file is never partial), commits
  * nothing more and leaves the group: the next owner redoes the task.
  *
- * Threads: the caller's only (librdkafka and FFmpeg run their own).
+ * Threads: the caller's only (librdkafka and FFmpeg run their own);
+ * video_process_readyz and video_process_state run on the HTTP thread.
  */
 #ifndef SLUICE_VIDEO_PROCESS_H
 #define SLUICE_VIDEO_PROCESS_H
@@ -83,6 +84,12 @@ int video_process_start(struct video_process *p, struct metrics_registry *reg, c
 
 /* /readyz: ready once the group gave this member its first assignment. */
 int video_process_readyz(void *arg, char *reason, size_t reason_size);
+
+/* httpd_state_fn for app.h: GET /status's state (docs/status.md): the job,
+ * the segment being encoded (null between tasks) with its frames so far,
+ * and the segments and frames counted since the start. Runs on the HTTP
+ * thread; reads only what the loop shares under a lock. */
+char *video_process_state(void *arg);
 
 /* The loop until SIGTERM/SIGINT; 0 after a clean stop, VPROC_ERR after a
  * fatal error (logged). */

@@ -10,6 +10,7 @@
 #include <libavutil/mathematics.h>
 
 #include "kafka.h"
+#include "kafka_security.h"
 #include "log.h"
 #include "video_db.h"
 #include "video_plan.h"
@@ -112,12 +113,15 @@ static int plan(struct split *s, char *errbuf, size_t size)
 static int publish(struct split *s, const struct video_db_segment *segs, size_t n,
                    size_t *published, char *errbuf, size_t size)
 {
-	struct kafka_config kc = {.bootstrap = s->spec.kafka.bootstrap,
-	                          .client_id = "sluice-split"};
+	struct kafka_security sec;
+	struct kafka_config kc = {
+	    .bootstrap = s->spec.kafka.bootstrap, .security = &sec, .client_id = "sluice-split"};
 	int partitions = 0, replication = 0;
 	char why[512];
 
 	*published = 0;
+	if (spec_kafka_security_env(&s->spec.kafka, &sec, errbuf, size) < 0)
+		return -1;
 	s->producer = kafka_producer_new(&kc, on_delivery, s, errbuf, size);
 	if (s->producer == NULL)
 		return -1;

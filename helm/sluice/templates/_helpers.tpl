@@ -54,6 +54,63 @@ app.kubernetes.io/part-of: sluice
 {{- end }}
 
 {{/*
+The default cluster's TLS and SASL (values kafka.tls, kafka.sasl) as the
+variables of the operator's and the dashboard's --kafka-tls,
+--kafka-*-secret, --kafka-server-name and --kafka-sasl-mechanism, each
+Secret reference as "name/key": a YAML list of EnvVar, empty when neither is
+set. Values that cannot work together fail the render.
+*/}}
+{{- define "sluice.kafkaSecurityEnv" -}}
+{{- $k := .Values.kafka }}
+{{- $t := $k.tls | default dict }}
+{{- $s := $k.sasl | default dict }}
+{{- $env := list }}
+{{- $ref := dict }}
+{{- range $part := list "ca" "cert" "key" }}
+{{- $r := get $t $part | default dict }}
+{{- if $r.name }}
+{{- $_ := set $ref $part (printf "%s/%s" (toString $r.name) (toString $r.key)) }}
+{{- end }}
+{{- end }}
+{{- $user := ternary (printf "%s/%s" (toString (($s.username | default dict).name)) (toString (($s.username | default dict).key))) "" (not (empty (($s.username | default dict).name))) }}
+{{- $pass := ternary (printf "%s/%s" (toString (($s.password | default dict).name)) (toString (($s.password | default dict).key))) "" (not (empty (($s.password | default dict).name))) }}
+{{- if ne (hasKey $ref "cert") (hasKey $ref "key") }}
+{{- fail "kafka.tls.cert and kafka.tls.key go together (a client certificate and its key): set both names or neither" }}
+{{- end }}
+{{- if and $s.mechanism (or (not $user) (not $pass)) }}
+{{- fail (printf "kafka.sasl.mechanism %s needs kafka.sasl.username.name and kafka.sasl.password.name (Secrets in each resource's namespace)" $s.mechanism) }}
+{{- end }}
+{{- if and (not $s.mechanism) (or $user $pass) }}
+{{- fail "kafka.sasl.username and kafka.sasl.password need kafka.sasl.mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)" }}
+{{- end }}
+{{- $tls := or $t.enabled (gt (len $ref) 0) $t.serverName }}
+{{- if and (or $tls $s.mechanism) (not $k.bootstrap) }}
+{{- fail "kafka.tls and kafka.sasl are the default cluster's: they need kafka.bootstrap" }}
+{{- end }}
+{{- if $tls }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_TLS" "value" "true") }}
+{{- end }}
+{{- with $ref.ca }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_CA_SECRET" "value" .) }}
+{{- end }}
+{{- with $ref.cert }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_CERT_SECRET" "value" .) }}
+{{- end }}
+{{- with $ref.key }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_KEY_SECRET" "value" .) }}
+{{- end }}
+{{- with $t.serverName }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_SERVER_NAME" "value" (toString .)) }}
+{{- end }}
+{{- if $s.mechanism }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_SASL_MECHANISM" "value" (toString $s.mechanism)) }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_SASL_USERNAME_SECRET" "value" $user) }}
+{{- $env = append $env (dict "name" "SLUICE_KAFKA_SASL_PASSWORD_SECRET" "value" $pass) }}
+{{- end }}
+{{- toYaml $env }}
+{{- end }}
+
+{{/*
 The operator container's env, each name once. The chart's variables come
 first, in their order; an extraEnv entry with the same name replaces the
 chart's entry in place (the last one wins when extraEnv repeats a name), and
@@ -81,8 +138,20 @@ patch list ... doesn't match").
   (dict "name" "SLUICE_WORKER_HOST_NETWORK" "value" (toString $v.workers.hostNetwork))
   (dict "name" "SLUICE_KAFKA_BOOTSTRAP" "value" (toString $v.kafka.bootstrap))
 }}
+{{- $env = concat $env (include "sluice.kafkaSecurityEnv" . | fromYamlArray) }}
 {{- with $v.redis.addr }}
 {{- $env = append $env (dict "name" "SLUICE_REDIS_ADDR" "value" (toString .)) }}
+{{- end }}
+{{- /* The status Redis's credentials: the operator's own password by
+secretKeyRef, and the Secret's name and key for the worker pods'. */}}
+{{- with $v.redis.username }}
+{{- $env = append $env (dict "name" "SLUICE_STATUS_REDIS_USERNAME" "value" (toString .)) }}
+{{- end }}
+{{- if $v.redis.passwordSecret.name }}
+{{- $ps := $v.redis.passwordSecret }}
+{{- $env = append $env (dict "name" "SLUICE_STATUS_REDIS_PASSWORD" "valueFrom" (dict "secretKeyRef" (dict "name" (toString $ps.name) "key" (toString $ps.key)))) }}
+{{- $env = append $env (dict "name" "SLUICE_STATUS_REDIS_PASSWORD_SECRET" "value" (toString $ps.name)) }}
+{{- $env = append $env (dict "name" "SLUICE_STATUS_REDIS_PASSWORD_KEY" "value" (toString $ps.key)) }}
 {{- end }}
 {{- with $v.postgres.secretName }}
 {{- $env = append $env (dict "name" "SLUICE_POSTGRES_SECRET" "value" (toString .)) }}
@@ -204,8 +273,11 @@ app.kubernetes.io/part-of: sluice
 {{/*
 The dashboard container's env, each name once (as sluice.env): the pod's
 name, namespace and IP (its default listen address), the log level, the operator's defaults for resources
-that name no Kafka, Redis or PostgreSQL of their own (the same variables:
-the dashboard finds their results where the workers wrote them), and the API
+that name no Kafka (with the default cluster's TLS and SASL), Redis or
+PostgreSQL of their own (the same variables:
+the dashboard finds their results where the workers wrote them), the status
+Redis's credentials (redis.username, redis.passwordSecret by secretKeyRef: the
+default sinks.redis is the status Redis), and the API
 server's address when kubernetesService sets one (the same override the
 operator gets); then dashboard.extraEnv, a name the chart sets too replacing
 the chart's entry.
@@ -219,8 +291,20 @@ the chart's entry.
   (dict "name" "SLUICE_LOG_LEVEL" "value" (toString $v.logLevel))
   (dict "name" "SLUICE_KAFKA_BOOTSTRAP" "value" (toString $v.kafka.bootstrap))
 }}
+{{- /* The default cluster's security, as the operator's: a loaded
+TelemetryWindow that names no Kafka reaches it as its workers do. */}}
+{{- $env = concat $env (include "sluice.kafkaSecurityEnv" . | fromYamlArray) }}
 {{- with $v.redis.addr }}
 {{- $env = append $env (dict "name" "SLUICE_REDIS_ADDR" "value" (toString .)) }}
+{{- end }}
+{{- /* The status Redis's credentials, as the operator's: the default
+sinks.redis is the status Redis, and the dashboard reads it. */}}
+{{- with $v.redis.username }}
+{{- $env = append $env (dict "name" "SLUICE_STATUS_REDIS_USERNAME" "value" (toString .)) }}
+{{- end }}
+{{- if $v.redis.passwordSecret.name }}
+{{- $ps := $v.redis.passwordSecret }}
+{{- $env = append $env (dict "name" "SLUICE_STATUS_REDIS_PASSWORD" "valueFrom" (dict "secretKeyRef" (dict "name" (toString $ps.name) "key" (toString $ps.key)))) }}
 {{- end }}
 {{- with $v.postgres.secretName }}
 {{- $env = append $env (dict "name" "SLUICE_POSTGRES_SECRET" "value" (toString .)) }}
