@@ -33,6 +33,9 @@
 /* Rows looked at per input: a tiny file may claim billions of rows that
  * cost nothing to store (a dictionary index of bit width 0). */
 #define ROWS_MAX 2000
+/* The reader reads a row group whole before its first row, so a file
+ * that claims more cells than this is only opened, not read. */
+#define CELLS_MAX 2000000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -89,6 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(parquet_ncolumns(r) >= 1 && parquet_ncolumns(r) <= PARQUET_COLUMNS_MAX);
 	for (size_t i = 0; i < parquet_ncolumns(r); i++)
 		CHECK(parquet_names(r)[i] != NULL);
+	if (parquet_nrows(r) > CELLS_MAX / parquet_ncolumns(r)) {
+		parquet_close(r);
+		return 0;
+	}
 	for (int i = 0; i < ROWS_MAX; i++) {
 		char *const *cells;
 		int rc = parquet_next(r, &cells, err, sizeof(err));

@@ -10,7 +10,9 @@
  * a message saying how to make it, and the rest still runs. Then every
  * small file is corrupted byte by byte and cut short: the reader must
  * answer each with rows or an error naming the file, never a crash (run
- * under ASan by make unit-asan).
+ * under ASan by make unit-asan), and never a row of the row group the
+ * error names. test_bad_row_group damages one page of a row group and
+ * checks that the rows before it, and none of it, come out.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -641,9 +643,94 @@ static void test_pyarrow_files(void **state)
 	cJSON_Delete(m);
 }
 
+/* A damaged page in a row group: that row group gives no row. Each file
+ * whose NAME.json has "corrupt" is damaged at its byte "at" (the last
+ * page of row group 1's last column); the reader gives exactly row group
+ * 0's rows, then the error naming row group 1 and the column, read from
+ * memory and from the file. */
+static void check_bad_row_group(const char *name, int from_memory)
+{
+	cJSON *j = load_json(path(name, ".json"));
+	cJSON *corrupt = cJSON_GetObjectItem(j, "corrupt");
+	char err[512];
+	size_t len;
+	uint8_t *data = (uint8_t *)slurp(path(name, ".parquet"), &len);
+	FILE *f = NULL;
+	struct parquet_reader *r;
+
+	assert_non_null(data);
+	size_t at = (size_t)cJSON_GetObjectItem(corrupt, "at")->valuedouble;
+	uint64_t rows = (uint64_t)cJSON_GetObjectItem(corrupt, "rows")->valuedouble;
+	assert_true(at < len);
+	data[at] ^= 0xff;
+	if (from_memory) {
+		r = parquet_open_mem(data, len, name, err, sizeof(err));
+	} else {
+		f = tmpfile();
+		assert_non_null(f);
+		assert_int_equal(fwrite(data, 1, len, f), len);
+		assert_int_equal(fflush(f), 0);
+		r = parquet_open_fd(fileno(f), name, err, sizeof(err));
+	}
+	if (r == NULL)
+		fail_msg("%s: %s", name, err);
+	cJSON *want = cJSON_GetObjectItem(j, "rows");
+	char *const *cells;
+	int rc;
+	uint64_t n = 0;
+	while ((rc = parquet_next(r, &cells, err, sizeof(err))) == PARQUET_ROW) {
+		n++;
+		assert_true(n <= rows);
+		cJSON *row = cJSON_GetArrayItem(want, (int)n - 1);
+		/* The first column is the row's number. */
+		assert_string_equal(cells[0], cJSON_GetArrayItem(row, 0)->valuestring);
+	}
+	assert_int_equal(rc, PARQUET_ERROR);
+	assert_int_equal(n, rows);
+	assert_int_equal(parquet_row(r), rows);
+	char prefix[256];
+	snprintf(prefix, sizeof(prefix), "parquet: %s: %s", name,
+	         cJSON_GetObjectItem(corrupt, "error")->valuestring);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err, cJSON_GetObjectItem(corrupt, "why")->valuestring) == NULL)
+		fail_msg("%s: \"%s\", want \"%s...%s\"", name, err, prefix,
+		         cJSON_GetObjectItem(corrupt, "why")->valuestring);
+	/* It stays failed. */
+	assert_int_equal(parquet_next(r, &cells, err, sizeof(err)), PARQUET_ERROR);
+	parquet_close(r);
+	if (f != NULL)
+		fclose(f);
+	free(data);
+	cJSON_Delete(j);
+}
+
+static void test_bad_row_group(void **state)
+{
+	(void)state;
+	NEED_FILES();
+	cJSON *m = manifest(), *name;
+	int files = 0;
+	cJSON_ArrayForEach(name, m)
+	{
+		cJSON *j = load_json(path(name->valuestring, ".json"));
+		int damaged = cJSON_GetObjectItem(j, "corrupt") != NULL;
+		cJSON_Delete(j);
+		if (!damaged)
+			continue;
+		check_bad_row_group(name->valuestring, 1);
+		check_bad_row_group(name->valuestring, 0);
+		files++;
+	}
+	assert_true(files >= 2);
+	cJSON_Delete(m);
+}
+
 /* Reads what it can of a damaged file: rows or an error naming it,
- * nothing else. */
-static void read_damaged(const uint8_t *data, size_t len)
+ * nothing else. An error in a row group comes before any of its rows:
+ * where every row group has `group` rows (the small files' 12, or the
+ * rg3 files' 10) and the metadata still says `total`, the rows read
+ * when row group K fails are K * group. */
+static void read_damaged(const uint8_t *data, size_t len, uint64_t group, uint64_t total)
 {
 	char err[512];
 	struct parquet_reader *r = parquet_open_mem(data, len, "bad.parquet", err, sizeof(err));
@@ -666,10 +753,17 @@ static void read_damaged(const uint8_t *data, size_t len)
 			assert_true(strncmp(err, "parquet: bad.parquet: row ", 26) == 0);
 			continue;
 		}
-		if (rc == PARQUET_ERROR)
+		if (rc == PARQUET_ERROR) {
 			assert_true(strncmp(err, "parquet: bad.parquet: ", 22) == 0);
-		else
+			unsigned long k;
+			if (parquet_nrows(r) == total &&
+			    sscanf(err, "parquet: bad.parquet: row group %lu,", &k) == 1 &&
+			    parquet_row(r) != k * group)
+				fail_msg("%s after %llu rows", err,
+				         (unsigned long long)parquet_row(r));
+		} else {
 			assert_int_equal(rc, PARQUET_END);
+		}
 		break;
 	}
 	parquet_close(r);
@@ -688,6 +782,8 @@ static void test_damaged_files(void **state)
 		size_t len;
 		uint8_t *orig = (uint8_t *)slurp(path(name->valuestring, ".parquet"), &len);
 		assert_non_null(orig);
+		uint64_t group = strstr(name->valuestring, "rg3") != NULL ? 10 : 12;
+		uint64_t total = strstr(name->valuestring, "rg3") != NULL ? 30 : 24;
 		/* Each copy is a heap block of exactly its length, so ASan sees
 		 * any read past it. */
 		uint8_t *buf = malloc(len);
@@ -697,20 +793,20 @@ static void test_damaged_files(void **state)
 			for (size_t k = 0; k < sizeof(xors); k++) {
 				memcpy(buf, orig, len);
 				buf[at] ^= xors[k];
-				read_damaged(buf, len);
+				read_damaged(buf, len, group, total);
 			}
 		}
 		/* Cut short, and with bytes taken out before the footer. */
 		for (size_t cut = 0; cut < len; cut += 7) {
 			uint8_t *part = malloc(cut > 0 ? cut : 1);
 			memcpy(part, orig, cut);
-			read_damaged(part, cut);
+			read_damaged(part, cut, group, total);
 			free(part);
 			if (cut + 3 < len) {
 				uint8_t *gap = malloc(len - 3);
 				memcpy(gap, orig, cut);
 				memcpy(gap + cut, orig + cut + 3, len - cut - 3);
-				read_damaged(gap, len - 3);
+				read_damaged(gap, len - 3, group, total);
 				free(gap);
 			}
 		}
@@ -730,7 +826,7 @@ int main(void)
 	    cmocka_unit_test(test_text_bytes),    cmocka_unit_test(test_thrift),
 	    cmocka_unit_test(test_csvrec_join),   cmocka_unit_test(test_open_errors),
 	    cmocka_unit_test(test_not_a_file),    cmocka_unit_test(test_pyarrow_files),
-	    cmocka_unit_test(test_damaged_files),
+	    cmocka_unit_test(test_bad_row_group), cmocka_unit_test(test_damaged_files),
 	};
 	return cmocka_run_group_tests(tests, make_files, remove_files);
 }

@@ -6,7 +6,9 @@
  * next value of every column, decoding the chunk's pages one at a time:
  * a page header, the page decompressed, its definition levels (nulls) and
  * its values (PLAIN, or indexes into the chunk's dictionary page, whose
- * values are rendered to text once).
+ * values are rendered to text once). A row group is read twice: whole,
+ * values dropped, to find any damage before its first row is returned
+ * (check_row_group), then row by row.
  *
  * Field numbers are parquet.thrift's:
  * https://github.com/apache/parquet-format/blob/master/src/main/thrift/parquet.thrift
@@ -190,6 +192,7 @@ struct parquet_reader {
 	ZSTD_DCtx *zstd;
 	char empty[1];
 	int failed;
+	int checking; /* in check_row_group: values are decoded, not made text */
 	char failure[512];
 };
 
@@ -779,13 +782,29 @@ static int load_dict(struct parquet_reader *r, struct column *c, const struct pa
 		               " values in %zu bytes",
 		               c->page_start, h->values, len);
 	uint32_t nv = (uint32_t)h->values;
+	const uint8_t *q = p;
+	uint64_t bit = 0;
+	if (r->checking) {
+		/* check_row_group's pass: the values are there; the text is
+		 * made by the reading pass, before the row group's first row. */
+		for (uint32_t i = 0; i < nv; i++) {
+			struct raw v = {0};
+			if (plain_next(c, &q, p, p + len, &bit, &v) < 0)
+				return col_err(r, c, errbuf, n,
+				               "page at offset %" PRIu64
+				               ": the dictionary ends after %" PRIu32
+				               " of its %" PRIu32 " values",
+				               c->page_start, i, nv);
+		}
+		c->ndict = nv;
+		c->has_dict = 1;
+		return 0;
+	}
 	c->dict_off = malloc((nv > 0 ? nv : 1) * sizeof(*c->dict_off));
 	if (c->dict_off == NULL)
 		return col_err(r, c, errbuf, n,
 		               "out of memory for a dictionary of %" PRIu32 " values", nv);
 	c->dict.len = 0;
-	const uint8_t *q = p;
-	uint64_t bit = 0;
 	for (uint32_t i = 0; i < nv; i++) {
 		struct raw v = {0};
 		const char *why = NULL;
@@ -1023,6 +1042,8 @@ static int column_next(struct parquet_reader *r, struct column *c, char **out, c
 			               "page at offset %" PRIu64 ": dictionary index %" PRIu32
 			               ", and the dictionary has %" PRIu32 " values",
 			               c->page_start, i, c->ndict);
+		if (r->checking)
+			return 0;
 		if (c->dict_off[i] == SIZE_MAX) {
 			*why = c->dict_why[i];
 			return -2;
@@ -1058,6 +1079,10 @@ static int column_next(struct parquet_reader *r, struct column *c, char **out, c
 			               "page at offset %" PRIu64 ": the values end early",
 			               c->page_start);
 	}
+	/* check_row_group's pass: decoded is enough (making text fails only
+	 * for the row, PARQUET_BAD_ROW, or when memory runs out). */
+	if (r->checking)
+		return 0;
 	c->cell.len = 0;
 	int rc = render(c, &v, &c->cell, why);
 	if (rc == -1)
@@ -1096,6 +1121,51 @@ static int src_read(const struct parquet_reader *r, uint64_t off, size_t len, ui
 	return 0;
 }
 
+/* Sets the column back to its chunk's first page, to be read again. */
+static void column_rewind(struct column *c)
+{
+	dict_clear(c);
+	c->left = 0;
+	c->data_seen = 0;
+	c->pos = 0;
+	c->null = 0;
+}
+
+/*
+ * Reads the current row group whole before its first row is returned,
+ * column by column and with the code that returns its rows: every page
+ * header, checksum, decompression, level, index and value, each value
+ * dropped. So a damaged page anywhere in it fails the row group before
+ * any of its rows is out. Values (a dictionary's too) are decoded, not
+ * made text: a value with no text is left for parquet_next to skip with
+ * its row, and a dictionary too big as text fails at the reading pass's
+ * first row, which reads every column's dictionary page (a chunk's
+ * first) before the row is returned. Then every column is rewound. Memory: what reading holds
+ * anyway (a page, a dictionary and a cell per column).
+ */
+static int check_row_group(struct parquet_reader *r, char *errbuf, size_t n)
+{
+	int64_t rows = r->rgs[r->cur_rg].rows;
+	int rc = 0;
+
+	r->checking = 1;
+	for (size_t i = 0; i < r->ncols && rc == 0; i++) {
+		struct column *c = &r->cols[i];
+		for (int64_t row = 0; row < rows && rc == 0; row++) {
+			char *cell;
+			const char *why = NULL;
+			if (column_next(r, c, &cell, errbuf, n, &why) == -1)
+				rc = -1;
+		}
+		if (rc == 0 && c->left > 0)
+			rc = col_err(r, c, errbuf, n,
+			             "more values than the row group's %" PRId64 " rows", rows);
+		column_rewind(c);
+	}
+	r->checking = 0;
+	return rc;
+}
+
 static int start_row_group(struct parquet_reader *r, char *errbuf, size_t n)
 {
 	const struct row_group *g = &r->rgs[r->rg];
@@ -1107,10 +1177,7 @@ static int start_row_group(struct parquet_reader *r, char *errbuf, size_t n)
 		free(c->chunk_owned);
 		c->chunk_owned = NULL;
 		c->chunk = NULL;
-		dict_clear(c);
-		c->left = 0;
-		c->data_seen = 0;
-		c->pos = 0;
+		column_rewind(c);
 		c->codec = m->codec;
 		c->chunk_start = m->start;
 		c->chunk_len = (size_t)m->len;
@@ -1127,6 +1194,8 @@ static int start_row_group(struct parquet_reader *r, char *errbuf, size_t n)
 			               m->start, why);
 		c->chunk = c->chunk_owned;
 	}
+	if (check_row_group(r, errbuf, n) < 0)
+		return -1;
 	r->rg_left = g->rows;
 	return 0;
 }

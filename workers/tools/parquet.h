@@ -18,8 +18,12 @@
  * against the file's size and the bounds below before it is used, so a
  * corrupt or hostile file gives an error naming the file, the row group,
  * the column and what was wrong, never a crash or a read out of bounds.
- * Memory: the footer, one row group's compressed column chunks, and one
- * page and one dictionary per column.
+ * A row group is read whole (every page, decompressed and decoded, its
+ * values dropped) before its first row is returned, so damage anywhere in
+ * it fails it before any of its rows is out: the rows of earlier row
+ * groups come, none of the damaged one. Memory: the footer, one row
+ * group's compressed column chunks, and one page and one dictionary per
+ * column.
  *
  * Threads: one reader per thread. I/O: pread() on the file descriptor (or
  * nothing, for parquet_open_mem).
@@ -88,7 +92,9 @@ uint64_t parquet_row(const struct parquet_reader *r);
  * valid until the next call (owned by the reader); a null is an empty cell
  * (parquet_is_null tells it from an empty string). Returns a
  * parquet_next_result; the reasons in errbuf name the file, the row group
- * and the column:
+ * and the column (PARQUET_ERROR comes at the first row of the row group
+ * that holds the damage, before any of its rows; a row group's many rows
+ * can make that call a long one):
  *   parquet: f.parquet: row group 2, column "temp": page at offset 81920: snappy: corrupt data
  *   parquet: f.parquet: row 17, column "note": a string value holds a NUL byte (PARQUET_BAD_ROW)
  */
