@@ -216,17 +216,26 @@ def run_sluice(env, tmp, topic, query, kafka=None, secrets=None, watch=(), name=
             time.sleep(0.05)
         assert port, "no metrics port"
         deadline = time.monotonic() + 900
-        seen, first = 0, None
+        seen, first, end, m = 0, None, None, {}
+        resource = f"bench/{name or topic}"
         while time.monotonic() < deadline:
             try:
-                seen = metrics(port).get("sluice_tw_events_in_total", 0)
+                m = metrics(port)
+                seen = m.get("sluice_tw_events_in_total", 0)
             except OSError:
                 pass
             if seen > 0 and first is None:
                 # The group join (the broker's initial rebalance delay, 3 s)
                 # is start-up, not throughput.
                 first = (time.monotonic(), seen, cpu_s(p.pid), sum(map(cpu_s, watch)))
-            if seen >= total:
+            if seen >= total and end is None:
+                end = (time.monotonic(), vm_hwm_mb(p.pid), cpu_s(p.pid),
+                       sum(map(cpu_s, watch)))
+            # Timed to the last event read; then every emitted window in
+            # PostgreSQL before the rows are compared.
+            if end is not None and (m.get("sluice_tw_rows_waiting", 0) == 0 and
+                                    pg_windows(env, q["table"], resource) >=
+                                    m.get("sluice_tw_windows_emitted_total", 0) > 0):
                 break
             if p.poll() is not None:
                 raise RuntimeError(f"worker exited {p.returncode}")
@@ -234,26 +243,14 @@ def run_sluice(env, tmp, topic, query, kafka=None, secrets=None, watch=(), name=
             # are each known to about that.
             time.sleep(0.02)
         else:
-            raise RuntimeError(f"worker read {seen} of {total} events in 900 s")
-        t_end = time.monotonic()
-        dt = t_end - first[0]
+            raise RuntimeError(f"{resource}: read {seen} of {total} events, "
+                               f"{'all' if end else 'not all'} windows in PostgreSQL, in 900 s")
+        dt = end[0] - first[0]
         startup = first[0] - t0
         counted = total - first[1]
-        rss = vm_hwm_mb(p.pid)
-        cpu = cpu_s(p.pid) - first[2]
-        watch_cpu = sum(map(cpu_s, watch)) - first[3]
-        # Every emitted window in PostgreSQL before the rows are compared.
-        resource = f"bench/{name or topic}"
-        deadline = time.monotonic() + 120
-        while True:
-            m = metrics(port)
-            if (m.get("sluice_tw_rows_waiting", 0) == 0 and
-                    pg_windows(env, q["table"], resource) >=
-                    m.get("sluice_tw_windows_emitted_total", 0) > 0):
-                break
-            if time.monotonic() > deadline or p.poll() is not None:
-                raise RuntimeError(f"{resource}: the windows did not reach PostgreSQL")
-            time.sleep(0.1)
+        rss = end[1]
+        cpu = end[2] - first[2]
+        watch_cpu = end[3] - first[3]
     finally:
         p.terminate()
         p.wait(timeout=60)

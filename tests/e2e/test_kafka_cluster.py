@@ -7,12 +7,12 @@ Starts a Kafka-only stack of its own beside the stack under test."""
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
 from conftest import STACK_SH, load_env, run
 from test_kafka_security import brokers, create_topic, mtls_args, sasl_args
+from test_operator import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +33,19 @@ def wait_topic_on_every_broker(bootstrap, topic, partitions, timeout=60):
     returns once the controller has the topic; the other brokers learn it a
     moment later, and a producer whose first metadata request reaches one of
     them is told "partition count changed from 3 to 0 ... Unknown
-    partition" (issue 17). Polls the condition, never a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    pending = list(bootstrap.split(","))
-    last = ""
-    while pending:
-        broker = pending[0]
+    partition" (issue 17)."""
+    def ready(broker):
         p = run(["kcat", "-b", broker, "-L", "-J", "-t", topic, "-m", "5"], check=False)
-        if p.returncode == 0:
-            meta = json.loads(p.stdout)
-            t = next((t for t in meta.get("topics", []) if t.get("topic") == topic), None)
-            parts = t.get("partitions", []) if t and not t.get("err") else []
-            if len(parts) == partitions and all(x.get("leader", -1) >= 0 for x in parts):
-                pending.pop(0)
-                continue
-            last = f"{broker}: {t}"
-        else:
-            last = f"{broker}: {p.stderr.strip()}"
-        assert time.monotonic() < deadline, f"topic {topic} not on every broker: {last}"
-        time.sleep(0.2)
+        if p.returncode != 0:
+            return None
+        meta = json.loads(p.stdout)
+        t = next((t for t in meta.get("topics", []) if t.get("topic") == topic), None)
+        parts = t.get("partitions", []) if t and not t.get("err") else []
+        return len(parts) == partitions and all(x.get("leader", -1) >= 0 for x in parts)
+
+    for broker in bootstrap.split(","):
+        wait_for(f"topic {topic}: {partitions} partitions with leaders on {broker}",
+                 lambda b=broker: ready(b), timeout=timeout, interval=0.2)
 
 
 def produce(bootstrap, topic, lines):
