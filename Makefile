@@ -113,12 +113,12 @@ $(BUILD)/%.o: %.c VERSION
 	$(CC) $(BASE_CFLAGS) $(call inc,$<) -MMD -MP -c $< -o $@
 
 # The revision lives in a file rewritten only when it changes, so that after a
-# commit the object that prints it (lib/app.o) is rebuilt and --version is
+# commit the objects that print it (lib/app.o, lib/httpd.o) are rebuilt and --version is
 # never stale, while every other object is left alone.
 $(BUILD)/git-rev: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
-$(BUILD)/lib/app.o: $(BUILD)/git-rev
+$(BUILD)/lib/app.o $(BUILD)/lib/httpd.o: $(BUILD)/git-rev
 FORCE:
 
 $(BUILD)/sluice-operator: $(OPERATOR_OBJ) $(LIB_OBJ)

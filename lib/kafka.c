@@ -434,7 +434,9 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	    "enable.auto.commit",            "false",
 	    "enable.auto.offset.store",      "false",
 	    "auto.offset.reset",             "earliest",
-	    "partition.assignment.strategy", "range",
+	    "partition.assignment.strategy", kc->assignment_strategy != NULL
+	                                     ? kc->assignment_strategy
+	                                     : KAFKA_STRATEGY_COOPERATIVE,
 	    "isolation.level",               "read_committed",
 	    "enable.partition.eof",          "false",
 	    "queued.min.messages",           prefetch_messages,
@@ -1005,6 +1007,84 @@ int kafka_rebalance_revoke(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *part
 	rd_kafka_resp_err_t err = rd_kafka_assign(rk, NULL);
 	return err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0
 	                                         : kafka_fail(errbuf, errbuf_size, "unassign", err);
+}
+
+/* 1 when rk was configured with cooperative-sticky (the one strategy
+ * librdkafka#4312 concerns). */
+static int configured_cooperative(rd_kafka_t *rk)
+{
+	char value[128];
+	size_t size = sizeof(value);
+
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), "partition.assignment.strategy", value, &size) !=
+	    RD_KAFKA_CONF_OK)
+		return 1; /* cannot tell: assume the worst */
+	return strstr(value, KAFKA_STRATEGY_COOPERATIVE) != NULL;
+}
+
+static int subscribed(rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *topics = NULL;
+
+	if (rd_kafka_subscription(rk, &topics) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 1; /* cannot tell: assume the worst */
+	int n = topics->cnt;
+	rd_kafka_topic_partition_list_destroy(topics);
+	return n > 0;
+}
+
+/*
+ * librdkafka#4312 (2.0.2 and up to 2.2.0; fixed in 2.3.0 by #4381): the
+ * cooperative-sticky assignor's state is made when the consumer's first
+ * assignment arrives (SyncGroup), but the group takes the assignor from
+ * the JoinGroup response before that; rd_kafka_destroy in between asserts
+ * (rdkafka_sticky_assignor.c: rd_kafka_sticky_assignor_state_destroy:
+ * Assertion `assignor_state' failed) and aborts the process.
+ * RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE does not avoid it (the assert is in
+ * the group's final destroy), and rd_kafka_rebalance_protocol() saying
+ * "NONE" before the close does not either: a JoinGroup answered during the
+ * close opens the window too (tests/integration/kafka_coop_it.c saw both).
+ * What avoids it is an assignment: once the rebalance callback has seen
+ * one (even empty) the state exists until the handle goes. So a subscribed
+ * consumer that has not seen one polls for it, serving the callback, for
+ * at most wait_ms; one that still has none is closed (it leaves the group)
+ * but not destroyed: the process is exiting, and a leak beats an abort.
+ */
+int kafka_consumer_close(rd_kafka_t *rk, const int *assigned, int wait_ms, int *destroy_ok,
+                         char *errbuf, size_t errbuf_size)
+{
+	*destroy_ok = 1;
+	if (!__atomic_load_n(assigned, __ATOMIC_ACQUIRE) && configured_cooperative(rk) &&
+	    subscribed(rk)) {
+		int64_t deadline = clock_mono_ms() + wait_ms;
+		while (!__atomic_load_n(assigned, __ATOMIC_ACQUIRE) && clock_mono_ms() < deadline) {
+			/* A message that comes is not processed and not committed: the
+			 * partition's next owner reads it. */
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+			if (m != NULL)
+				rd_kafka_message_destroy(m);
+		}
+		if (!__atomic_load_n(assigned, __ATOMIC_ACQUIRE))
+			*destroy_ok = 0;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return kafka_fail(errbuf, errbuf_size, "close", err);
+	return 0;
+}
+
+void kafka_consumer_destroy(rd_kafka_t *rk, int destroy_ok)
+{
+	if (rk == NULL)
+		return;
+	if (destroy_ok) {
+		rd_kafka_destroy(rk);
+		return;
+	}
+	log_warn("kafka: consumer left undestroyed: it joined its group but no assignment came, "
+	         "and librdkafka 2.0.2 aborts destroying a cooperative-sticky consumer then "
+	         "(librdkafka#4312)",
+	         "client_id", rd_kafka_name(rk), NULL);
 }
 
 int kafka_wake_fetcher(rd_kafka_t *consumer, int timeout_ms)

@@ -11,20 +11,21 @@
  *   enable.auto.offset.store=false  nothing is stored implicitly either
  *   auto.offset.reset=earliest      a group without a commit starts at the
  *                                   beginning: no event is skipped
- *   partition.assignment.strategy=range
- *                                   eager rebalancing. cooperative-sticky
- *                                   would move fewer partitions, but the
- *                                   librdkafka Debian ships (2.0.2) has
- *                                   known crashes in it (an assertion when
- *                                   a consumer closes before its first
- *                                   rebalance completes, librdkafka#4312,
- *                                   fixed in 2.2.1). A revoked partition
- *                                   is replayed from its committed offset
- *                                   anyway, so eager costs a replay, not
- *                                   correctness. kafka_rebalance_assign()
- *                                   and _revoke() follow whichever protocol
- *                                   is in use, so switching is a config
- *                                   change.
+ *   partition.assignment.strategy=cooperative-sticky (kafka_config's
+ *                                   assignment_strategy; "range" for eager)
+ *                                   incremental rebalancing: a scale step
+ *                                   moves only the partitions that change
+ *                                   owner; every other member keeps reading
+ *                                   its own. kafka_rebalance_assign() and
+ *                                   _revoke() follow whichever protocol is
+ *                                   in use. The librdkafka Debian ships
+ *                                   (2.0.2) aborts destroying a
+ *                                   cooperative-sticky consumer that joined
+ *                                   its group but has had no assignment yet
+ *                                   (librdkafka#4312, fixed in 2.3.0):
+ *                                   close consumers with
+ *                                   kafka_consumer_close(), which waits for
+ *                                   that assignment (see below).
  *   isolation.level=read_committed  aborted transactional writes are never
  *                                   read
  *   enable.partition.eof=false, statistics.interval.ms=0
@@ -133,10 +134,18 @@ struct kafka_config {
 	 * giving its partitions away (a kill -9 is noticed after this). 0:
 	 * librdkafka's default (45 s). The heartbeat interval follows it. */
 	int session_timeout_ms;
+	/* Consumers: partition.assignment.strategy. NULL:
+	 * KAFKA_STRATEGY_COOPERATIVE; KAFKA_STRATEGY_EAGER ("range") for
+	 * the old stop-everyone rebalances. Every member of a group must
+	 * name the same protocol's strategies. */
+	const char *assignment_strategy;
 	/* Any other librdkafka properties, applied last as name, value pairs,
 	 * NULL-terminated; NULL for none. */
 	const char *const *extra;
 };
+
+#define KAFKA_STRATEGY_COOPERATIVE "cooperative-sticky"
+#define KAFKA_STRATEGY_EAGER "range"
 
 typedef void (*kafka_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                    rd_kafka_topic_partition_list_t *partitions, void *opaque);
@@ -145,12 +154,34 @@ typedef void (*kafka_delivery_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 /*
  * A consumer configured as above (not subscribed yet). rebalance may be NULL
  * (librdkafka then assigns by itself); opaque reaches every callback.
- * Returns the handle (the caller closes it with rd_kafka_consumer_close and
- * frees it with rd_kafka_destroy), or NULL with the reason in errbuf:
+ * Returns the handle (the caller closes it with kafka_consumer_close and
+ * frees it with kafka_consumer_destroy), or NULL with the reason in errbuf:
  *   kafka: group.id: required for a consumer
  */
 rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn rebalance,
                                void *opaque, char *errbuf, size_t errbuf_size);
+
+/*
+ * Leaves the group (rd_kafka_consumer_close: the rebalance callback gives
+ * every partition back) in the way librdkafka 2.0.2's cooperative-sticky
+ * survives. *assigned is the caller's flag, set (to 1, on the thread that
+ * polls, or with __atomic) by its rebalance callback on the first
+ * RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, even an empty one. A subscribed
+ * cooperative consumer without one polls for it first, at most wait_ms
+ * (serving the callback; a message that comes is dropped uncommitted).
+ * *destroy_ok says whether kafka_consumer_destroy may free the handle: 0
+ * when the assignment never came, since rd_kafka_destroy could then abort
+ * the process (librdkafka#4312; the why is in lib/kafka.c). Eager or
+ * unsubscribed consumers close at once. Returns 0, or KAFKA_ERR with
+ * librdkafka's reason in errbuf (the consumer is closed all the same).
+ */
+#define KAFKA_CLOSE_WAIT_MS 10000
+int kafka_consumer_close(rd_kafka_t *rk, const int *assigned, int wait_ms, int *destroy_ok,
+                         char *errbuf, size_t errbuf_size);
+
+/* rd_kafka_destroy(rk) when destroy_ok, else leaves rk as it is (logged):
+ * for a process about to exit. NULL is fine. */
+void kafka_consumer_destroy(rd_kafka_t *rk, int destroy_ok);
 
 /*
  * The consumer's prefetch bound: librdkafka stops fetching a partition once

@@ -19,10 +19,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "reconcile_topics.h"
+#include "redis_pool.h"
 #include "reflector.h"
 #include "scale.h"
 #include "scale_json.h"
+#include "scale_pause.h"
 #include "strmap.h"
+#include "tw_progress.h"
 #include "tw_spec.h"
 #include "vj_spec.h"
 
@@ -43,19 +46,40 @@ struct entry {
 	struct scale_state state;
 	char uid[64];          /* a new object under the same name starts afresh */
 	int64_t next_poll_ms;  /* monotonic */
+	int64_t polling_ms;    /* its pollingInterval at the last parse; 0: the operator's */
 	int64_t last_scale_ms; /* wall clock; 0: never scaled by this process */
 	unsigned seen;         /* the sweep that last saw it */
+	/* Per partition, for the persistent-lag rule: track_n entries, one per
+	 * partition of its topic at the last read (NULL until then). */
+	struct scale_partition_track *track;
+	int32_t track_n;
+	/* The malformed pause annotation last reported ("" none): one Warning
+	 * per value, not one per poll. */
+	char bad_annotation[192];
 };
+
+static void entry_free(struct entry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->track);
+	free(e);
+}
 
 struct autoscaler {
 	struct autoscaler_options o;
 	struct strmap *entries;
 	struct lag_pool *pool;
 	struct lag_result res;
+	/* Scratch of one poll, grown to the largest partition count seen:
+	 * positions (from res.p) and how long each stood still. */
+	int64_t *pos, *still;
+	size_t scratch_cap;
 	pthread_t thread;
 	atomic_int stop;
 	unsigned sweep;
 	struct metrics_family *m_lag, *m_desired, *m_decisions, *m_errors;
+	struct metrics_family *m_rate, *m_input, *m_lag_seconds, *m_ready, *m_persistent;
 };
 
 /* A resource to poll this tick, by its store key: the object itself is
@@ -96,19 +120,17 @@ static void target_free(struct target *t)
 	free(t->group);
 }
 
-static void fill_scale_spec(const struct autoscaler *a, struct scale_spec *s, int32_t min,
-                            int32_t max, int64_t threshold, int64_t activation)
+/* What a resource's spec.workers.scaling leaves unset: the operator's
+ * flags (autoscaler_start resolved their defaults). */
+static void operator_defaults(const struct autoscaler *a, struct scale_spec *s)
 {
 	scale_spec_defaults(s);
-	s->min_replicas = min;
-	s->max_replicas = max;
-	s->lag_threshold = threshold;
-	s->activation_lag_threshold = activation;
 	s->polling_interval_ms = a->o.polling_ms;
 	s->stabilization_window_ms = a->o.stabilization_ms;
 	s->cooldown_period_ms = a->o.cooldown_ms;
 	s->trend_window_ms = a->o.trend_ms;
-	s->fallback_replicas = a->o.fallback_replicas;
+	s->fallback_replicas = a->o.fallback_replicas < 0 ? -1 : a->o.fallback_replicas;
+	s->failure_threshold = a->o.fallback_failure_threshold;
 }
 
 /* t's Kafka settings from k (reconcile_kafka_security); a Secret that
@@ -141,10 +163,12 @@ static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *ob
 	const char *name = str_at(obj, "metadata", "name");
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const struct children_defaults *d = &a->o.ctx->defaults;
+	struct scale_spec defaults;
 	cJSON *eff;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
+	operator_defaults(a, &defaults);
 	if (kind == KIND_TW) {
 		struct tw_spec ts;
 
@@ -157,8 +181,7 @@ static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *ob
 		t->topic = strdup(ts.kafka.topic);
 		t->group = strdup(ts.kafka.group);
 		security_of(a, ns, &ts.kafka, t);
-		fill_scale_spec(a, &t->spec, ts.workers.min_replicas, ts.workers.max_replicas,
-		                ts.workers.lag_threshold, ts.workers.activation_lag_threshold);
+		rc = scale_spec_from_workers(&ts.workers, &defaults, &t->spec, err, errsz);
 		tw_spec_free(&ts);
 	} else {
 		struct vj_spec vs;
@@ -174,17 +197,16 @@ static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *ob
 		t->topic = strdup(vs.kafka.topic);
 		t->group = strdup(vs.kafka.group);
 		security_of(a, ns, &vs.kafka, t);
-		fill_scale_spec(a, &t->spec, vs.workers.min_replicas, vs.workers.max_replicas,
-		                vs.workers.lag_threshold, vs.workers.activation_lag_threshold);
+		rc = scale_spec_from_workers(&vs.workers, &defaults, &t->spec, err, errsz);
 		vj_spec_free(&vs);
 	}
 	cJSON_Delete(eff);
-	if (t->bootstrap == NULL || t->topic == NULL || t->group == NULL) {
+	if (rc == 0 && (t->bootstrap == NULL || t->topic == NULL || t->group == NULL)) {
 		snprintf(err, errsz, "out of memory");
-		target_free(t);
-		return -1;
+		rc = -1;
 	}
-	rc = scale_spec_validate(&t->spec, err, errsz);
+	if (rc == 0)
+		rc = scale_spec_validate(&t->spec, err, errsz);
 	if (rc != 0)
 		target_free(t);
 	return rc;
@@ -197,17 +219,18 @@ static int target_of(const struct autoscaler *a, enum kind kind, const cJSON *ob
 static cJSON *status_patch(const cJSON *obj, const struct scale_decision *dec,
                            int64_t last_scale_ms)
 {
-	static const char *const owned[] = {"lag", "lagSeconds", "desiredReplicas",
-	                                    "lastScaleTime"};
+	static const char *const owned[] = {"lag", "lagSeconds", "desiredReplicas", "lastScaleTime",
+	                                    "scaling"};
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	cJSON *st = cJSON_CreateObject(), *patch;
 	int changed = 0;
 
-	if (st == NULL || scale_status_fill(st, dec, 0, last_scale_ms) != 0) {
+	if (st == NULL || scale_status_fill(st, dec, -1, last_scale_ms) != 0) {
 		cJSON_Delete(st);
 		return NULL;
 	}
-	/* status.replicas is the reconciler's (what the Deployment runs). */
+	/* status.replicas is the reconciler's (the Deployment's readyReplicas):
+	 * one writer per field. */
 	cJSON_DeleteItemFromObjectCaseSensitive(st, "replicas");
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(st, owned[i]);
@@ -224,6 +247,133 @@ static cJSON *status_patch(const cJSON *obj, const struct scale_decision *dec,
 	return patch;
 }
 
+/* The pause annotations (scale_pause.h); a malformed one is reported once
+ * per value, as a Warning Event on the resource and a log line. */
+static int32_t paused_of(struct autoscaler *a, const struct kind_info *k, const cJSON *obj,
+                         struct entry *e)
+{
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "annotations");
+	char why[sizeof(e->bad_annotation)];
+	int32_t paused = scale_pause_from_annotations(ann, why, sizeof(why));
+
+	if (why[0] != '\0' && strcmp(why, e->bad_annotation) != 0) {
+		log_warn("invalid annotation, not paused", "resource", k->plural, "namespace",
+		         str_at(obj, "metadata", "namespace"), "name",
+		         str_at(obj, "metadata", "name"), "error", why, NULL);
+		events_emit(a->o.ctx->kube, obj, EVENTS_WARNING, "InvalidAnnotation", why, "Scale",
+		            a->o.ctx->instance);
+	}
+	memcpy(e->bad_annotation, why, sizeof(why));
+	return paused;
+}
+
+/* The Deployment's ready replicas: status.readyReplicas; absent, 0 once
+ * its controller has written a status (it leaves zeros out), -1 before. */
+static int32_t ready_of(const cJSON *dep)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(dep, "status");
+	const cJSON *ready = cJSON_GetObjectItemCaseSensitive(st, "readyReplicas");
+
+	if (cJSON_IsNumber(ready))
+		return ready->valuedouble > 0 ? (int32_t)ready->valuedouble : 0;
+	return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(st, "observedGeneration")) ? 0 : -1;
+}
+
+/* Feeds the persistent-lag tracking of e with a's last read: sets
+ * ob->partition_still_ms (left NULL when out of memory: the rule then sees
+ * no persistent partition). The track is one entry per partition, made
+ * afresh when the partition count changes. */
+static void track_partitions(struct autoscaler *a, struct entry *e, struct scale_obs *ob)
+{
+	const int32_t n = a->res.partitions;
+	int fresh = 0;
+
+	if (n <= 0)
+		return;
+	if ((size_t)n > a->scratch_cap) {
+		int64_t *pos = realloc(a->pos, (size_t)n * sizeof(*pos));
+		if (pos == NULL)
+			return;
+		a->pos = pos;
+		int64_t *still = realloc(a->still, (size_t)n * sizeof(*still));
+		if (still == NULL)
+			return;
+		a->still = still;
+		a->scratch_cap = (size_t)n;
+	}
+	if (e->track == NULL || e->track_n != n) {
+		struct scale_partition_track *t = calloc((size_t)n, sizeof(*t));
+
+		if (t == NULL)
+			return;
+		free(e->track);
+		e->track = t;
+		e->track_n = n;
+		fresh = 1;
+	}
+	for (int32_t i = 0; i < n; i++)
+		a->pos[i] = a->res.p[i].position;
+	scale_track_partitions(e->track, n, a->pos, a->res.lag, ob->now_ms, fresh, a->still);
+	ob->partition_still_ms = a->still;
+}
+
+struct work_read {
+	const char *ns, *name;
+	struct tw_progress *out;
+};
+
+static int read_work_on(redisContext *c, const char *addr, void *arg, char *errbuf,
+                        size_t errbuf_size)
+{
+	struct work_read *wr = arg;
+	(void)addr;
+	return tw_progress_read(c, wr->ns, wr->name, wr->out, errbuf, errbuf_size);
+}
+
+/* A TelemetryWindow's workers' own work (tw_progress.h's m.<member>.*)
+ * from the status Redis, one HGETALL on the kept connection: fills ob's
+ * work_* when there is some. No Redis, no hash or no member fields: the
+ * rate per replica comes from the offsets (scale.h), never an error. */
+static void observe_work(const struct autoscaler *a, const char *ns, const char *name,
+                         struct scale_obs *ob)
+{
+	const char *addr = a->o.ctx->defaults.redis_addr;
+	struct tw_progress p;
+	struct work_read wr = {ns, name, &p};
+	char err[512];
+
+	if (addr == NULL || addr[0] == '\0' || ns == NULL || name == NULL)
+		return;
+	if (redis_pool_run(a->o.ctx->redis, addr, read_work_on, &wr, err, sizeof(err)) != 0) {
+		log_debug("workers' work not read", "namespace", ns, "name", name, "error", err,
+		          NULL);
+		return;
+	}
+	if (p.work_members == 0)
+		return;
+	ob->work_known = 1;
+	ob->work_events = p.work_events;
+	ob->work_busy_ms = p.work_busy_ms;
+}
+
+static void set_metrics(struct autoscaler *a, const char *const labels[],
+                        const struct scale_obs *ob, const struct scale_decision *dec)
+{
+	metrics_set(a->m_desired, labels, dec->desired);
+	if (dec->lag >= 0)
+		metrics_set(a->m_lag, labels, (double)dec->lag);
+	if (dec->lag_seconds >= 0)
+		metrics_set(a->m_lag_seconds, labels, (double)dec->lag_seconds);
+	if (ob->ready_replicas >= 0)
+		metrics_set(a->m_ready, labels, ob->ready_replicas);
+	metrics_set(a->m_rate, labels, dec->rate_per_replica);
+	if (dec->rates_known)
+		metrics_set(a->m_input, labels, dec->input_rate);
+	if (ob->ok)
+		metrics_set(a->m_persistent, labels, (double)dec->persistent_lag);
+}
+
 static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, struct entry *e)
 {
 	const struct reconcile_ctx *ctx = a->o.ctx;
@@ -233,7 +383,7 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	const char *labels[] = {k->label, ns, name, NULL};
 	struct kube_error kerr;
 	struct target t;
-	struct scale_obs ob = {0};
+	struct scale_obs ob = {.ready_replicas = -1};
 	struct scale_decision dec;
 	struct lag_reader *reader;
 	cJSON *dep = NULL, *patch;
@@ -249,6 +399,13 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	}
 	if (target_of(a, kind, obj, &t, err, sizeof(err)) != 0)
 		return;
+	/* Its own pollingInterval from now on; a change moves the next poll. */
+	if (t.spec.polling_interval_ms != (e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms))
+		e->next_poll_ms += t.spec.polling_interval_ms -
+		                   (e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms);
+	e->polling_ms = t.spec.polling_interval_ms;
+	ob.paused_replicas = paused_of(a, k, obj, e);
+	ob.paused = ob.paused_replicas != SCALE_NOT_PAUSED;
 	dep_name = children_name(obj, k->mode);
 	if (dep_name == NULL)
 		goto out;
@@ -262,6 +419,7 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	const cJSON *replicas = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(dep, "spec"), "replicas");
 	ob.current_replicas = cJSON_IsNumber(replicas) ? (int32_t)replicas->valuedouble : 1;
+	ob.ready_replicas = ready_of(dep);
 	ob.now_ms = clock_real_ns() / 1000000;
 
 	if (t.sec_error != NULL) {
@@ -278,6 +436,9 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 		ob.partition_lag = a->res.lag;
 		ob.partitions = a->res.partitions;
 		ob.consumed = a->res.consumed;
+		track_partitions(a, e, &ob);
+		if (kind == KIND_TW)
+			observe_work(a, ns, name, &ob);
 	} else {
 		metrics_inc(a->m_errors, labels);
 		log_warn("cannot read lag", "resource", k->plural, "namespace", ns, "name", name,
@@ -286,19 +447,18 @@ static void poll_one(struct autoscaler *a, enum kind kind, const cJSON *obj, str
 	scale_decide(&t.spec, &e->state, &ob, read_ok ? NULL : err, &dec);
 	metrics_inc(a->m_decisions,
 	            (const char *const[]){k->label, ns, name, scale_reason_name(dec.reason), NULL});
-	metrics_set(a->m_desired, labels, dec.desired);
-	if (dec.lag >= 0)
-		metrics_set(a->m_lag, labels, (double)dec.lag);
+	set_metrics(a, labels, &ob, &dec);
 
 	if (dec.desired != ob.current_replicas) {
 		cJSON *out = NULL;
 
 		if (kube_client_scale(ctx->kube, &dref, dec.desired, &out, &kerr) == 0) {
-			char note[SCALE_REASON_MAX + 64];
+			char note[SCALE_REASON_MAX + 96];
 
 			e->last_scale_ms = ob.now_ms;
-			snprintf(note, sizeof(note), "%d -> %d replicas: %s", ob.current_replicas,
-			         dec.desired, dec.reason_text);
+			snprintf(note, sizeof(note), "%d -> %d replicas (%s): %s",
+			         ob.current_replicas, dec.desired, scale_reason_name(dec.reason),
+			         dec.reason_text);
 			log_info("scaled", "resource", k->plural, "namespace", ns, "name", name,
 			         "reason", dec.reason_text, NULL);
 			events_emit(ctx->kube, obj, EVENTS_NORMAL, "Scaled", note, "Scale",
@@ -356,7 +516,7 @@ static int collect_due(const char *key, const cJSON *obj, void *opaque)
 	entry_key(k, sizeof(k), c->kind, key);
 	e = strmap_get(a->entries, k);
 	if (e != NULL && uid != NULL && strcmp(e->uid, uid) != 0) {
-		free(strmap_remove(a->entries, k));
+		entry_free(strmap_remove(a->entries, k));
 		e = NULL;
 	}
 	if (e == NULL) {
@@ -367,13 +527,13 @@ static int collect_due(const char *key, const cJSON *obj, void *opaque)
 			free(e);
 			return 0;
 		}
-		free(old);
+		entry_free(old);
 		snprintf(e->uid, sizeof(e->uid), "%s", uid != NULL ? uid : "");
 	}
 	e->seen = a->sweep;
 	if (c->now < e->next_poll_ms)
 		return 0;
-	e->next_poll_ms = c->now + a->o.polling_ms;
+	e->next_poll_ms = c->now + (e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms);
 	struct due *d = malloc(sizeof(*d) + strlen(key) + 1);
 	if (d == NULL)
 		return 0;
@@ -446,7 +606,7 @@ static void tick(struct autoscaler *a)
 	strmap_foreach(a->entries, find_gone, &s);
 	for (size_t i = 0; i < s.n; i++) {
 		if (s.gone[i] != NULL)
-			free(strmap_remove(a->entries, s.gone[i]));
+			entry_free(strmap_remove(a->entries, s.gone[i]));
 		free(s.gone[i]);
 	}
 	free(s.gone);
@@ -456,7 +616,7 @@ static int drop_entry(const char *key, void *value, void *opaque)
 {
 	(void)key;
 	(void)opaque;
-	free(value);
+	entry_free(value);
 	return 0;
 }
 
@@ -511,6 +671,8 @@ int autoscaler_start(struct autoscaler **out, const struct autoscaler_options *o
 		a->o.cooldown_ms = SCALE_DEFAULT_COOLDOWN_MS;
 	if (a->o.trend_ms < 0)
 		a->o.trend_ms = SCALE_DEFAULT_TREND_MS;
+	if (a->o.fallback_failure_threshold < 0)
+		a->o.fallback_failure_threshold = SCALE_DEFAULT_FAILURE_THRESHOLD;
 	if (a->o.kafka_timeout_ms <= 0)
 		a->o.kafka_timeout_ms = 5000;
 	if (strmap_new(&a->entries, MAX_RESOURCES) != 0 || lag_pool_new(16, &a->pool) != 0) {
@@ -529,7 +691,22 @@ int autoscaler_start(struct autoscaler **out, const struct autoscaler_options *o
 	                     sizeof(merr)) != 0 ||
 	     metrics_counter(opts->metrics, "sluice_autoscaler_lag_errors_total",
 	                     "Polls whose lag could not be read.", labels, &a->m_errors, merr,
-	                     sizeof(merr)) != 0)) {
+	                     sizeof(merr)) != 0 ||
+	     metrics_gauge(opts->metrics, "sluice_autoscaler_rate_per_replica",
+	                   "Measured messages/s one busy replica consumes (0: not measured yet).",
+	                   labels, &a->m_rate, merr, sizeof(merr)) != 0 ||
+	     metrics_gauge(opts->metrics, "sluice_autoscaler_input_rate",
+	                   "Messages/s arriving on the resource's topic.", labels, &a->m_input,
+	                   merr, sizeof(merr)) != 0 ||
+	     metrics_gauge(opts->metrics, "sluice_autoscaler_lag_seconds",
+	                   "Time to drain the lag at the consume rate.", labels, &a->m_lag_seconds,
+	                   merr, sizeof(merr)) != 0 ||
+	     metrics_gauge(opts->metrics, "sluice_autoscaler_ready_replicas",
+	                   "The worker Deployment's ready replicas.", labels, &a->m_ready, merr,
+	                   sizeof(merr)) != 0 ||
+	     metrics_gauge(opts->metrics, "sluice_autoscaler_persistent_lag_messages",
+	                   "Lag left out as persistent (excludePersistentLag).", labels,
+	                   &a->m_persistent, merr, sizeof(merr)) != 0)) {
 		snprintf(errbuf, errbuf_size, "autoscaler: %s", merr);
 		goto fail;
 	}
@@ -558,5 +735,7 @@ void autoscaler_stop(struct autoscaler *a)
 	}
 	lag_result_free(&a->res);
 	lag_pool_free(a->pool);
+	free(a->pos);
+	free(a->still);
 	free(a);
 }

@@ -36,14 +36,15 @@
 struct metrics_registry;
 
 struct autoscaler_options {
-	const struct reconcile_ctx *ctx; /* kube, stores, defaults, instance; borrowed */
-	int64_t polling_ms;              /* <= 0: SCALE_DEFAULT_POLLING_MS */
-	int64_t stabilization_ms;        /* < 0: SCALE_DEFAULT_STABILIZATION_MS */
-	int64_t cooldown_ms;             /* < 0: SCALE_DEFAULT_COOLDOWN_MS */
-	int64_t trend_ms;                /* < 0: SCALE_DEFAULT_TREND_MS; 0: off */
-	int32_t fallback_replicas;       /* < 0: none */
-	int kafka_timeout_ms;            /* one lag request; <= 0: 5000 */
-	int (*is_leader)(void *arg);     /* NULL: always */
+	const struct reconcile_ctx *ctx;    /* kube, stores, defaults, instance; borrowed */
+	int64_t polling_ms;                 /* <= 0: SCALE_DEFAULT_POLLING_MS */
+	int64_t stabilization_ms;           /* < 0: SCALE_DEFAULT_STABILIZATION_MS */
+	int64_t cooldown_ms;                /* < 0: SCALE_DEFAULT_COOLDOWN_MS */
+	int64_t trend_ms;                   /* < 0: SCALE_DEFAULT_TREND_MS; 0: off */
+	int32_t fallback_replicas;          /* < 0: none */
+	int32_t fallback_failure_threshold; /* < 0: SCALE_DEFAULT_FAILURE_THRESHOLD */
+	int kafka_timeout_ms;               /* one lag request; <= 0: 5000 */
+	int (*is_leader)(void *arg);        /* NULL: always */
 	void *leader_arg;
 	struct metrics_registry *metrics; /* may be NULL */
 };

@@ -165,6 +165,33 @@ static const struct config_option options[] = {
      .max = 86400000,
      .help = "Scale to zero (minReplicas 0) only after the lag stayed at or below the "
              "activation threshold this long."},
+    {.name = "trend-window",
+     .flag = "--trend-window",
+     .env = "SLUICE_TREND_WINDOW",
+     .type = CONFIG_DURATION,
+     .def = "60s",
+     .min = 0,
+     .max = 86400000,
+     .help = "The span the lag's growth is measured over to add a replica early while it "
+             "grows; 0 turns the trend rule off."},
+    {.name = "fallback-replicas",
+     .flag = "--fallback-replicas",
+     .env = "SLUICE_FALLBACK_REPLICAS",
+     .type = CONFIG_INT,
+     .def = "-1",
+     .min = -1,
+     .max = 1000,
+     .help = "Replicas to run while a resource's lag cannot be read (after "
+             "--fallback-failure-threshold failed reads in a row); -1: none, keep the "
+             "current count."},
+    {.name = "fallback-failure-threshold",
+     .flag = "--fallback-failure-threshold",
+     .env = "SLUICE_FALLBACK_FAILURE_THRESHOLD",
+     .type = CONFIG_INT,
+     .def = "3",
+     .min = 0,
+     .max = 1000,
+     .help = "Failed lag reads in a row before --fallback-replicas applies."},
     {0},
 };
 
@@ -411,8 +438,10 @@ int main(int argc, char **argv)
 	    .polling_ms = config_get_duration_ms(cfg, "polling-interval"),
 	    .stabilization_ms = config_get_duration_ms(cfg, "stabilization-window"),
 	    .cooldown_ms = config_get_duration_ms(cfg, "cooldown-period"),
-	    .trend_ms = -1,
-	    .fallback_replicas = -1,
+	    .trend_ms = config_get_duration_ms(cfg, "trend-window"),
+	    .fallback_replicas = (int32_t)config_get_int(cfg, "fallback-replicas"),
+	    .fallback_failure_threshold =
+	        (int32_t)config_get_int(cfg, "fallback-failure-threshold"),
 	    .is_leader = is_leading,
 	    .metrics = app.metrics,
 	};

@@ -8,135 +8,49 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "tw_time.h"
 #include "clock.h"
 
-#define FIELD "spec.workers."
-
-static int bad(char *errbuf, size_t errbuf_size, const char *field, const char *why)
+int scale_spec_from_workers(const struct spec_workers *w,
+                            const struct scale_spec *operator_defaults, struct scale_spec *out,
+                            char *errbuf, size_t errbuf_size)
 {
-	snprintf(errbuf, errbuf_size, FIELD "%s: %s", field, why);
-	return -1;
-}
-
-/* An integer field within [lo, hi]; absent: *out unchanged. */
-static int get_int(const cJSON *obj, const char *name, int64_t lo, int64_t hi, int64_t *out,
-                   char *errbuf, size_t errbuf_size)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
-		return bad(errbuf, errbuf_size, name, "must be an integer");
-	if (v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
-		char why[96];
-		snprintf(why, sizeof(why), "must be between %lld and %lld", (long long)lo,
-		         (long long)hi);
-		return bad(errbuf, errbuf_size, name, why);
-	}
-	*out = (int64_t)v->valuedouble;
-	return 0;
-}
-
-static int get_int32(const cJSON *obj, const char *name, int32_t lo, int32_t *out, char *errbuf,
-                     size_t errbuf_size)
-{
-	int64_t v = *out;
-
-	if (get_int(obj, name, lo, INT32_MAX, &v, errbuf, errbuf_size) < 0)
-		return -1;
-	*out = (int32_t)v;
-	return 0;
-}
-
-static int get_bool(const cJSON *obj, const char *name, int *out, char *errbuf, size_t errbuf_size)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsBool(v))
-		return bad(errbuf, errbuf_size, name, "must be true or false");
-	*out = cJSON_IsTrue(v);
-	return 0;
-}
-
-/* A duration: lib/config's syntax ("30s", "1m30s") or a number of seconds. */
-static int get_duration(const cJSON *obj, const char *name, int64_t *out_ms, char *errbuf,
-                        size_t errbuf_size)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	long long ms;
-
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (cJSON_IsNumber(v)) {
-		if (v->valuedouble < 0 || v->valuedouble > 366.0 * 86400)
-			return bad(errbuf, errbuf_size, name, "must be between 0 and 366 days");
-		*out_ms = (int64_t)llround(v->valuedouble * 1000.0);
-		return 0;
-	}
-	if (!cJSON_IsString(v) || config_parse_duration_ms(v->valuestring, &ms) != 0 || ms < 0) {
-		char why[128];
-		snprintf(why, sizeof(why), "\"%.64s\" is not a duration (e.g. 30s, 5m, 1m30s)",
-		         cJSON_IsString(v) ? v->valuestring : "?");
-		return bad(errbuf, errbuf_size, name, why);
-	}
-	*out_ms = ms;
-	return 0;
-}
-
-int scale_spec_from_json(const cJSON *w, const struct scale_spec *defaults, struct scale_spec *out,
-                         char *errbuf, size_t errbuf_size)
-{
-	struct scale_spec s = *defaults;
+	const struct spec_scaling *sc = &w->scaling;
+	struct scale_spec s = *operator_defaults;
 	char why[160];
 
-	if (w != NULL && !cJSON_IsNull(w)) {
-		if (!cJSON_IsObject(w)) {
-			snprintf(errbuf, errbuf_size, "spec.workers: must be an object");
-			return -1;
-		}
-		const cJSON *fb = cJSON_GetObjectItemCaseSensitive(w, "fallback");
-		if (fb != NULL && !cJSON_IsNull(fb) && !cJSON_IsObject(fb))
-			return bad(errbuf, errbuf_size, "fallback", "must be an object");
-		if (get_int32(w, "minReplicas", 0, &s.min_replicas, errbuf, errbuf_size) < 0 ||
-		    get_int32(w, "maxReplicas", 1, &s.max_replicas, errbuf, errbuf_size) < 0 ||
-		    get_int(w, "lagThreshold", 1, INT64_MAX / 2, &s.lag_threshold, errbuf,
-		            errbuf_size) < 0 ||
-		    get_int(w, "activationLagThreshold", 0, INT64_MAX / 2,
-		            &s.activation_lag_threshold, errbuf, errbuf_size) < 0 ||
-		    get_bool(w, "allowIdleConsumers", &s.allow_idle_consumers, errbuf,
-		             errbuf_size) < 0 ||
-		    get_bool(w, "limitToPartitionsWithLag", &s.limit_to_partitions_with_lag, errbuf,
-		             errbuf_size) < 0 ||
-		    get_duration(w, "pollingInterval", &s.polling_interval_ms, errbuf,
-		                 errbuf_size) < 0 ||
-		    get_duration(w, "stabilizationWindow", &s.stabilization_window_ms, errbuf,
-		                 errbuf_size) < 0 ||
-		    get_duration(w, "cooldownPeriod", &s.cooldown_period_ms, errbuf, errbuf_size) <
-		        0 ||
-		    get_duration(w, "trendWindow", &s.trend_window_ms, errbuf, errbuf_size) < 0)
-			return -1;
-		if (fb != NULL && cJSON_IsObject(fb)) {
-			if (get_int32(fb, "replicas", 0, &s.fallback_replicas, errbuf,
-			              errbuf_size) < 0) {
-				snprintf(why, sizeof(why), "%s", errbuf + strlen(FIELD));
-				snprintf(errbuf, errbuf_size, FIELD "fallback.%s", why);
-				return -1;
-			}
-			if (get_int32(fb, "failureThreshold", 0, &s.failure_threshold, errbuf,
-			              errbuf_size) < 0) {
-				snprintf(why, sizeof(why), "%s", errbuf + strlen(FIELD));
-				snprintf(errbuf, errbuf_size, FIELD "fallback.%s", why);
-				return -1;
-			}
-		}
-	}
+	s.min_replicas = w->min_replicas;
+	s.max_replicas = w->max_replicas;
+	s.lag_threshold = w->lag_threshold;
+	s.activation_lag_threshold = w->activation_lag_threshold;
+#define TAKE(to, from)                                                                             \
+	do {                                                                                       \
+		if (sc->from != SPEC_UNSET)                                                        \
+			s.to = sc->from;                                                           \
+	} while (0)
+	TAKE(polling_interval_ms, polling_interval_ms);
+	TAKE(stabilization_window_ms, stabilization_window_ms);
+	TAKE(cooldown_period_ms, cooldown_period_ms);
+	TAKE(trend_window_ms, trend_window_ms);
+	TAKE(scale_up_interval_ms, scale_up_interval_ms);
+	TAKE(fallback_replicas, fallback_replicas);
+	TAKE(failure_threshold, failure_threshold);
+	TAKE(allow_idle_consumers, allow_idle_consumers);
+	TAKE(limit_to_partitions_with_lag, limit_to_partitions_with_lag);
+	TAKE(exclude_persistent_lag, exclude_persistent_lag);
+	TAKE(persistent_after_ms, persistent_after_ms);
+	TAKE(target_drain_ms, target_drain_ms);
+	TAKE(target_utilization_pct, target_utilization_pct);
+	TAKE(even_partitions, even_partitions);
+#undef TAKE
 	if (scale_spec_validate(&s, why, sizeof(why)) < 0) {
-		snprintf(errbuf, errbuf_size, FIELD "%s", why);
+		/* "pollingInterval: ..." -> spec.workers.scaling.pollingInterval; the
+		 * four replica and lag fields sit directly under spec.workers. */
+		int direct = strncmp(why, "minReplicas", 11) == 0 ||
+		             strncmp(why, "maxReplicas", 11) == 0 ||
+		             strncmp(why, "lagThreshold", 12) == 0 ||
+		             strncmp(why, "activationLagThreshold", 22) == 0;
+
+		snprintf(errbuf, errbuf_size, "spec.workers.%s%s", direct ? "" : "scaling.", why);
 		return -1;
 	}
 	*out = s;
@@ -157,7 +71,36 @@ static int set(cJSON *obj, const char *name, cJSON *item)
 	return 0;
 }
 
-int scale_status_fill(cJSON *status, const struct scale_decision *d, int32_t replicas,
+/* A rate as status shows it: to 0.1 message/s. */
+static double tenths(double v)
+{
+	return round(v * 10.0) / 10.0;
+}
+
+/* status.scaling: a new object with the decision's reason and figures. */
+static cJSON *scaling_status(const struct scale_decision *d)
+{
+	cJSON *sc = cJSON_CreateObject();
+
+	if (sc == NULL)
+		return NULL;
+	if (set(sc, "reason", cJSON_CreateString(scale_reason_name(d->reason))) < 0 ||
+	    set(sc, "message", cJSON_CreateString(d->reason_text)) < 0 ||
+	    (d->rate_per_replica > 0 &&
+	     set(sc, "ratePerReplica", cJSON_CreateNumber(tenths(d->rate_per_replica))) < 0) ||
+	    (d->rates_known &&
+	     set(sc, "inputRate",
+	         cJSON_CreateNumber(d->input_rate > 0 ? tenths(d->input_rate) : 0)) < 0) ||
+	    set(sc, "persistentLag",
+	        cJSON_CreateNumber(d->persistent_lag > 0 ? (double)d->persistent_lag : 0)) < 0 ||
+	    set(sc, "paused", cJSON_CreateBool(d->reason == SCALE_PAUSED)) < 0) {
+		cJSON_Delete(sc);
+		return NULL;
+	}
+	return sc;
+}
+
+int scale_status_fill(cJSON *status, const struct scale_decision *d, int32_t ready_replicas,
                       int64_t last_scale_ms)
 {
 	char ts[CLOCK_RFC3339_MAX];
@@ -167,8 +110,10 @@ int scale_status_fill(cJSON *status, const struct scale_decision *d, int32_t rep
 	if (d->lag_seconds >= 0 &&
 	    set(status, "lagSeconds", cJSON_CreateNumber((double)d->lag_seconds)) < 0)
 		return -1;
-	if (set(status, "replicas", cJSON_CreateNumber(replicas > 0 ? replicas : 0)) < 0 ||
-	    set(status, "desiredReplicas", cJSON_CreateNumber(d->desired)) < 0)
+	if (ready_replicas >= 0 && set(status, "replicas", cJSON_CreateNumber(ready_replicas)) < 0)
+		return -1;
+	if (set(status, "desiredReplicas", cJSON_CreateNumber(d->desired)) < 0 ||
+	    set(status, "scaling", scaling_status(d)) < 0)
 		return -1;
 	if (last_scale_ms > 0 &&
 	    clock_format_rfc3339(last_scale_ms / 1000 * INT64_C(1000000000), ts, sizeof(ts)) > 0)

@@ -22,8 +22,12 @@
 #     pyspark and apache-flink (PyFlink) from PyPI, each in its own
 #     virtualenv, $SLUICE_CACHE/venv-bench-refs-{spark-$PYSPARK_VERSION,flink-$APACHE_FLINK_VERSION}
 #     (the references tests/bench/ compares Sluice with).
+#   - only with `deps.sh keda` (tests/bench/bench_autoscale_keda.py runs it;
+#     not part of all): KEDA's operator and metrics adapter built with
+#     `go build` from github.com/kedacore/keda/v2 (scripts/keda/), into
+#     $SLUICE_CACHE/keda-$KEDA_VERSION/bin, with its CRDs in .../config.
 #
-# Usage: scripts/deps.sh [apt|python|pyarrow|bench-refs|kafka|k8s|influxdb|helm|browser|all]   (default: all)
+# Usage: scripts/deps.sh [apt|python|pyarrow|bench-refs|keda|kafka|k8s|influxdb|helm|browser|all]   (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -287,6 +291,70 @@ deps_bench_refs() {
 		"apache-flink==$APACHE_FLINK_VERSION" pyflink.table
 }
 
+# KEDA's operator (keda) and metrics adapter (keda-adapter) for the
+# side-by-side autoscaling bench. `go install` refuses KEDA (its go.mod has
+# replace directives), so scripts/keda/ is a small module that requires it
+# and repeats those replaces. The adapter's own /metrics listens on
+# ":<port>", every interface, with no flag for the address: the adapter is
+# built from a copy of KEDA's cmd/adapter/main.go (one file, package main,
+# made at build time in the cache by sed from the module's file, checked)
+# with 127.0.0.1 there instead, so every KEDA listener is on the loopback
+# (`go build -overlay` refuses files in the module cache). Built into bin.tmp, marked complete and renamed, so an
+# interrupted build is never taken for a cached one; KEDA's CRDs and RBAC
+# are copied from the module next to the binaries.
+keda_cached() {
+	[ -f "$1/bin/.complete" ] && [ -x "$1/bin/keda" ] && [ -x "$1/bin/keda-adapter" ] &&
+		[ -d "$1/config/crd/bases" ]
+}
+
+deps_keda() {
+	local dir="$SLUICE_CACHE/keda-$KEDA_VERSION"
+	if keda_cached "$dir"; then
+		say "KEDA $KEDA_VERSION: cached in $dir"
+		return 0
+	fi
+	command -v go >/dev/null || die "go not found; Go >= 1.26 builds KEDA $KEDA_VERSION"
+	grep -q "github.com/kedacore/keda/v2 $KEDA_VERSION\$" "$here/keda/go.mod" ||
+		die "scripts/keda/go.mod does not require KEDA $KEDA_VERSION (scripts/versions.sh)"
+	# One builder at a time: a second waits, then finds it cached.
+	exec 8>"$SLUICE_CACHE/keda.lock"
+	flock 8
+	if keda_cached "$dir"; then
+		say "KEDA $KEDA_VERSION: cached in $dir"
+		return 0
+	fi
+	say "KEDA $KEDA_VERSION: building the operator and adapter with go build (first run: ~6 min on 2 cores)"
+	local src="$dir/src" log="$dir/build.log" p=github.com/kedacore/keda/v2/cmd mod
+	mkdir -p "$src"
+	cp "$here/keda/go.mod" "$here/keda/go.sum" "$here/keda/tools.go" "$src/"
+	mod=$(cd "$src" && GOFLAGS=-modcacherw go mod download -json github.com/kedacore/keda/v2 |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') && [ -d "$mod" ] ||
+		die "go mod download could not fetch KEDA $KEDA_VERSION"
+	local from='fmt.Sprintf(":%v", metricsAPIServerPort)'
+	local to='fmt.Sprintf("127.0.0.1:%v", metricsAPIServerPort)'
+	mkdir -p "$src/adapter"
+	sed "s|$from|$to|" "$mod/cmd/adapter/main.go" >"$src/adapter/main.go"
+	grep -qF "$to" "$src/adapter/main.go" ||
+		die "KEDA $KEDA_VERSION's cmd/adapter/main.go no longer has $from (see scripts/deps.sh)"
+	local ldf="-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION"
+	rm -rf "$dir/bin.tmp"
+	mkdir -p "$dir/bin.tmp"
+	if ! (cd "$src" && export GOFLAGS=-modcacherw CGO_ENABLED=0 &&
+		go build -trimpath -ldflags "$ldf" -o "$dir/bin.tmp/keda" "$p/operator" &&
+		go build -trimpath -ldflags "$ldf" -o "$dir/bin.tmp/keda-adapter" ./adapter) >"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		die "building KEDA $KEDA_VERSION failed; full log: $log"
+	fi
+	rm -rf "$dir/config"
+	mkdir -p "$dir/config"
+	cp -r "$mod/config/crd" "$mod/config/rbac" "$dir/config/"
+	chmod -R u+w "$dir/config"
+	touch "$dir/bin.tmp/.complete"
+	rm -rf "$dir/bin"
+	mv "$dir/bin.tmp" "$dir/bin"
+	say "KEDA $KEDA_VERSION: built into $dir/bin"
+}
+
 mkdir -p "$SLUICE_CACHE"
 case "${1:-all}" in
 apt) deps_apt ;;
@@ -296,6 +364,7 @@ influxdb) deps_influxdb ;;
 python) deps_python ;;
 pyarrow) deps_pyarrow ;;
 bench-refs) deps_bench_refs ;;
+keda) deps_keda ;;
 helm) deps_helm ;;
 browser) deps_browser ;;
 all)
@@ -308,5 +377,5 @@ all)
 	deps_helm
 	deps_browser
 	;;
-*) die "unknown part '$1' (apt, python, pyarrow, bench-refs, kafka, k8s, influxdb, helm, browser or all)" ;;
+*) die "unknown part '$1' (apt, python, pyarrow, bench-refs, keda, kafka, k8s, influxdb, helm, browser or all)" ;;
 esac

@@ -34,6 +34,10 @@ stack_up() {
 # The unit runner writes "unit: N passed, N failed" lines; pytest a junit file.
 unit_counts() { grep -h '^unit: ' build/unit-*.log 2>/dev/null; }
 
+# Builds and unit tests use every core (CI has two): each test binary is a
+# target of its own and the runners' summaries do not depend on order.
+export MAKEFLAGS="-j$(nproc) ${MAKEFLAGS:-}"
+
 trap 'tests/e2e/stack.sh down >/dev/null 2>&1' EXIT
 trap 'exit 130' INT TERM
 

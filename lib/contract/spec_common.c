@@ -177,13 +177,132 @@ static int parse_resources(struct spec_ctx *c, const cJSON *w, struct spec_worke
 	return 0;
 }
 
+static void scaling_unset(struct spec_scaling *s)
+{
+	s->polling_interval_ms = s->stabilization_window_ms = s->cooldown_period_ms =
+	    s->trend_window_ms = s->scale_up_interval_ms = s->persistent_after_ms =
+	        s->target_drain_ms = SPEC_UNSET;
+	s->fallback_replicas = s->failure_threshold = s->target_utilization_pct = SPEC_UNSET;
+	s->allow_idle_consumers = s->limit_to_partitions_with_lag = s->exclude_persistent_lag =
+	    s->even_partitions = SPEC_UNSET;
+}
+
+/* A duration member of scaling: SPEC_UNSET when absent. */
+static int scaling_duration(struct spec_ctx *c, const cJSON *s, const char *name, long long min_ms,
+                            int64_t *out)
+{
+	long long ms;
+	int rc = spec_get_duration_ms(c, s, name, "spec.workers.scaling", SPEC_UNSET, min_ms,
+	                              SPEC_SCALING_DURATION_MAX_MS, &ms);
+
+	if (rc == 0)
+		*out = ms;
+	return rc;
+}
+
+static int scaling_int(struct spec_ctx *c, const cJSON *s, const char *name, const char *path,
+                       long long min, long long max, int32_t *out)
+{
+	long long v;
+	int rc = spec_get_int(c, s, name, path, SPEC_UNSET, min, max, &v);
+
+	if (rc == 0)
+		*out = (int32_t)v;
+	return rc;
+}
+
+/* spec.workers.scaling into out (every member SPEC_UNSET first); the rules
+ * are the CRDs' (x-kubernetes-validations), word for word where they can be. */
+static int parse_scaling(struct spec_ctx *c, const cJSON *w, struct spec_scaling *out)
+{
+	static const char *const fields[] = {"pollingInterval",
+	                                     "stabilizationWindow",
+	                                     "cooldownPeriod",
+	                                     "trendWindow",
+	                                     "scaleUpInterval",
+	                                     "persistentLagAfter",
+	                                     "fallback",
+	                                     "allowIdleConsumers",
+	                                     "limitToPartitionsWithLag",
+	                                     "excludePersistentLag",
+	                                     "targetDrainSeconds",
+	                                     "targetUtilization",
+	                                     "partitionDistribution",
+	                                     NULL};
+	static const char *const fallback_fields[] = {"replicas", "failureThreshold", NULL};
+	const char *p = "spec.workers.scaling", *pf = "spec.workers.scaling.fallback";
+	const cJSON *s, *fb, *dist;
+	long long drain;
+	int rc;
+
+	scaling_unset(out);
+	if ((rc = spec_get_object(c, w, "scaling", "spec.workers", 0, &s)) < 0 || s == NULL)
+		return rc;
+	if ((rc = spec_check_fields(c, s, p, fields)) < 0 ||
+	    (rc = scaling_duration(c, s, "pollingInterval", 1, &out->polling_interval_ms)) < 0 ||
+	    (rc = scaling_duration(c, s, "stabilizationWindow", 0, &out->stabilization_window_ms)) <
+	        0 ||
+	    (rc = scaling_duration(c, s, "cooldownPeriod", 0, &out->cooldown_period_ms)) < 0 ||
+	    (rc = scaling_duration(c, s, "trendWindow", 0, &out->trend_window_ms)) < 0 ||
+	    (rc = scaling_duration(c, s, "scaleUpInterval", 0, &out->scale_up_interval_ms)) < 0 ||
+	    (rc = scaling_duration(c, s, "persistentLagAfter", 1, &out->persistent_after_ms)) < 0)
+		return rc;
+	if ((rc = spec_get_object(c, s, "fallback", p, 0, &fb)) < 0)
+		return rc;
+	if (fb != NULL) {
+		if ((rc = spec_check_fields(c, fb, pf, fallback_fields)) < 0)
+			return rc;
+		if (spec_member(fb, "replicas") == NULL)
+			return spec_fail(c, "%s.replicas: required", pf);
+		if ((rc = scaling_int(c, fb, "replicas", pf, 0, SPEC_REPLICAS_MAX,
+		                      &out->fallback_replicas)) < 0 ||
+		    (rc = scaling_int(c, fb, "failureThreshold", pf, 0,
+		                      SPEC_SCALING_FAILURE_THRESHOLD_MAX,
+		                      &out->failure_threshold)) < 0)
+			return rc;
+	}
+	if ((rc = spec_get_bool(c, s, "allowIdleConsumers", p, SPEC_UNSET,
+	                        &out->allow_idle_consumers)) < 0 ||
+	    (rc = spec_get_bool(c, s, "limitToPartitionsWithLag", p, SPEC_UNSET,
+	                        &out->limit_to_partitions_with_lag)) < 0 ||
+	    (rc = spec_get_bool(c, s, "excludePersistentLag", p, SPEC_UNSET,
+	                        &out->exclude_persistent_lag)) < 0 ||
+	    (rc = spec_get_int(c, s, "targetDrainSeconds", p, SPEC_UNSET, 1,
+	                       SPEC_SCALING_DRAIN_MAX_S, &drain)) < 0 ||
+	    (rc = scaling_int(c, s, "targetUtilization", p, 1, 100, &out->target_utilization_pct)) <
+	        0)
+		return rc;
+	out->target_drain_ms = drain == SPEC_UNSET ? SPEC_UNSET : drain * 1000;
+	dist = spec_member(s, "partitionDistribution");
+	if (dist != NULL) {
+		if (cJSON_IsString(dist) && strcmp(dist->valuestring, "Any") == 0)
+			out->even_partitions = 0;
+		else if (cJSON_IsString(dist) && strcmp(dist->valuestring, "Even") == 0)
+			out->even_partitions = 1;
+		else
+			return spec_fail(c, "%s.partitionDistribution: must be one of Any, Even",
+			                 p);
+	}
+	if (out->allow_idle_consumers == 1 && out->limit_to_partitions_with_lag == 1)
+		return spec_fail(c,
+		                 "%s.limitToPartitionsWithLag: cannot be true with "
+		                 "allowIdleConsumers (replicas past the partitions with lag would "
+		                 "be idle)",
+		                 p);
+	if (out->allow_idle_consumers == 1 && out->even_partitions == 1)
+		return spec_fail(c,
+		                 "%s.partitionDistribution: Even cannot be used with "
+		                 "allowIdleConsumers (replicas past the partitions would be idle)",
+		                 p);
+	return 0;
+}
+
 int spec_parse_workers(struct spec_ctx *c, const cJSON *spec,
                        const struct spec_workers_rules *rules, struct spec_workers *out)
 {
 	static const char *const fields[] = {
-	    "minReplicas", "maxReplicas",     "lagThreshold", "activationLagThreshold",
-	    "image",       "imagePullPolicy", "resources",    SPEC_POD_FIELDS,
-	    NULL};
+	    "minReplicas",     "maxReplicas", "lagThreshold", "activationLagThreshold", "image",
+	    "imagePullPolicy", "resources",   "scaling",      SPEC_POD_FIELDS,          NULL};
 	const char *p = "spec.workers";
 	const cJSON *w;
 	long long lo, hi, lag, act, max_def;
@@ -221,7 +340,8 @@ int spec_parse_workers(struct spec_ctx *c, const cJSON *spec,
 		                 "%s.imagePullPolicy: \"%s\" is not one of Always, IfNotPresent, "
 		                 "Never",
 		                 p, out->image_pull_policy);
-	if ((rc = spec_check_pod_fields(c, w, p)) < 0)
+	if ((rc = spec_check_pod_fields(c, w, p)) < 0 ||
+	    (rc = parse_scaling(c, w, &out->scaling)) < 0)
 		return rc;
 	return parse_resources(c, w, out);
 }

@@ -43,6 +43,39 @@ struct spec_resource_list {
 	size_t n;
 };
 
+/* spec.workers.scaling: the autoscaler's settings for one resource
+ * (docs/autoscaling.md, "Settings"). Every member is optional and
+ * SPEC_UNSET (-1) where not given, so the operator's flag (or scale.h's
+ * built-in default) applies: operator/scale_json.h's scale_spec_from_workers
+ * maps it. Booleans are 0 or 1 once given. Durations are in ms, from a
+ * string in lib/config's syntax ("30s", "500ms", "5m", "1m30s", "0") or an
+ * integer number of seconds (KEDA writes pollingInterval: 30), each at most
+ * SPEC_SCALING_DURATION_MAX_MS. The rules are the CRDs': fallback needs
+ * replicas; allowIdleConsumers goes with neither limitToPartitionsWithLag nor
+ * partitionDistribution Even. fallback.replicas is not held to
+ * [minReplicas, maxReplicas] (the decision clamps it, as KEDA does). The
+ * workers parse it (so their file config is checked) and ignore it. */
+#define SPEC_UNSET (-1)
+#define SPEC_SCALING_DURATION_MAX_MS INT64_C(86400000) /* 24h */
+#define SPEC_SCALING_DRAIN_MAX_S 86400
+#define SPEC_SCALING_FAILURE_THRESHOLD_MAX 1000
+struct spec_scaling {
+	int64_t polling_interval_ms;      /* pollingInterval, > 0 */
+	int64_t stabilization_window_ms;  /* stabilizationWindow, >= 0 */
+	int64_t cooldown_period_ms;       /* cooldownPeriod, >= 0 */
+	int64_t trend_window_ms;          /* trendWindow, >= 0 (0: no trend rule) */
+	int64_t scale_up_interval_ms;     /* scaleUpInterval, >= 0 (0: none) */
+	int32_t fallback_replicas;        /* fallback.replicas, 0..SPEC_REPLICAS_MAX */
+	int32_t failure_threshold;        /* fallback.failureThreshold, 0..1000 */
+	int allow_idle_consumers;         /* allowIdleConsumers */
+	int limit_to_partitions_with_lag; /* limitToPartitionsWithLag */
+	int exclude_persistent_lag;       /* excludePersistentLag */
+	int64_t persistent_after_ms;      /* persistentLagAfter, > 0 */
+	int64_t target_drain_ms;          /* targetDrainSeconds (1..86400 s) in ms */
+	int32_t target_utilization_pct;   /* targetUtilization, 1..100 (percent) */
+	int even_partitions;              /* partitionDistribution: "Even" 1, "Any" 0 */
+};
+
 /* spec.workers. image and image_pull_policy are NULL when unset (the
  * operator's --worker-image, Kubernetes' default policy). The placement
  * fields (env, nodeSelector, ...) are checked here but only the operator
@@ -50,6 +83,7 @@ struct spec_resource_list {
 struct spec_workers {
 	int32_t min_replicas, max_replicas;
 	int64_t lag_threshold, activation_lag_threshold;
+	struct spec_scaling scaling;
 	char *image;
 	char *image_pull_policy;
 	struct spec_resource_list requests, limits;
@@ -131,9 +165,9 @@ struct spec_kafka {
 	struct spec_kafka_create_topic create_topic;
 };
 
-/* The workers section at spec.workers (absent: every default), with the
- * kind's rules. Frees nothing on error: the caller frees out with the rest
- * of its spec (spec_workers_free). */
+/* The workers section at spec.workers (absent: every default; scaling
+ * absent: every member SPEC_UNSET), with the kind's rules. Frees nothing on error: the caller frees
+ * out with the rest of its spec (spec_workers_free). */
 int spec_parse_workers(struct spec_ctx *c, const cJSON *spec,
                        const struct spec_workers_rules *rules, struct spec_workers *out);
 void spec_workers_free(struct spec_workers *w);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "hostport.h"
 
 int spec_fail(struct spec_ctx *c, const char *fmt, ...)
@@ -112,6 +113,78 @@ int spec_get_int(struct spec_ctx *c, const cJSON *obj, const char *name, const c
 		return spec_fail(c, "%s.%s: %.0f is out of range %lld..%lld", path, name, v, min,
 		                 max);
 	*out = (long long)v;
+	return 0;
+}
+
+int spec_get_bool(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path, int def,
+                  int *out)
+{
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
+
+	if (item == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!cJSON_IsBool(item))
+		return spec_fail(c, "%s.%s: must be true or false", path, name);
+	*out = cJSON_IsTrue(item);
+	return 0;
+}
+
+/* "24h", "90s", "500ms": ms in the largest unit that states it exactly. */
+static const char *ms_text(char *buf, size_t size, long long ms)
+{
+	if (ms != 0 && ms % 3600000 == 0)
+		snprintf(buf, size, "%lldh", ms / 3600000);
+	else if (ms != 0 && ms % 60000 == 0)
+		snprintf(buf, size, "%lldm", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(buf, size, "%llds", ms / 1000);
+	else
+		snprintf(buf, size, "%lldms", ms);
+	return buf;
+}
+
+int spec_get_duration_ms(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                         long long def, long long min_ms, long long max_ms, long long *out_ms)
+{
+	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
+	char val[32], lo[32], hi[32];
+	long long ms;
+
+	if (item == NULL) {
+		*out_ms = def;
+		return 0;
+	}
+	if (cJSON_IsNumber(item)) {
+		double v = item->valuedouble;
+
+		if (v != floor(v))
+			return spec_fail(c, "%s.%s: %g is not a whole number of seconds", path,
+			                 name, v);
+		/* Checked as a double: 1e300 fits no long long. */
+		if (v * 1000.0 < (double)min_ms || v * 1000.0 > (double)max_ms)
+			return spec_fail(c, "%s.%s: %gs is out of range %s..%s", path, name, v,
+			                 ms_text(lo, sizeof(lo), min_ms),
+			                 ms_text(hi, sizeof(hi), max_ms));
+		ms = (long long)v * 1000;
+	} else if (cJSON_IsString(item)) {
+		if (config_parse_duration_ms(item->valuestring, &ms) != 0)
+			return spec_fail(c,
+			                 "%s.%s: \"%.64s\" is not a duration (such as 30s, 500ms, "
+			                 "2m, 1h, 1m30s) or a number of seconds",
+			                 path, name, item->valuestring);
+	} else {
+		return spec_fail(c,
+		                 "%s.%s: must be a duration (such as \"30s\") or a number of "
+		                 "seconds",
+		                 path, name);
+	}
+	if (ms < min_ms || ms > max_ms)
+		return spec_fail(c, "%s.%s: %s is out of range %s..%s", path, name,
+		                 ms_text(val, sizeof(val), ms), ms_text(lo, sizeof(lo), min_ms),
+		                 ms_text(hi, sizeof(hi), max_ms));
+	*out_ms = ms;
 	return 0;
 }
 

@@ -57,6 +57,15 @@ int spec_get_string(struct spec_ctx *c, const cJSON *obj, const char *name, cons
 /* *out: the integer at obj.name (obj may be NULL) in min..max, or def. */
 int spec_get_int(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
                  long long def, long long min, long long max, long long *out);
+/* *out: the boolean at obj.name (obj may be NULL), or def when absent. */
+int spec_get_bool(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path, int def,
+                  int *out);
+/* *out_ms: the duration at obj.name (obj may be NULL) in min_ms..max_ms, or
+ * def when absent. A string in lib/config's syntax ("30s", "500ms", "1m30s",
+ * "0"; config_parse_duration_ms) or an integer number of seconds (as KEDA
+ * writes pollingInterval: 30). */
+int spec_get_duration_ms(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
+                         long long def, long long min_ms, long long max_ms, long long *out_ms);
 /* A Secret reference {name, key} at obj.name into *ref_name and *ref_key,
  * which stay NULL when it is absent and optional; why follows "required"
  * in the message. */

@@ -68,6 +68,28 @@ static int parse_field(const char *s, int32_t *partition)
 	return -1;
 }
 
+/* A member's work field "m.<member>.events" or "m.<member>.busy_ms":
+ * W_EVENTS or W_BUSY, or -1 for another field. */
+enum { W_EVENTS, W_BUSY };
+static const char *const work_names[2] = {"events", "busy_ms"};
+
+static int parse_work_field(const char *s)
+{
+	size_t len;
+
+	if (s[0] != 'm' || s[1] != '.')
+		return -1;
+	len = strlen(s + 2);
+	for (int w = W_EVENTS; w <= W_BUSY; w++) {
+		size_t sl = strlen(work_names[w]);
+		/* at least one byte of member, then '.', then the name */
+		if (len >= sl + 2 && len - sl - 1 <= TW_PROGRESS_MEMBER_MAX &&
+		    s[2 + len - sl - 1] == '.' && strcmp(s + 2 + len - sl, work_names[w]) == 0)
+			return w;
+	}
+	return -1;
+}
+
 static int parse_i64(const char *s, int64_t *out)
 {
 	char *end;
@@ -115,15 +137,26 @@ int tw_progress_sum(const char *const *fields, const char *const *values, size_t
 	for (size_t i = 0; i < n; i++) {
 		int32_t p;
 		int f = parse_field(fields[i], &p);
+		int w = f < 0 ? parse_work_field(fields[i]) : -1;
 		int64_t v;
 
-		if (f < 0)
+		if (f < 0 && w < 0)
 			continue;
 		if (parse_i64(values[i], &v) < 0) {
 			snprintf(errbuf, errbuf_size, "%s: \"%.40s\" is not an integer", fields[i],
 			         values[i] != NULL ? values[i] : "");
 			free(seen);
+			zero(out);
 			return -1;
+		}
+		if (w == W_EVENTS) {
+			add_sat(&out->work_events, v);
+			continue;
+		}
+		if (w == W_BUSY) {
+			add_sat(&out->work_busy_ms, v);
+			out->work_members++;
+			continue;
 		}
 		if (!(seen[p / 64] & (UINT64_C(1) << (p % 64)))) {
 			seen[p / 64] |= UINT64_C(1) << (p % 64);
@@ -258,8 +291,30 @@ int tw_progress_write(redisContext *c, const char *ns, const char *name, const i
                       const struct tw_progress_part *parts, size_t n, char *errbuf,
                       size_t errbuf_size)
 {
+	return tw_progress_write_work(c, ns, name, partitions, parts, n, NULL, errbuf, errbuf_size);
+}
+
+/* "m.<member>.<what>" into buf (TW_PROGRESS_MEMBER_MAX + 16 bytes); -1 when
+ * the member is empty or too long. */
+static int work_field(char *buf, size_t size, const char *member, const char *what)
+{
+	size_t len = member != NULL ? strlen(member) : 0;
+	int n;
+
+	if (len == 0 || len > TW_PROGRESS_MEMBER_MAX)
+		return -1;
+	n = snprintf(buf, size, "m.%s.%s", member, what);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int tw_progress_write_work(redisContext *c, const char *ns, const char *name,
+                           const int32_t *partitions, const struct tw_progress_part *parts,
+                           size_t n, const struct tw_progress_work *work, char *errbuf,
+                           size_t errbuf_size)
+{
 	char key[TW_PROGRESS_KEY_MAX];
-	size_t argc = 2, max = 2 + 2 * F_COUNT * n;
+	char wf[2][TW_PROGRESS_MEMBER_MAX + 16], wv[2][32];
+	size_t argc = 2, max = 2 + 2 * F_COUNT * n + 4;
 	const char **argv;
 	char *text; /* 2 * F_COUNT strings of 32 bytes per partition */
 	redisReply *r;
@@ -269,10 +324,15 @@ int tw_progress_write(redisContext *c, const char *ns, const char *name, const i
 		snprintf(errbuf, errbuf_size, "no namespace or name, or too long");
 		return -1;
 	}
-	if (n == 0)
+	if (work != NULL && (work_field(wf[0], sizeof(wf[0]), work->member, "events") < 0 ||
+	                     work_field(wf[1], sizeof(wf[1]), work->member, "busy_ms") < 0)) {
+		snprintf(errbuf, errbuf_size, "member name empty or too long");
+		return -1;
+	}
+	if (n == 0 && work == NULL)
 		return 0;
 	argv = calloc(max, sizeof(*argv));
-	text = malloc(n * 2 * F_COUNT * 32);
+	text = malloc((n > 0 ? n : 1) * 2 * F_COUNT * 32);
 	if (argv == NULL || text == NULL) {
 		free(argv);
 		free(text);
@@ -297,12 +357,42 @@ int tw_progress_write(redisContext *c, const char *ns, const char *name, const i
 			argv[argc++] = fval;
 		}
 	}
+	if (work != NULL) {
+		snprintf(wv[0], sizeof(wv[0]), "%" PRId64, work->events);
+		snprintf(wv[1], sizeof(wv[1]), "%" PRId64, work->busy_ms);
+		for (int w = 0; w < 2; w++) {
+			argv[argc++] = wf[w];
+			argv[argc++] = wv[w];
+		}
+	}
 	r = redisCommandArgv(c, (int)argc, argv, NULL);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		rc = reply_error(c, r, "HSET", errbuf, errbuf_size);
 	freeReplyObject(r);
 	free(argv);
 	free(text);
+	return rc;
+}
+
+int tw_progress_forget_member(redisContext *c, const char *ns, const char *name, const char *member,
+                              char *errbuf, size_t errbuf_size)
+{
+	char key[TW_PROGRESS_KEY_MAX];
+	char wf[2][TW_PROGRESS_MEMBER_MAX + 16];
+	const char *argv[4] = {"HDEL", key, wf[0], wf[1]};
+	redisReply *r;
+	int rc = 0;
+
+	if (tw_progress_key(ns, name, key, sizeof(key)) < 0 ||
+	    work_field(wf[0], sizeof(wf[0]), member, "events") < 0 ||
+	    work_field(wf[1], sizeof(wf[1]), member, "busy_ms") < 0) {
+		snprintf(errbuf, errbuf_size, "no namespace, name or member, or too long");
+		return -1;
+	}
+	r = redisCommandArgv(c, 4, argv, NULL);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+		rc = reply_error(c, r, "HDEL", errbuf, errbuf_size);
+	freeReplyObject(r);
 	return rc;
 }
 

@@ -87,21 +87,6 @@ static int get_duration(struct spec_ctx *c, const cJSON *obj, const char *name, 
 	return 0;
 }
 
-static int get_bool(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
-                    int def, int *out)
-{
-	const cJSON *item = obj != NULL ? spec_member(obj, name) : NULL;
-
-	if (item == NULL) {
-		*out = def;
-		return 0;
-	}
-	if (!cJSON_IsBool(item))
-		return spec_fail(c, "%s.%s: must be true or false", path, name);
-	*out = cJSON_IsTrue(item);
-	return 0;
-}
-
 /*
  * Copies the list of strings at obj.name into out[0..*n): at most max
  * entries (out must hold max pointers, or *alloc_out is allocated when
@@ -389,7 +374,7 @@ static int parse_dedupe(struct spec_ctx *c, const cJSON *spec, struct tw_spec *o
 
 	if ((rc = spec_get_object(c, spec, "dedupe", "spec", 0, &d)) < 0 ||
 	    (d != NULL && (rc = spec_check_fields(c, d, p, fields)) < 0) ||
-	    (rc = get_bool(c, d, "enabled", p, 1, &out->dedupe.enabled)) < 0 ||
+	    (rc = spec_get_bool(c, d, "enabled", p, 1, &out->dedupe.enabled)) < 0 ||
 	    (rc = get_duration(c, d, "horizon", p, 0,
 	                       out->window.size_ns + out->window.watermark_delay_ns,
 	                       &out->dedupe.horizon_ns, text, sizeof(text))) < 0 ||
@@ -447,8 +432,8 @@ static int parse_influxdb(struct spec_ctx *c, const cJSON *sinks, struct tw_spec
 
 	if ((rc = spec_parse_influxdb(c, sinks, extra, &out->sinks.influxdb, &s)) < 0 || s == NULL)
 		return rc;
-	if ((rc = get_bool(c, s, "raw", p, 0, &out->sinks.influxdb_raw)) < 0 ||
-	    (rc = get_bool(c, s, "windows", p, 1, &out->sinks.influxdb_windows)) < 0)
+	if ((rc = spec_get_bool(c, s, "raw", p, 0, &out->sinks.influxdb_raw)) < 0 ||
+	    (rc = spec_get_bool(c, s, "windows", p, 1, &out->sinks.influxdb_windows)) < 0)
 		return rc;
 	if (!out->sinks.influxdb_raw && !out->sinks.influxdb_windows)
 		return spec_fail(c, "%s: raw and windows are both false: nothing to write", p);

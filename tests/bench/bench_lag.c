@@ -189,6 +189,7 @@ static void bench_decide(void)
 		    .partitions = PARTITIONS,
 		    .consumed = (int64_t)i * 100,
 		    .current_replicas = cur,
+		    .ready_replicas = -1,
 		    .now_ms = INT64_C(1795410000000) + (int64_t)i * 5000,
 		};
 		cur = scale_decide(&spec, st, &o, NULL, &d);

@@ -7,7 +7,8 @@
  * one buffer, so the timed loop is parsing only (no allocation, no I/O).
  *
  *   cc -std=c11 -D_GNU_SOURCE -O2 -Iworkers tests/bench/bench_tw_parse.c \
- *      lib/contract/tw_parse.c lib/contract/tw_time.c workers/store/lineproto.c -lm -o bench_tw_parse
+ *      lib/contract/tw_parse.c lib/contract/tw_time.c workers/store/lineproto.c -lm -o
+ * bench_tw_parse
  *   ./bench_tw_parse [events]
  */
 #include <stdio.h>

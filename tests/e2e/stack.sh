@@ -593,6 +593,14 @@ init_kube_apiserver() {
 			-subj "/O=system:masters/CN=sluice-admin" 2>/dev/null
 		openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
 			-out admin.crt -days 7 2>/dev/null
+		# The aggregation layer's client: the API server proxies requests
+		# for an APIService (KEDA's external metrics) with this
+		# certificate, and the extension server trusts the user named in
+		# its X-Remote-* headers because of it.
+		openssl req -newkey rsa:2048 -nodes -keyout front-proxy-client.key \
+			-out front-proxy-client.csr -subj "/CN=front-proxy-client" 2>/dev/null
+		openssl x509 -req -in front-proxy-client.csr -CA ca.crt -CAkey ca.key \
+			-CAcreateserial -out front-proxy-client.crt -days 7 2>/dev/null
 		openssl genrsa -out sa.key 2048 2>/dev/null
 		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 		head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >admin.token
@@ -629,6 +637,13 @@ start_kube_apiserver() {
 		--service-account-issuer="https://127.0.0.1:$KUBE_APISERVER_PORT" \
 		--service-account-key-file="$d/sa.pub" \
 		--service-account-signing-key-file="$d/sa.key" \
+		--requestheader-client-ca-file="$d/ca.crt" \
+		--requestheader-allowed-names=front-proxy-client \
+		--requestheader-username-headers=X-Remote-User \
+		--requestheader-group-headers=X-Remote-Group \
+		--requestheader-extra-headers-prefix=X-Remote-Extra- \
+		--proxy-client-cert-file="$d/front-proxy-client.crt" \
+		--proxy-client-key-file="$d/front-proxy-client.key" \
 		--profiling=false --v=1
 }
 

@@ -113,10 +113,11 @@ def test_samples_apply_and_list_with_printer_columns(stack, ns):
     out = kubectl(stack, "get", "vj,tw", "-n", ns).stdout
     lines = out.splitlines()
     vj_header = next(l for l in lines if l.startswith("NAME") and "PROGRESS" in l)
-    assert vj_header.split() == ["NAME", "PHASE", "PROGRESS", "LAG", "REPLICAS", "AGE"]
-    tw_header = next(l for l in lines if l.startswith("NAME") and "WINDOWS" in l)
-    assert tw_header.split() == ["NAME", "PHASE", "LAG", "REPLICAS", "WINDOWS", "WATERMARK",
+    assert vj_header.split() == ["NAME", "PHASE", "PROGRESS", "LAG", "REPLICAS", "DESIRED",
                                  "AGE"]
+    tw_header = next(l for l in lines if l.startswith("NAME") and "WINDOWS" in l)
+    assert tw_header.split() == ["NAME", "PHASE", "LAG", "REPLICAS", "DESIRED", "WINDOWS",
+                                 "WATERMARK", "AGE"]
     assert "videojob.sluice.dev/demo" in out
     assert "telemetrywindow.sluice.dev/sensors" in out
 
@@ -126,12 +127,12 @@ def test_samples_apply_and_list_with_printer_columns(stack, ns):
 
     # -o wide adds the priority-1 columns.
     wide = kubectl(stack, "get", "vj", "-n", ns, "-o", "wide").stdout.splitlines()
-    assert wide[0].split() == ["NAME", "PHASE", "PROGRESS", "LAG", "REPLICAS", "DONE",
-                               "SEGMENTS", "CODEC", "SOURCE", "AGE"]
+    assert wide[0].split() == ["NAME", "PHASE", "PROGRESS", "LAG", "REPLICAS", "DESIRED",
+                               "DONE", "SEGMENTS", "CODEC", "SOURCE", "SCALING", "AGE"]
     assert "file:///media/in/big-buck-bunny.mp4" in wide[1] and "libx264" in wide[1]
     wide = kubectl(stack, "get", "tw", "-n", ns, "-o", "wide").stdout.splitlines()
-    assert wide[0].split() == ["NAME", "PHASE", "LAG", "REPLICAS", "WINDOWS", "WATERMARK",
-                               "TOPIC", "SIZE", "EVENTS", "AGE"]
+    assert wide[0].split() == ["NAME", "PHASE", "LAG", "REPLICAS", "DESIRED", "WINDOWS",
+                               "WATERMARK", "TOPIC", "SIZE", "EVENTS", "SCALING", "AGE"]
     assert "telemetry" in wide[1] and "30s" in wide[1]
 
 
@@ -320,7 +321,43 @@ INVALID = [
      "must be longer than 0s"),
     ("negative retention", tw("x", retention={"maxRowsPerKey": -1}),
      "spec.retention.maxRowsPerKey", "greater than or equal to 0"),
+    # spec.workers.scaling: lib/contract/spec_common.c refuses the same (test_spec_common.c).
+    ("pollingInterval 0", tw("x", workers={"scaling": {"pollingInterval": "0s"}}),
+     "spec.workers.scaling.pollingInterval", "must be more than 0"),
+    ("pollingInterval 0 seconds", vj("x", workers={"scaling": {"pollingInterval": 0}}),
+     "spec.workers.scaling.pollingInterval", "must be more than 0"),
+    ("cooldownPeriod not a duration", tw("x", workers={"scaling": {"cooldownPeriod": "5 min"}}),
+     "spec.workers.scaling.cooldownPeriod", "should match"),
+    ("stabilizationWindow over 24h", vj("x", workers={"scaling": {"stabilizationWindow": "25h"}}),
+     "spec.workers.scaling.stabilizationWindow", "must be 0 to 24h"),
+    ("idle consumers with lag limit",
+     tw("x", workers={"scaling": {"allowIdleConsumers": True, "limitToPartitionsWithLag": True}}),
+     "spec.workers.scaling.limitToPartitionsWithLag", "cannot be true with allowIdleConsumers"),
+    ("idle consumers with Even",
+     vj("x", workers={"scaling": {"allowIdleConsumers": True, "partitionDistribution": "Even"}}),
+     "spec.workers.scaling.partitionDistribution", "cannot be used with allowIdleConsumers"),
+    ("fallback without replicas", tw("x", workers={"scaling": {"fallback": {"failureThreshold": 2}}}),
+     "spec.workers.scaling.fallback.replicas", "Required value"),
+    ("targetUtilization 101", tw("x", workers={"scaling": {"targetUtilization": 101}}),
+     "spec.workers.scaling.targetUtilization", "less than or equal to 100"),
+    ("unknown partitionDistribution", vj("x", workers={"scaling": {"partitionDistribution": "Odd"}}),
+     "spec.workers.scaling.partitionDistribution", 'Unsupported value: "Odd"'),
 ]
+
+
+def test_scaling_settings_stored_as_written(stack, ns):
+    """spec.workers.scaling has no defaults (unset: the operator's flags); durations are
+    strings or whole seconds, as KEDA writes them."""
+    scaling = {"pollingInterval": 30, "stabilizationWindow": "2m", "cooldownPeriod": "0",
+               "trendWindow": "1m30s", "scaleUpInterval": "500ms", "persistentLagAfter": 45,
+               "fallback": {"replicas": 50, "failureThreshold": 5},
+               "allowIdleConsumers": False, "limitToPartitionsWithLag": True,
+               "excludePersistentLag": True, "targetDrainSeconds": 120,
+               "targetUtilization": 70, "partitionDistribution": "Even"}
+    apply(stack, ns, tw("scaled", workers={"maxReplicas": 4, "scaling": scaling}))
+    assert get(stack, ns, "tw", "scaled")["spec"]["workers"]["scaling"] == scaling
+    apply(stack, ns, vj("scaled", workers={"scaling": {}}))
+    assert get(stack, ns, "vj", "scaled")["spec"]["workers"]["scaling"] == {}
 
 
 @pytest.mark.parametrize("what,obj,field,words", INVALID, ids=[c[0] for c in INVALID])
@@ -403,14 +440,15 @@ def test_status_subresource_moves_the_columns(stack, ns):
     apply(stack, ns, vj("job"))
     before = get(stack, ns, "vj", "job")
     status_patch(stack, ns, "vj", "job", {
-        "phase": "Processing", "progress": "42%", "lag": 7, "replicas": 3,
+        "phase": "Processing", "progress": "42%", "lag": 7, "replicas": 3, "desiredReplicas": 4,
         "segmentsTotal": 50, "segmentsDone": 21, "observedGeneration": 1,
         "startTime": "2026-01-01T00:00:00Z",
         "conditions": [{"type": "Progressing", "status": "True", "reason": "SegmentsRunning",
                         "message": "21 of 50 segments done", "observedGeneration": 1,
                         "lastTransitionTime": "2026-01-01T00:00:00Z"}]})
     r = row(stack, ns, "vj", "job")
-    assert (r["PHASE"], r["PROGRESS"], r["LAG"], r["REPLICAS"]) == ("Processing", "42%", "7", "3")
+    assert (r["PHASE"], r["PROGRESS"], r["LAG"], r["REPLICAS"], r["DESIRED"]) == \
+        ("Processing", "42%", "7", "3", "4")
     after = get(stack, ns, "vj", "job")
     # A status write does not bump generation: only spec changes do.
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
@@ -436,11 +474,12 @@ def test_status_subresource_moves_the_columns(stack, ns):
 
     apply(stack, ns, tw("stream"))
     status_patch(stack, ns, "tw", "stream", {
-        "phase": "Running", "lag": 1234, "replicas": 2, "windowsEmitted": 17,
+        "phase": "Running", "lag": 1234, "replicas": 2, "desiredReplicas": 3, "windowsEmitted": 17,
         "eventsProcessed": 100000, "duplicates": 5, "late": 2, "malformed": 1,
         "lastWatermark": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))})
     r = row(stack, ns, "tw", "stream")
-    assert (r["PHASE"], r["LAG"], r["REPLICAS"], r["WINDOWS"]) == ("Running", "1234", "2", "17")
+    assert (r["PHASE"], r["LAG"], r["REPLICAS"], r["DESIRED"], r["WINDOWS"]) == \
+        ("Running", "1234", "2", "3", "17")
     assert r["WATERMARK"].startswith("2m")  # a date column: shown as its age, "2m" or "2m1s"
 
 

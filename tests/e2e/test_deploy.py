@@ -216,6 +216,11 @@ def test_helm_template_defaults(helm_offline):
     assert env["SLUICE_LEASE_DURATION"] == "15s"
     assert env["SLUICE_RENEW_DEADLINE"] == "10s"
     assert env["SLUICE_RETRY_PERIOD"] == "2s"
+    # autoscaling.*: the operator's defaults for spec.workers.scaling (docs/autoscaling.md).
+    assert (env["SLUICE_POLLING_INTERVAL"], env["SLUICE_STABILIZATION_WINDOW"],
+            env["SLUICE_COOLDOWN_PERIOD"], env["SLUICE_TREND_WINDOW"],
+            env["SLUICE_FALLBACK_REPLICAS"], env["SLUICE_FALLBACK_FAILURE_THRESHOLD"]) == \
+        ("5s", "5m", "5m", "60s", "-1", "3")
     assert env["SLUICE_WORKER_IMAGE"] == "localhost/sluice-worker:0.1.0"
     # Inside a pod with a network of its own the endpoint must answer the
     # kubelet's probes and Prometheus on the pod's IP (the test node has no pod

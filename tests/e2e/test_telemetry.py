@@ -545,7 +545,7 @@ def test_sink_outages_lose_no_result(stack, workers, tmp_path, unique):
     table = f"tw_outage_{unique}"
     spec = write_spec(tmp_path, stack, name, topic, table=table, idle="3s", values=("temp",),
                       redis_sink=True, influx_sink=True)
-    w = workers(stack, spec, "--unhealthy-after", "4s", "--buffer-rows", "40")
+    w = workers(stack, spec, "--unhealthy-after", "4s", "--buffer-rows", "12")
     w.wait_ready()
 
     # Events in real time, four keys every 50 ms, for as long as the outages
@@ -575,7 +575,6 @@ def test_sink_outages_lose_no_result(stack, workers, tmp_path, unique):
         for server, sink in (("postgres", "postgres"), ("redis", "redis"),
                              ("influxdb", "influxdb")):
             stack_sh(stack, "stop", server)
-            down = time.monotonic()
             if server == "redis":
                 # Windows starting after this event time close, and are
                 # written, only once Redis is really down.
@@ -585,7 +584,10 @@ def test_sink_outages_lose_no_result(stack, workers, tmp_path, unique):
                 w.get("/healthz")), 20, f"/healthz to fail while {server} is down")
             assert sink in body
             assert w.metrics()[f'sluice_tw_sink_up{{sink="{sink}"}}'] == 0
-            wait_for(lambda: time.monotonic() - down >= 20, 30, "a 20 s outage", interval=0.5)
+            # The outage lasts until the rows held for the sink fill the
+            # buffer and consumption pauses: the back-pressure path.
+            wait_for(lambda: w.metrics().get("sluice_tw_paused") == 1, 60,
+                     f"consumption to pause while {server} is down", interval=0.2)
             stack_sh(stack, "start", server)
             wait_for(lambda: w.get("/healthz")[0] == 200, 30, f"/healthz after {server} is back")
     finally:

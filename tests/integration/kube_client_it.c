@@ -25,6 +25,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -102,12 +104,6 @@ static void expect_rc(int rc, int want, const struct kube_error *e, const char *
 		fail_msg("%s: got %d (%s) want %d (%s): %s", what, rc, kube_strerror(rc), want,
 		         kube_strerror(want), kube_error_format(e, buf, sizeof(buf)));
 	}
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 static struct kube_ref ref_of(const char *group, const char *version, const char *resource,
@@ -595,7 +591,7 @@ static void apply_widget_crd(void)
 		cJSON_Delete(out);
 		if (ok)
 			return;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 	fail_msg("CRD widgets.e2e.sluice.dev not Established after 30 s");
 }
@@ -615,7 +611,7 @@ static void test_crd_status_subresource(void **state)
 	for (int i = 0; i < 50 && rc == KUBE_ENOTFOUND; i++) {
 		rc = kube_client_create(it.tok, &widgets, body, &out, &e);
 		if (rc == KUBE_ENOTFOUND)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
 	expect_rc(rc, 0, &e, "create widget");
 	/* Defaulted by the schema. */
@@ -705,7 +701,7 @@ static void wait_until(int (*pred)(const char *), const char *arg, int seconds, 
 	while (clock_mono_s() < end) {
 		if (pred(arg))
 			return;
-		sleep_ms(200);
+		it_sleep_ms(200);
 	}
 	fail_msg("timed out after %d s waiting for %s", seconds, what);
 }
@@ -956,7 +952,7 @@ struct stopper {
 static void *stop_later(void *arg)
 {
 	struct stopper *s = arg;
-	sleep_ms(s->ms);
+	it_sleep_ms(s->ms);
 	atomic_store(s->flag, 1);
 	return NULL;
 }
@@ -1010,7 +1006,7 @@ static void test_watch_bookmark(void **state)
 		struct kube_ref one = ref_of(NULL, "v1", "configmaps", it.ns, NULL);
 		expect_rc(kube_client_create(it.cert, &one, cm, NULL, &e), 0, &e, "create bm-N");
 		cJSON_Delete(cm);
-		sleep_ms(300);
+		it_sleep_ms(300);
 	}
 	pthread_join(t, NULL);
 	expect_rc(j.rc, 0, &j.err, "bookmark watch");

@@ -27,6 +27,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,23 +57,6 @@ struct candidate {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
-#define WAIT_FOR(pred, seconds, what)                                                              \
-	do {                                                                                       \
-		double until_ = clock_mono_s() + (seconds);                                               \
-		while (!(pred)) {                                                                  \
-			if (clock_mono_s() > until_)                                                      \
-				fail_msg("timed out after %.1fs waiting for %s",                   \
-				         (double)(seconds), what);                                 \
-			sleep_ms(10);                                                              \
-		}                                                                                  \
-	} while (0)
 
 static void on_started(void *arg)
 {
@@ -284,9 +269,9 @@ static void test_one_leader_then_release(void **state)
 	delete_lease();
 	start(&a, "cand-a");
 	start(&b, "cand-b");
-	WAIT_FOR(leader_is_leader(a.l) || leader_is_leader(b.l), 5.0, "a leader");
+	IT_WAIT_FOR(leader_is_leader(a.l) || leader_is_leader(b.l), 5.0, "a leader");
 	/* For three lease durations (many renewals), never two, never none. */
-	for (double until = clock_mono_s() + 3.0; clock_mono_s() < until; sleep_ms(20)) {
+	for (double until = clock_mono_s() + 3.0; clock_mono_s() < until; it_sleep_ms(20)) {
 		int n = leader_is_leader(a.l) + leader_is_leader(b.l);
 		assert_int_equal(n, 1);
 	}
@@ -309,7 +294,7 @@ static void test_one_leader_then_release(void **state)
 	double t0 = clock_mono_s();
 	stop(lead);
 	assert_int_equal(atomic_load(&lead->stopped), 1);
-	WAIT_FOR(leader_is_leader(other->l), 3.0, "takeover after release");
+	IT_WAIT_FOR(leader_is_leader(other->l), 3.0, "takeover after release");
 	double took = clock_mono_s() - t0;
 	fprintf(stderr, "leader_it: takeover after release in %.0f ms (retry %d ms)\n", took * 1000,
 	        RETRY_MS);
@@ -334,18 +319,18 @@ static void test_step_down_when_taken(void **state)
 	struct candidate a = {0};
 	delete_lease();
 	start(&a, "cand-a");
-	WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads");
+	IT_WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads");
 	double t0 = clock_mono_s();
 	force_holder("intruder", 3);
-	WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a steps down");
+	IT_WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a steps down");
 	fprintf(stderr, "leader_it: stepped down %.0f ms after the takeover\n",
 	        (clock_mono_s() - t0) * 1000);
 	assert_false(leader_is_leader(a.l));
 	/* The intruder never renews: 3 s after a last saw it change, a takes
 	 * the lease back, and not before. */
-	sleep_ms(2000);
+	it_sleep_ms(2000);
 	assert_false(leader_is_leader(a.l));
-	WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads again after the intruder's lease expired");
+	IT_WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads again after the intruder's lease expired");
 	assert_int_equal(atomic_load(&a.started), 2);
 	struct leader_record rec;
 	assert_int_equal(read_lease(&rec), 0);
@@ -362,15 +347,15 @@ static void test_step_down_when_renewals_fail(void **state)
 	struct candidate a = {0};
 	delete_lease();
 	start(&a, "cand-a");
-	WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads");
+	IT_WAIT_FOR(leader_is_leader(a.l), 3.0, "a leads");
 	freeze_lease(LEASE, 1);
 	/* Policies reach admission within a second or so: probe until ours
 	 * refuses an update. */
-	WAIT_FOR(lease_update_refused(), 10.0, "the admission policy to take effect");
+	IT_WAIT_FOR(lease_update_refused(), 10.0, "the admission policy to take effect");
 	double t0 = clock_mono_s();
-	WAIT_FOR(!leader_is_leader(a.l), 3.0, "a no longer leader");
+	IT_WAIT_FOR(!leader_is_leader(a.l), 3.0, "a no longer leader");
 	double lost = clock_mono_s() - t0;
-	WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a's on_stopped_leading");
+	IT_WAIT_FOR(atomic_load(&a.stopped) == 1, 3.0, "a's on_stopped_leading");
 	fprintf(stderr,
 	        "leader_it: renewals refused: not leader after %.0f ms, told after %.0f ms "
 	        "(renew deadline 2000 ms)\n",
@@ -383,7 +368,7 @@ static void test_step_down_when_renewals_fail(void **state)
 	assert_string_equal(rec.holder, "cand-a"); /* still on record, but a has stopped */
 	freeze_lease(LEASE, 0);
 	/* Once writes go through again, a renews (it is still the holder). */
-	WAIT_FOR(leader_is_leader(a.l), 10.0, "a leads again after the policy is gone");
+	IT_WAIT_FOR(leader_is_leader(a.l), 10.0, "a leads again after the policy is gone");
 	stop(&a);
 }
 
@@ -404,14 +389,14 @@ static void test_free_and_held(void **state)
 	cJSON_Delete(o);
 	struct candidate a = {0};
 	start(&a, "cand-a");
-	WAIT_FOR(leader_is_leader(a.l), 3.0, "a takes the empty lease");
+	IT_WAIT_FOR(leader_is_leader(a.l), 3.0, "a takes the empty lease");
 	stop(&a);
 
 	/* "keeper" renews every 0.5 s with a 3 s lease: b waits for 4 s. */
 	force_holder("keeper", 3);
 	struct candidate b = {0};
 	start(&b, "cand-b");
-	for (double until = clock_mono_s() + 4.0; clock_mono_s() < until; sleep_ms(500)) {
+	for (double until = clock_mono_s() + 4.0; clock_mono_s() < until; it_sleep_ms(500)) {
 		force_holder("keeper", 3);
 		assert_false(leader_is_leader(b.l));
 	}

@@ -19,6 +19,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,49 +41,10 @@
 static const char *dsn, *ca, *other_ca;
 static char table[64];
 
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0')
-		fail_msg("%s is not set: source build/stack.env (make integration does)", name);
-	return v;
-}
-
-/* A stack made before this test's servers had the set-up (its env file
- * lacks the variable) skips the test: `stack.sh down && up` makes one. */
-static const char *env_or_skip(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0') {
-		print_message("skipped: %s is not set (a stack older than this test: down and up "
-		              "again)\n",
-		              name);
-		skip();
-	}
-	return v;
-}
-
-/* A file's content (the caller frees it). */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = malloc(65536);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, 65535, f);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	dsn = env("PG_DSN");
+	dsn = it_env("PG_DSN");
 	snprintf(table, sizeof(table), "twtls_%ld_%ld", (long)getpid(), (long)time(NULL));
 	return 0;
 }
@@ -89,8 +52,8 @@ static int setup(void **state)
 /* Every test first: the stack's CAs, or skip. */
 static void need_ca(void)
 {
-	ca = env_or_skip("PG_CA_PEM");
-	other_ca = env_or_skip("PG_OTHER_CA_PEM");
+	ca = it_env("PG_CA_PEM");
+	other_ca = it_env("PG_OTHER_CA_PEM");
 }
 
 static int teardown(void **state)
@@ -198,8 +161,8 @@ static void test_sink_verify_full(void **state)
 
 	(void)state;
 	need_ca();
-	pem = slurp(ca);
-	other = slurp(other_ca);
+	pem = it_slurp(ca);
+	other = it_slurp(other_ca);
 	assert_int_equal(secret_env_name("pg", "dsn", dsn_var, sizeof(dsn_var)), 0);
 	assert_int_equal(secret_env_name("pg-ca", "ca.crt", ca_var, sizeof(ca_var)), 0);
 	setenv(dsn_var, dsn, 1);

@@ -21,6 +21,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +42,6 @@
 static const char *dsn, *ca, *other_ca;
 static char table[64], job[64], tmpdir[128];
 
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0')
-		fail_msg("%s is not set: source build/stack.env (make integration does)", name);
-	return v;
-}
-
 static void need_ca(void)
 {
 	ca = getenv("PG_CA_PEM");
@@ -58,20 +51,6 @@ static void need_ca(void)
 		              "TLS: down and up again)\n");
 		skip();
 	}
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = malloc(65536);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, 65535, f);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
 }
 
 /* Files in tmpdir (the CA files go there: TMPDIR). */
@@ -91,7 +70,7 @@ static int files_left(void)
 static int setup(void **state)
 {
 	(void)state;
-	dsn = env("PG_DSN");
+	dsn = it_env("PG_DSN");
 	snprintf(table, sizeof(table), "vjtls_%ld_%ld", (long)getpid(), (long)time(NULL));
 	snprintf(job, sizeof(job), "vjtls-%ld-%ld", (long)getpid(), (long)time(NULL));
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pg_tls_vj_it.XXXXXX");
@@ -139,8 +118,8 @@ static void test_connect_ca_pem(void **state)
 
 	(void)state;
 	need_ca();
-	pem = slurp(ca);
-	other = slurp(other_ca);
+	pem = it_slurp(ca);
+	other = it_slurp(other_ca);
 	c = pg_connect_ca_pem(dsn, pem, "pg_tls_vj_it", 5, 0, &failure, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("verify-full with the stack's CA: %s", err);
@@ -197,8 +176,8 @@ static void test_video_db_verify_full(void **state)
 
 	(void)state;
 	need_ca();
-	pem = slurp(ca);
-	other = slurp(other_ca);
+	pem = it_slurp(ca);
+	other = it_slurp(other_ca);
 	assert_int_equal(secret_env_name("pg", "dsn", dsn_var, sizeof(dsn_var)), 0);
 	assert_int_equal(secret_env_name("pg-ca", "ca.crt", ca_var, sizeof(ca_var)), 0);
 	setenv(dsn_var, dsn, 1);
@@ -236,8 +215,8 @@ static void test_export_verify_full(void **state)
 
 	(void)state;
 	need_ca();
-	pem = slurp(ca);
-	other = slurp(other_ca);
+	pem = it_slurp(ca);
+	other = it_slurp(other_ca);
 	/* The table as the sink makes it, the columns the exporter reads. */
 	c = PQconnectdb(dsn);
 	snprintf(sql, sizeof(sql),
@@ -273,7 +252,7 @@ static void test_export_verify_full(void **state)
 
 	setenv(ca_var, pem, 1);
 	assert_int_equal(export_run(&o), 0);
-	csv = slurp(out);
+	csv = it_slurp(out);
 	assert_non_null(strstr(csv, "h1,2027-01-15T08:00:00.000Z"));
 	free(csv);
 	unlink(out);

@@ -19,6 +19,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,34 +46,10 @@
 static const char *addr, *user, *password;
 static char run[32];
 
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0')
-		fail_msg("%s is not set: source build/stack.env (make integration does)", name);
-	return v;
-}
-
-/* A stack made before this test's servers had the set-up (its env file
- * lacks the variable) skips the test: `stack.sh down && up` makes one. */
-static const char *env_or_skip(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0') {
-		print_message("skipped: %s is not set (a stack older than this test: down and up "
-		              "again)\n",
-		              name);
-		skip();
-	}
-	return v;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	addr = env("REDIS_ADDR");
+	addr = it_env("REDIS_ADDR");
 	snprintf(run, sizeof(run), "ra-%ld-%ld", (long)getpid(), (long)time(NULL));
 	return 0;
 }
@@ -79,8 +57,8 @@ static int setup(void **state)
 /* Every test first: the ACL user, or skip. */
 static void need_user(void)
 {
-	user = env_or_skip("REDIS_AUTH_USER");
-	password = env_or_skip("REDIS_AUTH_PASSWORD");
+	user = it_env("REDIS_AUTH_USER");
+	password = it_env("REDIS_AUTH_PASSWORD");
 }
 
 /* Who Redis says c is. */

@@ -34,6 +34,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -91,25 +93,6 @@ static void expect_rc(int rc, int want, const struct kube_error *e, const char *
 		         kube_error_format(e, buf, sizeof(buf)));
 	}
 }
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* Polls pred until true or seconds pass; fails naming what. */
-#define WAIT_FOR(pred, seconds, what)                                                              \
-	do {                                                                                       \
-		double until_ = clock_mono_s() + (seconds);                                               \
-		while (!(pred)) {                                                                  \
-			if (clock_mono_s() > until_)                                                      \
-				fail_msg("timed out after %ds waiting for %s", (int)(seconds),     \
-				         what);                                                    \
-			sleep_ms(20);                                                              \
-		}                                                                                  \
-	} while (0)
 
 static struct kube_client *client_to(const char *server)
 {
@@ -619,7 +602,7 @@ static void test_list_then_watch(void **state)
 	}
 	create_cm("lw-other", "someone-else", "0"); /* outside the selector */
 	run = start(it.direct, label, NULL, NULL);
-	WAIT_FOR(reflector_synced(run->r), 10, "the first list");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list");
 	assert_int_equal(reflector_store_len(reflector_get_store(run->r)), 5);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(heard(&run->rec, "added %s/lw-%d v=0", it.ns, i), 1);
@@ -629,9 +612,9 @@ static void test_list_then_watch(void **state)
 	update_cm("lw-0", "2");
 	delete_cm("lw-1");
 	update_cm("lw-other", "9"); /* not ours: never heard */
-	WAIT_FOR(heard(&run->rec, "deleted %s/lw-1 v=0", it.ns) == 1, 10, "the delete");
-	WAIT_FOR(heard(&run->rec, "added %s/lw-new v=1", it.ns) == 1, 10, "the add");
-	WAIT_FOR(heard(&run->rec, "updated %s/lw-0 v=2", it.ns) == 1, 10, "the update");
+	IT_WAIT_FOR(heard(&run->rec, "deleted %s/lw-1 v=0", it.ns) == 1, 10, "the delete");
+	IT_WAIT_FOR(heard(&run->rec, "added %s/lw-new v=1", it.ns) == 1, 10, "the add");
+	IT_WAIT_FOR(heard(&run->rec, "updated %s/lw-0 v=2", it.ns) == 1, 10, "the update");
 	assert_true(store_has(run, "lw-0", "2"));
 	assert_true(store_has(run, "lw-new", "1"));
 	assert_false(store_has(run, "lw-1", NULL));
@@ -667,7 +650,7 @@ static void test_rewatch_after_timeout_loses_nothing(void **state)
 	(void)state;
 	new_label(label, sizeof(label));
 	run = start(it.direct, label, short_watches, NULL);
-	WAIT_FOR(reflector_synced(run->r), 10, "the first list");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list");
 	/* Changes spread over several 1 s watches: each watch resumes from
 	 * the last version seen, so every change is heard exactly once. */
 	for (int i = 0; i < 8; i++) {
@@ -675,11 +658,11 @@ static void test_rewatch_after_timeout_loses_nothing(void **state)
 
 		snprintf(name, sizeof(name), "rw-%d", i);
 		create_cm(name, label, "x");
-		sleep_ms(400);
+		it_sleep_ms(400);
 	}
 	for (int i = 0; i < 8; i++)
-		WAIT_FOR(heard(&run->rec, "added %s/rw-%d v=x", it.ns, i) == 1, 10, "an add");
-	WAIT_FOR(stats_of(run).watches >= 4, 10, "several watches");
+		IT_WAIT_FOR(heard(&run->rec, "added %s/rw-%d v=x", it.ns, i) == 1, 10, "an add");
+	IT_WAIT_FOR(stats_of(run).watches >= 4, 10, "several watches");
 	st = stats_of(run);
 	assert_int_equal(heard_total(&run->rec), 8);
 	assert_int_equal(st.lists, 1); /* re-watched, never relisted */
@@ -705,7 +688,7 @@ static void test_bookmarks_move_the_version(void **state)
 	(void)state;
 	new_label(label, sizeof(label));
 	run = start(it.direct, label, bookmark_watches, NULL);
-	WAIT_FOR(reflector_synced(run->r), 10, "the first list");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list");
 	snprintf(rv0, sizeof(rv0), "%s", stats_of(run).resource_version);
 	/* Others' ConfigMaps change; ours do not. The server sends a BOOKMARK
 	 * before the watch's timeout, carrying a newer version. */
@@ -715,8 +698,8 @@ static void test_bookmarks_move_the_version(void **state)
 		snprintf(name, sizeof(name), "bm-%s-%d", label, i);
 		create_cm(name, "not-this-one", "0");
 	}
-	WAIT_FOR(strcmp(stats_of(run).resource_version, rv0) != 0, 15,
-	         "a bookmark with a newer version");
+	IT_WAIT_FOR(strcmp(stats_of(run).resource_version, rv0) != 0, 15,
+	            "a bookmark with a newer version");
 	assert_true(stats_of(run).bookmarks >= 1);
 	assert_int_equal(heard_total(&run->rec), 0);
 	assert_int_equal(stats_of(run).events, 0);
@@ -741,7 +724,7 @@ static void test_relist_after_410(void **state)
 	create_cm("gone-a", label, "1");
 	create_cm("gone-b", label, "1");
 	run = start(it.direct, label, resume_from_compacted, NULL);
-	WAIT_FOR(reflector_synced(run->r), 10, "the relist after 410");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the relist after 410");
 	st = stats_of(run);
 	assert_true(st.expired >= 1);
 	assert_int_equal(st.lists, 1);
@@ -751,7 +734,7 @@ static void test_relist_after_410(void **state)
 	assert_int_equal(heard(&run->rec, "added %s/gone-a v=1", it.ns), 1);
 	/* And it watches on from the list's version. */
 	update_cm("gone-a", "2");
-	WAIT_FOR(heard(&run->rec, "updated %s/gone-a v=2", it.ns) == 1, 10, "the update");
+	IT_WAIT_FOR(heard(&run->rec, "updated %s/gone-a v=2", it.ns) == 1, 10, "the update");
 	assert_string_not_equal(stats_of(run).resource_version, "1");
 	stop(run);
 	finish(run);
@@ -777,26 +760,26 @@ static void test_api_server_away_then_back(void **state)
 	create_cm("away-goes", label, "1");
 	via = client_via_relay();
 	run = start(via, label, fast_backoff, NULL);
-	WAIT_FOR(reflector_synced(run->r), 10, "the first list through the relay");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list through the relay");
 	assert_int_equal(reflector_store_len(reflector_get_store(run->r)), 2);
 
 	/* The API server goes away: the watch is cut, reconnects are refused. */
 	relay_close();
-	WAIT_FOR(stats_of(run).watch_errors >= 3, 10, "failed reconnects");
+	IT_WAIT_FOR(stats_of(run).watch_errors >= 3, 10, "failed reconnects");
 	/* Meanwhile the world moves on. */
 	create_cm("away-new", label, "2");
 	update_cm("away-stays", "2");
 	delete_cm("away-goes");
-	sleep_ms(300);
+	it_sleep_ms(300);
 	assert_true(store_has(run, "away-goes", NULL)); /* it cannot know yet */
 	errors_before = stats_of(run).watch_errors;
 
 	/* Back: the reflector re-watches from its last version and catches up
 	 * without a relist (the version is still in the watch cache). */
 	relay_open();
-	WAIT_FOR(heard(&run->rec, "deleted %s/away-goes v=1", it.ns) == 1, 10, "the delete");
-	WAIT_FOR(heard(&run->rec, "added %s/away-new v=2", it.ns) == 1, 10, "the add");
-	WAIT_FOR(heard(&run->rec, "updated %s/away-stays v=2", it.ns) == 1, 10, "the update");
+	IT_WAIT_FOR(heard(&run->rec, "deleted %s/away-goes v=1", it.ns) == 1, 10, "the delete");
+	IT_WAIT_FOR(heard(&run->rec, "added %s/away-new v=2", it.ns) == 1, 10, "the add");
+	IT_WAIT_FOR(heard(&run->rec, "updated %s/away-stays v=2", it.ns) == 1, 10, "the update");
 	assert_true(store_has(run, "away-stays", "2"));
 	assert_true(store_has(run, "away-new", "2"));
 	assert_false(store_has(run, "away-goes", NULL));
@@ -826,12 +809,12 @@ static void test_starts_while_api_server_away(void **state)
 	relay_close();
 	via = client_via_relay();
 	run = start(via, label, fast_backoff, NULL);
-	WAIT_FOR(stats_of(run).list_errors >= 2, 10, "failed lists");
+	IT_WAIT_FOR(stats_of(run).list_errors >= 2, 10, "failed lists");
 	assert_false(reflector_synced(run->r));
 	assert_int_equal(heard_total(&run->rec), 0);
 	/* The API server comes: synced. */
 	relay_open();
-	WAIT_FOR(reflector_synced(run->r), 10, "the first list once reachable");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list once reachable");
 	st = stats_of(run);
 	assert_int_equal(st.lists, 1);
 	assert_int_equal(st.relists, 0);
@@ -852,7 +835,7 @@ static void test_stop_while_backing_off(void **state)
 	relay_close();
 	via = client_via_relay();
 	run = start(via, label, NULL, NULL); /* the defaults: 800 ms doubling to 30 s */
-	WAIT_FOR(stats_of(run).list_errors >= 3, 20, "failed lists");
+	IT_WAIT_FOR(stats_of(run).list_errors >= 3, 20, "failed lists");
 	stop(run);
 	assert_true(run->stopped_in < 1.0);
 	finish(run);
@@ -872,10 +855,10 @@ static void test_handler_feeds_the_work_queue(void **state)
 	new_label(label, sizeof(label));
 	create_cm("q-a", label, "1");
 	run = start(it.direct, label, NULL, q);
-	WAIT_FOR(reflector_synced(run->r), 10, "the first list");
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list");
 	update_cm("q-a", "2");
 	update_cm("q-a", "3");
-	WAIT_FOR(heard(&run->rec, "updated %s/q-a v=3", it.ns) == 1, 10, "the updates");
+	IT_WAIT_FOR(heard(&run->rec, "updated %s/q-a v=3", it.ns) == 1, 10, "the updates");
 	/* Added by the LIST, updated twice by the watch: one key queued, and
 	 * the reconcile reads the newest state from the cache. */
 	snprintf(want, sizeof(want), "ConfigMap/%s/q-a", it.ns);
@@ -944,7 +927,7 @@ static void test_videojob_reflected_with_defaults(void **state)
 	until = clock_mono_s() + 30;
 	while ((rc = kube_client_create(it.direct, &vjs, vj, NULL, &e)) == KUBE_ENOTFOUND &&
 	       clock_mono_s() < until)
-		sleep_ms(100);
+		it_sleep_ms(100);
 	expect_rc(rc, 0, &e, "create a VideoJob");
 	cJSON_Delete(vj);
 
@@ -961,7 +944,7 @@ static void test_videojob_reflected_with_defaults(void **state)
 		fail_msg("reflector_new: %s", err);
 	run.r = r;
 	assert_int_equal(pthread_create(&run.thread, NULL, run_main, &run), 0);
-	WAIT_FOR(reflector_synced(r), 10, "the VideoJob list");
+	IT_WAIT_FOR(reflector_synced(r), 10, "the VideoJob list");
 	snprintf(key, sizeof(key), "%s/clip", it.ns);
 	assert_int_equal(reflector_store_get(reflector_get_store(r), key, &got), 0);
 	{
@@ -987,7 +970,7 @@ static void test_videojob_reflected_with_defaults(void **state)
 		          "status patch");
 		cJSON_Delete(patch);
 	}
-	WAIT_FOR(heard(&run.rec, "updated %s/clip v=-", it.ns) == 1, 10, "the status update");
+	IT_WAIT_FOR(heard(&run.rec, "updated %s/clip v=-", it.ns) == 1, 10, "the status update");
 	assert_int_equal(reflector_store_get(reflector_get_store(r), key, &got), 0);
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(
 	                        cJSON_GetObjectItemCaseSensitive(got, "status"), "phase")

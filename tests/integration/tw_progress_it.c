@@ -183,12 +183,50 @@ static void test_report_new_owner_continues(void **state)
 	assert_int_equal(tw_progress_delete(rc_, NS, name, err, sizeof(err)), 0);
 }
 
+/* Two workers' m.<pod>.* pairs go with their HSETs, sum up when read,
+ * and a clean stop removes its own pair only. */
+static void test_report_work_members(void **state)
+{
+	char name[64], err[256];
+	struct tw_report *a, *b;
+	const int32_t ids[] = {0};
+	const struct tw_progress_part parts[] = {{10, 0, 0, 0, 1, 1000}};
+	struct tw_progress p;
+
+	(void)state;
+	name_for(name, sizeof(name), 4);
+	a = tw_report_new(addr_, NS, name, err, sizeof(err));
+	b = tw_report_new(addr_, NS, name, err, sizeof(err));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(tw_report_set_member(a, "tw-telemetry-a"), 0);
+	assert_int_equal(tw_report_set_member(b, "tw-telemetry-b"), 0);
+	tw_report_set_work(a, 100000, 5000);
+	tw_report_set_work(b, 30000, 1000);
+	assert_int_equal(tw_report_write(a, ids, parts, 1, 0, err, sizeof(err)), TW_REPORT_WRITTEN);
+	assert_int_equal(tw_report_write(b, ids, parts, 1, 0, err, sizeof(err)), TW_REPORT_WRITTEN);
+	assert_int_equal(tw_progress_read(rc_, NS, name, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.work_members, 2);
+	assert_int_equal(p.work_events, 130000);
+	assert_int_equal(p.work_busy_ms, 6000);
+	assert_int_equal(tw_report_forget_member(a, err, sizeof(err)), 0);
+	assert_int_equal(tw_progress_read(rc_, NS, name, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.work_members, 1);
+	assert_int_equal(p.work_events, 30000);
+	assert_int_equal(p.work_busy_ms, 1000);
+	assert_true(p.partitions == 1);
+	tw_report_free(a);
+	tw_report_free(b);
+	assert_int_equal(tw_progress_delete(rc_, NS, name, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_write_read_delete),
 	    cmocka_unit_test(test_corrupt_field),
 	    cmocka_unit_test(test_report_new_owner_continues),
+	    cmocka_unit_test(test_report_work_members),
 	};
 
 	return cmocka_run_group_tests_name("tw_progress_it", tests, setup, teardown);

@@ -21,6 +21,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -62,15 +64,6 @@ static struct {
 } it;
 
 /* ==== Helpers ==== */
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0')
-		fail_msg("%s is not set: source build/stack.env (make integration does)", name);
-	return v;
-}
 
 /* A TCP port on 127.0.0.1 that nothing listens on. */
 static int closed_port(void)
@@ -1459,7 +1452,7 @@ static void test_influx_batches(void **state)
 
 static int setup(void **state)
 {
-	const char *dsn = env("PG_DSN"), *addr = env("REDIS_ADDR");
+	const char *dsn = it_env("PG_DSN"), *addr = it_env("REDIS_ADDR");
 	char host[128];
 	int port;
 	PGresult *res;
@@ -1474,8 +1467,8 @@ static int setup(void **state)
 	setenv("SLUICE_SECRET_IT_PG_DSN", it.pg_dsn, 1);
 	setenv("SLUICE_SECRET_IT_INFLUX_TOKEN", "u:p", 1);
 	snprintf(it.redis_addr, sizeof(it.redis_addr), "%s", addr);
-	snprintf(it.influx_url, sizeof(it.influx_url), "%s", env("INFLUX_URL"));
-	snprintf(it.influx_db, sizeof(it.influx_db), "%s", env("INFLUX_DB"));
+	snprintf(it.influx_url, sizeof(it.influx_url), "%s", it_env("INFLUX_URL"));
+	snprintf(it.influx_db, sizeof(it.influx_db), "%s", it_env("INFLUX_DB"));
 
 	it.pg = PQconnectdb(dsn);
 	if (PQstatus(it.pg) != CONNECTION_OK)

@@ -15,6 +15,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +28,6 @@
 #include "video_db.h"
 
 static char job[64], ns[32], name[32];
-
-static const char *env(const char *n)
-{
-	const char *v = getenv(n);
-
-	if (v == NULL || v[0] == '\0')
-		fail_msg("%s is not set: source build/stack.env", n);
-	return v;
-}
 
 static void plan(struct video_db_job *j, struct video_db_segment *s, size_t n, int64_t shift)
 {
@@ -69,7 +62,7 @@ static void test_plan_and_segment_states(void **state)
 	PGconn *c;
 
 	(void)state;
-	c = video_db_connect(env("PG_DSN"), "video_frames_it", err, sizeof(err));
+	c = video_db_connect(it_env("PG_DSN"), "video_frames_it", err, sizeof(err));
 	if (c == NULL)
 		fail_msg("%s", err);
 	plan(&j, s, 3, 0);
@@ -154,7 +147,7 @@ static void test_frame_rows_follow_analysis(void **state)
 	PGconn *c;
 
 	(void)state;
-	c = video_db_connect(env("PG_DSN"), table, err, sizeof(err));
+	c = video_db_connect(it_env("PG_DSN"), table, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("%s", err);
 	/* Whatever an earlier run left under this job name. */
@@ -241,7 +234,7 @@ static void test_progress(void **state)
 	redisContext *r;
 
 	(void)state;
-	r = redis_conn_open(env("REDIS_ADDR"), NULL, 2000, err, sizeof(err));
+	r = redis_conn_open(it_env("REDIS_ADDR"), NULL, 2000, err, sizeof(err));
 	if (r == NULL)
 		fail_msg("%s", err);
 	assert_int_equal(vj_progress_split(r, ns, name, 4, 200, 8000, err, sizeof(err)), 0);

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "it_env.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +24,6 @@
 #define TABLE "video_frames_purge_it"
 #define SEGMENTS 5
 #define FRAMES 23 /* per segment */
-
-static const char *env(const char *n)
-{
-	const char *v = getenv(n);
-
-	if (v == NULL || v[0] == '\0')
-		fail_msg("%s is not set: source build/stack.env", n);
-	return v;
-}
 
 static long long count(PGconn *c, const char *sql, const char *job)
 {
@@ -98,7 +91,7 @@ static void test_purge(void **state)
 	(void)state;
 	snprintf(job, sizeof(job), "purge-it/a-%d", (int)getpid());
 	snprintf(other, sizeof(other), "purge-it/b-%d", (int)getpid());
-	c = video_db_connect(env("PG_DSN"), TABLE, err, sizeof(err));
+	c = video_db_connect(it_env("PG_DSN"), TABLE, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("%s", err);
 	fill(c, job);
@@ -146,7 +139,7 @@ static void test_error(void **state)
 	PGconn *c;
 
 	(void)state;
-	c = video_db_connect(env("PG_DSN"), TABLE, err, sizeof(err));
+	c = video_db_connect(it_env("PG_DSN"), TABLE, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_int_equal(

@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ static const char full_spec[] =
     "   \"password\":{\"name\":\"ku\",\"key\":\"password\"}}},"
     " \"workers\":{\"minReplicas\":0,\"maxReplicas\":3,\"lagThreshold\":10,"
     "  \"activationLagThreshold\":1,\"image\":\"w:1\",\"imagePullPolicy\":\"Never\","
+    "  \"scaling\":{\"pollingInterval\":30,\"stabilizationWindow\":\"2m\","
+    "   \"cooldownPeriod\":\"0\",\"trendWindow\":\"1m30s\",\"scaleUpInterval\":\"500ms\","
+    "   \"persistentLagAfter\":45,\"fallback\":{\"replicas\":2,\"failureThreshold\":5},"
+    "   \"allowIdleConsumers\":false,\"limitToPartitionsWithLag\":true,"
+    "   \"excludePersistentLag\":true,\"targetDrainSeconds\":120,\"targetUtilization\":70,"
+    "   \"partitionDistribution\":\"Even\"},"
     "  \"env\":[{\"name\":\"SLUICE_LOG_LEVEL\",\"value\":\"debug\"}],"
     "  \"nodeSelector\":{\"disk\":\"ssd\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
     "  \"affinity\":{\"nodeAffinity\":{}},\"serviceAccountName\":\"sa\","
@@ -275,6 +282,20 @@ static void compare(const struct vj_spec *a, const struct vj_spec *b)
 	SAME(workers.activation_lag_threshold);
 	SAME_STR(workers.image);
 	SAME_STR(workers.image_pull_policy);
+	SAME(workers.scaling.polling_interval_ms);
+	SAME(workers.scaling.stabilization_window_ms);
+	SAME(workers.scaling.cooldown_period_ms);
+	SAME(workers.scaling.trend_window_ms);
+	SAME(workers.scaling.scale_up_interval_ms);
+	SAME(workers.scaling.fallback_replicas);
+	SAME(workers.scaling.failure_threshold);
+	SAME(workers.scaling.allow_idle_consumers);
+	SAME(workers.scaling.limit_to_partitions_with_lag);
+	SAME(workers.scaling.exclude_persistent_lag);
+	SAME(workers.scaling.persistent_after_ms);
+	SAME(workers.scaling.target_drain_ms);
+	SAME(workers.scaling.target_utilization_pct);
+	SAME(workers.scaling.even_partitions);
 	SAME(sinks.postgres.enabled);
 	SAME_STR(sinks.postgres.dsn.name);
 	SAME_STR(sinks.postgres.table);
@@ -372,7 +393,8 @@ static int parse_with(const char *dotted, const cJSON *value, char *err, size_t 
 static void test_crd_enums_admitted_by_the_worker(void **state)
 {
 	static const char *const enums[] = {"encoder.codec", "encoder.preset",
-	                                    "workers.imagePullPolicy", "sinks.influxdb.api"};
+	                                    "workers.imagePullPolicy", "sinks.influxdb.api",
+	                                    "workers.scaling.partitionDistribution"};
 	char err[256];
 
 	(void)state;
@@ -455,6 +477,80 @@ static void test_crd_integer_bounds_are_the_workers(void **state)
 	check_bounds(spec_schema, "");
 }
 
+/* spec.workers.scaling's durations: the CRD's pattern (POSIX ERE as
+ * written, so regcomp judges it) and the contract's reader
+ * (spec_get_duration_ms) agree on strings, and each field's rule states the
+ * reader's bounds: at most 24h or 86400 seconds, more than 0 where the
+ * reader's least is 1 ms. CEL itself runs only on the API server
+ * (tests/e2e/test_crds.py). */
+static void test_crd_scaling_durations_are_the_workers(void **state)
+{
+	static const char *const fields[] = {
+	    "workers.scaling.pollingInterval", "workers.scaling.stabilizationWindow",
+	    "workers.scaling.cooldownPeriod",  "workers.scaling.trendWindow",
+	    "workers.scaling.scaleUpInterval", "workers.scaling.persistentLagAfter"};
+	/* Within 24h when a duration: the rule, not the pattern, refuses more. */
+	static const char *const samples[] = {"1s",  "30s", "500ms", "1m30s", "1h",   "24h", "2m0s",
+	                                      "0",   "0s",  "",      "5 s",   "1.5s", "s",   "30",
+	                                      "-1s", "1d",  "30S",   "+1s",   "1h1h", "ms",  " 1s"};
+	char err[256];
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+		const cJSON *sch = schema_at(fields[f]);
+		const cJSON *pat = cJSON_GetObjectItemCaseSensitive(sch, "pattern");
+		const cJSON *rules =
+		    cJSON_GetObjectItemCaseSensitive(sch, "x-kubernetes-validations");
+		const char *rule = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rules, 0), "rule"));
+		int positive;
+		regex_t re;
+
+		assert_true(cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(sch, "x-kubernetes-int-or-string")));
+		assert_non_null(rule);
+		positive = strstr(rule, "self > 0 && self <= 86400") != NULL;
+		if (!positive && strstr(rule, "self >= 0 && self <= 86400") == NULL)
+			fail_msg("spec.%s: the rule does not bound seconds to 0..86400: %s",
+			         fields[f], rule);
+		if (strstr(rule, "duration('24h')") == NULL ||
+		    (positive && strstr(rule, "duration(self) > duration('0s')") == NULL))
+			fail_msg("spec.%s: the rule does not bound durations as seconds: %s",
+			         fields[f], rule);
+		assert_true(cJSON_IsString(pat));
+		assert_int_equal(regcomp(&re, pat->valuestring, REG_EXTENDED | REG_NOSUB), 0);
+		for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+			int zero = strcmp(samples[i], "0") == 0 || strcmp(samples[i], "0s") == 0;
+			int crd_ok =
+			    regexec(&re, samples[i], 0, NULL, 0) == 0 && !(positive && zero);
+			cJSON *v = cJSON_CreateString(samples[i]);
+			int worker_ok = parse_with(fields[f], v, err, sizeof(err)) == 0;
+
+			cJSON_Delete(v);
+			if (crd_ok != worker_ok)
+				fail_msg("spec.%s: \"%s\": the CRD %s it, the worker %s it (%s)",
+				         fields[f], samples[i], crd_ok ? "takes" : "refuses",
+				         worker_ok ? "takes" : "refuses", err);
+		}
+		regfree(&re);
+		/* Whole seconds: the rule's ends, and one past each. */
+		{
+			double ends[4] = {positive ? 1 : 0, 86400, positive ? 0 : -1, 86401};
+
+			for (int i = 0; i < 4; i++) {
+				cJSON *v = cJSON_CreateNumber(ends[i]);
+				int rc = parse_with(fields[f], v, err, sizeof(err));
+
+				cJSON_Delete(v);
+				if ((i < 2) != (rc == 0))
+					fail_msg(
+					    "spec.%s: %.0f seconds: the CRD %s it, the worker %s",
+					    fields[f], ends[i], i < 2 ? "takes" : "refuses", err);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +558,7 @@ int main(void)
 	    cmocka_unit_test(test_crd_defaults_are_the_workers),
 	    cmocka_unit_test(test_crd_enums_admitted_by_the_worker),
 	    cmocka_unit_test(test_crd_integer_bounds_are_the_workers),
+	    cmocka_unit_test(test_crd_scaling_durations_are_the_workers),
 	};
 
 	return cmocka_run_group_tests_name("crd_vj_spec", tests, load_crd, free_crd);

@@ -132,6 +132,189 @@ static int sinks(const char *json, struct spec_influxdb *ix, struct spec_postgre
 	return rc;
 }
 
+/* spec.workers.scaling: absent members stay SPEC_UNSET (the operator's
+ * flags apply), each member read in each form it takes. */
+static void test_scaling_unset_and_every_member(void **state)
+{
+	struct spec_workers w;
+	const struct spec_scaling *s = &w.scaling;
+	char err[256];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		static const char *const empty[] = {"{}", "{\"workers\":{}}",
+		                                    "{\"workers\":{\"scaling\":{}}}"};
+
+		assert_int_equal(workers(empty[i], &follows, &w, err, sizeof(err)), 0);
+		assert_int_equal(s->polling_interval_ms, SPEC_UNSET);
+		assert_int_equal(s->stabilization_window_ms, SPEC_UNSET);
+		assert_int_equal(s->cooldown_period_ms, SPEC_UNSET);
+		assert_int_equal(s->trend_window_ms, SPEC_UNSET);
+		assert_int_equal(s->scale_up_interval_ms, SPEC_UNSET);
+		assert_int_equal(s->persistent_after_ms, SPEC_UNSET);
+		assert_int_equal(s->fallback_replicas, SPEC_UNSET);
+		assert_int_equal(s->failure_threshold, SPEC_UNSET);
+		assert_int_equal(s->allow_idle_consumers, SPEC_UNSET);
+		assert_int_equal(s->limit_to_partitions_with_lag, SPEC_UNSET);
+		assert_int_equal(s->exclude_persistent_lag, SPEC_UNSET);
+		assert_int_equal(s->target_drain_ms, SPEC_UNSET);
+		assert_int_equal(s->target_utilization_pct, SPEC_UNSET);
+		assert_int_equal(s->even_partitions, SPEC_UNSET);
+		spec_workers_free(&w);
+	}
+
+	assert_int_equal(workers("{\"workers\":{\"scaling\":{\"pollingInterval\":30,"
+	                         "\"stabilizationWindow\":\"2m\",\"cooldownPeriod\":\"0\","
+	                         "\"trendWindow\":\"1m30s\",\"scaleUpInterval\":\"500ms\","
+	                         "\"persistentLagAfter\":\"24h\",\"fallback\":{\"replicas\":0},"
+	                         "\"allowIdleConsumers\":true,\"limitToPartitionsWithLag\":false,"
+	                         "\"excludePersistentLag\":false,\"targetDrainSeconds\":86400,"
+	                         "\"targetUtilization\":1,\"partitionDistribution\":\"Any\"}}}",
+	                         &fixed, &w, err, sizeof(err)),
+	                 0);
+	assert_int_equal(s->polling_interval_ms, 30000);
+	assert_int_equal(s->stabilization_window_ms, 120000);
+	assert_int_equal(s->cooldown_period_ms, 0);
+	assert_int_equal(s->trend_window_ms, 90000);
+	assert_int_equal(s->scale_up_interval_ms, 500);
+	assert_int_equal(s->persistent_after_ms, 86400000);
+	assert_int_equal(s->fallback_replicas, 0);
+	assert_int_equal(s->failure_threshold, SPEC_UNSET); /* optional inside fallback */
+	assert_int_equal(s->allow_idle_consumers, 1);
+	assert_int_equal(s->limit_to_partitions_with_lag, 0);
+	assert_int_equal(s->exclude_persistent_lag, 0);
+	assert_int_equal(s->target_drain_ms, 86400000);
+	assert_int_equal(s->target_utilization_pct, 1);
+	assert_int_equal(s->even_partitions, 0);
+	spec_workers_free(&w);
+
+	/* The other ends; a fallback above maxReplicas is the decision's to clamp. */
+	assert_int_equal(
+	    workers("{\"workers\":{\"maxReplicas\":2,\"scaling\":{\"pollingInterval\":\"1ms\","
+	            "\"stabilizationWindow\":86400,\"cooldownPeriod\":\"24h\","
+	            "\"trendWindow\":0,\"scaleUpInterval\":\"1h\",\"persistentLagAfter\":1,"
+	            "\"fallback\":{\"replicas\":1000,\"failureThreshold\":1000},"
+	            "\"limitToPartitionsWithLag\":true,\"excludePersistentLag\":true,"
+	            "\"targetDrainSeconds\":1,\"targetUtilization\":100,"
+	            "\"partitionDistribution\":\"Even\",\"allowIdleConsumers\":false}}}",
+	            &fixed, &w, err, sizeof(err)),
+	    0);
+	assert_int_equal(s->polling_interval_ms, 1);
+	assert_int_equal(s->stabilization_window_ms, 86400000);
+	assert_int_equal(s->cooldown_period_ms, 86400000);
+	assert_int_equal(s->trend_window_ms, 0);
+	assert_int_equal(s->scale_up_interval_ms, 3600000);
+	assert_int_equal(s->persistent_after_ms, 1000);
+	assert_int_equal(s->fallback_replicas, 1000);
+	assert_int_equal(s->failure_threshold, 1000);
+	assert_int_equal(s->allow_idle_consumers, 0);
+	assert_int_equal(s->limit_to_partitions_with_lag, 1);
+	assert_int_equal(s->exclude_persistent_lag, 1);
+	assert_int_equal(s->target_drain_ms, 1000);
+	assert_int_equal(s->target_utilization_pct, 100);
+	assert_int_equal(s->even_partitions, 1);
+	spec_workers_free(&w);
+}
+
+/* Every rule the CRDs state, refused with the field's path. */
+static void test_scaling_refused_naming_the_field(void **state)
+{
+	static const struct {
+		const char *scaling, *want;
+	} bad[] = {
+	    {"[]", "spec.workers.scaling: must be an object"},
+	    {"{\"pollingIntervall\":\"5s\"}",
+	     "spec.workers.scaling.pollingIntervall: unknown field"},
+	    {"{\"pollingInterval\":\"0s\"}",
+	     "spec.workers.scaling.pollingInterval: 0s is out of range 1ms..24h"},
+	    {"{\"pollingInterval\":0}",
+	     "spec.workers.scaling.pollingInterval: 0s is out of range 1ms..24h"},
+	    {"{\"pollingInterval\":\"5 s\"}",
+	     "spec.workers.scaling.pollingInterval: \"5 s\" is not a duration (such as 30s, "
+	     "500ms, 2m, 1h, 1m30s) or a number of seconds"},
+	    {"{\"pollingInterval\":1.5}",
+	     "spec.workers.scaling.pollingInterval: 1.5 is not a whole number of seconds"},
+	    {"{\"pollingInterval\":true}",
+	     "spec.workers.scaling.pollingInterval: must be a duration (such as \"30s\") or a "
+	     "number of seconds"},
+	    {"{\"stabilizationWindow\":\"25h\"}",
+	     "spec.workers.scaling.stabilizationWindow: 25h is out of range 0s..24h"},
+	    {"{\"stabilizationWindow\":-1}",
+	     "spec.workers.scaling.stabilizationWindow: -1s is out of range 0s..24h"},
+	    {"{\"cooldownPeriod\":86401}",
+	     "spec.workers.scaling.cooldownPeriod: 86401s is out of range 0s..24h"},
+	    {"{\"cooldownPeriod\":1e300}",
+	     "spec.workers.scaling.cooldownPeriod: 1e+300s is out of range 0s..24h"},
+	    {"{\"trendWindow\":\"1d\"}",
+	     "spec.workers.scaling.trendWindow: \"1d\" is not a duration"},
+	    {"{\"scaleUpInterval\":\"-1s\"}",
+	     "spec.workers.scaling.scaleUpInterval: \"-1s\" is not a duration"},
+	    {"{\"persistentLagAfter\":\"0\"}",
+	     "spec.workers.scaling.persistentLagAfter: 0s is out of range 1ms..24h"},
+	    {"{\"fallback\":3}", "spec.workers.scaling.fallback: must be an object"},
+	    {"{\"fallback\":{}}", "spec.workers.scaling.fallback.replicas: required"},
+	    {"{\"fallback\":{\"failureThreshold\":3}}",
+	     "spec.workers.scaling.fallback.replicas: required"},
+	    {"{\"fallback\":{\"replicas\":2,\"threshold\":3}}",
+	     "spec.workers.scaling.fallback.threshold: unknown field"},
+	    {"{\"fallback\":{\"replicas\":-1}}",
+	     "spec.workers.scaling.fallback.replicas: -1 is out of range 0..1000"},
+	    {"{\"fallback\":{\"replicas\":1001}}",
+	     "spec.workers.scaling.fallback.replicas: 1001 is out of range 0..1000"},
+	    {"{\"fallback\":{\"replicas\":\"2\"}}",
+	     "spec.workers.scaling.fallback.replicas: must be an integer"},
+	    {"{\"fallback\":{\"replicas\":2,\"failureThreshold\":1001}}",
+	     "spec.workers.scaling.fallback.failureThreshold: 1001 is out of range 0..1000"},
+	    {"{\"allowIdleConsumers\":\"yes\"}",
+	     "spec.workers.scaling.allowIdleConsumers: must be true or false"},
+	    {"{\"limitToPartitionsWithLag\":1}",
+	     "spec.workers.scaling.limitToPartitionsWithLag: must be true or false"},
+	    {"{\"excludePersistentLag\":null,\"targetDrainSeconds\":0}",
+	     "spec.workers.scaling.targetDrainSeconds: 0 is out of range 1..86400"},
+	    {"{\"excludePersistentLag\":\"true\"}",
+	     "spec.workers.scaling.excludePersistentLag: must be true or false"},
+	    {"{\"targetDrainSeconds\":86401}",
+	     "spec.workers.scaling.targetDrainSeconds: 86401 is out of range 1..86400"},
+	    {"{\"targetDrainSeconds\":\"60s\"}",
+	     "spec.workers.scaling.targetDrainSeconds: must be an integer"},
+	    {"{\"targetUtilization\":0}",
+	     "spec.workers.scaling.targetUtilization: 0 is out of range 1..100"},
+	    {"{\"targetUtilization\":101}",
+	     "spec.workers.scaling.targetUtilization: 101 is out of range 1..100"},
+	    {"{\"targetUtilization\":80.5}",
+	     "spec.workers.scaling.targetUtilization: 80.5 is not an integer"},
+	    {"{\"partitionDistribution\":\"even\"}",
+	     "spec.workers.scaling.partitionDistribution: must be one of Any, Even"},
+	    {"{\"partitionDistribution\":1}",
+	     "spec.workers.scaling.partitionDistribution: must be one of Any, Even"},
+	    {"{\"allowIdleConsumers\":true,\"limitToPartitionsWithLag\":true}",
+	     "spec.workers.scaling.limitToPartitionsWithLag: cannot be true with "
+	     "allowIdleConsumers"},
+	    {"{\"allowIdleConsumers\":true,\"partitionDistribution\":\"Even\"}",
+	     "spec.workers.scaling.partitionDistribution: Even cannot be used with "
+	     "allowIdleConsumers"},
+	};
+	struct spec_workers w;
+	char json[512], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"workers\":{\"scaling\":%s}}", bad[i].scaling);
+		assert_int_equal(workers(json, &follows, &w, err, sizeof(err)), SPEC_E_INVALID);
+		if (strncmp(err, bad[i].want, strlen(bad[i].want)) != 0)
+			fail_msg("%s: got \"%s\", want \"%s...\"", bad[i].scaling, err,
+			         bad[i].want);
+		spec_workers_free(&w);
+	}
+	/* One of the two alone is fine. */
+	assert_int_equal(workers("{\"workers\":{\"scaling\":{\"allowIdleConsumers\":true,"
+	                         "\"limitToPartitionsWithLag\":false,"
+	                         "\"partitionDistribution\":\"Any\"}}}",
+	                         &follows, &w, err, sizeof(err)),
+	                 0);
+	spec_workers_free(&w);
+}
+
 static void test_sinks(void **state)
 {
 	static const struct {
@@ -267,6 +450,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_workers_defaults_per_kind),
 	    cmocka_unit_test(test_workers_resources_and_image),
+	    cmocka_unit_test(test_scaling_unset_and_every_member),
+	    cmocka_unit_test(test_scaling_refused_naming_the_field),
 	    cmocka_unit_test(test_sinks),
 	    cmocka_unit_test(test_document_envelope),
 	    cmocka_unit_test(test_load_document),

@@ -87,6 +87,43 @@ static void test_sum_errors_and_saturation(void **state)
 	assert_true(p.events == INT64_MAX);
 }
 
+/* The members' work: every m.<member>.events and .busy_ms summed, apart
+ * from the partitions; other m.* shapes ignored. */
+static void test_sum_work(void **state)
+{
+	static const char *const f[] = {"p0.events",
+	                                "m.tw-telemetry-5d8f-abcde.events",
+	                                "m.tw-telemetry-5d8f-abcde.busy_ms",
+	                                "m.host.example-42.events",
+	                                "m.host.example-42.busy_ms",
+	                                "m..events",
+	                                "m.busy_ms",
+	                                "m.x.busy",
+	                                "n.x.events"};
+	static const char *const v[] = {"7", "100000", "5000", "20000", "2500", "x", "y", "z", "w"};
+	static const char *const bad_f[] = {"m.a.events", "m.a.busy_ms"};
+	static const char *const bad_v[] = {"10", "ten"};
+	struct tw_progress p;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(tw_progress_sum(f, v, sizeof(f) / sizeof(f[0]), &p, err, sizeof(err)), 0);
+	assert_int_equal(p.events, 7);
+	assert_int_equal(p.partitions, 1);
+	assert_int_equal(p.work_members, 2);
+	assert_int_equal(p.work_events, 120000);
+	assert_int_equal(p.work_busy_ms, 7500);
+	/* None: no work known. */
+	assert_int_equal(tw_progress_sum(f, v, 1, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.work_members, 0);
+	assert_int_equal(p.work_events, 0);
+	/* A member's value that is not an integer is an error, as a
+	 * partition's. */
+	assert_int_equal(tw_progress_sum(bad_f, bad_v, 2, &p, err, sizeof(err)), -1);
+	assert_string_equal(err, "m.a.busy_ms: \"ten\" is not an integer");
+	assert_int_equal(p.work_members, 0);
+}
+
 /* A TCP port on 127.0.0.1 that nothing listens on. */
 static int closed_port(void)
 {
@@ -149,6 +186,7 @@ int main(void)
 	    cmocka_unit_test(test_key),
 	    cmocka_unit_test(test_sum),
 	    cmocka_unit_test(test_sum_errors_and_saturation),
+	    cmocka_unit_test(test_sum_work),
 	    cmocka_unit_test(test_report_down_backs_off),
 	};
 

@@ -99,6 +99,7 @@ struct telemetry {
 
 	rd_kafka_t *consumer;
 	int closed;                              /* the consumer left the group */
+	int destroy_ok;                          /* kafka_consumer_close's verdict */
 	rd_kafka_queue_t *queue;                 /* the consumer's: its length is the prefetch */
 	struct kafka_waker *waker;               /* wake_fetcher's requests, on their own thread */
 	struct kafka_reaper *reaper;             /* destroys consumed messages, off the loop */
@@ -106,6 +107,12 @@ struct telemetry {
 	uint64_t wakes;
 	int64_t last_tick, last_trim, last_lag, last_sync, last_ppoll, last_wake;
 	size_t dlq_kept; /* failed dead-letter deliveries kept at the last look */
+	/* The work this process did (tw_progress.h's m.<member>.*): messages
+	 * taken, and the time from a poll that returned messages to the
+	 * loop's next poll, in ns; busy_since is that poll's return, 0 while
+	 * the loop waits. */
+	uint64_t work_events;
+	int64_t busy_ns, busy_since;
 
 	struct tw_parts parts;
 	struct tw_pause pause;
@@ -461,6 +468,43 @@ static void wire(struct telemetry *t)
 	                               .metrics = &t->m};
 }
 
+/* The name this process's work goes under in the status Redis: the pod
+ * (POD_NAME, HOSTNAME), else the host and the process id (two processes
+ * on one host, or pods on the host network, stay apart). */
+static int report_member(struct telemetry *t, char *errbuf, size_t errbuf_size)
+{
+	const char *pod = getenv("POD_NAME");
+	char member[TW_PROGRESS_MEMBER_MAX + 1], host[200];
+
+	if (pod == NULL || pod[0] == '\0')
+		pod = getenv("HOSTNAME");
+	if (pod != NULL && pod[0] != '\0' && strlen(pod) <= TW_PROGRESS_MEMBER_MAX) {
+		snprintf(member, sizeof(member), "%s", pod);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(member, sizeof(member), "%s-%ld", host, (long)getpid());
+	}
+	if (tw_report_set_member(t->report, member) != 0)
+		return err_set(errbuf, errbuf_size, TELEMETRY_ERR, "telemetry: out of memory");
+	return 0;
+}
+
+/* The loop is about to wait for messages: the busy time since the poll
+ * that returned some ends here, and the report's figures are brought up
+ * to date (both at this one moment, so they agree). */
+static void busy_end(struct telemetry *t)
+{
+	if (t->busy_since == 0)
+		return;
+	int64_t now = clock_mono_ns();
+	if (now > t->busy_since)
+		t->busy_ns += now - t->busy_since;
+	t->busy_since = 0;
+	tw_report_set_work(t->report, (int64_t)t->work_events, t->busy_ns / 1000000);
+}
+
 /* The status Redis (docs/contracts.md §3): SLUICE_STATUS_REDIS with the
  * credentials of SLUICE_STATUS_REDIS_USERNAME and _PASSWORD, else the Redis
  * sink's address and credentials. Returns 0 (t->report NULL when there is
@@ -487,7 +531,7 @@ static int open_report(struct telemetry *t, char *errbuf, size_t errbuf_size)
 		               "telemetry: SLUICE_STATUS_REDIS: %s", why);
 	if (tw_report_set_auth(t->report, auth.user, auth.password) != 0)
 		return err_set(errbuf, errbuf_size, TELEMETRY_ERR, "telemetry: out of memory");
-	return 0;
+	return report_member(t, errbuf, errbuf_size);
 }
 
 int telemetry_new(const struct telemetry_options *o, struct telemetry **out, char *errbuf,
@@ -670,11 +714,11 @@ static void close_consumer(struct telemetry *t)
 	if (t->reaper != NULL)
 		kafka_reaper_drain(t->reaper); /* no message held while it is left */
 	/* Leaves the group now (the rebalance callback drops every partition)
-	 * instead of letting the session time out. */
-	rd_kafka_resp_err_t err = rd_kafka_consumer_close(t->consumer);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_warn("consumer close failed", "resource", t->resource, "error",
-		         kafka_strerror(text, sizeof(text), err), NULL);
+	 * instead of letting the session time out; a consumer still joining
+	 * waits for its first assignment (librdkafka#4312, lib/kafka.h). */
+	if (kafka_consumer_close(t->consumer, &t->assign.assigned, KAFKA_CLOSE_WAIT_MS,
+	                         &t->destroy_ok, text, sizeof(text)) < 0)
+		log_warn("consumer close failed", "resource", t->resource, "error", text, NULL);
 }
 
 /* m, then what is queued behind it, up to POLL_BURST messages, on one
@@ -686,6 +730,7 @@ static void take_burst(struct telemetry *t, rd_kafka_message_t *m)
 
 	for (int n = 0; m != NULL; m = rd_kafka_consumer_poll(t->consumer, 0)) {
 		t->taken_since_wake++;
+		t->work_events++;
 		if (!fatal(t))
 			tw_ingest_message(&t->in, m, now);
 		kafka_reaper_put(t->reaper, m); /* freed off this thread */
@@ -721,10 +766,14 @@ int telemetry_run(struct telemetry *t)
 		           : behind    ? "the sinks are behind"
 		                       : "the sinks caught up");
 		wake_fetcher(t, now);
+		busy_end(t);
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, next_wait(t, now));
-		if (m != NULL)
+		if (m != NULL) {
+			t->busy_since = clock_mono_ns();
 			take_burst(t, m);
+		}
 	}
+	busy_end(t);
 	if (!fatal(t)) {
 		log_info("stopping: flushing what is held", "resource", t->resource, NULL);
 		drain(t);
@@ -736,6 +785,12 @@ int telemetry_run(struct telemetry *t)
 		char n[16];
 		log_warn("dead letters not delivered at exit (their messages were not committed)",
 		         "resource", t->resource, "count", i64(n, sizeof(n), left), NULL);
+	}
+	if (t->report != NULL) { /* this process's work goes with it */
+		char why[512];
+		if (tw_report_forget_member(t->report, why, sizeof(why)) < 0)
+			log_warn("status redis: this worker's work fields not removed", "resource",
+			         t->resource, "error", why, NULL);
 	}
 	log_info("telemetry worker stopped", "resource", t->resource, "status",
 	         status != NULL ? status : "", NULL);
@@ -758,7 +813,7 @@ void telemetry_free(struct telemetry *t)
 		close_consumer(t);
 		if (t->queue != NULL)
 			rd_kafka_queue_destroy(t->queue);
-		rd_kafka_destroy(t->consumer);
+		kafka_consumer_destroy(t->consumer, t->destroy_ok);
 	}
 	tw_dlq_close(&t->dlq);
 	if (t->reg != NULL)

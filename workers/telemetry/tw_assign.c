@@ -114,7 +114,9 @@ static void on_assign(struct tw_assign *a, rd_kafka_t *rk, rd_kafka_topic_partit
 	if (kafka_rebalance_assign(rk, parts, errbuf, sizeof(errbuf)) < 0)
 		tw_health_set_fatal(a->health, "assign", errbuf);
 	/* A partition keeps its paused state across a rebalance in librdkafka:
-	 * set it to what the loop wants now. */
+	 * set it to what the loop wants now. With incremental assignment parts
+	 * holds only the new partitions; those kept were paused or resumed
+	 * with the rest by tw_pause_assignment. */
 	if (parts->cnt > 0)
 		tw_pause_partitions(rk, parts, a->pause->paused, a->resource);
 	tw_health_set_ready(a->health);
@@ -158,6 +160,7 @@ void tw_assign_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	switch (err) {
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+		a->assigned = 1;
 		on_assign(a, rk, parts);
 		break;
 	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:

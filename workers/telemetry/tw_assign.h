@@ -10,6 +10,11 @@
  * starts over), hand the assignment to librdkafka, and pause the new
  * partitions when the loop has paused consumption.
  *
+ * With cooperative-sticky (lib/kafka.h) both come incrementally: an assign
+ * adds its partitions to those held, a revoke (or a lost assignment,
+ * rd_kafka_assignment_lost) names only the partitions that go; the others
+ * keep their state, and their paused state in librdkafka.
+ *
  * Revoke (or a failed rebalance): drop the partition from the core, the
  * table, the flush's checkpoints (one of a partition no longer owned must
  * never be committed), the status report and the rows held behind the
@@ -69,6 +74,9 @@ struct tw_assign {
 	struct tw_pause *pause;   /* paused or not; the core's clock */
 	struct tw_health *health; /* ready, fatal */
 	struct tw_metrics *metrics;
+	/* Set by the callback on the first assignment (even empty): what
+	 * kafka_consumer_close needs (librdkafka#4312). */
+	int assigned;
 };
 
 /* kafka_rebalance_fn: opaque is a struct tw_assign. */

@@ -19,6 +19,8 @@ struct tw_report {
 	char *addr;            /* "host:port", as given */
 	char *user, *password; /* tw_report_set_auth; NULL: none */
 	char *ns, *name;
+	char *member; /* tw_report_set_member; NULL: no work reported */
+	int64_t work_events, work_busy_ms;
 	redisContext *c;
 	struct base *bases;
 	size_t nbases, cap;
@@ -70,6 +72,7 @@ void tw_report_free(struct tw_report *r)
 	free(r->password);
 	free(r->ns);
 	free(r->name);
+	free(r->member);
 	free(r->bases);
 	free(r->ids);
 	free(r->vals);
@@ -104,6 +107,26 @@ void tw_report_forget(struct tw_report *r, int32_t partition)
 
 	if (b != NULL)
 		*b = r->bases[--r->nbases];
+}
+
+int tw_report_set_member(struct tw_report *r, const char *member)
+{
+	free(r->member);
+	r->member = NULL;
+	if (member == NULL || member[0] == '\0')
+		return 0;
+	if (strlen(member) > TW_PROGRESS_MEMBER_MAX)
+		return -1;
+	r->member = strdup(member);
+	return r->member != NULL ? 0 : -1;
+}
+
+void tw_report_set_work(struct tw_report *r, int64_t events, int64_t busy_ms)
+{
+	if (r == NULL)
+		return;
+	r->work_events = events;
+	r->work_busy_ms = busy_ms;
 }
 
 uint64_t tw_report_failures(const struct tw_report *r)
@@ -212,9 +235,27 @@ int tw_report_write(struct tw_report *r, const int32_t *partitions,
 		out->watermark_ns = parts[i].watermark_ns;
 		r->ids[m++] = partitions[i];
 	}
-	if (tw_progress_write(r->c, r->ns, r->name, r->ids, r->vals, m, errbuf, errbuf_size) < 0)
+	struct tw_progress_work w = {r->member, r->work_events, r->work_busy_ms};
+	if (tw_progress_write_work(r->c, r->ns, r->name, r->ids, r->vals, m,
+	                           r->member != NULL ? &w : NULL, errbuf, errbuf_size) < 0)
 		return failed(r, now_ms);
 	r->backoff_ms = 0;
 	r->next_try_ms = 0;
 	return TW_REPORT_WRITTEN;
+}
+
+int tw_report_forget_member(struct tw_report *r, char *errbuf, size_t errbuf_size)
+{
+	if (r == NULL || r->member == NULL)
+		return 0;
+	if (connect_once(r, errbuf, errbuf_size) < 0)
+		return -1;
+	if (tw_progress_forget_member(r->c, r->ns, r->name, r->member, errbuf, errbuf_size) < 0) {
+		if (r->c->err) {
+			redisFree(r->c);
+			r->c = NULL;
+		}
+		return -1;
+	}
+	return 0;
 }

@@ -59,6 +59,20 @@ int tw_report_write(struct tw_report *r, const int32_t *partitions,
                     const struct tw_progress_part *parts, size_t n, int64_t now_ms, char *errbuf,
                     size_t errbuf_size);
 
+/*
+ * This process's work (tw_progress.h's m.<member>.events and .busy_ms):
+ * member names it (copied; "" or NULL: none, nothing is written); events
+ * and busy_ms are its totals since it started, set as often as wanted
+ * (two stores) and written with the next tw_report_write's HSET. Returns
+ * 0, or -1 when out of memory or the member is too long.
+ */
+int tw_report_set_member(struct tw_report *r, const char *member);
+void tw_report_set_work(struct tw_report *r, int64_t events, int64_t busy_ms);
+
+/* The process stops: HDEL of its pair, best effort (one try within the
+ * timeout, no backoff). Returns 0, or -1 with the reason in errbuf. */
+int tw_report_forget_member(struct tw_report *r, char *errbuf, size_t errbuf_size);
+
 /* Failed writes so far (for the worker's metric). */
 uint64_t tw_report_failures(const struct tw_report *r);
 

@@ -74,8 +74,9 @@ struct video_process {
 
 	rd_kafka_t *consumer, *producer;
 	int closed;
-	int ready;     /* read by the HTTP thread: __atomic */
-	int dlq_state; /* the dead letter in flight: DLQ_NONE, _PENDING, _DELIVERED, _FAILED */
+	int destroy_ok; /* kafka_consumer_close's verdict */
+	int ready;      /* read by the HTTP thread: __atomic */
+	int dlq_state;  /* the dead letter in flight: DLQ_NONE, _PENDING, _DELIVERED, _FAILED */
 
 	PGconn *pg;
 	redisContext *redis;
@@ -903,10 +904,11 @@ static void close_consumer(struct video_process *p)
 	if (p->consumer == NULL || p->closed)
 		return;
 	p->closed = 1;
-	rd_kafka_resp_err_t err = rd_kafka_consumer_close(p->consumer);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_warn("consumer close failed", "job", p->job, "error",
-		         kafka_strerror(text, sizeof(text), err), NULL);
+	/* ready is set by the first assignment: a consumer still joining
+	 * waits for it (librdkafka#4312, lib/kafka.h). */
+	if (kafka_consumer_close(p->consumer, &p->ready, KAFKA_CLOSE_WAIT_MS, &p->destroy_ok, text,
+	                         sizeof(text)) < 0)
+		log_warn("consumer close failed", "job", p->job, "error", text, NULL);
 }
 
 int video_process_run(struct video_process *p)
@@ -957,7 +959,7 @@ void video_process_free(struct video_process *p)
 		return;
 	if (p->consumer != NULL) {
 		close_consumer(p);
-		rd_kafka_destroy(p->consumer);
+		kafka_consumer_destroy(p->consumer, p->destroy_ok);
 	}
 	if (p->producer != NULL) {
 		rd_kafka_flush(p->producer, 5000);
