@@ -436,7 +436,7 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	    "auto.offset.reset",             "earliest",
 	    "partition.assignment.strategy", kc->assignment_strategy != NULL
 	                                     ? kc->assignment_strategy
-	                                     : KAFKA_STRATEGY_COOPERATIVE,
+	                                     : KAFKA_STRATEGY_EAGER,
 	    "isolation.level",               "read_committed",
 	    "enable.partition.eof",          "false",
 	    "queued.min.messages",           prefetch_messages,

@@ -11,12 +11,17 @@
  *   enable.auto.offset.store=false  nothing is stored implicitly either
  *   auto.offset.reset=earliest      a group without a commit starts at the
  *                                   beginning: no event is skipped
- *   partition.assignment.strategy=cooperative-sticky (kafka_config's
- *                                   assignment_strategy; "range" for eager)
- *                                   incremental rebalancing: a scale step
- *                                   moves only the partitions that change
- *                                   owner; every other member keeps reading
- *                                   its own. kafka_rebalance_assign() and
+ *   partition.assignment.strategy=range (kafka_config's
+ *                                   assignment_strategy; cooperative-sticky
+ *                                   on request) eager rebalancing by
+ *                                   default: in the full e2e suite a 3-member
+ *                                   video group under 2.0.2's
+ *                                   cooperative-sticky left a task unread
+ *                                   for over a minute (its sticky assignor
+ *                                   had fixes up to 2.4). With
+ *                                   cooperative-sticky a scale step moves
+ *                                   only the partitions that change owner.
+ *                                   kafka_rebalance_assign() and
  *                                   _revoke() follow whichever protocol is
  *                                   in use. The librdkafka Debian ships
  *                                   (2.0.2) aborts destroying a
@@ -135,9 +140,10 @@ struct kafka_config {
 	 * librdkafka's default (45 s). The heartbeat interval follows it. */
 	int session_timeout_ms;
 	/* Consumers: partition.assignment.strategy. NULL:
-	 * KAFKA_STRATEGY_COOPERATIVE; KAFKA_STRATEGY_EAGER ("range") for
-	 * the old stop-everyone rebalances. Every member of a group must
-	 * name the same protocol's strategies. */
+	 * KAFKA_STRATEGY_EAGER ("range", stop-everyone rebalances);
+	 * KAFKA_STRATEGY_COOPERATIVE for incremental ones (see above why it
+	 * is not the default). Every member of a group must name the same
+	 * protocol's strategies. */
 	const char *assignment_strategy;
 	/* Any other librdkafka properties, applied last as name, value pairs,
 	 * NULL-terminated; NULL for none. */

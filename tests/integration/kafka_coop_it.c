@@ -182,7 +182,8 @@ static void *early_member(void *arg)
 	struct kafka_config kc = {.bootstrap = g.bootstrap,
 	                          .client_id = "kafka-coop-it-early",
 	                          .group = e->group,
-	                          .session_timeout_ms = 10000};
+	                          .session_timeout_ms = 10000,
+	                          .assignment_strategy = KAFKA_STRATEGY_COOPERATIVE};
 	rd_kafka_t *rk = kafka_consumer_new(&kc, on_rebalance, &m, err, sizeof(err));
 	if (rk == NULL) {
 		e->close_rc = -2;
@@ -282,7 +283,7 @@ static void test_second_member_cooperative(void **state)
 	struct member a;
 
 	(void)state;
-	second_member_joins(NULL, "coop", &a); /* NULL: the default, cooperative-sticky */
+	second_member_joins(KAFKA_STRATEGY_COOPERATIVE, "coop", &a);
 	/* a gave up exactly the 3 partitions that moved, in one revoke... */
 	assert_int_equal(a.revokes, 1);
 	assert_int_equal(a.revoked, PARTITIONS / 2);

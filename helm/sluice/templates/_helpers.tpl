@@ -137,14 +137,16 @@ patch list ... doesn't match").
   (dict "name" "SLUICE_WORKER_IMAGE_PULL_POLICY" "value" (toString $v.image.worker.pullPolicy))
   (dict "name" "SLUICE_WORKER_HOST_NETWORK" "value" (toString $v.workers.hostNetwork))
   (dict "name" "SLUICE_KAFKA_BOOTSTRAP" "value" (toString $v.kafka.bootstrap))
+}}
+{{- /* The default cluster's security right after its bootstrap. */}}
+{{- $env = concat $env (include "sluice.kafkaSecurityEnv" . | fromYamlArray) }}
+{{- $env = concat $env (list
   (dict "name" "SLUICE_POLLING_INTERVAL" "value" (toString $v.autoscaling.pollingInterval))
   (dict "name" "SLUICE_STABILIZATION_WINDOW" "value" (toString $v.autoscaling.stabilizationWindow))
   (dict "name" "SLUICE_COOLDOWN_PERIOD" "value" (toString $v.autoscaling.cooldownPeriod))
   (dict "name" "SLUICE_TREND_WINDOW" "value" (toString $v.autoscaling.trendWindow))
   (dict "name" "SLUICE_FALLBACK_REPLICAS" "value" (toString (int $v.autoscaling.fallbackReplicas)))
-  (dict "name" "SLUICE_FALLBACK_FAILURE_THRESHOLD" "value" (toString (int $v.autoscaling.fallbackFailureThreshold)))
-}}
-{{- $env = concat $env (include "sluice.kafkaSecurityEnv" . | fromYamlArray) }}
+  (dict "name" "SLUICE_FALLBACK_FAILURE_THRESHOLD" "value" (toString (int $v.autoscaling.fallbackFailureThreshold)))) }}
 {{- with $v.redis.addr }}
 {{- $env = append $env (dict "name" "SLUICE_REDIS_ADDR" "value" (toString .)) }}
 {{- end }}
