@@ -62,7 +62,7 @@ import sys
 import threading
 import time
 
-from benchkube import ROOT, Api, Operator, create_topic, sh, stack_env_or_skip
+from benchkube import ROOT, Api, Operator, create_topic, sh, stack_env_or_skip, wait_for
 
 E = os.environ.get
 PATTERNS = E("BENCH_KEDA_PATTERNS", "step,sine,ramp").split(",")
@@ -111,6 +111,7 @@ class Producer(threading.Thread):
             stdin=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL)
         self.sent = 0
         self.t0 = None
+        self.started = threading.Event()  # t0 is set
 
     CHUNK = 4096
 
@@ -126,6 +127,7 @@ class Producer(threading.Thread):
 
     def run(self):
         self.t0 = time.monotonic()
+        self.started.set()
         due, last = float(self.backlog), 0.0
         while True:
             t = min(time.monotonic() - self.t0, self.duration)
@@ -138,7 +140,7 @@ class Producer(threading.Thread):
                 self.sent += n
             if t >= self.duration:
                 break
-            time.sleep(0.05)
+            time.sleep(0.05)  # pacing: the rate is the pattern's, not a wait
         self.proc.stdin.close()
         self.proc.wait(timeout=120)
 
@@ -211,17 +213,6 @@ def deployment(api, ns, name):
     return api.call("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
 
 
-def wait(what, fn, timeout, poll=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(poll)
-
-
 def pods_of(api, ns, name):
     p = api.call("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector="
                  f"sluice.dev/telemetrywindow={name}")
@@ -236,10 +227,10 @@ def delete_tw(env, api, ns, name, op=None):
         op = start_operator(env, ns)
     try:
         api.call("DELETE", f"/apis/sluice.dev/v1alpha1/namespaces/{ns}/telemetrywindows/{name}")
-        wait(f"{name} deleted", lambda: api.call(
+        wait_for(f"{name} deleted", lambda: api.call(
             "GET", f"/apis/sluice.dev/v1alpha1/namespaces/{ns}/telemetrywindows/{name}") is None,
             120)
-        wait(f"{name}'s pods gone", lambda: not pods_of(api, ns, name), 180)
+        wait_for(f"{name}'s pods gone", lambda: not pods_of(api, ns, name), 180)
     finally:
         if own:
             op.stop()
@@ -262,7 +253,7 @@ def run_side(env, api, ns, side, pattern, c, threshold, keda):
         # yet) is refused instead of dropped.
         api.call("POST", f"/apis/sluice.dev/v1alpha1/namespaces/{ns}/telemetrywindows"
                  "?fieldValidation=Strict", tw)
-        wait(f"{dep} with a ready replica",
+        wait_for(f"{dep} with a ready replica",
              lambda: ((deployment(api, ns, dep) or {}).get("status", {})
                       .get("readyReplicas") or 0) >= 1, 120)
     except BaseException:
@@ -278,22 +269,22 @@ def run_side(env, api, ns, side, pattern, c, threshold, keda):
         api.call("POST", f"/apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects",
                  keda_module.scaled_object(name, ns, dep, env["KAFKA_BOOTSTRAP"], topic, group,
                                            threshold, 1, PARTITIONS))
-        wait("KEDA's HPA", lambda: api.call(
+        wait_for("KEDA's HPA", lambda: api.call(
             "GET", f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/"
             f"keda-hpa-{name}"), 60)
     watch = GroupWatch(env, topic, group)
     watch.start()
     if not watch.first.wait(60):
         raise SystemExit("KafkaGroupWatch gave no sample in 60 s")
-    wait("the group stable", lambda: watch.last and watch.last["state"] == "Stable", 60)
+    wait_for("the group stable", lambda: watch.last and watch.last["state"] == "Stable", 60)
     reb0 = stabilized(env, group)
     rate, backlog = rate_fn(pattern, c)
     prod = Producer(env, topic, rate, backlog, DURATION)
     samples = []
     try:
         prod.start()
-        while prod.t0 is None:
-            time.sleep(0.01)
+        if not prod.started.wait(30):
+            raise SystemExit("the producer did not start")
         end = DURATION + TAIL
         k = 0
         while True:
@@ -307,6 +298,7 @@ def run_side(env, api, ns, side, pattern, c, threshold, keda):
                             "lag": w.get("lag"), "sent": prod.sent,
                             "rate": rate(t) if t <= DURATION else 0.0})
             k += 1
+            # The sampling clock (one sample every SAMPLE_S), not a wait.
             time.sleep(max(0.0, k * SAMPLE_S - (time.monotonic() - prod.t0)))
         prod.join(timeout=30)
         rebalances = stabilized(env, group) - reb0
@@ -423,13 +415,13 @@ def measure_capacity(env, api, ns):
     watch.start()
     try:
         api.call("POST", f"/apis/sluice.dev/v1alpha1/namespaces/{ns}/telemetrywindows", tw)
-        wait(f"{dep} ready", lambda: ((deployment(api, ns, dep) or {}).get("status", {})
+        wait_for(f"{dep} ready", lambda: ((deployment(api, ns, dep) or {}).get("status", {})
                                       .get("readyReplicas") or 0) >= 1, 120)
-        wait("the group stable", lambda: watch.last and watch.last["state"] == "Stable", 60)
+        wait_for("the group stable", lambda: watch.last and watch.last["state"] == "Stable", 60)
         threading.Thread(target=Producer(env, topic, lambda t: 0.0, n, 0.0).run,
                          daemon=True).start()
-        a = wait("the backlog seen", lambda: watch.last["lag"] > 0 and watch.last, 60, 0.05)
-        b = wait("10 % left", lambda: (watch.last["end"] >= n and watch.last["lag"] <= 0.1 * n
+        a = wait_for("the backlog seen", lambda: watch.last["lag"] > 0 and watch.last, 60, 0.05)
+        b = wait_for("10 % left", lambda: (watch.last["end"] >= n and watch.last["lag"] <= 0.1 * n
                                       and watch.last), 600, 0.2)
         done = (b["end"] - b["lag"]) - (a["end"] - a["lag"])
         dt = max(b["t"] - a["t"], 1.0)

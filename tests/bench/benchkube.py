@@ -32,6 +32,20 @@ def stack_env_or_skip(name, need=("KUBECONFIG", "KAFKA_BOOTSTRAP", "KAFKA_LIBS")
     return {k: os.environ[k] for k in need}
 
 
+def wait_for(what, fn, timeout, poll=0.5, detail=None):
+    """fn() until it returns something true (returned); past timeout s, exits
+    naming what, with detail() when given (a log tail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}"
+                             + (f"\n{detail()}" if detail is not None else ""))
+        time.sleep(poll)
+
+
 def sh(*cmd, input=None, timeout=120):
     p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:

@@ -26,9 +26,8 @@ import pathlib
 import socket
 import subprocess
 import tempfile
-import time
 
-from benchkube import ROOT, sh
+from benchkube import ROOT, sh, wait_for
 
 NAMESPACE = "keda"
 SERVICE = "keda-metrics-apiserver"
@@ -93,13 +92,9 @@ class Keda:
                      str(self.dir / "config" / "crd" / "bases"))
         # (kubectl wait fails on a CRD whose status is not written yet.)
         jp = '{.status.conditions[?(@.type=="Established")].status}'
-        deadline = time.monotonic() + 60
-        while subprocess.run([*self.kc, "get", "crd", "scaledobjects.keda.sh", "-o",
-                              f"jsonpath={jp}"], capture_output=True,
-                             text=True).stdout != "True":
-            if time.monotonic() > deadline:
-                raise SystemExit("KEDA's ScaledObject CRD never became Established")
-            time.sleep(0.2)
+        wait_for("KEDA's ScaledObject CRD Established", lambda: subprocess.run(
+            [*self.kc, "get", "crd", "scaledobjects.keda.sh", "-o", f"jsonpath={jp}"],
+            capture_output=True, text=True).stdout == "True", 60, poll=0.2)
         ca = (self.certs / "ca.crt").read_bytes()
         import base64
         objs = [
@@ -158,28 +153,26 @@ class Keda:
         self.wait_available(timeout)
         return self
 
+    def serving(self):
+        """True once the APIService is Available and the API answers; exits
+        when KEDA's operator or adapter did."""
+        for p, n in ((self.operator, "keda"), (self.adapter, "keda-adapter")):
+            if p.poll() is not None:
+                raise SystemExit(f"{n} exited ({p.returncode}); log:\n{self.log(n)[-3000:]}")
+        a = subprocess.run([*self.kc, "get", "apiservice", APISERVICE, "-o", "json"],
+                           capture_output=True, text=True)
+        if a.returncode != 0:
+            return False
+        conds = json.loads(a.stdout).get("status", {}).get("conditions", [])
+        if not any(c["type"] == "Available" and c["status"] == "True" for c in conds):
+            return False
+        r = subprocess.run([*self.kc, "get", "--raw", "/apis/external.metrics.k8s.io/v1beta1"],
+                           capture_output=True, text=True)
+        return r.returncode == 0 and "external.metrics.k8s.io" in r.stdout
+
     def wait_available(self, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            for p, n in ((self.operator, "keda"), (self.adapter, "keda-adapter")):
-                if p.poll() is not None:
-                    raise SystemExit(f"{n} exited ({p.returncode}); log:\n{self.log(n)[-3000:]}")
-            a = subprocess.run([*self.kc, "get", "apiservice", APISERVICE, "-o", "json"],
-                               capture_output=True, text=True)
-            ok = False
-            if a.returncode == 0:
-                conds = json.loads(a.stdout).get("status", {}).get("conditions", [])
-                ok = any(c["type"] == "Available" and c["status"] == "True" for c in conds)
-            if ok:
-                r = subprocess.run([*self.kc, "get", "--raw",
-                                    "/apis/external.metrics.k8s.io/v1beta1"],
-                                   capture_output=True, text=True)
-                if r.returncode == 0 and "external.metrics.k8s.io" in r.stdout:
-                    return
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{APISERVICE} never became Available: {a.stdout[-1500:]}\n"
-                                 f"adapter log:\n{self.log('keda-adapter')[-2000:]}")
-            time.sleep(0.5)
+        wait_for(f"{APISERVICE} Available", self.serving, timeout,
+                 detail=lambda: f"adapter log:\n{self.log('keda-adapter')[-2000:]}")
 
     def stop(self):
         subprocess.run([*self.kc, "delete", "apiservice", APISERVICE, "--ignore-not-found",
