@@ -231,7 +231,7 @@ $(BUILD)/bench/bench_lib_floor: tests/bench/bench_lib_floor.c
 # worker's peak RSS and the ratio to Spark Structured Streaming.
 bench: $(BENCH_BIN) $(BUILD)/sluice-worker $(BUILD)/sluice-worker-video $(BUILD)/sluice-operator \
 		$(BUILD)/sluice-dashboard
-	@export SLUICE_DASHBOARD=$(BUILD)/sluice-dashboard SLUICE_WORKER=$(BUILD)/sluice-worker; if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
+	@export SLUICE_DASHBOARD=$(BUILD)/sluice-dashboard SLUICE_WORKER=$(BUILD)/sluice-worker SLUICE_OPERATOR=$(BUILD)/sluice-operator; if [ -f $${SLUICE_STACK_ENV:-build/stack.env} ]; then set -a; \
 		. $${SLUICE_STACK_ENV:-build/stack.env}; set +a; fi; \
 	for b in $(BENCH_BIN) tests/bench/bench_*.py; do echo "== $$b"; $$b || exit 1; done
 

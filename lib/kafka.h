@@ -386,9 +386,55 @@ int kafka_take_security_error(rd_kafka_t *rk, char *errbuf, size_t errbuf_size);
  * slices of at most a second and looks at the client's errors between
  * them, so a refused login or handshake fails in about a second with its
  * reason (kafka_take_security_error) instead of timing out.
+ *
+ * Memory (issue 19): asks for the metadata of every topic of the cluster
+ * and picks topic from the answer, so the handle keeps no topic object for
+ * it (librdkafka 2.0.2 keeps one, and a partition object per partition,
+ * ~4.3 KiB for 1 and ~8.8 KiB for 4 partitions, for every topic named in a
+ * request, until the handle is destroyed). What stays is the metadata
+ * cache's entry per topic of the cluster (~50-140 B), replaced by each such
+ * answer. Time: the answer grows with the cluster's topic count (mock
+ * cluster: ~1.6 ms at 1,000 topics, ~13 ms at 5,000). A request that names
+ * no topic never has the broker auto-create one.
  */
 int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
                          int *replication, char *errbuf, size_t errbuf_size);
+
+/* One topic of kafka_topics_describe: topic in, the rest out. */
+struct kafka_topic_info {
+	const char *topic;
+	int partitions;          /* > 0 when err is NO_ERROR */
+	rd_kafka_resp_err_t err; /* the broker's code for this topic (UNKNOWN_TOPIC_OR_PART...) */
+};
+
+/*
+ * kafka_topic_describe for n topics in one Metadata request: each topic's
+ * partition count, or its own error (a topic missing from the answer, which
+ * lists the whole cluster: RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, as
+ * kafka_topic_describe says; a topic answered with no partitions is
+ * NO_ERROR with partitions 0, for the caller to judge). The request is for
+ * every topic of the cluster, as kafka_topic_describe's (same memory and
+ * time), whatever n: the handle keeps no topic object for any of them.
+ * Time and security failures as kafka_topic_describe. Returns 0 when the
+ * request was answered (each topic's err says the rest), or KAFKA_ERR with
+ * the reason in errbuf (the topics' fields then unspecified). At most
+ * KAFKA_DESCRIBE_MAX topics.
+ */
+#define KAFKA_DESCRIBE_MAX 4096
+int kafka_topics_describe(rd_kafka_t *rk, struct kafka_topic_info *topics, size_t n, int timeout_ms,
+                          char *errbuf, size_t errbuf_size);
+
+/*
+ * How many topics the handle knows (its topic objects and its metadata
+ * cache's topics, as librdkafka lists "the topics known locally"), into
+ * *held: one Metadata round trip naming them all. After a
+ * kafka_topic_describe or kafka_topics_describe the cache lists every
+ * topic of the cluster (compact entries, no topic objects), so held is
+ * then at least the cluster's topic count: the bytes a handle keeps per
+ * topic are measured in tests/unit/test_kafka_topic_memory.c. For tests
+ * and figures. Returns 0, or KAFKA_ERR with errbuf.
+ */
+int kafka_topics_held(rd_kafka_t *rk, int timeout_ms, int *held, char *errbuf, size_t errbuf_size);
 
 /*
  * The rebalance callback's two moves for either protocol: assign adds

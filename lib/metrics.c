@@ -1,13 +1,24 @@
 /*
  * metrics.c - Prometheus counters, gauges and histograms. See metrics.h.
  *
- * Children are found by a linear scan of their label values: families hold
- * tens of children, not thousands, and the scan keeps the code obvious.
- * METRICS_MAX_CHILDREN bounds the worst case.
+ * A family keeps its children twice: in an array, in creation order, which
+ * is the order they render in, and in a strmap (lib/strmap.h) keyed by their
+ * label values, which finds one in O(1) on every update: the operator's
+ * autoscaler keeps thousands of children per family (~10 series for each of
+ * its resources) and updates them hundreds of times a second.
+ *
+ * The key encodes the values unambiguously (any byte but NUL may occur in a
+ * value, so no separator would do): each value is preceded by its length
+ * plus one as a varint (7 bits a byte, least significant first, the high
+ * bit set on all but the last byte), so no byte of the prefix is NUL. The
+ * map's copy of the key is the only copy of the values: a child holds a
+ * pointer to it and decodes it when rendering. One allocation per child
+ * (with its histogram buckets) plus the map's node holding the key.
  */
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,6 +29,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "strmap.h"
 
 enum family_type {
 	FAMILY_COUNTER,
@@ -26,12 +38,11 @@ enum family_type {
 };
 
 struct child {
-	char **values;     /* one per label name */
-	double value;      /* counter, gauge */
-	uint64_t *buckets; /* histogram: nbounds + 1 counts, not cumulative; the
-	                      last is the +Inf overflow */
-	double sum;        /* histogram */
-	uint64_t count;    /* histogram */
+	const char *key;    /* the label values, encoded: the index's copy */
+	double value;       /* counter, gauge; a histogram's sum */
+	uint64_t buckets[]; /* histogram: nbounds + 1 counts, not cumulative;
+	                       the last is the +Inf overflow; their total is the
+	                       count */
 };
 
 struct metrics_family {
@@ -43,9 +54,10 @@ struct metrics_family {
 	size_t nlabels;
 	double *bounds;
 	size_t nbounds;
-	struct child **children;
+	struct child **children; /* creation order */
 	size_t nchildren;
 	size_t cap;
+	struct strmap *index; /* encoded label values -> child */
 	struct metrics_family *next;
 };
 
@@ -68,23 +80,12 @@ struct metrics_registry *metrics_registry_new(void)
 	return reg;
 }
 
-static void child_free(struct child *c, size_t nlabels)
-{
-	if (c == NULL)
-		return;
-	if (c->values != NULL)
-		for (size_t i = 0; i < nlabels; i++)
-			free(c->values[i]);
-	free(c->values);
-	free(c->buckets);
-	free(c);
-}
-
 static void family_free(struct metrics_family *f)
 {
 	for (size_t i = 0; i < f->nchildren; i++)
-		child_free(f->children[i], f->nlabels);
+		free(f->children[i]);
 	free(f->children);
+	strmap_free(f->index);
 	for (size_t i = 0; i < f->nlabels; i++)
 		free(f->labels[i]);
 	free(f->labels);
@@ -136,36 +137,85 @@ static int label_name_valid(const char *s)
 	return 1;
 }
 
-/* Creates a child for values (already counted to match). Caller locks. */
-static struct child *child_new(struct metrics_family *f, const char *const values[])
-{
-	struct child *c = calloc(1, sizeof(*c));
+/* ---- the key: label values encoded as one string ------------------------ */
 
-	if (c == NULL)
-		return NULL;
-	c->values = calloc(f->nlabels > 0 ? f->nlabels : 1, sizeof(*c->values));
-	if (c->values == NULL)
-		goto fail;
-	for (size_t i = 0; i < f->nlabels; i++) {
-		c->values[i] = strdup(values[i]);
-		if (c->values[i] == NULL)
-			goto fail;
+/* Bytes the key for values (n of them) takes, its NUL included. */
+static size_t key_size(const char *const values[], size_t n)
+{
+	size_t size = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(values[i]);
+		for (size_t x = len + 1; x > 0x7f; x >>= 7)
+			size++;
+		size += 1 + len;
 	}
-	if (f->type == FAMILY_HISTOGRAM) {
-		c->buckets = calloc(f->nbounds + 1, sizeof(*c->buckets));
-		if (c->buckets == NULL)
-			goto fail;
-	}
-	return c;
-fail:
-	child_free(c, f->nlabels);
-	return NULL;
+	return size;
 }
 
-/* Appends a new child; NULL when full or out of memory. Caller locks. */
-static struct child *child_add(struct metrics_family *f, const char *const values[])
+/* Writes the key for values into out, which holds key_size() bytes. */
+static void key_write(char *out, const char *const values[], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(values[i]);
+		size_t x = len + 1;
+		for (; x > 0x7f; x >>= 7)
+			*out++ = (char)(0x80 | (x & 0x7f));
+		*out++ = (char)x;
+		memcpy(out, values[i], len);
+		out += len;
+	}
+	*out = '\0';
+}
+
+/* The next value of a key: returns its first byte and sets *len, moving *p
+ * past it. Only for keys key_write() wrote. */
+static const char *key_next(const char **p, size_t *len)
+{
+	const unsigned char *s = (const unsigned char *)*p;
+	size_t x = 0;
+	unsigned shift = 0;
+
+	for (;; shift += 7) {
+		unsigned char byte = *s++;
+		x |= (size_t)(byte & 0x7f) << shift;
+		if ((byte & 0x80) == 0)
+			break;
+	}
+	*len = x - 1;
+	*p = (const char *)s + *len;
+	return (const char *)s;
+}
+
+/* Counts values (NULL for none); METRICS_ERR unless they are one per label. */
+static int values_match(const struct metrics_family *f, const char *const values[])
+{
+	size_t n = 0;
+
+	while (values != NULL && values[n] != NULL && n <= f->nlabels)
+		n++;
+	return n == f->nlabels ? 0 : METRICS_ERR;
+}
+
+/* The key for values, in buf when it fits, else malloc'd (the caller frees
+ * it when it is not buf); NULL when out of memory. */
+static char *key_make(const struct metrics_family *f, const char *const values[], char *buf,
+                      size_t buf_size)
+{
+	size_t size = key_size(values, f->nlabels);
+	char *key = size <= buf_size ? buf : malloc(size);
+
+	if (key != NULL)
+		key_write(key, values, f->nlabels);
+	return key;
+}
+
+/* Appends a new child for key; NULL when full or out of memory. Caller
+ * locks. */
+static struct child *child_add(struct metrics_family *f, const char *key)
 {
 	struct child *c;
+	size_t nbuckets = f->type == FAMILY_HISTOGRAM ? f->nbounds + 1 : 0;
 
 	if (f->nchildren >= METRICS_MAX_CHILDREN)
 		return NULL;
@@ -177,10 +227,27 @@ static struct child *child_add(struct metrics_family *f, const char *const value
 		f->children = children;
 		f->cap = cap;
 	}
-	c = child_new(f, values);
-	if (c != NULL)
-		f->children[f->nchildren++] = c;
+	c = calloc(1, sizeof(*c) + nbuckets * sizeof(c->buckets[0]));
+	if (c == NULL)
+		return NULL;
+	if (strmap_put(f->index, key, c, &c->key, NULL) != STRMAP_OK) {
+		free(c);
+		return NULL;
+	}
+	f->children[f->nchildren++] = c;
 	return c;
+}
+
+/* Drops child i: out of the index, out of the array (the others keep their
+ * order), freed. Caller locks. */
+static void child_remove(struct metrics_family *f, size_t i)
+{
+	struct child *c = f->children[i];
+
+	strmap_remove(f->index, c->key);
+	memmove(&f->children[i], &f->children[i + 1], (f->nchildren - i - 1) * sizeof(c));
+	f->nchildren--;
+	free(c);
 }
 
 static int family_register(struct metrics_registry *reg, enum family_type type, const char *name,
@@ -235,7 +302,7 @@ static int family_register(struct metrics_registry *reg, enum family_type type, 
 	f->labels = calloc(nlabels > 0 ? nlabels : 1, sizeof(*f->labels));
 	f->bounds = calloc(nbounds > 0 ? nbounds : 1, sizeof(*f->bounds));
 	if (f->name == NULL || (help != NULL && f->help == NULL) || f->labels == NULL ||
-	    f->bounds == NULL)
+	    f->bounds == NULL || strmap_new(&f->index, METRICS_MAX_CHILDREN) != STRMAP_OK)
 		goto oom;
 	for (; f->nlabels < nlabels; f->nlabels++) {
 		f->labels[f->nlabels] = strdup(labels[f->nlabels]);
@@ -245,7 +312,7 @@ static int family_register(struct metrics_registry *reg, enum family_type type, 
 	if (nbounds > 0)
 		memcpy(f->bounds, bounds, nbounds * sizeof(*bounds));
 	f->nbounds = nbounds;
-	if (nlabels == 0 && child_add(f, NULL) == NULL)
+	if (nlabels == 0 && child_add(f, "") == NULL)
 		goto oom;
 
 	pthread_mutex_lock(&reg->lock);
@@ -300,25 +367,13 @@ int metrics_histogram(struct metrics_registry *reg, const char *name, const char
 	                       errbuf, errbuf_size);
 }
 
-/* The child for values, created on first use; NULL when values do not match
- * the labels, the family is full or memory ran out. Caller locks. */
-static struct child *child_get(struct metrics_family *f, const char *const values[])
+/* The child for key, created on first use; NULL when the family is full or
+ * memory ran out. Caller locks. */
+static struct child *child_get(struct metrics_family *f, const char *key)
 {
-	size_t n = 0;
+	struct child *c = strmap_get(f->index, key);
 
-	while (values != NULL && values[n] != NULL && n <= f->nlabels)
-		n++;
-	if (n != f->nlabels)
-		return NULL;
-	for (size_t i = 0; i < f->nchildren; i++) {
-		struct child *c = f->children[i];
-		size_t j = 0;
-		while (j < n && strcmp(c->values[j], values[j]) == 0)
-			j++;
-		if (j == n)
-			return c;
-	}
-	return child_add(f, values);
+	return c != NULL ? c : child_add(f, key);
 }
 
 enum update_op { OP_ADD, OP_SET, OP_OBSERVE };
@@ -326,9 +381,11 @@ enum update_op { OP_ADD, OP_SET, OP_OBSERVE };
 static int update(struct metrics_family *f, const char *const values[], enum update_op op, double v)
 {
 	struct child *c;
+	char buf[256];
+	char *key;
 	int rc = 0;
 
-	if (f == NULL)
+	if (f == NULL || values_match(f, values) < 0)
 		return METRICS_ERR;
 	switch (op) {
 	case OP_ADD:
@@ -345,8 +402,11 @@ static int update(struct metrics_family *f, const char *const values[], enum upd
 		break;
 	}
 
+	key = key_make(f, values, buf, sizeof(buf));
+	if (key == NULL)
+		return METRICS_ERR;
 	pthread_mutex_lock(&f->reg->lock);
-	c = child_get(f, values);
+	c = child_get(f, key);
 	if (c == NULL) {
 		rc = METRICS_ERR;
 	} else if (op == OP_ADD) {
@@ -360,10 +420,11 @@ static int update(struct metrics_family *f, const char *const values[], enum upd
 		while (i < f->nbounds && !(v <= f->bounds[i]))
 			i++;
 		c->buckets[i]++;
-		c->sum += v;
-		c->count++;
+		c->value += v;
 	}
 	pthread_mutex_unlock(&f->reg->lock);
+	if (key != buf)
+		free(key);
 	return rc;
 }
 
@@ -385,6 +446,105 @@ int metrics_set(struct metrics_family *fam, const char *const values[], double v
 int metrics_observe(struct metrics_family *fam, const char *const values[], double v)
 {
 	return update(fam, values, OP_OBSERVE, v);
+}
+
+int metrics_remove(struct metrics_family *fam, const char *const values[])
+{
+	char buf[256];
+	char *key;
+	int removed = 0;
+
+	if (fam == NULL || values_match(fam, values) < 0)
+		return METRICS_ERR;
+	key = key_make(fam, values, buf, sizeof(buf));
+	if (key == NULL)
+		return METRICS_ERR;
+	pthread_mutex_lock(&fam->reg->lock);
+	const struct child *c = strmap_get(fam->index, key);
+	/* Found in O(1); its place in the array by a scan of pointers. */
+	for (size_t i = 0; c != NULL && i < fam->nchildren; i++)
+		if (fam->children[i] == c) {
+			child_remove(fam, i);
+			removed = 1;
+			break;
+		}
+	pthread_mutex_unlock(&fam->reg->lock);
+	if (key != buf)
+		free(key);
+	return removed;
+}
+
+/* Whether child c has the value want[i] (want_len[i] bytes) for each label
+ * i where want[i] is not NULL. */
+static int child_matches(const struct metrics_family *f, const struct child *c,
+                         const char *const want[], const size_t want_len[])
+{
+	const char *key = c->key;
+
+	for (size_t i = 0; i < f->nlabels; i++) {
+		size_t len;
+		const char *v = key_next(&key, &len);
+		if (want[i] != NULL && (len != want_len[i] || memcmp(v, want[i], len) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Removes f's children whose label names[k] has values[k] (lens[k] bytes)
+ * for every k < n; returns how many. Caller locks. */
+static size_t family_remove_matching(struct metrics_family *f, const char *const names[],
+                                     const char *const values[], const size_t lens[], size_t n)
+{
+	const char *want[METRICS_MAX_LABELS] = {NULL};
+	size_t want_len[METRICS_MAX_LABELS] = {0};
+	size_t kept = 0, removed = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = 0;
+		while (i < f->nlabels && strcmp(f->labels[i], names[k]) != 0)
+			i++;
+		if (i == f->nlabels)
+			return 0; /* the family lacks this label */
+		if (want[i] != NULL && strcmp(want[i], values[k]) != 0)
+			return 0; /* one name, two values: nothing matches */
+		want[i] = values[k];
+		want_len[i] = lens[k];
+	}
+	/* One pass, keeping the others in order. */
+	for (size_t i = 0; i < f->nchildren; i++) {
+		struct child *c = f->children[i];
+		if (child_matches(f, c, want, want_len)) {
+			strmap_remove(f->index, c->key);
+			free(c);
+			removed++;
+		} else {
+			f->children[kept++] = c;
+		}
+	}
+	f->nchildren = kept;
+	return removed;
+}
+
+int metrics_remove_matching(struct metrics_registry *reg, const char *const names[],
+                            const char *const values[])
+{
+	size_t lens[METRICS_MAX_LABELS];
+	size_t n = 0, removed = 0;
+
+	if (reg == NULL || names == NULL || values == NULL)
+		return METRICS_ERR;
+	for (; names[n] != NULL || values[n] != NULL; n++) {
+		if (n == METRICS_MAX_LABELS || names[n] == NULL || values[n] == NULL)
+			return METRICS_ERR;
+		lens[n] = strlen(values[n]);
+	}
+	if (n == 0)
+		return METRICS_ERR;
+	pthread_mutex_lock(&reg->lock);
+	for (struct metrics_family *f = reg->head; f != NULL; f = f->next)
+		removed += family_remove_matching(f, names, values, lens, n);
+	pthread_mutex_unlock(&reg->lock);
+	return removed > INT_MAX ? INT_MAX : (int)removed;
 }
 
 const char *metrics_format_value(char *buf, size_t size, double v)
@@ -453,13 +613,15 @@ static void sbuf_puts(struct sbuf *b, const char *s)
 	sbuf_put(b, s, strlen(s));
 }
 
-/* Writes s escaping backslash and newline, and double quotes when quotes is
- * set: HELP text escapes the first two, label values all three. */
-static void sbuf_escaped(struct sbuf *b, const char *s, int quotes)
+/* Writes the len bytes at s escaping backslash and newline, and double
+ * quotes when quotes is set: HELP text escapes the first two, label values
+ * all three. */
+static void sbuf_escaped(struct sbuf *b, const char *s, size_t len, int quotes)
 {
 	const char *run = s;
+	const char *end = s + len;
 
-	for (; *s != '\0'; s++) {
+	for (; s < end; s++) {
 		const char *esc = NULL;
 		if (*s == '\\')
 			esc = "\\\\";
@@ -499,12 +661,15 @@ static void render_series(struct sbuf *b, const struct metrics_family *f, const 
 	if (f->nlabels == 0 && le == NULL)
 		return;
 	sbuf_puts(b, "{");
+	const char *key = c->key;
 	for (size_t i = 0; i < f->nlabels; i++) {
+		size_t len;
+		const char *v = key_next(&key, &len);
 		if (i > 0)
 			sbuf_puts(b, ",");
 		sbuf_puts(b, f->labels[i]);
 		sbuf_puts(b, "=\"");
-		sbuf_escaped(b, c->values[i], 1);
+		sbuf_escaped(b, v, len, 1);
 		sbuf_puts(b, "\"");
 	}
 	if (le != NULL) {
@@ -525,7 +690,7 @@ static void render_family(struct sbuf *b, const struct metrics_family *f)
 		sbuf_puts(b, "# HELP ");
 		sbuf_puts(b, f->name);
 		sbuf_puts(b, " ");
-		sbuf_escaped(b, f->help, 0);
+		sbuf_escaped(b, f->help, strlen(f->help), 0);
 		sbuf_puts(b, "\n");
 	}
 	sbuf_puts(b, "# TYPE ");
@@ -559,11 +724,11 @@ static void render_family(struct sbuf *b, const struct metrics_family *f)
 		}
 		render_series(b, f, "_sum", c, NULL);
 		sbuf_puts(b, " ");
-		sbuf_value(b, c->sum);
+		sbuf_value(b, c->value);
 		sbuf_puts(b, "\n");
 		render_series(b, f, "_count", c, NULL);
 		sbuf_puts(b, " ");
-		sbuf_count(b, c->count);
+		sbuf_count(b, cumulative);
 		sbuf_puts(b, "\n");
 	}
 }
@@ -590,11 +755,10 @@ int metrics_render(struct metrics_registry *reg, char **text, size_t *len)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-/* s as a JSON string, quotes included; the escaping every Sluice JSON
- * writer shares (log_json_escape), in slices that always fit. */
-static void json_string(struct sbuf *b, const char *s)
+/* The len bytes at s as a JSON string, quotes included; the escaping every
+ * Sluice JSON writer shares (log_json_escape), in slices that always fit. */
+static void json_string_n(struct sbuf *b, const char *s, size_t len)
 {
-	size_t len = strlen(s);
 	char out[256];
 
 	sbuf_puts(b, "\"");
@@ -607,6 +771,11 @@ static void json_string(struct sbuf *b, const char *s)
 		len -= used;
 	}
 	sbuf_puts(b, "\"");
+}
+
+static void json_string(struct sbuf *b, const char *s)
+{
+	json_string_n(b, s, strlen(s));
 }
 
 /* A number, or "NaN", "+Inf", "-Inf" as strings: JSON has no such number. */
@@ -646,13 +815,16 @@ static void json_family(struct sbuf *b, const struct metrics_family *f)
 	for (size_t i = 0; i < f->nchildren; i++) {
 		const struct child *c = f->children[i];
 
+		const char *key = c->key;
 		sbuf_puts(b, i > 0 ? ",{\"labels\":{" : "{\"labels\":{");
 		for (size_t j = 0; j < f->nlabels; j++) {
+			size_t len;
+			const char *v = key_next(&key, &len);
 			if (j > 0)
 				sbuf_puts(b, ",");
 			json_string(b, f->labels[j]);
 			sbuf_puts(b, ":");
-			json_string(b, c->values[j]);
+			json_string_n(b, v, len);
 		}
 		sbuf_puts(b, "}");
 		if (f->type != FAMILY_HISTOGRAM) {
@@ -677,9 +849,9 @@ static void json_family(struct sbuf *b, const struct metrics_family *f)
 			sbuf_count(b, cumulative);
 		}
 		sbuf_puts(b, "},\"sum\":");
-		json_value(b, c->sum);
+		json_value(b, c->value);
 		sbuf_puts(b, ",\"count\":");
-		sbuf_count(b, c->count);
+		sbuf_count(b, cumulative);
 		sbuf_puts(b, "}");
 	}
 	sbuf_puts(b, "]}");

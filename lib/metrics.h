@@ -4,8 +4,11 @@
  * (https://prometheus.io/docs/instrumenting/exposition_formats/).
  *
  * A family (one metric name) has a fixed list of label names; each distinct
- * list of label values is a child with its own value, created on first use.
- * Families render in registration order, children in creation order.
+ * list of label values is a child (a series) with its own value, created on
+ * first use and found again in O(1) (a hash of its label values), kept
+ * until removed (metrics_remove, metrics_remove_matching). Families render
+ * in registration order, children in creation order (a removed child that
+ * comes back is new: it renders last).
  *
  * Threads: one mutex per registry guards everything, so the HTTP thread may
  * render while other threads update. Families live as long as the registry.
@@ -77,6 +80,34 @@ int metrics_add(struct metrics_family *fam, const char *const values[], double v
 int metrics_inc(struct metrics_family *fam, const char *const values[]);
 int metrics_set(struct metrics_family *fam, const char *const values[], double v);
 int metrics_observe(struct metrics_family *fam, const char *const values[], double v);
+
+/*
+ * Removal, so that the series of something gone (a deleted resource, a
+ * topic) do not stay in /metrics and in memory for the life of the process.
+ *
+ * metrics_remove: removes fam's child for values (as for the updates; the
+ * single child of a family without labels too, which then renders nothing
+ * until its next update). Returns 1 when it removed one, 0 when there was
+ * none, METRICS_ERR when fam is NULL, the number of values is wrong or
+ * memory runs out (long values need a buffer).
+ *
+ * metrics_remove_matching: removes, in every family of reg, every child
+ * whose label names[i] has the value values[i] for every i. names and values
+ * are NULL-terminated, of the same length, 1 to METRICS_MAX_LABELS entries.
+ * A family without all of the names loses nothing. Every series of one
+ * resource, whatever its other labels (e.g. "reason"):
+ *
+ *   metrics_remove_matching(reg, (const char *const[]){"kind", "namespace", "name", NULL},
+ *                           (const char *const[]){"VideoJob", ns, name, NULL});
+ *
+ * Returns the number of children removed, METRICS_ERR for bad arguments.
+ * Time: one pass over the children of each family having the names.
+ *
+ * Both keep the other children in their order.
+ */
+int metrics_remove(struct metrics_family *fam, const char *const values[]);
+int metrics_remove_matching(struct metrics_registry *reg, const char *const names[],
+                            const char *const values[]);
 
 /*
  * Renders the registry. On success *text is a NUL-terminated string the

@@ -151,6 +151,33 @@ static void on_child(enum reflector_event ev, const char *key, const cJSON *obj,
 	}
 }
 
+/* The Deployments' projection: reflector_keep_metadata (on_child reads
+ * labels) plus what the autoscaler reads instead of a GET per poll
+ * (autoscaler.c): spec.replicas, status.readyReplicas and
+ * status.observedGeneration. Nothing else reads this cache. */
+static void keep_deployment(cJSON *obj)
+{
+	static const char *const status_keep[] = {"readyReplicas", "observedGeneration"};
+	cJSON *replicas = cJSON_DetachItemFromObjectCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(obj, "spec"), "replicas");
+	cJSON *old_status = cJSON_DetachItemFromObjectCaseSensitive(obj, "status");
+	cJSON *spec, *status;
+
+	reflector_keep_metadata(obj);
+	if (replicas != NULL && (spec = cJSON_AddObjectToObject(obj, "spec")) != NULL)
+		cJSON_AddItemToObject(spec, "replicas", replicas);
+	else
+		cJSON_Delete(replicas);
+	if (old_status != NULL && (status = cJSON_AddObjectToObject(obj, "status")) != NULL)
+		for (size_t i = 0; i < sizeof(status_keep) / sizeof(status_keep[0]); i++) {
+			cJSON *f =
+			    cJSON_DetachItemFromObjectCaseSensitive(old_status, status_keep[i]);
+			if (f != NULL)
+				cJSON_AddItemToObject(status, status_keep[i], f);
+		}
+	cJSON_Delete(old_status);
+}
+
 static void *reflector_thread(void *arg)
 {
 	reflector_run(arg);
@@ -331,7 +358,11 @@ int controller_start(struct controller **out, const struct controller_options *o
 			ro.name = ro.ref.resource;
 			ro.label_selector = CHILDREN_SELECTOR;
 			ro.handler = on_child;
-			ro.project = reflector_keep_metadata; /* on_child reads labels only */
+			/* on_child reads labels; the autoscaler a Deployment's
+			 * replicas and readiness (keep_deployment). */
+			ro.project = strcmp(ro.ref.resource, "deployments") == 0
+			                 ? keep_deployment
+			                 : reflector_keep_metadata;
 			c->handler_args[i].kind = NULL;
 		}
 		ro.opaque = &c->handler_args[i];
@@ -339,6 +370,9 @@ int controller_start(struct controller **out, const struct controller_options *o
 		if (reflector_new(&c->refl[i], &ro, errbuf, errbuf_size) != 0)
 			goto fail;
 	}
+	for (size_t i = NKINDS; i < NREFLECTORS; i++)
+		if (strcmp(child_refs[i - NKINDS].resource, "deployments") == 0)
+			c->ctx.deploy_store = reflector_get_store(c->refl[i]);
 	for (size_t i = 0; i < NKINDS; i++) {
 		struct reflector_store *s = reflector_get_store(c->refl[i]);
 		if (strcmp(kinds[i].plural, RECONCILE_TW_PLURAL) == 0)

@@ -2,7 +2,10 @@
  * lag.h - reads a consumer group's lag on one topic through librdkafka,
  * for the scaler (operator/scale.h) and the resources' status.
  *
- * One poll is three requests however many partitions the topic has:
+ * A read is three kinds of requests however many partitions the topic has,
+ * and lag_read_many reads many (group, topic) pairs of one cluster in one
+ * round of them (one Metadata, one ListOffsets round, the OffsetFetches
+ * in flight together):
  *   1. Metadata for the topic (its partition count; lib/kafka.h's
  *      kafka_topic_describe);
  *   2. OffsetFetch for the group (rd_kafka_ListConsumerGroupOffsets, the
@@ -101,6 +104,90 @@ int lag_read(struct lag_reader *r, const char *group, const char *topic, enum la
 void lag_result_free(struct lag_result *res);
 
 /*
+ * One (group, topic) of a lag_read_many. The strings are the caller's and
+ * need only outlive the call.
+ */
+struct lag_query {
+	const char *group;
+	const char *topic;
+	enum lag_reset reset;
+};
+
+/* The most queries one lag_read_many takes. */
+#define LAG_READ_MANY_MAX 1024
+/* Room for one query's error line, NUL included. */
+#define LAG_ERROR_MAX 512
+
+/*
+ * Reads n queries' lag on the reader's cluster in one round:
+ *   1. one Metadata request for every topic of the queries (librdkafka
+ *      asks for the topics its handle knows: bounded by the reader's
+ *      ledger, see lag_reader_forget);
+ *   2. one OffsetFetch per distinct group (the group's partitions of all
+ *      its topics), all put in flight at once on one queue;
+ *   3. while those run, ListOffsets for the latest, then the earliest
+ *      offsets of all partitions of all topics (librdkafka sends one
+ *      request per partition leader each time);
+ * then collects the OffsetFetch answers. timeout_ms bounds each step.
+ * res[i] is q[i]'s result (zeroed before first use, reusable, freed with
+ * lag_result_free, as for lag_read). errors (may be NULL) has room for n
+ * lines of LAG_ERROR_MAX: errors[i] is "" for a query read, else the
+ * line lag_read would have given. An error is per query: a missing topic
+ * or a refused group fails only the queries that name it; a request that
+ * fails as a whole (the Metadata, a ListOffsets round) fails every query
+ * it served. n == 0 reads nothing; n > LAG_READ_MANY_MAX fails every
+ * query. Duplicated topics or groups among the queries are asked once.
+ * Returns the number of queries that failed (0: all read).
+ * Threads: as lag_read.
+ */
+size_t lag_read_many(struct lag_reader *r, size_t n, const struct lag_query q[],
+                     struct lag_result res[], char (*errors)[LAG_ERROR_MAX], int timeout_ms);
+
+/*
+ * The latest offsets of n topics of the reader's cluster in one round (the
+ * ledger, one Metadata request, one ListOffsets round: lag_read_many's
+ * steps 1 and 3, its latest offsets only): end_sums[i] is the sum over
+ * topics[i]'s partitions of their latest (last stable) offsets. The
+ * autoscaler's quiet check (docs/autoscaling.md, "What an idle resource
+ * costs"): with no new message the sum does not move. errors as for
+ * lag_read_many (errors[i] "" when read; end_sums[i] unspecified when
+ * not). Duplicated topics are asked once. n == 0 reads nothing; n >
+ * LAG_READ_MANY_MAX fails every topic. Returns the number that failed.
+ * Threads: as lag_read.
+ */
+size_t lag_read_ends(struct lag_reader *r, size_t n, const char *const topics[], int64_t end_sums[],
+                     char (*errors)[LAG_ERROR_MAX], int timeout_ms);
+
+/*
+ * Topics kept forever: a librdkafka handle keeps what it learnt of every
+ * topic it read until the handle is destroyed (operator/topic_ledger.h).
+ * The reader records the topics it touched; before a read it makes its
+ * handle again (nothing in flight: between reads) once the topics it no
+ * longer needs reach max(TOPIC_LEDGER_MIN_DEAD, the live ones). A topic is
+ * no longer needed when lag_reader_forget/lag_pool_forget said so (its
+ * resource went away) or when no read asked for it for LAG_TOPIC_STALE_MS.
+ * At most LAG_TOPICS_MAX topics: past that the handle is made again too.
+ */
+#define LAG_TOPIC_STALE_MS (10 * 60 * 1000)
+#define LAG_TOPICS_MAX 4096
+
+/* The reader no longer needs topic (its resource is gone). Cheap: the
+ * handle is made again at the next read that finds enough such topics. */
+void lag_reader_forget(struct lag_reader *r, const char *topic);
+
+/* How many times the reader made its handle again (for tests and metrics). */
+uint64_t lag_reader_renewals(const struct lag_reader *r);
+
+/*
+ * The topics the reader's librdkafka handle holds now, as librdkafka
+ * itself lists them (its topic objects and its metadata cache's topics:
+ * what a Metadata request for "the topics known locally" names), into
+ * *held: one Metadata round trip. 0, or -1 with errbuf.
+ */
+int lag_reader_held_topics(struct lag_reader *r, int timeout_ms, int *held, char *errbuf,
+                           size_t errbuf_size);
+
+/*
  * Readers kept by bootstrap and security settings (topics_key of
  * operator/topics.h: two resources with other credentials never share a
  * reader): the operator holds one pool and asks it for a resource's
@@ -113,6 +200,15 @@ int lag_pool_new(size_t max_readers, struct lag_pool **out);
 struct lag_reader *lag_pool_get(struct lag_pool *pool, const char *bootstrap,
                                 const struct kafka_security *sec, char *errbuf, size_t errbuf_size);
 void lag_pool_free(struct lag_pool *pool);
+/* A reader's id: unique in the process, never 0 (0 for NULL). A caller
+ * that keeps a reference across polls keeps the id, never the pointer:
+ * the pool frees a reader that failed (lag_pool_get). */
+uint64_t lag_reader_id(const struct lag_reader *r);
+/* The pool's reader with that id, or NULL when the pool holds it no more
+ * or it failed (lag_reader_failed). A walk of at most max_readers. */
+struct lag_reader *lag_pool_find(struct lag_pool *pool, uint64_t id);
+/* lag_reader_forget on every reader of the pool. NULL pool: no-op. */
+void lag_pool_forget(struct lag_pool *pool, const char *topic);
 
 /* Kafka's own reset names: "earliest" or "latest"; 0, or -1 otherwise. */
 int lag_reset_parse(const char *name, enum lag_reset *out);

@@ -39,14 +39,14 @@ int reconcile_has_finalizer(const cJSON *obj)
 	return 0;
 }
 
-int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
+int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural, cJSON *obj,
                             int add)
 {
 	const char *ns = reconcile_meta(obj, "namespace"), *name = reconcile_meta(obj, "name");
 	const char *rv = reconcile_meta(obj, "resourceVersion");
 	struct kube_ref ref = reconcile_kind_ref(plural, ns, name, NULL);
 	struct kube_error err;
-	cJSON *patch, *md, *list;
+	cJSON *patch, *md, *list, *out = NULL;
 	const cJSON *f;
 	char msg[600];
 	int rc;
@@ -67,11 +67,20 @@ int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural,
 	}
 	if (add)
 		cJSON_AddItemToArray(list, cJSON_CreateString(RECONCILE_FINALIZER));
-	rc = kube_client_merge_patch(ctx->kube, &ref, patch, NULL, &err);
-	if (rc != 0)
+	rc = kube_client_merge_patch(ctx->kube, &ref, patch, &out, &err);
+	if (rc != 0) {
 		log_warn(add ? "adding the finalizer failed" : "removing the finalizer failed",
 		         "resource", plural, "namespace", ns, "name", name, "error",
 		         kube_error_format(&err, msg, sizeof(msg)), NULL);
+	} else {
+		const char *now = reconcile_meta(out, "resourceVersion");
+		cJSON *held = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion");
+
+		if (now != NULL && cJSON_IsString(held))
+			cJSON_SetValuestring(held, now);
+	}
+	cJSON_Delete(out);
 	cJSON_Delete(patch);
 	return rc;
 }
@@ -133,7 +142,7 @@ int reconcile_write_status_events(const struct reconcile_ctx *ctx, const char *p
 	if (rc == 1)
 		for (size_t i = 0; i < n; i++)
 			events_emit_planned(ctx->kube, obj, &events[i], ctx->instance);
-	return rc > 0 ? 0 : rc;
+	return rc;
 }
 
 /* One redis_pool_run of a prefix's deletion; the count survives a retry. */

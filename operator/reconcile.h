@@ -26,7 +26,8 @@
 #include "topics.h"
 
 enum reconcile_rc {
-	RECONCILE_OK = 0,    /* done; look again on the next change */
+	RECONCILE_OK = 0,    /* done; look again on the next change (its own,
+	                        or a child's: a Deployment's or Job's status) */
 	RECONCILE_POLL = 1,  /* done; look again after ctx->poll_ms too */
 	RECONCILE_ERROR = -1 /* failed; retry with the key's backoff */
 };
@@ -41,6 +42,10 @@ struct reconcile_ctx {
 	struct reflector_store *tw_store; /* TelemetryWindows */
 	struct reflector_store *vj_store; /* VideoJobs */
 	struct reflector_store *vw_store; /* VideoWatches */
+	/* The Deployments the operator made, by label: metadata, spec.replicas
+	 * and status' readiness only (controller.c's projection); for the
+	 * autoscaler. NULL: none (it then GETs the Deployment). */
+	struct reflector_store *deploy_store;
 	struct topics *topics;
 	/* The Secrets resources' spec.kafka.tls and .sasl name, read for the
 	 * operator's own Kafka clients (topics, lag); NULL: none can be read
@@ -94,9 +99,11 @@ int reconcile_has_finalizer(const cJSON *obj);
  * (plural: "telemetrywindows") with a merge patch carrying obj's
  * resourceVersion, so a concurrent change makes it fail with
  * KUBE_ECONFLICT instead of dropping another controller's finalizer.
- * A no-op when already so. Returns 0 or a KUBE_E* code (logged).
+ * On success obj's metadata.resourceVersion becomes the patched object's,
+ * so the pass's later writes with it (the status) do not conflict with
+ * this one. A no-op when already so. Returns 0 or a KUBE_E* code (logged).
  */
-int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
+int reconcile_set_finalizer(const struct reconcile_ctx *ctx, const char *plural, cJSON *obj,
                             int add);
 
 /*
@@ -119,8 +126,8 @@ int reconcile_write_status(const struct reconcile_ctx *ctx, const char *plural, 
 
 /*
  * reconcile_write_status, then, once the status is written, the n Events a
- * plan decided on (events_emit: a failed Event is only logged). Returns 0
- * (written, or nothing to write) or a KUBE_E* code.
+ * plan decided on (events_emit: a failed Event is only logged). Returns 1
+ * when written, 0 when there was nothing to write, or a KUBE_E* code.
  */
 int reconcile_write_status_events(const struct reconcile_ctx *ctx, const char *plural,
                                   const cJSON *obj, const cJSON *status,

@@ -293,8 +293,8 @@ static int apply_children(const struct reconcile_ctx *ctx, const struct tw_read 
 	return rc;
 }
 
-/* The status of the plan, and its Event once written. Returns 0 or a
- * KUBE_E* code. */
+/* The status of the plan, and its Event once written. Returns 1 when
+ * written, 0 when it already read so, or a KUBE_E* code. */
 static int apply_status(const struct reconcile_ctx *ctx, const cJSON *obj, struct tw_observed *o)
 {
 	struct tw_plan plan;
@@ -361,8 +361,17 @@ static int run(const struct reconcile_ctx *ctx, const struct tw_read *rd, const 
 	if (observe_progress(ctx, rd->res.ns, rd->res.name, &progress) == 0)
 		o.progress = &progress;
 
-	if (apply_status(ctx, rd->obj, &o) != 0)
+	int written = apply_status(ctx, rd->obj, &o);
+	if (written < 0)
 		rc = RECONCILE_ERROR;
+	else if (rc == RECONCILE_POLL && written == 0 && o.topic_state == TW_TOPIC_FOUND &&
+	         o.dlq_error == NULL && workers_health_stopped(dep))
+		/* Idle and well: no worker runs, so no progress can move until
+		 * the autoscaler scales the Deployment, whose change brings the
+		 * next pass. Polling 2,000 idle resources would be the
+		 * operator's whole cost at rest. Trouble (a missing topic) is
+		 * still polled: its repair makes no Kubernetes event. */
+		rc = RECONCILE_OK;
 	free(config_text);
 	cJSON_Delete(pods);
 	cJSON_Delete(dep);
@@ -387,7 +396,7 @@ int reconcile_tw(const struct reconcile_ctx *ctx, const char *ns, const char *na
 		/* Nothing to retry until the resource changes. */
 		o.invalid_reason = b.reason;
 		o.invalid_message = b.message;
-		rc = apply_status(ctx, rd.obj, &o) != 0 ? RECONCILE_ERROR : RECONCILE_OK;
+		rc = apply_status(ctx, rd.obj, &o) < 0 ? RECONCILE_ERROR : RECONCILE_OK;
 		break;
 	case TW_STEP_RUN:
 		rc = run(ctx, &rd, &b);

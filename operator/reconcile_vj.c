@@ -400,20 +400,24 @@ static int apply_job(const struct reconcile_ctx *ctx, const struct children_work
 }
 
 /* The status of the plan, and its Events once written. Returns the pass's
- * result. */
-static int apply_status(const struct reconcile_ctx *ctx, const cJSON *obj, struct vj_observed *o)
+ * result; *written (may be NULL) says whether the status changed. */
+static int apply_status(const struct reconcile_ctx *ctx, const cJSON *obj, struct vj_observed *o,
+                        int *written)
 {
 	struct vj_plan plan;
 	char now[32];
-	int rc;
+	int rc, wrote;
 
+	if (written != NULL)
+		*written = 0;
 	o->now = conditions_now(now, sizeof(now));
 	if (vj_plan_status(o, &plan) != 0)
 		return RECONCILE_ERROR;
-	rc = reconcile_write_status_events(ctx, RECONCILE_VJ_PLURAL, obj, plan.status, plan.events,
-	                                   plan.n_events) != 0
-	         ? RECONCILE_ERROR
-	         : (int)plan.rc;
+	wrote = reconcile_write_status_events(ctx, RECONCILE_VJ_PLURAL, obj, plan.status,
+	                                      plan.events, plan.n_events);
+	rc = wrote < 0 ? RECONCILE_ERROR : (int)plan.rc;
+	if (written != NULL)
+		*written = wrote > 0;
 	cJSON_Delete(plan.status);
 	return rc;
 }
@@ -477,7 +481,7 @@ static int apply_infra(const struct reconcile_ctx *ctx, const struct vj_read *rd
 	cJSON *cm;
 	int rc;
 
-	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, obj, 1) != 0)
+	if (reconcile_set_finalizer(ctx, RECONCILE_VJ_PLURAL, rd->obj, 1) != 0)
 		return -1;
 	if (apply_topics(ctx, rd, &w->kafka_reason, err, err_size) != 0)
 		return VJ_STOP_KAFKA;
@@ -554,7 +558,11 @@ static int run(const struct reconcile_ctx *ctx, const struct vj_read *rd)
 		observe_job_pods(ctx, rd->obj, &w, &o);
 		apply_phase(ctx, rd, &w, &o);
 	}
-	rc = apply_status(ctx, rd->obj, &o);
+	int written;
+	rc = apply_status(ctx, rd->obj, &o, &written);
+	if (rc == RECONCILE_POLL && !written && o.stop == VJ_STOP_NONE &&
+	    vj_plan_wait_for_change(w.phase.phase, w.split, w.dep))
+		rc = RECONCILE_OK;
 	run_free(&w);
 	return rc;
 }
@@ -592,7 +600,7 @@ int reconcile_vj(const struct reconcile_ctx *ctx, const char *ns, const char *na
 		o.stop = VJ_STOP_REPORT;
 		o.stop_reason = b.reason;
 		o.stop_error = b.message;
-		rc = apply_status(ctx, rd.obj, &o);
+		rc = apply_status(ctx, rd.obj, &o, NULL);
 		break;
 	case VJ_STEP_RUN:
 		rc = run(ctx, &rd);

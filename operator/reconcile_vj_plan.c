@@ -93,6 +93,17 @@ int vj_plan_job_outcome(const cJSON *job)
 	return 0;
 }
 
+int vj_plan_wait_for_change(const char *phase, const cJSON *split_job, const cJSON *dep)
+{
+	const cJSON *active = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(split_job, "status"), "active");
+
+	return phase != NULL && strcmp(phase, "Splitting") == 0 && split_job != NULL &&
+	       vj_plan_job_outcome(split_job) == 0 &&
+	       !(cJSON_IsNumber(active) && active->valueint > 0) &&
+	       (dep == NULL || workers_health_stopped(dep));
+}
+
 void vj_plan_begin(const struct vj_resource *r, struct vj_begin *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -62,6 +62,17 @@ const char *reconcile_vj_progress(long long done, long long total, char *buf, si
 /* Whether phase is Succeeded or Failed. NULL is not. */
 int vj_plan_terminal(const char *phase);
 
+/*
+ * Whether a pass that found the status already so may wait for a change
+ * (RECONCILE_OK) instead of polling: while Splitting, the split Job has no
+ * pod (status.active 0 or absent; NULL: not read) and no outcome, and the
+ * process workers are stopped (workers_health_stopped) or not made (dep
+ * NULL). Nothing the job reports can move then, and the Job's pod starting
+ * (status.active) or its workers being scaled is a change the watches
+ * bring. Any other phase keeps polling: progress lives in Redis. Pure.
+ */
+int vj_plan_wait_for_change(const char *phase, const cJSON *split_job, const cJSON *dep);
+
 /* A Job's outcome from its status: 1 succeeded, -1 failed (a Failed
  * condition True), 0 running or not there (NULL). */
 int vj_plan_job_outcome(const cJSON *job);

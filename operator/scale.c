@@ -192,10 +192,25 @@ __attribute__((format(printf, 2, 3))) static void say(struct scale_decision *out
 	va_end(ap);
 }
 
-static struct scale_sample *sample_at(struct scale_state *st, int age)
+/* The sample age polls back (age < count): the ring's, or a quiet run's
+ * reconstructed (scale.h, "State"). */
+static struct scale_sample sample_get(const struct scale_state *st, int age)
 {
-	int i = (st->head - age + SCALE_HISTORY_MAX) % SCALE_HISTORY_MAX;
-	return &st->ring[i];
+	struct scale_sample x;
+
+	if (st->ring != NULL)
+		return st->ring[((st->head - age) % st->cap + st->cap) % st->cap];
+	x = st->quiet;
+	if (age > 0) {
+		x.t_first_ms = st->quiet.t_first_ms - (int64_t)age * st->quiet_step_ms;
+		x.t_ms = x.t_first_ms + st->quiet_span_ms;
+	}
+	return x;
+}
+
+static struct scale_sample *newest_of(struct scale_state *st)
+{
+	return st->ring != NULL ? &st->ring[st->head] : &st->quiet;
 }
 
 /* The gap under which a new read merges into the newest sample, so that
@@ -212,12 +227,38 @@ static int64_t rate_window_ms(const struct scale_spec *s)
 	return s->trend_window_ms > 0 ? s->trend_window_ms : s->polling_interval_ms * 12;
 }
 
+/* The longest look back of any rule: samples older than this are never
+ * read again. */
+static int64_t longest_window_ms(const struct scale_spec *s)
+{
+	return max64(s->stabilization_window_ms, rate_window_ms(s));
+}
+
+int32_t scale_history_cap(const struct scale_spec *s)
+{
+	int64_t n = longest_window_ms(s) / max64(merge_gap_ms(s), 1) + 4;
+
+	return n < SCALE_HISTORY_MAX ? (int32_t)n : SCALE_HISTORY_MAX;
+}
+
+/* The two samples alike for a quiet run: all but their times. */
+static int alike(const struct scale_sample *a, const struct scale_sample *b)
+{
+	return a->lag == b->lag && a->consumed == b->consumed && a->ready == b->ready &&
+	       a->rec == b->rec;
+}
+
 /* Adds (or merges) the read into the history; returns the sample. lag is
- * the lag that counts (rule 1a's persistent part left out). */
+ * the lag that counts (rule 1a's persistent part left out). A quiet state
+ * (no ring) takes a read alike its run (its recommendation is checked once
+ * decided); one that differs sets quiet_lost and restarts the run from
+ * itself (what the state keeps when no ring can be had). */
 static struct scale_sample *history_add(const struct scale_spec *s, struct scale_state *st,
                                         const struct scale_obs *o, int64_t lag)
 {
-	struct scale_sample *newest = st->count > 0 ? sample_at(st, 0) : NULL;
+	struct scale_sample *newest = st->count > 0 ? newest_of(st) : NULL;
+	int32_t ready = o->ready_replicas >= 0 ? o->ready_replicas : -1;
+	int add = newest == NULL || o->now_ms - newest->t_first_ms >= merge_gap_ms(s);
 
 	/* Progress went backwards (offsets reset, a group deleted) or the
 	 * topic changed shape: rates across that point mean nothing. */
@@ -225,18 +266,55 @@ static struct scale_sample *history_add(const struct scale_spec *s, struct scale
 		st->rate_from_ms = o->now_ms;
 	st->partitions = o->partitions;
 
-	if (newest == NULL || o->now_ms - newest->t_first_ms >= merge_gap_ms(s)) {
-		st->head = (st->head + 1) % SCALE_HISTORY_MAX;
-		if (st->count < SCALE_HISTORY_MAX)
+	if (st->ring == NULL) {
+		if (newest != NULL && (lag != newest->lag || o->consumed != newest->consumed ||
+		                       ready != newest->ready)) {
+			st->quiet_lost = 1;
+			st->count = 0; /* restart from this read */
+			newest = NULL;
+			add = 1;
+		}
+		if (add && newest != NULL) {
+			/* The newest joins the run before it, which holds
+			 * evenly spaced samples only: the run is then exactly
+			 * what a ring would hold. */
+			int64_t step = o->now_ms - newest->t_first_ms;
+			int64_t span = newest->t_ms - newest->t_first_ms;
+
+			if (st->count == 1 && span >= 0 && span < step) {
+				st->quiet_step_ms = step;
+				st->quiet_span_ms = span;
+			} else if (step != st->quiet_step_ms || span != st->quiet_span_ms) {
+				st->quiet_lost = 1;
+				st->count = 0;
+				newest = NULL;
+			}
+		}
+		if (add) {
+			if (newest != NULL) {
+				if (st->count < scale_history_cap(s))
+					st->count++;
+			} else {
+				st->count = 1;
+			}
+			newest = &st->quiet;
+			newest->t_first_ms = o->now_ms;
+			/* rec stays the run's until decided (checked there) */
+			if (st->count == 1)
+				newest->rec = 0;
+		}
+	} else if (add) {
+		st->head = (st->head + 1) % st->cap;
+		if (st->count < st->cap)
 			st->count++;
-		newest = sample_at(st, 0);
+		newest = &st->ring[st->head];
 		newest->t_first_ms = o->now_ms;
 		newest->rec = 0;
 	}
 	newest->t_ms = o->now_ms;
 	newest->lag = lag;
 	newest->consumed = o->consumed;
-	newest->ready = o->ready_replicas >= 0 ? o->ready_replicas : -1;
+	newest->ready = ready;
 	return newest;
 }
 
@@ -256,29 +334,32 @@ static int cmp_double(const void *a, const void *b)
 static void history_rates(const struct scale_spec *s, struct scale_state *st, int64_t now,
                           struct scale_decision *out)
 {
-	const struct scale_sample *newest = sample_at(st, 0), *oldest = NULL;
+	const struct scale_sample newest = sample_get(st, 0);
+	struct scale_sample oldest = newest, next = newest;
 	int64_t win = rate_window_ms(s);
 	double slopes[SCALE_HISTORY_MAX];
-	int n = 0;
+	int n = 0, found = 0;
 
-	for (int age = 1; age < st->count; age++) {
-		const struct scale_sample *x = sample_at(st, age), *next = sample_at(st, age - 1);
-		if (x->t_ms < now - win || x->t_ms < st->rate_from_ms)
+	for (int age = 1; age < st->count && age < SCALE_HISTORY_MAX; age++) {
+		const struct scale_sample x = sample_get(st, age);
+		if (x.t_ms < now - win || x.t_ms < st->rate_from_ms)
 			break;
 		oldest = x;
-		if (next->t_ms > x->t_ms)
+		found = 1;
+		if (next.t_ms > x.t_ms)
 			slopes[n++] =
-			    (double)(next->lag - x->lag) * 1000.0 / (double)(next->t_ms - x->t_ms);
+			    (double)(next.lag - x.lag) * 1000.0 / (double)(next.t_ms - x.t_ms);
+		next = x;
 	}
-	if (oldest == NULL || n == 0 || newest->t_ms - oldest->t_ms < s->polling_interval_ms)
+	if (!found || n == 0 || newest.t_ms - oldest.t_ms < s->polling_interval_ms)
 		return;
-	double dt = (double)(newest->t_ms - oldest->t_ms) / 1000.0;
+	double dt = (double)(newest.t_ms - oldest.t_ms) / 1000.0;
 	out->rates_known = 1;
-	out->rate_span_ms = newest->t_ms - oldest->t_ms;
-	out->consume_rate = (double)(newest->consumed - oldest->consumed) / dt;
+	out->rate_span_ms = newest.t_ms - oldest.t_ms;
+	out->consume_rate = (double)(newest.consumed - oldest.consumed) / dt;
 	qsort(slopes, (size_t)n, sizeof(slopes[0]), cmp_double);
 	out->lag_rate = n % 2 ? slopes[n / 2] : (slopes[n / 2 - 1] + slopes[n / 2]) / 2.0;
-	out->input_rate = out->consume_rate + (double)(newest->lag - oldest->lag) / dt;
+	out->input_rate = out->consume_rate + (double)(newest.lag - oldest.lag) / dt;
 	if (out->input_rate < 0)
 		out->input_rate = 0;
 }
@@ -326,33 +407,38 @@ static double per_replica(const struct scale_sample *newest, const struct scale_
 static void measure_rate(const struct scale_spec *s, struct scale_state *st, int32_t partitions,
                          int64_t now)
 {
-	const struct scale_sample *newest = sample_at(st, 0), *run = NULL, *backlog = NULL;
+	const struct scale_sample newest = sample_get(st, 0);
+	struct scale_sample run = newest, backlog = newest, next = newest;
 	int64_t win = rate_window_ms(s), poll = s->polling_interval_ms;
-	int32_t busy = busy_replicas(newest->ready, partitions);
-	int backlogged = newest->lag > 0;
+	int32_t busy = busy_replicas(newest.ready, partitions);
+	int backlogged = newest.lag > 0, have_run = 0, have_backlog = 0;
 
 	if (busy == 0)
 		return;
 	for (int age = 1; age < st->count; age++) {
-		const struct scale_sample *x = sample_at(st, age), *next = sample_at(st, age - 1);
-		if (x->t_ms < now - win || x->t_ms < st->rate_from_ms || x->ready != newest->ready)
+		const struct scale_sample x = sample_get(st, age);
+		if (x.t_ms < now - win || x.t_ms < st->rate_from_ms || x.ready != newest.ready)
 			break;
 		run = x;
-		backlogged = backlogged && x->lag > 0 && x->lag >= next->consumed - x->consumed;
-		if (backlogged)
+		have_run = 1;
+		backlogged = backlogged && x.lag > 0 && x.lag >= next.consumed - x.consumed;
+		if (backlogged) {
 			backlog = x;
+			have_backlog = 1;
+		}
+		next = x;
 	}
-	if (backlog != NULL && newest->t_ms - backlog->t_ms >= poll) {
-		double m = per_replica(newest, backlog, busy);
+	if (have_backlog && newest.t_ms - backlog.t_ms >= poll) {
+		double m = per_replica(&newest, &backlog, busy);
 		if (m <= 0)
 			return;
-		if (st->rate_per_replica <= 0 || newest->t_ms - backlog->t_ms >= 2 * poll)
+		if (st->rate_per_replica <= 0 || newest.t_ms - backlog.t_ms >= 2 * poll)
 			st->rate_per_replica = m;
 		else
 			st->rate_per_replica = (st->rate_per_replica + m) / 2.0;
 		st->rate_measured_ms = now;
-	} else if (run != NULL && newest->t_ms - run->t_ms >= poll) {
-		double m = per_replica(newest, run, busy);
+	} else if (have_run && newest.t_ms - run.t_ms >= poll) {
+		double m = per_replica(&newest, &run, busy);
 		if (m > st->rate_per_replica) {
 			st->rate_per_replica = m;
 			st->rate_measured_ms = now;
@@ -396,14 +482,14 @@ static void measure_work(struct scale_state *st, const struct scale_obs *o, int6
 /* The highest recommendation recorded within the stabilization window. */
 static int32_t window_max_rec(const struct scale_spec *s, struct scale_state *st, int64_t now)
 {
-	int32_t m = sample_at(st, 0)->rec;
+	int32_t m = sample_get(st, 0).rec;
 
 	for (int age = 1; age < st->count; age++) {
-		const struct scale_sample *x = sample_at(st, age);
-		if (x->t_ms < now - s->stabilization_window_ms)
+		const struct scale_sample x = sample_get(st, age);
+		if (x.t_ms < now - s->stabilization_window_ms)
 			break;
-		if (x->rec > m)
-			m = x->rec;
+		if (x.rec > m)
+			m = x.rec;
 	}
 	return m;
 }
@@ -558,8 +644,9 @@ static void drain_words(struct line *l, const struct scale_spec *s, const struct
 		     (double)lag / (cap - input), (double)s->target_drain_ms / 1000.0);
 }
 
-int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const struct scale_obs *o,
-                     const char *err, struct scale_decision *out)
+/* The decision over the history as it is (scale_decide sizes it). */
+static int32_t decide(const struct scale_spec *s, struct scale_state *st, const struct scale_obs *o,
+                      const char *err, struct scale_decision *out)
 {
 	int32_t cur = o->current_replicas > 0 ? o->current_replicas : 0;
 	int32_t lo = s->min_replicas > 0 ? s->min_replicas : 1;
@@ -591,6 +678,7 @@ int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const s
 		st->last_active_ms = now;
 
 	int fresh = st->count == 0 || resume;
+	int32_t run_rec = st->quiet.rec;
 	struct scale_sample *sample = history_add(s, st, o, v.eff);
 	int merged = sample->t_first_ms != now;
 	history_rates(s, st, now, out);
@@ -679,6 +767,11 @@ int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const s
 	 * a window. */
 	if (fresh && clamp32(cur, lo, s->max_replicas) > sample->rec)
 		sample->rec = clamp32(cur, lo, s->max_replicas);
+	/* A quiet run holds one recommendation for all its samples. */
+	if (st->ring == NULL && st->count > 1 && sample->rec != run_rec) {
+		st->quiet_lost = 1;
+		st->count = 1;
+	}
 
 	if (drain) {
 		addf(&nd, ": ");
@@ -791,5 +884,138 @@ int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const s
 		say(out, "%s%s, but %" PRId32 " within the last %" PRId64 "s: keeping %" PRId32,
 		    head, need, wmax, s->stabilization_window_ms / 1000, cur);
 	}
+	return d;
+}
+
+/* ---- the history's memory (scale.h, "State") ---- */
+
+void scale_state_free(struct scale_state *st)
+{
+	if (st == NULL)
+		return;
+	free(st->ring);
+	memset(st, 0, sizeof(*st));
+}
+
+int scale_state_copy(struct scale_state *dst, const struct scale_state *src)
+{
+	*dst = *src;
+	if (src->ring == NULL)
+		return 0;
+	dst->ring = malloc((size_t)src->cap * sizeof(*dst->ring));
+	if (dst->ring == NULL) {
+		memset(dst, 0, sizeof(*dst));
+		return -1;
+	}
+	memcpy(dst->ring, src->ring, (size_t)src->cap * sizeof(*dst->ring));
+	return 0;
+}
+
+int scale_state_sample(const struct scale_state *st, int age, struct scale_sample *out)
+{
+	if (age < 0 || age >= st->count)
+		return -1;
+	*out = sample_get(st, age);
+	return 0;
+}
+
+struct scale_sample *scale_state_newest(struct scale_state *st)
+{
+	return st->count > 0 ? newest_of(st) : NULL;
+}
+
+size_t scale_state_heap_bytes(const struct scale_state *st)
+{
+	return st->ring != NULL ? (size_t)st->cap * sizeof(*st->ring) : 0;
+}
+
+/* Gives st a ring of cap samples holding its history (the ring's, or the
+ * quiet run's reconstructed; the newest cap of them). 0, or -1 when out of
+ * memory (st unchanged). */
+static int ring_resize(struct scale_state *st, int32_t cap)
+{
+	struct scale_sample *ring = malloc((size_t)cap * sizeof(*ring));
+	int32_t n = st->count < cap ? st->count : cap;
+
+	if (ring == NULL)
+		return -1;
+	for (int32_t i = 0; i < n; i++)
+		ring[n - 1 - i] = sample_get(st, i); /* oldest first */
+	free(st->ring);
+	st->ring = ring;
+	st->cap = cap;
+	st->count = n;
+	st->head = n > 0 ? n - 1 : 0;
+	return 0;
+}
+
+/* A busy state whose samples within the longest window are all alike
+ * gives its ring back: the run is kept as the newest sample and its
+ * spacing. */
+static void maybe_quiet(const struct scale_spec *s, struct scale_state *st, int64_t now)
+{
+	const struct scale_sample newest = sample_get(st, 0);
+	int64_t win = longest_window_ms(s);
+	int32_t k = 0;
+	struct scale_sample x = newest;
+
+	if (st->ring == NULL || st->count == 0)
+		return;
+	struct scale_sample prev = newest;
+	int64_t step = 0, span = 0;
+
+	for (int age = 1; age < st->count; age++) {
+		x = sample_get(st, age);
+		if (x.t_ms < now - win)
+			break; /* never read again */
+		/* Alike and evenly spaced, or the run would not be exact. */
+		if (!alike(&x, &newest))
+			return;
+		if (age == 1) {
+			step = prev.t_first_ms - x.t_first_ms;
+			span = x.t_ms - x.t_first_ms;
+			if (span < 0 || span >= step)
+				return;
+		} else if (prev.t_first_ms - x.t_first_ms != step ||
+		           x.t_ms - x.t_first_ms != span) {
+			return;
+		}
+		prev = x;
+		k = age;
+	}
+	st->quiet_step_ms = step;
+	st->quiet_span_ms = span;
+	free(st->ring);
+	st->ring = NULL;
+	st->cap = st->head = 0;
+	st->count = k + 1;
+	st->quiet = newest;
+}
+
+int32_t scale_decide(const struct scale_spec *s, struct scale_state *st, const struct scale_obs *o,
+                     const char *err, struct scale_decision *out)
+{
+	int32_t want = scale_history_cap(s), d;
+
+	if (st->ring != NULL && st->cap < want)
+		(void)ring_resize(st, want); /* settings changed; the old ring otherwise */
+	if (st->ring == NULL) {
+		struct scale_state before = *st; /* no heap: a plain copy */
+
+		st->quiet_lost = 0;
+		d = decide(s, st, o, err, out);
+		if (!st->quiet_lost)
+			return d;
+		/* The read differs from the quiet run: decide it again over
+		 * the run in a ring. Without memory, the run restarted. */
+		st->quiet_lost = 0;
+		if (ring_resize(&before, want) != 0)
+			return d;
+		*st = before;
+		st->quiet_lost = 0;
+	}
+	d = decide(s, st, o, err, out);
+	if (o->ok)
+		maybe_quiet(s, st, o->now_ms);
 	return d;
 }

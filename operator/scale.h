@@ -133,16 +133,32 @@
  * -1 (unknown) else.
  *
  * State: struct scale_state belongs to the caller, one per resource, zeroed
- * before the first call (a plain value, ~2.9 KiB; no pointers inside, so it
- * may be copied or reset by memset). Samples closer together than
- * max(pollingInterval/2, window/(SCALE_HISTORY_MAX-8)) are merged (their
- * highest recommendation kept), so the ring always spans the longest
- * window whatever the call rate, and a window ends within one such gap
- * (window/64) of its length.
+ * before the first call and released with scale_state_free. Samples closer
+ * together than max(pollingInterval/2, window/(SCALE_HISTORY_MAX-8)) are
+ * merged (their highest recommendation kept), so the history always spans
+ * the longest window whatever the call rate, and a window ends within one
+ * such gap (window/64) of its length.
+ *
+ * The history costs memory only while it has something to remember
+ * (issue 19: thousands of mostly idle resources). A resource whose samples
+ * within the longest window W = max(stabilizationWindow, the rate window)
+ * are all alike (lag, consumed, ready and recommendation the same: an
+ * idle resource at its floor, nothing arriving) is "quiet": its state holds
+ * the newest sample and the spacing of the run before it, no ring; the
+ * older samples of the run are reconstructed evenly spaced when read. The
+ * first read that differs gives the state a ring of
+ * scale_history_cap(spec) samples (W / merge gap + 4, at most
+ * SCALE_HISTORY_MAX), filled with the run, and the read is decided over
+ * it; once a whole window has passed alike again, the ring is freed. So a
+ * resource idle from its start never allocates. The decisions are those of
+ * a full ring, but for the run's sample times, taken as evenly spaced
+ * (exact for regular polls; otherwise within one poll's jitter).
+ * scale_decide may therefore allocate (the ring); when it cannot, the
+ * history restarts from the read (as after an operator restart, without
+ * the seeding), and nothing else changes.
  *
  * SCALE_HISTORY_MAX: 72 holds the default 300 s window at the default 5 s
- * polls (60 samples) unmerged, with room; it is the largest part of the
- * operator's memory per resource (128 took 5 KiB each).
+ * polls (60 samples) unmerged, with room (a ring of it: 2.9 KiB).
  */
 #ifndef SLUICE_SCALE_H
 #define SLUICE_SCALE_H
@@ -257,8 +273,15 @@ struct scale_sample {
 };
 
 struct scale_state {
-	struct scale_sample ring[SCALE_HISTORY_MAX];
-	int head, count;          /* ring[head] is the newest */
+	/* The history (see "State"): ring, cap samples on the heap, ring[head]
+	 * the newest, while the resource is busy; NULL while it is quiet, the
+	 * newest sample then in quiet and the count - 1 before it alike,
+	 * quiet_step_ms apart, each spanning quiet_span_ms. */
+	struct scale_sample *ring;
+	int32_t cap, head, count;
+	int32_t quiet_lost; /* internal: a read in a quiet state differed */
+	struct scale_sample quiet;
+	int64_t quiet_step_ms, quiet_span_ms;
 	int32_t partitions;       /* at the last good read */
 	int32_t failures;         /* consecutive read failures */
 	int64_t last_active_ms;   /* 0: no good read yet */
@@ -272,6 +295,28 @@ struct scale_state {
 	int32_t work_based; /* 1: work_events/work_busy_ms hold a base */
 	int64_t work_events, work_busy_ms;
 };
+
+/* Frees the state's ring and zeroes it (a fresh state). NULL is a no-op. */
+void scale_state_free(struct scale_state *st);
+
+/* A deep copy of src into dst (whose old content is not freed): 0, or -1
+ * when out of memory (dst then zeroed). */
+int scale_state_copy(struct scale_state *dst, const struct scale_state *src);
+
+/* The sample age polls back (0: the newest) into *out, as the decision
+ * reads it (a quiet run's reconstructed): 0, or -1 when age >= count. */
+int scale_state_sample(const struct scale_state *st, int age, struct scale_sample *out);
+
+/* The newest sample, writable (tests set its lag), or NULL before the
+ * first good read. */
+struct scale_sample *scale_state_newest(struct scale_state *st);
+
+/* Bytes the state holds on the heap (its ring; 0 while quiet). */
+size_t scale_state_heap_bytes(const struct scale_state *st);
+
+/* The ring a busy state of spec gets: the samples the longest window can
+ * hold at the merge gap, plus 4, at most SCALE_HISTORY_MAX. Pure. */
+int32_t scale_history_cap(const struct scale_spec *spec);
 
 enum scale_reason {
 	SCALE_STEADY = 0,       /* desired == cur, nothing to do */
@@ -323,7 +368,9 @@ int scale_spec_validate(const struct scale_spec *spec, char *errbuf, size_t errb
  * The decision for one poll. spec must have passed scale_spec_validate;
  * state is the caller's (zeroed before the first call) and is updated;
  * error_text (why the read failed, for the reason line) may be NULL. Fills *out, returns
- * out->desired. Pure: the same (spec, state, obs) always gives the same result.
+ * out->desired. Deterministic: the same (spec, state, obs) always gives the
+ * same result; no I/O, no clock; allocates or frees only the state's ring
+ * (see "State").
  */
 int32_t scale_decide(const struct scale_spec *spec, struct scale_state *state,
                      const struct scale_obs *obs, const char *error_text,

@@ -7,30 +7,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kafka.h"
+#include "topic_batch.h"
+#include "topic_ledger.h"
+
+#define TOPICS_ERR_MAX 512
 
 struct client {
 	char *key; /* topics_key */
 	rd_kafka_t *rk;
-	unsigned long long used; /* the cache's clock when last taken */
-	int refs;                /* calls running on it; never closed while > 0 */
-	int failed;              /* a security failure: closed when refs drops to 0 */
+	struct topic_ledger *ledger; /* the topics rk described */
+	unsigned long long used;     /* the cache's clock when last taken */
+	int refs;                    /* calls running on it; never closed while > 0 */
+	int failed;                  /* a security failure: closed when refs drops to 0 */
+	int retiring; /* holds too many dead topics: takes no new call, closed when refs is 0 */
+	struct topic_batch creates, deletes;
 };
 
 struct topics {
 	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a batch returned (topic_batch states changed) */
 	char *client_id;
+	size_t ledger_cap;
+	int64_t stale_ms;
 	struct client clients[TOPICS_MAX_CLIENTS];
 	unsigned long long clock;
+	struct topics_stats stats; /* handles_open, topics_held: computed by topics_stats */
 };
 
-struct topics *topics_new(const char *client_id)
+struct topics *topics_new_ex(const char *client_id, size_t ledger_cap, long long stale_ms)
 {
 	struct topics *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
 	t->client_id = strdup(client_id);
+	t->ledger_cap = ledger_cap > 0 ? ledger_cap : TOPICS_LEDGER_CAP;
+	t->stale_ms = stale_ms != 0 ? (int64_t)stale_ms : TOPICS_STALE_MS;
 	if (t->client_id == NULL || pthread_mutex_init(&t->mu, NULL) != 0) {
+		free(t->client_id);
+		free(t);
+		return NULL;
+	}
+	if (pthread_cond_init(&t->cv, NULL) != 0) {
+		pthread_mutex_destroy(&t->mu);
 		free(t->client_id);
 		free(t);
 		return NULL;
@@ -38,20 +58,41 @@ struct topics *topics_new(const char *client_id)
 	return t;
 }
 
-static void client_close(struct client *c)
+struct topics *topics_new(const char *client_id)
 {
-	if (c->rk != NULL)
-		rd_kafka_destroy(c->rk);
+	return topics_new_ex(client_id, 0, 0);
+}
+
+/* Empties slot c; its handle and ledger go to the caller (*rk, *ledger),
+ * to be destroyed outside the lock (rd_kafka_destroy joins librdkafka's
+ * threads). */
+static void client_take(struct client *c, rd_kafka_t **rk, struct topic_ledger **ledger)
+{
+	*rk = c->rk;
+	*ledger = c->ledger;
 	free(c->key);
 	memset(c, 0, sizeof(*c));
+}
+
+static void client_destroy(rd_kafka_t *rk, struct topic_ledger *ledger)
+{
+	if (rk != NULL)
+		rd_kafka_destroy(rk);
+	topic_ledger_free(ledger);
 }
 
 void topics_free(struct topics *t)
 {
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++)
-		client_close(&t->clients[i]);
+	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++) {
+		rd_kafka_t *rk;
+		struct topic_ledger *l;
+
+		client_take(&t->clients[i], &rk, &l);
+		client_destroy(rk, l);
+	}
+	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
 	free(t->client_id);
 	free(t);
@@ -103,19 +144,22 @@ const char *topics_key(const char *bootstrap, const struct kafka_security *sec, 
 }
 
 /* Takes the handle for bootstrap and sec, making it (in a free or the least
- * recently used idle slot) when there is none. */
+ * recently used idle slot) when there is none. A retiring handle is not
+ * taken: its last call closes it. */
 static struct client *acquire(struct topics *t, const char *bootstrap,
                               const struct kafka_security *sec, char *errbuf, size_t n)
 {
 	static const char *const extra[] = {"allow.auto.create.topics", "false", NULL};
 	struct client *found = NULL, *slot = NULL;
+	rd_kafka_t *old_rk = NULL;
+	struct topic_ledger *old_ledger = NULL;
 	char key[TOPICS_KEY_MAX];
 
 	topics_key(bootstrap, sec, key, sizeof(key));
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++) {
 		struct client *c = &t->clients[i];
-		if (c->rk != NULL && strcmp(c->key, key) == 0) {
+		if (c->rk != NULL && !c->retiring && strcmp(c->key, key) == 0) {
 			found = c;
 			break;
 		}
@@ -128,16 +172,22 @@ static struct client *acquire(struct topics *t, const char *bootstrap,
 		                          .security = sec,
 		                          .client_id = t->client_id,
 		                          .extra = extra};
+		struct topic_ledger *l = NULL;
 		rd_kafka_t *rk = kafka_producer_new(&kc, NULL, NULL, errbuf, n);
 		char *k = strdup(key);
-		if (rk != NULL && k != NULL) {
-			client_close(slot);
+		int lrc = rk != NULL ? topic_ledger_new(t->ledger_cap, t->stale_ms, &l) : 0;
+
+		if (rk != NULL && k != NULL && lrc == 0) {
+			client_take(slot, &old_rk, &old_ledger);
 			slot->rk = rk;
 			slot->key = k;
+			slot->ledger = l;
 			found = slot;
+			t->stats.handles_made++;
 		} else {
 			if (rk != NULL)
-				rd_kafka_destroy(rk);
+				snprintf(errbuf, n, "kafka: %s: out of memory", bootstrap);
+			client_destroy(rk, l);
 			free(k);
 		}
 	} else if (found == NULL) {
@@ -148,29 +198,90 @@ static struct client *acquire(struct topics *t, const char *bootstrap,
 		found->used = ++t->clock;
 	}
 	pthread_mutex_unlock(&t->mu);
+	client_destroy(old_rk, old_ledger);
 	return found;
 }
 
-/* Gives c back after a call that answered rc; a security failure closes
- * it once no other call runs on it. */
+/* Gives c back after a call that answered rc. A security failure closes
+ * it once no other call runs on it; so do dead topics past the ledger's
+ * limit (the next call makes a fresh handle that holds none). */
 static void release(struct topics *t, struct client *c, int rc)
 {
-	rd_kafka_t *close = NULL;
+	rd_kafka_t *rk = NULL;
+	struct topic_ledger *ledger = NULL;
 
 	pthread_mutex_lock(&t->mu);
 	c->refs--;
 	if (rc == TOPICS_EAUTH || rc == TOPICS_ETLS)
 		c->failed = 1;
-	if (c->failed && c->refs == 0) {
-		close = c->rk;
-		c->rk = NULL;
-		free(c->key);
-		c->key = NULL;
-		c->failed = 0;
+	if (!c->retiring && topic_ledger_renew(c->ledger, clock_mono_ms()))
+		c->retiring = 1;
+	if ((c->failed || c->retiring) && c->refs == 0) {
+		if (c->retiring && !c->failed)
+			t->stats.handles_renewed++;
+		client_take(c, &rk, &ledger);
 	}
 	pthread_mutex_unlock(&t->mu);
-	if (close != NULL)
-		rd_kafka_destroy(close); /* outside the lock: it joins librdkafka's threads */
+	client_destroy(rk, ledger);
+}
+
+/* Records that c is about to describe topic. A full ledger retires the
+ * handle (the topic goes unrecorded until the handle is made again). */
+static void touch(struct topics *t, struct client *c, const char *topic)
+{
+	pthread_mutex_lock(&t->mu);
+	if (topic_ledger_touch(c->ledger, topic, clock_mono_ms()) == TOPIC_LEDGER_FULL)
+		c->retiring = 1;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void topics_forget(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                   const char *topic)
+{
+	char key[TOPICS_KEY_MAX];
+	rd_kafka_t *rk = NULL;
+	struct topic_ledger *ledger = NULL;
+
+	topics_key(bootstrap, sec, key, sizeof(key));
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++) {
+		struct client *c = &t->clients[i];
+
+		if (c->rk == NULL || strcmp(c->key, key) != 0 ||
+		    !topic_ledger_forget(c->ledger, topic))
+			continue;
+		/* An idle handle is made again now; a busy one by its last call. */
+		if (!c->retiring && topic_ledger_renew(c->ledger, clock_mono_ms()))
+			c->retiring = 1;
+		if (c->retiring && c->refs == 0 && rk == NULL) {
+			t->stats.handles_renewed++;
+			client_take(c, &rk, &ledger);
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	client_destroy(rk, ledger);
+}
+
+void topics_stats(struct topics *t, struct topics_stats *out)
+{
+	int64_t now = clock_mono_ms();
+
+	pthread_mutex_lock(&t->mu);
+	*out = t->stats;
+	out->handles_open = 0;
+	out->topics_held = 0;
+	out->topics_dead = 0;
+	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++) {
+		struct topic_ledger_counts n;
+
+		if (t->clients[i].rk == NULL)
+			continue;
+		out->handles_open++;
+		topic_ledger_count(t->clients[i].ledger, now, &n);
+		out->topics_held += n.held;
+		out->topics_dead += n.dead;
+	}
+	pthread_mutex_unlock(&t->mu);
 }
 
 /* kafka_security_failure's kinds as topics_rc codes. */
@@ -234,6 +345,8 @@ int topics_describe(struct topics *t, const char *bootstrap, const struct kafka_
 
 	if (c == NULL)
 		return TOPICS_EFAILED;
+	/* Before the request: from here on the handle holds topic's object. */
+	touch(t, c, topic);
 	/* kafka_topic_describe asks in slices and stops at a refused login. */
 	rc = kafka_topic_describe(c->rk, topic, timeout_ms > 0 ? timeout_ms : 1, partitions,
 	                          replication, errbuf, errbuf_size) == 0
@@ -245,6 +358,246 @@ int topics_describe(struct topics *t, const char *bootstrap, const struct kafka_
 	return rc;
 }
 
+/* One caller's topic in a batched CreateTopics or DeleteTopics. */
+struct admin_req {
+	struct topic_batch_req b; /* first: a topic_batch_req * is its admin_req */
+	const char *topic;
+	int partitions, replication, timeout_ms; /* replication: as topics_create's */
+	/* out */
+	int rc;   /* topics_rc */
+	int made; /* created (deleted) by this request, not there (absent) before */
+	char err[TOPICS_ERR_MAX];
+};
+
+/* Sends a batch's request and puts each member's answer in it. */
+typedef void (*admin_send_fn)(struct topics *t, struct client *c, struct admin_req **m, size_t n);
+
+/*
+ * r's topic through b, c's batch of one kind: r leads its own request at
+ * once, or waits while another is in flight and then is answered by the
+ * oldest waiter's request, or leads it (topic_batch.h). Returns with r's
+ * answer in r.
+ */
+static void admin_batched(struct topics *t, struct client *c, struct topic_batch *b,
+                          struct admin_req *r, admin_send_fn send)
+{
+	struct admin_req *m[TOPICS_BATCH_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->mu);
+	topic_batch_join(b, &r->b);
+	while (r->b.state == TOPIC_BATCH_QUEUED || r->b.state == TOPIC_BATCH_RUNNING)
+		pthread_cond_wait(&t->cv, &t->mu);
+	if (r->b.state == TOPIC_BATCH_LEADING)
+		for (struct topic_batch_req *q = &r->b; q != NULL && n < TOPICS_BATCH_MAX;
+		     q = q->next)
+			m[n++] = (struct admin_req *)q;
+	pthread_mutex_unlock(&t->mu);
+	if (n == 0)
+		return; /* TOPIC_BATCH_DONE: answered by another's request */
+	send(t, c, m, n);
+	pthread_mutex_lock(&t->mu);
+	topic_batch_done(b, TOPICS_BATCH_MAX);
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* The index of the first of m[0..i) with m[i]'s topic, or i. */
+static size_t first_of(struct admin_req **m, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(m[j]->topic, m[i]->topic) == 0)
+			return j;
+	return i;
+}
+
+/* The same failure for every member still waiting for an answer (rc
+ * TOPICS_EFAILED and no text), each worded with its own topic. */
+static void admin_fail_all(struct admin_req **m, size_t n, const char *verb, int rc,
+                           const char *why)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i]->rc == TOPICS_EFAILED && m[i]->err[0] == '\0') {
+			m[i]->rc = rc;
+			snprintf(m[i]->err, sizeof(m[i]->err), "kafka: %s topic \"%s\": %s", verb,
+			         m[i]->topic, why);
+		}
+}
+
+/* The options (both timeouts) and the reply queue of one admin request on
+ * rk into *opts and *q. 0, or -1 with why (either may then be set: free
+ * them with admin_release). */
+static int admin_setup(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms,
+                       rd_kafka_AdminOptions_t **opts, rd_kafka_queue_t **q, char *why,
+                       size_t why_size)
+{
+	why[0] = '\0';
+	*opts = rd_kafka_AdminOptions_new(rk, op);
+	*q = rd_kafka_queue_new(rk);
+	if (*opts == NULL || *q == NULL ||
+	    rd_kafka_AdminOptions_set_request_timeout(*opts, timeout_ms, why, why_size) ||
+	    rd_kafka_AdminOptions_set_operation_timeout(*opts, timeout_ms, why, why_size)) {
+		if (why[0] == '\0')
+			snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void admin_release(rd_kafka_event_t *ev, rd_kafka_queue_t *q, rd_kafka_AdminOptions_t *opts)
+{
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	if (opts != NULL)
+		rd_kafka_AdminOptions_destroy(opts);
+}
+
+/* Waits for a batch's admin event on q; NULL (why in errbuf, rc in *rc)
+ * when it did not come or failed as a whole. */
+static rd_kafka_event_t *admin_wait(rd_kafka_t *rk, rd_kafka_queue_t *q, int timeout_ms, int *rc,
+                                    char *why, size_t why_size)
+{
+	/* The request times out by itself after timeout_ms; the margin only
+	 * covers the result's trip back. */
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+
+	if (ev == NULL) {
+		snprintf(why, why_size, "no answer within %d ms (TIMED_OUT)", timeout_ms);
+		*rc = classify_on(rk, why, why_size);
+		return NULL;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(why, why_size, "%s (%s)", rd_kafka_event_error_string(ev),
+		         rd_kafka_err2name(rd_kafka_event_error(ev)));
+		*rc = classify_on(rk, why, why_size);
+		rd_kafka_event_destroy(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+/* The answers of a CreateTopics or DeleteTopics result tr[0..nr) into m's
+ * members (by topic name; a duplicate takes its first's). ok_also: a
+ * second error code that counts as success (TOPIC_ALREADY_EXISTS,
+ * UNKNOWN_TOPIC_OR_PART) with made 0. Returns how many were made. */
+static size_t admin_answers(rd_kafka_t *rk, const rd_kafka_topic_result_t **tr, size_t nr,
+                            struct admin_req **m, size_t n, const char *verb,
+                            rd_kafka_resp_err_t ok_also)
+{
+	size_t made = 0;
+
+	for (size_t k = 0; k < nr; k++) {
+		const char *name = rd_kafka_topic_result_name(tr[k]);
+		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[k]);
+
+		for (size_t i = 0; i < n; i++) {
+			struct admin_req *r = m[i];
+
+			if (name == NULL || strcmp(r->topic, name) != 0 || r->err[0] != '\0' ||
+			    r->rc != TOPICS_EFAILED)
+				continue;
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == ok_also) {
+				r->rc = TOPICS_OK;
+				/* Only the first asker of a topic made it. */
+				r->made = err == RD_KAFKA_RESP_ERR_NO_ERROR && first_of(m, i) == i;
+				made += (size_t)r->made;
+			} else {
+				char text[256];
+				const char *detail = rd_kafka_topic_result_error_string(tr[k]);
+
+				snprintf(r->err, sizeof(r->err), "kafka: %s topic \"%s\": %s: %s",
+				         verb, r->topic, kafka_strerror(text, sizeof(text), err),
+				         detail != NULL ? detail : "");
+				r->rc = classify_on(rk, r->err, sizeof(r->err));
+			}
+		}
+	}
+	admin_fail_all(m, n, verb, TOPICS_EFAILED, "not in the broker's answer");
+	return made;
+}
+
+static void send_creates(struct topics *t, struct client *c, struct admin_req **m, size_t n)
+{
+	rd_kafka_NewTopic_t *nt[TOPICS_BATCH_MAX];
+	rd_kafka_AdminOptions_t *opts = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	char why[256] = "";
+	size_t k = 0, made = 0;
+	int timeout_ms = 1, brokers = 1, need_brokers = 0, rc = TOPICS_EFAILED;
+
+	for (size_t i = 0; i < n; i++) {
+		m[i]->rc = TOPICS_EFAILED;
+		m[i]->made = 0;
+		m[i]->err[0] = '\0';
+		if (m[i]->timeout_ms > timeout_ms)
+			timeout_ms = m[i]->timeout_ms;
+		if (m[i]->replication <= 0)
+			need_brokers = 1;
+	}
+	if (need_brokers &&
+	    kafka_cluster_brokers(c->rk, timeout_ms, &brokers, why, sizeof(why)) != 0) {
+		admin_fail_all(m, n, "create", classify_on(c->rk, why, sizeof(why)), why);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rf = topics_replication(m[i]->replication, brokers);
+		char isr[16];
+
+		if (first_of(m, i) != i)
+			continue; /* one NewTopic per name: librdkafka refuses duplicates */
+		nt[k] = rd_kafka_NewTopic_new(m[i]->topic, m[i]->partitions, rf, why, sizeof(why));
+		if (nt[k] == NULL) {
+			snprintf(m[i]->err, sizeof(m[i]->err), "kafka: create topic \"%s\": %s",
+			         m[i]->topic, why);
+			continue;
+		}
+		snprintf(isr, sizeof(isr), "%d", topics_min_insync(rf));
+		if (topics_min_insync(rf) > 0 &&
+		    rd_kafka_NewTopic_set_config(nt[k], "min.insync.replicas", isr) !=
+		        RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(m[i]->err, sizeof(m[i]->err),
+			         "kafka: create topic \"%s\": cannot set min.insync.replicas",
+			         m[i]->topic);
+			rd_kafka_NewTopic_destroy(nt[k]);
+			continue;
+		}
+		k++;
+	}
+	why[0] = '\0';
+	if (k == 0)
+		goto done;
+	if (admin_setup(c->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms, &opts, &q, why,
+	                sizeof(why)) != 0) {
+		admin_fail_all(m, n, "create", TOPICS_EFAILED, why);
+		goto done;
+	}
+	rd_kafka_CreateTopics(c->rk, nt, k, opts, q);
+	ev = admin_wait(c->rk, q, timeout_ms, &rc, why, sizeof(why));
+	if (ev == NULL) {
+		admin_fail_all(m, n, "create", rc, why);
+	} else {
+		const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+		size_t nr = 0;
+		const rd_kafka_topic_result_t **tr =
+		    res != NULL ? rd_kafka_CreateTopics_result_topics(res, &nr) : NULL;
+
+		made = admin_answers(c->rk, tr, tr != NULL ? nr : 0, m, n, "create",
+		                     RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+	}
+	pthread_mutex_lock(&t->mu);
+	t->stats.create_requests++;
+	t->stats.topics_created += made;
+	pthread_mutex_unlock(&t->mu);
+done:
+	/* A duplicate of a topic that could not be asked. */
+	admin_fail_all(m, n, "create", TOPICS_EFAILED, "not sent");
+	admin_release(ev, q, opts);
+	rd_kafka_NewTopic_destroy_array(nt, k);
+}
+
 int topics_create(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
                   const char *topic, int partitions, int replication, int timeout_ms, int *created,
                   char *errbuf, size_t errbuf_size)
@@ -252,27 +605,31 @@ int topics_create(struct topics *t, const char *bootstrap, const struct kafka_se
 	struct client *c = acquire(t, bootstrap, sec, errbuf, errbuf_size);
 	struct kafka_config kc = {
 	    .bootstrap = bootstrap, .security = sec, .client_id = t->client_id};
-	int rc, brokers = 1, made = 0;
+	struct admin_req r = {.topic = topic,
+	                      .partitions = partitions,
+	                      .replication = replication,
+	                      .timeout_ms = timeout_ms};
+	int rc;
 
 	if (created != NULL)
 		*created = 0;
 	if (c == NULL)
 		return TOPICS_EFAILED;
-	rc = replication > 0
-	         ? 0
-	         : kafka_cluster_brokers(c->rk, timeout_ms, &brokers, errbuf, errbuf_size);
-	if (rc == 0) {
-		int rf = topics_replication(replication, brokers);
-		rc = kafka_topic_create_ex(c->rk, topic, partitions, rf, topics_min_insync(rf),
-		                           timeout_ms, &made, errbuf, errbuf_size);
-	}
-	if (rc == 0 && made) {
+	pthread_mutex_lock(&t->mu);
+	t->stats.create_calls++;
+	pthread_mutex_unlock(&t->mu);
+	admin_batched(t, c, &c->creates, &r, send_creates);
+	rc = r.rc;
+	if (rc != TOPICS_OK)
+		snprintf(errbuf, errbuf_size, "%s", r.err);
+	if (rc == TOPICS_OK && r.made) {
 		if (created != NULL)
 			*created = 1;
-		rc = kafka_topic_wait(c->rk, &kc, topic, partitions, timeout_ms, errbuf,
-		                      errbuf_size);
+		/* Each caller waits for its own topic, side by side. */
+		if (kafka_topic_wait(c->rk, &kc, topic, partitions, timeout_ms, errbuf,
+		                     errbuf_size) != 0)
+			rc = classify_on(c->rk, errbuf, errbuf_size);
 	}
-	rc = rc == 0 ? TOPICS_OK : classify_on(c->rk, errbuf, errbuf_size);
 	release(t, c, rc);
 	return rc;
 }
@@ -296,61 +653,81 @@ int topics_grow(struct topics *t, const char *bootstrap, const struct kafka_secu
 	return rc;
 }
 
+static void send_deletes(struct topics *t, struct client *c, struct admin_req **m, size_t n)
+{
+	rd_kafka_DeleteTopic_t *dt[TOPICS_BATCH_MAX];
+	rd_kafka_AdminOptions_t *opts = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	char why[256] = "";
+	size_t k = 0, made = 0;
+	int timeout_ms = 1, rc = TOPICS_EFAILED;
+
+	for (size_t i = 0; i < n; i++) {
+		m[i]->rc = TOPICS_EFAILED;
+		m[i]->made = 0;
+		m[i]->err[0] = '\0';
+		if (m[i]->timeout_ms > timeout_ms)
+			timeout_ms = m[i]->timeout_ms;
+		if (first_of(m, i) != i)
+			continue;
+		dt[k] = rd_kafka_DeleteTopic_new(m[i]->topic);
+		if (dt[k] == NULL)
+			snprintf(m[i]->err, sizeof(m[i]->err),
+			         "kafka: delete topic \"%s\": out of memory", m[i]->topic);
+		else
+			k++;
+	}
+	if (k == 0)
+		goto done;
+	if (admin_setup(c->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms, &opts, &q, why,
+	                sizeof(why)) != 0) {
+		admin_fail_all(m, n, "delete", TOPICS_EFAILED, why);
+		goto done;
+	}
+	rd_kafka_DeleteTopics(c->rk, dt, k, opts, q);
+	ev = admin_wait(c->rk, q, timeout_ms, &rc, why, sizeof(why));
+	if (ev == NULL) {
+		admin_fail_all(m, n, "delete", rc, why);
+	} else {
+		const rd_kafka_DeleteTopics_result_t *res = rd_kafka_event_DeleteTopics_result(ev);
+		size_t nr = 0;
+		const rd_kafka_topic_result_t **tr =
+		    res != NULL ? rd_kafka_DeleteTopics_result_topics(res, &nr) : NULL;
+
+		made = admin_answers(c->rk, tr, tr != NULL ? nr : 0, m, n, "delete",
+		                     RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	}
+	pthread_mutex_lock(&t->mu);
+	t->stats.delete_requests++;
+	t->stats.topics_deleted += made;
+	pthread_mutex_unlock(&t->mu);
+done:
+	admin_fail_all(m, n, "delete", TOPICS_EFAILED, "not sent");
+	admin_release(ev, q, opts);
+	rd_kafka_DeleteTopic_destroy_array(dt, k);
+}
+
 int topics_delete(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
                   const char *topic, int timeout_ms, char *errbuf, size_t errbuf_size)
 {
 	struct client *c = acquire(t, bootstrap, sec, errbuf, errbuf_size);
-	rd_kafka_DeleteTopic_t *dt = NULL;
-	rd_kafka_AdminOptions_t *opts = NULL;
-	rd_kafka_queue_t *q = NULL;
-	rd_kafka_event_t *ev = NULL;
-	char what[300];
-	int rc = TOPICS_EFAILED;
+	struct admin_req r = {.topic = topic, .timeout_ms = timeout_ms};
 
 	if (c == NULL)
 		return TOPICS_EFAILED;
-	snprintf(what, sizeof(what), "delete topic \"%s\"", topic);
-	dt = rd_kafka_DeleteTopic_new(topic);
-	opts = rd_kafka_AdminOptions_new(c->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-	q = rd_kafka_queue_new(c->rk);
-	if (dt == NULL || opts == NULL || q == NULL) {
-		snprintf(errbuf, errbuf_size, "kafka: %s: out of memory", what);
-		goto done;
-	}
-	rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, NULL, 0);
-	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
-	rd_kafka_DeleteTopics(c->rk, &dt, 1, opts, q);
-	ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
-	if (ev == NULL) {
-		snprintf(errbuf, errbuf_size, "kafka: %s: timed out (TIMED_OUT)", what);
-		rc = classify_on(c->rk, errbuf, errbuf_size);
-		goto done;
-	}
-	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		kafka_fail(errbuf, errbuf_size, what, rd_kafka_event_error(ev));
-		rc = classify_on(c->rk, errbuf, errbuf_size);
-		goto done;
-	}
-	size_t n = 0;
-	const rd_kafka_topic_result_t **res =
-	    rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-	rd_kafka_resp_err_t err =
-	    n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-		rc = TOPICS_OK;
+	pthread_mutex_lock(&t->mu);
+	t->stats.delete_calls++;
+	pthread_mutex_unlock(&t->mu);
+	admin_batched(t, c, &c->deletes, &r, send_deletes);
+	if (r.rc != TOPICS_OK) {
+		snprintf(errbuf, errbuf_size, "%s", r.err);
 	} else {
-		kafka_fail(errbuf, errbuf_size, what, err);
-		rc = classify_on(c->rk, errbuf, errbuf_size);
+		/* Gone: the handle no longer needs its object. */
+		pthread_mutex_lock(&t->mu);
+		topic_ledger_forget(c->ledger, topic);
+		pthread_mutex_unlock(&t->mu);
 	}
-done:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	if (q != NULL)
-		rd_kafka_queue_destroy(q);
-	if (opts != NULL)
-		rd_kafka_AdminOptions_destroy(opts);
-	if (dt != NULL)
-		rd_kafka_DeleteTopic_destroy(dt);
-	release(t, c, rc);
-	return rc;
+	release(t, c, r.rc);
+	return r.rc;
 }

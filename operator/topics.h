@@ -20,6 +20,23 @@
  * one from the settings it is given (a Secret fixed in the meantime), and
  * no handle retries bad credentials in the background.
  *
+ * Batched admin requests (issue 19): topics_create calls that run at once
+ * on one handle share one CreateTopics request, topics_delete calls one
+ * DeleteTopics (group commit, topic_batch.h): a call that finds none in
+ * flight sends its own at once; the ones that come while it is in flight
+ * queue, and the oldest of them sends everything queued (at most
+ * TOPICS_BATCH_MAX topics) when it returns. Every caller gets its own
+ * topic's answer. A queued call waits for the request ahead of it, so it
+ * may take up to twice its timeout.
+ *
+ * No topic kept forever: librdkafka keeps an object per topic a handle
+ * described (~9 KiB for 4 partitions) until the handle is destroyed. Each
+ * handle has a topic_ledger.h of the topics it described; a topic deleted
+ * through topics_delete or given up with topics_forget is dead at once,
+ * one not described for TOPICS_STALE_MS dead too. Once the dead reach
+ * the ledger's limit (or it is full), the handle takes no new call and is
+ * destroyed when its last call returns; the next call makes a fresh one.
+ *
  * Threads: any thread; one mutex guards the handle cache (librdkafka
  * handles are thread-safe, calls run outside the lock).
  */
@@ -31,6 +48,14 @@
 #include "kafka.h"
 
 #define TOPICS_MAX_CLIENTS 16
+/* Topics in one CreateTopics or DeleteTopics request. */
+#define TOPICS_BATCH_MAX 64
+/* Topics a handle's ledger records; a handle that described more is made
+ * again. */
+#define TOPICS_LEDGER_CAP 4096
+/* A topic not described for this long counts as dead (its resource is
+ * likely gone without a topics_forget). */
+#define TOPICS_STALE_MS (10 * 60 * 1000)
 
 enum topics_rc {
 	TOPICS_OK = 0,
@@ -83,6 +108,11 @@ struct topics;
 
 /* A cache for client_id's handles; NULL when out of memory. */
 struct topics *topics_new(const char *client_id);
+
+/* topics_new with a ledger of cap topics (0: TOPICS_LEDGER_CAP) per
+ * handle and stale_ms (0: TOPICS_STALE_MS; < 0: only deleted and
+ * forgotten topics are dead). For tests. */
+struct topics *topics_new_ex(const char *client_id, size_t ledger_cap, long long stale_ms);
 /* Closes every handle. NULL is a no-op. */
 void topics_free(struct topics *t);
 
@@ -112,8 +142,34 @@ int topics_grow(struct topics *t, const char *bootstrap, const struct kafka_secu
                 const char *topic, int partitions, int timeout_ms, char *errbuf,
                 size_t errbuf_size);
 
-/* Deletes topic (an absent one is success). */
+/* Deletes topic (an absent one is success) and, on success, forgets it
+ * (topics_forget). */
 int topics_delete(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
                   const char *topic, int timeout_ms, char *errbuf, size_t errbuf_size);
+
+/* Says the operator no longer needs topic on bootstrap and sec (its
+ * resource went away, the topic stays): the handle's ledger counts it dead
+ * (toward making the handle again). Touches no cluster; no-op when no
+ * handle described it. */
+void topics_forget(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                   const char *topic);
+
+/* Counters since topics_new, for the benchmark and tests. */
+struct topics_stats {
+	unsigned long long create_calls;    /* topics_create calls that reached a handle */
+	unsigned long long create_requests; /* CreateTopics requests sent */
+	unsigned long long topics_created;  /* topics they created (not there before) */
+	unsigned long long delete_calls;    /* topics_delete calls that reached a handle */
+	unsigned long long delete_requests; /* DeleteTopics requests sent */
+	unsigned long long topics_deleted;  /* topics they deleted (absent ones not counted) */
+	unsigned long long handles_made;    /* librdkafka handles made */
+	unsigned long long handles_renewed; /* of them destroyed for their dead topics */
+	size_t handles_open;                /* open now */
+	size_t topics_held;                 /* topics the open handles described (live + dead) */
+	size_t topics_dead; /* of them deleted, forgotten or stale (topic_ledger.h) */
+};
+
+/* The counters now into *out. Threads: any. */
+void topics_stats(struct topics *t, struct topics_stats *out);
 
 #endif

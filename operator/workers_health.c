@@ -223,3 +223,20 @@ void workers_health_judge(const cJSON *deployment, const cJSON *pods, time_t now
 		         out->ready, out->desired);
 	}
 }
+
+static int status_int(const cJSON *obj, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(obj, "status"), field);
+	return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+int workers_health_stopped(const cJSON *deployment)
+{
+	const cJSON *want = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(deployment, "spec"), "replicas");
+
+	return deployment != NULL && cJSON_IsNumber(want) && want->valueint == 0 &&
+	       status_int(deployment, "replicas") == 0 &&
+	       status_int(deployment, "readyReplicas") == 0;
+}

@@ -54,6 +54,15 @@ struct workers_health {
 void workers_health_judge(const cJSON *deployment, const cJSON *pods, time_t now,
                           struct workers_health *out);
 
+/*
+ * Whether deployment (as stored) asks for no worker and has none: spec.
+ * replicas, status.replicas and status.readyReplicas all 0 (absent counts 0
+ * in status). NULL (not made yet) is not stopped. Nothing a stopped
+ * Deployment's resource reports can move until it is scaled, and scaling
+ * it is a change its watch brings: the reconcilers stop polling then.
+ */
+int workers_health_stopped(const cJSON *deployment);
+
 /* The first pod of pods (a PodList) that cannot run, as above, into out
  * (failing, status "False", reason, message). Returns 1 when one was found;
  * for a Job's pods, which have no Deployment to judge. */

@@ -9,6 +9,11 @@
  * read the store; objects a change replaced are freed only after their
  * handler ran (the store has one writer, so nothing else can free them
  * meanwhile).
+ *
+ * A listing is mark and sweep over the one map: each object carries the
+ * number of the last listing that saw it; a page stores its items and
+ * marks them; the end removes what the open listing did not mark. No
+ * second map, no whole list in memory.
  */
 #include "reflector.h"
 
@@ -29,14 +34,20 @@
  * parse, and the object as compact JSON. */
 struct stored {
 	char *json;
+	unsigned long long seen; /* the last listing (gen) that saw it */
 	char rv[];
 };
 
 struct reflector_store {
 	pthread_mutex_t mu;
-	struct strmap *map; /* key -> struct stored * */
+	struct strmap *map; /* key -> struct stored *; room for 2 * max */
 	size_t max;
 	reflector_project_fn project;
+	/* The listing: mark and sweep. gen numbers listings; an object whose
+	 * seen is gen was seen by the open one; seen_n counts those held. */
+	unsigned long long gen;
+	size_t seen_n;
+	int listing;
 };
 
 const char *reflector_event_name(enum reflector_event ev)
@@ -61,7 +72,9 @@ int reflector_store_new(struct reflector_store **out, size_t max_objects)
 	if (s == NULL)
 		return REFLECTOR_ENOMEM;
 	s->max = max_objects != 0 ? max_objects : REFLECTOR_MAX_OBJECTS_DEFAULT;
-	if (strmap_new(&s->map, s->max) != 0) {
+	/* A listing may hold max objects it saw beside max stale ones
+	 * (reflector.h); the bound itself is kept here, not by the map. */
+	if (strmap_new(&s->map, s->max <= SIZE_MAX / 2 ? 2 * s->max : SIZE_MAX) != 0) {
 		free(s);
 		return REFLECTOR_ENOMEM;
 	}
@@ -269,6 +282,7 @@ static struct stored *stored_new(const struct reflector_store *s, cJSON *obj)
 	if (st == NULL)
 		return NULL;
 	memcpy(st->rv, rv != NULL ? rv : "", n + 1);
+	st->seen = 0;
 	if ((st->json = print_exact(obj)) == NULL) {
 		free(st);
 		return NULL;
@@ -282,14 +296,102 @@ static cJSON *stored_parse(const struct stored *st)
 	return st != NULL ? cJSON_Parse(st->json) : NULL;
 }
 
+/* Marks st seen by the open listing, if any (the lock held). */
+static void mark_seen(struct reflector_store *s, struct stored *st)
+{
+	if (s->listing && st->seen != s->gen) {
+		st->seen = s->gen;
+		s->seen_n++;
+	}
+}
+
+/* st leaves the map (the lock held): the listing's count forgets it. */
+static void unmark(struct reflector_store *s, const struct stored *st)
+{
+	if (st != NULL && s->listing && st->seen == s->gen)
+		s->seen_n--;
+}
+
+/*
+ * Whether storing under a key that holds old (NULL: a new key) keeps the
+ * bound (the lock held). Outside a listing only a new key takes a place:
+ * fewer than max held. During one every object it sees takes a place among
+ * the max it keeps; the others held are stale and go at its end, so one
+ * seen past max is left to that sweep, as a whole-list replace would drop
+ * it.
+ */
+static int room_for(const struct reflector_store *s, const struct stored *old)
+{
+	if (!s->listing)
+		return old != NULL || strmap_len(s->map) < s->max;
+	return (old != NULL && old->seen == s->gen) || s->seen_n < s->max;
+}
+
+/* What store_put did. */
+enum put_outcome { PUT_ADDED, PUT_UPDATED, PUT_UNCHANGED };
+
+/*
+ * Stores obj (taken) under key, marked seen by an open listing, and tells
+ * fn (may be NULL) of an add or a change. Returns 0 with *out set,
+ * REFLECTOR_EFULL or REFLECTOR_ENOMEM.
+ */
+static int store_put(struct reflector_store *s, const char *key, cJSON *obj,
+                     reflector_handler_fn fn, void *opaque, enum put_outcome *out)
+{
+	struct stored *st, *old = NULL;
+	cJSON *prev;
+	int rc;
+
+	if ((st = stored_new(s, obj)) == NULL) {
+		cJSON_Delete(obj);
+		return REFLECTOR_ENOMEM;
+	}
+	pthread_mutex_lock(&s->mu);
+	old = strmap_get(s->map, key);
+	if (!room_for(s, old)) {
+		pthread_mutex_unlock(&s->mu);
+		stored_free(st);
+		cJSON_Delete(obj);
+		return REFLECTOR_EFULL;
+	}
+	if (old != NULL && same_version(old->rv, st->rv)) {
+		mark_seen(s, old);
+		pthread_mutex_unlock(&s->mu);
+		stored_free(st);
+		cJSON_Delete(obj);
+		*out = PUT_UNCHANGED;
+		return 0;
+	}
+	if (old != NULL)
+		st->seen = old->seen;
+	old = NULL;
+	rc = strmap_put(s->map, key, st, NULL, (void **)&old);
+	if (rc == 0)
+		mark_seen(s, st);
+	pthread_mutex_unlock(&s->mu);
+	if (rc != 0) {
+		stored_free(st);
+		cJSON_Delete(obj);
+		return rc == STRMAP_EFULL ? REFLECTOR_EFULL : REFLECTOR_ENOMEM;
+	}
+	*out = old != NULL ? PUT_UPDATED : PUT_ADDED;
+	if (fn != NULL) {
+		prev = stored_parse(old);
+		fn(old != NULL ? REFLECTOR_UPDATED : REFLECTOR_ADDED, key, obj, prev, opaque);
+		cJSON_Delete(prev);
+	}
+	stored_free(old);
+	cJSON_Delete(obj);
+	return 0;
+}
+
 int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, cJSON *obj,
                           reflector_handler_fn fn, void *opaque)
 {
 	char key[REFLECTOR_KEY_MAX];
-	struct stored *st, *old = NULL;
+	struct stored *old;
+	enum put_outcome out;
 	cJSON *prev;
-	enum reflector_event ev;
-	int rc;
 
 	if (type != KUBE_WATCH_ADDED && type != KUBE_WATCH_MODIFIED && type != KUBE_WATCH_DELETED) {
 		cJSON_Delete(obj);
@@ -299,43 +401,15 @@ int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, 
 		cJSON_Delete(obj);
 		return REFLECTOR_EINVAL;
 	}
-	if (type == KUBE_WATCH_DELETED) {
-		pthread_mutex_lock(&s->mu);
-		old = strmap_remove(s->map, key);
-		pthread_mutex_unlock(&s->mu);
-		if (fn != NULL) {
-			prev = stored_parse(old);
-			fn(REFLECTOR_DELETED, key, NULL, prev != NULL ? prev : obj, opaque);
-			cJSON_Delete(prev);
-		}
-		stored_free(old);
-		cJSON_Delete(obj);
-		return 0;
-	}
-	if ((st = stored_new(s, obj)) == NULL) {
-		cJSON_Delete(obj);
-		return REFLECTOR_ENOMEM;
-	}
+	if (type != KUBE_WATCH_DELETED)
+		return store_put(s, key, obj, fn, opaque, &out);
 	pthread_mutex_lock(&s->mu);
-	old = strmap_get(s->map, key);
-	if (old != NULL && same_version(old->rv, st->rv)) {
-		pthread_mutex_unlock(&s->mu);
-		stored_free(st);
-		cJSON_Delete(obj);
-		return 0;
-	}
-	old = NULL;
-	rc = strmap_put(s->map, key, st, NULL, (void **)&old);
+	old = strmap_remove(s->map, key);
+	unmark(s, old);
 	pthread_mutex_unlock(&s->mu);
-	if (rc != 0) {
-		stored_free(st);
-		cJSON_Delete(obj);
-		return rc == STRMAP_EFULL ? REFLECTOR_EFULL : REFLECTOR_ENOMEM;
-	}
-	ev = old != NULL ? REFLECTOR_UPDATED : REFLECTOR_ADDED;
 	if (fn != NULL) {
 		prev = stored_parse(old);
-		fn(ev, key, obj, prev, opaque);
+		fn(REFLECTOR_DELETED, key, NULL, prev != NULL ? prev : obj, opaque);
 		cJSON_Delete(prev);
 	}
 	stored_free(old);
@@ -343,72 +417,176 @@ int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, 
 	return 0;
 }
 
-/* One change found by replace, reported once the lock is released. */
-struct change {
-	enum reflector_event ev;
-	const char *key; /* the new map's key copy, or the old map's */
-	const struct stored *obj, *old;
-};
+/* ---------------------------------------------------------------- listings */
 
-struct diff {
-	const struct strmap *fresh, *stale;
-	struct change *changes;
-	size_t n;
-	struct reflector_replace_result *res;
-};
-
-/* New objects against the old map: added, updated or unchanged. */
-static int find_added(const char *key, void *value, void *opaque)
+void reflector_store_list_begin(struct reflector_store *s)
 {
-	struct diff *d = opaque;
-	const struct stored *st = value, *old = strmap_get(d->stale, key);
+	pthread_mutex_lock(&s->mu);
+	/* A new mark: every object held is unseen by this listing. */
+	s->gen++;
+	s->seen_n = 0;
+	s->listing = 1;
+	pthread_mutex_unlock(&s->mu);
+}
 
-	if (old == NULL) {
-		d->changes[d->n++] = (struct change){REFLECTOR_ADDED, key, st, NULL};
-		d->res->added++;
-	} else if (!same_version(old->rv, st->rv)) {
-		d->changes[d->n++] = (struct change){REFLECTOR_UPDATED, key, st, old};
-		d->res->updated++;
-	} else {
-		d->res->unchanged++;
+void reflector_store_list_abort(struct reflector_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->listing = 0;
+	s->seen_n = 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int reflector_store_list_page(struct reflector_store *s, cJSON *items, reflector_handler_fn fn,
+                              void *opaque, struct reflector_replace_result *res)
+{
+	struct reflector_replace_result local;
+	int listing, rc = 0;
+	cJSON *it;
+
+	if (res == NULL) {
+		memset(&local, 0, sizeof(local));
+		res = &local;
 	}
+	pthread_mutex_lock(&s->mu);
+	listing = s->listing;
+	pthread_mutex_unlock(&s->mu);
+	if (!listing || (items != NULL && !cJSON_IsArray(items))) {
+		cJSON_Delete(items);
+		return REFLECTOR_EINVAL;
+	}
+	/* Each tree goes as soon as its text is stored, so the page shrinks
+	 * as the store grows. */
+	while (items != NULL && (it = cJSON_DetachItemViaPointer(items, items->child)) != NULL) {
+		char key[REFLECTOR_KEY_MAX];
+		enum put_outcome out;
+		int r;
+
+		if (reflector_object_key(it, key, sizeof(key)) != 0) {
+			res->invalid++;
+			cJSON_Delete(it);
+			continue;
+		}
+		r = store_put(s, key, it, fn, opaque, &out);
+		if (r == REFLECTOR_EFULL) {
+			res->dropped++;
+			rc = REFLECTOR_EFULL;
+			continue;
+		}
+		if (r != 0) {
+			cJSON_Delete(items);
+			return REFLECTOR_ENOMEM;
+		}
+		if (out == PUT_ADDED)
+			res->added++;
+		else if (out == PUT_UPDATED)
+			res->updated++;
+		else
+			res->unchanged++;
+	}
+	cJSON_Delete(items);
+	return rc;
+}
+
+/* An object the listing did not see, taken out of the map. */
+struct stale {
+	char *key;
+	struct stored *st;
+};
+
+struct sweep {
+	const struct reflector_store *s;
+	struct stale *v;
+	size_t n, cap;
+	int failed;
+};
+
+static int count_stale(const char *key, void *value, void *opaque)
+{
+	struct sweep *w = opaque;
+	const struct stored *st = value;
+
+	(void)key;
+	if (st->seen != w->s->gen)
+		w->cap++;
 	return 0;
 }
 
-/* Old objects that are not in the new list: deleted while unwatched. */
-static int find_deleted(const char *key, void *value, void *opaque)
+static int collect_stale(const char *key, void *value, void *opaque)
 {
-	struct diff *d = opaque;
+	struct sweep *w = opaque;
+	struct stored *st = value;
 
-	if (strmap_get(d->fresh, key) == NULL) {
-		d->changes[d->n++] = (struct change){REFLECTOR_DELETED, key, NULL, value};
-		d->res->deleted++;
+	if (st->seen == w->s->gen || w->n >= w->cap)
+		return 0;
+	if ((w->v[w->n].key = strdup(key)) == NULL) {
+		w->failed = 1;
+		return 1;
 	}
+	w->v[w->n++].st = st;
 	return 0;
 }
 
-/* Tells fn of one change, with trees parsed from the stored text. */
-static void report(const struct change *c, reflector_handler_fn fn, void *opaque)
+int reflector_store_list_end(struct reflector_store *s, reflector_handler_fn fn, void *opaque,
+                             struct reflector_replace_result *res)
 {
-	cJSON *obj = stored_parse(c->obj), *old = stored_parse(c->old);
+	struct sweep w = {.s = s};
 
-	if ((c->obj == NULL || obj != NULL) && (c->old == NULL || old != NULL))
-		fn(c->ev, c->key, obj, old, opaque);
-	else
-		log_error("a cached object could not be parsed again (out of memory): change "
-		          "not reported",
-		          "key", c->key, "event", reflector_event_name(c->ev), NULL);
-	cJSON_Delete(obj);
-	cJSON_Delete(old);
+	pthread_mutex_lock(&s->mu);
+	if (!s->listing) {
+		pthread_mutex_unlock(&s->mu);
+		return REFLECTOR_EINVAL;
+	}
+	strmap_foreach(s->map, count_stale, &w);
+	if (w.cap > 0) {
+		w.v = calloc(w.cap, sizeof(*w.v));
+		if (w.v != NULL)
+			strmap_foreach(s->map, collect_stale, &w);
+		if (w.v == NULL || w.failed) {
+			for (size_t i = 0; i < w.n; i++)
+				free(w.v[i].key);
+			free(w.v);
+			s->listing = 0;
+			pthread_mutex_unlock(&s->mu);
+			return REFLECTOR_ENOMEM;
+		}
+	}
+	/* Removed after the walk: the map may not change under foreach. The
+	 * key copies outlive the map's, for the handler. */
+	for (size_t i = 0; i < w.n; i++)
+		strmap_remove(s->map, w.v[i].key);
+	s->listing = 0;
+	s->seen_n = 0;
+	pthread_mutex_unlock(&s->mu);
+
+	/* The removed objects are the writer's alone now: they stay alive for
+	 * the handler, then go. */
+	for (size_t i = 0; i < w.n; i++) {
+		if (fn != NULL) {
+			cJSON *old = stored_parse(w.v[i].st);
+
+			if (old != NULL)
+				fn(REFLECTOR_DELETED, w.v[i].key, NULL, old, opaque);
+			else
+				log_error("a cached object could not be parsed again (out of "
+				          "memory): deletion not reported",
+				          "key", w.v[i].key, NULL);
+			cJSON_Delete(old);
+		}
+		stored_free(w.v[i].st);
+		free(w.v[i].key);
+	}
+	free(w.v);
+	if (res != NULL)
+		res->deleted += w.n;
+	return 0;
 }
 
 int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_handler_fn fn,
                             void *opaque, struct reflector_replace_result *res)
 {
 	struct reflector_replace_result local;
-	struct strmap *fresh = NULL;
-	struct diff d = {0};
-	cJSON *it;
+	int rc;
 
 	if (res == NULL)
 		res = &local;
@@ -417,66 +595,15 @@ int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_h
 		cJSON_Delete(items);
 		return REFLECTOR_EINVAL;
 	}
-	if (strmap_new(&fresh, s->max) != 0) {
-		cJSON_Delete(items);
-		return REFLECTOR_ENOMEM;
+	reflector_store_list_begin(s);
+	rc = reflector_store_list_page(s, items, fn, opaque, res);
+	if (rc != 0 && rc != REFLECTOR_EFULL) {
+		reflector_store_list_abort(s);
+		return rc;
 	}
-	/* Move every item into a new map, without the lock: the old content
-	 * stays readable meanwhile. Each tree goes as soon as its text is
-	 * made, so a long list is never held twice. */
-	while ((it = cJSON_DetachItemViaPointer(items, items->child)) != NULL) {
-		char key[REFLECTOR_KEY_MAX];
-		struct stored *st;
-		void *dup = NULL;
-		int r;
-
-		if (reflector_object_key(it, key, sizeof(key)) != 0) {
-			res->invalid++;
-			cJSON_Delete(it);
-			continue;
-		}
-		st = stored_new(s, it);
-		cJSON_Delete(it);
-		r = st != NULL ? strmap_put(fresh, key, st, NULL, &dup) : STRMAP_ENOMEM;
-		if (r == STRMAP_EFULL) {
-			res->dropped++;
-			stored_free(st);
-			continue;
-		}
-		if (r != 0) {
-			stored_free(st);
-			cJSON_Delete(items);
-			free_objects(fresh);
-			memset(res, 0, sizeof(*res));
-			return REFLECTOR_ENOMEM;
-		}
-		stored_free(dup); /* a key listed twice: the later wins */
-	}
-	cJSON_Delete(items);
-
-	pthread_mutex_lock(&s->mu);
-	d.fresh = fresh;
-	d.stale = s->map;
-	d.res = res;
-	d.changes = calloc(strmap_len(fresh) + strmap_len(s->map) + 1, sizeof(*d.changes));
-	if (d.changes == NULL) {
-		pthread_mutex_unlock(&s->mu);
-		free_objects(fresh);
-		memset(res, 0, sizeof(*res));
-		return REFLECTOR_ENOMEM;
-	}
-	strmap_foreach(fresh, find_added, &d);
-	strmap_foreach(s->map, find_deleted, &d);
-	s->map = fresh;
-	pthread_mutex_unlock(&s->mu);
-
-	/* The old map (d.stale) is the writer's alone now: its objects stay
-	 * alive for the handlers, then go. */
-	if (fn != NULL)
-		for (size_t i = 0; i < d.n; i++)
-			report(&d.changes[i], fn, opaque);
-	free(d.changes);
-	free_objects((struct strmap *)d.stale);
+	rc = reflector_store_list_end(s, fn, opaque, res);
+	if (rc != 0)
+		return rc;
 	return res->dropped > 0 ? REFLECTOR_EFULL : 0;
 }
 
@@ -533,6 +660,55 @@ int reflector_store_foreach(struct reflector_store *s, reflector_store_fn fn, vo
 
 	pthread_mutex_lock(&s->mu);
 	rc = strmap_foreach(s->map, foreach_one, &c);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+struct foreach_key_ctx {
+	reflector_store_key_fn fn;
+	void *opaque;
+};
+
+static int foreach_key_one(const char *key, void *value, void *opaque)
+{
+	const struct foreach_key_ctx *c = opaque;
+	const struct stored *st = value;
+
+	return c->fn(key, st->rv, c->opaque);
+}
+
+int reflector_store_foreach_key(struct reflector_store *s, reflector_store_key_fn fn, void *opaque)
+{
+	struct foreach_key_ctx c = {fn, opaque};
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = strmap_foreach(s->map, foreach_key_one, &c);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int reflector_store_rv(struct reflector_store *s, const char *key, char *buf, size_t size)
+{
+	const struct stored *st;
+	int rc = REFLECTOR_OK;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (key == NULL)
+		return REFLECTOR_ENOTFOUND;
+	pthread_mutex_lock(&s->mu);
+	st = strmap_get(s->map, key);
+	if (st == NULL) {
+		rc = REFLECTOR_ENOTFOUND;
+	} else {
+		size_t n = strlen(st->rv);
+
+		if (n >= size)
+			rc = REFLECTOR_EINVAL;
+		else
+			memcpy(buf, st->rv, n + 1);
+	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -781,63 +957,145 @@ static void log_error_of(struct reflector *r, enum log_level level, const char *
 
 /* ---------------------------------------------------------------- list */
 
-/* LISTs every page and replaces the store; rv receives the list's
- * resourceVersion. relist: not the first LIST, or one a 410 asked for.
- * Returns 0 or the kube_* code. */
-static int list_into_store(struct reflector *r, int relist, char *rv, size_t rv_size,
-                           struct kube_error *e)
+/* Logs what a listing did to the store. */
+static void log_listing(struct reflector *r, int relist, const char *rv, unsigned pages,
+                        const struct reflector_replace_result *res)
 {
-	/* client-go: the first LIST may be served from the watch cache
-	 * ("0"); a relist reads consistently (""), since the cache may be
-	 * behind what made the old resourceVersion expire. */
-	struct kube_list_opts lo = {.label_selector = r->label_selector,
-	                            .field_selector = r->field_selector,
-	                            .resource_version = relist ? "" : "0",
-	                            .limit = r->page_size};
-	struct reflector_replace_result res;
-	cJSON *list = NULL, *items;
-	const cJSON *meta, *lrv;
-	int rc;
+	char a[32], u[32], d[32], p[32], total[32];
 
-	rc = kube_client_list_all(r->client, &r->ref, &lo, &list, e);
-	if (rc != 0)
-		return rc;
-	meta = cJSON_GetObjectItemCaseSensitive(list, "metadata");
-	lrv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
-	if (!cJSON_IsString(lrv) || lrv->valuestring[0] == '\0' ||
-	    kube_strlcpy(rv, rv_size, lrv->valuestring) != 0) {
-		cJSON_Delete(list);
+	if (res->dropped > 0 || res->invalid > 0) {
+		char n[64];
+
+		snprintf(n, sizeof(n), "%zu", res->dropped + res->invalid);
+		log_msg(LOG_LEVEL_ERROR, "objects left out of the cache (max_objects or no name)",
+		        "reflector", r->name, "count", n, NULL);
+	}
+	snprintf(a, sizeof(a), "%zu", res->added);
+	snprintf(u, sizeof(u), "%zu", res->updated);
+	snprintf(d, sizeof(d), "%zu", res->deleted);
+	snprintf(p, sizeof(p), "%u", pages);
+	snprintf(total, sizeof(total), "%zu", reflector_store_len(r->store));
+	log_msg(relist ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, relist ? "relisted" : "listed",
+	        "reflector", r->name, "resourceVersion", rv, "objects", total, "pages", p, "added",
+	        a, "updated", u, "deleted", d, NULL);
+}
+
+/*
+ * One LIST page's parts: its items detached (NULL when none), its
+ * resourceVersion into rv (the first page's only: later pages come from
+ * the same snapshot), its continue token into *cont (NULL at the end; the
+ * caller's to free). Frees page. Returns 0 or a kube_* code.
+ */
+static int page_parts(cJSON *page, int first, char *rv, size_t rv_size, cJSON **items, char **cont,
+                      struct kube_error *e)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(page, "metadata");
+	const cJSON *lrv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(meta, "continue");
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(page, "items");
+
+	*items = NULL;
+	*cont = NULL;
+	if (!cJSON_IsObject(page) || (it != NULL && !cJSON_IsArray(it) && !cJSON_IsNull(it))) {
+		cJSON_Delete(page);
+		return kube_error_set(e, KUBE_EPROTOCOL, 200, "list: no items array");
+	}
+	/* Without a version there is nothing to watch from: watching from ""
+	 * would replay everything with no list boundary. */
+	if (first && (!cJSON_IsString(lrv) || lrv->valuestring[0] == '\0' ||
+	              kube_strlcpy(rv, rv_size, lrv->valuestring) != 0)) {
+		cJSON_Delete(page);
 		return kube_error_set(e, KUBE_EPROTOCOL, 200,
 		                      "list: no usable metadata.resourceVersion");
 	}
-	items = cJSON_DetachItemFromObjectCaseSensitive(list, "items");
-	cJSON_Delete(list);
-	if (items == NULL)
-		items = cJSON_CreateArray();
-	if (items == NULL)
+	if (cJSON_IsString(next) && next->valuestring[0] != '\0' &&
+	    (*cont = strdup(next->valuestring)) == NULL) {
+		cJSON_Delete(page);
 		return kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
-	rc = reflector_store_replace(r->store, items, r->handler, r->opaque, &res);
-	if (rc == REFLECTOR_ENOMEM)
-		return kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
-	if (res.dropped > 0 || res.invalid > 0) {
-		char n[64];
+	}
+	if (cJSON_IsArray(it))
+		*items = cJSON_DetachItemViaPointer(page, (cJSON *)it);
+	cJSON_Delete(page);
+	return 0;
+}
 
-		snprintf(n, sizeof(n), "%zu", res.dropped + res.invalid);
-		log_msg(LOG_LEVEL_ERROR, "objects left out of the cache (max_objects or no name)",
-		        "reflector", r->name, "count", n, NULL);
+/*
+ * LISTs page by page into the store (reflector_store_list_*): each page is
+ * stored as it arrives and freed, so the peak is the store plus one page.
+ * rv receives the list's resourceVersion. A listing that fails midway (the
+ * API server gone, 410 for an expired continue token) deletes nothing and
+ * is retried whole by the caller, as client-go restarts its list. relist:
+ * not the first LIST, or one a 410 asked for (only for the log). Returns 0
+ * or the kube_* code.
+ */
+static int list_into_store(struct reflector *r, int relist, char *rv, size_t rv_size,
+                           struct kube_error *e)
+{
+	/*
+	 * Every LIST is a consistent read (no resourceVersion), first or not.
+	 * client-go's first LIST asks for "0" (anything the watch cache has),
+	 * but the cache answers that with every object in one response,
+	 * ignoring limit (measured on kube-apiserver v1.33 by
+	 * tests/integration/reflector_it.c: docs/kube-client.md). A consistent
+	 * read pages, and since ConsistentListFromCache (beta, on by default
+	 * from v1.31) it is served from the watch cache too.
+	 */
+	struct kube_list_opts lo = {.label_selector = r->label_selector,
+	                            .field_selector = r->field_selector,
+	                            .resource_version = "",
+	                            .limit = r->page_size};
+	struct reflector_replace_result res;
+	char *cont = NULL;
+	unsigned pages = 0;
+	int rc = 0;
+
+	memset(&res, 0, sizeof(res));
+	reflector_store_list_begin(r->store);
+	for (;;) {
+		cJSON *page = NULL, *items;
+		char *next;
+		int src;
+
+		if (pages >= KUBE_LIST_MAX_PAGES) {
+			rc = kube_error_set(e, KUBE_ETOOLARGE, 0, "list: too many pages");
+			break;
+		}
+		if (stopping(r)) {
+			rc = kube_error_set(e, KUBE_ESTOPPED, 0, "stopped");
+			break;
+		}
+		rc = kube_client_list(r->client, &r->ref, &lo, &page, e);
+		if (rc == 0)
+			rc = page_parts(page, pages == 0, rv, rv_size, &items, &next, e);
+		if (rc != 0)
+			break;
+		src = reflector_store_list_page(r->store, items, r->handler, r->opaque, &res);
+		if (src == REFLECTOR_ENOMEM) {
+			free(next);
+			rc = kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
+			break;
+		}
+		pages++;
+		STAT_ADD(r, list_pages, 1);
+		free(cont);
+		cont = next;
+		if (cont == NULL)
+			break;
+		/* Later pages come from the snapshot the token names; a
+		 * resourceVersion beside continue is refused by the server. */
+		lo.continue_token = cont;
+		lo.resource_version = NULL;
+	}
+	free(cont);
+	if (rc == 0 && reflector_store_list_end(r->store, r->handler, r->opaque, &res) != 0)
+		rc = kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
+	if (rc != 0) {
+		reflector_store_list_abort(r->store);
+		return rc;
+	}
+	if (res.dropped > 0 || res.invalid > 0)
 		STAT_ADD(r, dropped, res.dropped + res.invalid);
-	}
-	{
-		char a[32], u[32], d[32], total[32];
-
-		snprintf(a, sizeof(a), "%zu", res.added);
-		snprintf(u, sizeof(u), "%zu", res.updated);
-		snprintf(d, sizeof(d), "%zu", res.deleted);
-		snprintf(total, sizeof(total), "%zu", reflector_store_len(r->store));
-		log_msg(relist ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, relist ? "relisted" : "listed",
-		        "reflector", r->name, "resourceVersion", rv, "objects", total, "added", a,
-		        "updated", u, "deleted", d, NULL);
-	}
+	log_listing(r, relist, rv, pages, &res);
 	return 0;
 }
 

@@ -6,26 +6,27 @@
  *
  *   - The store (pure: no I/O): objects keyed by "namespace/name" ("name"
  *     for cluster-scoped ones), fed watch events one at a time
- *     (reflector_store_apply) or a whole list at once
- *     (reflector_store_replace, which works out what was added, changed and
- *     deleted since). Each change is reported to a handler, which in the
- *     operator enqueues a key (workqueue.h).
- *   - The loop (reflector_run): LIST (paged), replace the store, WATCH from
- *     the list's resourceVersion with bookmarks; when the watch ends, watch
- *     again from the last resourceVersion seen; on 410 Gone relist; when the
- *     API server is away, retry with capped, jittered exponential backoff.
- *     It never gives up: only the stop flag ends it.
+ *     (reflector_store_apply) or a listing page by page
+ *     (reflector_store_list_begin / _page / _end: mark and sweep, so a
+ *     listing holds the store plus one page, never a second copy).
+ *     Each change is reported to a handler, which in the operator enqueues
+ *     a key (workqueue.h).
+ *   - The loop (reflector_run): LIST page by page into the store, WATCH
+ *     from the list's resourceVersion with bookmarks; when the watch ends,
+ *     watch again from the last resourceVersion seen; on 410 Gone relist;
+ *     when the API server is away, retry with capped, jittered exponential
+ *     backoff. It never gives up: only the stop flag ends it.
  *
  * Ownership: the store owns its objects, held as compact JSON text without
  * managedFields and kubectl's last-applied annotation (and projected
  * further where a projection is set). Callers get trees parsed from that
  * text (reflector_store_get) that they free with cJSON_Delete. A handler gets
  * borrowed pointers that are valid only during the call. Objects handed to
- * reflector_store_apply / _replace become the store's (or are freed by it),
- * whatever the result.
+ * reflector_store_apply / _list_page / _replace become the store's (or are
+ * freed by it), whatever the result.
  *
  * Threads: a store has one writer (the thread running the reflector, or the
- * test calling apply/replace) and any number of readers: reflector_store_get,
+ * test calling apply/list/replace) and any number of readers: reflector_store_get,
  * _len and _foreach may be called from any thread at once; a mutex guards
  * the map. Handlers run on the writer's thread without the store's lock
  * held, so they may read the store. reflector_run() runs on its caller's
@@ -79,8 +80,9 @@ typedef void (*reflector_handler_fn)(enum reflector_event ev, const char *key, c
 
 struct reflector_store;
 
-/* A store for at most max_objects objects (0: REFLECTOR_MAX_OBJECTS_DEFAULT).
- * Returns 0 with *out set, or REFLECTOR_ENOMEM. */
+/* A store for at most max_objects objects (0: REFLECTOR_MAX_OBJECTS_DEFAULT;
+ * see reflector_store_list_begin for the one exception). Returns 0 with
+ * *out set, or REFLECTOR_ENOMEM. */
 int reflector_store_new(struct reflector_store **out, size_t max_objects);
 
 /* Frees the store and every object in it. NULL is a no-op. */
@@ -113,27 +115,83 @@ int reflector_object_key(const cJSON *obj, char *buf, size_t size);
  * object already held with the same metadata.resourceVersion is left as is
  * and reported to nobody), KUBE_WATCH_DELETED removes it; other types are
  * ignored. fn (may be NULL) hears of the change. Takes obj in every case.
- * Returns 0, REFLECTOR_EINVAL (no key; obj freed), REFLECTOR_EFULL (a new
- * object past max_objects; freed, not stored) or REFLECTOR_ENOMEM.
+ * During a listing, an object stored counts as seen by it (it is newer than
+ * the listing). Returns 0, REFLECTOR_EINVAL (no key; obj freed),
+ * REFLECTOR_EFULL (a new object past max_objects; freed, not stored) or
+ * REFLECTOR_ENOMEM.
  */
 int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, cJSON *obj,
                           reflector_handler_fn fn, void *opaque);
 
+/*
+ * A listing, page by page (mark and sweep; client-go's Replace without the
+ * second copy):
+ *
+ *   reflector_store_list_begin(s);
+ *   for each LIST page: reflector_store_list_page(s, page's items, ...);
+ *   reflector_store_list_end(s, ...);      or, when the LIST failed midway,
+ *   reflector_store_list_abort(s);
+ *
+ * Each page's items are stored as the page arrives and reported as
+ * reflector_store_apply reports them (added, updated; an object with the
+ * resourceVersion held is unchanged and reported to nobody), so a
+ * listing's peak is the store plus the one page being applied. _end removes
+ * every object the listing did not see (deleted while no watch was
+ * looking) and reports each as deleted. _abort forgets the listing: nothing
+ * is deleted, what its pages stored stays (it was true when listed), and
+ * the next complete listing sweeps. Readers see the store change page by
+ * page.
+ *
+ * Bound: a listing keeps the first max_objects keys it sees; further ones
+ * are dropped (counted; one held from before is then removed by the sweep,
+ * as absent). Objects held from before that the listing has not seen (yet)
+ * do not count against it, so while a listing runs, and after one that
+ * failed until the next one ends, the store may hold up to 2 * max_objects
+ * objects (as a whole-list replace holding the old content and the new side
+ * by side would).
+ *
+ * *res (may be NULL) is added to, not reset: one struct sums a listing.
+ */
 struct reflector_replace_result {
 	size_t added, updated, deleted, unchanged;
 	size_t invalid; /* items without a key, skipped */
 	size_t dropped; /* items past max_objects, skipped */
 };
 
+/* Starts a listing (one already open is abandoned, as by _abort). */
+void reflector_store_list_begin(struct reflector_store *s);
+
 /*
- * Replaces the whole content with items (a JSON array of objects, a list's
- * "items"), reporting to fn (may be NULL) every object added, every object
- * whose resourceVersion changed, and every object held before but absent
- * now (deleted while no watch was looking). Takes items in every case.
- * *res (may be NULL) counts what happened. Items past max_objects are
- * dropped (counted; the first max_objects keys are kept). Returns 0,
- * REFLECTOR_EFULL when some were dropped, REFLECTOR_EINVAL (items is not
- * an array; the store is unchanged) or REFLECTOR_ENOMEM (unchanged).
+ * Applies one page: items (a JSON array of objects, a list's "items"; NULL
+ * for none) is taken in every case. Returns 0, REFLECTOR_EFULL when some
+ * were dropped, REFLECTOR_EINVAL (no listing open, or items is not an
+ * array: nothing stored) or REFLECTOR_ENOMEM (the items before the failing
+ * one were stored; call _abort).
+ */
+int reflector_store_list_page(struct reflector_store *s, cJSON *items, reflector_handler_fn fn,
+                              void *opaque, struct reflector_replace_result *res);
+
+/*
+ * Ends the listing: removes every object it did not see, reporting each to
+ * fn (may be NULL) as deleted, and closes it. Returns 0, REFLECTOR_EINVAL
+ * (no listing open) or REFLECTOR_ENOMEM (nothing removed; the listing is
+ * abandoned).
+ */
+int reflector_store_list_end(struct reflector_store *s, reflector_handler_fn fn, void *opaque,
+                             struct reflector_replace_result *res);
+
+/* Abandons the open listing, if any: nothing is deleted. */
+void reflector_store_list_abort(struct reflector_store *s);
+
+/*
+ * A listing of one page (begin, page, end): replaces the whole content
+ * with items, reporting to fn (may be NULL) every object added, every
+ * object whose resourceVersion changed, and every object held before but
+ * absent now. Takes items in every case. *res (may be NULL) is reset, then
+ * counts what happened. Returns 0, REFLECTOR_EFULL when some were dropped
+ * (the first max_objects keys are kept), REFLECTOR_EINVAL (items is not an
+ * array; the store is unchanged) or REFLECTOR_ENOMEM (nothing deleted; the
+ * items before the failure stay stored).
  */
 int reflector_store_replace(struct reflector_store *s, cJSON *items, reflector_handler_fn fn,
                             void *opaque, struct reflector_replace_result *res);
@@ -154,6 +212,23 @@ size_t reflector_store_len(struct reflector_store *s);
  */
 typedef int (*reflector_store_fn)(const char *key, const cJSON *obj, void *opaque);
 int reflector_store_foreach(struct reflector_store *s, reflector_store_fn fn, void *opaque);
+
+/*
+ * The same walk over the keys and resourceVersions alone: no object is
+ * parsed (a sweep for new and deleted keys costs a map walk, not a parse
+ * per object). rv is "" for an object without one. Same rules as
+ * reflector_store_foreach.
+ */
+typedef int (*reflector_store_key_fn)(const char *key, const char *rv, void *opaque);
+int reflector_store_foreach_key(struct reflector_store *s, reflector_store_key_fn fn, void *opaque);
+
+/*
+ * The resourceVersion of the object under key into buf (NUL-terminated;
+ * "" for an object without one), with no parse: a caller that remembers
+ * it knows whether the object changed. Returns 0, REFLECTOR_ENOTFOUND, or
+ * REFLECTOR_EINVAL when it does not fit in size (buf then "" if size > 0).
+ */
+int reflector_store_rv(struct reflector_store *s, const char *key, char *buf, size_t size);
 
 /* ---------------------------------------------------------------- the loop */
 
@@ -193,7 +268,8 @@ struct reflector_options {
 
 /* Counters, for logs and /metrics. */
 struct reflector_stats {
-	uint64_t lists;          /* successful LISTs */
+	uint64_t lists;          /* successful LISTs (whole listings) */
+	uint64_t list_pages;     /* LIST pages received and stored, failed listings' too */
 	uint64_t relists;        /* successful LISTs after the first, or after a 410 */
 	uint64_t list_errors;    /* failed LISTs */
 	uint64_t watches;        /* WATCH requests made */

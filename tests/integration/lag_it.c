@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "lag.h"
 
@@ -307,6 +308,100 @@ static void test_pool_keeps_one_reader_per_cluster(void **state)
 	assert_int_equal(lag_reset_parse(NULL, &reset), -1);
 }
 
+static void assert_same(const struct lag_result *a, const struct lag_result *b)
+{
+	assert_int_equal(a->partitions, b->partitions);
+	assert_int_equal(a->total_lag, b->total_lag);
+	assert_int_equal(a->consumed, b->consumed);
+	assert_int_equal(a->uncommitted, b->uncommitted);
+	for (int32_t i = 0; i < a->partitions; i++) {
+		assert_int_equal(a->p[i].committed, b->p[i].committed);
+		assert_int_equal(a->p[i].start, b->p[i].start);
+		assert_int_equal(a->p[i].end, b->p[i].end);
+		assert_int_equal(a->p[i].lag, b->p[i].lag);
+	}
+}
+
+/*
+ * lag_read_many of 20 groups on 20 topics (and one topic that does not
+ * exist) equals 20 lag_reads; the missing topic fails its query only. Then
+ * the figure of issue 19: one lag_read_many of 200 queries (200 groups on
+ * the 20 topics) against 200 lag_reads, on a warm reader, best of 3.
+ */
+#define MANY_TOPICS 20
+#define MANY_QUERIES 200
+static void test_read_many_equals_reads(void **state)
+{
+	static char topics[MANY_TOPICS][96], groups[MANY_QUERIES][96];
+	static struct lag_query q[MANY_QUERIES + 1];
+	static struct lag_result res[MANY_QUERIES + 1], one;
+	static char errors[MANY_QUERIES + 1][LAG_ERROR_MAX];
+	char missing[96], err[512];
+	struct lag_reader *r;
+
+	(void)state;
+	for (int t = 0; t < MANY_TOPICS; t++) {
+		const int counts[2] = {t + 3, 2 * t};
+		const int64_t commits[2] = {t % 3 == 0 ? -1 : t / 2, t % 2 == 0 ? -1 : t};
+		snprintf(topics[t], sizeof(topics[t]), "lag-it-many-%d-%s", t, g.run);
+		make_topic(topics[t], 2, counts);
+		snprintf(groups[t], sizeof(groups[t]), "lag-it-many-g%d-%s", t, g.run);
+		if (commits[0] >= 0 || commits[1] >= 0)
+			commit(groups[t], topics[t], 2, commits);
+	}
+	for (int i = MANY_TOPICS; i < MANY_QUERIES; i++)
+		snprintf(groups[i], sizeof(groups[i]), "lag-it-many-g%d-%s", i, g.run);
+	snprintf(missing, sizeof(missing), "lag-it-many-missing-%s", g.run);
+	assert_int_equal(lag_reader_new(g.bootstrap, &r, err, sizeof(err)), 0);
+
+	for (int i = 0; i < MANY_TOPICS; i++)
+		q[i] = (struct lag_query){groups[i], topics[i],
+		                          i % 2 ? LAG_RESET_LATEST : LAG_RESET_EARLIEST};
+	q[MANY_TOPICS] = (struct lag_query){groups[0], missing, LAG_RESET_EARLIEST};
+	assert_int_equal(lag_read_many(r, MANY_TOPICS + 1, q, res, errors, TIMEOUT_MS), 1);
+	printf("missing topic in a batch: %s\n", errors[MANY_TOPICS]);
+	assert_non_null(strstr(errors[MANY_TOPICS], missing));
+	assert_non_null(strstr(errors[MANY_TOPICS], "UNKNOWN_TOPIC_OR_PART"));
+	for (int i = 0; i < MANY_TOPICS; i++) {
+		assert_string_equal(errors[i], "");
+		assert_int_equal(lag_read(r, q[i].group, q[i].topic, q[i].reset, TIMEOUT_MS, &one,
+		                          err, sizeof(err)),
+		                 0);
+		assert_same(&res[i], &one);
+		assert_int_equal(res[i].partitions, 2);
+	}
+	assert_int_equal(res[4].total_lag, (4 + 3 - 2) + 8); /* t 4: commit p0 at 2, none on p1 */
+
+	/* 200 queries: every group on one of the 20 topics. */
+	for (int i = 0; i < MANY_QUERIES; i++)
+		q[i] = (struct lag_query){groups[i], topics[i % MANY_TOPICS], LAG_RESET_EARLIEST};
+	int64_t best_many = INT64_MAX, best_each = INT64_MAX;
+	for (int round = 0; round < 3; round++) {
+		int64_t t0 = clock_mono_ns();
+		assert_int_equal(lag_read_many(r, MANY_QUERIES, q, res, errors, TIMEOUT_MS), 0);
+		int64_t t1 = clock_mono_ns();
+		for (int i = 0; i < MANY_QUERIES; i++) {
+			assert_int_equal(lag_read(r, q[i].group, q[i].topic, q[i].reset, TIMEOUT_MS,
+			                          &one, err, sizeof(err)),
+			                 0);
+			assert_same(&res[i], &one);
+		}
+		int64_t t2 = clock_mono_ns();
+		if (t1 - t0 < best_many)
+			best_many = t1 - t0;
+		if (t2 - t1 < best_each)
+			best_each = t2 - t1;
+	}
+	printf("LAG_MANY_FIGURES {\"queries\": %d, \"read_many_ms\": %.1f, \"reads_ms\": %.1f, "
+	       "\"ratio\": %.1f}\n",
+	       MANY_QUERIES, (double)best_many / 1e6, (double)best_each / 1e6,
+	       (double)best_each / (double)best_many);
+	for (int i = 0; i <= MANY_QUERIES; i++)
+		lag_result_free(&res[i]);
+	lag_result_free(&one);
+	lag_reader_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(test_deleted_messages_are_not_lag),
 	    cmocka_unit_test(test_errors_read_well),
 	    cmocka_unit_test(test_pool_keeps_one_reader_per_cluster),
+	    cmocka_unit_test(test_read_many_equals_reads),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,6 +2,9 @@
  * reflector_it.c - the reflector (lib/kube/reflector.c) against a REAL
  * kube-apiserver: list then watch, every change seen once, re-watch after
  * the server's timeout without relisting, bookmarks, relist after 410 Gone,
+ * LISTs that really come in pages (label-selected, across namespaces; the
+ * relist too, reporting what went meanwhile), what the server does with
+ * resourceVersion "0" + limit and with a watch-list request,
  * an API server that goes away and comes back, prompt stop, the handler
  * feeding the work queue, and a VideoJob (crds/) reflected with its
  * defaults.
@@ -12,7 +15,8 @@
  * reopen on the same port.
  *
  * Needs KUBECONFIG with context "sluice" (build/stack.env). Everything
- * happens in a namespace of its own (sluice-rit-<pid>), deleted at the end;
+ * happens in two namespaces of its own (sluice-rit-<pid> and
+ * sluice-rit-<pid>-b), deleted at the end;
  * the VideoJob CRD is applied (server-side) and left in place.
  *
  * Build and run (from the repository root, with the stack up):
@@ -59,6 +63,7 @@
 static struct {
 	struct kube_client *direct; /* straight to the API server */
 	char ns[64];
+	char ns2[80];                        /* a second namespace, for cluster-wide listings */
 	char server[KUBE_CONFIG_SERVER_MAX]; /* the API server's https://host:port */
 	int label_seq;
 } it;
@@ -116,21 +121,31 @@ static void new_label(char *buf, size_t size)
 	snprintf(buf, size, "t%d", ++it.label_seq);
 }
 
-static void create_cm(const char *name, const char *label, const char *value)
+/* A ConfigMap in ns labelled rit=label (no labels when label is NULL). */
+static void create_cm_in(const char *ns, const char *name, const char *label, const char *value)
 {
-	struct kube_ref cms = {NULL, "v1", "configmaps", it.ns, NULL, NULL};
+	struct kube_ref cms = {NULL, "v1", "configmaps", ns, NULL, NULL};
 	struct kube_error e;
-	cJSON *cm = jsonf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
-	                  "\"%s\",\"labels\":{\"rit\":\"%s\"}},\"data\":{\"v\":\"%s\"}}",
-	                  name, label, value);
+	char labels[128] = "";
+	cJSON *cm;
 
+	if (label != NULL)
+		snprintf(labels, sizeof(labels), ",\"labels\":{\"rit\":\"%s\"}", label);
+	cm = jsonf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+	           "\"%s\"%s},\"data\":{\"v\":\"%s\"}}",
+	           name, labels, value);
 	expect_rc(kube_client_create(it.direct, &cms, cm, NULL, &e), 0, &e, name);
 	cJSON_Delete(cm);
 }
 
-static void update_cm(const char *name, const char *value)
+static void create_cm(const char *name, const char *label, const char *value)
 {
-	struct kube_ref cm = {NULL, "v1", "configmaps", it.ns, name, NULL};
+	create_cm_in(it.ns, name, label, value);
+}
+
+static void update_cm_in(const char *ns, const char *name, const char *value)
+{
+	struct kube_ref cm = {NULL, "v1", "configmaps", ns, name, NULL};
 	struct kube_error e;
 	cJSON *patch = jsonf("{\"data\":{\"v\":\"%s\"}}", value);
 
@@ -138,12 +153,22 @@ static void update_cm(const char *name, const char *value)
 	cJSON_Delete(patch);
 }
 
-static void delete_cm(const char *name)
+static void update_cm(const char *name, const char *value)
 {
-	struct kube_ref cm = {NULL, "v1", "configmaps", it.ns, name, NULL};
+	update_cm_in(it.ns, name, value);
+}
+
+static void delete_cm_in(const char *ns, const char *name)
+{
+	struct kube_ref cm = {NULL, "v1", "configmaps", ns, name, NULL};
 	struct kube_error e;
 
 	expect_rc(kube_client_delete(it.direct, &cm, NULL, NULL, &e), 0, &e, name);
+}
+
+static void delete_cm(const char *name)
+{
+	delete_cm_in(it.ns, name);
 }
 
 /* ---------------------------------------------------------------- the recorder */
@@ -553,16 +578,20 @@ static int group_setup(void **state)
 	it.direct = client_to(NULL);
 	snprintf(it.server, sizeof(it.server), "%s", kube_client_config(it.direct)->server);
 	snprintf(it.ns, sizeof(it.ns), "sluice-rit-%ld", (long)getpid());
-	ns = jsonf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
-	           it.ns);
-	rc = kube_client_create(it.direct, &nss, ns, NULL, &e);
-	cJSON_Delete(ns);
-	if (rc != 0) {
-		char buf[512];
+	snprintf(it.ns2, sizeof(it.ns2), "%s-b", it.ns);
+	for (int i = 0; i < 2; i++) {
+		ns = jsonf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+		           "\"%s\"}}",
+		           i == 0 ? it.ns : it.ns2);
+		rc = kube_client_create(it.direct, &nss, ns, NULL, &e);
+		cJSON_Delete(ns);
+		if (rc != 0) {
+			char buf[512];
 
-		fprintf(stderr, "reflector_it: create namespace: %s\n",
-		        kube_error_format(&e, buf, sizeof(buf)));
-		return -1;
+			fprintf(stderr, "reflector_it: create namespace: %s\n",
+			        kube_error_format(&e, buf, sizeof(buf)));
+			return -1;
+		}
 	}
 	relay_start();
 	return 0;
@@ -577,6 +606,8 @@ static int group_teardown(void **state)
 		struct kube_delete_opts d = {.propagation_policy = "Background",
 		                             .grace_period_seconds = -1};
 
+		kube_client_delete(it.direct, &ns, &d, NULL, NULL);
+		ns.name = it.ns2;
 		kube_client_delete(it.direct, &ns, &d, NULL, NULL);
 	}
 	kube_client_free(it.direct);
@@ -873,6 +904,230 @@ static void test_handler_feeds_the_work_queue(void **state)
 	workqueue_free(q);
 }
 
+/* ---------------------------------------------------------------- paging */
+
+/* ceil(n / page): the pages a listing of n objects takes. */
+static uint64_t pages_for(int n, int page)
+{
+	return (uint64_t)((n + page - 1) / page);
+}
+
+/* Items and whether a continue token came, for one LIST of this test's
+ * ConfigMaps labelled rit=label (all namespaces), limit 5. */
+static int list_once(const char *label, const char *rv, int *has_continue)
+{
+	struct kube_ref cms = {NULL, "v1", "configmaps", NULL, NULL, NULL};
+	char selector[64];
+	struct kube_list_opts lo = {.label_selector = selector, .resource_version = rv, .limit = 5};
+	struct kube_error e;
+	const cJSON *cont;
+	cJSON *page = NULL;
+	int n;
+
+	snprintf(selector, sizeof(selector), "rit=%s", label);
+	expect_rc(kube_client_list(it.direct, &cms, &lo, &page, &e), 0, &e, "one LIST page");
+	n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "items"));
+	cont = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(page, "metadata"),
+	                                        "continue");
+	*has_continue = cJSON_IsString(cont) && cont->valuestring[0] != '\0';
+	cJSON_Delete(page);
+	return n;
+}
+
+/* Every ConfigMap labelled rit=label, in every namespace, page_size 5;
+ * resume set: from a long-compacted version (410, relist), with the store
+ * seeded first (seed taken; NULL: none), as a reflector restarted with its
+ * cache would be. */
+static struct running *start_paged(const char *label, const char *resume, cJSON *seed)
+{
+	struct running *run = calloc(1, sizeof(*run));
+	struct reflector_options o;
+	char selector[64], err[256];
+
+	assert_non_null(run);
+	pthread_mutex_init(&run->rec.mu, NULL);
+	atomic_init(&run->stop, 0);
+	snprintf(selector, sizeof(selector), "rit=%s", label);
+	memset(&o, 0, sizeof(o));
+	o.name = "configmaps-paged";
+	o.client = it.direct;
+	o.ref = (struct kube_ref){NULL, "v1", "configmaps", NULL, NULL, NULL};
+	o.label_selector = selector;
+	o.page_size = 5;
+	o.resume_resource_version = resume;
+	o.backoff_initial_ms = 50;
+	o.backoff_max_ms = 400;
+	o.handler = on_change;
+	o.opaque = &run->rec;
+	o.stop = &run->stop;
+	if (reflector_new(&run->r, &o, err, sizeof(err)) != 0)
+		fail_msg("reflector_new: %s", err);
+	if (seed != NULL)
+		assert_int_equal(
+		    reflector_store_replace(reflector_get_store(run->r), seed, NULL, NULL, NULL),
+		    0);
+	assert_int_equal(pthread_create(&run->thread, NULL, run_main, run), 0);
+	return run;
+}
+
+static int copy_into(const char *key, const cJSON *obj, void *opaque)
+{
+	cJSON *copy = cJSON_Duplicate(obj, 1);
+
+	(void)key;
+	assert_non_null(copy);
+	cJSON_AddItemToArray(opaque, copy);
+	return 0;
+}
+
+static int has_key(struct running *run, const char *ns, const char *name)
+{
+	char key[REFLECTOR_KEY_MAX];
+	cJSON *o = NULL;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	rc = reflector_store_get(reflector_get_store(run->r), key, &o);
+	cJSON_Delete(o);
+	return rc == 0;
+}
+
+/* The labelled ones: pg-0..19 in ns, pg-20..22 in ns2. */
+static const char *ns_of(int i)
+{
+	return i < 20 ? it.ns : it.ns2;
+}
+
+static void test_paged_listing_and_relist(void **state)
+{
+	char label[32], name[32];
+	struct running *run;
+	struct reflector_stats st;
+	cJSON *cache;
+	int n, more;
+
+	(void)state;
+	/* A label of this process's own: the reflector watches every
+	 * namespace, where other runs may have their "t1". */
+	snprintf(label, sizeof(label), "pg-%ld", (long)getpid());
+	for (int i = 0; i < 23; i++) {
+		snprintf(name, sizeof(name), "pg-%d", i);
+		create_cm_in(ns_of(i), name, label, "0");
+	}
+	/* Not ours, in both namespaces: unlabelled, or labelled otherwise. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "pg-other-%d", i);
+		create_cm_in(it.ns, name, NULL, "0");
+		create_cm_in(it.ns2, name, i % 2 == 0 ? NULL : "someone-else", "0");
+	}
+
+	/* What the server does with a LIST's resourceVersion (measured, not
+	 * guessed; docs/kube-client.md): "0" may be answered from the watch
+	 * cache, which on v1.33 ignores limit and sends all 23 at once; a
+	 * consistent read (none) pages. The reflector asks for the latter. */
+	n = list_once(label, "0", &more);
+	fprintf(stderr, "reflector_it: LIST resourceVersion=0 limit=5: %d items, %s\n", n,
+	        more ? "paged" : "one response, limit ignored");
+	n = list_once(label, NULL, &more);
+	fprintf(stderr, "reflector_it: LIST (no resourceVersion) limit=5: %d items, %s\n", n,
+	        more ? "paged" : "one response");
+	assert_int_equal(n, 5);
+	assert_true(more);
+
+	/* The first listing: page by page, exactly the labelled ones. */
+	run = start_paged(label, NULL, NULL);
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the first list");
+	st = stats_of(run);
+	assert_int_equal(st.lists, 1);
+	assert_int_equal(st.list_pages, pages_for(23, 5));
+	assert_int_equal(st.objects, 23);
+	for (int i = 0; i < 23; i++) {
+		snprintf(name, sizeof(name), "pg-%d", i);
+		assert_true(has_key(run, ns_of(i), name));
+		assert_int_equal(heard(&run->rec, "added %s/%s v=0", ns_of(i), name), 1);
+	}
+	assert_int_equal(heard_total(&run->rec), 23);
+	/* The cache as it stands, for the restarted reflector below. */
+	cache = cJSON_CreateArray();
+	assert_non_null(cache);
+	assert_int_equal(reflector_store_foreach(reflector_get_store(run->r), copy_into, cache), 0);
+	assert_int_equal(cJSON_GetArraySize(cache), 23);
+	stop(run);
+	finish(run);
+
+	/* While no reflector looks: three go (one in each namespace and one
+	 * more), one changes, one comes. */
+	delete_cm_in(it.ns, "pg-3");
+	delete_cm_in(it.ns, "pg-11");
+	delete_cm_in(it.ns2, "pg-21");
+	update_cm_in(it.ns, "pg-7", "1");
+	create_cm_in(it.ns2, "pg-new", label, "1");
+
+	/* A reflector with that cache resumes from a compacted version: 410,
+	 * relist, page by page too; the sweep reports what went. */
+	run = start_paged(label, "1", cache);
+	IT_WAIT_FOR(reflector_synced(run->r), 10, "the relist after 410");
+	st = stats_of(run);
+	assert_true(st.expired >= 1);
+	assert_int_equal(st.lists, 1);
+	assert_int_equal(st.relists, 1);
+	assert_int_equal(st.list_pages, pages_for(21, 5));
+	assert_int_equal(st.objects, 21);
+	assert_int_equal(heard(&run->rec, "deleted %s/pg-3 v=0", it.ns), 1);
+	assert_int_equal(heard(&run->rec, "deleted %s/pg-11 v=0", it.ns), 1);
+	assert_int_equal(heard(&run->rec, "deleted %s/pg-21 v=0", it.ns2), 1);
+	assert_int_equal(heard(&run->rec, "updated %s/pg-7 v=1", it.ns), 1);
+	assert_int_equal(heard(&run->rec, "added %s/pg-new v=1", it.ns2), 1);
+	assert_int_equal(heard_total(&run->rec), 5); /* the other 18: unchanged, unheard */
+	assert_false(has_key(run, it.ns, "pg-3"));
+	assert_true(has_key(run, it.ns2, "pg-new"));
+	/* And it watches on from the listing's version. */
+	update_cm_in(it.ns2, "pg-22", "2");
+	IT_WAIT_FOR(heard(&run->rec, "updated %s/pg-22 v=2", it.ns2) == 1, 10, "the update");
+	stop(run);
+	finish(run);
+}
+
+/*
+ * Watch-list (sendInitialEvents=true, KEP-3157): whether the API server
+ * streams a collection's initial state on a watch. On v1.33 its WatchList
+ * gate is beta but off by default, and the server refuses the request as
+ * invalid; the reflector therefore lists in pages. When this fails, the
+ * server offers it: see docs/kube-client.md ("Listing").
+ */
+static int discard(const char *data, size_t len, void *opaque)
+{
+	(void)data;
+	(void)len;
+	(void)opaque;
+	return 0;
+}
+
+static void test_watch_list_refused_by_default(void **state)
+{
+	char path[KUBE_PATH_MAX];
+	struct kube_ref cms = {NULL, "v1", "configmaps", it.ns, NULL, NULL};
+	struct kube_error e;
+	int rc;
+
+	(void)state;
+	assert_int_equal(kube_path(path, sizeof(path), &cms), 0);
+	assert_int_equal(kube_query_add(path, sizeof(path), "watch", "1"), 0);
+	assert_int_equal(kube_query_add(path, sizeof(path), "sendInitialEvents", "true"), 0);
+	assert_int_equal(kube_query_add(path, sizeof(path), "resourceVersionMatch", "NotOlderThan"),
+	                 0);
+	assert_int_equal(kube_query_add(path, sizeof(path), "allowWatchBookmarks", "true"), 0);
+	assert_int_equal(kube_query_add(path, sizeof(path), "timeoutSeconds", "1"), 0);
+	rc = kube_client_stream(it.direct, path, 5000, NULL, discard, NULL, &e);
+	{
+		char buf[512];
+
+		fprintf(stderr, "reflector_it: watch-list request: %s (%s)\n", kube_strerror(rc),
+		        kube_error_format(&e, buf, sizeof(buf)));
+	}
+	expect_rc(rc, KUBE_EINVALID, &e, "a watch-list request (WatchList off by default)");
+}
+
 /* ---------------------------------------------------------------- VideoJob */
 
 static void apply_videojob_crd(void)
@@ -993,6 +1248,8 @@ int main(void)
 	    cmocka_unit_test(test_starts_while_api_server_away),
 	    cmocka_unit_test(test_stop_while_backing_off),
 	    cmocka_unit_test(test_handler_feeds_the_work_queue),
+	    cmocka_unit_test(test_paged_listing_and_relist),
+	    cmocka_unit_test(test_watch_list_refused_by_default),
 	    cmocka_unit_test(test_videojob_reflected_with_defaults),
 	};
 

@@ -12,9 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 #include "lag.h"
+#include "topic_ledger.h"
+
+#include "heap_probe.h"
 
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 
@@ -63,7 +67,8 @@ static void mock_down(struct mock *m)
 	rd_kafka_destroy(m->host);
 }
 
-static void commit(const struct mock *m, const char *group, int partitions, const int64_t *offsets)
+static void commit_topic(const struct mock *m, const char *group, const char *topic, int partitions,
+                         const int64_t *offsets)
 {
 	char err[512];
 	struct kafka_config kc = {.bootstrap = m->bootstrap, .client_id = "unit", .group = group};
@@ -73,11 +78,16 @@ static void commit(const struct mock *m, const char *group, int partitions, cons
 	assert_non_null(c);
 	for (int p = 0; p < partitions; p++)
 		if (offsets[p] >= 0)
-			rd_kafka_topic_partition_list_add(l, "tasks", p)->offset = offsets[p];
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset = offsets[p];
 	assert_int_equal(rd_kafka_commit(c, l, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_destroy(l);
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
+}
+
+static void commit(const struct mock *m, const char *group, int partitions, const int64_t *offsets)
+{
+	commit_topic(m, group, "tasks", partitions, offsets);
 }
 
 static void test_lag_per_partition(void **state)
@@ -195,6 +205,333 @@ static void test_pool_and_reset_names(void **state)
 	assert_int_equal(reset, LAG_RESET_EARLIEST);
 }
 
+/* Produces count messages into each partition of topic. */
+static void produce(const struct mock *m, const char *topic, int partitions, int count)
+{
+	char err[512];
+	struct kafka_config kc = {.bootstrap = m->bootstrap, .client_id = "unit"};
+	rd_kafka_t *p = kafka_producer_new(&kc, NULL, NULL, err, sizeof(err));
+
+	assert_non_null(p);
+	for (int part = 0; part < partitions; part++)
+		for (int i = 0; i < count; i++)
+			assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+			                                   RD_KAFKA_V_PARTITION(part),
+			                                   RD_KAFKA_V_VALUE("x", 1),
+			                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			                                   RD_KAFKA_V_END),
+			                 RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(rd_kafka_flush(p, TIMEOUT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+}
+
+static void assert_same(const struct lag_result *a, const struct lag_result *b)
+{
+	assert_int_equal(a->partitions, b->partitions);
+	assert_int_equal(a->total_lag, b->total_lag);
+	assert_int_equal(a->consumed, b->consumed);
+	assert_int_equal(a->uncommitted, b->uncommitted);
+	for (int32_t i = 0; i < a->partitions; i++) {
+		assert_int_equal(a->p[i].partition, b->p[i].partition);
+		assert_int_equal(a->p[i].committed, b->p[i].committed);
+		assert_int_equal(a->p[i].start, b->p[i].start);
+		assert_int_equal(a->p[i].end, b->p[i].end);
+		assert_int_equal(a->p[i].position, b->p[i].position);
+		assert_int_equal(a->p[i].lag, b->p[i].lag);
+		assert_int_equal(a->lag[i], b->lag[i]);
+	}
+}
+
+/* Many (group, topic) in one round equal one lag_read each; a topic the
+ * brokers do not know fails its queries only; repeated topics and groups
+ * are fine. */
+static void test_read_many(void **state)
+{
+	static const int counts[3] = {5, 7, 0};
+	static const int64_t commits[3] = {2, -1, -1};
+	static const int64_t commits2[2] = {1, 4};
+	const struct lag_query q[] = {
+	    {"g", "tasks", LAG_RESET_EARLIEST},  {"g2", "second", LAG_RESET_EARLIEST},
+	    {"g", "gone", LAG_RESET_EARLIEST},   {"g2", "tasks", LAG_RESET_LATEST},
+	    {"g", "tasks", LAG_RESET_LATEST},    {"g3", "second", LAG_RESET_LATEST},
+	    {"g", "second", LAG_RESET_EARLIEST},
+	};
+	const size_t n = sizeof(q) / sizeof(q[0]);
+	struct lag_result res[sizeof(q) / sizeof(q[0])], one = {0};
+	char errors[sizeof(q) / sizeof(q[0])][LAG_ERROR_MAX], err[512];
+	struct mock m;
+	struct lag_reader *r;
+
+	(void)state;
+	memset(res, 0, sizeof(res));
+	mock_up(&m, counts, 3);
+	assert_int_equal(rd_kafka_mock_topic_create(m.mc, "second", 2, 1),
+	                 RD_KAFKA_RESP_ERR_NO_ERROR);
+	produce(&m, "second", 2, 6);
+	commit(&m, "g", 3, commits);
+	commit_topic(&m, "g2", "second", 2, commits2);
+	rd_kafka_mock_topic_set_error(m.mc, "gone", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	assert_int_equal(lag_reader_new(m.bootstrap, &r, err, sizeof(err)), 0);
+
+	assert_int_equal(lag_read_many(r, n, q, res, errors, TIMEOUT_MS), 1);
+	for (size_t i = 0; i < n; i++) {
+		int rc = lag_read(r, q[i].group, q[i].topic, q[i].reset, TIMEOUT_MS, &one, err,
+		                  sizeof(err));
+		if (i == 2) {
+			assert_int_equal(rc, -1);
+			printf("missing topic: %s\n", errors[i]);
+			assert_string_equal(errors[i], err);
+			assert_non_null(strstr(err, "lag: metadata of topic \"gone\""));
+			assert_non_null(strstr(err, "UNKNOWN_TOPIC_OR_PART"));
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(errors[i], "");
+		assert_same(&res[i], &one);
+	}
+	assert_int_equal(res[0].total_lag, 3 + 7);
+	assert_int_equal(res[1].total_lag, (6 - 1) + (6 - 4));
+	assert_int_equal(res[5].total_lag, 0);  /* g3: no commit, latest */
+	assert_int_equal(res[6].total_lag, 12); /* g: no commit on second */
+	assert_int_equal(res[4].total_lag, 3);
+
+	/* Nothing to read, and too much at once. */
+	assert_int_equal(lag_read_many(r, 0, q, res, errors, TIMEOUT_MS), 0);
+	assert_int_equal(lag_read_many(r, LAG_READ_MANY_MAX + 1, q, res, NULL, TIMEOUT_MS),
+	                 LAG_READ_MANY_MAX + 1);
+	for (size_t i = 0; i < n; i++)
+		lag_result_free(&res[i]);
+	lag_result_free(&one);
+	lag_reader_free(r);
+	mock_down(&m);
+}
+
+/* The topics' end sums in one round equal the sums of lag_read_many's
+ * per-partition ends; a missing topic fails alone; duplicates are fine;
+ * new messages move the sum; a reader is found again by its id until
+ * the pool lets it go. */
+static void test_read_ends(void **state)
+{
+	static const int counts[3] = {5, 7, 0};
+	const char *const topics[] = {"tasks", "second", "gone", "tasks"};
+	const size_t n = sizeof(topics) / sizeof(topics[0]);
+	int64_t sums[4];
+	char errors[4][LAG_ERROR_MAX], err[512];
+	struct lag_result res = {0};
+	struct lag_pool *pool;
+	struct mock m;
+	struct lag_reader *r;
+
+	(void)state;
+	mock_up(&m, counts, 3);
+	assert_int_equal(rd_kafka_mock_topic_create(m.mc, "second", 2, 1),
+	                 RD_KAFKA_RESP_ERR_NO_ERROR);
+	produce(&m, "second", 2, 6);
+	rd_kafka_mock_topic_set_error(m.mc, "gone", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	assert_int_equal(lag_pool_new(2, &pool), 0);
+	r = lag_pool_get(pool, m.bootstrap, NULL, err, sizeof(err));
+	assert_non_null(r);
+	assert_int_not_equal(lag_reader_id(r), 0);
+	assert_ptr_equal(lag_pool_find(pool, lag_reader_id(r)), r);
+	assert_null(lag_pool_find(pool, lag_reader_id(r) + 1000));
+	assert_null(lag_pool_find(pool, 0));
+	assert_null(lag_pool_find(NULL, lag_reader_id(r)));
+	assert_int_equal(lag_reader_id(NULL), 0);
+
+	assert_int_equal(lag_read_ends(r, n, topics, sums, errors, TIMEOUT_MS), 1);
+	assert_int_equal(sums[0], 5 + 7 + 0);
+	assert_int_equal(sums[1], 6 + 6);
+	assert_int_equal(sums[3], sums[0]);
+	assert_string_equal(errors[0], "");
+	assert_string_equal(errors[1], "");
+	assert_string_equal(errors[3], "");
+	printf("missing topic: %s\n", errors[2]);
+	assert_non_null(strstr(errors[2], "lag: metadata of topic \"gone\""));
+	/* The same as lag_read's ends. */
+	assert_int_equal(
+	    lag_read(r, "g", "tasks", LAG_RESET_EARLIEST, TIMEOUT_MS, &res, err, sizeof(err)), 0);
+	int64_t sum = 0;
+	for (int32_t i = 0; i < res.partitions; i++)
+		sum += res.p[i].end;
+	assert_int_equal(sum, sums[0]);
+
+	/* New messages move it; NULL errors is fine. */
+	produce(&m, "tasks", 3, 2);
+	assert_int_equal(lag_read_ends(r, 1, topics, sums, NULL, TIMEOUT_MS), 0);
+	assert_int_equal(sums[0], 5 + 7 + 0 + 3 * 2);
+
+	/* A ListOffsets that fails fails the topics it served. */
+	rd_kafka_mock_push_request_errors(m.mc, API_LIST_OFFSETS, 1,
+	                                  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(lag_read_ends(r, 1, topics, sums, errors, TIMEOUT_MS), 1);
+	assert_non_null(strstr(errors[0], "TOPIC_AUTHORIZATION_FAILED"));
+
+	/* Nothing, too many, a NULL topic. */
+	assert_int_equal(lag_read_ends(r, 0, topics, sums, errors, TIMEOUT_MS), 0);
+	assert_int_equal(lag_read_ends(r, LAG_READ_MANY_MAX + 1, topics, NULL, NULL, TIMEOUT_MS),
+	                 LAG_READ_MANY_MAX + 1);
+	const char *const none[] = {"tasks", NULL};
+	assert_int_equal(lag_read_ends(r, 2, none, sums, errors, TIMEOUT_MS), 2);
+	assert_string_equal(errors[0], "lag: a query without a topic");
+
+	lag_result_free(&res);
+	lag_pool_free(pool);
+	mock_down(&m);
+}
+
+/* Makes topic on the mock cluster: a producer's metadata request naming it
+ * (the mock creates an unknown topic it is asked about). */
+static void seed_topic(rd_kafka_t *seed, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(seed, topic, NULL);
+
+	assert_non_null(rkt);
+	assert_int_equal(rd_kafka_metadata(seed, 0, rkt, &md, TIMEOUT_MS),
+	                 RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+}
+
+/*
+ * Issue 19: the lag reader's memory does not grow over 10,000 create/delete
+ * cycles of topics, counted as the heap bytes the process holds (allocations,
+ * not RSS; heap_probe.h). The mock cluster runs in this process and can
+ * delete no topic, so it holds CYCLE_TOPICS topics, made first, and each
+ * cycle is one of them seen anew: read (in rounds of CYCLE_BATCH, one
+ * lag_read_many each, beside a topic that lives throughout) and forgotten,
+ * as the autoscaler does when its resource goes away; after CYCLE_TOPICS
+ * cycles the names come round again, as the next VideoJobs' would. A topic
+ * object and its partitions held ~4.4-8.8 KiB each (kafka.h): the bound is
+ * allocator noise.
+ */
+#define CYCLES 10000
+#define CYCLE_TOPICS 500
+#define CYCLE_BATCH 250
+#define CYCLE_BOUND_BYTES 64
+static void cycle_name(char *buf, size_t size, int i)
+{
+	/* The mock finds a topic by a linear walk of all it has: names that
+	 * differ in their first byte keep that walk cheap. */
+	i %= CYCLE_TOPICS;
+	snprintf(buf, size, "%c%c-vj-%05d", 'a' + i % 26, 'a' + i / 26 % 26, i);
+}
+
+static void test_no_topic_kept_forever(void **state)
+{
+	static const int counts[1] = {3};
+	struct lag_query q[CYCLE_BATCH + 1];
+	static struct lag_result res[CYCLE_BATCH + 1];
+	static char names[CYCLE_BATCH][32];
+	static char errors[CYCLE_BATCH + 1][LAG_ERROR_MAX];
+	char err[512];
+	struct mock m;
+	struct lag_reader *r;
+	size_t before = 0, most = 0;
+
+	(void)state;
+	mock_up(&m, counts, 1);
+	{
+		/* The seeding handle goes with the objects naming made. */
+		struct kafka_config kc = {.bootstrap = m.bootstrap, .client_id = "seed"};
+		rd_kafka_t *seed = kafka_producer_new(&kc, NULL, NULL, err, sizeof(err));
+
+		assert_non_null(seed);
+		for (int i = 0; i < CYCLE_TOPICS; i++) {
+			cycle_name(names[0], sizeof(names[0]), i);
+			seed_topic(seed, names[0]);
+		}
+		rd_kafka_destroy(seed);
+	}
+	assert_int_equal(lag_reader_new(m.bootstrap, &r, err, sizeof(err)), 0);
+	q[CYCLE_BATCH] = (struct lag_query){"live", "tasks", LAG_RESET_EARLIEST};
+
+	int64_t t0 = clock_mono_ms();
+	for (int done = 0; done < CYCLES; done += CYCLE_BATCH) {
+		for (int i = 0; i < CYCLE_BATCH; i++) {
+			cycle_name(names[i], sizeof(names[i]), done + i);
+			q[i] = (struct lag_query){"vj", names[i], LAG_RESET_EARLIEST};
+		}
+		size_t failed = lag_read_many(r, CYCLE_BATCH + 1, q, res, errors, TIMEOUT_MS);
+		if (failed != 0)
+			fail_msg("cycle %d: %zu failed, first: %s %s", done, failed, errors[0],
+			         errors[CYCLE_BATCH]);
+		for (int i = 0; i < CYCLE_BATCH; i++)
+			lag_reader_forget(r, names[i]); /* the VideoJob went away */
+		size_t used = heap_probe_used();
+		if (done == 0)
+			before = used; /* past the first round: the connections,
+			                  buffers, the metadata cache of every topic */
+		if (used > most)
+			most = used;
+	}
+	size_t after = heap_probe_used();
+	printf("heap: %zu bytes after the first %d cycles, %zu after %d (at most %zu), %.1f "
+	       "bytes per cycle; handle made again %llu times, %.1f s\n",
+	       before, CYCLE_BATCH, after, CYCLES, most,
+	       ((double)after - (double)before) / (CYCLES - CYCLE_BATCH),
+	       (unsigned long long)lag_reader_renewals(r), (double)(clock_mono_ms() - t0) / 1000.0);
+	if (HEAP_PROBE_MEASURES)
+		assert_true(most <= before + (size_t)(CYCLES - CYCLE_BATCH) * CYCLE_BOUND_BYTES);
+	for (int i = 0; i <= CYCLE_BATCH; i++)
+		lag_result_free(&res[i]);
+	lag_reader_free(r);
+	mock_down(&m);
+}
+
+/* A reader forgets topics; it makes its handle again once enough are dead,
+ * and reads on after it. */
+static void test_forget_renews(void **state)
+{
+	static const int counts[1] = {4};
+	struct lag_query q[TOPIC_LEDGER_MIN_DEAD + 1];
+	struct lag_result res[TOPIC_LEDGER_MIN_DEAD + 1];
+	char names[TOPIC_LEDGER_MIN_DEAD][32], err[512];
+	struct mock m;
+	struct lag_reader *r;
+	struct lag_pool *pool;
+
+	(void)state;
+	memset(res, 0, sizeof(res));
+	mock_up(&m, counts, 1);
+	assert_int_equal(lag_pool_new(2, &pool), 0);
+	r = lag_pool_get(pool, m.bootstrap, NULL, err, sizeof(err));
+	assert_non_null(r);
+	for (int i = 0; i < TOPIC_LEDGER_MIN_DEAD; i++) {
+		snprintf(names[i], sizeof(names[i]), "t%d", i);
+		assert_int_equal(rd_kafka_mock_topic_create(m.mc, names[i], 2, 1),
+		                 RD_KAFKA_RESP_ERR_NO_ERROR);
+		q[i] = (struct lag_query){"g", names[i], LAG_RESET_EARLIEST};
+	}
+	q[TOPIC_LEDGER_MIN_DEAD] = (struct lag_query){"g", "tasks", LAG_RESET_EARLIEST};
+	assert_int_equal(lag_read_many(r, TOPIC_LEDGER_MIN_DEAD + 1, q, res, NULL, TIMEOUT_MS), 0);
+	assert_int_equal(lag_reader_renewals(r), 0);
+	for (int i = 0; i < TOPIC_LEDGER_MIN_DEAD - 1; i++)
+		lag_pool_forget(pool, names[i]);
+	lag_pool_forget(pool, "never-read");
+	assert_int_equal(
+	    lag_read(r, "g", "tasks", LAG_RESET_EARLIEST, TIMEOUT_MS, &res[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(lag_reader_renewals(r), 0); /* 31 dead < 32 */
+	lag_pool_forget(pool, names[TOPIC_LEDGER_MIN_DEAD - 1]);
+	assert_int_equal(
+	    lag_read(r, "g", "tasks", LAG_RESET_EARLIEST, TIMEOUT_MS, &res[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(lag_reader_renewals(r), 1);
+	assert_int_equal(res[0].partitions, 1);
+	assert_int_equal(res[0].total_lag, 4);
+	/* The handle knows the cluster's topics (the metadata cache that
+	 * describing fills), and holds no object of any. */
+	int held = 0;
+	assert_int_equal(lag_reader_held_topics(r, TIMEOUT_MS, &held, err, sizeof(err)), 0);
+	assert_int_equal(held, TOPIC_LEDGER_MIN_DEAD + 1);
+	for (int i = 0; i <= TOPIC_LEDGER_MIN_DEAD; i++)
+		lag_result_free(&res[i]);
+	lag_pool_forget(NULL, "x");
+	lag_pool_free(pool);
+	mock_down(&m);
+}
+
 static int quiet(void **state)
 {
 	(void)state;
@@ -208,6 +545,10 @@ int main(void)
 	    cmocka_unit_test(test_lag_per_partition),
 	    cmocka_unit_test(test_broker_error_fails_the_poll),
 	    cmocka_unit_test(test_pool_and_reset_names),
+	    cmocka_unit_test(test_read_many),
+	    cmocka_unit_test(test_read_ends),
+	    cmocka_unit_test(test_forget_renews),
+	    cmocka_unit_test(test_no_topic_kept_forever),
 	};
 
 	return cmocka_run_group_tests(tests, quiet, NULL);

@@ -1,4 +1,5 @@
-/* Unit tests for lib/metrics.c: exact exposition text, validation, bounds, threads. */
+/* Unit tests for lib/metrics.c: exact exposition text, validation, bounds, threads,
+ * lookup among many series, removal. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -439,6 +440,366 @@ static void test_json_escaping_and_special_values(void **state)
 	free(text);
 }
 
+/* Appends to *text (of *len bytes, capacity *cap) with printf's format. */
+static void append(char **text, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(*text + *len, *cap - *len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < *cap - *len);
+	*len += (size_t)n;
+}
+
+static void test_many_series(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	enum { N = 10000 };
+	char name[32];
+	size_t cap = (size_t)N * 64, len = 0;
+	char *expect = malloc(cap);
+
+	assert_non_null(expect);
+	assert_int_equal(metrics_gauge(reg, "g", NULL, L("ns", "name"), &f, errbuf, sizeof(errbuf)),
+	                 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "vj-%d", i);
+		assert_int_equal(metrics_set(f, L(i % 2 ? "odd" : "even", name), i), 0);
+	}
+	/* Every update finds its own series, in any order. */
+	for (int i = N - 1; i >= 0; i--) {
+		snprintf(name, sizeof(name), "vj-%d", i);
+		assert_int_equal(metrics_add(f, L(i % 2 ? "odd" : "even", name), 0.5), 0);
+	}
+	/* vj-0 is in "even": in "odd" it would be a new series, past the bound. */
+	assert_int_equal(metrics_inc(f, L("odd", "vj-0")), METRICS_ERR);
+	append(&expect, &len, &cap, "# TYPE g gauge\n");
+	for (int i = 0; i < N; i++)
+		append(&expect, &len, &cap, "g{ns=\"%s\",name=\"vj-%d\"} %d.5\n",
+		       i % 2 ? "odd" : "even", i, i);
+	assert_rendered(reg, expect);
+	free(expect);
+}
+
+static void test_values_do_not_collide(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	char long_a[300], long_b[300];
+
+	/* Values that a join with any separator, or a short length prefix,
+	 * would confuse. */
+	memset(long_a, 'a', sizeof(long_a) - 1);
+	long_a[sizeof(long_a) - 1] = '\0';
+	memcpy(long_b, long_a, sizeof(long_b));
+	long_b[200] = '\0';
+	assert_int_equal(metrics_counter(reg, "c", NULL, L("a", "b"), &f, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_add(f, L("x,y", "z"), 1), 0);
+	assert_int_equal(metrics_add(f, L("x", "y,z"), 2), 0);
+	assert_int_equal(metrics_add(f, L("xy", ""), 3), 0);
+	assert_int_equal(metrics_add(f, L("", "xy"), 4), 0);
+	assert_int_equal(metrics_add(f, L("\x01x", "y"), 5), 0);
+	assert_int_equal(metrics_add(f, L("\x02", "x\x01y"), 6), 0);
+	assert_int_equal(metrics_add(f, L(long_a, long_b + 100), 7), 0);
+	assert_int_equal(metrics_add(f, L(long_b, long_a + 100), 8), 0);
+	for (int i = 0; i < 2; i++) { /* found again, not created again */
+		assert_int_equal(metrics_add(f, L("x,y", "z"), 10), 0);
+		assert_int_equal(metrics_add(f, L("", "xy"), 10), 0);
+		assert_int_equal(metrics_add(f, L(long_b, long_a + 100), 10), 0);
+	}
+
+	char *text;
+	size_t len;
+	assert_int_equal(metrics_render(reg, &text, &len), 0);
+	assert_non_null(strstr(text, "# TYPE c counter\n"
+	                             "c{a=\"x,y\",b=\"z\"} 21\n"
+	                             "c{a=\"x\",b=\"y,z\"} 2\n"
+	                             "c{a=\"xy\",b=\"\"} 3\n"
+	                             "c{a=\"\",b=\"xy\"} 24\n"
+	                             "c{a=\"\x01x\",b=\"y\"} 5\n"
+	                             "c{a=\"\x02\",b=\"x\x01y\"} 6\n"));
+	assert_non_null(strstr(text, "\"} 28\n"));
+	/* Eight series: eight lines after the TYPE line. */
+	size_t lines = 0;
+	for (const char *p = text; *p != '\0'; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 9);
+	free(text);
+
+	/* Each long series renders its own values. */
+	assert_int_equal(metrics_render_json(reg, &text, &len), 0);
+	cJSON *doc = cJSON_Parse(text);
+	assert_non_null(doc);
+	cJSON *series = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "c"), "series");
+	cJSON *s7 = cJSON_GetObjectItem(cJSON_GetArrayItem(series, 6), "labels");
+	cJSON *s8 = cJSON_GetObjectItem(cJSON_GetArrayItem(series, 7), "labels");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s7, "a")), long_a);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s7, "b")), long_b + 100);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s8, "a")), long_b);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s8, "b")), long_a + 100);
+	cJSON_Delete(doc);
+	free(text);
+}
+
+/* Values of every length around the key's length-prefix boundaries come
+ * back whole and distinct. */
+static void test_value_lengths(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	static const size_t lens[] = {0, 1, 126, 127, 128, 129, 16382, 16383, 16384, 20000};
+	enum { NLENS = sizeof(lens) / sizeof(lens[0]) };
+	char *v[NLENS];
+
+	assert_int_equal(metrics_gauge(reg, "g", NULL, L("v", "w"), &f, errbuf, sizeof(errbuf)), 0);
+	for (size_t i = 0; i < NLENS; i++) {
+		v[i] = malloc(lens[i] + 1);
+		assert_non_null(v[i]);
+		memset(v[i], 'a' + (int)i, lens[i]);
+		v[i][lens[i]] = '\0';
+		assert_int_equal(metrics_set(f, L(v[i], "x"), 0), 0);
+	}
+	for (size_t i = 0; i < NLENS; i++)
+		assert_int_equal(metrics_add(f, L(v[i], "x"), (double)i), 0);
+
+	char *text;
+	size_t len;
+	assert_int_equal(metrics_render_json(reg, &text, &len), 0);
+	cJSON *doc = cJSON_Parse(text);
+	assert_non_null(doc);
+	cJSON *series = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "g"), "series");
+	assert_int_equal(cJSON_GetArraySize(series), NLENS);
+	for (size_t i = 0; i < NLENS; i++) {
+		cJSON *one = cJSON_GetArrayItem(series, (int)i);
+		cJSON *labels = cJSON_GetObjectItem(one, "labels");
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(labels, "v")), v[i]);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(labels, "w")), "x");
+		assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(one, "value")), i);
+	}
+	cJSON_Delete(doc);
+	free(text);
+	for (size_t i = 0; i < NLENS; i++) {
+		assert_int_equal(metrics_remove(f, L(v[i], "x")), 1);
+		free(v[i]);
+	}
+	assert_rendered(reg, "");
+}
+
+static void test_remove(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *g, *h, *up;
+	const double bounds[] = {1};
+
+	assert_int_equal(metrics_gauge(reg, "g", NULL, L("k"), &g, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(
+	    metrics_histogram(reg, "h", NULL, L("k"), bounds, 1, &h, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(metrics_gauge(reg, "up", NULL, NULL, &up, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(metrics_set(g, L("a"), 1), 0);
+	assert_int_equal(metrics_set(g, L("b"), 2), 0);
+	assert_int_equal(metrics_set(g, L("c"), 3), 0);
+	assert_int_equal(metrics_set(g, L("d"), 4), 0);
+	assert_int_equal(metrics_observe(h, L("a"), 0.5), 0);
+	assert_int_equal(metrics_observe(h, L("b"), 2), 0);
+
+	assert_int_equal(metrics_remove(g, L("b")), 1);
+	assert_int_equal(metrics_remove(g, L("b")), 0); /* gone already */
+	assert_int_equal(metrics_remove(g, L("zz")), 0);
+	assert_int_equal(metrics_remove(g, L("a", "b")), METRICS_ERR);
+	assert_int_equal(metrics_remove(g, NULL), METRICS_ERR);
+	assert_int_equal(metrics_remove(NULL, L("a")), METRICS_ERR);
+	assert_int_equal(metrics_remove(h, L("a")), 1);
+	assert_rendered(reg, "# TYPE g gauge\ng{k=\"a\"} 1\ng{k=\"c\"} 3\ng{k=\"d\"} 4\n"
+	                     "# TYPE h histogram\nh_bucket{k=\"b\",le=\"1\"} 0\n"
+	                     "h_bucket{k=\"b\",le=\"+Inf\"} 1\nh_sum{k=\"b\"} 2\n"
+	                     "h_count{k=\"b\"} 1\n"
+	                     "# TYPE up gauge\nup 0\n");
+
+	/* The first and the last; a removed series comes back new, last. */
+	assert_int_equal(metrics_remove(g, L("a")), 1);
+	assert_int_equal(metrics_remove(g, L("d")), 1);
+	assert_int_equal(metrics_set(g, L("e"), 5), 0);
+	assert_int_equal(metrics_add(g, L("b"), 0.5), 0);
+	assert_int_equal(metrics_remove(h, L("b")), 1);
+	assert_int_equal(metrics_remove(up, NULL), 1);
+	assert_rendered(reg, "# TYPE g gauge\ng{k=\"c\"} 3\ng{k=\"e\"} 5\ng{k=\"b\"} 0.5\n");
+	assert_json(reg, "{\"g\":{\"type\":\"gauge\",\"help\":null,\"labels\":[\"k\"],\"series\":["
+	                 "{\"labels\":{\"k\":\"c\"},\"value\":3},"
+	                 "{\"labels\":{\"k\":\"e\"},\"value\":5},"
+	                 "{\"labels\":{\"k\":\"b\"},\"value\":0.5}]},"
+	                 "\"h\":{\"type\":\"histogram\",\"help\":null,\"labels\":[\"k\"],"
+	                 "\"series\":[]},"
+	                 "\"up\":{\"type\":\"gauge\",\"help\":null,\"labels\":[],\"series\":[]}}");
+	/* A family without labels gets its child back on its next update. */
+	assert_int_equal(metrics_inc(up, NULL), 0);
+	assert_int_equal(metrics_remove(g, L("c")), 1);
+	assert_int_equal(metrics_remove(g, L("e")), 1);
+	assert_int_equal(metrics_remove(g, L("b")), 1);
+	assert_rendered(reg, "# TYPE up gauge\nup 1\n");
+}
+
+static void test_remove_frees_room(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	char value[16];
+
+	assert_int_equal(metrics_counter(reg, "c", NULL, L("id"), &f, errbuf, sizeof(errbuf)), 0);
+	for (int i = 0; i < METRICS_MAX_CHILDREN; i++) {
+		snprintf(value, sizeof(value), "%d", i);
+		assert_int_equal(metrics_inc(f, L(value)), 0);
+	}
+	assert_int_equal(metrics_inc(f, L("new")), METRICS_ERR);
+	assert_int_equal(metrics_remove(f, L("5000")), 1);
+	assert_int_equal(metrics_inc(f, L("new")), 0);
+	assert_int_equal(metrics_inc(f, L("5000")), METRICS_ERR);
+	/* Churn: series of short-lived resources come and go, and the family
+	 * stays at its bound. */
+	assert_int_equal(metrics_remove(f, L("new")), 1);
+	for (int i = 0; i < 3 * METRICS_MAX_CHILDREN; i++) {
+		snprintf(value, sizeof(value), "t%d", i);
+		assert_int_equal(metrics_inc(f, L(value)), 0);
+		assert_int_equal(metrics_inc(f, L("full")), METRICS_ERR);
+		assert_int_equal(metrics_remove(f, L(value)), 1);
+	}
+	assert_int_equal(metrics_inc(f, L("last")), 0);
+
+	char *text;
+	size_t len;
+	assert_int_equal(metrics_render(reg, &text, &len), 0);
+	assert_non_null(strstr(text, "# TYPE c counter\nc{id=\"0\"} 1\nc{id=\"1\"} 1\n"));
+	assert_non_null(strstr(text, "\nc{id=\"4999\"} 1\nc{id=\"5001\"} 1\n"));
+	assert_non_null(strstr(text, "\nc{id=\"9999\"} 1\nc{id=\"last\"} 1\n"));
+	assert_null(strstr(text, "\"t"));
+	assert_null(strstr(text, "new"));
+	free(text);
+}
+
+static void test_remove_matching(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *lag, *decisions, *topics, *up;
+	const char *const resource[] = {"kind", "namespace", "name", NULL};
+
+	assert_int_equal(metrics_gauge(reg, "lag", NULL, resource, &lag, errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_counter(reg, "decisions_total", NULL,
+	                                 L("kind", "namespace", "name", "reason"), &decisions,
+	                                 errbuf, sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_gauge(reg, "topic_lag", NULL, L("topic", "name"), &topics, errbuf,
+	                               sizeof(errbuf)),
+	                 0);
+	assert_int_equal(metrics_gauge(reg, "up", NULL, NULL, &up, errbuf, sizeof(errbuf)), 0);
+	/* The same name in two namespaces; the same namespace for two kinds. */
+	assert_int_equal(metrics_set(lag, L("VideoJob", "a", "x"), 1), 0);
+	assert_int_equal(metrics_set(lag, L("VideoJob", "b", "x"), 2), 0);
+	assert_int_equal(metrics_set(lag, L("TelemetryWindow", "a", "x"), 3), 0);
+	assert_int_equal(metrics_set(lag, L("VideoJob", "a", "y"), 4), 0);
+	assert_int_equal(metrics_inc(decisions, L("VideoJob", "a", "x", "up")), 0);
+	assert_int_equal(metrics_inc(decisions, L("VideoJob", "b", "x", "up")), 0);
+	assert_int_equal(metrics_inc(decisions, L("VideoJob", "a", "x", "down")), 0);
+	assert_int_equal(metrics_inc(decisions, L("TelemetryWindow", "a", "x", "hold")), 0);
+	assert_int_equal(metrics_set(topics, L("t", "x"), 9), 0);
+
+	/* Every series of VideoJob a/x, in every family, whatever the reason;
+	 * topic_lag has no "namespace" and keeps its series. */
+	assert_int_equal(metrics_remove_matching(reg, resource, L("VideoJob", "a", "x")), 3);
+	assert_int_equal(metrics_remove_matching(reg, resource, L("VideoJob", "a", "x")), 0);
+	assert_rendered(reg, "# TYPE lag gauge\n"
+	                     "lag{kind=\"VideoJob\",namespace=\"b\",name=\"x\"} 2\n"
+	                     "lag{kind=\"TelemetryWindow\",namespace=\"a\",name=\"x\"} 3\n"
+	                     "lag{kind=\"VideoJob\",namespace=\"a\",name=\"y\"} 4\n"
+	                     "# TYPE decisions_total counter\n"
+	                     "decisions_total{kind=\"VideoJob\",namespace=\"b\",name=\"x\","
+	                     "reason=\"up\"} 1\n"
+	                     "decisions_total{kind=\"TelemetryWindow\",namespace=\"a\",name=\"x\","
+	                     "reason=\"hold\"} 1\n"
+	                     "# TYPE topic_lag gauge\ntopic_lag{topic=\"t\",name=\"x\"} 9\n"
+	                     "# TYPE up gauge\nup 0\n");
+
+	/* Names in any order, a subset of the labels: everything named x in
+	 * namespace a; then everything named x, topic_lag included. */
+	assert_int_equal(metrics_remove_matching(reg, L("name", "namespace"), L("x", "a")), 2);
+	assert_int_equal(metrics_remove_matching(reg, L("name"), L("x")), 3);
+	assert_rendered(reg, "# TYPE lag gauge\n"
+	                     "lag{kind=\"VideoJob\",namespace=\"a\",name=\"y\"} 4\n"
+	                     "# TYPE up gauge\nup 0\n");
+
+	/* Bad arguments remove nothing. */
+	assert_int_equal(metrics_remove_matching(reg, L("name"), NULL), METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(reg, NULL, L("y")), METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(NULL, L("name"), L("y")), METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(reg, L(NULL), L(NULL)), METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(reg, L("name", "kind"), L("y")), METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(reg, L("name"), L("y", "VideoJob")), METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(reg,
+	                                         L("a", "b", "c", "d", "e", "f", "g", "h", "name"),
+	                                         L("1", "2", "3", "4", "5", "6", "7", "8", "y")),
+	                 METRICS_ERR);
+	assert_int_equal(metrics_remove_matching(reg, L("nolabel"), L("y")), 0);
+	assert_int_equal(metrics_remove_matching(reg, L("name", "name"), L("y", "z")), 0);
+	assert_rendered(reg, "# TYPE lag gauge\n"
+	                     "lag{kind=\"VideoJob\",namespace=\"a\",name=\"y\"} 4\n"
+	                     "# TYPE up gauge\nup 0\n");
+}
+
+struct churner {
+	struct metrics_registry *reg;
+	struct metrics_family *f;
+};
+
+/* Creates and drops series of its own while others update theirs. */
+static void *churn(void *arg)
+{
+	struct churner *c = arg;
+	for (int i = 0; i < 2000; i++) {
+		if (metrics_inc(c->f, L("gone")) != 0 || metrics_inc(c->f, L("also-gone")) != 0)
+			return (void *)1;
+		if (metrics_remove(c->f, L("gone")) != 1 ||
+		    metrics_remove_matching(c->reg, L("t"), L("also-gone")) != 1)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_remove_threads(void **state)
+{
+	struct metrics_registry *reg = *state;
+	struct metrics_family *f;
+	pthread_t t[3];
+	struct worker w[2];
+	struct churner c;
+
+	assert_int_equal(metrics_counter(reg, "c", NULL, L("t"), &f, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(metrics_add(f, L("even"), 0), 0);
+	assert_int_equal(metrics_add(f, L("odd"), 0), 0);
+	c.reg = reg;
+	c.f = f;
+	assert_int_equal(pthread_create(&t[2], NULL, churn, &c), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i].f = f;
+		w[i].label = i % 2 == 0 ? "even" : "odd";
+		assert_int_equal(pthread_create(&t[i], NULL, increment, &w[i]), 0);
+	}
+	for (int i = 0; i < 20; i++) {
+		char *text;
+		size_t len;
+		assert_int_equal(metrics_render_json(reg, &text, &len), 0);
+		free(text);
+	}
+	for (int i = 0; i < 3; i++) {
+		void *rc;
+		assert_int_equal(pthread_join(t[i], &rc), 0);
+		assert_null(rc);
+	}
+	assert_rendered(reg, "# TYPE c counter\nc{t=\"even\"} 20000\nc{t=\"odd\"} 20000\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +814,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json_escaping_and_special_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_series, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_values_do_not_collide, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_lengths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_frees_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_matching, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

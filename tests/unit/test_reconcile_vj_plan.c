@@ -515,6 +515,48 @@ static void test_process_resources(void **state)
 
 /* --------------------------------------------------------------- jobs */
 
+/* Only a split Job without a pod, with its workers stopped, may wait for
+ * a change instead of polling. */
+static void test_wait_for_change(void **state)
+{
+	static const char *stopped = "{\"spec\":{\"replicas\":0},\"status\":{}}";
+	static const char *running = "{\"spec\":{\"replicas\":1},\"status\":{\"readyReplicas\":1}}";
+	static const struct {
+		const char *phase, *job, *dep;
+		int wait;
+	} cases[] = {
+	    {"Splitting", "{}", NULL, 1},
+	    {"Splitting", "{\"status\":{}}", NULL, 1},
+	    {"Splitting", "{\"status\":{\"active\":0}}", NULL, 1},
+	    {"Splitting", "{}", "STOPPED", 1},
+	    {"Splitting", "{\"status\":{\"active\":1}}", NULL, 0},    /* a pod exists */
+	    {"Splitting", "{}", "RUNNING", 0},                        /* workers run */
+	    {"Splitting", "{\"status\":{\"succeeded\":1}}", NULL, 0}, /* done: move on */
+	    {"Splitting",
+	     "{\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":"
+	     "\"True\"}]}}",
+	     NULL, 0},
+	    {"Splitting", NULL, NULL, 0}, /* the Job not read */
+	    {"Processing", "{}", "STOPPED", 0},
+	    {"Assembling", "{}", NULL, 0},
+	    {"Pending", "{}", NULL, 0},
+	    {NULL, "{}", NULL, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *job = cases[i].job != NULL ? cJSON_Parse(cases[i].job) : NULL;
+		const char *d = cases[i].dep == NULL                   ? NULL
+		                : strcmp(cases[i].dep, "STOPPED") == 0 ? stopped
+		                                                       : running;
+		cJSON *dep = d != NULL ? cJSON_Parse(d) : NULL;
+		if (vj_plan_wait_for_change(cases[i].phase, job, dep) != cases[i].wait)
+			fail_msg("case %zu: want %d", i, cases[i].wait);
+		cJSON_Delete(job);
+		cJSON_Delete(dep);
+	}
+}
+
 static void test_job_outcome(void **state)
 {
 	static const struct {
@@ -1208,13 +1250,13 @@ static void test_times_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_begin),         cmocka_unit_test(test_cleanup),
-	    cmocka_unit_test(test_gpu_nodes),     cmocka_unit_test(test_gpu_nodes_pages),
-	    cmocka_unit_test(test_gpu_due),       cmocka_unit_test(test_gpu_check),
-	    cmocka_unit_test(test_no_gpu_status), cmocka_unit_test(test_process_resources),
-	    cmocka_unit_test(test_job_outcome),   cmocka_unit_test(test_phase),
-	    cmocka_unit_test(test_progress_text), cmocka_unit_test(test_status),
-	    cmocka_unit_test(test_times_kept),
+	    cmocka_unit_test(test_begin),           cmocka_unit_test(test_cleanup),
+	    cmocka_unit_test(test_gpu_nodes),       cmocka_unit_test(test_gpu_nodes_pages),
+	    cmocka_unit_test(test_gpu_due),         cmocka_unit_test(test_gpu_check),
+	    cmocka_unit_test(test_no_gpu_status),   cmocka_unit_test(test_process_resources),
+	    cmocka_unit_test(test_wait_for_change), cmocka_unit_test(test_job_outcome),
+	    cmocka_unit_test(test_phase),           cmocka_unit_test(test_progress_text),
+	    cmocka_unit_test(test_status),          cmocka_unit_test(test_times_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,10 @@
  *     "very short watch": backed off, not re-requested in a tight loop;
  *   - a list without a resourceVersion is refused, never watched from "";
  *   - a server answering 500 to lists is retried with backoff, and stop
- *     ends the run promptly. */
+ *     ends the run promptly;
+ *   - a paged listing whose continue token expires midway (410) deletes
+ *     nothing and is retried whole; the complete one then reports what
+ *     went meanwhile. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,13 +30,17 @@
 #include "clock.h"
 
 /* What the fake server does with a LIST. */
-enum list_mode { LIST_OK, LIST_NO_RV, LIST_500 };
+enum list_mode { LIST_OK, LIST_NO_RV, LIST_500, LIST_PAGED };
 
 static struct {
 	struct MHD_Daemon *d;
 	unsigned port;
 	atomic_int list_mode;
 	atomic_int lists, watches;
+	/* LIST_PAGED: listings begun (a LIST without continue), whether a
+	 * LIST carried a resourceVersion or lacked limit=3, a 410 sent to a
+	 * watch. */
+	atomic_int listings, with_rv, without_limit, gone_sent;
 	char dir[64];
 	FILE *log;
 } fake;
@@ -52,6 +59,48 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	return ret;
 }
 
+/*
+ * LIST_PAGED: objects o0..o6 (o0..o5 from the third listing on: o6 was
+ * deleted meanwhile), three a page, continue tokens "<listing>.<page>".
+ * The second listing's second page answers 410 Expired, as an API server
+ * does for a continue token past compaction.
+ */
+static enum MHD_Result paged(struct MHD_Connection *c)
+{
+	const char *cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
+	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	char body[2048];
+	int listing, page = 0, n, len;
+
+	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion") != NULL)
+		atomic_store(&fake.with_rv, 1);
+	if (limit == NULL || strcmp(limit, "3") != 0)
+		atomic_store(&fake.without_limit, 1);
+	if (cont == NULL)
+		listing = atomic_fetch_add(&fake.listings, 1) + 1;
+	else if (sscanf(cont, "%d.%d", &listing, &page) != 2)
+		return reply(c, 400, "{\"kind\":\"Status\",\"code\":400}");
+	if (listing == 2 && page == 1)
+		return reply(c, 410,
+		             "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Expired\","
+		             "\"code\":410,\"message\":\"The provided continue parameter is too "
+		             "old\"}");
+	n = listing >= 3 ? 6 : 7;
+	len = snprintf(body, sizeof(body),
+	               "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"9\"");
+	if ((page + 1) * 3 < n)
+		len += snprintf(body + len, sizeof(body) - (size_t)len, ",\"continue\":\"%d.%d\"",
+		                listing, page + 1);
+	len += snprintf(body + len, sizeof(body) - (size_t)len, "},\"items\":[");
+	for (int i = page * 3; i < n && i < (page + 1) * 3; i++)
+		len += snprintf(body + len, sizeof(body) - (size_t)len,
+		                "%s{\"metadata\":{\"namespace\":\"ns\",\"name\":\"o%d\","
+		                "\"resourceVersion\":\"4\"}}",
+		                i > page * 3 ? "," : "", i);
+	snprintf(body + len, sizeof(body) - (size_t)len, "]}");
+	return reply(c, 200, body);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -65,10 +114,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)con_cls;
 	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch") != NULL) {
 		atomic_fetch_add(&fake.watches, 1);
+		if (atomic_load(&fake.list_mode) == LIST_PAGED &&
+		    atomic_exchange(&fake.gone_sent, 1) == 0)
+			return reply(c, 200,
+			             "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+			             "\"status\":\"Failure\",\"reason\":\"Expired\",\"code\":410,"
+			             "\"message\":\"too old resource version\"}}\n");
 		return reply(c, 200, ""); /* ends at once, having said nothing */
 	}
 	atomic_fetch_add(&fake.lists, 1);
 	switch (atomic_load(&fake.list_mode)) {
+	case LIST_PAGED:
+		return paged(c);
 	case LIST_NO_RV:
 		return reply(c, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{},\"items\":[]}");
 	case LIST_500:
@@ -144,6 +201,19 @@ static struct kube_client *client(void)
 	return c;
 }
 
+/* What the reflector's handler heard, per event. */
+static atomic_int heard[3];
+
+static void count_event(enum reflector_event ev, const char *key, const cJSON *obj,
+                        const cJSON *old, void *opaque)
+{
+	(void)key;
+	(void)obj;
+	(void)old;
+	(void)opaque;
+	atomic_fetch_add(&heard[ev], 1);
+}
+
 struct run {
 	struct reflector *r;
 	atomic_int stop;
@@ -173,7 +243,11 @@ static struct reflector_stats run_for(double seconds, double *stop_took)
 	o.ref = (struct kube_ref){NULL, "v1", "configmaps", "ns", NULL, NULL};
 	o.backoff_initial_ms = 100;
 	o.backoff_max_ms = 400;
+	o.page_size = 3;
+	o.handler = count_event;
 	o.stop = &run.stop;
+	for (int i = 0; i < 3; i++)
+		atomic_store(&heard[i], 0);
 	atomic_init(&run.stop, 0);
 	atomic_store(&fake.lists, 0);
 	atomic_store(&fake.watches, 0);
@@ -244,12 +318,43 @@ static void test_server_errors_back_off_and_stop_is_prompt(void **state)
 	assert_true(took < 1.0);
 }
 
+static void test_listing_cut_midway_deletes_nothing(void **state)
+{
+	struct reflector_stats st;
+	double took;
+
+	(void)state;
+	atomic_store(&fake.list_mode, LIST_PAGED);
+	st = run_for(1.5, &took);
+	/* Listing 1: 7 objects in 3 pages. The watch's 410 asks for a relist;
+	 * listing 2 stores its first page, then its continue token expires:
+	 * nothing deleted, retried after a back-off; listing 3 (2 pages) has
+	 * o6 gone: deleted, once. */
+	assert_true(st.synced);
+	assert_int_equal(atomic_load(&fake.listings), 3);
+	assert_int_equal(st.lists, 2);
+	assert_int_equal(st.relists, 1);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.list_errors, 1);
+	assert_int_equal(st.list_pages, 3 + 1 + 2);
+	assert_int_equal(st.objects, 6);
+	assert_int_equal(atomic_load(&heard[REFLECTOR_ADDED]), 7);
+	assert_int_equal(atomic_load(&heard[REFLECTOR_UPDATED]), 0);
+	assert_int_equal(atomic_load(&heard[REFLECTOR_DELETED]), 1);
+	/* Every LIST is a consistent read (no resourceVersion: "0" would be
+	 * answered in one page from the watch cache) with the page size. */
+	assert_int_equal(atomic_load(&fake.with_rv), 0);
+	assert_int_equal(atomic_load(&fake.without_limit), 0);
+	assert_true(took < 1.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_very_short_watches_back_off),
 	    cmocka_unit_test(test_list_without_resource_version_refused),
 	    cmocka_unit_test(test_server_errors_back_off_and_stop_is_prompt),
+	    cmocka_unit_test(test_listing_cut_midway_deletes_nothing),
 	};
 
 	return cmocka_run_group_tests_name("reflector_loop", tests, fake_up, fake_down);

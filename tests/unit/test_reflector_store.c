@@ -1,9 +1,10 @@
 /* Unit tests for the pure parts of lib/kube/reflector.c: store keys, watch
- * events applied one by one, whole-list replacement and the diff it
- * reports, ownership (deep copies out, everything freed: LSan checks),
- * bounds, readers on other threads, the backoff curve and option checks.
- * The list/watch loop itself runs against a real API server in
- * tests/integration/reflector_it.c. */
+ * events applied one by one, listings page by page (mark and sweep) and
+ * whole-list replacement on top of them, with the changes they report,
+ * ownership (deep copies out, everything freed: LSan checks), bounds,
+ * readers on other threads, the backoff curve and option checks. The
+ * list/watch loop runs against a fake API server in test_reflector_loop.c
+ * and a real one in tests/integration/reflector_it.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -429,16 +430,20 @@ static void test_replace_reports_the_difference(void **state)
 	                            record, &l, &res),
 	    0);
 	assert_int_equal(res.added, 1);
-	assert_int_equal(res.updated, 1);
+	assert_int_equal(res.updated, 2);
 	assert_int_equal(res.deleted, 1);
 	assert_int_equal(res.unchanged, 1);
 	assert_int_equal(res.invalid, 1);
 	assert_int_equal(res.dropped, 0);
-	assert_int_equal(l.n, 3);
+	assert_int_equal(l.n, 4);
 	/* The handler sees the old objects alive, and the new state in the store. */
 	assert_true(has_line(&l, "updated ns/change rv=7 old=1"));
 	assert_true(has_line(&l, "deleted ns/gone rv=- old=1"));
-	assert_true(has_line(&l, "added ns/new rv=9 old=-")); /* the later copy wins */
+	/* Items are stored as they come: a key listed twice is added, then
+	 * updated (the later copy wins). */
+	assert_true(has_line(&l, "added ns/new rv=8 old=-"));
+	assert_true(has_line(&l, "updated ns/new rv=9 old=8"));
+	assert_string_equal(l.lines[3], "deleted ns/gone rv=- old=1"); /* deletions last */
 	assert_int_equal(reflector_store_len(s), 3);
 
 	/* An empty list deletes everything. */
@@ -476,6 +481,272 @@ static void test_replace_bounded(void **state)
 	assert_int_equal(reflector_store_get(s, "ns/b", &copy), 0);
 	cJSON_Delete(copy);
 	assert_int_equal(reflector_store_get(s, "ns/c", &copy), REFLECTOR_ENOTFOUND);
+	reflector_store_free(s);
+}
+
+/* ---------------------------------------------------------------- listings */
+
+/* A store holding ns/<name> at rv for each name, handler unheard. */
+static struct reflector_store *store_with(size_t max, const char *rv, const char *const *names)
+{
+	struct reflector_store *s;
+
+	assert_int_equal(reflector_store_new(&s, max), 0);
+	for (; *names != NULL; names++)
+		assert_int_equal(
+		    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", *names, rv), NULL, NULL),
+		    0);
+	return s;
+}
+
+static int holds(struct reflector_store *s, const char *key, const char *rv)
+{
+	cJSON *copy = NULL;
+	int ok;
+
+	if (reflector_store_get(s, key, &copy) != 0)
+		return 0;
+	ok = rv == NULL || strcmp(rv_of(copy), rv) == 0;
+	cJSON_Delete(copy);
+	return ok;
+}
+
+static void test_list_pages_added_updated_unchanged_deleted(void **state)
+{
+	static const char *const held[] = {"same", "moved", "late", "gone", NULL};
+	struct reflector_store *s = store_with(0, "1", held);
+	struct reflector_replace_result res = {0};
+	struct log l = {0};
+
+	(void)state;
+	l.store = s;
+	reflector_store_list_begin(s);
+	/* Page 1: unchanged, updated, added; reported as the page is stored,
+	 * nothing deleted yet (the rest may come on a later page). */
+	assert_int_equal(
+	    reflector_store_list_page(s,
+	                              array_of(obj("ns", "same", "1"), obj("ns", "moved", "2"),
+	                                       obj("ns", "new", "3"), NULL),
+	                              record, &l, &res),
+	    0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.lines[0], "updated ns/moved rv=2 old=1");
+	assert_string_equal(l.lines[1], "added ns/new rv=3 old=-");
+	assert_int_equal(reflector_store_len(s), 5);
+	assert_true(holds(s, "ns/gone", "1"));
+	/* Page 2: an object held from before, listed late; an empty page and
+	 * one without items change nothing. */
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "late", "1"), NULL), record, &l, &res),
+	    0);
+	assert_int_equal(reflector_store_list_page(s, cJSON_CreateArray(), record, &l, &res), 0);
+	assert_int_equal(reflector_store_list_page(s, NULL, record, &l, &res), 0);
+	assert_int_equal(l.n, 2);
+	/* The end sweeps what no page had: reported deleted, with its last state. */
+	assert_int_equal(reflector_store_list_end(s, record, &l, &res), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.lines[2], "deleted ns/gone rv=- old=1");
+	assert_int_equal(l.seen_in_store, 2);
+	assert_int_equal(res.added, 1);
+	assert_int_equal(res.updated, 1);
+	assert_int_equal(res.unchanged, 2);
+	assert_int_equal(res.deleted, 1);
+	assert_int_equal(res.invalid, 0);
+	assert_int_equal(res.dropped, 0);
+	assert_int_equal(reflector_store_len(s), 4);
+	assert_true(holds(s, "ns/moved", "2"));
+	assert_true(holds(s, "ns/new", "3"));
+	assert_false(holds(s, "ns/gone", NULL));
+
+	/* A second listing with the same content: nothing to say. */
+	l.n = 0;
+	memset(&res, 0, sizeof(res));
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(
+	        s, array_of(obj("ns", "new", "3"), obj("ns", "same", "1"), NULL), record, &l, &res),
+	    0);
+	assert_int_equal(reflector_store_list_page(
+	                     s, array_of(obj("ns", "late", "1"), obj("ns", "moved", "2"), NULL),
+	                     record, &l, &res),
+	                 0);
+	assert_int_equal(reflector_store_list_end(s, record, &l, &res), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(res.unchanged, 4);
+	assert_int_equal(res.added + res.updated + res.deleted, 0);
+
+	/* An empty listing deletes everything; no handler is fine. */
+	reflector_store_list_begin(s);
+	assert_int_equal(reflector_store_list_end(s, NULL, NULL, NULL), 0);
+	assert_int_equal(reflector_store_len(s), 0);
+	reflector_store_free(s);
+}
+
+static void test_list_failed_midway_then_complete(void **state)
+{
+	static const char *const held[] = {"a", "b", "c", NULL};
+	struct reflector_store *s = store_with(0, "1", held);
+	struct reflector_replace_result res = {0};
+	struct log l = {0};
+
+	(void)state;
+	/* A listing that fails after one page (the API server gone, a 410 on
+	 * the continue token): its page stays applied, nothing is deleted. */
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "a", "2"), obj("ns", "x", "1"), NULL),
+	                              record, &l, &res),
+	    0);
+	reflector_store_list_abort(s);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.lines[0], "updated ns/a rv=2 old=1");
+	assert_string_equal(l.lines[1], "added ns/x rv=1 old=-");
+	assert_int_equal(reflector_store_len(s), 4);
+	/* No listing open: a page or an end is refused (the page freed). */
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "y", "1"), NULL), record, &l, NULL),
+	    REFLECTOR_EINVAL);
+	assert_int_equal(reflector_store_list_end(s, record, &l, NULL), REFLECTOR_EINVAL);
+	reflector_store_list_abort(s); /* twice is harmless */
+	assert_int_equal(l.n, 2);
+	assert_int_equal(reflector_store_len(s), 4);
+
+	/* The retried listing, complete: what the failed one saw counts for
+	 * nothing; what is absent now goes. */
+	l.n = 0;
+	memset(&res, 0, sizeof(res));
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "a", "2"), NULL), record, &l, &res), 0);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "b", "1"), NULL), record, &l, &res), 0);
+	assert_int_equal(reflector_store_list_end(s, record, &l, &res), 0);
+	assert_int_equal(l.n, 2);
+	assert_true(has_line(&l, "deleted ns/c rv=- old=1"));
+	assert_true(has_line(&l, "deleted ns/x rv=- old=1"));
+	assert_int_equal(res.unchanged, 2);
+	assert_int_equal(res.deleted, 2);
+	assert_int_equal(reflector_store_len(s), 2);
+
+	/* A listing begun again before its end starts over: the first one's
+	 * marks count for nothing. */
+	l.n = 0;
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "a", "2"), NULL), record, &l, NULL), 0);
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "b", "1"), NULL), record, &l, NULL), 0);
+	assert_int_equal(reflector_store_list_end(s, record, &l, NULL), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.lines[0], "deleted ns/a rv=- old=2");
+
+	/* A page that is not an array: refused, nothing stored, the listing
+	 * still open (the caller aborts). */
+	reflector_store_list_begin(s);
+	assert_int_equal(reflector_store_list_page(s, cJSON_CreateObject(), record, &l, NULL),
+	                 REFLECTOR_EINVAL);
+	reflector_store_list_abort(s);
+	assert_int_equal(reflector_store_len(s), 1);
+	reflector_store_free(s);
+}
+
+static void test_list_watch_events_meanwhile(void **state)
+{
+	static const char *const held[] = {"old", NULL};
+	struct reflector_store *s = store_with(2, "1", held);
+	struct log l = {0};
+
+	(void)state;
+	/* Events applied while a listing is open are newer than it: what they
+	 * store counts as seen, what they delete is forgotten by it. */
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "p", "1"), obj("ns", "q", "1"), NULL),
+	                              record, &l, NULL),
+	    0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_DELETED, obj("ns", "p", "2"), record, &l), 0);
+	/* p's place is free again: r fits in the two the listing keeps. */
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "r", "1"), NULL), record, &l, NULL), 0);
+	assert_int_equal(reflector_store_list_end(s, record, &l, NULL), 0);
+	assert_true(has_line(&l, "deleted ns/old rv=- old=1"));
+	assert_int_equal(reflector_store_len(s), 2);
+	assert_true(holds(s, "ns/q", "1"));
+	assert_true(holds(s, "ns/r", "1"));
+
+	reflector_store_free(s);
+	s = store_with(0, "1", held);
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "w", "5"), NULL, NULL), 0);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "old", "6"), NULL, NULL), 0);
+	assert_int_equal(reflector_store_list_end(s, NULL, NULL, NULL), 0);
+	assert_int_equal(reflector_store_len(s), 2);
+	assert_true(holds(s, "ns/w", "5"));
+	assert_true(holds(s, "ns/old", "6"));
+	reflector_store_free(s);
+}
+
+static void test_list_bounded(void **state)
+{
+	static const char *const held[] = {"a", "b", "c", NULL};
+	struct reflector_store *s = store_with(3, "1", held);
+	struct reflector_replace_result res = {0};
+	struct log l = {0};
+
+	(void)state;
+	/* Full outside a listing: a new key is refused. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "z", "1"), NULL, NULL),
+	    REFLECTOR_EFULL);
+	/* In a listing the stale ones do not count: d, e and f are the first
+	 * three keys it sees (the store holds six meanwhile: 2 * max). */
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "d", "1"), obj("ns", "e", "1"), NULL),
+	                              record, &l, &res),
+	    0);
+	assert_int_equal(
+	    reflector_store_list_page(
+	        s, array_of(obj("ns", "f", "1"), obj("ns", "a", "1"), obj("ns", "g", "1"), NULL),
+	        record, &l, &res),
+	    REFLECTOR_EFULL);
+	assert_int_equal(reflector_store_len(s), 6);
+	/* Seeing d again takes no second place. */
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "d", "2"), NULL), record, &l, &res), 0);
+	assert_int_equal(reflector_store_list_end(s, record, &l, &res), 0);
+	assert_int_equal(res.added, 3);
+	assert_int_equal(res.updated, 1);
+	assert_int_equal(res.dropped, 2); /* a (held, listed past the bound) and g */
+	assert_int_equal(res.deleted, 3); /* a, b, c */
+	assert_int_equal(reflector_store_len(s), 3);
+	assert_true(holds(s, "ns/d", "2"));
+	assert_true(holds(s, "ns/e", "1"));
+	assert_true(holds(s, "ns/f", "1"));
+	assert_false(holds(s, "ns/a", NULL));
+	/* A failed listing may leave more than max held: new keys wait for
+	 * the next complete one, updates go on. */
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "h", "1"), NULL), NULL, NULL, NULL), 0);
+	reflector_store_list_abort(s);
+	assert_int_equal(reflector_store_len(s), 4);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", "i", "1"), NULL, NULL),
+	    REFLECTOR_EFULL);
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "h", "2"), NULL, NULL), 0);
+	reflector_store_list_begin(s);
+	assert_int_equal(
+	    reflector_store_list_page(s, array_of(obj("ns", "h", "2"), obj("ns", "i", "1"), NULL),
+	                              NULL, NULL, NULL),
+	    0);
+	assert_int_equal(reflector_store_list_end(s, NULL, NULL, NULL), 0);
+	assert_int_equal(reflector_store_len(s), 2);
 	reflector_store_free(s);
 }
 
@@ -521,6 +792,94 @@ static void test_foreach(void **state)
 	reflector_store_free(s);
 }
 
+struct key_walk {
+	int n, sum, without_rv;
+};
+
+static int walk_keys(const char *key, const char *rv, void *opaque)
+{
+	struct key_walk *w = opaque;
+
+	assert_non_null(key);
+	assert_non_null(rv);
+	if (rv[0] == '\0')
+		w->without_rv++;
+	else
+		w->sum += atoi(rv);
+	w->n++;
+	return w->n == 1000 ? 9 : 0;
+}
+
+/* The key walk sees every key with its resourceVersion, parses nothing,
+ * and stops where fn says so; the rv lookup answers without a parse,
+ * refuses a buffer too small, and follows updates and deletes. */
+static void test_foreach_key_and_rv(void **state)
+{
+	struct reflector_store *s;
+	struct key_walk w = {0};
+	char rv[32];
+	cJSON *bare;
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	assert_int_equal(reflector_store_foreach_key(s, walk_keys, &w), 0);
+	assert_int_equal(w.n, 0);
+	for (int i = 1; i <= 40; i++) {
+		char name[16], v[16];
+
+		snprintf(name, sizeof(name), "o%d", i);
+		snprintf(v, sizeof(v), "%d", i);
+		assert_int_equal(
+		    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", name, v), NULL, NULL), 0);
+	}
+	/* An object without a resourceVersion. */
+	bare = obj("ns", "bare", "1");
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(bare, "metadata"),
+	                                        "resourceVersion");
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, bare, NULL, NULL), 0);
+	assert_int_equal(reflector_store_foreach_key(s, walk_keys, &w), 0);
+	assert_int_equal(w.n, 41);
+	assert_int_equal(w.sum, 40 * 41 / 2);
+	assert_int_equal(w.without_rv, 1);
+
+	assert_int_equal(reflector_store_rv(s, "ns/o7", rv, sizeof(rv)), 0);
+	assert_string_equal(rv, "7");
+	assert_int_equal(reflector_store_rv(s, "ns/bare", rv, sizeof(rv)), 0);
+	assert_string_equal(rv, "");
+	assert_int_equal(reflector_store_rv(s, "ns/none", rv, sizeof(rv)), REFLECTOR_ENOTFOUND);
+	assert_string_equal(rv, "");
+	assert_int_equal(reflector_store_rv(s, NULL, rv, sizeof(rv)), REFLECTOR_ENOTFOUND);
+	/* "17" needs 3 bytes. */
+	assert_int_equal(reflector_store_rv(s, "ns/o17", rv, 3), 0);
+	assert_string_equal(rv, "17");
+	assert_int_equal(reflector_store_rv(s, "ns/o17", rv, 2), REFLECTOR_EINVAL);
+	assert_string_equal(rv, "");
+	assert_int_equal(reflector_store_rv(s, "ns/o17", rv, 0), REFLECTOR_EINVAL);
+
+	/* An update moves it, a delete removes it. */
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_MODIFIED, obj("ns", "o7", "107"), NULL, NULL), 0);
+	assert_int_equal(reflector_store_rv(s, "ns/o7", rv, sizeof(rv)), 0);
+	assert_string_equal(rv, "107");
+	assert_int_equal(
+	    reflector_store_apply(s, KUBE_WATCH_DELETED, obj("ns", "o7", "108"), NULL, NULL), 0);
+	assert_int_equal(reflector_store_rv(s, "ns/o7", rv, sizeof(rv)), REFLECTOR_ENOTFOUND);
+
+	/* The walk stops at fn's non-zero. */
+	for (int i = 41; i <= 1200; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "o%d", i);
+		assert_int_equal(
+		    reflector_store_apply(s, KUBE_WATCH_ADDED, obj("ns", name, "5"), NULL, NULL),
+		    0);
+	}
+	w = (struct key_walk){0};
+	assert_int_equal(reflector_store_foreach_key(s, walk_keys, &w), 9);
+	assert_int_equal(w.n, 1000);
+	reflector_store_free(s);
+}
+
 /* ---------------------------------------------------------------- threads */
 
 static struct {
@@ -556,6 +915,11 @@ static void *reader_main(void *arg)
 		}
 		(void)reflector_store_len(race.s);
 		reflector_store_foreach(race.s, check_one, NULL);
+		{
+			char rv[32];
+			int rc2 = reflector_store_rv(race.s, "ns/hot", rv, sizeof(rv));
+			assert_true(rc2 == 0 || rc2 == REFLECTOR_ENOTFOUND);
+		}
 		atomic_fetch_add(&race.reads, 1);
 	}
 	return NULL;
@@ -688,7 +1052,12 @@ int main(void)
 	    cmocka_unit_test(test_apply_bounded),
 	    cmocka_unit_test(test_replace_reports_the_difference),
 	    cmocka_unit_test(test_replace_bounded),
+	    cmocka_unit_test(test_list_pages_added_updated_unchanged_deleted),
+	    cmocka_unit_test(test_list_failed_midway_then_complete),
+	    cmocka_unit_test(test_list_watch_events_meanwhile),
+	    cmocka_unit_test(test_list_bounded),
 	    cmocka_unit_test(test_foreach),
+	    cmocka_unit_test(test_foreach_key_and_rv),
 	    cmocka_unit_test(test_readers_while_the_writer_writes),
 	    cmocka_unit_test(test_backoff_curve),
 	    cmocka_unit_test(test_new_checks_options),

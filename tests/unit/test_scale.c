@@ -38,8 +38,57 @@ struct rig {
 
 #define RIG_READY_CUR (-100)
 
+/* The rings the rigs' states hold (scale.h, "State"), by rig address, so
+ * that a rig set up again, or left on the stack when its test returns,
+ * gives its ring back: recorded after each decision (which may allocate
+ * or free it), freed by rig_init and after the last test. */
+#define RIGS_MAX 256
+static struct {
+	const struct rig *rig;
+	struct scale_sample *ring;
+} rigs[RIGS_MAX];
+
+static void rig_track(const struct rig *r)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < RIGS_MAX; i++) {
+		if (rigs[i].rig == r) {
+			rigs[i].ring = r->st.ring;
+			return;
+		}
+		if (rigs[i].rig == NULL && free_slot < 0)
+			free_slot = i;
+	}
+	assert_true(free_slot >= 0);
+	rigs[free_slot].rig = r;
+	rigs[free_slot].ring = r->st.ring;
+}
+
+static void rig_forget(const struct rig *r)
+{
+	for (int i = 0; i < RIGS_MAX; i++)
+		if (rigs[i].rig == r) {
+			free(rigs[i].ring);
+			rigs[i].rig = NULL;
+			rigs[i].ring = NULL;
+		}
+}
+
+static int rigs_free_all(void **state)
+{
+	(void)state;
+	for (int i = 0; i < RIGS_MAX; i++) {
+		free(rigs[i].ring);
+		rigs[i].rig = NULL;
+		rigs[i].ring = NULL;
+	}
+	return 0;
+}
+
 static void rig_init(struct rig *r, int32_t min, int32_t max, int64_t threshold)
 {
+	rig_forget(r);
 	memset(r, 0, sizeof(*r));
 	scale_spec_defaults(&r->spec);
 	r->spec.min_replicas = min;
@@ -76,6 +125,7 @@ static int32_t poll_at(struct rig *r, int64_t t, int64_t lag)
 	assert_int_equal(scale_spec_validate(&r->spec, err, sizeof(err)), 0);
 	r->now = t;
 	int32_t n = scale_decide(&r->spec, &r->st, &o, NULL, &r->d);
+	rig_track(r);
 	assert_int_equal(n, r->d.desired);
 	assert_true(strlen(r->d.reason_text) > 0);
 	r->cur = n;
@@ -100,6 +150,7 @@ static int32_t poll_fail(struct rig *r, const char *why)
 	r->now += r->spec.polling_interval_ms;
 	o.now_ms = r->now;
 	r->cur = scale_decide(&r->spec, &r->st, &o, why, &r->d);
+	rig_track(r);
 	return r->cur;
 }
 
@@ -562,7 +613,7 @@ static void test_trend_draining_holds(void **state)
 	r.consumed = 100000;
 	assert_int_equal(poll_at(&r, T0, 1000), 2);
 	/* Now a big lag appears but the replicas drain it fast. */
-	r.st.ring[r.st.head].lag = 10000; /* as if measured at T0 */
+	scale_state_newest(&r.st)->lag = 10000; /* as if measured at T0 */
 	r.consumed = 102000;
 	assert_int_equal(poll_at(&r, T0 + 5 * SEC, 9000), 2);
 	assert_int_equal(r.d.reason, SCALE_HOLD_DRAINING);
@@ -576,7 +627,7 @@ static void test_trend_draining_holds(void **state)
 	r.spec.trend_window_ms = 60 * SEC;
 	r.cur = 2;
 	assert_int_equal(poll_at(&r, T0, 1000), 2);
-	r.st.ring[r.st.head].lag = 10000;
+	scale_state_newest(&r.st)->lag = 10000;
 	r.consumed = 1000;
 	assert_int_equal(poll_at(&r, T0 + 5 * SEC, 9900), 10);
 	assert_int_equal(r.d.reason, SCALE_UP);
@@ -585,7 +636,7 @@ static void test_trend_draining_holds(void **state)
 	rig_init(&r, 1, 20, 1000);
 	r.cur = 2;
 	assert_int_equal(poll_at(&r, T0, 1000), 2);
-	r.st.ring[r.st.head].lag = 10000;
+	scale_state_newest(&r.st)->lag = 10000;
 	r.consumed = 2000;
 	assert_int_equal(poll_at(&r, T0 + 5 * SEC, 9000), 9);
 }
@@ -667,13 +718,26 @@ static void test_pure_and_repeatable(void **state)
 		a.consumed += i * 7;
 		poll_next(&a, (i * 37) % 900);
 	}
+	rig_forget(&b);
 	b = a;
+	assert_int_equal(scale_state_copy(&b.st, &a.st), 0);
+	rig_track(&b);
 	poll_next(&a, 555);
 	poll_next(&b, 555);
 	assert_int_equal(a.d.desired, b.d.desired);
 	assert_int_equal(a.d.reason, b.d.reason);
 	assert_string_equal(a.d.reason_text, b.d.reason_text);
-	assert_memory_equal(&a.st, &b.st, sizeof(a.st));
+	assert_int_equal(a.st.count, b.st.count);
+	assert_int_equal(a.st.cap, b.st.cap);
+	for (int i = 0; i < a.st.count; i++) {
+		struct scale_sample x, y;
+		assert_int_equal(scale_state_sample(&a.st, i, &x), 0);
+		assert_int_equal(scale_state_sample(&b.st, i, &y), 0);
+		assert_memory_equal(&x, &y, sizeof(x));
+	}
+	struct scale_state sa = a.st, sb = b.st;
+	sa.ring = sb.ring = NULL; /* the rest as plain values */
+	assert_memory_equal(&sa, &sb, sizeof(sa));
 }
 
 static void test_huge_values(void **state)
@@ -1865,8 +1929,11 @@ static void test_pause_then_resume(void **state)
 	}
 	assert_true(r.d.rates_known);
 	assert_true(r.d.consume_rate > 199.9 && r.d.consume_rate < 200.1);
-	for (int i = 0; i < r.st.count; i++)
-		assert_int_equal(r.st.ring[i].rec, 0);
+	for (int i = 0; i < r.st.count; i++) {
+		struct scale_sample x;
+		assert_int_equal(scale_state_sample(&r.st, i, &x), 0);
+		assert_int_equal(x.rec, 0);
+	}
 	/* Unpaused at 8 with no lag: the cooldown and the window start now. */
 	r.paused = SCALE_NOT_PAUSED;
 	int64_t t0 = T0 + 150 * SEC;
@@ -1968,6 +2035,127 @@ static void test_all_rules_together(void **state)
 	assert_true(evened > 0);
 }
 
+/* Issue 19: an idle resource's history holds no ring; activity gets one
+ * sized from the windows; a whole window alike again frees it. */
+static void test_quiet_history_holds_no_ring(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 0, 10, 1000);
+	r.spec.trend_window_ms = 60 * SEC;
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(poll_next(&r, 0), 0);
+		assert_null(r.st.ring);
+		assert_int_equal(scale_state_heap_bytes(&r.st), 0);
+	}
+	assert_int_equal(r.d.reason, SCALE_IDLE);
+	assert_true(r.d.rates_known); /* the run is a history all the same */
+	assert_int_equal(r.st.count, scale_history_cap(&r.spec));
+	assert_true(sizeof(r.st) < 256);
+
+	/* Activity: a ring sized from the windows, not SCALE_HISTORY_MAX. */
+	assert_int_equal(poll_next(&r, 5000), 5);
+	assert_non_null(r.st.ring);
+	assert_int_equal(r.st.cap, scale_history_cap(&r.spec));
+	/* 300 s over its merge gap (300 s / 64) + 4, not SCALE_HISTORY_MAX */
+	assert_int_equal(r.st.cap, 64 + 4);
+	for (int i = 0; i < 10; i++) {
+		r.consumed += 500;
+		poll_next(&r, 4000 - 400 * i);
+	}
+	assert_non_null(r.st.ring);
+	/* Idle again: the ring stays while the window remembers the lag... */
+	int64_t idle_from = r.now;
+	while (r.st.ring != NULL) {
+		poll_next(&r, 0);
+		assert_true(r.now - idle_from <= 300 * SEC + 5 * SEC);
+	}
+	/* ... and goes once a whole window is alike. */
+	assert_true(r.now - idle_from >= 300 * SEC);
+	assert_int_equal(r.cur, 0); /* cooled down to zero meanwhile */
+	for (int i = 0; i < 50; i++) {
+		poll_next(&r, 0);
+		assert_null(r.st.ring);
+	}
+}
+
+/* A burst after a quiet run is read over the run: the median growth of a
+ * minute of flat samples and one step is 0, so no trend (a run dropped
+ * instead would see one step, +600/s, and ask for twice as many). */
+static void test_burst_after_quiet_run_is_no_trend(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 0, 20, 1000);
+	r.spec.trend_window_ms = 60 * SEC;
+	for (int i = 0; i < 30; i++)
+		poll_next(&r, 0);
+	assert_null(r.st.ring);
+	assert_int_equal(poll_next(&r, 3000), 3);
+	assert_int_equal(r.d.reason, SCALE_ACTIVATE);
+	assert_true(r.d.rates_known);
+	assert_true(r.d.lag_rate == 0);
+	assert_int_equal(r.d.rate_span_ms, 60 * SEC);
+	assert_non_null(r.st.ring);
+	struct scale_sample x;
+	assert_int_equal(scale_state_sample(&r.st, 12, &x), 0);
+	assert_int_equal(x.t_ms, r.now - 60 * SEC);
+	assert_int_equal(x.lag, 0);
+}
+
+/* Only evenly spaced runs are kept without a ring (they are then exactly
+ * the ring's samples): an irregular poll keeps the ring for a window. */
+static void test_uneven_polls_keep_the_ring(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 1, 10, 1000);
+	r.spec.stabilization_window_ms = 60 * SEC;
+	poll_next(&r, 0);
+	assert_null(r.st.ring);
+	poll_at(&r, r.now + 7 * SEC, 0);
+	assert_null(r.st.ring); /* two samples: the run's step is 7 s */
+	poll_at(&r, r.now + 5 * SEC, 0);
+	assert_non_null(r.st.ring); /* 5 s: not the run's step */
+	int64_t t = r.now;
+	while (r.st.ring != NULL && r.now - t < 200 * SEC)
+		poll_next(&r, 0);
+	assert_null(r.st.ring);
+	/* once the first, uneven step has left the 60 s window */
+	assert_true(r.now - (t - 12 * SEC) > 60 * SEC);
+}
+
+/* A longer window while busy grows the ring, keeping its samples. */
+static void test_ring_grows_with_the_window(void **state)
+{
+	struct rig r;
+	struct scale_sample x;
+
+	(void)state;
+	rig_init(&r, 1, 10, 1000);
+	r.spec.stabilization_window_ms = 60 * SEC;
+	for (int i = 0; i < 20; i++) {
+		r.consumed += 100;
+		poll_next(&r, 100 * i);
+	}
+	int32_t cap = r.st.cap;
+	assert_int_equal(cap, scale_history_cap(&r.spec));
+	r.spec.stabilization_window_ms = 600 * SEC;
+	r.consumed += 100;
+	poll_next(&r, 5000);
+	assert_true(r.st.cap > cap);
+	assert_int_equal(r.st.cap, scale_history_cap(&r.spec));
+	/* The longer window's merge gap (600 s / 64) merged the read. */
+	assert_int_equal(scale_state_sample(&r.st, 0, &x), 0);
+	assert_int_equal(x.lag, 5000);
+	assert_int_equal(scale_state_sample(&r.st, 1, &x), 0);
+	assert_int_equal(x.lag, 1800);
+	assert_int_equal(r.st.count, 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2020,7 +2208,11 @@ int main(void)
 	    cmocka_unit_test(test_pause),
 	    cmocka_unit_test(test_pause_then_resume),
 	    cmocka_unit_test(test_all_rules_together),
+	    cmocka_unit_test(test_quiet_history_holds_no_ring),
+	    cmocka_unit_test(test_burst_after_quiet_run_is_no_trend),
+	    cmocka_unit_test(test_uneven_polls_keep_the_ring),
+	    cmocka_unit_test(test_ring_grows_with_the_window),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, rigs_free_all);
 }

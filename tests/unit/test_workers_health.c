@@ -121,9 +121,42 @@ static void test_exit_message(void **state)
 	cJSON_Delete(pods);
 }
 
+/* Stopped: nothing wanted, nothing there; anything else is not. */
+static void test_stopped(void **state)
+{
+	static const struct {
+		const char *deployment;
+		int stopped;
+	} stops[] = {
+	    {NULL, 0},
+	    {"{}", 0},
+	    {"{\"spec\":{}}", 0},
+	    {"{\"spec\":{\"replicas\":0}}", 1},
+	    {"{\"spec\":{\"replicas\":0},\"status\":{}}", 1},
+	    {"{\"spec\":{\"replicas\":0},\"status\":{\"replicas\":0,\"readyReplicas\":0}}", 1},
+	    /* scaled down, the last pod still terminating */
+	    {"{\"spec\":{\"replicas\":0},\"status\":{\"replicas\":1}}", 0},
+	    {"{\"spec\":{\"replicas\":0},\"status\":{\"readyReplicas\":1}}", 0},
+	    /* scaled up, no pod yet */
+	    {"{\"spec\":{\"replicas\":1},\"status\":{}}", 0},
+	    {"{\"spec\":{\"replicas\":2},\"status\":{\"replicas\":2,\"readyReplicas\":2}}", 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+		cJSON *d = stops[i].deployment != NULL ? cJSON_Parse(stops[i].deployment) : NULL;
+		if (workers_health_stopped(d) != stops[i].stopped)
+			fail_msg("case %zu (%s): want %d", i,
+			         stops[i].deployment ? stops[i].deployment : "NULL",
+			         stops[i].stopped);
+		cJSON_Delete(d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_cases),
-	                                   cmocka_unit_test(test_exit_message)};
+	                                   cmocka_unit_test(test_exit_message),
+	                                   cmocka_unit_test(test_stopped)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
