@@ -82,7 +82,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_OBJ := $(LIB_OBJ) $(filter-out %/main.o,$(OPERATOR_OBJ) $(WORKER_OBJ) $(DASHBOARD_OBJ))
 
 .PHONY: all build help deps unit unit-asan test e2e stack-up stack-down stack-status \
-	format format-check lint layout-check fuzz integration bench images demo clean FORCE
+	format format-check lint layout-check fuzz fuzz-seeds integration bench images demo clean FORCE
 
 all: build
 
@@ -100,7 +100,8 @@ help:
 	@echo 'make e2e           end-to-end tests against a running stack'
 	@echo 'make format lint   clang-format, cppcheck'
 	@echo 'make fuzz          every libFuzzer target in tests/fuzz/ for FUZZ_TIME seconds each'
-	@echo '                   (default 20); finds go to $(BUILD)/fuzz/'
+	@echo '                   (default 20), then executions and coverage per target; finds'
+	@echo '                   go to $(BUILD)/fuzz/;  make fuzz-seeds: replay the seeds once'
 	@echo 'make bench         benchmarks (figures, ratios against a reference where one exists)'
 	@echo 'make integration   C integration tests against a running stack (make stack-up)'
 	@echo 'make images        build the operator and worker container images with podman'
@@ -171,30 +172,50 @@ unit: $(UNIT_BIN)
 unit-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 unit
 
-# libFuzzer needs clang. Each tests/fuzz/fuzz_<name>.c is built with every
-# module but the mains; its seeds are tests/fuzz/corpus/<name>/ (only read)
-# and new inputs collect in $(BUILD)/fuzz/corpus-<name>/.
+# libFuzzer needs clang. Each tests/fuzz/fuzz_<name>.c links every module but
+# the mains (and the dashboard's dash_api.c, which needs the generated page),
+# compiled once into $(BUILD)/fuzz/obj/ with the same sanitizers; its seeds
+# are tests/fuzz/corpus/<name>/ (only read) and new inputs collect in
+# $(BUILD)/fuzz/corpus-<name>/. tests/fuzz/run.sh runs each target for
+# FUZZ_TIME seconds (a long run: FUZZ_TIME=3600) and ends with a table of
+# executions and coverage per target; FUZZ_ONLY=name runs one target;
+# FUZZ_MERGE=1 merges the inputs that reached new coverage (small ones) into
+# tests/fuzz/corpus/. `make fuzz-seeds` replays every seed once (no fuzzing).
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_DEPS := $(LIB_SRC) $(CONTRACT_SRC) $(KUBE_SRC) $(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC))
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined $(INC_tests) $(PKG_CFLAGS) \
-	-DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_GIT_REV='"fuzz"'
+FUZZ_DEPS := $(LIB_SRC) $(CONTRACT_SRC) $(KUBE_SRC) \
+	$(filter-out %/main.c,$(OPERATOR_SRC) $(WORKER_SRC)) \
+	$(filter-out dashboard/main.c dashboard/dash_api.c,$(DASHBOARD_SRC))
+FUZZ_OBJ := $(FUZZ_DEPS:%.c=$(BUILD)/fuzz/obj/%.o)
+# Kept between runs (make would delete them as intermediate files).
+.SECONDARY: $(FUZZ_OBJ)
+# -fno-sanitize-recover: a UBSan report stops the run, so libFuzzer keeps
+# the input as a crash instead of printing a line and going on.
+FUZZ_SAN := address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer $(INC_tests) \
+	$(PKG_CFLAGS) -DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_GIT_REV='"fuzz"'
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(wildcard lib/*.h lib/*/*.h workers/*/*.h operator/*.h)
+$(BUILD)/fuzz/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -MMD -MP -c $< -o $@
+
+# An archive, so that each target links only the modules it reaches.
+$(BUILD)/fuzz/libsluice-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/fuzz/libsluice-fuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< \
+		$(BUILD)/fuzz/libsluice-fuzz.a $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do \
-		n=$${f##*/fuzz_}; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
-		echo "fuzz: $$n for $(FUZZ_TIME)s"; \
-		$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=65536 \
-			-artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n \
-			$$(test -d tests/fuzz/corpus/$$n && echo tests/fuzz/corpus/$$n) 2>&1 | tail -n 3; \
-	done
+	@FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_BIN)
+
+fuzz-seeds: $(FUZZ_BIN)
+	@FUZZ_TIME=0 tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_BIN)
 
 # Integration tests: C programs that drive a module against the real servers
 # of the test stack (build/stack.env); `make test` runs them after stack-up.

@@ -38,6 +38,10 @@ __attribute__((format(printf, 3, 4))) static int fail_at(struct yj *y, const yam
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A quoted scalar may hold a newline; the message stays one line. */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	snprintf(y->errbuf, y->errbuf_size, "yaml: line %zu column %zu: %s", mark->line + 1,
 	         mark->column + 1, msg);
 	return -1;

@@ -46,6 +46,9 @@ step "lint (cppcheck)" make --no-print-directory lint
 step "format (clang-format)" make --no-print-directory format-check
 step "unit tests" bash -c 'set -o pipefail; make --no-print-directory unit 2>&1 | tee build/unit-plain.log'
 step "unit tests (ASan+UBSan)" bash -c 'set -o pipefail; make --no-print-directory unit-asan 2>&1 | tee build/unit-asan.log'
+# Every fuzz target replays its seeds once (the crashes found so far among
+# them): ~50 s on two cores, the build included; `make fuzz` fuzzes.
+step "fuzz seeds (libFuzzer replay)" make --no-print-directory fuzz-seeds
 step "images (podman)" make --no-print-directory images
 if step "stack up" stack_up; then
 	step "integration tests" bash -c 'set -o pipefail; make --no-print-directory integration 2>&1 | tee build/unit-integration.log'

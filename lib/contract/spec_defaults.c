@@ -185,7 +185,8 @@ int spec_defaults_kafka_check(const struct spec_kafka_defaults *k, const char *b
 		         "--kafka-cert-secret and --kafka-key-secret: give both or neither");
 		return -1;
 	}
-	if (set(k->server_name) && !spec_no_blank(k->server_name)) {
+	if (set(k->server_name) &&
+	    (!spec_no_blank(k->server_name) || strlen(k->server_name) > SPEC_NAME_MAX)) {
 		snprintf(errbuf, errbuf_size, "--kafka-server-name: \"%s\" is not a host name",
 		         k->server_name);
 		return -1;

@@ -20,6 +20,11 @@ int spec_fail(struct spec_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->errbuf, c->errbuf_size, fmt, ap);
 	va_end(ap);
+	/* Messages quote what the user wrote; a control byte in it (a newline
+	 * in a field name) must not break the one line a message is. */
+	for (char *p = c->errbuf; c->errbuf_size > 0 && *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return SPEC_E_INVALID;
 }
 
@@ -188,6 +193,18 @@ int spec_get_duration_ms(struct spec_ctx *c, const cJSON *obj, const char *name,
 	return 0;
 }
 
+/* A key of a Secret's data: [-._a-zA-Z0-9]+. */
+static int secret_key_ok(const char *s)
+{
+	if (s[0] == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_'))
+			return 0;
+	return 1;
+}
+
 int spec_get_secret_ref(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
                         int required, const char *why, char **ref_name, char **ref_key)
 {
@@ -205,6 +222,14 @@ int spec_get_secret_ref(struct spec_ctx *c, const cJSON *obj, const char *name, 
 	    (rc = spec_get_string(c, item, "name", p, 1, NULL, SPEC_NAME_MAX, ref_name)) < 0 ||
 	    (rc = spec_get_string(c, item, "key", p, 1, NULL, SPEC_NAME_MAX, ref_key)) < 0)
 		return rc;
+	/* Kubernetes' rules for a Secret, as the CRDs' patterns state them: the
+	 * values reach env names, messages and API paths. */
+	if (!spec_dns_name_ok(*ref_name, SPEC_NAME_MAX, 1))
+		return spec_fail(c, "%s.name: \"%s\" is not a Secret name (a DNS subdomain)", p,
+		                 *ref_name);
+	if (!secret_key_ok(*ref_key))
+		return spec_fail(c, "%s.key: \"%s\" is not a Secret key ([-._a-zA-Z0-9]+)", p,
+		                 *ref_key);
 	return 0;
 }
 

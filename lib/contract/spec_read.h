@@ -68,7 +68,8 @@ int spec_get_duration_ms(struct spec_ctx *c, const cJSON *obj, const char *name,
                          long long def, long long min_ms, long long max_ms, long long *out_ms);
 /* A Secret reference {name, key} at obj.name into *ref_name and *ref_key,
  * which stay NULL when it is absent and optional; why follows "required"
- * in the message. */
+ * in the message. name must be a DNS subdomain and key [-._a-zA-Z0-9]+, as
+ * Kubernetes (and the CRDs) have it. */
 int spec_get_secret_ref(struct spec_ctx *c, const cJSON *obj, const char *name, const char *path,
                         int required, const char *why, char **ref_name, char **ref_key);
 

@@ -494,6 +494,11 @@ static int load_cluster(struct kc *k, yaml_node_t *cl, struct kube_config *cfg)
 	if (strncmp(cfg->server, "https://", 8) != 0 && strncmp(cfg->server, "http://", 7) != 0)
 		return kc_fail(k, KUBE_ECONFIG, "server \"%s\" is not an http(s):// URL",
 		               cfg->server);
+	/* "https://" alone (or "https:///x") names no host; trimmed below it
+	 * would become "https:". */
+	size_t scheme = cfg->server[4] == 's' ? 8 : 7;
+	if (cfg->server[scheme] == '\0' || cfg->server[scheme] == '/')
+		return kc_fail(k, KUBE_ECONFIG, "server \"%s\" has no host", cfg->server);
 	size_t slen = strlen(cfg->server);
 	while (slen > 0 && cfg->server[slen - 1] == '/')
 		cfg->server[--slen] = '\0';
@@ -565,6 +570,10 @@ static int load_user(struct kc *k, yaml_node_t *u, struct kube_config *cfg)
 		if (len > KUBE_CONFIG_TOKEN_MAX)
 			return kc_fail(k, KUBE_ECONFIG, "token is longer than %u bytes",
 			               KUBE_CONFIG_TOKEN_MAX);
+		/* A "\0" escape in a quoted scalar: strndup would stop there and
+		 * token_clean read past the copy. */
+		if (memchr(v, '\0', len) != NULL)
+			return kc_fail(k, KUBE_ECONFIG, "token holds a NUL byte");
 		cfg->token = strndup(v, len);
 		if (cfg->token == NULL)
 			return kc_fail(k, KUBE_ENOMEM, "token: out of memory");

@@ -16,14 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "csvrec.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_input.h"
 
 #define MAX_CELLS 64
 
@@ -38,20 +31,20 @@ static void check_record(const char *rec, size_t len)
 	char *scratch = malloc(len + MAX_CELLS);
 	int n;
 
-	CHECK(scratch != NULL);
+	FUZZ_CHECK(scratch != NULL);
 	n = csvrec_split(rec, len, ',', scratch, len + MAX_CELLS, cells, MAX_CELLS, err,
 	                 sizeof(err));
 	if (n < 0) {
-		CHECK(strncmp(err, "csv: ", 5) == 0);
+		FUZZ_CHECK(strncmp(err, "csv: ", 5) == 0);
 		free(scratch);
 		return;
 	}
-	CHECK(n >= 1 && n <= MAX_CELLS);
+	FUZZ_CHECK(n >= 1 && n <= MAX_CELLS);
 
 	/* Quote every cell again: "" for each quote. */
 	size_t cap = 3 * len + 3 * (size_t)n + 1, o = 0;
 	char *quoted = malloc(cap);
-	CHECK(quoted != NULL);
+	FUZZ_CHECK(quoted != NULL);
 	for (int i = 0; i < n; i++) {
 		if (i > 0)
 			quoted[o++] = ',';
@@ -63,14 +56,14 @@ static void check_record(const char *rec, size_t len)
 		}
 		quoted[o++] = '"';
 	}
-	CHECK(o < cap);
+	FUZZ_CHECK(o < cap);
 	char *scratch2 = malloc(o + MAX_CELLS);
-	CHECK(scratch2 != NULL);
+	FUZZ_CHECK(scratch2 != NULL);
 	int m = csvrec_split(quoted, o, ',', scratch2, o + MAX_CELLS, again, MAX_CELLS, err,
 	                     sizeof(err));
-	CHECK(m == n);
+	FUZZ_CHECK(m == n);
 	for (int i = 0; i < n; i++)
-		CHECK(strcmp(cells[i], again[i]) == 0);
+		FUZZ_CHECK(strcmp(cells[i], again[i]) == 0);
 
 	/* The JSON form: distinct names, so every cell is one member. */
 	for (int i = 0; i < n; i++) {
@@ -78,10 +71,10 @@ static void check_record(const char *rec, size_t len)
 		names[i] = name_buf[i];
 	}
 	char *json = csvrec_json((char *const *)names, cells, (size_t)n);
-	CHECK(json != NULL);
+	FUZZ_CHECK(json != NULL);
 	cJSON *doc = cJSON_Parse(json);
-	CHECK(doc != NULL && cJSON_IsObject(doc));
-	CHECK(cJSON_GetArraySize(doc) == n);
+	FUZZ_CHECK(doc != NULL && cJSON_IsObject(doc));
+	FUZZ_CHECK(cJSON_GetArraySize(doc) == n);
 	cJSON_Delete(doc);
 	free(json);
 	free(scratch2);
@@ -101,13 +94,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	f = fmemopen((void *)data, size, "r");
-	CHECK(f != NULL);
+	FUZZ_CHECK(f != NULL);
 	csvrec_init(&r, f);
 	while ((rc = csvrec_read(&r, &rec, &len, err, sizeof(err))) == 1) {
-		CHECK(len > 0 && strlen(rec) <= len);
+		FUZZ_CHECK(len > 0 && strlen(rec) <= len);
 		check_record(rec, len);
 	}
-	CHECK(rc == 0 || strncmp(err, "csv: ", 5) == 0);
+	FUZZ_CHECK(rc == 0 || strncmp(err, "csv: ", 5) == 0);
 	csvrec_free(&r);
 	fclose(f);
 	return 0;

@@ -21,14 +21,7 @@
 
 #include "csvrec.h"
 #include "parquet.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_input.h"
 
 /* Rows looked at per input: a tiny file may claim billions of rows that
  * cost nothing to store (a dictionary index of bit width 0). */
@@ -46,7 +39,7 @@ static void check_row(struct parquet_reader *r, char *const *cells)
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(cells[i]);
-		CHECK(!parquet_is_null(r, i) || len == 0);
+		FUZZ_CHECK(!parquet_is_null(r, i) || len == 0);
 		total += len;
 	}
 	/* Splitting a joined record needs one scratch byte per cell besides
@@ -54,27 +47,27 @@ static void check_row(struct parquet_reader *r, char *const *cells)
 	if (total > (1u << 20) || n > CSVREC_CELLS_MAX)
 		return;
 	char *rec = csvrec_join(cells, n, ',');
-	CHECK(rec != NULL);
+	FUZZ_CHECK(rec != NULL);
 	size_t len = strlen(rec);
 	char *scratch = malloc(len + n + 1);
 	char **back = malloc((n + 1) * sizeof(*back));
 	char err[128];
-	CHECK(scratch != NULL && back != NULL);
+	FUZZ_CHECK(scratch != NULL && back != NULL);
 	int m = csvrec_split(rec, len, ',', scratch, len + n + 1, back, n + 1, err, sizeof(err));
-	CHECK(m == (int)n);
+	FUZZ_CHECK(m == (int)n);
 	for (size_t i = 0; i < n; i++)
-		CHECK(strcmp(back[i], cells[i]) == 0);
+		FUZZ_CHECK(strcmp(back[i], cells[i]) == 0);
 	free(back);
 	free(scratch);
 	free(rec);
 
 	char *json = csvrec_json(parquet_names(r), cells, n);
-	CHECK(json != NULL);
+	FUZZ_CHECK(json != NULL);
 	cJSON *doc = cJSON_Parse(json);
 	/* cJSON refuses invalid UTF-8 no more than we do; an unescaped
 	 * control character cannot appear: csvrec_json escapes them. */
-	CHECK(doc != NULL && cJSON_IsObject(doc));
-	CHECK(cJSON_GetArraySize(doc) == (int)n);
+	FUZZ_CHECK(doc != NULL && cJSON_IsObject(doc));
+	FUZZ_CHECK(cJSON_GetArraySize(doc) == (int)n);
 	cJSON_Delete(doc);
 	free(json);
 }
@@ -86,12 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct parquet_reader *r = parquet_open_mem(data, size, "fuzz", err, sizeof(err));
 
 	if (r == NULL) {
-		CHECK(strncmp(err, prefix, sizeof(prefix) - 1) == 0);
+		FUZZ_CHECK(strncmp(err, prefix, sizeof(prefix) - 1) == 0);
 		return 0;
 	}
-	CHECK(parquet_ncolumns(r) >= 1 && parquet_ncolumns(r) <= PARQUET_COLUMNS_MAX);
+	FUZZ_CHECK(parquet_ncolumns(r) >= 1 && parquet_ncolumns(r) <= PARQUET_COLUMNS_MAX);
 	for (size_t i = 0; i < parquet_ncolumns(r); i++)
-		CHECK(parquet_names(r)[i] != NULL);
+		FUZZ_CHECK(parquet_names(r)[i] != NULL);
 	if (parquet_nrows(r) > CELLS_MAX / parquet_ncolumns(r)) {
 		parquet_close(r);
 		return 0;
@@ -100,21 +93,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *const *cells;
 		int rc = parquet_next(r, &cells, err, sizeof(err));
 		if (rc == PARQUET_ROW) {
-			CHECK(parquet_row(r) == (uint64_t)i + 1);
+			FUZZ_CHECK(parquet_row(r) == (uint64_t)i + 1);
 			check_row(r, cells);
 			continue;
 		}
 		if (rc == PARQUET_BAD_ROW) {
-			CHECK(strncmp(err, "parquet: fuzz: row ", 19) == 0);
+			FUZZ_CHECK(strncmp(err, "parquet: fuzz: row ", 19) == 0);
 			continue;
 		}
 		if (rc == PARQUET_ERROR) {
-			CHECK(strncmp(err, prefix, sizeof(prefix) - 1) == 0);
+			FUZZ_CHECK(strncmp(err, prefix, sizeof(prefix) - 1) == 0);
 			/* It stays failed. */
-			CHECK(parquet_next(r, &cells, err, sizeof(err)) == PARQUET_ERROR);
+			FUZZ_CHECK(parquet_next(r, &cells, err, sizeof(err)) == PARQUET_ERROR);
 		} else {
-			CHECK(rc == PARQUET_END);
-			CHECK(parquet_row(r) <= parquet_nrows(r));
+			FUZZ_CHECK(rc == PARQUET_END);
+			FUZZ_CHECK(parquet_row(r) <= parquet_nrows(r));
 		}
 		break;
 	}

@@ -17,14 +17,7 @@
 
 #include "tw_time.h"
 #include "clock.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,25 +57,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	err[0] = '\0';
 	if (tw_time_spec_init(&spec, kind, fmt, err, sizeof(err)) != 0) {
-		CHECK(kind == TW_TIME_STRPTIME && err[0] != '\0');
+		FUZZ_CHECK(kind == TW_TIME_STRPTIME && err[0] != '\0');
 		return 0;
 	}
 	copy = malloc(n ? n : 1); /* exact size: no NUL to lean on */
-	CHECK(copy != NULL);
+	FUZZ_CHECK(copy != NULL);
 	if (n > 0)
 		memcpy(copy, s, n);
 	r = tw_time_parse(&spec, copy, n, &ns, err, sizeof(err));
 	free(copy);
 	if (r != 0) {
-		CHECK(r == TW_TIME_E_SYNTAX || r == TW_TIME_E_RANGE);
-		CHECK(err[0] != '\0');
+		FUZZ_CHECK(r == TW_TIME_E_SYNTAX || r == TW_TIME_E_RANGE);
+		FUZZ_CHECK(err[0] != '\0');
 		return 0;
 	}
 	/* 1900-01-01 up to the int64 limit; negative before 1970 */
-	CHECK(ns >= TW_TIME_MIN_NS && ns <= TW_TIME_MAX_NS);
+	FUZZ_CHECK(ns >= TW_TIME_MIN_NS && ns <= TW_TIME_MAX_NS);
 	len = clock_format_rfc3339(ns, text, sizeof(text));
-	CHECK(len > 0);
-	CHECK(tw_time_parse_rfc3339(text, (size_t)len, &back, err, sizeof(err)) == 0);
-	CHECK(back == ns);
+	FUZZ_CHECK(len > 0);
+	FUZZ_CHECK(tw_time_parse_rfc3339(text, (size_t)len, &back, err, sizeof(err)) == 0);
+	FUZZ_CHECK(back == ns);
 	return 0;
 }

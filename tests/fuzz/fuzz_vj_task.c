@@ -12,14 +12,7 @@
 #include <string.h>
 
 #include "vj_task.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,16 +28,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	if (vj_task_decode(copy, size, &t, err, sizeof(err)) != 0) {
-		CHECK(strncmp(err, "task: ", 6) == 0);
+		FUZZ_CHECK(strncmp(err, "task: ", 6) == 0);
 		free(copy);
 		return 0;
 	}
 	free(copy);
-	CHECK(t.segment >= 0 && t.segment < t.segments && t.start_pts < t.end_pts);
+	FUZZ_CHECK(t.segment >= 0 && t.segment < t.segments && t.start_pts < t.end_pts);
 	text = vj_task_encode(&t);
-	CHECK(text != NULL);
-	CHECK(vj_task_decode(text, strlen(text), &back, err, sizeof(err)) == 0);
-	CHECK(memcmp(&t, &back, sizeof(t)) == 0);
+	FUZZ_CHECK(text != NULL);
+	FUZZ_CHECK(vj_task_decode(text, strlen(text), &back, err, sizeof(err)) == 0);
+	FUZZ_CHECK(memcmp(&t, &back, sizeof(t)) == 0);
 	free(text);
 	return 0;
 }
