@@ -222,9 +222,10 @@ fuzz-seeds: $(FUZZ_BIN)
 IT_SRC := $(wildcard tests/integration/*_it.c)
 IT_BIN := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
+# They share the unit tests' assertion helpers (tests/unit/*.h).
 $(BUILD)/tests/%_it: tests/integration/%_it.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 integration: $(IT_BIN)

@@ -7,6 +7,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -189,6 +190,15 @@ void app_limit_arenas(int n)
 	(void)mallopt(M_ARENA_MAX, n);
 #else
 	(void)n;
+#endif
+}
+
+void app_fix_mmap_threshold(size_t bytes)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_MMAP_THRESHOLD, bytes > INT_MAX ? INT_MAX : (int)bytes);
+#else
+	(void)bytes;
 #endif
 }
 

@@ -131,4 +131,14 @@ void app_trim_memory(void);
  */
 void app_limit_arenas(int n);
 
+/*
+ * Serves every allocation of bytes or more from its own mapping, returned
+ * to the system when freed (glibc's M_MMAP_THRESHOLD; nothing elsewhere).
+ * glibc otherwise raises the threshold to the largest block freed so far,
+ * after which a LIST page's or a watch's megabyte buffers come from the
+ * heap, where the small objects kept around them pin the pages after the
+ * burst. Call it first thing in main.
+ */
+void app_fix_mmap_threshold(size_t bytes);
+
 #endif /* SLUICE_APP_H */

@@ -3,8 +3,10 @@
  * the settings and why each is chosen.
  */
 #include "kafka.h"
+#include "kafka_int.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -351,8 +353,8 @@ static int conf_security(rd_kafka_conf_t *conf, const struct kafka_config *kc, v
 }
 
 /* The settings every client shares. */
-static rd_kafka_conf_t *conf_common(const struct kafka_config *kc, void *opaque, char *errbuf,
-                                    size_t errbuf_size)
+rd_kafka_conf_t *kafka_conf_common(const struct kafka_config *kc, void *opaque, char *errbuf,
+                                   size_t errbuf_size)
 {
 	rd_kafka_conf_t *conf;
 
@@ -392,8 +394,8 @@ static rd_kafka_conf_t *conf_common(const struct kafka_config *kc, void *opaque,
 }
 
 /* rd_kafka_new takes conf on success only. */
-static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
-                              const struct kafka_config *kc, char *errbuf, size_t errbuf_size)
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                             const struct kafka_config *kc, char *errbuf, size_t errbuf_size)
 {
 	char es[512];
 	rd_kafka_t *rk;
@@ -422,7 +424,7 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: group.id: required for a consumer");
 		return NULL;
 	}
-	conf = conf_common(kc, opaque, errbuf, errbuf_size);
+	conf = kafka_conf_common(kc, opaque, errbuf, errbuf_size);
 	if (conf == NULL)
 		return NULL;
 	char prefetch_messages[16], prefetch_kbytes[16];
@@ -462,7 +464,7 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_config *kc, kafka_rebalance_fn
 	}
 	if (rebalance != NULL)
 		rd_kafka_conf_set_rebalance_cb(conf, rebalance);
-	rk = client_new(RD_KAFKA_CONSUMER, conf, kc, errbuf, errbuf_size);
+	rk = kafka_client_new(RD_KAFKA_CONSUMER, conf, kc, errbuf, errbuf_size);
 	if (rk == NULL)
 		return NULL;
 	/* Serve every callback from rd_kafka_consumer_poll, on one queue. */
@@ -481,7 +483,7 @@ fail:
 rd_kafka_t *kafka_producer_new(const struct kafka_config *kc, kafka_delivery_fn delivery,
                                void *opaque, char *errbuf, size_t errbuf_size)
 {
-	rd_kafka_conf_t *conf = conf_common(kc, opaque, errbuf, errbuf_size);
+	rd_kafka_conf_t *conf = kafka_conf_common(kc, opaque, errbuf, errbuf_size);
 
 	if (conf == NULL)
 		return NULL;
@@ -499,7 +501,7 @@ rd_kafka_t *kafka_producer_new(const struct kafka_config *kc, kafka_delivery_fn 
 	}
 	if (delivery != NULL)
 		rd_kafka_conf_set_dr_msg_cb(conf, delivery);
-	return client_new(RD_KAFKA_PRODUCER, conf, kc, errbuf, errbuf_size);
+	return kafka_client_new(RD_KAFKA_PRODUCER, conf, kc, errbuf, errbuf_size);
 }
 
 const char *kafka_message_timeout(const char *dflt, char *buf, size_t size, char *errbuf,
@@ -686,60 +688,89 @@ int kafka_take_security_error(rd_kafka_t *rk, char *errbuf, size_t errbuf_size)
 /* The Metadata request of every topic of the cluster (all_topics 1) or of
  * those rk knows (0), retried in slices of a second with the security
  * errors looked at between them. Returns 0 with *md (the caller destroys
- * it), or KAFKA_ERR with "kafka: <what>: <reason>" in errbuf. */
+ * it), or KAFKA_ERR with either a security failure's text in sec_text
+ * ("kafka: <librdkafka's reason>") or, with sec_text "", the error in *err. */
+int kafka_metadata_fetch(rd_kafka_t *rk, int all_topics, int timeout_ms,
+                         const struct rd_kafka_metadata **md, rd_kafka_resp_err_t *err,
+                         char *sec_text, size_t sec_text_size)
+{
+	int left = timeout_ms > 0 ? timeout_ms : 1;
+
+	sec_text[0] = '\0';
+	for (;;) {
+		int slice = left < 1000 ? left : 1000;
+
+		*err = rd_kafka_metadata(rk, all_topics, NULL, md, slice);
+		if (*err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			return 0;
+		*md = NULL;
+		/* A refused login or handshake is why the request went unanswered. */
+		if (kafka_take_security_error(rk, sec_text, sec_text_size) != KAFKA_SEC_NONE)
+			return KAFKA_ERR;
+		left -= slice;
+		if (*err != RD_KAFKA_RESP_ERR__TIMED_OUT || left <= 0)
+			return KAFKA_ERR;
+	}
+}
+
+/* kafka_metadata_fetch with its failure as "kafka: <what>: <reason>" in errbuf. */
 static int metadata_sliced(rd_kafka_t *rk, int all_topics, int timeout_ms,
                            const struct rd_kafka_metadata **md, const char *what, char *errbuf,
                            size_t errbuf_size)
 {
-	int left = timeout_ms > 0 ? timeout_ms : 1;
+	rd_kafka_resp_err_t err;
+	char sec[512];
 
-	for (;;) {
-		int slice = left < 1000 ? left : 1000;
-		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, all_topics, NULL, md, slice);
+	if (kafka_metadata_fetch(rk, all_topics, timeout_ms, md, &err, sec, sizeof(sec)) == 0)
+		return 0;
+	if (sec[0] != '\0')
+		return err_set(errbuf, errbuf_size, KAFKA_ERR, "%s", sec);
+	return kafka_fail(errbuf, errbuf_size, what, err);
+}
 
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			return 0;
-		*md = NULL;
-		/* A refused login or handshake is why the request went unanswered. */
-		if (kafka_take_security_error(rk, errbuf, errbuf_size) != KAFKA_SEC_NONE)
-			return KAFKA_ERR;
-		left -= slice;
-		if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || left <= 0)
-			return kafka_fail(errbuf, errbuf_size, what, err);
-	}
+/* topic's entry in md, or NULL. */
+const struct rd_kafka_metadata_topic *kafka_metadata_topic(const struct rd_kafka_metadata *md,
+                                                           const char *topic)
+{
+	for (int i = 0; md != NULL && i < md->topic_cnt; i++)
+		if (md->topics[i].topic != NULL && strcmp(md->topics[i].topic, topic) == 0)
+			return &md->topics[i];
+	return NULL;
+}
+
+/* topic's partition and replica counts from md, an answer for every topic
+ * of the cluster (kafka_topic_describe's contract). */
+int kafka_describe_from(const struct rd_kafka_metadata *md, const char *topic, int *partitions,
+                        int *replication, char *errbuf, size_t errbuf_size)
+{
+	const struct rd_kafka_metadata_topic *t = kafka_metadata_topic(md, topic);
+	char what[300];
+
+	snprintf(what, sizeof(what), "metadata of topic \"%s\"", topic);
+	/* Not in the cluster's list: what a broker asked for it by name says. */
+	if (t == NULL)
+		return kafka_fail(errbuf, errbuf_size, what,
+		                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return kafka_fail(errbuf, errbuf_size, what, t->err);
+	if (t->partition_cnt < 1)
+		return err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: no partitions", what);
+	*partitions = t->partition_cnt;
+	*replication = t->partitions[0].replica_cnt;
+	return 0;
 }
 
 int kafka_topic_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
                          int *replication, char *errbuf, size_t errbuf_size)
 {
 	const struct rd_kafka_metadata *md = NULL;
-	const struct rd_kafka_metadata_topic *t = NULL;
 	char what[300];
-	int rc = KAFKA_ERR;
+	int rc;
 
 	snprintf(what, sizeof(what), "metadata of topic \"%s\"", topic);
 	if (metadata_sliced(rk, 1, timeout_ms, &md, what, errbuf, errbuf_size) < 0)
 		return KAFKA_ERR;
-	for (int i = 0; i < md->topic_cnt && t == NULL; i++)
-		if (md->topics[i].topic != NULL && strcmp(md->topics[i].topic, topic) == 0)
-			t = &md->topics[i];
-	/* Not in the cluster's list: what a broker asked for it by name says. */
-	if (t == NULL) {
-		kafka_fail(errbuf, errbuf_size, what, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
-		goto done;
-	}
-	if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		kafka_fail(errbuf, errbuf_size, what, t->err);
-		goto done;
-	}
-	if (t->partition_cnt < 1) {
-		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: no partitions", what);
-		goto done;
-	}
-	*partitions = t->partition_cnt;
-	*replication = t->partitions[0].replica_cnt;
-	rc = 0;
-done:
+	rc = kafka_describe_from(md, topic, partitions, replication, errbuf, errbuf_size);
 	rd_kafka_metadata_destroy(md);
 	return rc;
 }
@@ -812,23 +843,6 @@ int kafka_topics_held(rd_kafka_t *rk, int timeout_ms, int *held, char *errbuf, s
 	return 0;
 }
 
-int kafka_cluster_brokers(rd_kafka_t *rk, int timeout_ms, int *brokers, char *errbuf,
-                          size_t errbuf_size)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	/* all_topics 0, no topic: the brokers and the topics already known. */
-	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
-
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return kafka_fail(errbuf, errbuf_size, "metadata of the cluster", err);
-	*brokers = md->broker_cnt;
-	rd_kafka_metadata_destroy(md);
-	if (*brokers < 1)
-		return err_set(errbuf, errbuf_size, KAFKA_ERR,
-		               "kafka: the cluster lists no broker");
-	return 0;
-}
-
 int kafka_topic_grow(rd_kafka_t *rk, const char *topic, int partitions, int timeout_ms,
                      char *errbuf, size_t errbuf_size)
 {
@@ -897,31 +911,28 @@ done:
 int kafka_metadata_topic_ready(const struct rd_kafka_metadata *md, const char *topic,
                                int partitions, char *why, size_t why_size)
 {
-	for (int i = 0; md != NULL && i < md->topic_cnt; i++) {
-		const struct rd_kafka_metadata_topic *t = &md->topics[i];
-		if (t->topic == NULL || strcmp(t->topic, topic) != 0)
-			continue;
-		if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(why, why_size, "%s", rd_kafka_err2name(t->err));
-			return 0;
-		}
-		if (t->partition_cnt < partitions) {
-			snprintf(why, why_size, "%d of %d partitions", t->partition_cnt,
-			         partitions);
-			return 0;
-		}
-		for (int p = 0; p < t->partition_cnt; p++) {
-			if (t->partitions[p].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-			    t->partitions[p].leader < 0) {
-				snprintf(why, why_size, "partition %d has no leader",
-				         t->partitions[p].id);
-				return 0;
-			}
-		}
-		return 1;
+	const struct rd_kafka_metadata_topic *t = kafka_metadata_topic(md, topic);
+
+	if (t == NULL) {
+		snprintf(why, why_size, "not in the answer");
+		return 0;
 	}
-	snprintf(why, why_size, "not in the answer");
-	return 0;
+	if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(why, why_size, "%s", rd_kafka_err2name(t->err));
+		return 0;
+	}
+	if (t->partition_cnt < partitions) {
+		snprintf(why, why_size, "%d of %d partitions", t->partition_cnt, partitions);
+		return 0;
+	}
+	for (int p = 0; p < t->partition_cnt; p++) {
+		if (t->partitions[p].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+		    t->partitions[p].leader < 0) {
+			snprintf(why, why_size, "partition %d has no leader", t->partitions[p].id);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 int kafka_metadata_answerer(const struct rd_kafka_metadata *cluster,
@@ -944,118 +955,6 @@ int kafka_metadata_answerer(const struct rd_kafka_metadata *cluster,
 			return j;
 	}
 	return -1;
-}
-
-/* A metadata-only handle whose bootstrap is the one broker b: never
- * produces, so no idempotence (no InitProducerId) and no topic creation. */
-static rd_kafka_t *probe_new(const struct kafka_config *kc,
-                             const struct rd_kafka_metadata_broker *b, char *errbuf,
-                             size_t errbuf_size)
-{
-	static const char *const extra[] = {"allow.auto.create.topics", "false", NULL};
-	char addr[300];
-	struct kafka_config one = *kc;
-	rd_kafka_conf_t *conf;
-
-	if (strchr(b->host, ':') != NULL)
-		snprintf(addr, sizeof(addr), "[%s]:%d", b->host, b->port);
-	else
-		snprintf(addr, sizeof(addr), "%s:%d", b->host, b->port);
-	one.bootstrap = addr;
-	one.extra = extra;
-	conf = conf_common(&one, NULL, errbuf, errbuf_size);
-	if (conf == NULL)
-		return NULL;
-	return client_new(RD_KAFKA_PRODUCER, conf, &one, errbuf, errbuf_size);
-}
-
-int kafka_topic_wait(rd_kafka_t *rk, const struct kafka_config *kc, const char *topic,
-                     int partitions, int timeout_ms, char *errbuf, size_t errbuf_size)
-{
-	const struct rd_kafka_metadata *cluster = NULL;
-	rd_kafka_t *probe[KAFKA_WAIT_BROKERS_MAX] = {0};
-	int ready[KAFKA_WAIT_BROKERS_MAX] = {0};
-	char why[256] = "no answer", what[300];
-	int64_t deadline = clock_mono_ms() + timeout_ms;
-	int n, left, backoff_ms = 20, rc = KAFKA_ERR;
-	rd_kafka_resp_err_t err;
-
-	snprintf(what, sizeof(what), "topic \"%s\" on every broker", topic);
-	err = rd_kafka_metadata(rk, 0, NULL, &cluster, timeout_ms);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return kafka_fail(errbuf, errbuf_size, what, err);
-	n = cluster->broker_cnt;
-	if (n > KAFKA_WAIT_BROKERS_MAX) {
-		err_set(errbuf, errbuf_size, KAFKA_ERR, "kafka: %s: %d brokers, at most %d", what,
-		        n, KAFKA_WAIT_BROKERS_MAX);
-		goto done;
-	}
-	for (int i = 0; i < n; i++) {
-		probe[i] = probe_new(kc, &cluster->brokers[i], errbuf, errbuf_size);
-		if (probe[i] == NULL)
-			goto done;
-	}
-	left = n;
-	while (left > 0) {
-		for (int i = 0; i < n && left > 0; i++) {
-			const struct rd_kafka_metadata *md = NULL;
-			rd_kafka_topic_t *rkt;
-			int64_t remain_ms = deadline - clock_mono_ms();
-
-			if (ready[i])
-				continue;
-			if (remain_ms <= 0)
-				break;
-			rkt = rd_kafka_topic_new(probe[i], topic, NULL);
-			if (rkt == NULL) {
-				kafka_fail(errbuf, errbuf_size, what, rd_kafka_last_error());
-				goto done;
-			}
-			err = rd_kafka_metadata(probe[i], 0, rkt, &md,
-			                        remain_ms < 2000 ? (int)remain_ms : 2000);
-			rd_kafka_topic_destroy(rkt);
-			if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-				snprintf(why, sizeof(why), "broker %d: %s", cluster->brokers[i].id,
-				         rd_kafka_err2name(err));
-				continue;
-			}
-			/* Counted for the broker that answered, whichever it is. */
-			int j = kafka_metadata_answerer(cluster, md);
-			char w[200];
-			if (j >= 0 && !ready[j]) {
-				if (kafka_metadata_topic_ready(md, topic, partitions, w,
-				                               sizeof(w))) {
-					ready[j] = 1;
-					left--;
-				} else {
-					snprintf(why, sizeof(why), "broker %d: %s",
-					         cluster->brokers[j].id, w);
-				}
-			}
-			rd_kafka_metadata_destroy(md);
-		}
-		if (left == 0)
-			break;
-		int64_t remain_ms = deadline - clock_mono_ms();
-		if (remain_ms <= 0) {
-			err_set(
-			    errbuf, errbuf_size, KAFKA_ERR,
-			    "kafka: %s: not ready within %d ms (%d of %d brokers; %s) (TIMED_OUT)",
-			    what, timeout_ms, n - left, n, why);
-			goto done;
-		}
-		int64_t nap = remain_ms < backoff_ms ? remain_ms : backoff_ms;
-		struct timespec ts = {(time_t)(nap / 1000), (long)(nap % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
-		backoff_ms = backoff_ms * 2 > 500 ? 500 : backoff_ms * 2;
-	}
-	rc = 0;
-done:
-	for (int i = 0; i < KAFKA_WAIT_BROKERS_MAX; i++)
-		if (probe[i] != NULL)
-			rd_kafka_destroy(probe[i]);
-	rd_kafka_metadata_destroy(cluster);
-	return rc;
 }
 
 static int cooperative(rd_kafka_t *rk)

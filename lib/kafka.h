@@ -299,43 +299,14 @@ int kafka_topic_create_ex(rd_kafka_t *rk, const char *topic, int partitions, int
                           int min_insync, int timeout_ms, int *created, char *errbuf,
                           size_t errbuf_size);
 
-/* The number of brokers in the cluster's metadata into *brokers (>= 1).
- * Returns 0, or KAFKA_ERR with the reason in errbuf. */
-int kafka_cluster_brokers(rd_kafka_t *rk, int timeout_ms, int *brokers, char *errbuf,
-                          size_t errbuf_size);
-
 /* Grows topic to partitions in all (CreatePartitions); a topic that has
  * them already is success. Partitions never shrink. Returns 0, or
  * KAFKA_ERR with the broker's reason in errbuf. */
 int kafka_topic_grow(rd_kafka_t *rk, const char *topic, int partitions, int timeout_ms,
                      char *errbuf, size_t errbuf_size);
 
-/*
- * Waits until every broker of the cluster answers metadata for topic with
- * at least partitions partitions, each with a leader: the state in which a
- * producer that writes right after the topic was made cannot be told
- * "partition count changed from 3 to 0 ... Unknown partition" by a broker
- * that has not yet heard of it (CreateTopics returns once the controller
- * has the topic; the other brokers learn it a moment later).
- *
- * How every broker is asked: librdkafka sends a Metadata request to one
- * broker of its choosing, so this makes a short-lived metadata-only handle
- * per broker (kc's settings and security, bootstrap.servers = that
- * broker's advertised host:port from rk's metadata, so the address
- * clients really use). With sparse connections (librdkafka's default) a
- * handle that never produces talks only to its bootstrap broker; each
- * answer is still counted for the broker that gave it (its
- * orig_broker_id, or "host:port/bootstrap" before the id is known), so a
- * detour costs a round, never a wrong "ready". Polls with a backoff from
- * 20 ms to 500 ms until every broker said ready, at most timeout_ms
- * (TIMED_OUT in errbuf naming how many were ready and the last reason).
- * At most KAFKA_WAIT_BROKERS_MAX brokers. Costs a handle per broker per
- * call: callers wait after they created or grew a topic, not on every
- * pass.
- */
-#define KAFKA_WAIT_BROKERS_MAX 64
-int kafka_topic_wait(rd_kafka_t *rk, const struct kafka_config *kc, const char *topic,
-                     int partitions, int timeout_ms, char *errbuf, size_t errbuf_size);
+/* The wait for a created topic on every broker and the shared describe
+ * answer of a long-lived handle: kafka_meta.h. */
 
 /* Whether md reports topic with at least partitions partitions, each with a
  * leader: 1, or 0 with why ("2 of 3 partitions", "partition 1 has no

@@ -111,6 +111,12 @@ static uint64_t hash_str(const char *s)
 	return h != 0 ? h : 1;
 }
 
+/* The multiple of every at or before t (t >= 0: the monotonic clock). */
+static int64_t grid_of(int64_t t, int64_t every)
+{
+	return t - t % every;
+}
+
 struct target {
 	char *bootstrap, *topic, *group;
 	struct scale_spec spec;
@@ -156,8 +162,10 @@ struct autoscaler {
 	 * end sums and errors of one reader's lag_read_ends. */
 	size_t *quiet_topic;
 	const char **ends_topic;
+	int32_t *ends_parts; /* the partitions the quiet entries' last full polls read */
 	int64_t *ends_sum;
 	char (*ends_err)[LAG_ERROR_MAX];
+	unsigned char *quiet_done; /* per due entry: done (1), to check (2), full (0) */
 	size_t quiet_cap;
 	unsigned ends_round;    /* numbers the reader rounds of quiet_pass */
 	int64_t *zeros;         /* scratch_cap zeros: a quiet sample's per-partition lag */
@@ -623,10 +631,11 @@ static void prepare(struct autoscaler *a, struct poll *p, int64_t due_ms)
 	}
 	p->ready = 1; /* p->t is held from here */
 	entry_set_topic(a, e, p->t.topic);
-	/* Its own pollingInterval from now on; a change moves the next poll. */
+	/* Its own pollingInterval from now on; a change moves the next poll
+	 * to the first multiple of the new one after this poll (schedule). */
 	if (p->t.spec.polling_interval_ms != (e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms))
-		e->next_poll_ms += p->t.spec.polling_interval_ms -
-		                   (e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms);
+		e->next_poll_ms =
+		    grid_of(due_ms, p->t.spec.polling_interval_ms) + p->t.spec.polling_interval_ms;
 	e->polling_ms = p->t.spec.polling_interval_ms;
 	p->ob.ready_replicas = -1;
 	p->ob.paused_replicas = paused_of(a, k, p->obj, e);
@@ -683,6 +692,7 @@ static void remember_quiet(struct autoscaler *a, struct poll *p, const struct la
 		return;
 	for (int32_t i = 0; i < res->partitions; i++)
 		end_sum += res->p[i].end;
+	/* since_full: the phase quiet_verdict_of computes. */
 	q->m = (struct quiet_memo){
 	    .obj_rv = hash_str(str_at(p->obj, "metadata", "resourceVersion")),
 	    .dep_rv = p->dep_rv,
@@ -864,6 +874,14 @@ static int quiet_room(struct autoscaler *a, size_t n)
 	if (et == NULL)
 		return -1;
 	a->ends_topic = et;
+	int32_t *ep = realloc(a->ends_parts, n * sizeof(*ep));
+	if (ep == NULL)
+		return -1;
+	a->ends_parts = ep;
+	unsigned char *qd = realloc(a->quiet_done, n);
+	if (qd == NULL)
+		return -1;
+	a->quiet_done = qd;
 	int64_t *es = realloc(a->ends_sum, n * sizeof(*es));
 	if (es == NULL)
 		return -1;
@@ -947,9 +965,14 @@ static uint64_t dep_rv_of(struct autoscaler *a, const struct entry *e)
 	return n > 0 && (size_t)n < sizeof(dkey) ? rv_of(a->o.ctx->deploy_store, dkey) : 0;
 }
 
-/* The verdict for quiet entry e, its topic's end sum read (ends_ok). */
-static enum quiet_verdict quiet_verdict_of(struct autoscaler *a, struct entry *e, int reader_ok,
-                                           int ends_ok, int64_t end_sum)
+/* The verdict for quiet entry e's poll due at due_ms, its topic's end sum
+ * read (ends_ok). The periodic full poll comes every QUIET_FULL_EVERY-th
+ * interval on the grid (schedule), at a phase of the entry's own (a hash
+ * of its key): the polls of one interval share a tick, and the full ones
+ * of many entries spread evenly over the ticks of the cycle instead of
+ * falling together. */
+static enum quiet_verdict quiet_verdict_of(struct autoscaler *a, struct entry *e, int64_t due_ms,
+                                           int reader_ok, int ends_ok, int64_t end_sum)
 {
 	const struct reconcile_ctx *ctx = a->o.ctx;
 	const struct kind_info *k = &kinds[e->kind];
@@ -961,27 +984,74 @@ static enum quiet_verdict quiet_verdict_of(struct autoscaler *a, struct entry *e
 	seen.obj_found = seen.obj_rv != 0;
 	seen.dep_rv = dep_rv_of(a, e);
 	seen.dep_found = seen.dep_rv != 0;
-	return quiet_check(&e->quiet->m, &seen, QUIET_FULL_EVERY);
+	struct quiet_memo m = e->quiet->m;
+	const int64_t every = e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms;
+	m.since_full =
+	    (uint32_t)(((uint64_t)(due_ms / every) + hash_str(e->key)) % QUIET_FULL_EVERY);
+	return quiet_check(&m, &seen, QUIET_FULL_EVERY);
+}
+
+/* A quiet entry's poll goes in full (why: verdict v, or its decision). */
+static void quiet_to_full(struct entry *e, enum quiet_verdict v)
+{
+	log_debug("quiet resource polled in full", "resource", e->key, "why",
+	          v == QUIET_SKIP ? "decision" : quiet_verdict_name(v), NULL);
+}
+
+/* The distinct topics of the quiet entries to check (done 2) read by
+ * reader id into the ends scratch, each with the most partitions one of
+ * its entries' last full polls read (one that read fewer then sees its
+ * sum move and is polled in full); quiet_topic[i] is entry i's slot.
+ * Returns how many. */
+static size_t quiet_topics_of(struct autoscaler *a, size_t n, uint64_t id)
+{
+	const unsigned round = ++a->ends_round;
+	size_t ntopics = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = a->due[i];
+		struct topic_ref *t = e->topic;
+
+		if (a->quiet_done[i] != 2 || e->quiet->reader_id != id)
+			continue;
+		if (t->mark != round) {
+			t->mark = round;
+			t->slot = ntopics;
+			a->ends_topic[ntopics] = t->name;
+			a->ends_parts[ntopics++] = 0;
+		}
+		if (e->quiet->partitions > a->ends_parts[t->slot])
+			a->ends_parts[t->slot] = e->quiet->partitions;
+		a->quiet_topic[i] = t->slot;
+	}
+	return ntopics;
 }
 
 /*
  * Before the full polls of a tick: the due entries that are inert (their
  * object unchanged) or quiet (object, Deployment and topic unchanged, the
- * decision the same) are done here and leave the due list; for the quiet
- * ones, one lag_read_ends per reader for their distinct topics. Returns
- * how many are left, in order, for the full polls.
+ * decision the same) are done here and leave the due list. What a quiet
+ * entry's store shows is looked at first (an edit, its periodic full
+ * poll: no read); for the rest, one lag_read_ends per reader for their
+ * distinct topics, with the partition counts their last full polls read
+ * (no Metadata request). The polls fall on multiples of the polling
+ * interval (tick), so this is one round per interval for all of them.
+ * Returns how many are left, in order, for the full polls.
  */
 static size_t quiet_pass(struct autoscaler *a, size_t n)
 {
 	const struct reconcile_ctx *ctx = a->o.ctx;
-	size_t kept = 0, quiet = 0;
 	unsigned char *done;
+	size_t kept = 0, quiet = 0;
 
-	if (n == 0 || quiet_room(a, n) != 0 || (done = calloc(n, 1)) == NULL)
+	if (n == 0 || quiet_room(a, n) != 0)
 		return n;
+	done = a->quiet_done;
 	for (size_t i = 0; i < n; i++) {
 		struct entry *e = a->due[i];
+		enum quiet_verdict v;
 
+		done[i] = 0;
 		if (e->inert_rv != 0) {
 			const char *store_key = e->key + strlen(kinds[e->kind].plural) + 1;
 			struct reflector_store *store =
@@ -990,37 +1060,34 @@ static size_t quiet_pass(struct autoscaler *a, size_t n)
 			done[i] = rv_of(store, store_key) == e->inert_rv &&
 			          (!e->inert_no_dep || dep_rv_of(a, e) == 0);
 		} else if (e->quiet != NULL) {
-			quiet++;
-			done[i] = 2; /* to be checked below */
+			/* Its topic as last read: only what the stores say. */
+			v = quiet_verdict_of(a, e, a->due_ms[i], 1, 1, e->quiet->m.end_sum);
+			if (v == QUIET_SKIP) {
+				quiet++;
+				done[i] = 2; /* its topic to be read below */
+			} else {
+				quiet_to_full(e, v);
+			}
 		}
 	}
 	/* The quiet ones, reader by reader. */
 	while (quiet > 0 && !atomic_load(&a->stop)) {
 		uint64_t id = 0;
 		struct lag_reader *r;
-		size_t ntopics = 0;
-		const unsigned round = ++a->ends_round;
+		size_t ntopics;
 
-		for (size_t i = 0; i < n; i++) {
-			struct entry *e = a->due[i];
-
-			if (done[i] != 2 || (id != 0 && e->quiet->reader_id != id))
-				continue;
-			id = e->quiet->reader_id;
-			if (e->topic->mark != round) {
-				e->topic->mark = round;
-				e->topic->slot = ntopics;
-				a->ends_topic[ntopics++] = e->topic->name;
-			}
-			a->quiet_topic[i] = e->topic->slot;
-		}
+		for (size_t i = 0; i < n && id == 0; i++)
+			if (done[i] == 2)
+				id = a->due[i]->quiet->reader_id;
+		ntopics = quiet_topics_of(a, n, id);
 		r = lag_pool_find(a->pool, id);
 		for (size_t off = 0; r != NULL && off < ntopics; off += LAG_READ_MANY_MAX) {
 			size_t m =
 			    ntopics - off < LAG_READ_MANY_MAX ? ntopics - off : LAG_READ_MANY_MAX;
 
-			(void)lag_read_ends(r, m, a->ends_topic + off, a->ends_sum + off,
-			                    a->ends_err + off, a->o.kafka_timeout_ms);
+			(void)lag_read_ends(r, m, a->ends_topic + off, a->ends_parts + off,
+			                    a->ends_sum + off, a->ends_err + off,
+			                    a->o.kafka_timeout_ms);
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct entry *e = a->due[i];
@@ -1030,16 +1097,14 @@ static size_t quiet_pass(struct autoscaler *a, size_t n)
 			if (done[i] != 2 || e->quiet->reader_id != id)
 				continue;
 			quiet--;
-			v = quiet_verdict_of(a, e, r != NULL,
+			v = quiet_verdict_of(a, e, a->due_ms[i], r != NULL,
 			                     r != NULL && a->ends_err[t][0] == '\0',
 			                     r != NULL ? a->ends_sum[t] : 0);
 			if (v == QUIET_SKIP && quiet_poll(a, e, a->due_ms[i])) {
 				e->quiet->m.since_full++;
 				done[i] = 1;
 			} else {
-				log_debug(
-				    "quiet resource polled in full", "resource", e->key, "why",
-				    v == QUIET_SKIP ? "decision" : quiet_verdict_name(v), NULL);
+				quiet_to_full(e, v);
 				done[i] = 0;
 			}
 		}
@@ -1050,7 +1115,6 @@ static size_t quiet_pass(struct autoscaler *a, size_t n)
 			a->due_ms[kept] = a->due_ms[i];
 			kept++;
 		}
-	free(done);
 	return kept;
 }
 
@@ -1206,6 +1270,35 @@ static int collect_next(const char *key, void *value, void *opaque)
 	return 0;
 }
 
+/*
+ * Moves e's next poll one interval on and returns when this one is due.
+ * Polls fall on multiples of the polling interval (on the monotonic
+ * clock): every resource with the same interval is polled in the same
+ * tick, so the quiet checks and full polls of all are one round each per
+ * interval (quiet_pass, poll_chunk), not a round every tick. A first
+ * poll runs at once, scheduled at the multiple just passed (less than an
+ * interval ago), so the polls after it are evenly spaced from it and an
+ * idle history stays one run (scale.h, "State").
+ */
+static int64_t schedule(struct autoscaler *a, struct entry *e, int64_t now)
+{
+	int64_t every = e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms;
+	int64_t due = e->next_poll_ms > 0 ? e->next_poll_ms : grid_of(now, every);
+
+	e->next_poll_ms = due + every;
+	if (e->next_poll_ms <= now) { /* fell behind: on from the multiple just passed */
+		due = grid_of(now, every);
+		e->next_poll_ms = due + every;
+		/* A history of one poll (a first round that took longer than
+		 * an interval, as after a restart with thousands of resources)
+		 * starts again from this one: kept, its uneven first step would
+		 * give every such resource a ring for a whole window. */
+		if (e->state.ring == NULL && e->state.count <= 1)
+			scale_state_free(&e->state);
+	}
+	return due;
+}
+
 static void tick(struct autoscaler *a)
 {
 	const struct reconcile_ctx *ctx = a->o.ctx;
@@ -1217,18 +1310,8 @@ static void tick(struct autoscaler *a)
 	if (now < a->next_due_ms)
 		return; /* nothing due: no walk at all */
 	strmap_foreach(a->entries, collect_due, &d);
-	for (size_t j = 0; j < d.n; j++) {
-		struct entry *e = a->due[j];
-		int64_t every = e->polling_ms > 0 ? e->polling_ms : a->o.polling_ms;
-
-		/* Scheduled: when it was due (the first poll: now). */
-		a->due_ms[j] = e->next_poll_ms > 0 ? e->next_poll_ms : now;
-		e->next_poll_ms = a->due_ms[j] + every;
-		if (e->next_poll_ms <= now) { /* fell behind: start again from now */
-			e->next_poll_ms = now + every;
-			a->due_ms[j] = now;
-		}
-	}
+	for (size_t j = 0; j < d.n; j++)
+		a->due_ms[j] = schedule(a, a->due[j], now);
 	/* The quiet and inert ones first: those with nothing new are done. */
 	d.n = quiet_pass(a, d.n);
 	for (size_t i = 0; i < d.n; i += CHUNK) {
@@ -1377,6 +1460,8 @@ void autoscaler_stop(struct autoscaler *a)
 	free(a->due_ms);
 	free(a->quiet_topic);
 	free(a->ends_topic);
+	free(a->ends_parts);
+	free(a->quiet_done);
 	free(a->ends_sum);
 	free(a->ends_err);
 	free(a->zeros);

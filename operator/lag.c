@@ -21,6 +21,10 @@
 #include "topics.h"
 
 #define LAG_CLIENT_ID "sluice-operator-lag"
+/* Partitions per ListOffsets call (round_list_offsets). */
+#ifndef LAG_OFFSETS_CHUNK
+#define LAG_OFFSETS_CHUNK 128
+#endif
 
 /* A fresh ledger has room for every topic of one read. */
 _Static_assert(LAG_READ_MANY_MAX < LAG_TOPICS_MAX, "a read's topics fit in a fresh ledger");
@@ -262,6 +266,7 @@ struct round {
 	size_t ntopics;
 	struct group_slot *groups;
 	size_t ngroups;
+	const int32_t *known; /* by query: partitions known to the caller (lag_read_ends) */
 	int timeout_ms;
 };
 
@@ -338,6 +343,8 @@ static int round_slots(struct round *rd)
 		rd->topic_of[i] = (size_t)t;
 		rd->group_of[i] = (size_t)g;
 		rd->topics[t].name = rd->q[i].topic;
+		if (rd->known != NULL && rd->known[i] > 0)
+			rd->topics[t].partitions = rd->known[i];
 		if (rd->q[i].group != NULL)
 			rd->groups[g].name = rd->q[i].group;
 	}
@@ -381,7 +388,19 @@ static void round_ledger(struct round *rd)
 	}
 }
 
-/* 1. Metadata: every topic's partition count, in one request. */
+/* Room for a topic's offsets once its partition count is known. */
+static void topic_offsets_alloc(struct topic_slot *t)
+{
+	t->start = calloc((size_t)t->partitions, sizeof(*t->start));
+	t->end = calloc((size_t)t->partitions, sizeof(*t->end));
+	if (t->start == NULL || t->end == NULL)
+		topic_fail(t, "lag: out of memory");
+}
+
+/* 1. Metadata: every topic's partition count, in one request, for the
+ * topics whose count the caller does not know (none: no request; the
+ * Metadata answer names every topic of the cluster, the costliest part of
+ * an idle round). */
 static void round_metadata(struct round *rd)
 {
 	struct kafka_topic_info *info = calloc(rd->ntopics, sizeof(*info));
@@ -394,11 +413,18 @@ static void round_metadata(struct round *rd)
 			topic_fail(&rd->topics[t], "lag: out of memory");
 		goto out;
 	}
-	for (size_t t = 0; t < rd->ntopics; t++)
-		if (!rd->topics[t].failed) {
-			slot[k] = t;
-			info[k++].topic = rd->topics[t].name;
+	for (size_t t = 0; t < rd->ntopics; t++) {
+		if (rd->topics[t].failed)
+			continue;
+		if (rd->topics[t].partitions > 0) {
+			topic_offsets_alloc(&rd->topics[t]);
+			continue;
 		}
+		slot[k] = t;
+		info[k++].topic = rd->topics[t].name;
+	}
+	if (k == 0)
+		goto out;
 	if (kafka_topics_describe(rd->r->rk, info, k, rd->timeout_ms, why, sizeof(why)) < 0) {
 		kafka_line(line, sizeof(line), why);
 		for (size_t j = 0; j < k; j++)
@@ -418,10 +444,7 @@ static void round_metadata(struct round *rd)
 			topic_fail(t, line);
 		} else {
 			t->partitions = info[j].partitions;
-			t->start = calloc((size_t)t->partitions, sizeof(*t->start));
-			t->end = calloc((size_t)t->partitions, sizeof(*t->end));
-			if (t->start == NULL || t->end == NULL)
-				topic_fail(t, "lag: out of memory");
+			topic_offsets_alloc(t);
 		}
 	}
 out:
@@ -547,21 +570,15 @@ static void round_offsets_collect(struct round *rd, rd_kafka_queue_t *q, size_t 
 	}
 }
 
-/* 3. ListOffsets: the earliest (ts -2) or latest (ts -1) offsets of every
- * partition of every topic read, in one call (a request per leader). */
-static void round_list_offsets(struct round *rd, int64_t ts, struct strmap *tmap)
+/* ListOffsets for the partitions in l (offsets_for_times sorts l by topic:
+ * every element is found again by its name), into their topics' slots. */
+static void list_offsets_call(struct round *rd, int64_t ts, struct strmap *tmap,
+                              rd_kafka_topic_partition_list_t *l)
 {
 	const char *which = ts == RD_KAFKA_OFFSET_END ? "end" : "start";
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(0);
 	rd_kafka_resp_err_t err;
 	char what[300], line[LAG_ERROR_MAX], src[KAFKA_SOURCE_MAX];
 
-	for (size_t t = 0; t < rd->ntopics; t++)
-		for (int32_t p = 0; !rd->topics[t].failed && p < rd->topics[t].partitions; p++)
-			rd_kafka_topic_partition_list_add(l, rd->topics[t].name, p)->offset = ts;
-	if (l->cnt == 0)
-		goto out;
-	/* Sorts l by topic: every element is found again by its name. */
 	err = rd_kafka_offsets_for_times(rd->r->rk, l, rd->timeout_ms);
 	for (int i = 0; i < l->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &l->elems[i];
@@ -595,7 +612,31 @@ static void round_list_offsets(struct round *rd, int64_t ts, struct strmap *tmap
 		else
 			t->start[tp->partition] = tp->offset;
 	}
-out:
+}
+
+/* 3. ListOffsets: the earliest (ts -2) or latest (ts -1) offsets of every
+ * partition of every topic read, LAG_OFFSETS_CHUNK partitions per call (a
+ * request per leader each): librdkafka 2.0.2 matches each partition of an
+ * answer to its request by a walk of the request's list, so one call of n
+ * partitions costs n^2 string compares (1,200 partitions: most of an idle
+ * round's CPU); a topic's partitions stay in one call. */
+static void round_list_offsets(struct round *rd, int64_t ts, struct strmap *tmap)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(0);
+
+	for (size_t t = 0; t < rd->ntopics; t++) {
+		if (rd->topics[t].failed)
+			continue;
+		if (l->cnt > 0 && l->cnt + rd->topics[t].partitions > LAG_OFFSETS_CHUNK) {
+			list_offsets_call(rd, ts, tmap, l);
+			rd_kafka_topic_partition_list_destroy(l);
+			l = rd_kafka_topic_partition_list_new(0);
+		}
+		for (int32_t p = 0; p < rd->topics[t].partitions; p++)
+			rd_kafka_topic_partition_list_add(l, rd->topics[t].name, p)->offset = ts;
+	}
+	if (l->cnt > 0)
+		list_offsets_call(rd, ts, tmap, l);
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -732,11 +773,12 @@ static void round_end_sum(struct round *rd, size_t i, int64_t *sum)
  * and the latest offsets only). Returns the number of queries that failed.
  */
 static size_t read_round(struct lag_reader *r, size_t n, const struct lag_query q[],
-                         struct lag_result res[], int64_t end_sums[], char (*errors)[LAG_ERROR_MAX],
-                         int timeout_ms)
+                         const int32_t known[], struct lag_result res[], int64_t end_sums[],
+                         char (*errors)[LAG_ERROR_MAX], int timeout_ms)
 {
 	char(*own)[LAG_ERROR_MAX] = NULL;
-	struct round rd = {.r = r, .n = n, .q = q, .res = res, .timeout_ms = timeout_ms};
+	struct round rd = {
+	    .r = r, .n = n, .q = q, .res = res, .known = known, .timeout_ms = timeout_ms};
 	struct strmap *tmap = NULL;
 	rd_kafka_queue_t *queue = NULL;
 	size_t nfailed = 0, sent = 0;
@@ -813,11 +855,12 @@ static size_t read_round(struct lag_reader *r, size_t n, const struct lag_query 
 size_t lag_read_many(struct lag_reader *r, size_t n, const struct lag_query q[],
                      struct lag_result res[], char (*errors)[LAG_ERROR_MAX], int timeout_ms)
 {
-	return read_round(r, n, q, res, NULL, errors, timeout_ms);
+	return read_round(r, n, q, NULL, res, NULL, errors, timeout_ms);
 }
 
-size_t lag_read_ends(struct lag_reader *r, size_t n, const char *const topics[], int64_t end_sums[],
-                     char (*errors)[LAG_ERROR_MAX], int timeout_ms)
+size_t lag_read_ends(struct lag_reader *r, size_t n, const char *const topics[],
+                     const int32_t partitions[], int64_t end_sums[], char (*errors)[LAG_ERROR_MAX],
+                     int timeout_ms)
 {
 	struct lag_query *q;
 	size_t failed;
@@ -825,13 +868,13 @@ size_t lag_read_ends(struct lag_reader *r, size_t n, const char *const topics[],
 	if (n == 0)
 		return 0;
 	if (n > LAG_READ_MANY_MAX)
-		return read_round(r, n, NULL, NULL, end_sums, errors, timeout_ms);
+		return read_round(r, n, NULL, NULL, NULL, end_sums, errors, timeout_ms);
 	q = calloc(n, sizeof(*q));
 	if (q == NULL)
 		return fail_all(n, errors, "lag: out of memory");
 	for (size_t i = 0; i < n; i++)
 		q[i].topic = topics[i];
-	failed = read_round(r, n, q, NULL, end_sums, errors, timeout_ms);
+	failed = read_round(r, n, q, partitions, NULL, end_sums, errors, timeout_ms);
 	free(q);
 	return failed;
 }

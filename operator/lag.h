@@ -149,14 +149,23 @@ size_t lag_read_many(struct lag_reader *r, size_t n, const struct lag_query q[],
  * steps 1 and 3, its latest offsets only): end_sums[i] is the sum over
  * topics[i]'s partitions of their latest (last stable) offsets. The
  * autoscaler's quiet check (docs/autoscaling.md, "What an idle resource
- * costs"): with no new message the sum does not move. errors as for
- * lag_read_many (errors[i] "" when read; end_sums[i] unspecified when
- * not). Duplicated topics are asked once. n == 0 reads nothing; n >
- * LAG_READ_MANY_MAX fails every topic. Returns the number that failed.
- * Threads: as lag_read.
+ * costs"): with no new message the sum does not move.
+ * partitions (NULL: none known) gives topics[i]'s partition count where
+ * the caller knows it (> 0; from its last lag_read_many): those topics
+ * are left out of the Metadata request, and with all known none is sent
+ * (its answer names every topic of the cluster: the costliest part of an
+ * idle round). The sum is then over those partitions; a topic that lost
+ * partitions (deleted, made again) fails with ListOffsets' error, one
+ * that gained some sums the old ones (its caller's periodic full read
+ * sees the new ones).
+ * errors as for lag_read_many (errors[i] "" when read; end_sums[i]
+ * unspecified when not). Duplicated topics are asked once. n == 0 reads
+ * nothing; n > LAG_READ_MANY_MAX fails every topic. Returns the number
+ * that failed. Threads: as lag_read.
  */
-size_t lag_read_ends(struct lag_reader *r, size_t n, const char *const topics[], int64_t end_sums[],
-                     char (*errors)[LAG_ERROR_MAX], int timeout_ms);
+size_t lag_read_ends(struct lag_reader *r, size_t n, const char *const topics[],
+                     const int32_t partitions[], int64_t end_sums[], char (*errors)[LAG_ERROR_MAX],
+                     int timeout_ms);
 
 /*
  * Topics kept forever: a librdkafka handle keeps what it learnt of every

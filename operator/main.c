@@ -357,9 +357,13 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "probe") == 0)
 		return probe_main("sluice-operator", argc, argv, 8080);
 
-	/* Two arenas: the operator's threads mostly wait, and its RSS is a
-	 * target (docs/operator.md, Size and speed). */
-	app_limit_arenas(2);
+	/* One arena: the operator's threads mostly wait, and its RSS is a
+	 * target (docs/operator.md, Size and speed); a second arena held
+	 * megabytes freed by reconciles apart from the first's. Page-sized
+	 * and larger buffers (LIST pages, watch lines) are mapped and unmapped
+	 * apart from the heap. */
+	app_limit_arenas(1);
+	app_fix_mmap_threshold(64 * 1024);
 	if (app_parse(&app, argc, argv, &status) < 0)
 		return status;
 	if (app_start(&app) < 0)

@@ -56,6 +56,23 @@ void reconcile_topics_describe(const struct reconcile_ctx *ctx, const cJSON *obj
 	}
 }
 
+/* t's answer from topics_create_many's entry nt, logged. */
+static void created_one(const cJSON *obj, struct reconcile_topic *t,
+                        const struct topics_new_topic *nt)
+{
+	t->rc = nt->rc;
+	t->created = nt->created;
+	if (t->rc != TOPICS_OK) {
+		snprintf(t->error, sizeof(t->error), "%s", nt->err);
+		log_warn("topic not created", "topic", t->name, "error", t->error, NULL);
+		return;
+	}
+	t->state = TOPIC_STATE_FOUND;
+	t->partitions_now = t->partitions;
+	log_info("topic created", "namespace", reconcile_meta(obj, "namespace"), "name",
+	         reconcile_meta(obj, "name"), "topic", t->name, NULL);
+}
+
 int reconcile_topics_apply(const struct reconcile_ctx *ctx, const char *plural, const cJSON *obj,
                            const char *bootstrap, const struct kafka_security *sec,
                            struct reconcile_topic *t, size_t n, char *err, size_t err_size)
@@ -83,21 +100,21 @@ int reconcile_topics_apply(const struct reconcile_ctx *ctx, const char *plural, 
 			return -1;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (t[i].action != TOPIC_CLAIM && t[i].action != TOPIC_CREATE)
-			continue;
-		t[i].rc = topics_create(ctx->topics, bootstrap, sec, t[i].name, t[i].partitions,
-		                        t[i].replication, ctx->kafka_timeout_ms, &t[i].created,
-		                        t[i].error, sizeof(t[i].error));
-		if (t[i].rc != TOPICS_OK) {
-			log_warn("topic not created", "topic", t[i].name, "error", t[i].error,
-			         NULL);
-			continue;
-		}
-		t[i].state = TOPIC_STATE_FOUND;
-		t[i].partitions_now = t[i].partitions;
-		log_info("topic created", "namespace", reconcile_meta(obj, "namespace"), "name",
-		         reconcile_meta(obj, "name"), "topic", t[i].name, NULL);
+	/* Together: one CreateTopics and one wait for the pass's topics. */
+	for (size_t i = 0; i < n;) {
+		struct topics_new_topic nt[TOPICS_CALL_MAX];
+		size_t at[TOPICS_CALL_MAX], k = 0;
+
+		for (; i < n && k < TOPICS_CALL_MAX; i++)
+			if (t[i].action == TOPIC_CLAIM || t[i].action == TOPIC_CREATE) {
+				nt[k] = (struct topics_new_topic){.topic = t[i].name,
+				                                  .partitions = t[i].partitions,
+				                                  .replication = t[i].replication};
+				at[k++] = i;
+			}
+		topics_create_many(ctx->topics, bootstrap, sec, nt, k, ctx->kafka_timeout_ms);
+		for (size_t j = 0; j < k; j++)
+			created_one(obj, &t[at[j]], &nt[j]);
 	}
 	return 0;
 }

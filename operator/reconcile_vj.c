@@ -201,6 +201,7 @@ struct vj_run {
 	struct vj_phase phase;
 	struct workers_health job_health, workers;
 	char exit_msg[512];
+	int split_created; /* this pass made the split Job */
 	/* VJ_STOP_KAFKA: the reason (topics_reason, or SecretNotFound) */
 	const char *kafka_reason;
 };
@@ -222,7 +223,9 @@ static void observe_job_pods(const struct reconcile_ctx *ctx, const cJSON *obj, 
 {
 	const struct vj_phase *ph = &w->phase;
 
-	if (ph->explain == NULL)
+	/* A Job made by this very pass has no pod to tell of yet: the next
+	 * pass (its creation's event brings one) looks (issue 19). */
+	if (ph->explain == NULL || (w->split_created && strcmp(ph->explain, "split") == 0))
 		return;
 	w->job_pods = reconcile_pods(ctx, obj, KIND_LABEL, ph->explain);
 	if (ph->explain_failed) {
@@ -381,19 +384,21 @@ out:
 }
 
 /* Creates the Job of w's mode unless it exists; *out (may be NULL) is the
- * Job as stored. Returns 0, JOB_NO_IMAGE, or a KUBE_E* code with the reason
- * in err. */
+ * Job as stored, *created (may be NULL) whether this call made it. Returns
+ * 0, JOB_NO_IMAGE, or a KUBE_E* code with the reason in err. */
 static int apply_job(const struct reconcile_ctx *ctx, const struct children_workload *w,
-                     cJSON **out, char *err, size_t err_size)
+                     cJSON **out, int *created, char *err, size_t err_size)
 {
 	struct kube_ref jobs = {"batch", "v1", "jobs", reconcile_meta(w->owner, "namespace"),
 	                        NULL,    NULL};
 	cJSON *body = children_job(w, JOB_BACKOFF_LIMIT), *tmp = NULL;
-	int created, rc;
+	int made = 0, rc;
 
 	if (body == NULL)
 		return JOB_NO_IMAGE;
-	rc = reconcile_ensure(ctx, &jobs, body, out != NULL ? out : &tmp, &created, err, err_size);
+	rc = reconcile_ensure(ctx, &jobs, body, out != NULL ? out : &tmp, &made, err, err_size);
+	if (created != NULL)
+		*created = made;
 	cJSON_Delete(tmp);
 	cJSON_Delete(body);
 	return rc;
@@ -460,7 +465,7 @@ static void apply_phase(const struct reconcile_ctx *ctx, const struct vj_read *r
 	}
 	if (w->phase.run_assemble) {
 		wl->mode = "assemble";
-		o->assemble_failed = apply_job(ctx, wl, NULL, err, sizeof(err)) != 0;
+		o->assemble_failed = apply_job(ctx, wl, NULL, NULL, err, sizeof(err)) != 0;
 	}
 	if (w->phase.remove_workers)
 		remove_workers(ctx, rd->obj);
@@ -513,7 +518,7 @@ static int apply_infra(const struct reconcile_ctx *ctx, const struct vj_read *rd
 	    .replicas = -1,
 	    .defaults = &ctx->defaults,
 	};
-	rc = apply_job(ctx, &w->wl, &w->split, err, err_size);
+	rc = apply_job(ctx, &w->wl, &w->split, &w->split_created, err, err_size);
 	if (rc != 0)
 		return rc == JOB_NO_IMAGE ? VJ_STOP_NO_IMAGE : VJ_STOP_SPLIT_JOB;
 	return VJ_STOP_NONE;
@@ -552,8 +557,11 @@ static int run(const struct reconcile_ctx *ctx, const struct vj_read *rd)
 	if (o.stop == VJ_STOP_NONE) {
 		if (observe_progress(ctx, rd, &w.progress) == 0)
 			o.progress = &w.progress;
-		vj_plan_phase(vj_plan_job_outcome(w.split), observe_assemble_job(ctx, rd->obj),
-		              o.progress, &w.phase);
+		int asm_job = vj_plan_assemble_may_exist(rd->res.old_phase, o.progress)
+		                  ? observe_assemble_job(ctx, rd->obj)
+		                  : 0;
+
+		vj_plan_phase(vj_plan_job_outcome(w.split), asm_job, o.progress, &w.phase);
 		o.phase = &w.phase;
 		observe_job_pods(ctx, rd->obj, &w, &o);
 		apply_phase(ctx, rd, &w, &o);

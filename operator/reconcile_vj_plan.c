@@ -93,6 +93,14 @@ int vj_plan_job_outcome(const cJSON *job)
 	return 0;
 }
 
+int vj_plan_assemble_may_exist(const char *old_phase, const struct vj_progress *progress)
+{
+	if (progress != NULL)
+		return progress->split_done;
+	return !(old_phase == NULL || old_phase[0] == '\0' || strcmp(old_phase, "Pending") == 0 ||
+	         strcmp(old_phase, "Splitting") == 0);
+}
+
 int vj_plan_wait_for_change(const char *phase, const cJSON *split_job, const cJSON *dep)
 {
 	const cJSON *active = cJSON_GetObjectItemCaseSensitive(

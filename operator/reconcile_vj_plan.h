@@ -77,6 +77,17 @@ int vj_plan_wait_for_change(const char *phase, const cJSON *split_job, const cJS
  * condition True), 0 running or not there (NULL). */
 int vj_plan_job_outcome(const cJSON *job);
 
+/*
+ * Whether the assemble Job may exist, so that a pass reads it (a GET):
+ * it is made only in the Assembling phase, which needs the workers'
+ * progress to say the split is done. Not when the progress was read and
+ * says it is not (old_phase aside), nor when no progress was read and
+ * the status never left Pending or Splitting (old_phase NULL, "",
+ * "Pending", "Splitting"): a new job's passes skip the request (issue 19).
+ * Pure.
+ */
+int vj_plan_assemble_may_exist(const char *old_phase, const struct vj_progress *progress);
+
 /* vj_spec_parse's verdict on the effective spec. */
 enum vj_plan_spec {
 	VJ_PLAN_SPEC_OK,

@@ -9,14 +9,18 @@
 
 #include "clock.h"
 #include "kafka.h"
+#include "kafka_meta.h"
 #include "topic_batch.h"
 #include "topic_ledger.h"
 
-#define TOPICS_ERR_MAX 512
+/* Callers in one CreateTopics request: each asks at most TOPICS_CALL_MAX
+ * topics, and a request carries at most TOPICS_BATCH_MAX. */
+#define CREATE_CALLERS_MAX (TOPICS_BATCH_MAX / TOPICS_CALL_MAX)
 
 struct client {
 	char *key; /* topics_key */
 	rd_kafka_t *rk;
+	struct kafka_meta *meta;     /* rk's shared answer and kept probes */
 	struct topic_ledger *ledger; /* the topics rk described */
 	unsigned long long used;     /* the cache's clock when last taken */
 	int refs;                    /* calls running on it; never closed while > 0 */
@@ -27,23 +31,30 @@ struct client {
 
 struct topics {
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* a batch returned (topic_batch states changed) */
+	/* a batch returned (topic_batch states changed), or stats changed */
+	pthread_cond_t cv;
 	char *client_id;
 	size_t ledger_cap;
 	int64_t stale_ms;
+	int describe_age_ms; /* kafka_meta_new's max_age_ms */
+	int64_t (*now_ms)(void);
 	struct client clients[TOPICS_MAX_CLIENTS];
 	unsigned long long clock;
 	struct topics_stats stats; /* handles_open, topics_held: computed by topics_stats */
 };
 
-struct topics *topics_new_ex(const char *client_id, size_t ledger_cap, long long stale_ms)
+struct topics *topics_new_ex(const char *client_id, const struct topics_opts *o)
 {
 	struct topics *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
 	t->client_id = strdup(client_id);
-	t->ledger_cap = ledger_cap > 0 ? ledger_cap : TOPICS_LEDGER_CAP;
-	t->stale_ms = stale_ms != 0 ? (int64_t)stale_ms : TOPICS_STALE_MS;
+	t->ledger_cap = o->ledger_cap > 0 ? o->ledger_cap : TOPICS_LEDGER_CAP;
+	t->stale_ms = o->stale_ms != 0 ? (int64_t)o->stale_ms : TOPICS_STALE_MS;
+	t->describe_age_ms = o->describe_age_ms == 0  ? KAFKA_META_MAX_AGE_MS
+	                     : o->describe_age_ms < 0 ? 0
+	                                              : o->describe_age_ms;
+	t->now_ms = o->now_ms != NULL ? o->now_ms : clock_mono_ms;
 	if (t->client_id == NULL || pthread_mutex_init(&t->mu, NULL) != 0) {
 		free(t->client_id);
 		free(t);
@@ -60,25 +71,35 @@ struct topics *topics_new_ex(const char *client_id, size_t ledger_cap, long long
 
 struct topics *topics_new(const char *client_id)
 {
-	return topics_new_ex(client_id, 0, 0);
+	struct topics_opts o = {0};
+	return topics_new_ex(client_id, &o);
 }
 
-/* Empties slot c; its handle and ledger go to the caller (*rk, *ledger),
- * to be destroyed outside the lock (rd_kafka_destroy joins librdkafka's
- * threads). */
-static void client_take(struct client *c, rd_kafka_t **rk, struct topic_ledger **ledger)
+/* What a client slot owns, taken out of it to be destroyed outside the
+ * lock (rd_kafka_destroy joins librdkafka's threads). */
+struct client_parts {
+	rd_kafka_t *rk;
+	struct topic_ledger *ledger;
+	struct kafka_meta *meta;
+};
+
+/* Empties slot c; its parts go to the caller (*p). */
+static void client_take(struct client *c, struct client_parts *p)
 {
-	*rk = c->rk;
-	*ledger = c->ledger;
+	p->rk = c->rk;
+	p->ledger = c->ledger;
+	p->meta = c->meta;
 	free(c->key);
 	memset(c, 0, sizeof(*c));
 }
 
-static void client_destroy(rd_kafka_t *rk, struct topic_ledger *ledger)
+static void client_destroy(struct client_parts *p)
 {
-	if (rk != NULL)
-		rd_kafka_destroy(rk);
-	topic_ledger_free(ledger);
+	kafka_meta_free(p->meta); /* its probes; before rk, which it uses */
+	if (p->rk != NULL)
+		rd_kafka_destroy(p->rk);
+	topic_ledger_free(p->ledger);
+	memset(p, 0, sizeof(*p));
 }
 
 void topics_free(struct topics *t)
@@ -86,11 +107,10 @@ void topics_free(struct topics *t)
 	if (t == NULL)
 		return;
 	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++) {
-		rd_kafka_t *rk;
-		struct topic_ledger *l;
+		struct client_parts p;
 
-		client_take(&t->clients[i], &rk, &l);
-		client_destroy(rk, l);
+		client_take(&t->clients[i], &p);
+		client_destroy(&p);
 	}
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
@@ -151,8 +171,7 @@ static struct client *acquire(struct topics *t, const char *bootstrap,
 {
 	static const char *const extra[] = {"allow.auto.create.topics", "false", NULL};
 	struct client *found = NULL, *slot = NULL;
-	rd_kafka_t *old_rk = NULL;
-	struct topic_ledger *old_ledger = NULL;
+	struct client_parts old = {0};
 	char key[TOPICS_KEY_MAX];
 
 	topics_key(bootstrap, sec, key, sizeof(key));
@@ -172,22 +191,26 @@ static struct client *acquire(struct topics *t, const char *bootstrap,
 		                          .security = sec,
 		                          .client_id = t->client_id,
 		                          .extra = extra};
-		struct topic_ledger *l = NULL;
-		rd_kafka_t *rk = kafka_producer_new(&kc, NULL, NULL, errbuf, n);
+		struct client_parts made = {0};
 		char *k = strdup(key);
-		int lrc = rk != NULL ? topic_ledger_new(t->ledger_cap, t->stale_ms, &l) : 0;
+		int lrc;
 
-		if (rk != NULL && k != NULL && lrc == 0) {
-			client_take(slot, &old_rk, &old_ledger);
-			slot->rk = rk;
+		made.rk = kafka_producer_new(&kc, NULL, NULL, errbuf, n);
+		lrc = made.rk != NULL ? topic_ledger_new(t->ledger_cap, t->stale_ms, &made.ledger)
+		                      : 0;
+		made.meta = made.rk != NULL ? kafka_meta_new(made.rk, t->describe_age_ms) : NULL;
+		if (made.rk != NULL && made.meta != NULL && k != NULL && lrc == 0) {
+			client_take(slot, &old);
+			slot->rk = made.rk;
 			slot->key = k;
-			slot->ledger = l;
+			slot->ledger = made.ledger;
+			slot->meta = made.meta;
 			found = slot;
 			t->stats.handles_made++;
 		} else {
-			if (rk != NULL)
+			if (made.rk != NULL)
 				snprintf(errbuf, n, "kafka: %s: out of memory", bootstrap);
-			client_destroy(rk, l);
+			client_destroy(&made);
 			free(k);
 		}
 	} else if (found == NULL) {
@@ -198,7 +221,7 @@ static struct client *acquire(struct topics *t, const char *bootstrap,
 		found->used = ++t->clock;
 	}
 	pthread_mutex_unlock(&t->mu);
-	client_destroy(old_rk, old_ledger);
+	client_destroy(&old);
 	return found;
 }
 
@@ -207,22 +230,22 @@ static struct client *acquire(struct topics *t, const char *bootstrap,
  * limit (the next call makes a fresh handle that holds none). */
 static void release(struct topics *t, struct client *c, int rc)
 {
-	rd_kafka_t *rk = NULL;
-	struct topic_ledger *ledger = NULL;
+	struct client_parts gone = {0};
 
 	pthread_mutex_lock(&t->mu);
 	c->refs--;
 	if (rc == TOPICS_EAUTH || rc == TOPICS_ETLS)
 		c->failed = 1;
-	if (!c->retiring && topic_ledger_renew(c->ledger, clock_mono_ms()))
+	if (!c->retiring && topic_ledger_renew(c->ledger, t->now_ms()))
 		c->retiring = 1;
 	if ((c->failed || c->retiring) && c->refs == 0) {
 		if (c->retiring && !c->failed)
 			t->stats.handles_renewed++;
-		client_take(c, &rk, &ledger);
+		client_take(c, &gone);
+		pthread_cond_broadcast(&t->cv); /* stats changed */
 	}
 	pthread_mutex_unlock(&t->mu);
-	client_destroy(rk, ledger);
+	client_destroy(&gone);
 }
 
 /* Records that c is about to describe topic. A full ledger retires the
@@ -230,7 +253,7 @@ static void release(struct topics *t, struct client *c, int rc)
 static void touch(struct topics *t, struct client *c, const char *topic)
 {
 	pthread_mutex_lock(&t->mu);
-	if (topic_ledger_touch(c->ledger, topic, clock_mono_ms()) == TOPIC_LEDGER_FULL)
+	if (topic_ledger_touch(c->ledger, topic, t->now_ms()) == TOPIC_LEDGER_FULL)
 		c->retiring = 1;
 	pthread_mutex_unlock(&t->mu);
 }
@@ -239,8 +262,7 @@ void topics_forget(struct topics *t, const char *bootstrap, const struct kafka_s
                    const char *topic)
 {
 	char key[TOPICS_KEY_MAX];
-	rd_kafka_t *rk = NULL;
-	struct topic_ledger *ledger = NULL;
+	struct client_parts gone = {0};
 
 	topics_key(bootstrap, sec, key, sizeof(key));
 	pthread_mutex_lock(&t->mu);
@@ -251,28 +273,34 @@ void topics_forget(struct topics *t, const char *bootstrap, const struct kafka_s
 		    !topic_ledger_forget(c->ledger, topic))
 			continue;
 		/* An idle handle is made again now; a busy one by its last call. */
-		if (!c->retiring && topic_ledger_renew(c->ledger, clock_mono_ms()))
+		if (!c->retiring && topic_ledger_renew(c->ledger, t->now_ms()))
 			c->retiring = 1;
-		if (c->retiring && c->refs == 0 && rk == NULL) {
+		if (c->retiring && c->refs == 0 && gone.rk == NULL) {
 			t->stats.handles_renewed++;
-			client_take(c, &rk, &ledger);
+			client_take(c, &gone);
 		}
 	}
+	pthread_cond_broadcast(&t->cv); /* stats changed */
 	pthread_mutex_unlock(&t->mu);
-	client_destroy(rk, ledger);
+	client_destroy(&gone);
 }
 
-void topics_stats(struct topics *t, struct topics_stats *out)
+/* The counters now into *out. Under t->mu. */
+static void stats_locked(struct topics *t, struct topics_stats *out)
 {
-	int64_t now = clock_mono_ms();
+	int64_t now = t->now_ms();
 
-	pthread_mutex_lock(&t->mu);
 	*out = t->stats;
 	out->handles_open = 0;
 	out->topics_held = 0;
 	out->topics_dead = 0;
+	out->metadata_requests = 0;
+	out->metadata_shared = 0;
+	out->probes_made = 0;
+	out->probes_open = 0;
 	for (size_t i = 0; i < TOPICS_MAX_CLIENTS; i++) {
 		struct topic_ledger_counts n;
+		struct kafka_meta_stats ms;
 
 		if (t->clients[i].rk == NULL)
 			continue;
@@ -280,8 +308,44 @@ void topics_stats(struct topics *t, struct topics_stats *out)
 		topic_ledger_count(t->clients[i].ledger, now, &n);
 		out->topics_held += n.held;
 		out->topics_dead += n.dead;
+		kafka_meta_stats(t->clients[i].meta, &ms);
+		out->metadata_requests += ms.requests;
+		out->metadata_shared += ms.answers_shared;
+		out->probes_made += ms.probes_made;
+		out->probes_open += ms.probes_open;
+	}
+}
+
+void topics_stats(struct topics *t, struct topics_stats *out)
+{
+	pthread_mutex_lock(&t->mu);
+	stats_locked(t, out);
+	pthread_mutex_unlock(&t->mu);
+}
+
+int topics_stats_wait(struct topics *t, topics_stats_pred pred, void *arg, int timeout_ms,
+                      struct topics_stats *out)
+{
+	struct timespec until;
+	int met = 0, rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		stats_locked(t, out);
+		met = pred(out, arg);
+		if (met || rc != 0)
+			break;
+		rc = pthread_cond_timedwait(&t->cv, &t->mu, &until);
 	}
 	pthread_mutex_unlock(&t->mu);
+	return met;
 }
 
 /* kafka_security_failure's kinds as topics_rc codes. */
@@ -345,11 +409,12 @@ int topics_describe(struct topics *t, const char *bootstrap, const struct kafka_
 
 	if (c == NULL)
 		return TOPICS_EFAILED;
-	/* Before the request: from here on the handle holds topic's object. */
 	touch(t, c, topic);
-	/* kafka_topic_describe asks in slices and stops at a refused login. */
-	rc = kafka_topic_describe(c->rk, topic, timeout_ms > 0 ? timeout_ms : 1, partitions,
-	                          replication, errbuf, errbuf_size) == 0
+	/* The handle's shared answer (kafka_meta): a pass that describes its
+	 * topics, and every pass within the second, cost one request. It asks
+	 * in slices and stops at a refused login. */
+	rc = kafka_meta_describe(c->meta, topic, timeout_ms > 0 ? timeout_ms : 1, partitions,
+	                         replication, errbuf, errbuf_size) == 0
 	         ? TOPICS_OK
 	         : classify_on(c->rk, errbuf, errbuf_size);
 	if (rc == TOPICS_OK)
@@ -358,52 +423,81 @@ int topics_describe(struct topics *t, const char *bootstrap, const struct kafka_
 	return rc;
 }
 
-/* One caller's topic in a batched CreateTopics or DeleteTopics. */
-struct admin_req {
-	struct topic_batch_req b; /* first: a topic_batch_req * is its admin_req */
+/* One topic of a batched CreateTopics or DeleteTopics. */
+struct admin_item {
 	const char *topic;
-	int partitions, replication, timeout_ms; /* replication: as topics_create's */
+	int partitions, replication; /* creates: as topics_create's */
+	int rf;                      /* creates: the replication factor asked for */
 	/* out */
 	int rc;   /* topics_rc */
 	int made; /* created (deleted) by this request, not there (absent) before */
 	char err[TOPICS_ERR_MAX];
 };
 
-/* Sends a batch's request and puts each member's answer in it. */
-typedef void (*admin_send_fn)(struct topics *t, struct client *c, struct admin_req **m, size_t n);
+/* One caller's topics in a batch. */
+struct admin_req {
+	struct topic_batch_req b; /* first: a topic_batch_req * is its admin_req */
+	struct admin_item *items;
+	size_t n;
+	int timeout_ms;
+	const struct kafka_config *kc; /* creates: for the probes (kafka_meta_wait) */
+};
+
+/* Sends a batch's request for its items m[0..n) and puts each answer in
+ * place; kc and timeout_ms: the batch's. */
+typedef void (*admin_send_fn)(struct topics *t, struct client *c, const struct kafka_config *kc,
+                              struct admin_item **m, size_t n, int timeout_ms);
+
+/* The batch led by r: every member's items into m (at most
+ * TOPICS_BATCH_MAX), their longest timeout into *timeout_ms. Under t->mu. */
+static size_t batch_items(struct admin_req *r, struct admin_item **m, int *timeout_ms)
+{
+	size_t n = 0;
+
+	*timeout_ms = 1;
+	for (struct topic_batch_req *q = &r->b; q != NULL; q = q->next) {
+		struct admin_req *a = (struct admin_req *)q;
+
+		if (a->timeout_ms > *timeout_ms)
+			*timeout_ms = a->timeout_ms;
+		for (size_t i = 0; i < a->n && n < TOPICS_BATCH_MAX; i++)
+			m[n++] = &a->items[i];
+	}
+	return n;
+}
 
 /*
- * r's topic through b, c's batch of one kind: r leads its own request at
+ * r's topics through b, c's batch of one kind: r leads its own request at
  * once, or waits while another is in flight and then is answered by the
- * oldest waiter's request, or leads it (topic_batch.h). Returns with r's
- * answer in r.
+ * oldest waiter's request, or leads it (topic_batch.h). callers: the most
+ * callers one request takes. Returns with r's answers in its items.
  */
 static void admin_batched(struct topics *t, struct client *c, struct topic_batch *b,
-                          struct admin_req *r, admin_send_fn send)
+                          struct admin_req *r, size_t callers, admin_send_fn send)
 {
-	struct admin_req *m[TOPICS_BATCH_MAX];
+	struct admin_item *m[TOPICS_BATCH_MAX];
 	size_t n = 0;
+	int timeout_ms = 1, leading;
 
 	pthread_mutex_lock(&t->mu);
 	topic_batch_join(b, &r->b);
 	while (r->b.state == TOPIC_BATCH_QUEUED || r->b.state == TOPIC_BATCH_RUNNING)
 		pthread_cond_wait(&t->cv, &t->mu);
-	if (r->b.state == TOPIC_BATCH_LEADING)
-		for (struct topic_batch_req *q = &r->b; q != NULL && n < TOPICS_BATCH_MAX;
-		     q = q->next)
-			m[n++] = (struct admin_req *)q;
+	leading = r->b.state == TOPIC_BATCH_LEADING;
+	if (leading)
+		n = batch_items(r, m, &timeout_ms);
 	pthread_mutex_unlock(&t->mu);
-	if (n == 0)
+	if (!leading)
 		return; /* TOPIC_BATCH_DONE: answered by another's request */
-	send(t, c, m, n);
+	send(t, c, r->kc, m, n, timeout_ms);
 	pthread_mutex_lock(&t->mu);
-	topic_batch_done(b, TOPICS_BATCH_MAX);
+	topic_batch_done(b, callers);
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 }
 
 /* The index of the first of m[0..i) with m[i]'s topic, or i. */
-static size_t first_of(struct admin_req **m, size_t i)
+static size_t first_of(struct admin_item **m, size_t i)
 {
 	for (size_t j = 0; j < i; j++)
 		if (strcmp(m[j]->topic, m[i]->topic) == 0)
@@ -411,9 +505,9 @@ static size_t first_of(struct admin_req **m, size_t i)
 	return i;
 }
 
-/* The same failure for every member still waiting for an answer (rc
+/* The same failure for every item still waiting for an answer (rc
  * TOPICS_EFAILED and no text), each worded with its own topic. */
-static void admin_fail_all(struct admin_req **m, size_t n, const char *verb, int rc,
+static void admin_fail_all(struct admin_item **m, size_t n, const char *verb, int rc,
                            const char *why)
 {
 	for (size_t i = 0; i < n; i++)
@@ -422,6 +516,16 @@ static void admin_fail_all(struct admin_req **m, size_t n, const char *verb, int
 			snprintf(m[i]->err, sizeof(m[i]->err), "kafka: %s topic \"%s\": %s", verb,
 			         m[i]->topic, why);
 		}
+}
+
+/* Every item unanswered: rc TOPICS_EFAILED, no text. */
+static void admin_reset(struct admin_item **m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		m[i]->rc = TOPICS_EFAILED;
+		m[i]->made = 0;
+		m[i]->err[0] = '\0';
+	}
 }
 
 /* The options (both timeouts) and the reply queue of one admin request on
@@ -483,7 +587,7 @@ static rd_kafka_event_t *admin_wait(rd_kafka_t *rk, rd_kafka_queue_t *q, int tim
  * second error code that counts as success (TOPIC_ALREADY_EXISTS,
  * UNKNOWN_TOPIC_OR_PART) with made 0. Returns how many were made. */
 static size_t admin_answers(rd_kafka_t *rk, const rd_kafka_topic_result_t **tr, size_t nr,
-                            struct admin_req **m, size_t n, const char *verb,
+                            struct admin_item **m, size_t n, const char *verb,
                             rd_kafka_resp_err_t ok_also)
 {
 	size_t made = 0;
@@ -493,7 +597,7 @@ static size_t admin_answers(rd_kafka_t *rk, const rd_kafka_topic_result_t **tr, 
 		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[k]);
 
 		for (size_t i = 0; i < n; i++) {
-			struct admin_req *r = m[i];
+			struct admin_item *r = m[i];
 
 			if (name == NULL || strcmp(r->topic, name) != 0 || r->err[0] != '\0' ||
 			    r->rc != TOPICS_EFAILED)
@@ -518,7 +622,46 @@ static size_t admin_answers(rd_kafka_t *rk, const rd_kafka_topic_result_t **tr, 
 	return made;
 }
 
-static void send_creates(struct topics *t, struct client *c, struct admin_req **m, size_t n)
+/* Waits for the topics the request made (m[i]->made) on every broker
+ * (kafka_meta_wait, one wait for all): the one that made a topic, and any
+ * other asker of it in the batch, gets the wait's failure if it is not
+ * ready in time. The ready ones are noted in the handle's shared answer
+ * (kafka_meta_created), so the passes that follow describe them without
+ * asking the cluster. */
+static void creates_wait(struct client *c, const struct kafka_config *kc, struct admin_item **m,
+                         size_t n, int timeout_ms)
+{
+	struct kafka_topic_want w[TOPICS_BATCH_MAX];
+	size_t k = 0;
+	char why[TOPICS_ERR_MAX];
+
+	size_t at[TOPICS_BATCH_MAX];
+	int rc = TOPICS_OK;
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i]->made) {
+			at[k] = i;
+			w[k++] = (struct kafka_topic_want){m[i]->topic, m[i]->partitions, 0};
+		}
+	if (k == 0)
+		return;
+	if (kafka_meta_wait(c->meta, kc, w, k, timeout_ms, why, sizeof(why)) != 0)
+		rc = classify_on(c->rk, why, sizeof(why));
+	for (size_t j = 0; j < k; j++) {
+		if (w[j].ready) {
+			kafka_meta_created(c->meta, w[j].topic, w[j].partitions, m[at[j]]->rf);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (m[i]->rc == TOPICS_OK && strcmp(m[i]->topic, w[j].topic) == 0) {
+				m[i]->rc = rc;
+				snprintf(m[i]->err, sizeof(m[i]->err), "%s", why);
+			}
+	}
+}
+
+static void send_creates(struct topics *t, struct client *c, const struct kafka_config *kc,
+                         struct admin_item **m, size_t n, int timeout_ms)
 {
 	rd_kafka_NewTopic_t *nt[TOPICS_BATCH_MAX];
 	rd_kafka_AdminOptions_t *opts = NULL;
@@ -526,19 +669,15 @@ static void send_creates(struct topics *t, struct client *c, struct admin_req **
 	rd_kafka_event_t *ev = NULL;
 	char why[256] = "";
 	size_t k = 0, made = 0;
-	int timeout_ms = 1, brokers = 1, need_brokers = 0, rc = TOPICS_EFAILED;
+	int brokers = 1, need_brokers = 0, rc = TOPICS_EFAILED;
 
-	for (size_t i = 0; i < n; i++) {
-		m[i]->rc = TOPICS_EFAILED;
-		m[i]->made = 0;
-		m[i]->err[0] = '\0';
-		if (m[i]->timeout_ms > timeout_ms)
-			timeout_ms = m[i]->timeout_ms;
+	admin_reset(m, n);
+	for (size_t i = 0; i < n; i++)
 		if (m[i]->replication <= 0)
 			need_brokers = 1;
-	}
+	/* From the shared answer: the cluster's size changes rarely. */
 	if (need_brokers &&
-	    kafka_cluster_brokers(c->rk, timeout_ms, &brokers, why, sizeof(why)) != 0) {
+	    kafka_meta_brokers(c->meta, timeout_ms, &brokers, why, sizeof(why)) != 0) {
 		admin_fail_all(m, n, "create", classify_on(c->rk, why, sizeof(why)), why);
 		return;
 	}
@@ -546,6 +685,7 @@ static void send_creates(struct topics *t, struct client *c, struct admin_req **
 		int rf = topics_replication(m[i]->replication, brokers);
 		char isr[16];
 
+		m[i]->rf = rf;
 		if (first_of(m, i) != i)
 			continue; /* one NewTopic per name: librdkafka refuses duplicates */
 		nt[k] = rd_kafka_NewTopic_new(m[i]->topic, m[i]->partitions, rf, why, sizeof(why));
@@ -587,9 +727,12 @@ static void send_creates(struct topics *t, struct client *c, struct admin_req **
 		made = admin_answers(c->rk, tr, tr != NULL ? nr : 0, m, n, "create",
 		                     RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
 	}
+	/* The batch's callers return once what it made is on every broker. */
+	creates_wait(c, kc, m, n, timeout_ms);
 	pthread_mutex_lock(&t->mu);
 	t->stats.create_requests++;
 	t->stats.topics_created += made;
+	pthread_cond_broadcast(&t->cv); /* stats changed */
 	pthread_mutex_unlock(&t->mu);
 done:
 	/* A duplicate of a topic that could not be asked. */
@@ -598,39 +741,78 @@ done:
 	rd_kafka_NewTopic_destroy_array(nt, k);
 }
 
+/* One call's first failure (TOPICS_OK when none). */
+static int first_failure(const struct topics_new_topic *nt, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (nt[i].rc != TOPICS_OK)
+			return nt[i].rc;
+	return TOPICS_OK;
+}
+
+int topics_create_many(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                       struct topics_new_topic *nt, size_t n, int timeout_ms)
+{
+	struct kafka_config kc = {
+	    .bootstrap = bootstrap, .security = sec, .client_id = t->client_id};
+	struct admin_item items[TOPICS_CALL_MAX];
+	struct admin_req r = {.items = items, .n = n, .timeout_ms = timeout_ms, .kc = &kc};
+	char err[TOPICS_ERR_MAX] = "";
+	struct client *c;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		nt[i].rc = TOPICS_EFAILED;
+		nt[i].created = 0;
+		nt[i].err[0] = '\0';
+	}
+	if (n == 0)
+		return TOPICS_OK;
+	if (n > TOPICS_CALL_MAX) {
+		for (size_t i = 0; i < n; i++)
+			snprintf(nt[i].err, sizeof(nt[i].err),
+			         "kafka: create topic \"%s\": %zu topics in one call, at most %d",
+			         nt[i].topic, n, TOPICS_CALL_MAX);
+		return TOPICS_EFAILED;
+	}
+	c = acquire(t, bootstrap, sec, err, sizeof(err));
+	if (c == NULL) {
+		for (size_t i = 0; i < n; i++)
+			snprintf(nt[i].err, sizeof(nt[i].err), "%s", err);
+		return TOPICS_EFAILED;
+	}
+	for (size_t i = 0; i < n; i++)
+		items[i] = (struct admin_item){.topic = nt[i].topic,
+		                               .partitions = nt[i].partitions,
+		                               .replication = nt[i].replication};
+	pthread_mutex_lock(&t->mu);
+	t->stats.create_calls++;
+	pthread_cond_broadcast(&t->cv); /* stats changed */
+	pthread_mutex_unlock(&t->mu);
+	admin_batched(t, c, &c->creates, &r, CREATE_CALLERS_MAX, send_creates);
+	for (size_t i = 0; i < n; i++) {
+		nt[i].rc = items[i].rc;
+		nt[i].created = nt[i].rc == TOPICS_OK && items[i].made;
+		snprintf(nt[i].err, sizeof(nt[i].err), "%s",
+		         nt[i].rc != TOPICS_OK ? items[i].err : "");
+	}
+	rc = first_failure(nt, n);
+	release(t, c, rc);
+	return rc;
+}
+
 int topics_create(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
                   const char *topic, int partitions, int replication, int timeout_ms, int *created,
                   char *errbuf, size_t errbuf_size)
 {
-	struct client *c = acquire(t, bootstrap, sec, errbuf, errbuf_size);
-	struct kafka_config kc = {
-	    .bootstrap = bootstrap, .security = sec, .client_id = t->client_id};
-	struct admin_req r = {.topic = topic,
-	                      .partitions = partitions,
-	                      .replication = replication,
-	                      .timeout_ms = timeout_ms};
-	int rc;
+	struct topics_new_topic nt = {
+	    .topic = topic, .partitions = partitions, .replication = replication};
+	int rc = topics_create_many(t, bootstrap, sec, &nt, 1, timeout_ms);
 
 	if (created != NULL)
-		*created = 0;
-	if (c == NULL)
-		return TOPICS_EFAILED;
-	pthread_mutex_lock(&t->mu);
-	t->stats.create_calls++;
-	pthread_mutex_unlock(&t->mu);
-	admin_batched(t, c, &c->creates, &r, send_creates);
-	rc = r.rc;
+		*created = nt.created;
 	if (rc != TOPICS_OK)
-		snprintf(errbuf, errbuf_size, "%s", r.err);
-	if (rc == TOPICS_OK && r.made) {
-		if (created != NULL)
-			*created = 1;
-		/* Each caller waits for its own topic, side by side. */
-		if (kafka_topic_wait(c->rk, &kc, topic, partitions, timeout_ms, errbuf,
-		                     errbuf_size) != 0)
-			rc = classify_on(c->rk, errbuf, errbuf_size);
-	}
-	release(t, c, rc);
+		snprintf(errbuf, errbuf_size, "%s", nt.err);
 	return rc;
 }
 
@@ -640,20 +822,22 @@ int topics_grow(struct topics *t, const char *bootstrap, const struct kafka_secu
 	struct client *c = acquire(t, bootstrap, sec, errbuf, errbuf_size);
 	struct kafka_config kc = {
 	    .bootstrap = bootstrap, .security = sec, .client_id = t->client_id};
+	struct kafka_topic_want w = {.topic = topic, .partitions = partitions};
 	int rc;
 
 	if (c == NULL)
 		return TOPICS_EFAILED;
 	rc = kafka_topic_grow(c->rk, topic, partitions, timeout_ms, errbuf, errbuf_size);
 	if (rc == 0)
-		rc = kafka_topic_wait(c->rk, &kc, topic, partitions, timeout_ms, errbuf,
-		                      errbuf_size);
+		rc = kafka_meta_wait(c->meta, &kc, &w, 1, timeout_ms, errbuf, errbuf_size);
+	kafka_meta_invalidate(c->meta); /* grown, or maybe grown */
 	rc = rc == 0 ? TOPICS_OK : classify_on(c->rk, errbuf, errbuf_size);
 	release(t, c, rc);
 	return rc;
 }
 
-static void send_deletes(struct topics *t, struct client *c, struct admin_req **m, size_t n)
+static void send_deletes(struct topics *t, struct client *c, const struct kafka_config *kc,
+                         struct admin_item **m, size_t n, int timeout_ms)
 {
 	rd_kafka_DeleteTopic_t *dt[TOPICS_BATCH_MAX];
 	rd_kafka_AdminOptions_t *opts = NULL;
@@ -661,14 +845,11 @@ static void send_deletes(struct topics *t, struct client *c, struct admin_req **
 	rd_kafka_event_t *ev = NULL;
 	char why[256] = "";
 	size_t k = 0, made = 0;
-	int timeout_ms = 1, rc = TOPICS_EFAILED;
+	int rc = TOPICS_EFAILED;
 
+	(void)kc;
+	admin_reset(m, n);
 	for (size_t i = 0; i < n; i++) {
-		m[i]->rc = TOPICS_EFAILED;
-		m[i]->made = 0;
-		m[i]->err[0] = '\0';
-		if (m[i]->timeout_ms > timeout_ms)
-			timeout_ms = m[i]->timeout_ms;
 		if (first_of(m, i) != i)
 			continue;
 		dt[k] = rd_kafka_DeleteTopic_new(m[i]->topic);
@@ -698,9 +879,11 @@ static void send_deletes(struct topics *t, struct client *c, struct admin_req **
 		made = admin_answers(c->rk, tr, tr != NULL ? nr : 0, m, n, "delete",
 		                     RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
 	}
+	kafka_meta_invalidate(c->meta); /* deleted, or maybe deleted */
 	pthread_mutex_lock(&t->mu);
 	t->stats.delete_requests++;
 	t->stats.topics_deleted += made;
+	pthread_cond_broadcast(&t->cv); /* stats changed */
 	pthread_mutex_unlock(&t->mu);
 done:
 	admin_fail_all(m, n, "delete", TOPICS_EFAILED, "not sent");
@@ -712,22 +895,24 @@ int topics_delete(struct topics *t, const char *bootstrap, const struct kafka_se
                   const char *topic, int timeout_ms, char *errbuf, size_t errbuf_size)
 {
 	struct client *c = acquire(t, bootstrap, sec, errbuf, errbuf_size);
-	struct admin_req r = {.topic = topic, .timeout_ms = timeout_ms};
+	struct admin_item item = {.topic = topic};
+	struct admin_req r = {.items = &item, .n = 1, .timeout_ms = timeout_ms};
 
 	if (c == NULL)
 		return TOPICS_EFAILED;
 	pthread_mutex_lock(&t->mu);
 	t->stats.delete_calls++;
+	pthread_cond_broadcast(&t->cv); /* stats changed */
 	pthread_mutex_unlock(&t->mu);
-	admin_batched(t, c, &c->deletes, &r, send_deletes);
-	if (r.rc != TOPICS_OK) {
-		snprintf(errbuf, errbuf_size, "%s", r.err);
+	admin_batched(t, c, &c->deletes, &r, TOPICS_BATCH_MAX, send_deletes);
+	if (item.rc != TOPICS_OK) {
+		snprintf(errbuf, errbuf_size, "%s", item.err);
 	} else {
 		/* Gone: the handle no longer needs its object. */
 		pthread_mutex_lock(&t->mu);
 		topic_ledger_forget(c->ledger, topic);
 		pthread_mutex_unlock(&t->mu);
 	}
-	release(t, c, r.rc);
-	return r.rc;
+	release(t, c, item.rc);
+	return item.rc;
 }

@@ -26,8 +26,22 @@
  * flight sends its own at once; the ones that come while it is in flight
  * queue, and the oldest of them sends everything queued (at most
  * TOPICS_BATCH_MAX topics) when it returns. Every caller gets its own
- * topic's answer. A queued call waits for the request ahead of it, so it
- * may take up to twice its timeout.
+ * topics' answers. A queued call waits for the request ahead of it, so it
+ * may take up to twice its timeout. A CreateTopics batch is in flight
+ * until what it created is on every broker: one kafka_meta_wait (lib/kafka_meta.h)
+ * for all its topics, through probe handles the client keeps, so a burst
+ * of VideoJobs costs a request and a wait per batch, not a handle per
+ * broker per topic. topics_create_many puts one caller's topics (a
+ * VideoJob's task and dead-letter topics) in one batch.
+ *
+ * Describes: every handle keeps one all-topics Metadata answer for
+ * describe_age_ms (default KAFKA_META_MAX_AGE_MS, a second), shared by
+ * the calls that come meanwhile (kafka_meta, lib/kafka_meta.h). TOPICS_ENOTFOUND
+ * always comes from an answer asked for after the call began (a missing
+ * topic is created and owned: one made a moment ago must not be missed);
+ * topics this client created are noted as they are, and a grow or delete
+ * drops the answer once done. So the operator's own changes are seen at
+ * once, another client's deletions and growths within the second.
  *
  * No topic kept forever: librdkafka keeps an object per topic a handle
  * described (~9 KiB for 4 partitions) until the handle is destroyed. Each
@@ -44,12 +58,17 @@
 #define SLUICE_TOPICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kafka.h"
 
 #define TOPICS_MAX_CLIENTS 16
 /* Topics in one CreateTopics or DeleteTopics request. */
 #define TOPICS_BATCH_MAX 64
+/* Topics in one topics_create_many call. */
+#define TOPICS_CALL_MAX 4
+/* An error text of this module, NUL included. */
+#define TOPICS_ERR_MAX 512
 /* Topics a handle's ledger records; a handle that described more is made
  * again. */
 #define TOPICS_LEDGER_CAP 4096
@@ -109,10 +128,17 @@ struct topics;
 /* A cache for client_id's handles; NULL when out of memory. */
 struct topics *topics_new(const char *client_id);
 
-/* topics_new with a ledger of cap topics (0: TOPICS_LEDGER_CAP) per
- * handle and stale_ms (0: TOPICS_STALE_MS; < 0: only deleted and
- * forgotten topics are dead). For tests. */
-struct topics *topics_new_ex(const char *client_id, size_t ledger_cap, long long stale_ms);
+/* Settings of topics_new_ex; zero-initialised: topics_new's. */
+struct topics_opts {
+	size_t ledger_cap;       /* topics a handle's ledger holds (0: TOPICS_LEDGER_CAP) */
+	long long stale_ms;      /* 0: TOPICS_STALE_MS; < 0: only deleted and forgotten
+	                            topics are dead */
+	int describe_age_ms;     /* 0: KAFKA_META_MAX_AGE_MS; < 0: every describe asks */
+	int64_t (*now_ms)(void); /* the ledgers' clock (NULL: clock_mono_ms) */
+};
+
+/* topics_new with o's settings. For tests. */
+struct topics *topics_new_ex(const char *client_id, const struct topics_opts *o);
 /* Closes every handle. NULL is a no-op. */
 void topics_free(struct topics *t);
 
@@ -135,6 +161,23 @@ int topics_describe(struct topics *t, const char *bootstrap, const struct kafka_
 int topics_create(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
                   const char *topic, int partitions, int replication, int timeout_ms, int *created,
                   char *errbuf, size_t errbuf_size);
+
+/* One topic of topics_create_many: topic, partitions and replication in
+ * (as topics_create's), the rest out. */
+struct topics_new_topic {
+	const char *topic;
+	int partitions, replication;
+	int rc;                   /* topics_rc */
+	int created;              /* 1: this call created it */
+	char err[TOPICS_ERR_MAX]; /* rc != TOPICS_OK: why */
+};
+
+/* topics_create for nt[0..n) (at most TOPICS_CALL_MAX) at once: one
+ * CreateTopics request and one wait for all (shared with concurrent
+ * callers'), each topic answered in its own entry. Returns TOPICS_OK when
+ * every one is, else the first failure's rc. */
+int topics_create_many(struct topics *t, const char *bootstrap, const struct kafka_security *sec,
+                       struct topics_new_topic *nt, size_t n, int timeout_ms);
 
 /* Grows topic to partitions (never shrinks; one that has them is success)
  * and waits for the new partitions on every broker. */
@@ -167,9 +210,22 @@ struct topics_stats {
 	size_t handles_open;                /* open now */
 	size_t topics_held;                 /* topics the open handles described (live + dead) */
 	size_t topics_dead; /* of them deleted, forgotten or stale (topic_ledger.h) */
+	/* Of the open handles' kafka_meta (lib/kafka_meta.h): */
+	unsigned long long metadata_requests; /* all-topics Metadata requests for describes */
+	unsigned long long metadata_shared;   /* describes answered by a kept answer */
+	unsigned long long probes_made;       /* probe handles made for waits */
+	size_t probes_open;
 };
 
 /* The counters now into *out. Threads: any. */
 void topics_stats(struct topics *t, struct topics_stats *out);
+
+/* Blocks until pred(stats, arg) holds (checked now and after every change
+ * of a counter this module keeps itself: calls, requests, handles
+ * renewed), at most timeout_ms. Returns 1 with the stats that held in
+ * *out, else 0 (the last seen in *out). For tests: no polling. */
+typedef int (*topics_stats_pred)(const struct topics_stats *s, void *arg);
+int topics_stats_wait(struct topics *t, topics_stats_pred pred, void *arg, int timeout_ms,
+                      struct topics_stats *out);
 
 #endif

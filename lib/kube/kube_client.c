@@ -609,44 +609,60 @@ static int perform(struct kube_client *c, enum kube_verb verb, const char *metho
 	return rc;
 }
 
-/* A request with a JSON body out and a JSON answer back. */
-static int request_json(struct kube_client *c, enum kube_verb verb, const char *method,
+/*
+ * A request with a JSON body out; a 2xx answer's body is left in x->buf
+ * (x->len bytes, NUL-terminated; NULL when empty), the caller's to free.
+ * Non-2xx answers are decoded into err.
+ */
+static int request_body(struct kube_client *c, enum kube_verb verb, const char *method,
                         const char *path_query, const char *content_type, const cJSON *body,
-                        cJSON **out, struct kube_error *err)
+                        struct xfer *x, long *code, struct kube_error *err)
 {
-	struct kube_error local;
-	if (err == NULL)
-		err = &local;
-	kube_error_clear(err);
-	if (out != NULL)
-		*out = NULL;
-
 	char *text = NULL;
 	if (body != NULL) {
 		text = cJSON_PrintUnformatted(body);
 		if (text == NULL)
 			return kube_error_set(err, KUBE_ENOMEM, 0, "cannot print the request body");
 	}
-	struct xfer x = {.max = c->max_response_bytes, .delivering = -1};
-	long code;
+	*x = (struct xfer){.max = c->max_response_bytes, .delivering = -1};
 	int rc = perform(c, verb, method, path_query, content_type, text,
-	                 text != NULL ? strlen(text) : 0, c->timeout_ms, &x, &code, err);
+	                 text != NULL ? strlen(text) : 0, c->timeout_ms, x, code, err);
 	cJSON_free(text);
-	if (rc == KUBE_OK) {
-		if (code >= 200 && code < 300) {
-			if (out != NULL && x.len > 0) {
-				*out = cJSON_ParseWithLength(x.buf, x.len);
-				if (*out == NULL)
-					rc = kube_error_set(err, KUBE_EPROTOCOL, (int)code,
-					                    "response body is not JSON");
-			}
-		} else {
-			rc = kube_status_decode_body((int)code, x.buf, x.len, err);
-			if (rc == KUBE_OK) /* 1xx/3xx: not something we asked for */
-				rc = KUBE_EHTTP;
-			if (err->retry_after_seconds == 0)
-				err->retry_after_seconds = x.retry_after;
-		}
+	if (rc == KUBE_OK && (*code < 200 || *code >= 300)) {
+		rc = kube_status_decode_body((int)*code, x->buf, x->len, err);
+		if (rc == KUBE_OK) /* 1xx/3xx: not something we asked for */
+			rc = KUBE_EHTTP;
+		if (err->retry_after_seconds == 0)
+			err->retry_after_seconds = x->retry_after;
+	}
+	if (rc != KUBE_OK) {
+		free(x->buf);
+		x->buf = NULL;
+		x->len = 0;
+	}
+	return rc;
+}
+
+/* A request with a JSON body out and a JSON answer back. */
+static int request_json(struct kube_client *c, enum kube_verb verb, const char *method,
+                        const char *path_query, const char *content_type, const cJSON *body,
+                        cJSON **out, struct kube_error *err)
+{
+	struct kube_error local;
+	struct xfer x;
+	long code = 0;
+	if (err == NULL)
+		err = &local;
+	kube_error_clear(err);
+	if (out != NULL)
+		*out = NULL;
+
+	int rc = request_body(c, verb, method, path_query, content_type, body, &x, &code, err);
+	if (rc == KUBE_OK && out != NULL && x.len > 0) {
+		*out = cJSON_ParseWithLength(x.buf, x.len);
+		if (*out == NULL)
+			rc = kube_error_set(err, KUBE_EPROTOCOL, (int)code,
+			                    "response body is not JSON");
 	}
 	free(x.buf);
 	return rc;
@@ -755,6 +771,129 @@ int kube_client_list(struct kube_client *c, const struct kube_ref *ref,
 	if (rc != KUBE_OK)
 		return rc;
 	return request_json(c, KUBE_VERB_LIST, "GET", path, NULL, NULL, out, err);
+}
+
+/* Past JSON whitespace. */
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* One JSON value at *p (taken by the caller), *p moved past it; NULL when
+ * the text holds no value there (or out of memory). */
+static cJSON *parse_one(const char **p, const char *end)
+{
+	const char *stop = NULL;
+	cJSON *v = cJSON_ParseWithLengthOpts(*p, (size_t)(end - *p), &stop, 0);
+	if (v != NULL)
+		*p = skip_ws(stop, end);
+	return v;
+}
+
+/* The elements of the array at *p, each parsed alone and handed to fn. */
+static int each_element(const char **p, const char *end, kube_list_item_fn fn, void *opaque)
+{
+	const char *q = skip_ws(*p + 1, end); /* past '[' */
+	if (q < end && *q == ']') {
+		*p = skip_ws(q + 1, end);
+		return KUBE_OK;
+	}
+	for (;;) {
+		cJSON *item = parse_one(&q, end);
+		int rc;
+		if (item == NULL)
+			return KUBE_EPROTOCOL;
+		if ((rc = fn(item, opaque)) != 0)
+			return rc;
+		if (q < end && *q == ',') {
+			q = skip_ws(q + 1, end);
+			continue;
+		}
+		if (q < end && *q == ']') {
+			*p = skip_ws(q + 1, end);
+			return KUBE_OK;
+		}
+		return KUBE_EPROTOCOL;
+	}
+}
+
+int kube_list_each_item(const char *text, size_t len, kube_list_item_fn fn, void *opaque,
+                        cJSON **meta)
+{
+	const char *end = text + len, *p = skip_ws(text, end);
+	*meta = NULL;
+	if (p >= end || *p != '{')
+		return KUBE_EPROTOCOL;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return KUBE_OK;
+	for (;;) {
+		cJSON *key = parse_one(&p, end), *v;
+		int rc = KUBE_OK;
+		if (!cJSON_IsString(key) || p >= end || *p != ':') {
+			cJSON_Delete(key);
+			goto bad;
+		}
+		p = skip_ws(p + 1, end);
+		if (strcmp(key->valuestring, "items") == 0 && p < end && *p == '[') {
+			rc = each_element(&p, end, fn, opaque);
+		} else if ((v = parse_one(&p, end)) == NULL) {
+			rc = KUBE_EPROTOCOL;
+		} else if (strcmp(key->valuestring, "metadata") == 0 && *meta == NULL) {
+			*meta = v;
+		} else if (strcmp(key->valuestring, "items") == 0 && !cJSON_IsNull(v)) {
+			cJSON_Delete(v); /* items that are not an array */
+			rc = KUBE_EPROTOCOL;
+		} else {
+			cJSON_Delete(v);
+		}
+		cJSON_Delete(key);
+		if (rc != KUBE_OK) {
+			cJSON_Delete(*meta);
+			*meta = NULL;
+			return rc;
+		}
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}')
+			return KUBE_OK;
+		goto bad;
+	}
+bad:
+	cJSON_Delete(*meta);
+	*meta = NULL;
+	return KUBE_EPROTOCOL;
+}
+
+int kube_client_list_each(struct kube_client *c, const struct kube_ref *ref,
+                          const struct kube_list_opts *opts, kube_list_item_fn fn, void *opaque,
+                          cJSON **meta, struct kube_error *err)
+{
+	char path[KUBE_PATH_MAX];
+	struct kube_error local;
+	struct xfer x;
+	long code = 0;
+	if (err == NULL)
+		err = &local;
+	*meta = NULL;
+	int rc = begin(ref, 0, path, NULL, err);
+	if (rc == KUBE_OK)
+		rc = list_query(path, opts, err);
+	if (rc == KUBE_OK)
+		rc = request_body(c, KUBE_VERB_LIST, "GET", path, NULL, NULL, &x, &code, err);
+	if (rc != KUBE_OK)
+		return rc;
+	rc = kube_list_each_item(x.buf != NULL ? x.buf : "", x.len, fn, opaque, meta);
+	free(x.buf);
+	if (rc != KUBE_OK && err->message[0] == '\0')
+		return kube_error_set(err, rc, (int)code,
+		                      rc == KUBE_EPROTOCOL ? "list: not a list object"
+		                                           : "list: an item could not be taken");
+	return rc;
 }
 
 int kube_client_list_all(struct kube_client *c, const struct kube_ref *ref,

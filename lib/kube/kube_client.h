@@ -166,6 +166,35 @@ int kube_client_list(struct kube_client *c, const struct kube_ref *ref,
                      const struct kube_list_opts *opts, cJSON **out, struct kube_error *err);
 
 /*
+ * Told of each item of a LIST page, in order; item is the callee's (kept or
+ * cJSON_Delete'd). Returns 0 to go on, or a kube_* code that ends the walk
+ * and is returned.
+ */
+typedef int (*kube_list_item_fn)(cJSON *item, void *opaque);
+
+/*
+ * One page, as kube_client_list, parsed one item at a time: the page is
+ * never one cJSON tree (a tree takes several times its text: 500
+ * Deployments are ~2.5 MB of JSON and far more as a tree), so the peak is
+ * the page's text plus one item. Each item goes to fn; *meta receives the
+ * list's metadata (resourceVersion, continue), the caller's to free, NULL
+ * when absent. Items handed over before an error stay the callee's.
+ */
+int kube_client_list_each(struct kube_client *c, const struct kube_ref *ref,
+                          const struct kube_list_opts *opts, kube_list_item_fn fn, void *opaque,
+                          cJSON **meta, struct kube_error *err);
+
+/*
+ * The walk behind kube_client_list_each over a list's text (len bytes): a
+ * JSON object whose "items" array's elements go to fn one by one, whose
+ * "metadata" goes to *meta, and whose other members are parsed and
+ * dropped. Returns KUBE_OK, KUBE_EPROTOCOL (not such an object; *meta
+ * NULL) or fn's code. Pure; exposed for tests.
+ */
+int kube_list_each_item(const char *text, size_t len, kube_list_item_fn fn, void *opaque,
+                        cJSON **meta);
+
+/*
  * Every page, following metadata.continue (at most KUBE_LIST_MAX_PAGES): one
  * list object with all items and the first page's metadata.resourceVersion,
  * which a watch then starts from. opts->limit is the page size.

@@ -24,18 +24,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "clock.h"
 #include "log.h"
 #include "strmap.h"
 
 /* ================================================================ the store */
 
+/*
+ * Objects of one kind are nearly the same text (a TelemetryWindow's keys,
+ * spec and conditions differ from the next one's in names, uids, times
+ * and versions): each is kept deflated with the store's first object as a
+ * preset dictionary, which takes a 1.5 KiB TelemetryWindow to ~80 bytes
+ * (~780 deflated alone). A raw deflate stream with a 4 KiB window reaches
+ * the whole dictionary and an object as large; larger objects compress
+ * against their own text, as plain deflate. Nothing is kept between calls:
+ * a stream is set up per object (~25 KiB of zlib state, freed at once).
+ */
+#define DICT_MAX 4096
+#define ZWINDOW_BITS 12
+#define ZMEM_LEVEL 4
+
 /* An object as held: its resourceVersion, compared on every event without a
- * parse, and the object as compact JSON. */
+ * parse, then the object's compact JSON, deflated (data_len < text_len) or
+ * as it is (data_len == text_len), in the same allocation. */
 struct stored {
-	char *json;
 	unsigned long long seen; /* the last listing (gen) that saw it */
-	char rv[];
+	uint32_t text_len, data_len;
+	char rv[]; /* NUL-terminated, then data_len bytes of data */
 };
 
 struct reflector_store {
@@ -48,6 +65,12 @@ struct reflector_store {
 	unsigned long long gen;
 	size_t seen_n;
 	int listing;
+	/* The preset dictionary: the first object's text (its first DICT_MAX
+	 * bytes), set once by the writer before that object is stored, never
+	 * changed after (every object held was deflated against it). */
+	unsigned char *dict;
+	size_t dict_len;
+	int dict_chosen; /* dict settled (NULL when its copy failed: none ever) */
 };
 
 const char *reflector_event_name(enum reflector_event ev)
@@ -94,9 +117,6 @@ void reflector_store_set_project(struct reflector_store *s, reflector_project_fn
 
 static void stored_free(struct stored *st)
 {
-	if (st == NULL)
-		return;
-	free(st->json);
 	free(st);
 }
 
@@ -121,6 +141,7 @@ void reflector_store_free(struct reflector_store *s)
 		return;
 	free_objects(s->map);
 	pthread_mutex_destroy(&s->mu);
+	free(s->dict);
 	free(s);
 }
 
@@ -265,35 +286,122 @@ static char *print_exact(const cJSON *obj)
 	return text;
 }
 
+/* text (n bytes) deflated against the dictionary into out (cap bytes);
+ * the length, or 0 when it does not fit in cap or zlib fails. */
+static size_t deflate_text(const struct reflector_store *s, const char *text, size_t n,
+                           unsigned char *out, size_t cap)
+{
+	z_stream z;
+	size_t len = 0;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -ZWINDOW_BITS, ZMEM_LEVEL,
+	                 Z_DEFAULT_STRATEGY) != Z_OK)
+		return 0;
+	if (s->dict_len == 0 || deflateSetDictionary(&z, s->dict, (uInt)s->dict_len) == Z_OK) {
+		z.next_in = (Bytef *)(uintptr_t)text;
+		z.avail_in = (uInt)n;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+			len = z.total_out;
+	}
+	deflateEnd(&z);
+	return len;
+}
+
+/* st's data inflated into text (st->text_len bytes). Returns 0, or -1
+ * when zlib fails (out of memory; corrupt data cannot happen). */
+static int inflate_text(const struct reflector_store *s, const struct stored *st, char *text)
+{
+	const unsigned char *data = (const unsigned char *)st->rv + strlen(st->rv) + 1;
+	z_stream z;
+	int ok = 0;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -ZWINDOW_BITS) != Z_OK)
+		return -1;
+	if (s->dict_len == 0 || inflateSetDictionary(&z, s->dict, (uInt)s->dict_len) == Z_OK) {
+		z.next_in = (Bytef *)(uintptr_t)data;
+		z.avail_in = st->data_len;
+		z.next_out = (Bytef *)text;
+		z.avail_out = st->text_len;
+		ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == st->text_len;
+	}
+	inflateEnd(&z);
+	return ok ? 0 : -1;
+}
+
+/* The first object's text becomes the dictionary (the writer only). */
+static void set_dict(struct reflector_store *s, const char *text, size_t n)
+{
+	size_t len = n < DICT_MAX ? n : DICT_MAX;
+
+	if (s->dict_chosen)
+		return;
+	s->dict_chosen = 1;
+	if (len == 0 || (s->dict = malloc(len)) == NULL)
+		return; /* no dictionary, for good: plain deflate, still correct */
+	memcpy(s->dict, text, len);
+	s->dict_len = len;
+}
+
 /* obj trimmed (and projected) into its stored form; obj stays the
  * caller's. NULL when out of memory. */
-static struct stored *stored_new(const struct reflector_store *s, cJSON *obj)
+static struct stored *stored_new(struct reflector_store *s, cJSON *obj)
 {
 	const char *rv;
-	struct stored *st;
-	size_t n;
+	struct stored *st = NULL;
+	unsigned char *z = NULL;
+	char *text;
+	size_t n, tn, zn = 0;
 
 	trim_object(obj);
 	if (s->project != NULL)
 		s->project(obj);
 	rv = meta_string(obj, "resourceVersion");
 	n = rv != NULL ? strlen(rv) : 0;
-	st = malloc(sizeof(*st) + n + 1);
-	if (st == NULL)
+	if ((text = print_exact(obj)) == NULL)
 		return NULL;
-	memcpy(st->rv, rv != NULL ? rv : "", n + 1);
-	st->seen = 0;
-	if ((st->json = print_exact(obj)) == NULL) {
-		free(st);
+	tn = strlen(text);
+	if (tn > UINT32_MAX) {
+		cJSON_free(text);
 		return NULL;
 	}
+	set_dict(s, text, tn);
+	/* Kept deflated only where that is smaller. */
+	if (tn > 0 && (z = malloc(tn)) != NULL)
+		zn = deflate_text(s, text, tn, z, tn - 1);
+	st = malloc(sizeof(*st) + n + 1 + (zn > 0 ? zn : tn));
+	if (st != NULL) {
+		memcpy(st->rv, rv != NULL ? rv : "", n + 1);
+		memcpy(st->rv + n + 1, zn > 0 ? (const char *)z : text, zn > 0 ? zn : tn);
+		st->seen = 0;
+		st->text_len = (uint32_t)tn;
+		st->data_len = (uint32_t)(zn > 0 ? zn : tn);
+	}
+	free(z);
+	cJSON_free(text);
 	return st;
 }
 
 /* A tree of a stored object, the caller's; NULL for NULL or out of memory. */
-static cJSON *stored_parse(const struct stored *st)
+static cJSON *stored_parse(const struct reflector_store *s, const struct stored *st)
 {
-	return st != NULL ? cJSON_Parse(st->json) : NULL;
+	const char *data;
+	char *text;
+	cJSON *obj;
+
+	if (st == NULL)
+		return NULL;
+	data = st->rv + strlen(st->rv) + 1;
+	if (st->data_len == st->text_len)
+		return cJSON_ParseWithLength(data, st->text_len);
+	if ((text = malloc((size_t)st->text_len + 1)) == NULL)
+		return NULL;
+	obj = inflate_text(s, st, text) == 0 ? cJSON_ParseWithLength(text, st->text_len) : NULL;
+	free(text);
+	return obj;
 }
 
 /* Marks st seen by the open listing, if any (the lock held). */
@@ -342,26 +450,29 @@ static int store_put(struct reflector_store *s, const char *key, cJSON *obj,
 	cJSON *prev;
 	int rc;
 
+	/* Refused or unchanged is decided before the object is printed and
+	 * deflated (a relist's unchanged objects cost a compare each). The
+	 * store has one writer: what is held cannot change until it puts. */
+	pthread_mutex_lock(&s->mu);
+	old = strmap_get(s->map, key);
+	if (!room_for(s, old)) {
+		pthread_mutex_unlock(&s->mu);
+		cJSON_Delete(obj);
+		return REFLECTOR_EFULL;
+	}
+	if (old != NULL && same_version(old->rv, meta_string(obj, "resourceVersion"))) {
+		mark_seen(s, old);
+		pthread_mutex_unlock(&s->mu);
+		cJSON_Delete(obj);
+		*out = PUT_UNCHANGED;
+		return 0;
+	}
+	pthread_mutex_unlock(&s->mu);
 	if ((st = stored_new(s, obj)) == NULL) {
 		cJSON_Delete(obj);
 		return REFLECTOR_ENOMEM;
 	}
 	pthread_mutex_lock(&s->mu);
-	old = strmap_get(s->map, key);
-	if (!room_for(s, old)) {
-		pthread_mutex_unlock(&s->mu);
-		stored_free(st);
-		cJSON_Delete(obj);
-		return REFLECTOR_EFULL;
-	}
-	if (old != NULL && same_version(old->rv, st->rv)) {
-		mark_seen(s, old);
-		pthread_mutex_unlock(&s->mu);
-		stored_free(st);
-		cJSON_Delete(obj);
-		*out = PUT_UNCHANGED;
-		return 0;
-	}
 	if (old != NULL)
 		st->seen = old->seen;
 	old = NULL;
@@ -376,7 +487,7 @@ static int store_put(struct reflector_store *s, const char *key, cJSON *obj,
 	}
 	*out = old != NULL ? PUT_UPDATED : PUT_ADDED;
 	if (fn != NULL) {
-		prev = stored_parse(old);
+		prev = stored_parse(s, old);
 		fn(old != NULL ? REFLECTOR_UPDATED : REFLECTOR_ADDED, key, obj, prev, opaque);
 		cJSON_Delete(prev);
 	}
@@ -408,7 +519,7 @@ int reflector_store_apply(struct reflector_store *s, enum kube_watch_type type, 
 	unmark(s, old);
 	pthread_mutex_unlock(&s->mu);
 	if (fn != NULL) {
-		prev = stored_parse(old);
+		prev = stored_parse(s, old);
 		fn(REFLECTOR_DELETED, key, NULL, prev != NULL ? prev : obj, opaque);
 		cJSON_Delete(prev);
 	}
@@ -437,39 +548,77 @@ void reflector_store_list_abort(struct reflector_store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* One listed item (taken) into the store, counted in *res. Returns 0,
+ * REFLECTOR_EFULL (dropped) or REFLECTOR_ENOMEM. */
+static int list_one(struct reflector_store *s, cJSON *it, reflector_handler_fn fn, void *opaque,
+                    struct reflector_replace_result *res)
+{
+	char key[REFLECTOR_KEY_MAX];
+	enum put_outcome out;
+	int r;
+
+	if (reflector_object_key(it, key, sizeof(key)) != 0) {
+		res->invalid++;
+		cJSON_Delete(it);
+		return 0;
+	}
+	r = store_put(s, key, it, fn, opaque, &out);
+	if (r == REFLECTOR_EFULL)
+		res->dropped++;
+	if (r != 0)
+		return r;
+	if (out == PUT_ADDED)
+		res->added++;
+	else if (out == PUT_UPDATED)
+		res->updated++;
+	else
+		res->unchanged++;
+	return 0;
+}
+
+static int listing_open(struct reflector_store *s)
+{
+	int listing;
+
+	pthread_mutex_lock(&s->mu);
+	listing = s->listing;
+	pthread_mutex_unlock(&s->mu);
+	return listing;
+}
+
+int reflector_store_list_item(struct reflector_store *s, cJSON *item, reflector_handler_fn fn,
+                              void *opaque, struct reflector_replace_result *res)
+{
+	struct reflector_replace_result local = {0};
+
+	if (!listing_open(s) || !cJSON_IsObject(item)) {
+		cJSON_Delete(item);
+		return REFLECTOR_EINVAL;
+	}
+	return list_one(s, item, fn, opaque, res != NULL ? res : &local);
+}
+
 int reflector_store_list_page(struct reflector_store *s, cJSON *items, reflector_handler_fn fn,
                               void *opaque, struct reflector_replace_result *res)
 {
 	struct reflector_replace_result local;
-	int listing, rc = 0;
+	int rc = 0;
 	cJSON *it;
 
 	if (res == NULL) {
 		memset(&local, 0, sizeof(local));
 		res = &local;
 	}
-	pthread_mutex_lock(&s->mu);
-	listing = s->listing;
-	pthread_mutex_unlock(&s->mu);
-	if (!listing || (items != NULL && !cJSON_IsArray(items))) {
+	if (!listing_open(s) || (items != NULL && !cJSON_IsArray(items))) {
 		cJSON_Delete(items);
 		return REFLECTOR_EINVAL;
 	}
 	/* Each tree goes as soon as its text is stored, so the page shrinks
 	 * as the store grows. */
 	while (items != NULL && (it = cJSON_DetachItemViaPointer(items, items->child)) != NULL) {
-		char key[REFLECTOR_KEY_MAX];
-		enum put_outcome out;
-		int r;
+		int r = list_one(s, it, fn, opaque, res);
 
-		if (reflector_object_key(it, key, sizeof(key)) != 0) {
-			res->invalid++;
-			cJSON_Delete(it);
-			continue;
-		}
-		r = store_put(s, key, it, fn, opaque, &out);
 		if (r == REFLECTOR_EFULL) {
-			res->dropped++;
 			rc = REFLECTOR_EFULL;
 			continue;
 		}
@@ -477,12 +626,6 @@ int reflector_store_list_page(struct reflector_store *s, cJSON *items, reflector
 			cJSON_Delete(items);
 			return REFLECTOR_ENOMEM;
 		}
-		if (out == PUT_ADDED)
-			res->added++;
-		else if (out == PUT_UPDATED)
-			res->updated++;
-		else
-			res->unchanged++;
 	}
 	cJSON_Delete(items);
 	return rc;
@@ -563,7 +706,7 @@ int reflector_store_list_end(struct reflector_store *s, reflector_handler_fn fn,
 	 * the handler, then go. */
 	for (size_t i = 0; i < w.n; i++) {
 		if (fn != NULL) {
-			cJSON *old = stored_parse(w.v[i].st);
+			cJSON *old = stored_parse(s, w.v[i].st);
 
 			if (old != NULL)
 				fn(REFLECTOR_DELETED, w.v[i].key, NULL, old, opaque);
@@ -619,7 +762,7 @@ int reflector_store_get(struct reflector_store *s, const char *key, cJSON **out)
 	st = strmap_get(s->map, key);
 	if (st == NULL)
 		rc = REFLECTOR_ENOTFOUND;
-	else if ((*out = stored_parse(st)) == NULL)
+	else if ((*out = stored_parse(s, st)) == NULL)
 		rc = REFLECTOR_ENOMEM;
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -635,7 +778,28 @@ size_t reflector_store_len(struct reflector_store *s)
 	return n;
 }
 
+static int add_bytes(const char *key, void *value, void *opaque)
+{
+	const struct stored *st = value;
+	size_t *total = opaque;
+
+	*total += sizeof(*st) + strlen(st->rv) + 1 + st->data_len + strlen(key) + 1;
+	return 0;
+}
+
+size_t reflector_store_bytes(struct reflector_store *s)
+{
+	size_t total = 0;
+
+	pthread_mutex_lock(&s->mu);
+	strmap_foreach(s->map, add_bytes, &total);
+	total += s->dict_len;
+	pthread_mutex_unlock(&s->mu);
+	return total;
+}
+
 struct foreach_ctx {
+	const struct reflector_store *s;
 	reflector_store_fn fn;
 	void *opaque;
 };
@@ -643,7 +807,7 @@ struct foreach_ctx {
 static int foreach_one(const char *key, void *value, void *opaque)
 {
 	struct foreach_ctx *c = opaque;
-	cJSON *obj = stored_parse(value);
+	cJSON *obj = stored_parse(c->s, value);
 	int rc;
 
 	if (obj == NULL)
@@ -655,7 +819,7 @@ static int foreach_one(const char *key, void *value, void *opaque)
 
 int reflector_store_foreach(struct reflector_store *s, reflector_store_fn fn, void *opaque)
 {
-	struct foreach_ctx c = {fn, opaque};
+	struct foreach_ctx c = {s, fn, opaque};
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
@@ -981,47 +1145,52 @@ static void log_listing(struct reflector *r, int relist, const char *rv, unsigne
 }
 
 /*
- * One LIST page's parts: its items detached (NULL when none), its
- * resourceVersion into rv (the first page's only: later pages come from
- * the same snapshot), its continue token into *cont (NULL at the end; the
- * caller's to free). Frees page. Returns 0 or a kube_* code.
+ * One LIST page's metadata: its resourceVersion into rv (the first page's
+ * only: later pages come from the same snapshot), its continue token into
+ * *cont (NULL at the end; the caller's to free). Frees meta. Returns 0 or
+ * a kube_* code.
  */
-static int page_parts(cJSON *page, int first, char *rv, size_t rv_size, cJSON **items, char **cont,
-                      struct kube_error *e)
+static int page_meta(cJSON *meta, int first, char *rv, size_t rv_size, char **cont,
+                     struct kube_error *e)
 {
-	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(page, "metadata");
 	const cJSON *lrv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
 	const cJSON *next = cJSON_GetObjectItemCaseSensitive(meta, "continue");
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(page, "items");
+	int rc = 0;
 
-	*items = NULL;
 	*cont = NULL;
-	if (!cJSON_IsObject(page) || (it != NULL && !cJSON_IsArray(it) && !cJSON_IsNull(it))) {
-		cJSON_Delete(page);
-		return kube_error_set(e, KUBE_EPROTOCOL, 200, "list: no items array");
-	}
 	/* Without a version there is nothing to watch from: watching from ""
 	 * would replay everything with no list boundary. */
 	if (first && (!cJSON_IsString(lrv) || lrv->valuestring[0] == '\0' ||
-	              kube_strlcpy(rv, rv_size, lrv->valuestring) != 0)) {
-		cJSON_Delete(page);
-		return kube_error_set(e, KUBE_EPROTOCOL, 200,
-		                      "list: no usable metadata.resourceVersion");
-	}
-	if (cJSON_IsString(next) && next->valuestring[0] != '\0' &&
-	    (*cont = strdup(next->valuestring)) == NULL) {
-		cJSON_Delete(page);
-		return kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
-	}
-	if (cJSON_IsArray(it))
-		*items = cJSON_DetachItemViaPointer(page, (cJSON *)it);
-	cJSON_Delete(page);
-	return 0;
+	              kube_strlcpy(rv, rv_size, lrv->valuestring) != 0))
+		rc = kube_error_set(e, KUBE_EPROTOCOL, 200,
+		                    "list: no usable metadata.resourceVersion");
+	else if (cJSON_IsString(next) && next->valuestring[0] != '\0' &&
+	         (*cont = strdup(next->valuestring)) == NULL)
+		rc = kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
+	cJSON_Delete(meta);
+	return rc;
+}
+
+/* What list_item, the item callback of a listing, stores into. */
+struct list_sink {
+	struct reflector *r;
+	struct reflector_replace_result *res;
+};
+
+static int list_item(cJSON *item, void *opaque)
+{
+	struct list_sink *k = opaque;
+	int rc = reflector_store_list_item(k->r->store, item, k->r->handler, k->r->opaque, k->res);
+
+	if (rc == REFLECTOR_ENOMEM)
+		return KUBE_ENOMEM;
+	return 0; /* dropped, invalid: counted, the listing goes on */
 }
 
 /*
- * LISTs page by page into the store (reflector_store_list_*): each page is
- * stored as it arrives and freed, so the peak is the store plus one page.
+ * LISTs page by page into the store (reflector_store_list_*): each page's
+ * items are parsed and stored one at a time as the page is read, so the
+ * peak is the store plus one page's text and one item's tree.
  * rv receives the list's resourceVersion. A listing that fails midway (the
  * API server gone, 410 for an expired continue token) deletes nothing and
  * is retried whole by the caller, as client-go restarts its list. relist:
@@ -1045,6 +1214,7 @@ static int list_into_store(struct reflector *r, int relist, char *rv, size_t rv_
 	                            .resource_version = "",
 	                            .limit = r->page_size};
 	struct reflector_replace_result res;
+	struct list_sink sink = {r, &res};
 	char *cont = NULL;
 	unsigned pages = 0;
 	int rc = 0;
@@ -1052,9 +1222,8 @@ static int list_into_store(struct reflector *r, int relist, char *rv, size_t rv_
 	memset(&res, 0, sizeof(res));
 	reflector_store_list_begin(r->store);
 	for (;;) {
-		cJSON *page = NULL, *items;
+		cJSON *meta = NULL;
 		char *next;
-		int src;
 
 		if (pages >= KUBE_LIST_MAX_PAGES) {
 			rc = kube_error_set(e, KUBE_ETOOLARGE, 0, "list: too many pages");
@@ -1064,17 +1233,14 @@ static int list_into_store(struct reflector *r, int relist, char *rv, size_t rv_
 			rc = kube_error_set(e, KUBE_ESTOPPED, 0, "stopped");
 			break;
 		}
-		rc = kube_client_list(r->client, &r->ref, &lo, &page, e);
+		/* Item by item: the page is never one tree (kube_client.h). */
+		rc = kube_client_list_each(r->client, &r->ref, &lo, list_item, &sink, &meta, e);
 		if (rc == 0)
-			rc = page_parts(page, pages == 0, rv, rv_size, &items, &next, e);
+			rc = page_meta(meta, pages == 0, rv, rv_size, &next, e);
+		else
+			cJSON_Delete(meta);
 		if (rc != 0)
 			break;
-		src = reflector_store_list_page(r->store, items, r->handler, r->opaque, &res);
-		if (src == REFLECTOR_ENOMEM) {
-			free(next);
-			rc = kube_error_set(e, KUBE_ENOMEM, 0, "list: out of memory");
-			break;
-		}
 		pages++;
 		STAT_ADD(r, list_pages, 1);
 		free(cont);

@@ -32,6 +32,7 @@
 
 #include "clock.h"
 #include "kafka.h"
+#include "kafka_meta.h"
 #include "log.h"
 
 #define TIMEOUT_MS 30000

@@ -3,8 +3,10 @@
  * 50 threads creating 50 topics at once share CreateTopics requests (fewer
  * requests than topics, every topic there with its partitions, every
  * caller told its own answer), the same for deleting them, callers of one
- * topic at once see it created exactly once, and create/describe/delete
- * cycles leave no handle holding more than the ledger's limit of topics.
+ * topic at once see it created exactly once, create/describe/delete
+ * cycles leave no handle holding more than the ledger's limit of topics,
+ * and one call's topics (topics_create_many) go in one request and one
+ * wait, through probe handles kept across calls.
  *
  * Needs build/stack.env (KAFKA_BOOTSTRAP), as `make integration` sources
  * it. Every run makes topics of its own (pid and time in the names) and
@@ -35,6 +37,7 @@
 
 static struct {
 	const char *bootstrap;
+	int brokers; /* KAFKA_BROKERS of the stack, 1 when unset */
 	char run[48];
 } g;
 
@@ -46,6 +49,7 @@ static int setup(void **state)
 		fprintf(stderr, "topics_it: KAFKA_BOOTSTRAP is not set (source build/stack.env)\n");
 		return -1;
 	}
+	g.brokers = getenv("KAFKA_BROKERS") != NULL ? atoi(getenv("KAFKA_BROKERS")) : 1;
 	snprintf(g.run, sizeof(g.run), "%ld-%ld", (long)getpid(), (long)time(NULL));
 	return 0;
 }
@@ -243,12 +247,101 @@ static void test_cycles_hold_bounded(void **state)
 	topics_free(t);
 }
 
+/* A VideoJob's two topics in one call: one CreateTopics request, both
+ * there with their partitions once it returns (seen by another client on
+ * every broker it asks), and the probes of the wait kept for the next
+ * call instead of made again. Describes within a second share an answer. */
+static void test_create_many(void **state)
+{
+	/* Another client that asks every time: a shared answer would not
+	 * list what t made within its second. */
+	struct topics_opts fresh = {.describe_age_ms = -1};
+	struct topics *t = topics_new("topics-it");
+	struct topics *check = topics_new_ex("topics-it-check", &fresh);
+	struct topics_new_topic nt[2];
+	struct topics_stats s, before;
+	char names[4][128], err[512];
+	int p = 0, r = 0;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(check);
+	for (int i = 0; i < 4; i++)
+		snprintf(names[i], sizeof(names[i]), "topics-it-%s-many-%d", g.run, i);
+	for (int round = 0; round < 2; round++) {
+		topics_stats(t, &before);
+		nt[0] = (struct topics_new_topic){.topic = names[2 * round], .partitions = 3};
+		nt[1] = (struct topics_new_topic){.topic = names[2 * round + 1], .partitions = 1};
+		if (topics_create_many(t, g.bootstrap, NULL, nt, 2, TIMEOUT_MS) != TOPICS_OK)
+			fail_msg("create %s, %s: %s %s", nt[0].topic, nt[1].topic, nt[0].err,
+			         nt[1].err);
+		assert_true(nt[0].created && nt[1].created);
+		topics_stats(t, &s);
+		assert_int_equal(s.create_requests - before.create_requests, 1);
+		assert_int_equal(s.topics_created - before.topics_created, 2);
+		/* One probe per broker (none for a single broker: the handle
+		 * itself asks it), made by the first call only. */
+		assert_int_equal(s.probes_made, g.brokers > 1 ? (unsigned long long)g.brokers : 0);
+		assert_int_equal(s.probes_made, s.probes_open);
+		if (round == 1)
+			assert_int_equal(s.probes_made, before.probes_made);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(topics_describe(check, g.bootstrap, NULL, nt[i].topic,
+			                                 TIMEOUT_MS, &p, &r, err, sizeof(err)),
+			                 TOPICS_OK);
+			assert_int_equal(p, nt[i].partitions);
+		}
+	}
+	/* The operator's own create is seen at once: its answer went. */
+	assert_int_equal(
+	    topics_describe(t, g.bootstrap, NULL, names[3], TIMEOUT_MS, &p, &r, err, sizeof(err)),
+	    TOPICS_OK);
+	topics_stats(t, &before);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(topics_describe(t, g.bootstrap, NULL, names[i], TIMEOUT_MS, &p, &r,
+		                                 err, sizeof(err)),
+		                 TOPICS_OK);
+	topics_stats(t, &s);
+	printf("topics_it: 4 describes after the first: %llu Metadata requests, %llu shared\n",
+	       s.metadata_requests - before.metadata_requests,
+	       s.metadata_shared - before.metadata_shared);
+	assert_true(s.metadata_shared - before.metadata_shared >= 1);
+	/* Made by another client a moment ago, while t's answer is fresh: t
+	 * still finds it (an absent topic is never judged from an answer
+	 * older than the call: the operator would claim, and later delete, a
+	 * user's topic made just before its resource). */
+	char other[128];
+	snprintf(other, sizeof(other), "topics-it-%s-many-other", g.run);
+	assert_int_equal(
+	    topics_describe(t, g.bootstrap, NULL, names[0], TIMEOUT_MS, &p, &r, err, sizeof(err)),
+	    TOPICS_OK);
+	assert_int_equal(topics_create(check, g.bootstrap, NULL, other, 1, 0, TIMEOUT_MS, NULL, err,
+	                               sizeof(err)),
+	                 TOPICS_OK);
+	assert_int_equal(
+	    topics_describe(t, g.bootstrap, NULL, other, TIMEOUT_MS, &p, &r, err, sizeof(err)),
+	    TOPICS_OK);
+	assert_int_equal(
+	    topics_delete(check, g.bootstrap, NULL, other, TIMEOUT_MS, err, sizeof(err)),
+	    TOPICS_OK);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(
+		    topics_delete(t, g.bootstrap, NULL, names[i], TIMEOUT_MS, err, sizeof(err)),
+		    TOPICS_OK);
+	/* Deleted through the handle: its describes ask again (the broker may
+	 * list the topic a moment longer). */
+	IT_WAIT_FOR(absent(t, names[0]), 30, names[0]);
+	topics_free(check);
+	topics_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_batched_create_delete),
 	    cmocka_unit_test(test_same_topic),
 	    cmocka_unit_test(test_cycles_hold_bounded),
+	    cmocka_unit_test(test_create_many),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "app.h"
 #include "log.h"
 #include "version.h"
@@ -226,9 +230,28 @@ static void test_start_fails_on_taken_port(void **state)
 	assert_non_null(strstr(s->log_buf, expect));
 }
 
+/* Past the fixed threshold a block is a mapping of its own (counted in
+ * hblks while held), however large the blocks freed before it. */
+static void test_fix_mmap_threshold(void **state)
+{
+	(void)state;
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+	free(malloc(8u << 20)); /* would raise glibc's dynamic threshold to 8 MiB */
+	app_fix_mmap_threshold(64 * 1024);
+	size_t before = mallinfo2().hblks;
+	char *big = malloc(256 * 1024);
+	assert_non_null(big);
+	assert_int_equal(mallinfo2().hblks, before + 1);
+	free(big);
+	assert_int_equal(mallinfo2().hblks, before);
+#endif
+	app_trim_memory();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fix_mmap_threshold),
 	    cmocka_unit_test_setup_teardown(test_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),

@@ -21,6 +21,7 @@
 #include "kafka.h"
 
 #include "heap_probe.h"
+#include "mock_topic.h"
 
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 
@@ -48,22 +49,6 @@ static void topic_name(char *buf, size_t size, int i)
 	snprintf(buf, size, "%c%c-vj-%05d", 'a' + i % 26, 'a' + i / 26 % 26, i);
 }
 
-/* The old way: a topic object, then metadata for it alone. On a producer
- * the mock creates an unknown topic (PARTITIONS partitions). */
-static void describe_with_object(rd_kafka_t *rk, const char *topic)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-
-	assert_non_null(rkt);
-	assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS),
-	                 RD_KAFKA_RESP_ERR_NO_ERROR);
-	assert_int_equal(md->topic_cnt, 1);
-	assert_int_equal(md->topics[0].partition_cnt, PARTITIONS);
-	rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-}
-
 /* A mock cluster with the topics 0 .. TOPICS + WARM + CONTROL - 1. The
  * seeding producer goes away with the topic objects it made. */
 static void mock_up(struct mock *m)
@@ -82,7 +67,9 @@ static void mock_up(struct mock *m)
 	assert_non_null(p);
 	for (int i = 0; i < TOPICS + WARM + CONTROL; i++) {
 		topic_name(name, sizeof(name), i);
-		describe_with_object(p, name);
+		/* The old way (mock_topic.h); on a producer the mock
+		 * makes the topic (PARTITIONS partitions). */
+		assert_int_equal(mock_topic_describe(p, name, TIMEOUT_MS), PARTITIONS);
 	}
 	rd_kafka_destroy(p);
 }
@@ -192,13 +179,13 @@ static void test_describe_holds_no_topic_objects(void **state)
 	for (int i = 0; i < WARM; i++) {
 		char name[32];
 		topic_name(name, sizeof(name), TOPICS + i);
-		describe_with_object(c, name);
+		assert_int_equal(mock_topic_describe(c, name, TIMEOUT_MS), PARTITIONS);
 	}
 	before = heap_probe_used();
 	for (int i = 0; i < CONTROL; i++) {
 		char name[32];
 		topic_name(name, sizeof(name), TOPICS + WARM + i);
-		describe_with_object(c, name);
+		assert_int_equal(mock_topic_describe(c, name, TIMEOUT_MS), PARTITIONS);
 	}
 	after = heap_probe_used();
 	double control = ((double)after - (double)before) / CONTROL;

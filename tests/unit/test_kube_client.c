@@ -730,6 +730,134 @@ static void test_list_all_pages(void **state)
 	assert_null(out);
 }
 
+/* What list_each hands over: the items' names, in order. */
+struct names {
+	int n, refuse_at;
+	char name[8][16];
+};
+
+static int keep_name(cJSON *item, void *opaque)
+{
+	struct names *k = opaque;
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(item, "metadata");
+	if (k->refuse_at >= 0 && k->n == k->refuse_at) {
+		cJSON_Delete(item);
+		return KUBE_ENOMEM;
+	}
+	if (k->n < 8)
+		snprintf(k->name[k->n], sizeof(k->name[0]), "%s", str_at(meta, "name"));
+	k->n++;
+	cJSON_Delete(item);
+	return 0;
+}
+
+static void test_list_each_item_walk(void **state)
+{
+	(void)state;
+	/* Members in any order, whitespace, nested arrays and strings that
+	 * look like structure: only items' elements reach fn, one at a time. */
+	static const char page[] =
+	    " { \"kind\" : \"ThingList\", \"apiVersion\":\"v1\",\n"
+	    "  \"items\" : [ "
+	    "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"x\":[1,[2,{\"y\":\"]}\"}]]}},\n"
+	    "   {\"metadata\":{\"name\":\"b\"}} ],\n"
+	    "  \"metadata\" : {\"resourceVersion\":\"9\",\"continue\":\"c2\"} } ";
+	struct names k = {.refuse_at = -1};
+	cJSON *meta = NULL;
+	assert_int_equal(kube_list_each_item(page, sizeof(page) - 1, keep_name, &k, &meta),
+	                 KUBE_OK);
+	assert_int_equal(k.n, 2);
+	assert_string_equal(k.name[0], "a");
+	assert_string_equal(k.name[1], "b");
+	assert_string_equal(str_at(meta, "resourceVersion"), "9");
+	assert_string_equal(str_at(meta, "continue"), "c2");
+	cJSON_Delete(meta);
+
+	/* Empty and null items; no items at all. */
+	static const char *const empty[] = {"{\"items\":[],\"metadata\":{}}",
+	                                    "{\"items\":null,\"metadata\":{}}", "{}",
+	                                    "{\"metadata\":{\"resourceVersion\":\"1\"}}"};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		struct names none = {.refuse_at = -1};
+		assert_int_equal(
+		    kube_list_each_item(empty[i], strlen(empty[i]), keep_name, &none, &meta),
+		    KUBE_OK);
+		assert_int_equal(none.n, 0);
+		cJSON_Delete(meta);
+	}
+
+	/* Not a list: every one a protocol error, metadata NULL, no leak. */
+	static const char *const bad[] = {"",
+	                                  "[]",
+	                                  "{\"items\":{}}",
+	                                  "{\"items\":\"x\"}",
+	                                  "{\"metadata\":{},\"items\":[{\"a\":1},]}",
+	                                  "{\"metadata\":{},\"items\":[{\"a\":1}",
+	                                  "{\"metadata\":{} \"items\":[]}",
+	                                  "{\"metadata\":{},\"items\":[{\"a\":1}]",
+	                                  "{1:2}",
+	                                  "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{"
+	                                  "\"metadata\":{\"name\":\"a\"}} x]}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct names some = {.refuse_at = -1};
+		meta = (cJSON *)1;
+		assert_int_equal(
+		    kube_list_each_item(bad[i], strlen(bad[i]), keep_name, &some, &meta),
+		    KUBE_EPROTOCOL);
+		assert_null(meta);
+	}
+
+	/* fn's refusal ends the walk with its code. */
+	struct names two = {.refuse_at = 1};
+	assert_int_equal(kube_list_each_item(page, sizeof(page) - 1, keep_name, &two, &meta),
+	                 KUBE_ENOMEM);
+	assert_int_equal(two.n, 1);
+	assert_null(meta);
+}
+
+static void test_list_each_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct kube_ref things = {"e2e.sluice.dev", "v1", "pagedthings", "ns", NULL, NULL};
+	struct kube_list_opts lo = {.limit = 3};
+	struct names k = {.refuse_at = -1};
+	struct kube_error e;
+	cJSON *meta;
+
+	assert_int_equal(kube_client_list_each(f->client, &things, &lo, keep_name, &k, &meta, &e),
+	                 0);
+	assert_int_equal(k.n, 3);
+	assert_string_equal(k.name[2], "t2");
+	assert_string_equal(str_at(meta, "resourceVersion"), "777");
+	assert_string_equal(str_at(meta, "continue"), "c3");
+	lo.continue_token = "c3";
+	cJSON_Delete(meta);
+	assert_int_equal(kube_client_list_each(f->client, &things, &lo, keep_name, &k, &meta, &e),
+	                 0);
+	assert_int_equal(k.n, 5);
+	assert_string_equal(k.name[4], "t4");
+	assert_null(cJSON_GetObjectItemCaseSensitive(meta, "continue"));
+	cJSON_Delete(meta);
+
+	/* An item refused: fn's code, said in err. */
+	struct names refuse = {.refuse_at = 0};
+	lo.continue_token = NULL;
+	assert_int_equal(
+	    kube_client_list_each(f->client, &things, &lo, keep_name, &refuse, &meta, &e),
+	    KUBE_ENOMEM);
+	assert_null(meta);
+	assert_true(e.message[0] != '\0');
+
+	/* An expired continue token: relist, nothing handed over. */
+	struct names none = {.refuse_at = -1};
+	lo.continue_token = "expired";
+	assert_int_equal(
+	    kube_client_list_each(f->client, &things, &lo, keep_name, &none, &meta, &e),
+	    KUBE_EGONE);
+	assert_int_equal(none.n, 0);
+	assert_null(meta);
+}
+
 struct events {
 	int n;
 	char types[16][16];
@@ -850,12 +978,14 @@ int main(void)
 	    cmocka_unit_test(test_path),
 	    cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_stats_names),
+	    cmocka_unit_test(test_list_each_item_walk),
 	    cmocka_unit_test(test_transport_error),
 	    cmocka_unit_test_setup_teardown(test_get_headers_and_reuse, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_verbs_on_the_wire, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_errors, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_401_rereads_token, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_list_all_pages, fixture_up, fixture_down),
+	    cmocka_unit_test_setup_teardown(test_list_each_pages, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_watch_run, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_watch_stop_when_idle, fixture_up, fixture_down),
 	    cmocka_unit_test_setup_teardown(test_threads_share_pool, fixture_up, fixture_down),

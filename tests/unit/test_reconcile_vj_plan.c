@@ -557,6 +557,26 @@ static void test_wait_for_change(void **state)
 	}
 }
 
+/* The assemble Job is read only where a pass may have made it. */
+static void test_assemble_may_exist(void **state)
+{
+	struct vj_progress split = {.split_done = 1}, not_yet = {.split_done = 0};
+
+	(void)state;
+	/* No progress read: the status says how far the job got. */
+	assert_false(vj_plan_assemble_may_exist(NULL, NULL));
+	assert_false(vj_plan_assemble_may_exist("", NULL));
+	assert_false(vj_plan_assemble_may_exist("Pending", NULL));
+	assert_false(vj_plan_assemble_may_exist("Splitting", NULL));
+	assert_true(vj_plan_assemble_may_exist("Processing", NULL));
+	assert_true(vj_plan_assemble_may_exist("Assembling", NULL));
+	assert_true(vj_plan_assemble_may_exist("Failed", NULL));
+	/* Progress read: the split's end decides, whatever the status says. */
+	assert_false(vj_plan_assemble_may_exist("Assembling", &not_yet));
+	assert_true(vj_plan_assemble_may_exist("Splitting", &split));
+	assert_true(vj_plan_assemble_may_exist(NULL, &split));
+}
+
 static void test_job_outcome(void **state)
 {
 	static const struct {
@@ -1250,13 +1270,21 @@ static void test_times_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_begin),           cmocka_unit_test(test_cleanup),
-	    cmocka_unit_test(test_gpu_nodes),       cmocka_unit_test(test_gpu_nodes_pages),
-	    cmocka_unit_test(test_gpu_due),         cmocka_unit_test(test_gpu_check),
-	    cmocka_unit_test(test_no_gpu_status),   cmocka_unit_test(test_process_resources),
-	    cmocka_unit_test(test_wait_for_change), cmocka_unit_test(test_job_outcome),
-	    cmocka_unit_test(test_phase),           cmocka_unit_test(test_progress_text),
-	    cmocka_unit_test(test_status),          cmocka_unit_test(test_times_kept),
+	    cmocka_unit_test(test_begin),
+	    cmocka_unit_test(test_cleanup),
+	    cmocka_unit_test(test_gpu_nodes),
+	    cmocka_unit_test(test_gpu_nodes_pages),
+	    cmocka_unit_test(test_gpu_due),
+	    cmocka_unit_test(test_gpu_check),
+	    cmocka_unit_test(test_no_gpu_status),
+	    cmocka_unit_test(test_process_resources),
+	    cmocka_unit_test(test_wait_for_change),
+	    cmocka_unit_test(test_job_outcome),
+	    cmocka_unit_test(test_phase),
+	    cmocka_unit_test(test_progress_text),
+	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_times_kept),
+	    cmocka_unit_test(test_assemble_may_exist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

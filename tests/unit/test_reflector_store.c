@@ -582,6 +582,123 @@ static void test_list_pages_added_updated_unchanged_deleted(void **state)
 	reflector_store_free(s);
 }
 
+/* The same listing fed item by item (reflector_store_list_item), as the
+ * reflector reads a page: same reports, same sweep, same bound. */
+static void test_list_items_one_by_one(void **state)
+{
+	static const char *const held[] = {"same", "moved", "gone", NULL};
+	struct reflector_store *s = store_with(3, "1", held);
+	struct reflector_replace_result res = {0};
+	struct log l = {0};
+	cJSON *nameless = cJSON_CreateObject();
+
+	(void)state;
+	l.store = s;
+	/* No listing open: refused, the item freed. */
+	assert_int_equal(reflector_store_list_item(s, obj("ns", "x", "1"), record, &l, &res),
+	                 REFLECTOR_EINVAL);
+	reflector_store_list_begin(s);
+	assert_int_equal(reflector_store_list_item(s, obj("ns", "same", "1"), record, &l, &res), 0);
+	assert_int_equal(reflector_store_list_item(s, obj("ns", "moved", "2"), record, &l, &res),
+	                 0);
+	assert_int_equal(reflector_store_list_item(s, obj("ns", "new", "3"), record, &l, &res), 0);
+	/* A fourth seen object is past the bound (3): dropped, counted. */
+	assert_int_equal(reflector_store_list_item(s, obj("ns", "more", "1"), record, &l, &res),
+	                 REFLECTOR_EFULL);
+	/* Not an object, or no key: refused or counted invalid, freed. */
+	assert_int_equal(reflector_store_list_item(s, cJSON_CreateArray(), record, &l, &res),
+	                 REFLECTOR_EINVAL);
+	assert_int_equal(reflector_store_list_item(s, nameless, record, &l, &res), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.lines[0], "updated ns/moved rv=2 old=1");
+	assert_string_equal(l.lines[1], "added ns/new rv=3 old=-");
+	assert_int_equal(reflector_store_list_end(s, record, &l, &res), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.lines[2], "deleted ns/gone rv=- old=1");
+	assert_int_equal(res.added, 1);
+	assert_int_equal(res.updated, 1);
+	assert_int_equal(res.unchanged, 1);
+	assert_int_equal(res.deleted, 1);
+	assert_int_equal(res.invalid, 1);
+	assert_int_equal(res.dropped, 1);
+	assert_int_equal(reflector_store_len(s), 3);
+	reflector_store_free(s);
+}
+
+/* A resource of the bench's shape: ~1.5 KiB of text, the names, uid and
+ * versions its own. */
+static cJSON *resource(int i)
+{
+	char text[2048];
+
+	snprintf(
+	    text, sizeof(text),
+	    "{\"apiVersion\":\"sluice.dev/v1alpha1\",\"kind\":\"TelemetryWindow\","
+	    "\"metadata\":{\"creationTimestamp\":\"2026-12-07T23:56:%02dZ\","
+	    "\"finalizers\":[\"sluice.dev/cleanup\"],\"generation\":1,\"name\":\"tw%d\","
+	    "\"namespace\":\"bench\",\"resourceVersion\":\"%d\","
+	    "\"uid\":\"75897779-4e3e-443c-89ed-%012d\"},\"spec\":{\"aggregations\":[\"count\","
+	    "\"sum\",\"min\",\"max\",\"mean\",\"p50\",\"p95\",\"p99\"],\"fields\":{\"keys\":[\"k\"]"
+	    ","
+	    "\"timestamp\":\"ts\",\"values\":[\"v\"]},\"kafka\":{\"bootstrap\":\"127.0.0.1:9092\","
+	    "\"topic\":\"in-%d\"},\"window\":{\"size\":\"10s\"},\"workers\":{\"minReplicas\":0,"
+	    "\"maxReplicas\":10,\"lagThreshold\":1000}},\"status\":{\"conditions\":[{"
+	    "\"lastTransitionTime\":\"2026-12-07T23:57:%02dZ\",\"message\":\"workers deployed\","
+	    "\"observedGeneration\":1,\"reason\":\"Running\",\"status\":\"True\",\"type\":"
+	    "\"Ready\"},"
+	    "{\"lastTransitionTime\":\"2026-12-07T23:57:06Z\",\"message\":\"topic in-%d has 4 "
+	    "partitions\",\"observedGeneration\":1,\"reason\":\"TopicFound\",\"status\":\"True\","
+	    "\"type\":\"TopicReady\"}],\"lag\":%d,\"observedGeneration\":1,\"phase\":\"Running\","
+	    "\"scaling\":{\"inputRate\":%d.5,\"message\":\"lag %d at or below activation 0: "
+	    "staying at 0\",\"reason\":\"idle\"}}}",
+	    i % 60, i, 1000 + i, i, i, i % 60, i, i * 7, i, i * 7);
+	return cJSON_Parse(text);
+}
+
+/* Objects are held deflated against the first one: many alike cost a
+ * fraction of their text, and every one reads back exactly. */
+static void test_objects_held_compactly(void **state)
+{
+	enum { N = 200 };
+	struct reflector_store *s;
+	size_t text = 0;
+	char key[64];
+
+	(void)state;
+	assert_int_equal(reflector_store_new(&s, 0), 0);
+	for (int i = 0; i < N; i++) {
+		cJSON *o = resource(i);
+		char *t = cJSON_PrintUnformatted(o);
+		text += strlen(t);
+		cJSON_free(t);
+		assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, o, NULL, NULL), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		cJSON *want = resource(i), *got = NULL;
+		snprintf(key, sizeof(key), "bench/tw%d", i);
+		assert_int_equal(reflector_store_get(s, key, &got), 0);
+		assert_true(cJSON_Compare(want, got, 1));
+		cJSON_Delete(want);
+		cJSON_Delete(got);
+	}
+	/* ~1 KiB of text each; held, with keys and versions, under a
+	 * quarter of it. */
+	print_message("text %zu bytes each, held %zu\n", text / N, reflector_store_bytes(s) / N);
+	assert_true(text / N > 1000);
+	assert_true(reflector_store_bytes(s) < text / 4);
+	/* An object unlike the first (no dictionary to speak of) still
+	 * round-trips, deflated alone or kept as it is. */
+	cJSON *odd = obj("other", "x", "9");
+	cJSON_AddStringToObject(odd, "blob", "qwertyuiopasdfghjklzxcvbnm0123456789");
+	cJSON *copy = cJSON_Duplicate(odd, 1), *got = NULL;
+	assert_int_equal(reflector_store_apply(s, KUBE_WATCH_ADDED, odd, NULL, NULL), 0);
+	assert_int_equal(reflector_store_get(s, "other/x", &got), 0);
+	assert_true(cJSON_Compare(copy, got, 1));
+	cJSON_Delete(copy);
+	cJSON_Delete(got);
+	reflector_store_free(s);
+}
+
 static void test_list_failed_midway_then_complete(void **state)
 {
 	static const char *const held[] = {"a", "b", "c", NULL};
@@ -1053,6 +1170,8 @@ int main(void)
 	    cmocka_unit_test(test_replace_reports_the_difference),
 	    cmocka_unit_test(test_replace_bounded),
 	    cmocka_unit_test(test_list_pages_added_updated_unchanged_deleted),
+	    cmocka_unit_test(test_list_items_one_by_one),
+	    cmocka_unit_test(test_objects_held_compactly),
 	    cmocka_unit_test(test_list_failed_midway_then_complete),
 	    cmocka_unit_test(test_list_watch_events_meanwhile),
 	    cmocka_unit_test(test_list_bounded),

@@ -44,23 +44,25 @@ static void *run_call(void *arg)
 	return NULL;
 }
 
-static unsigned long long calls_of(struct topics *t, int remove)
-{
-	struct topics_stats s;
+struct calls_at_least {
+	int remove;
+	unsigned long long n;
+};
 
-	topics_stats(t, &s);
-	return remove ? s.delete_calls : s.create_calls;
+static int calls_reached(const struct topics_stats *s, void *arg)
+{
+	const struct calls_at_least *want = arg;
+
+	return (want->remove ? s->delete_calls : s->create_calls) >= want->n;
 }
 
+/* Blocks until n calls reached a handle (topics_stats_wait: no polling). */
 static void wait_calls(struct topics *t, int remove, unsigned long long n)
 {
-	double until = clock_mono_s() + 10;
-	struct timespec ms = {0, 1000000L};
+	struct calls_at_least want = {remove, n};
+	struct topics_stats s;
 
-	while (calls_of(t, remove) < n) {
-		assert_true(clock_mono_s() < until);
-		nanosleep(&ms, NULL);
-	}
+	assert_true(topics_stats_wait(t, calls_reached, &want, 10000, &s));
 }
 
 /* One call alone, then CALLS - 1 while it is in flight: two requests, the
@@ -173,7 +175,8 @@ static void forget_n(struct topics *t, const char *prefix, int from, int to)
  * holds none. */
 static void test_renew_on_forget(void **state)
 {
-	struct topics *t = topics_new_ex("test-topics-batch", 0, -1);
+	struct topics_opts o = {.stale_ms = -1};
+	struct topics *t = topics_new_ex("test-topics-batch", &o);
 	struct topics_stats s;
 
 	(void)state;
@@ -220,7 +223,8 @@ static void test_renew_on_forget(void **state)
 /* A full ledger retires its handle at once, dead topics or not. */
 static void test_renew_when_full(void **state)
 {
-	struct topics *t = topics_new_ex("test-topics-batch", 4, -1);
+	struct topics_opts o = {.ledger_cap = 4, .stale_ms = -1};
+	struct topics *t = topics_new_ex("test-topics-batch", &o);
 	struct topics_stats s;
 
 	(void)state;
@@ -241,33 +245,32 @@ static void test_renew_when_full(void **state)
 	topics_free(t);
 }
 
-static void wait_dead(struct topics *t, size_t n)
-{
-	double until = clock_mono_s() + 10;
-	struct timespec ms = {0, 1000000L};
-	struct topics_stats s;
+/* The ledgers' clock in test_stale: moved by hand, not by waiting. */
+static int64_t fake_now_ms;
 
-	for (;;) {
-		topics_stats(t, &s);
-		if (s.topics_dead >= n)
-			break;
-		assert_true(clock_mono_s() < until);
-		nanosleep(&ms, NULL);
-	}
+static int64_t fake_clock(void)
+{
+	return fake_now_ms;
 }
 
 /* Topics not described for stale_ms count as dead. */
 static void test_stale(void **state)
 {
-	struct topics *t = topics_new_ex("test-topics-batch", 0, 1);
+	struct topics_opts o = {.stale_ms = 1000, .now_ms = fake_clock};
+	struct topics *t;
 	struct topics_stats s;
 
 	(void)state;
+	fake_now_ms = 1000000;
+	t = topics_new_ex("test-topics-batch", &o);
 	assert_non_null(t);
 	describe_n(t, "old", 0, TOPIC_LEDGER_MIN_DEAD);
-	wait_dead(t, TOPIC_LEDGER_MIN_DEAD);
-	/* Nothing ran on the handle since: still open. */
 	topics_stats(t, &s);
+	assert_int_equal(s.topics_dead, 0);
+	fake_now_ms += 1001; /* past stale_ms since the last describe */
+	topics_stats(t, &s);
+	assert_int_equal(s.topics_dead, TOPIC_LEDGER_MIN_DEAD);
+	/* Nothing ran on the handle since: still open. */
 	assert_int_equal(s.handles_renewed, 0);
 	assert_int_equal(s.handles_open, 1);
 	/* The next call's return sees them: made again. */
