@@ -193,9 +193,8 @@ const char *httpd_request_query(const struct httpd_request *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-long long httpd_request_content_length(const struct httpd_request *r)
+long long httpd_parse_content_length(const char *v)
 {
-	const char *v = httpd_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end;
 	long long n;
 
@@ -204,6 +203,11 @@ long long httpd_request_content_length(const struct httpd_request *r)
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	return errno != 0 || *end != '\0' ? -1 : n;
+}
+
+long long httpd_request_content_length(const struct httpd_request *r)
+{
+	return httpd_parse_content_length(httpd_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH));
 }
 
 int httpd_request_answered(const struct httpd_request *r)

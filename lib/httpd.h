@@ -94,6 +94,9 @@ const char *httpd_request_header(const struct httpd_request *r, const char *name
 const char *httpd_request_query(const struct httpd_request *r, const char *name);
 /* Content-Length, or -1 when the request has none (chunked or no body). */
 long long httpd_request_content_length(const struct httpd_request *r);
+/* A Content-Length header's value (NULL: absent) as a byte count: digits
+ * only, no sign or blanks, within long long; -1 otherwise. Pure. */
+long long httpd_parse_content_length(const char *v);
 /* Whether a response was queued. */
 int httpd_request_answered(const struct httpd_request *r);
 

@@ -13,7 +13,7 @@
  * The input is fields, one a line: method, path, Authorization,
  * Content-Length, the watch's glob, the watcher's uploadURL, the dashboard
  * URL. (libmicrohttpd splits the request and decodes the path before any
- * of this runs; Content-Length is read as lib/httpd.c reads it.)
+ * of this runs; Content-Length is read by lib/httpd.c's httpd_parse_content_length.)
  *
  * Checks beyond the sanitizers: a route carries only names its rules allow
  * and PUT alone reaches the upload; the URL made for a file keeps the base
@@ -23,7 +23,6 @@
  * temporary name no glob matches; the JSON answer reads back the same.
  * Run: make fuzz (FUZZ_TIME=seconds).
  */
-#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include "dash_route.h"
 #include "dash_upload.h"
 #include "fuzz_input.h"
+#include "httpd.h"
 #include "upload_rules.h"
 #include "vw_spec.h"
 
@@ -111,19 +111,6 @@ static void dashboard_hop(const char *method, const char *path, const char *base
 	free(url);
 }
 
-/* lib/httpd.c's httpd_request_content_length, on the header's text. */
-static long long content_length(const char *v)
-{
-	char *end;
-	long long n;
-
-	if (v == NULL || *v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	return errno != 0 || *end != '\0' ? -1 : n;
-}
-
 static void check_answer(const char *file, const char *dashboard)
 {
 	char *json = upload_response_json("cam-clip-0a1b2c3d", "media", file, dashboard, NULL);
@@ -146,7 +133,7 @@ static void watcher_hop(char *const *f)
 	struct upload_verdict v;
 	const char *name = NULL;
 	char tmp[UPLOAD_NAME_MAX + 32], url[2048];
-	long long len = content_length(f[F_LENGTH]);
+	long long len = httpd_parse_content_length(f[F_LENGTH]);
 	int rc;
 
 	memset(&spec, 0, sizeof(spec));

@@ -863,9 +863,27 @@ static void test_status_bare(void **state)
 	httpd_stop(h);
 }
 
+/* Content-Length as the request accessor reads it: digits only, in range. */
+static void test_parse_content_length(void **state)
+{
+	(void)state;
+	assert_int_equal(httpd_parse_content_length("0"), 0);
+	assert_int_equal(httpd_parse_content_length("1048576"), 1048576);
+	assert_int_equal(httpd_parse_content_length("9223372036854775807"), 9223372036854775807LL);
+	assert_int_equal(httpd_parse_content_length(NULL), -1);
+	assert_int_equal(httpd_parse_content_length(""), -1);
+	assert_int_equal(httpd_parse_content_length("-1"), -1);
+	assert_int_equal(httpd_parse_content_length("+5"), -1);
+	assert_int_equal(httpd_parse_content_length(" 5"), -1);
+	assert_int_equal(httpd_parse_content_length("5 "), -1);
+	assert_int_equal(httpd_parse_content_length("12abc"), -1);
+	assert_int_equal(httpd_parse_content_length("9223372036854775808"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_content_length),
 	    cmocka_unit_test_setup_teardown(test_port_zero_picks_a_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_head, setup, teardown),
